@@ -1,0 +1,70 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errorMessage, isZodError, RbeeError, validationError } from '../errors.js'
+
+/** Maps anything thrown in a route to an `RbeeError`; unknown errors become a logged 500. */
+export function toRbeeError(err: unknown, req?: FastifyRequest): RbeeError {
+  if (err instanceof RbeeError) return err
+  if (isZodError(err)) return validationError(err)
+  const fe = err as Partial<FastifyError>
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new RbeeError('RBEE_BAD_REQUEST', `malformed JSON body: ${errorMessage(err)}`)
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RbeeError('RBEE_PAYLOAD_TOO_LARGE', 'request body is too large')
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new RbeeError('RBEE_BAD_REQUEST', errorMessage(err), { status: fe.statusCode ?? 400 })
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new RbeeError('RBEE_BAD_REQUEST', errorMessage(err), { status: fe.statusCode })
+  }
+  req?.log.error({ err }, 'unhandled error')
+  return new RbeeError('RBEE_INTERNAL', 'internal error', { cause: err })
+}
+
+const OPENAI_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'invalid_request_error',
+  429: 'rate_limit_error',
+}
+
+/** OpenAI's error body for an `RbeeError`: `{ error: { message, type, param, code } }`. */
+export function openAiErrorBody(e: RbeeError): {
+  error: { message: string; type: string; param: string | null; code: string }
+} {
+  const issues = (e.details as { issues?: Array<{ path: string }> } | undefined)?.issues
+  return {
+    error: {
+      message: e.message,
+      type: OPENAI_TYPES[e.status] ?? (e.status >= 500 ? 'server_error' : 'invalid_request_error'),
+      param: issues?.[0]?.path ?? null,
+      code: e.code,
+    },
+  }
+}
+
+/** Sends an error on a reply that has not started yet, in our shape or OpenAI's. */
+export function sendError(reply: FastifyReply, e: RbeeError, openAi: boolean): FastifyReply {
+  if (e.retryAfterS !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(e.retryAfterS))))
+  return reply.code(e.status).send(openAi ? openAiErrorBody(e) : e.toBody())
+}
+
+/**
+ * Installs the one error handler and the 404 handler of a server. Routes under `openAiPrefixes`
+ * answer in OpenAI's error shape, all others in ours.
+ */
+export function installErrorHandling(app: FastifyInstance, openAiPaths: readonly string[] = []): void {
+  const isOpenAi = (url: string): boolean => openAiPaths.some((p) => url.split('?')[0] === p)
+  app.setErrorHandler((err, req, reply) => {
+    const e = toRbeeError(err, req)
+    return sendError(reply, e, isOpenAi(req.url))
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const e = new RbeeError('RBEE_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`)
+    return sendError(reply, e, isOpenAi(req.url))
+  })
+}

@@ -1,0 +1,84 @@
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { bearerMatches } from '../auth.js'
+import { RbeeError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { installErrorHandling, sendError } from './error-handler.js'
+
+export interface HttpServerOptions {
+  logger: Logger
+  /** Largest accepted request body. @default 1 MiB */
+  bodyLimit?: number
+  /** Paths answered in OpenAI's error shape. */
+  openAiPaths?: readonly string[]
+  /**
+   * Accepted bearer tokens; empty means no authentication. Paths in `publicPaths` never need one.
+   */
+  tokens?: readonly string[]
+  /** Paths reachable without a token (health checks). @default ['/health'] */
+  publicPaths?: readonly string[]
+}
+
+/** A fastify app with rbee's error handling, auth and draining behaviour. */
+export interface HttpServer {
+  app: FastifyInstance
+  /** From now on answer 503 + `Connection: close` to new requests (paths in `allow` still pass). */
+  drain(allow?: readonly string[]): void
+  readonly draining: boolean
+  /** Binds and resolves with the bound port (port 0 picks a free one). */
+  listen(host: string, port: number): Promise<number>
+  close(): Promise<void>
+}
+
+/** Builds the HTTP server every rbee daemon uses. Routes are added by the caller on `app`. */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Per-request log lines would dominate the log at token rates; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  })
+  const openAiPaths = options.openAiPaths ?? []
+  installErrorHandling(app, openAiPaths)
+  const tokens = options.tokens ?? []
+  const publicPaths = new Set(options.publicPaths ?? ['/health'])
+  let draining = false
+  let drainAllow = new Set<string>()
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0] ?? req.url
+    const openAi = openAiPaths.includes(path)
+    if (draining && !drainAllow.has(path)) {
+      reply.header('connection', 'close')
+      return sendError(reply, new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 }), openAi)
+    }
+    if (tokens.length > 0 && !publicPaths.has(path) && !bearerMatches(req.headers.authorization, tokens)) {
+      return sendError(
+        reply,
+        new RbeeError('RBEE_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)'),
+        openAi,
+      )
+    }
+  })
+
+  return {
+    app,
+    drain(allow = []) {
+      draining = true
+      drainAllow = new Set(allow)
+    },
+    get draining() {
+      return draining
+    },
+    async listen(host, port) {
+      await app.listen({ host, port })
+      const addr = app.server.address() as AddressInfo
+      return addr.port
+    },
+    async close() {
+      await app.close()
+    },
+  }
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod'
+import { IdSchema, TimestampSchema } from './common.js'
+import { DeviceSchema, HiveStreamEventSchema } from './hive.js'
+import { WorkerInfoSchema } from './worker.js'
+
+/** One hive as the queen sees it. */
+export const HiveRecordSchema = z.object({
+  id: IdSchema,
+  url: z.string(),
+  online: z.boolean(),
+  source: z.enum(['config', 'registration', 'local']),
+  last_seen: TimestampSchema.nullable(),
+  devices: z.array(DeviceSchema),
+  workers: z.int().min(0),
+  error: z.string().nullable(),
+})
+export type HiveRecord = z.infer<typeof HiveRecordSchema>
+
+/** One worker as the queen sees it: both telemetry paths merged. */
+export const WorkerRecordSchema = WorkerInfoSchema.extend({
+  url: z.string(),
+  pid: z.int().positive().nullable(),
+  cpu_pct: z.number().min(0),
+  rss_mb: z.number().min(0),
+  vram_mb: z.number().min(0),
+  gpu_util_pct: z.number().min(0),
+  last_seen: TimestampSchema,
+  routable: z.boolean(),
+})
+export type WorkerRecord = z.infer<typeof WorkerRecordSchema>
+
+/** The `status` operation's payload and `rbee status --json`. */
+export const FleetStatusSchema = z.object({
+  queen: z.object({ version: z.string(), uptime_s: z.number().min(0), url: z.string() }),
+  hives: z.array(HiveRecordSchema),
+  workers: z.array(WorkerRecordSchema),
+})
+export type FleetStatus = z.infer<typeof FleetStatusSchema>
+
+/**
+ * Events on the queen's aggregated `GET /v1/heartbeats/stream`: the queen's own events plus every
+ * hive event relayed as is. Discriminated on `type` (hive events included) so a bad event is
+ * reported by field, not as a bare "Invalid input".
+ */
+export const QueenStreamEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('queen'),
+    timestamp: TimestampSchema,
+    hives_online: z.int().min(0),
+    hives_total: z.int().min(0),
+    workers_total: z.int().min(0),
+    workers_ready: z.int().min(0),
+    workers_busy: z.int().min(0),
+  }),
+  z.object({
+    type: z.enum(['hive_online', 'hive_offline']),
+    timestamp: TimestampSchema,
+    hive_id: IdSchema,
+    reason: z.string(),
+  }),
+  HiveStreamEventSchema,
+])
+export type QueenStreamEvent = z.infer<typeof QueenStreamEventSchema>

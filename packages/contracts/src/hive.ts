@@ -1,0 +1,98 @@
+import { z } from 'zod'
+import { IdSchema, PortSchema, TimestampSchema } from './common.js'
+import { BackendSchema, HostSchema, WorkerInfoSchema, WorkerStatusSchema } from './worker.js'
+
+/** A compute device of a hive. */
+export const DeviceSchema = z.object({
+  id: z.string().regex(/^(cpu|gpu):\d+$/),
+  name: z.string(),
+  type: z.enum(['cpu', 'gpu']),
+  memory_total_mb: z.int().min(0),
+  memory_free_mb: z.int().min(0),
+  backend: BackendSchema,
+})
+export type Device = z.infer<typeof DeviceSchema>
+
+export const HiveInfoSchema = z.object({
+  id: IdSchema,
+  hostname: z.string(),
+  port: PortSchema,
+  operational_status: z.enum(['starting', 'running', 'stopping']),
+  health_status: z.enum(['healthy', 'degraded', 'unhealthy']),
+  version: z.string(),
+  devices: z.array(DeviceSchema),
+})
+export type HiveInfo = z.infer<typeof HiveInfoSchema>
+
+/** `GET /v1/capabilities` on a hive. */
+export const CapabilitiesSchema = z.object({ hive_id: IdSchema, devices: z.array(DeviceSchema) })
+export type Capabilities = z.infer<typeof CapabilitiesSchema>
+
+/** Per-worker process figures (seed: `ProcessStats`). `instance` is the worker's port. */
+export const ProcessStatsSchema = z.object({
+  pid: z.int().positive(),
+  group: z.string(),
+  instance: z.string().regex(/^\d{1,5}$/),
+  cpu_pct: z.number().min(0),
+  rss_mb: z.number().min(0),
+  io_r_mb_s: z.number().min(0),
+  io_w_mb_s: z.number().min(0),
+  uptime_s: z.number().min(0),
+  gpu_util_pct: z.number().min(0),
+  vram_mb: z.number().min(0),
+  total_vram_mb: z.number().min(0),
+  model: z.string().nullable(),
+  worker_id: IdSchema,
+  status: WorkerStatusSchema,
+})
+export type ProcessStats = z.infer<typeof ProcessStatsSchema>
+
+/** `POST {queen}/v1/hive/ready`: a hive announcing where it can be reached. */
+export const HiveReadySchema = z.object({
+  hive_id: IdSchema,
+  hive_url: z.url({ protocol: /^https?$/ }),
+})
+export type HiveReady = z.infer<typeof HiveReadySchema>
+
+/** The result of spawning a worker. */
+export const WorkerSpawnResultSchema = z.object({
+  worker_id: IdSchema,
+  port: PortSchema.min(1),
+  pid: z.int().positive(),
+  host: HostSchema,
+  url: z.string(),
+})
+export type WorkerSpawnResult = z.infer<typeof WorkerSpawnResultSchema>
+
+/** Events on a hive's `GET /v1/heartbeats/stream`; the SSE `event:` name is the `type`. */
+export const HiveStreamEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('telemetry'),
+    hive_id: IdSchema,
+    hive_info: HiveInfoSchema,
+    timestamp: TimestampSchema,
+    workers: z.array(ProcessStatsSchema),
+    worker_infos: z.array(WorkerInfoSchema),
+  }),
+  z.object({
+    type: z.enum(['worker_spawned', 'worker_ready']),
+    hive_id: IdSchema,
+    timestamp: TimestampSchema,
+    worker: WorkerInfoSchema,
+    pid: z.int().positive(),
+  }),
+  z.object({
+    type: z.literal('worker_exited'),
+    hive_id: IdSchema,
+    timestamp: TimestampSchema,
+    worker_id: IdSchema,
+    pid: z.int().positive().nullable(),
+    port: PortSchema,
+    exit_code: z.int().nullable(),
+    signal: z.string().nullable(),
+    expected: z.boolean(),
+    restarting: z.boolean(),
+    reason: z.string(),
+  }),
+])
+export type HiveStreamEvent = z.infer<typeof HiveStreamEventSchema>

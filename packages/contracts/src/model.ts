@@ -1,0 +1,42 @@
+import { z } from 'zod'
+import { IdSchema, TimestampSchema } from './common.js'
+
+/** `hf:org/repo` or `hf:org/repo:file.gguf` (Hugging Face's naming, no path tricks). */
+export const HfRefSchema = z
+  .string()
+  .max(512)
+  .regex(
+    /^hf:[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*(:[A-Za-z0-9][A-Za-z0-9._/-]*\.gguf)?$/,
+    'must look like hf:org/repo or hf:org/repo:file.gguf',
+  )
+  .refine((s) => !s.includes('..'), 'must not contain ".."')
+
+/**
+ * A model as operations name it: a catalog id (`tiny`) or a Hugging Face reference. Anything that
+ * starts with `hf:` must be a well-formed reference (`hf:org` is a typo, not a catalog id), so
+ * code may branch on the prefix alone.
+ */
+export const ModelRefSchema = z.union([IdSchema.refine((s) => !s.startsWith('hf:')), HfRefSchema], {
+  error: 'must be a catalog id (like "tiny") or hf:org/repo[:file.gguf]',
+})
+export type ModelRef = z.infer<typeof ModelRefSchema>
+
+/** One row of a hive's model catalog, as served on the wire. */
+export const ModelEntrySchema = z.object({
+  id: IdSchema,
+  source: z.string(),
+  path: z.string(),
+  size_bytes: z.int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  architecture: z.string(),
+  parameter_count: z.int().min(0),
+  quantization: z.string(),
+  context_length: z.int().min(0),
+  memory_estimate_mb: z.int().min(0),
+  added_at: TimestampSchema,
+  last_used_at: TimestampSchema.nullable(),
+  /** False when the file has vanished or changed on disk: such a model is not served. */
+  available: z.boolean(),
+  builtin: z.boolean(),
+})
+export type ModelEntry = z.infer<typeof ModelEntrySchema>

@@ -1,0 +1,56 @@
+import { z } from 'zod'
+import { IdSchema } from './common.js'
+import { ModelRefSchema } from './model.js'
+import { SamplingParamsSchema } from './sampling.js'
+import { BackendRequestSchema } from './worker.js'
+
+const HiveTarget = { hive_id: IdSchema.optional() }
+
+/**
+ * What a job does: a tagged union on `operation` (snake_case names from the seed). Hive-targeted
+ * operations carry an optional `hive_id`: the queen forwards them there, a hive checks it is its own.
+ */
+export const OperationSchema = z.discriminatedUnion('operation', [
+  z.object({ operation: z.literal('status') }).strict(),
+  SamplingParamsSchema.extend({
+    operation: z.literal('infer'),
+    model: ModelRefSchema.default('tiny'),
+    prompt: z.string().min(1).max(1_000_000),
+    ...HiveTarget,
+  }).strict(),
+  z
+    .object({
+      operation: z.literal('worker_spawn'),
+      ...HiveTarget,
+      model: ModelRefSchema,
+      worker: BackendRequestSchema.default('auto'),
+      device: z.int().min(0).max(64).default(0),
+      slots: z.int().min(1).max(64).optional(),
+      ctx_size: z.int().min(128).max(1_048_576).optional(),
+    })
+    .strict(),
+  z.object({ operation: z.literal('worker_list'), ...HiveTarget }).strict(),
+  z.object({ operation: z.literal('worker_get'), ...HiveTarget, worker_id: IdSchema }).strict(),
+  z.object({ operation: z.literal('worker_stop'), ...HiveTarget, worker_id: IdSchema }).strict(),
+  z.object({ operation: z.literal('model_download'), ...HiveTarget, model: ModelRefSchema }).strict(),
+  z
+    .object({
+      operation: z.literal('model_import'),
+      ...HiveTarget,
+      path: z.string().min(1).max(4096),
+      id: IdSchema.optional(),
+    })
+    .strict(),
+  z.object({ operation: z.literal('model_list'), ...HiveTarget }).strict(),
+  z.object({ operation: z.literal('model_get'), ...HiveTarget, model: ModelRefSchema }).strict(),
+  z.object({ operation: z.literal('model_delete'), ...HiveTarget, model: ModelRefSchema }).strict(),
+  z.object({ operation: z.literal('hive_list') }).strict(),
+  z.object({ operation: z.literal('hive_get'), hive_id: IdSchema }).strict(),
+  z.object({ operation: z.literal('queen_check') }).strict(),
+  z.object({ operation: z.literal('hive_check'), ...HiveTarget }).strict(),
+])
+export type Operation = z.infer<typeof OperationSchema>
+/** The operation names, e.g. `'worker_spawn'`. */
+export type OperationName = Operation['operation']
+/** The operation variant with a given name. */
+export type OperationOf<N extends OperationName> = Extract<Operation, { operation: N }>

@@ -1,0 +1,88 @@
+import { z } from 'zod'
+import { IdSchema, PortSchema, TimestampSchema } from './common.js'
+
+/** Lifecycle of a worker process (seed: `WorkerStatus`). */
+export const WorkerStatusSchema = z.enum(['starting', 'ready', 'busy', 'stopping', 'stopped'])
+export type WorkerStatus = z.infer<typeof WorkerStatusSchema>
+
+/** Compute backend a worker runs on; `auto` is only a request, never a reported value. */
+export const BackendSchema = z.enum(['cpu', 'cuda', 'vulkan', 'metal'])
+export type Backend = z.infer<typeof BackendSchema>
+export const BackendRequestSchema = z.enum(['cpu', 'cuda', 'vulkan', 'metal', 'auto'])
+export type BackendRequest = z.infer<typeof BackendRequestSchema>
+
+/** A host name or address as used in URLs (no scheme, no port). */
+export const HostSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_\-[\]%]+$/, 'must be a host name or IP address')
+
+/**
+ * What a worker says about itself (seed: `WorkerInfo`), plus `host`, `hive_id` and slot counts so
+ * its URL holds across machines.
+ */
+export const WorkerInfoSchema = z.object({
+  id: IdSchema,
+  model_id: z.string().min(1).max(512),
+  device: z.string().regex(/^(cpu|cuda|vulkan|metal):\d+$/, 'must look like "cpu:0" or "cuda:1"'),
+  port: PortSchema,
+  status: WorkerStatusSchema,
+  implementation: z.string().min(1),
+  version: z.string().min(1),
+  host: HostSchema,
+  hive_id: IdSchema.nullable(),
+  slots_total: z.int().min(1).max(1024),
+  slots_busy: z.int().min(0).max(1024),
+})
+export type WorkerInfo = z.infer<typeof WorkerInfoSchema>
+
+/** Worker → queen heartbeat (seed's Path 1). */
+export const WorkerHeartbeatSchema = z.object({
+  worker: WorkerInfoSchema,
+  timestamp: TimestampSchema,
+})
+export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeatSchema>
+
+/** `http://host:port` for a worker; IPv6 literals are bracketed. */
+export function workerUrl(info: Pick<WorkerInfo, 'host' | 'port'>): string {
+  return hostPortUrl(info.host, info.port)
+}
+
+/** `http://host:port`, bracketing IPv6 literals. */
+export function hostPortUrl(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  return `http://${h}:${port}`
+}
+
+/**
+ * Lines a worker prints on stdout for its parent, one JSON object per line. Anything else on
+ * stdout is ignored by the parent.
+ */
+export const WorkerStdoutMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('loading'), worker_id: IdSchema, progress: z.number().min(0).max(1) }),
+  z.object({
+    type: z.literal('ready'),
+    worker_id: IdSchema,
+    host: HostSchema,
+    port: PortSchema.min(1),
+    model: z.string(),
+    model_id: z.string(),
+    slots: z.int().min(1),
+    pid: z.int().positive(),
+    backend: BackendSchema,
+  }),
+  z.object({ type: z.literal('fatal'), worker_id: IdSchema, code: z.string(), message: z.string() }),
+])
+export type WorkerStdoutMessage = z.infer<typeof WorkerStdoutMessageSchema>
+
+/** `GET /v1/ready` on a worker. */
+export const WorkerReadySchema = z.object({
+  ready: z.boolean(),
+  status: WorkerStatusSchema,
+  progress: z.number().min(0).max(1),
+  model_id: z.string(),
+  slots_total: z.int().min(1),
+  slots_busy: z.int().min(0),
+})
+export type WorkerReady = z.infer<typeof WorkerReadySchema>

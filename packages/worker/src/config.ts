@@ -1,0 +1,122 @@
+import { existsSync, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { parseArgs } from 'node:util'
+import { BackendRequestSchema, fieldIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { z } from 'zod'
+
+/** Everything a worker needs, after parsing and validation. */
+export const WorkerConfigSchema = z.object({
+  worker_id: IdSchema,
+  model: z
+    .string()
+    .min(1)
+    .refine((p) => existsSync(p) && statSync(p).isFile(), 'no such model file'),
+  model_ref: z.string().min(1).max(512),
+  backend: BackendRequestSchema,
+  device: z.int().min(0).max(64),
+  host: HostSchema,
+  /** The host put in WorkerInfo and URLs; defaults to `host` unless that is a wildcard address. */
+  advertise_host: HostSchema.optional(),
+  port: z.int().min(0).max(65535),
+  hive_url: z.url().optional(),
+  hive_id: IdSchema.optional(),
+  queen_url: z.url().optional(),
+  slots: z.int().min(1).max(64),
+  ctx_size: z.int().min(128).max(1_048_576),
+  threads: z.int().min(0).max(1024),
+  api_token: z.string().min(8, 'must be at least 8 characters').optional(),
+  heartbeat_interval_ms: z.int().min(100).max(3_600_000),
+  slot_wait_ms: z.int().min(0).max(600_000),
+  grace_ms: z.int().min(0).max(3_600_000),
+})
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>
+
+/** Flag name → [config key, env var, default, kind]. Every flag also has an `RBEE_*` env var. */
+const FLAGS = {
+  'worker-id': ['worker_id', 'RBEE_WORKER_ID', undefined, 'string'],
+  model: ['model', 'RBEE_MODEL', undefined, 'string'],
+  'model-ref': ['model_ref', 'RBEE_MODEL_REF', undefined, 'string'],
+  backend: ['backend', 'RBEE_BACKEND', 'auto', 'string'],
+  device: ['device', 'RBEE_DEVICE', '0', 'int'],
+  host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
+  'advertise-host': ['advertise_host', 'RBEE_ADVERTISE_HOST', undefined, 'string'],
+  port: ['port', 'RBEE_PORT', '0', 'int'],
+  'hive-url': ['hive_url', 'RBEE_HIVE_URL', undefined, 'string'],
+  'hive-id': ['hive_id', 'RBEE_HIVE_ID', undefined, 'string'],
+  'queen-url': ['queen_url', 'RBEE_QUEEN_URL', undefined, 'string'],
+  slots: ['slots', 'RBEE_SLOTS', '4', 'int'],
+  'ctx-size': ['ctx_size', 'RBEE_CTX_SIZE', '2048', 'int'],
+  threads: ['threads', 'RBEE_THREADS', undefined, 'int'],
+  'api-token': ['api_token', 'RBEE_API_TOKEN', undefined, 'string'],
+  'heartbeat-interval-ms': ['heartbeat_interval_ms', 'RBEE_HEARTBEAT_INTERVAL_MS', '10000', 'int'],
+  'slot-wait-ms': ['slot_wait_ms', 'RBEE_SLOT_WAIT_MS', '2000', 'int'],
+  'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
+} as const
+
+export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
+
+Serves one GGUF model over HTTP (native /v1/infer and OpenAI-compatible routes).
+
+Options (each also read from the environment variable shown):
+  --worker-id ID           RBEE_WORKER_ID          id reported to hive and queen (default: worker-<pid>)
+  --model PATH             RBEE_MODEL              the .gguf file to load (required)
+  --model-ref ID           RBEE_MODEL_REF          catalog id reported as model_id (default: file name)
+  --backend B              RBEE_BACKEND            auto|cpu|cuda|vulkan|metal (default: auto)
+  --device N               RBEE_DEVICE             GPU index (default: 0)
+  --host ADDR              RBEE_HOST               bind address (default: 127.0.0.1)
+  --advertise-host H       RBEE_ADVERTISE_HOST     host others use to reach this worker
+  --port N                 RBEE_PORT               0 = the OS picks (default: 0)
+  --hive-url URL           RBEE_HIVE_URL           the hive that owns this worker
+  --hive-id ID             RBEE_HIVE_ID            that hive's id
+  --queen-url URL          RBEE_QUEEN_URL          where heartbeats go (none: no heartbeats)
+  --slots N                RBEE_SLOTS              parallel sequences decoded together (default: 4)
+  --ctx-size N             RBEE_CTX_SIZE           context tokens per slot (default: 2048)
+  --threads N              RBEE_THREADS            generation threads, 0 = all cores (default: measured, see README)
+  --api-token T            RBEE_API_TOKEN          required bearer token; mandatory when not on loopback
+  --heartbeat-interval-ms  RBEE_HEARTBEAT_INTERVAL_MS  (default: 10000)
+  --slot-wait-ms N         RBEE_SLOT_WAIT_MS       wait for a free slot before 503 (default: 2000)
+  --grace-ms N             RBEE_GRACE_MS           drain time on SIGTERM (default: 10000)
+`
+
+/** A configuration problem: the message is meant for the person who started the worker. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Builds the worker configuration from argv and env (flags win). The default thread count is
+ * one per core minus one, which measured fastest on 2-core machines (see bench/RESULTS.md).
+ * @throws ConfigError naming the flag and what is wrong.
+ */
+export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): WorkerConfig {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const raw: Record<string, unknown> = {}
+  for (const [flag, [key, envName, def, kind]] of Object.entries(FLAGS)) {
+    const v = (parsed.values[flag] as string | undefined) ?? env[envName] ?? def
+    if (v === undefined || v === '') continue
+    raw[key] = kind === 'int' && /^-?\d+$/.test(v) ? Number(v) : v
+  }
+  raw.threads ??= Math.max(1, availableParallelism() - 1)
+  raw.worker_id ??= `worker-${process.pid}`
+  if (typeof raw.model === 'string') raw.model_ref ??= raw.model.replace(/^.*\//, '').replace(/\.gguf$/i, '')
+  const result = WorkerConfigSchema.safeParse(raw)
+  if (!result.success) {
+    const flagOf = new Map<string, string>(Object.entries(FLAGS).map(([flag, [key]]) => [key, flag]))
+    throw new ConfigError(
+      fieldIssues(result.error)
+        .map((i) => `--${flagOf.get(i.path) ?? i.path}: ${i.message}`)
+        .join('; '),
+    )
+  }
+  return result.data
+}

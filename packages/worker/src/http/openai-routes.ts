@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import { openAiErrorBody, validationError } from '@rbee/common'
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  ChatCompletionRequestSchema,
+  type Completion,
+  CompletionRequestSchema,
+  EmbeddingRequestSchema,
+  type EmbeddingResponse,
+  type StopReason,
+  type Usage,
+} from '@rbee/contracts'
+import type { FastifyInstance } from 'fastify'
+import type { GenerationInput, GenerationResult, ResolvedSampling } from '../engine/engine.js'
+import { resolveSampling } from '../engine/sampling.js'
+import type { Worker } from '../worker.js'
+import { disconnectSignal, streamGeneration } from './generation-stream.js'
+
+export const OPENAI_PATHS = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/models',
+] as const
+
+const finishReason = (r: StopReason): 'stop' | 'length' => (r === 'length' ? 'length' : 'stop')
+const usageOf = (r: GenerationResult): Usage => ({
+  prompt_tokens: r.promptTokens,
+  completion_tokens: r.tokensOut,
+  total_tokens: r.promptTokens + r.tokensOut,
+})
+const now = (): number => Math.floor(Date.now() / 1000)
+
+/** OpenAI-compatible routes, so a worker can also be used directly by any OpenAI client. */
+export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void {
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: [{ id: worker.modelRef, object: 'model', created: now(), owned_by: 'rbee', loaded: true }],
+  }))
+
+  app.post('/v1/chat/completions', async (req, reply) => {
+    const parsed = ChatCompletionRequestSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    const body = parsed.data
+    const field = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
+    const sampling = resolveSampling(
+      { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
+      worker.engine().contextSize,
+      field,
+    )
+    const input: GenerationInput = { kind: 'chat', messages: body.messages }
+    const id = `chatcmpl-${randomUUID()}`
+    const base = { id, object: 'chat.completion.chunk' as const, created: now(), model: worker.modelRef }
+    if (body.stream) {
+      await streamGeneration(
+        worker,
+        req,
+        reply,
+        { input, sampling },
+        {
+          onStart: (sse) => {
+            const c: ChatCompletionChunk = {
+              ...base,
+              choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+            }
+            sse.send({ data: c })
+          },
+          onText: (sse, text) => {
+            const c: ChatCompletionChunk = {
+              ...base,
+              choices: [{ index: 0, delta: { content: text }, finish_reason: null }],
+            }
+            sse.send({ data: c })
+          },
+          onEnd: (sse, r) => {
+            const c: ChatCompletionChunk = {
+              ...base,
+              choices: [{ index: 0, delta: {}, finish_reason: finishReason(r.stopReason) }],
+            }
+            sse.send({ data: c })
+            if (body.stream_options?.include_usage)
+              sse.send({ data: { ...base, choices: [], usage: usageOf(r) } })
+            sse.send({ data: '[DONE]' })
+          },
+          onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
+        },
+      )
+      return
+    }
+    const r = await runWhole(worker, reply, input, sampling)
+    const out: ChatCompletion = {
+      id,
+      object: 'chat.completion',
+      created: base.created,
+      model: worker.modelRef,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: r.text },
+          finish_reason: finishReason(r.stopReason),
+        },
+      ],
+      usage: usageOf(r),
+    }
+    return out
+  })
+
+  app.post('/v1/completions', async (req, reply) => {
+    const parsed = CompletionRequestSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    const body = parsed.data
+    const sampling = resolveSampling(body, worker.engine().contextSize)
+    const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0]!
+    const input: GenerationInput = { kind: 'completion', prompt }
+    const id = `cmpl-${randomUUID()}`
+    const base = { id, object: 'text_completion' as const, created: now(), model: worker.modelRef }
+    if (body.stream) {
+      await streamGeneration(
+        worker,
+        req,
+        reply,
+        { input, sampling },
+        {
+          onStart: (sse) => {
+            if (body.echo)
+              sse.send({
+                data: { ...base, choices: [{ index: 0, text: prompt, finish_reason: null, logprobs: null }] },
+              })
+          },
+          onText: (sse, text) => {
+            const c: Completion = {
+              ...base,
+              choices: [{ index: 0, text, finish_reason: null, logprobs: null }],
+            }
+            sse.send({ data: c })
+          },
+          onEnd: (sse, r) => {
+            const c: Completion = {
+              ...base,
+              choices: [{ index: 0, text: '', finish_reason: finishReason(r.stopReason), logprobs: null }],
+              ...(body.stream_options?.include_usage ? { usage: usageOf(r) } : {}),
+            }
+            sse.send({ data: c })
+            sse.send({ data: '[DONE]' })
+          },
+          onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
+        },
+      )
+      return
+    }
+    const r = await runWhole(worker, reply, input, sampling)
+    const out: Completion = {
+      ...base,
+      choices: [
+        {
+          index: 0,
+          text: (body.echo ? prompt : '') + r.text,
+          finish_reason: finishReason(r.stopReason),
+          logprobs: null,
+        },
+      ],
+      usage: usageOf(r),
+    }
+    return out
+  })
+
+  app.post('/v1/embeddings', async (req, reply) => {
+    const parsed = EmbeddingRequestSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    const body = parsed.data
+    const inputs = typeof body.input === 'string' ? [body.input] : body.input
+    const { vectors, tokens } = await worker.engine().embed(inputs, disconnectSignal(reply))
+    const out: EmbeddingResponse = {
+      object: 'list',
+      model: worker.modelRef,
+      data: vectors.map((v, index) => ({
+        object: 'embedding',
+        index,
+        embedding:
+          body.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+      })),
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    }
+    return out
+  })
+}
+
+async function runWhole(
+  worker: Worker,
+  reply: Parameters<typeof disconnectSignal>[0],
+  input: GenerationInput,
+  sampling: ResolvedSampling,
+): Promise<GenerationResult> {
+  return worker.generate(randomUUID(), { input, sampling, onText: () => {} }, disconnectSignal(reply))
+}

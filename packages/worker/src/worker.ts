@@ -1,0 +1,240 @@
+import { hostname } from 'node:os'
+import {
+  Closer,
+  createHttpServer,
+  type HttpServer,
+  isLoopbackHost,
+  type Logger,
+  RbeeError,
+} from '@rbee/common'
+import type { Backend, WorkerInfo, WorkerReady, WorkerStatus } from '@rbee/contracts'
+import type { Engine, GenerationRequest, GenerationResult } from './engine/engine.js'
+import { HeartbeatSender } from './heartbeat.js'
+import { registerNativeRoutes } from './http/native-routes.js'
+import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { VERSION } from './version.js'
+
+export interface WorkerOptions {
+  id: string
+  modelRef: string
+  host: string
+  advertiseHost?: string | undefined
+  port: number
+  hiveId?: string | undefined
+  hiveUrl?: string | undefined
+  queenUrl?: string | undefined
+  nodeToken?: string | undefined
+  apiToken?: string | undefined
+  heartbeatIntervalMs: number
+  graceMs: number
+  slots: number
+  logger: Logger
+  /** Loads the engine; called after the port is bound so `/v1/ready` can report progress. */
+  loadEngine: (onProgress: (p: number) => void) => Promise<Engine>
+  /** Told about progress and readiness (main prints these as JSON lines for the parent). */
+  onLoading?: (progress: number) => void
+}
+
+/**
+ * One worker: an HTTP server bound first (so its port is known and `/v1/ready` answers while
+ * loading), then the engine, then heartbeats. `close()` drains in-flight requests for up to
+ * `graceMs` before stopping.
+ */
+export class Worker {
+  readonly #o: WorkerOptions
+  readonly #server: HttpServer
+  readonly #closer = new Closer()
+  readonly #inFlight = new Map<string, AbortController>()
+  readonly #startedAt = Date.now()
+  #engine: Engine | undefined
+  #status: WorkerStatus = 'starting'
+  #progress = 0
+  #port = 0
+  #heartbeat: HeartbeatSender | undefined
+  #drained: (() => void) | undefined
+
+  constructor(options: WorkerOptions) {
+    if (!isLoopbackHost(options.host) && !options.apiToken) {
+      throw new RbeeError(
+        'RBEE_CONFIG',
+        `refusing to listen on ${options.host} without an API token: set --api-token (RBEE_API_TOKEN), or bind to 127.0.0.1`,
+      )
+    }
+    this.#o = options
+    this.#server = createHttpServer({
+      logger: options.logger,
+      bodyLimit: 8 * 1024 * 1024,
+      openAiPaths: OPENAI_PATHS,
+      tokens: options.apiToken ? [options.apiToken] : [],
+    })
+    registerNativeRoutes(this.#server.app, this)
+    registerOpenAiRoutes(this.#server.app, this)
+  }
+
+  get id(): string {
+    return this.#o.id
+  }
+  get modelRef(): string {
+    return this.#o.modelRef
+  }
+  get port(): number {
+    return this.#port
+  }
+  get status(): WorkerStatus {
+    return this.#status
+  }
+  get version(): string {
+    return VERSION
+  }
+  get uptimeS(): number {
+    return (Date.now() - this.#startedAt) / 1000
+  }
+  get backend(): Backend | undefined {
+    return this.#engine?.backend
+  }
+  get hiveUrl(): string | undefined {
+    return this.#o.hiveUrl
+  }
+  get draining(): boolean {
+    return this.#server.draining
+  }
+  /** The host others use to reach this worker. */
+  get advertiseHost(): string {
+    if (this.#o.advertiseHost) return this.#o.advertiseHost
+    const h = this.#o.host
+    return h === '0.0.0.0' || h === '::' ? hostname() : h
+  }
+
+  /** The engine, once loaded. @throws RbeeError `RBEE_NOT_READY` while loading. */
+  engine(): Engine {
+    if (!this.#engine || this.#status === 'starting') {
+      throw new RbeeError('RBEE_NOT_READY', `model is still loading (${Math.round(this.#progress * 100)}%)`, {
+        retryAfterS: 1,
+      })
+    }
+    return this.#engine
+  }
+
+  info(): WorkerInfo {
+    const s = this.#engine?.status()
+    return {
+      id: this.#o.id,
+      model_id: this.#o.modelRef,
+      device: `${this.#engine?.backend ?? 'cpu'}:0`,
+      port: this.#port,
+      status: this.#status,
+      implementation: 'llm-worker-rbee',
+      version: VERSION,
+      host: this.advertiseHost,
+      hive_id: this.#o.hiveId ?? null,
+      slots_total: s?.slotsTotal ?? this.#o.slots,
+      slots_busy: s?.slotsBusy ?? 0,
+    }
+  }
+
+  ready(): WorkerReady {
+    const s = this.#engine?.status()
+    return {
+      ready: this.#status === 'ready' || this.#status === 'busy',
+      status: this.#status,
+      progress: this.#progress,
+      model_id: this.#o.modelRef,
+      slots_total: s?.slotsTotal ?? this.#o.slots,
+      slots_busy: s?.slotsBusy ?? 0,
+    }
+  }
+
+  #setStatus(next: WorkerStatus): void {
+    if (next === this.#status) return
+    this.#o.logger.info({ from: this.#status, to: next }, 'worker status')
+    this.#status = next
+    this.#heartbeat?.beat()
+  }
+
+  /** Binds the port; resolves with it before the model is loaded. */
+  async listen(): Promise<number> {
+    this.#port = await this.#server.listen(this.#o.host, this.#o.port)
+    this.#closer.add(() => this.#server.close())
+    if (this.#o.queenUrl) {
+      const hb = new HeartbeatSender({
+        queenUrl: this.#o.queenUrl,
+        intervalMs: this.#o.heartbeatIntervalMs,
+        info: () => this.info(),
+        logger: this.#o.logger,
+        token: this.#o.nodeToken,
+      })
+      this.#heartbeat = hb
+      this.#closer.add(() => hb.final().catch(() => {}))
+    }
+    return this.#port
+  }
+
+  /** Loads the model; the worker is `ready` when this resolves. */
+  async load(): Promise<void> {
+    const engine = await this.#o.loadEngine((p) => {
+      this.#progress = p
+      this.#o.onLoading?.(p)
+    })
+    this.#engine = engine
+    this.#closer.add(() => engine.close())
+    this.#progress = 1
+    engine.onStatusChange(() => {
+      if (this.#status !== 'ready' && this.#status !== 'busy') return
+      const s = engine.status()
+      this.#setStatus(s.slotsBusy >= s.slotsTotal ? 'busy' : 'ready')
+    })
+    this.#setStatus('ready')
+    this.#heartbeat?.start()
+  }
+
+  /** Runs a generation tracked for cancellation and draining. */
+  async generate(
+    requestId: string,
+    req: Omit<GenerationRequest, 'signal'>,
+    signal: AbortSignal,
+  ): Promise<GenerationResult> {
+    const engine = this.engine()
+    const ac = new AbortController()
+    const onAbort = (): void => ac.abort(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    this.#inFlight.set(requestId, ac)
+    try {
+      return await engine.generate({ ...req, signal: ac.signal })
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.#inFlight.delete(requestId)
+      if (this.#inFlight.size === 0) this.#drained?.()
+    }
+  }
+
+  /** Cancels one in-flight generation; false if no such request. */
+  cancel(requestId: string): boolean {
+    const ac = this.#inFlight.get(requestId)
+    ac?.abort(new RbeeError('RBEE_CANCELLED', 'cancelled'))
+    return ac !== undefined
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size
+  }
+
+  /**
+   * Stops taking requests (503 + `Connection: close`), waits up to `graceMs` for in-flight
+   * generations, cancels what is left, then closes everything. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closer.closed) return this.#closer.close()
+    this.#setStatus('stopping')
+    this.#server.drain(['/health', '/v1/ready'])
+    if (this.#inFlight.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve
+        setTimeout(resolve, this.#o.graceMs).unref()
+      })
+    }
+    for (const ac of this.#inFlight.values())
+      ac.abort(new RbeeError('RBEE_DRAINING', 'worker is shutting down'))
+    this.#status = 'stopped'
+    await this.#closer.close()
+  }
+}
