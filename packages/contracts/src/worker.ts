@@ -11,12 +11,15 @@ export type Backend = z.infer<typeof BackendSchema>
 export const BackendRequestSchema = z.enum(['cpu', 'cuda', 'vulkan', 'metal', 'auto'])
 export type BackendRequest = z.infer<typeof BackendRequestSchema>
 
-/** A host name or address as used in URLs (no scheme, no port). */
+/**
+ * A host name or address as used in URLs (no scheme, no port). No IPv6 zone ids (`fe80::1%eth0`):
+ * WHATWG URLs, and so `fetch`, cannot carry them, so such a host could never be reached.
+ */
 export const HostSchema = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[A-Za-z0-9.:_\-[\]%]+$/, 'must be a host name or IP address')
+  .regex(/^[A-Za-z0-9.:_\-[\]]+$/, 'must be a host name or IP address')
 
 /**
  * What a worker says about itself (seed: `WorkerInfo`), plus `host`, `hive_id` and slot counts so

@@ -1,1 +1,3 @@
-export {};
+export * from './managed-process.js'
+export * from './models.js'
+export * from './worker-process.js'

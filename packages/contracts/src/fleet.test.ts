@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  gpuDevice,
+  type Invalid,
+  NOW,
+  rejectsAt,
+  roundTrips,
+  telemetryEvent,
+  type Valid,
+  workerExitedEvent,
+  workerInfo,
+  workerReadyEvent,
+} from './fixtures.js'
+import {
+  FleetStatusSchema,
+  HiveRecordSchema,
+  type QueenStreamEvent,
+  QueenStreamEventSchema,
+  WorkerRecordSchema,
+} from './fleet.js'
+
+const hiveRecord = {
+  id: 'gpu-box',
+  url: 'http://10.0.0.12:7835',
+  online: true,
+  source: 'config',
+  last_seen: NOW,
+  devices: [gpuDevice],
+  workers: 1,
+  error: null,
+}
+const workerRecord = {
+  ...workerInfo,
+  url: 'http://10.0.0.12:41234',
+  pid: 48211,
+  cpu_pct: 98.5,
+  rss_mb: 812,
+  vram_mb: 1450,
+  gpu_util_pct: 87,
+  last_seen: NOW,
+  routable: true,
+}
+const queenEvent = {
+  type: 'queen',
+  timestamp: NOW,
+  hives_online: 1,
+  hives_total: 2,
+  workers_total: 3,
+  workers_ready: 2,
+  workers_busy: 1,
+}
+const hiveOffline = {
+  type: 'hive_offline',
+  timestamp: NOW,
+  hive_id: 'cpu-box',
+  reason: 'no telemetry for 15 s',
+}
+
+const valid: Valid[] = [
+  ['a hive record', HiveRecordSchema, hiveRecord],
+  [
+    'an offline hive that never reported',
+    HiveRecordSchema,
+    {
+      ...hiveRecord,
+      online: false,
+      source: 'registration',
+      last_seen: null,
+      devices: [],
+      workers: 0,
+      error: 'ECONNREFUSED',
+    },
+  ],
+  ['a worker record', WorkerRecordSchema, workerRecord],
+  [
+    'a worker record without a known pid',
+    WorkerRecordSchema,
+    { ...workerRecord, pid: null, routable: false },
+  ],
+  [
+    'a fleet status',
+    FleetStatusSchema,
+    {
+      queen: { version: '0.1.0', uptime_s: 60, url: 'http://127.0.0.1:7833' },
+      hives: [hiveRecord],
+      workers: [workerRecord],
+    },
+  ],
+  ['a queen summary event', QueenStreamEventSchema, queenEvent],
+  [
+    'a hive_online event',
+    QueenStreamEventSchema,
+    { ...hiveOffline, type: 'hive_online', reason: 'telemetry resumed' },
+  ],
+  ['a hive_offline event', QueenStreamEventSchema, hiveOffline],
+  ['a relayed telemetry event', QueenStreamEventSchema, telemetryEvent],
+  ['a relayed worker_ready event', QueenStreamEventSchema, workerReadyEvent],
+  ['a relayed worker_exited event', QueenStreamEventSchema, workerExitedEvent],
+]
+
+const invalid: Invalid[] = [
+  ['an unknown hive source', HiveRecordSchema, { ...hiveRecord, source: 'magic' }, 'source'],
+  ['a negative worker count', HiveRecordSchema, { ...hiveRecord, workers: -1 }, 'workers'],
+  [
+    'a worker record without routable',
+    WorkerRecordSchema,
+    { ...workerRecord, routable: undefined },
+    'routable',
+  ],
+  ['a worker record with a bad device', WorkerRecordSchema, { ...workerRecord, device: 'gpu' }, 'device'],
+  [
+    'a fleet status with a bad worker',
+    FleetStatusSchema,
+    {
+      queen: { version: '0.1.0', uptime_s: 60, url: 'x' },
+      hives: [],
+      workers: [{ ...workerRecord, status: 'zombie' }],
+    },
+    'workers.0.status',
+  ],
+  ['an unknown stream event type', QueenStreamEventSchema, { ...queenEvent, type: 'king' }, 'type'],
+  [
+    'a queen event with a negative count',
+    QueenStreamEventSchema,
+    { ...queenEvent, workers_busy: -1 },
+    'workers_busy',
+  ],
+  [
+    'a hive_offline event without a reason',
+    QueenStreamEventSchema,
+    { ...hiveOffline, reason: undefined },
+    'reason',
+  ],
+  [
+    'a relayed telemetry event with a bad hive port',
+    QueenStreamEventSchema,
+    {
+      ...telemetryEvent,
+      hive_info: { ...telemetryEvent.hive_info, port: 99999 },
+    },
+    'hive_info.port',
+  ],
+]
+
+for (const [what, schema, value] of valid) {
+  test(`fleet contracts accept ${what} unchanged through a JSON round trip`, () => {
+    assert.deepEqual(roundTrips(schema, value), value)
+  })
+}
+
+for (const [what, schema, value, path] of invalid) {
+  test(`fleet contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
+}
+
+test('QueenStreamEvent narrows both queen-own and relayed hive events by type', () => {
+  const describe = (ev: QueenStreamEvent): string => {
+    switch (ev.type) {
+      case 'queen':
+        return `queen ${ev.workers_ready}/${ev.workers_total}`
+      case 'hive_online':
+      case 'hive_offline':
+        return `${ev.type} ${ev.hive_id}`
+      case 'telemetry':
+        return `telemetry ${ev.hive_info.hostname}`
+      case 'worker_spawned':
+      case 'worker_ready':
+        return `${ev.type} ${ev.worker.id}`
+      case 'worker_exited':
+        return `exited ${ev.worker_id}`
+    }
+  }
+  const events = [queenEvent, hiveOffline, telemetryEvent, workerReadyEvent, workerExitedEvent]
+  assert.deepEqual(
+    events.map((e) => describe(QueenStreamEventSchema.parse(e))),
+    [
+      'queen 2/3',
+      'hive_offline cpu-box',
+      'telemetry gpu-box.lan',
+      'worker_ready w-7f3a9c',
+      'exited w-7f3a9c',
+    ],
+  )
+})
