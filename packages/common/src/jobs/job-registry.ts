@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { endMarker, type JobCreated, type Narration } from '@rbee/contracts'
+import { errorMessage, RbeeError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { SseWriter } from '../sse/sse-writer.js'
+
+/** What a running job can do: report progress, results and tokens, and notice cancellation. */
+export interface JobContext {
+  readonly id: string
+  /** Aborted by `DELETE /v1/jobs/:id` or when the registry closes: stop the work. */
+  readonly signal: AbortSignal
+  readonly log: Logger
+  narrate(action: string, human: string, extra?: { progress?: number }): void
+  data(action: string, payload: unknown): void
+  token(t: string, i: number): void
+}
+
+export type JobState = 'running' | 'done' | 'error' | 'cancelled'
+
+export interface JobSummary {
+  job_id: string
+  state: JobState
+  created_at: string
+  finished_at: string | null
+  error: string | null
+}
+
+export interface JobRegistryOptions {
+  /** Who narrates (`rbee-hive`, `queen-rbee`). */
+  actor: string
+  logger: Logger
+  /** Events kept per job for late or reconnecting subscribers. @default 1000 */
+  bufferSize?: number
+  /** How long a finished job stays readable. @default 5 minutes */
+  retentionMs?: number
+  /** Jobs kept at most (finished ones are evicted first). @default 1000 */
+  maxJobs?: number
+  /** Base path of the stream URL. @default '/v1/jobs' */
+  basePath?: string
+}
+
+interface BufferedEvent {
+  id: number
+  event: 'narration' | 'data' | 'token' | 'end'
+  data: unknown
+}
+
+class Job {
+  readonly id = randomUUID()
+  readonly createdAt = new Date()
+  readonly ac = new AbortController()
+  readonly events: BufferedEvent[] = []
+  readonly subscribers = new Set<SseWriter>()
+  state: JobState = 'running'
+  finishedAt: Date | null = null
+  error: string | null = null
+  nextId = 1
+  expiry: NodeJS.Timeout | undefined
+}
+
+/**
+ * Runs jobs and keeps their event streams: every event gets an increasing id, the last
+ * `bufferSize` are kept so a subscriber that comes late or reconnects (`Last-Event-ID`) gets what
+ * it missed, and each job ends with exactly one terminal marker (`[DONE]`, `[ERROR] …`,
+ * `[CANCELLED]`). Finished jobs are dropped after `retentionMs`.
+ */
+export class JobRegistry {
+  readonly #o: Required<JobRegistryOptions>
+  readonly #jobs = new Map<string, Job>()
+  #closed = false
+
+  constructor(options: JobRegistryOptions) {
+    this.#o = { bufferSize: 1000, retentionMs: 5 * 60_000, maxJobs: 1000, basePath: '/v1/jobs', ...options }
+  }
+
+  get size(): number {
+    return this.#jobs.size
+  }
+
+  /**
+   * Starts `run` at once (on the next tick, so the caller can answer first).
+   * @throws RbeeError `RBEE_QUEUE_FULL` when `maxJobs` jobs are all still running.
+   */
+  start(run: (ctx: JobContext) => Promise<void>): JobCreated {
+    if (this.#closed) throw new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 })
+    this.#evict()
+    const job = new Job()
+    this.#jobs.set(job.id, job)
+    const log = this.#o.logger.child({ job_id: job.id })
+    const ctx: JobContext = {
+      id: job.id,
+      signal: job.ac.signal,
+      log,
+      narrate: (action, human, extra) => {
+        const n: Narration = {
+          actor: this.#o.actor,
+          action,
+          human,
+          job_id: job.id,
+          ts: new Date().toISOString(),
+          ...(extra?.progress === undefined ? {} : { progress: Math.min(1, Math.max(0, extra.progress)) }),
+        }
+        this.#emit(job, 'narration', n)
+      },
+      data: (action, payload) => this.#emit(job, 'data', { action, payload }),
+      token: (t, i) => this.#emit(job, 'token', { t, i }),
+    }
+    setImmediate(() => {
+      run(ctx).then(
+        () => this.#finish(job, 'done', null),
+        (err: unknown) => {
+          if (job.ac.signal.aborted) return this.#finish(job, 'cancelled', null)
+          log.info({ err: errorMessage(err), code: (err as { code?: unknown }).code }, 'job failed')
+          this.#finish(job, 'error', errorMessage(err))
+        },
+      )
+    })
+    return { job_id: job.id, sse_url: `${this.#o.basePath}/${job.id}/stream` }
+  }
+
+  /** The job's state. @throws RbeeError `RBEE_JOB_NOT_FOUND`. */
+  get(id: string): JobSummary {
+    const job = this.#get(id)
+    return {
+      job_id: job.id,
+      state: job.state,
+      created_at: job.createdAt.toISOString(),
+      finished_at: job.finishedAt?.toISOString() ?? null,
+      error: job.error,
+    }
+  }
+
+  /** Cancels a running job: its signal aborts and its stream ends with `[CANCELLED]` at once. */
+  cancel(id: string): JobSummary {
+    const job = this.#get(id)
+    if (job.state === 'running') {
+      job.ac.abort(new RbeeError('RBEE_CANCELLED', 'job cancelled'))
+      this.#finish(job, 'cancelled', null)
+    }
+    return this.get(id)
+  }
+
+  /**
+   * Streams a job's events to `res` as SSE, starting after `lastEventId` (0 = from the start of
+   * what is buffered). Ends the response after the terminal marker.
+   * @throws RbeeError `RBEE_JOB_NOT_FOUND` before anything is written.
+   */
+  stream(id: string, res: ServerResponse, lastEventId = 0): void {
+    const job = this.#get(id)
+    const sse = new SseWriter(res, { headers: { 'x-job-id': job.id } })
+    for (const ev of job.events) if (ev.id > lastEventId) sse.send(ev)
+    if (job.state !== 'running') {
+      sse.close()
+      return
+    }
+    job.subscribers.add(sse)
+    sse.onClose(() => job.subscribers.delete(sse))
+  }
+
+  /** Cancels every running job and closes every stream. */
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const job of this.#jobs.values()) {
+      if (job.state === 'running') {
+        job.ac.abort(new RbeeError('RBEE_DRAINING', 'shutting down'))
+        this.#finish(job, 'cancelled', null)
+      }
+      if (job.expiry) clearTimeout(job.expiry)
+      for (const s of job.subscribers) s.close()
+    }
+    this.#jobs.clear()
+  }
+
+  #get(id: string): Job {
+    const job = this.#jobs.get(id)
+    if (!job)
+      throw new RbeeError(
+        'RBEE_JOB_NOT_FOUND',
+        `no job ${id} (finished jobs are kept for a while, then dropped)`,
+      )
+    return job
+  }
+
+  #emit(job: Job, event: BufferedEvent['event'], data: unknown): void {
+    if (job.state !== 'running' && event !== 'end') return
+    const ev: BufferedEvent = { id: job.nextId++, event, data }
+    job.events.push(ev)
+    if (job.events.length > this.#o.bufferSize) job.events.shift()
+    for (const s of job.subscribers) s.send(ev)
+  }
+
+  #finish(job: Job, state: Exclude<JobState, 'running'>, error: string | null): void {
+    if (job.state !== 'running') return
+    job.state = state
+    job.error = error
+    job.finishedAt = new Date()
+    const outcome = state === 'done' ? 'done' : state === 'cancelled' ? 'cancelled' : 'error'
+    this.#emit(job, 'end', endMarker(outcome, error ?? undefined))
+    for (const s of job.subscribers) s.close()
+    job.subscribers.clear()
+    if (!this.#closed) {
+      job.expiry = setTimeout(() => this.#jobs.delete(job.id), this.#o.retentionMs)
+      job.expiry.unref()
+    }
+  }
+
+  #evict(): void {
+    if (this.#jobs.size < this.#o.maxJobs) return
+    for (const job of this.#jobs.values()) {
+      if (job.state !== 'running') {
+        if (job.expiry) clearTimeout(job.expiry)
+        this.#jobs.delete(job.id)
+        if (this.#jobs.size < this.#o.maxJobs) return
+      }
+    }
+    throw new RbeeError('RBEE_QUEUE_FULL', `${this.#o.maxJobs} jobs are running; retry later`, {
+      retryAfterS: 1,
+    })
+  }
+}
