@@ -1,7 +1,9 @@
 import { existsSync, statSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, homedir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BackendRequestSchema, fieldIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { BUILTIN_MODEL_ID } from '@rbee/gguf'
 import { z } from 'zod'
 
 /** Everything a worker needs, after parsing and validation. */
@@ -10,7 +12,7 @@ export const WorkerConfigSchema = z.object({
   model: z
     .string()
     .min(1)
-    .refine((p) => existsSync(p) && statSync(p).isFile(), 'no such model file'),
+    .refine((p) => p === BUILTIN_MODEL_ID || (existsSync(p) && statSync(p).isFile()), 'no such model file'),
   model_ref: z.string().min(1).max(512),
   backend: BackendRequestSchema,
   device: z.int().min(0).max(64),
@@ -28,6 +30,8 @@ export const WorkerConfigSchema = z.object({
   heartbeat_interval_ms: z.int().min(100).max(3_600_000),
   slot_wait_ms: z.int().min(0).max(600_000),
   grace_ms: z.int().min(0).max(3_600_000),
+  /** Data dir; the built-in model is generated under `<home>/models`. */
+  home: z.string().min(1),
 })
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>
 
@@ -51,6 +55,7 @@ const FLAGS = {
   'heartbeat-interval-ms': ['heartbeat_interval_ms', 'RBEE_HEARTBEAT_INTERVAL_MS', '10000', 'int'],
   'slot-wait-ms': ['slot_wait_ms', 'RBEE_SLOT_WAIT_MS', '2000', 'int'],
   'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
+  home: ['home', 'RBEE_HOME', undefined, 'string'],
 } as const
 
 export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
@@ -59,7 +64,7 @@ Serves one GGUF model over HTTP (native /v1/infer and OpenAI-compatible routes).
 
 Options (each also read from the environment variable shown):
   --worker-id ID           RBEE_WORKER_ID          id reported to hive and queen (default: worker-<pid>)
-  --model PATH             RBEE_MODEL              the .gguf file to load (required)
+  --model PATH|tiny        RBEE_MODEL              the .gguf file to load, or tiny (the built-in test model)
   --model-ref ID           RBEE_MODEL_REF          catalog id reported as model_id (default: file name)
   --backend B              RBEE_BACKEND            auto|cpu|cuda|vulkan|metal (default: auto)
   --device N               RBEE_DEVICE             GPU index (default: 0)
@@ -76,6 +81,7 @@ Options (each also read from the environment variable shown):
   --heartbeat-interval-ms  RBEE_HEARTBEAT_INTERVAL_MS  (default: 10000)
   --slot-wait-ms N         RBEE_SLOT_WAIT_MS       wait for a free slot before 503 (default: 2000)
   --grace-ms N             RBEE_GRACE_MS           drain time on SIGTERM (default: 10000)
+  --home DIR               RBEE_HOME               data dir (default: ~/.local/share/rbee)
 `
 
 /** A configuration problem: the message is meant for the person who started the worker. */
@@ -108,6 +114,7 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
   }
   raw.threads ??= Math.max(1, availableParallelism() - 1)
   raw.worker_id ??= `worker-${process.pid}`
+  raw.home ??= join(env.HOME ?? homedir(), '.local', 'share', 'rbee')
   if (typeof raw.model === 'string') raw.model_ref ??= raw.model.replace(/^.*\//, '').replace(/\.gguf$/i, '')
   const result = WorkerConfigSchema.safeParse(raw)
   if (!result.success) {

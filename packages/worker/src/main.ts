@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { join } from 'node:path'
 import { createLogger, errorMessage } from '@rbee/common'
 // llm-worker-rbee: the only place that reads argv/env, installs signal handlers and exits.
 import type { WorkerStdoutMessage } from '@rbee/contracts'
-import { readGgufHeader } from '@rbee/gguf'
+import { BUILTIN_MODEL_ID, ensureBuiltinModel, readGgufHeader } from '@rbee/gguf'
 import { ConfigError, parseWorkerConfig, WORKER_USAGE } from './config.js'
 import { LlamaEngine } from './engine/llama-engine.js'
 import { Worker } from './worker.js'
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const id = config.worker_id
+  if (config.model === BUILTIN_MODEL_ID) config.model = await ensureBuiltinModel(join(config.home, 'models'))
   // llama.cpp aborts the whole process on some malformed files; check the header first so a bad
   // file ends with a clear message instead.
   try {

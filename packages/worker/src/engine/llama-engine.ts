@@ -90,7 +90,8 @@ export class LlamaEngine implements Engine {
     this.#context = context
     this.backend = backend
     this.#sequences = Array.from({ length: options.slots }, () => context.getSequence())
-    this.contextSize = this.#sequences[0]?.contextSize ?? options.ctxSize
+    // llama.cpp splits the context between sequences; each slot gets `ctxSize` tokens.
+    this.contextSize = Math.min(this.#sequences[0]?.contextSize ?? options.ctxSize, options.ctxSize)
     this.#pool = new SlotPool(options.slots, options.slotWaitMs, () => {
       for (const fn of this.#listeners) fn()
     })

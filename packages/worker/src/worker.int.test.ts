@@ -1,0 +1,442 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { createServer, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { readSse } from '@rbee/common'
+import { type InferEvent, InferEventSchema, WorkerHeartbeatSchema, WorkerReadySchema } from '@rbee/contracts'
+import { ManagedProcess, type StartedWorker, startWorker, tinyModelPath, WORKER_MAIN } from '@rbee/testing'
+import OpenAI from 'openai'
+
+const json = { 'content-type': 'application/json' }
+
+async function infer(url: string, body: unknown, signal?: AbortSignal): Promise<InferEvent[]> {
+  const res = await fetch(`${url}/v1/infer`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify(body),
+    signal,
+  })
+  assert.equal(res.status, 200, await res.clone().text())
+  const events: InferEvent[] = []
+  for await (const m of readSse(res.body!)) events.push(InferEventSchema.parse(JSON.parse(m.data)))
+  return events
+}
+
+const textOf = (events: InferEvent[]): string => events.map((e) => (e.type === 'token' ? e.t : '')).join('')
+
+async function ready(url: string) {
+  return WorkerReadySchema.parse(await (await fetch(`${url}/v1/ready`)).json())
+}
+
+/** Polls until `cond` holds; bounded so a broken worker fails the test instead of hanging it. */
+async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('a worker on the tiny model', () => {
+  let w: StartedWorker
+  before(async () => {
+    w = await startWorker({ args: ['--slots', '2', '--ctx-size', '2048', '--slot-wait-ms', '200'] })
+  })
+  after(() => w.close())
+
+  test('answers health and reports itself ready with its slots', async () => {
+    const health = (await (await fetch(`${w.url}/health`)).json()) as { status: string; service: string }
+    assert.equal(health.status, 'ok')
+    assert.equal(health.service, 'llm-worker-rbee')
+    const r = await ready(w.url)
+    assert.equal(r.ready, true)
+    assert.equal(r.status, 'ready')
+    assert.equal(r.progress, 1)
+    assert.equal(r.slots_total, 2)
+  })
+
+  test('streams tokens on /v1/infer and ends with token counts and timings', async () => {
+    const events = await infer(w.url, { prompt: 'Hello there', max_tokens: 16, seed: 7 })
+    assert.equal(events[0]?.type, 'started')
+    const end = events.at(-1)
+    assert.ok(end?.type === 'end', JSON.stringify(end))
+    assert.equal(end.tokens_out, 16)
+    assert.equal(end.stop_reason, 'length')
+    assert.ok(end.timings.prompt_tokens > 0)
+    const text = textOf(events)
+    assert.ok(text.length > 0)
+    assert.match(text, /^[\x20-\x7e]*$/, 'the tiny model only ever produces printable ASCII')
+  })
+
+  test('the same seed and prompt give the same text, another seed another text', async () => {
+    const body = { prompt: 'Once upon a time', max_tokens: 24, temperature: 1, seed: 42 }
+    const a = textOf(await infer(w.url, body))
+    const b = textOf(await infer(w.url, body))
+    const c = textOf(await infer(w.url, { ...body, seed: 43 }))
+    assert.equal(a, b)
+    assert.notEqual(a, c)
+  })
+
+  test('a stop sequence ends the generation with stop_reason "stop"', async () => {
+    const free = textOf(await infer(w.url, { prompt: 'abc', max_tokens: 64, seed: 3 }))
+    const stopAt = free.slice(10, 12)
+    const events = await infer(w.url, { prompt: 'abc', max_tokens: 64, seed: 3, stop: [stopAt] })
+    const end = events.at(-1)
+    assert.ok(end?.type === 'end')
+    assert.equal(end.stop_reason, 'stop')
+    assert.ok(!textOf(events).includes(stopAt))
+  })
+
+  test('the official openai client gets chat and text completions, streamed and not', async () => {
+    const client = new OpenAI({ baseURL: `${w.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+    const chat = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'Say hi' }],
+      max_tokens: 8,
+      seed: 1,
+    })
+    assert.equal(chat.choices[0]?.finish_reason, 'length')
+    assert.equal(chat.usage?.completion_tokens, 8)
+    assert.ok((chat.choices[0]?.message.content ?? '').length > 0)
+
+    const stream = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'Say hi' }],
+      max_tokens: 8,
+      seed: 1,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
+    let streamed = ''
+    let usage: number | undefined
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.delta.content ?? ''
+      if (chunk.usage) usage = chunk.usage.completion_tokens
+    }
+    assert.equal(
+      streamed,
+      chat.choices[0]?.message.content,
+      'streaming and not give the same text for one seed',
+    )
+    assert.equal(usage, 8)
+
+    const completion = await client.completions.create({
+      model: 'tiny',
+      prompt: 'The sky',
+      max_tokens: 6,
+      seed: 2,
+    })
+    assert.equal(completion.choices[0]?.finish_reason, 'length')
+    const cstream = await client.completions.create({
+      model: 'tiny',
+      prompt: 'The sky',
+      max_tokens: 6,
+      seed: 2,
+      stream: true,
+    })
+    let ctext = ''
+    for await (const chunk of cstream) ctext += chunk.choices[0]?.text ?? ''
+    assert.equal(ctext, completion.choices[0]?.text)
+
+    const models = await client.models.list()
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ['tiny'],
+    )
+    const emb = await client.embeddings.create({ model: 'tiny', input: ['a', 'bc'] })
+    assert.equal(emb.data.length, 2)
+    assert.ok((emb.data[0]?.embedding.length ?? 0) > 0)
+  })
+
+  test('two requests are decoded at the same time in separate slots, and status is busy only when all are taken', async () => {
+    const body = { prompt: 'Parallel', max_tokens: 1500, temperature: 1, seed: 1 }
+    const startedAt: number[] = []
+    const endedAt: number[] = []
+    let sawBusy = false
+    const run = async () => {
+      const res = await fetch(`${w.url}/v1/infer`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify(body),
+      })
+      for await (const m of readSse(res.body!)) {
+        if (m.event === 'started') startedAt.push(performance.now())
+        if (m.event === 'token' && startedAt.length === 2 && !sawBusy) {
+          const r = await ready(w.url)
+          sawBusy = r.status === 'busy' && r.slots_busy === 2
+        }
+      }
+      endedAt.push(performance.now())
+    }
+    await Promise.all([run(), run()])
+    assert.equal(startedAt.length, 2)
+    assert.ok(Math.max(...startedAt) < Math.min(...endedAt), 'the second started before the first ended')
+    assert.ok(sawBusy, 'status was busy while both slots were generating')
+    assert.equal((await ready(w.url)).status, 'ready')
+  })
+
+  test('when every slot stays busy a request gets 503 with Retry-After', async () => {
+    const ac = new AbortController()
+    const long = { prompt: 'x', max_tokens: 2000 }
+    const holders = [0, 1].map(async () => {
+      const res = await fetch(`${w.url}/v1/infer`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify(long),
+        signal: ac.signal,
+      })
+      try {
+        for await (const _ of readSse(res.body!));
+      } catch {
+        // aborted below
+      }
+    })
+    await until(async () => (await ready(w.url)).slots_busy === 2)
+    const res = await fetch(`${w.url}/v1/infer`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify(long),
+    })
+    assert.equal(res.status, 503)
+    assert.equal(res.headers.get('retry-after'), '1')
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'RBEE_BUSY')
+    ac.abort()
+    await Promise.all(holders)
+    await until(async () => (await ready(w.url)).slots_busy === 0)
+  })
+
+  test('a client that disconnects mid-stream stops its generation and frees the slot at once', async () => {
+    const ac = new AbortController()
+    const res = await fetch(`${w.url}/v1/infer`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ prompt: 'bye', max_tokens: 2000 }),
+      signal: ac.signal,
+    })
+    let tokens = 0
+    try {
+      for await (const m of readSse(res.body!)) {
+        if (m.event === 'token' && ++tokens === 3) ac.abort()
+      }
+    } catch {
+      // the abort ends the read
+    }
+    const t0 = performance.now()
+    await until(async () => (await ready(w.url)).slots_busy === 0, 2000)
+    assert.ok(performance.now() - t0 < 2000)
+  })
+
+  test('DELETE /v1/infer/:id cancels a generation, which ends with stop_reason "cancelled"', async () => {
+    const res = await fetch(`${w.url}/v1/infer`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ prompt: 'cancel me', max_tokens: 2000, request_id: 'req-cancel-1' }),
+    })
+    const events: InferEvent[] = []
+    for await (const m of readSse(res.body!)) {
+      const e = InferEventSchema.parse(JSON.parse(m.data))
+      events.push(e)
+      if (e.type === 'token' && e.i === 2) {
+        const del = await fetch(`${w.url}/v1/infer/req-cancel-1`, { method: 'DELETE' })
+        assert.equal(del.status, 202)
+      }
+    }
+    const end = events.at(-1)
+    assert.ok(end?.type === 'end')
+    assert.equal(end.stop_reason, 'cancelled')
+    assert.ok(end.tokens_out < 2000)
+    assert.equal((await fetch(`${w.url}/v1/infer/req-cancel-1`, { method: 'DELETE' })).status, 404)
+  })
+
+  test('every kind of bad request gets a 400 that names the field', async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['/v1/infer', '{"prompt":', /malformed JSON/],
+      ['/v1/infer', '{}', /prompt/],
+      ['/v1/infer', '{"prompt":"x","temperature":3}', /temperature/],
+      ['/v1/infer', '{"prompt":"x","max_tokens":0}', /max_tokens/],
+      ['/v1/infer', '{"prompt":"x","max_tokens":4096}', /max_tokens.*context/],
+      ['/v1/infer', '{"prompt":"x","top_p":"high"}', /top_p/],
+      ['/v1/infer', '{"prompt":"x","stop":["a","b","c","d","e"]}', /stop/],
+      ['/v1/infer', '{"prompt":"x","seed":-5}', /seed/],
+      ['/v1/infer', '{"prompt":"x","surprise":1}', /surprise/],
+      ['/v1/infer', '[1,2]', /body/],
+      ['/v1/chat/completions', '{"model":"tiny"}', /messages/],
+      [
+        '/v1/chat/completions',
+        '{"model":"tiny","messages":[{"role":"wizard","content":"x"}]}',
+        /messages\.0\.role/,
+      ],
+      ['/v1/chat/completions', '{"model":"tiny","messages":[{"role":"user","content":"x"}],"n":3}', /\bn\b/],
+      ['/v1/completions', '{"model":"tiny","prompt":42}', /prompt/],
+      ['/v1/completions', '{"model":"tiny","prompt":"x","max_tokens":100000000}', /max_tokens/],
+      ['/v1/embeddings', '{"model":"tiny"}', /input/],
+    ]
+    for (const [path, body, pattern] of cases) {
+      const res = await fetch(`${w.url}${path}`, { method: 'POST', headers: json, body })
+      assert.equal(res.status, 400, `${path} ${body}`)
+      const err = (await res.json()) as { error: { message: string } }
+      assert.match(err.error.message, pattern, `${path} ${body}`)
+    }
+    const openAiShape = (await (
+      await fetch(`${w.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: json,
+        body: '{"model":"t","messages":[]}',
+      })
+    ).json()) as { error: { type: string; param: string } }
+    assert.equal(openAiShape.error.type, 'invalid_request_error')
+    assert.equal(openAiShape.error.param, 'messages')
+    const big = await fetch(`${w.url}/v1/infer`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ prompt: 'x'.repeat(9 * 1024 * 1024) }),
+    })
+    assert.equal(big.status, 413)
+    assert.equal((await fetch(`${w.url}/nope`)).status, 404)
+    assert.equal((await ready(w.url)).status, 'ready', 'the worker is still serving')
+  })
+})
+
+describe('worker start-up and shutdown', () => {
+  test('a wrong flag value ends the process at once with a clear message and exit code 2', async () => {
+    const model = await tinyModelPath()
+    for (const [args, pattern] of [
+      [['--model', model, '--slots', 'many'], /--slots/],
+      [['--model', model, '--backend', 'quantum'], /--backend/],
+      [['--model', '/no/such/file.gguf'], /--model: no such model file/],
+      [['--model', model, '--port', '70000'], /--port/],
+      [['--model', model, '--frobnicate'], /frobnicate/],
+    ] as const) {
+      const p = new ManagedProcess({ command: process.execPath, args: [WORKER_MAIN, ...args] })
+      const exit = await p.exited
+      assert.equal(exit.code, 2, args.join(' '))
+      assert.match(p.stderrTail(), pattern)
+    }
+  })
+
+  test('an unloadable model file ends the process with a clear error', async () => {
+    const notGguf = join(tmpdir(), `rbee-not-a-model-${process.pid}.gguf`)
+    writeFileSync(notGguf, 'this is not a model\n'.repeat(100))
+    const truncated = join(tmpdir(), `rbee-truncated-${process.pid}.gguf`)
+    const { readFileSync } = await import('node:fs')
+    writeFileSync(truncated, readFileSync(await tinyModelPath()).subarray(0, 4000))
+    for (const file of [notGguf, truncated]) {
+      const p = new ManagedProcess({ command: process.execPath, args: [WORKER_MAIN, '--model', file] })
+      const fatal = await p.waitForJson((m) => m.type === 'fatal')
+      const exit = await p.exited
+      assert.equal(exit.code, 1)
+      assert.equal(fatal.code, 'RBEE_MODEL_INVALID')
+      assert.match(p.stderrTail(), new RegExp(`cannot use ${file}`))
+    }
+  })
+
+  test('bound beyond loopback it refuses to start without an API token, and then requires it', async () => {
+    const model = await tinyModelPath()
+    const p = new ManagedProcess({
+      command: process.execPath,
+      args: [WORKER_MAIN, '--model', model, '--host', '0.0.0.0'],
+    })
+    assert.notEqual((await p.exited).code, 0)
+    assert.match(p.stderrTail(), /without an API token/)
+
+    const w = await startWorker({ args: ['--host', '0.0.0.0', '--api-token', 'secret-token-1'] })
+    try {
+      const no = await fetch(`${w.url}/v1/models`)
+      assert.equal(no.status, 401)
+      const wrong = await fetch(`${w.url}/v1/models`, { headers: { authorization: 'Bearer nope' } })
+      assert.equal(wrong.status, 401)
+      const yes = await fetch(`${w.url}/v1/models`, { headers: { authorization: 'Bearer secret-token-1' } })
+      assert.equal(yes.status, 200)
+      assert.equal((await fetch(`${w.url}/health`)).status, 200, 'health needs no token')
+    } finally {
+      await w.close()
+    }
+  })
+
+  test('SIGTERM lets an in-flight generation finish, refuses new work, then exits 0', async () => {
+    const w = await startWorker({ args: ['--ctx-size', '2048', '--grace-ms', '20000'] })
+    const res = await fetch(`${w.url}/v1/infer`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ prompt: 'drain', max_tokens: 1500 }),
+    })
+    const events: InferEvent[] = []
+    let refused: number | undefined
+    for await (const m of readSse(res.body!)) {
+      const e = InferEventSchema.parse(JSON.parse(m.data))
+      events.push(e)
+      if (e.type === 'token' && e.i === 0) {
+        w.process.kill('SIGTERM')
+        const r = await fetch(`${w.url}/v1/infer`, {
+          method: 'POST',
+          headers: json,
+          body: '{"prompt":"late"}',
+        })
+        refused = r.status
+      }
+    }
+    const end = events.at(-1)
+    assert.ok(end?.type === 'end', JSON.stringify(end))
+    assert.equal(end.stop_reason, 'length')
+    assert.equal(end.tokens_out, 1500)
+    assert.equal(refused, 503)
+    const exit = await w.process.exited
+    assert.equal(exit.code, 0)
+  })
+
+  test('heartbeats reach a stand-in queen, retried with backoff while it fails', async () => {
+    const beats: unknown[] = []
+    let requests = 0
+    const queen = createServer((req: IncomingMessage, res) => {
+      let body = ''
+      req.on('data', (c) => {
+        body += c
+      })
+      req.on('end', () => {
+        requests++
+        // The first two attempts fail: the worker must retry soon, not wait a whole interval.
+        if (requests <= 2) {
+          res.writeHead(500).end()
+          return
+        }
+        beats.push({ url: req.url, auth: req.headers.authorization, body: JSON.parse(body) })
+        res.writeHead(204).end()
+      })
+    })
+    await new Promise<void>((r) => queen.listen(0, '127.0.0.1', r))
+    const queenUrl = `http://127.0.0.1:${(queen.address() as AddressInfo).port}`
+    const w = await startWorker({
+      args: [
+        '--queen-url',
+        queenUrl,
+        '--heartbeat-interval-ms',
+        '60000',
+        '--worker-id',
+        'hb-worker',
+        '--hive-id',
+        'hive-a',
+      ],
+      env: { RBEE_NODE_TOKEN: 'node-secret' },
+    })
+    try {
+      await until(async () => beats.length >= 1)
+      const first = beats[0] as { url: string; auth: string; body: unknown }
+      assert.equal(first.url, '/v1/worker-heartbeat')
+      assert.equal(first.auth, 'Bearer node-secret')
+      const hb = WorkerHeartbeatSchema.parse(first.body)
+      assert.equal(hb.worker.id, 'hb-worker')
+      assert.equal(hb.worker.hive_id, 'hive-a')
+      assert.equal(hb.worker.port, w.port)
+      assert.equal(hb.worker.status, 'ready')
+      assert.ok(requests >= 3)
+    } finally {
+      await w.close()
+      queen.close()
+    }
+    const last = WorkerHeartbeatSchema.parse((beats.at(-1) as { body: unknown }).body)
+    assert.equal(last.worker.status, 'stopped', 'a last heartbeat says the worker stopped')
+  })
+})
