@@ -28,8 +28,7 @@ const decoder = new TextDecoder()
 let buf = ''
 for await (const chunk of res.body) {
   buf += decoder.decode(chunk, { stream: true })
-  let i
-  while ((i = buf.indexOf('\n\n')) >= 0) {
+  for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
     const frame = buf.slice(0, i)
     buf = buf.slice(i + 2)
     const data = frame
