@@ -30,6 +30,8 @@ export const WorkerConfigSchema = z.object({
   heartbeat_interval_ms: z.int().min(100).max(3_600_000),
   slot_wait_ms: z.int().min(0).max(600_000),
   grace_ms: z.int().min(0).max(3_600_000),
+  /** Which llama.cpp binary: the prebuilt one from npm, or one built here (`npm run build:llama`). */
+  llama_build: z.enum(['auto', 'prebuilt', 'local']),
   /** Data dir; the built-in model is generated under `<home>/models`. */
   home: z.string().min(1),
 })
@@ -56,6 +58,7 @@ const FLAGS = {
   'slot-wait-ms': ['slot_wait_ms', 'RBEE_SLOT_WAIT_MS', '2000', 'int'],
   'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
+  'llama-build': ['llama_build', 'RBEE_LLAMA_BUILD', 'auto', 'string'],
 } as const
 
 export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
@@ -82,6 +85,8 @@ Options (each also read from the environment variable shown):
   --slot-wait-ms N         RBEE_SLOT_WAIT_MS       wait for a free slot before 503 (default: 2000)
   --grace-ms N             RBEE_GRACE_MS           drain time on SIGTERM (default: 10000)
   --home DIR               RBEE_HOME               data dir (default: ~/.local/share/rbee)
+  --llama-build B          RBEE_LLAMA_BUILD        auto|prebuilt|local: local = the llama.cpp built here by
+                                                   \`npm run build:llama\` (faster on CPU); auto = local if present
 `
 
 /** A configuration problem: the message is meant for the person who started the worker. */

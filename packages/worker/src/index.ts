@@ -1,6 +1,6 @@
 export { ConfigError, parseWorkerConfig, WORKER_USAGE, type WorkerConfig } from './config.js'
 export type { Engine, GenerationRequest, GenerationResult, ResolvedSampling } from './engine/engine.js'
-export { LlamaEngine, type LlamaEngineOptions } from './engine/llama-engine.js'
+export { hasLocalLlamaBuild, LlamaEngine, type LlamaEngineOptions } from './engine/llama-engine.js'
 export { resolveSampling, SAMPLING_DEFAULTS } from './engine/sampling.js'
 export { SlotPool } from './engine/slot-pool.js'
 export { type HeartbeatOptions, HeartbeatSender } from './heartbeat.js'

@@ -69,6 +69,7 @@ async function main(): Promise<void> {
         ctxSize: config.ctx_size,
         threads: config.threads,
         slotWaitMs: config.slot_wait_ms,
+        llamaBuild: config.llama_build,
         logger,
         onLoadProgress,
       }),

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { type Logger, RbeeError } from '@rbee/common'
 import type { Backend, ChatMessage, StopReason } from '@rbee/contracts'
 import {
@@ -9,6 +12,7 @@ import {
   type LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
+  LlamaLogLevel,
   type LlamaModel,
 } from 'node-llama-cpp'
 import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
@@ -25,6 +29,8 @@ export interface LlamaEngineOptions {
   threads: number
   slotWaitMs: number
   logger: Logger
+  /** `local`: the llama.cpp built on this machine; `auto`: that one if present, else prebuilt. */
+  llamaBuild: 'auto' | 'prebuilt' | 'local'
   /** Loading progress, 0..1. */
   onLoadProgress?: (progress: number) => void
 }
@@ -32,6 +38,40 @@ export interface LlamaEngineOptions {
 const GPU_ENV: Partial<Record<Backend, string>> = {
   cuda: 'CUDA_VISIBLE_DEVICES',
   vulkan: 'GGML_VK_VISIBLE_DEVICES',
+}
+
+/** True when `npm run build:llama` (node-llama-cpp's source build) has produced a binary here. */
+export function hasLocalLlamaBuild(): boolean {
+  // node-llama-cpp/dist/index.js → node-llama-cpp/llama/lastBuild.json
+  const entry = createRequire(import.meta.url).resolve('node-llama-cpp')
+  return existsSync(join(dirname(entry), '..', 'llama', 'lastBuild.json'))
+}
+
+async function loadLlama(options: LlamaEngineOptions, log: Logger): Promise<Llama> {
+  const logger = (level: string, message: string): void =>
+    log.debug({ level, message: message.trim() }, 'llama.cpp')
+  if (options.llamaBuild !== 'prebuilt') {
+    if (hasLocalLlamaBuild()) {
+      const llama = await getLlama('lastBuild', { logLevel: LlamaLogLevel.warn, logger, skipDownload: true })
+      const want = options.backend
+      if (want === 'auto' || (want === 'cpu' ? llama.gpu === false : llama.gpu === want)) {
+        log.info({ build: 'local', gpu: llama.gpu }, 'using the llama.cpp built on this machine')
+        return llama
+      }
+      await llama.dispose()
+      if (options.llamaBuild === 'local') {
+        throw new Error(`the llama.cpp built here is for ${llama.gpu || 'cpu'}, not ${want}`)
+      }
+    } else if (options.llamaBuild === 'local') {
+      throw new Error('no llama.cpp has been built on this machine: run `npm run build:llama` first')
+    }
+  }
+  return getLlama({
+    gpu: options.backend === 'auto' ? 'auto' : options.backend === 'cpu' ? false : options.backend,
+    build: 'never',
+    logLevel: LlamaLogLevel.warn,
+    logger,
+  })
 }
 
 function toStopReason(reason: string): StopReason {
@@ -107,12 +147,7 @@ export class LlamaEngine implements Engine {
     if (envName && process.env[envName] === undefined) process.env[envName] = String(options.device)
     let llama: Llama
     try {
-      llama = await getLlama({
-        gpu: options.backend === 'auto' ? 'auto' : options.backend === 'cpu' ? false : options.backend,
-        build: 'never',
-        logLevel: 'warn' as never,
-        logger: (level, message) => log.debug({ level, message: message.trim() }, 'llama.cpp'),
-      })
+      llama = await loadLlama(options, log)
     } catch (err) {
       throw new RbeeError(
         'RBEE_ENGINE',
