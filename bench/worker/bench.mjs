@@ -1,0 +1,314 @@
+#!/usr/bin/env node
+// Worker throughput vs llama.cpp's own llama-server, side by side in one run, on the generated
+// bench model (same threads, same slots, same prompts), plus the worker's HTTP overhead vs
+// node-llama-cpp called in-process. Not a test: run it by hand, read bench/RESULTS.md.
+//
+//   node bench/worker/bench.mjs [--threads 1,2] [--rounds 3] [--tokens 128] [--llama-build prebuilt|local]
+//
+// Needs `npm ci` and bench/build-llama-server.sh (builds llama-server from the llama.cpp source
+// that ships inside node-llama-cpp; ~15 min on 2 cores, cached under bench/.cache).
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..')
+const { values } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '1,2' },
+    rounds: { type: 'string', default: '3' },
+    tokens: { type: 'string', default: '128' },
+    'llama-build': { type: 'string', default: 'prebuilt' },
+    'skip-server': { type: 'boolean', default: false },
+  },
+})
+const threadsList = values.threads.split(',').map(Number)
+const rounds = Number(values.rounds)
+const maxTokens = Number(values.tokens)
+const SLOTS = 4
+const CTX = 1024
+
+const { benchModelPath } = await import(join(root, 'packages/testing/dist/index.js'))
+const model = await benchModelPath()
+const serverBin = join(root, 'bench/.cache/llama.cpp/build/bin/llama-server')
+const haveServer = existsSync(serverBin) && !values['skip-server']
+if (!haveServer && !values['skip-server']) {
+  console.error(`llama-server not built: run bench/build-llama-server.sh first (or pass --skip-server)`)
+  process.exit(1)
+}
+
+// ~150-token prompts, different per request so no prompt cache is shared between requests.
+const prompts = Array.from(
+  { length: 16 },
+  (_, i) =>
+    `Request ${i}: ${'The quick brown fox jumps over the lazy dog while the bees hum in the garden. '.repeat(8)}`,
+)
+
+function median(xs) {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitHealthy(url, ms = 120_000) {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url)
+      if (r.ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`not healthy: ${url}`)
+}
+
+async function startWorker(threads) {
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'packages/worker/dist/main.js'),
+      '--model',
+      model,
+      '--slots',
+      String(SLOTS),
+      '--ctx-size',
+      String(CTX),
+      '--threads',
+      String(threads),
+      '--llama-build',
+      values['llama-build'],
+      '--backend',
+      'cpu',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RBEE_LOG_LEVEL: 'warn' } },
+  )
+  const port = await new Promise((resolve, reject) => {
+    child.on('exit', (c) => reject(new Error(`worker exited ${c}`)))
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      const m = JSON.parse(l)
+      if (m.type === 'ready') resolve(m.port)
+    })
+  })
+  return { name: `worker (t=${threads})`, url: `http://127.0.0.1:${port}`, child, kind: 'worker' }
+}
+
+async function startServer(threads) {
+  const port = await freePort()
+  const child = spawn(
+    serverBin,
+    [
+      '-m',
+      model,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '-t',
+      String(threads),
+      '-tb',
+      String(threads),
+      '-np',
+      String(SLOTS),
+      '-c',
+      String(CTX * SLOTS),
+      '-b',
+      '512',
+      '--no-webui',
+      '-fa',
+      'auto',
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  )
+  await waitHealthy(`http://127.0.0.1:${port}/health`)
+  return { name: `llama-server (t=${threads})`, url: `http://127.0.0.1:${port}`, child, kind: 'server' }
+}
+
+/** One non-streamed completion; returns server-side timings so both sides are measured alike. */
+async function complete(target, prompt, seed) {
+  if (target.kind === 'server') {
+    const r = await fetch(`${target.url}/completion`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        prompt,
+        n_predict: maxTokens,
+        seed,
+        temperature: 0.8,
+        cache_prompt: false,
+        ignore_eos: true,
+      }),
+    })
+    const j = await r.json()
+    return {
+      promptN: j.timings.prompt_n,
+      promptMs: j.timings.prompt_ms,
+      genN: j.timings.predicted_n,
+      genMs: j.timings.predicted_ms,
+    }
+  }
+  const r = await fetch(`${target.url}/v1/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, max_tokens: maxTokens, seed, temperature: 0.8 }),
+  })
+  const text = await r.text()
+  const end = JSON.parse(
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => l.slice(6))
+      .at(-1),
+  )
+  return {
+    promptN: end.timings.prompt_tokens,
+    promptMs: end.timings.prompt_ms,
+    genN: end.tokens_out,
+    genMs: end.timings.generation_ms,
+  }
+}
+
+/** `concurrency` requests at once, `perClient` each; aggregate generated tokens per wall second. */
+async function load(target, concurrency, perClient) {
+  const t0 = performance.now()
+  let gen = 0
+  const promptTokS = []
+  const decodeTokS = []
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, c) => {
+      for (let i = 0; i < perClient; i++) {
+        const r = await complete(target, prompts[(c * perClient + i) % prompts.length], 1000 + c * 100 + i)
+        gen += r.genN
+        promptTokS.push((r.promptN * 1000) / r.promptMs)
+        decodeTokS.push((r.genN * 1000) / r.genMs)
+      }
+    }),
+  )
+  const wall = (performance.now() - t0) / 1000
+  return { genTokS: gen / wall, promptTokS: median(promptTokS), decodeTokS: median(decodeTokS) }
+}
+
+async function inProcess(threads) {
+  const { getLlama, LlamaCompletion } = await import('node-llama-cpp')
+  const llama = await getLlama({ gpu: false, build: 'never' })
+  const m = await llama.loadModel({ modelPath: model, gpuLayers: 0 })
+  const ctx = await m.createContext({ sequences: 1, contextSize: CTX, threads })
+  const seq = ctx.getSequence()
+  const out = []
+  for (let r = 0; r < rounds; r++) {
+    await seq.clearHistory()
+    const completion = new LlamaCompletion({ contextSequence: seq })
+    let first
+    let n = 0
+    const t0 = performance.now()
+    await completion.generateCompletion(prompts[r], {
+      maxTokens,
+      temperature: 0.8,
+      seed: r,
+      onToken: (t) => {
+        first ??= performance.now()
+        n += t.length
+      },
+    })
+    const t1 = performance.now()
+    out.push({ decode: ((n - 1) * 1000) / (t1 - first), e2e: (n * 1000) / (t1 - t0) })
+    completion.dispose({ disposeSequence: false })
+  }
+  await ctx.dispose()
+  await m.dispose()
+  await llama.dispose()
+  return { decode: median(out.map((o) => o.decode)), e2e: median(out.map((o) => o.e2e)) }
+}
+
+const results = []
+console.log(
+  `model ${model}, slots ${SLOTS}, ctx/slot ${CTX}, ${maxTokens} tokens/request, ${rounds} rounds, cpu: ${execFileSync('nproc').toString().trim()} cores`,
+)
+for (const threads of threadsList) {
+  const targets = [await startWorker(threads)]
+  if (haveServer) targets.push(await startServer(threads))
+  try {
+    for (const conc of [1, 4]) {
+      const per = conc === 1 ? 3 : 2
+      const rows = new Map(targets.map((t) => [t.name, { gen: [], prompt: [], decode: [] }]))
+      for (let r = 0; r < rounds; r++) {
+        // Alternate the order each round so drift on a noisy machine hits both sides alike.
+        const order = r % 2 === 0 ? targets : [...targets].reverse()
+        for (const t of order) {
+          const x = await load(t, conc, per)
+          rows.get(t.name).gen.push(x.genTokS)
+          rows.get(t.name).prompt.push(x.promptTokS)
+          rows.get(t.name).decode.push(x.decodeTokS)
+        }
+      }
+      for (const [name, v] of rows) {
+        const row = {
+          threads,
+          concurrency: conc,
+          target: name,
+          genTokS: median(v.gen),
+          decodeTokS: median(v.decode),
+          promptTokS: median(v.prompt),
+        }
+        results.push(row)
+        console.log(JSON.stringify(row))
+      }
+    }
+  } finally {
+    for (const t of targets) t.child.kill('SIGTERM')
+  }
+  await new Promise((r) => setTimeout(r, 500))
+  const ip = await inProcess(threads)
+  const viaHttp = results.find(
+    (r) => r.threads === threads && r.concurrency === 1 && r.target.startsWith('worker'),
+  )
+  const row = {
+    threads,
+    concurrency: 1,
+    target: `node-llama-cpp in-process (t=${threads})`,
+    genTokS: ip.e2e,
+    decodeTokS: ip.decode,
+    promptTokS: null,
+  }
+  results.push(row)
+  console.log(
+    JSON.stringify(row),
+    `worker/in-process: end-to-end ${(viaHttp.genTokS / ip.e2e).toFixed(3)}, decode ${(viaHttp.decodeTokS / ip.decode).toFixed(3)}`,
+  )
+}
+console.log(
+  '\n| threads | concurrency | target | throughput tok/s (all requests, incl. prompt) | decode tok/s (per request) | prompt tok/s |\n|---|---|---|---|---|---|',
+)
+for (const r of results) {
+  const p = r.promptTokS === null ? '—' : r.promptTokS.toFixed(0)
+  console.log(
+    `| ${r.threads} | ${r.concurrency} | ${r.target} | ${r.genTokS.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${p} |`,
+  )
+}
+for (const threads of threadsList) {
+  for (const conc of [1, 4]) {
+    const w = results.find(
+      (r) => r.threads === threads && r.concurrency === conc && r.target.startsWith('worker'),
+    )
+    const s = results.find(
+      (r) => r.threads === threads && r.concurrency === conc && r.target.startsWith('llama-server'),
+    )
+    if (w && s) {
+      const ratio = (a, b) => (a / b).toFixed(3)
+      console.log(
+        `threads ${threads}, concurrency ${conc}: worker/llama-server throughput ${ratio(w.genTokS, s.genTokS)}, decode ${ratio(w.decodeTokS, s.decodeTokS)}, prompt ${ratio(w.promptTokS, s.promptTokS)}`,
+      )
+    }
+  }
+}
+process.exit(0)
