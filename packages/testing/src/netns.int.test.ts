@@ -45,3 +45,27 @@ test('test hosts in network namespaces reach the machine and each other, and a d
   const left = execFileSync('ip', ['netns', 'list']).toString()
   for (const h of net.hosts) assert.ok(!left.includes(h.name), `namespace ${h.name} removed`)
 })
+
+test('a real sshd on a test host accepts the generated key for its throwaway user', async (t) => {
+  const { canStartSshd, startSshd } = await import('./sshd.js')
+  if (!(await canCreateNetworks()) || !(await canStartSshd())) {
+    t.skip('needs root, iproute2 and openssh-server (installed by scripts/setup-system.sh)')
+    return
+  }
+  const net = await createTestNetwork({ hosts: 1 })
+  try {
+    const sshd = await startSshd({ host: net.hosts[0]! })
+    try {
+      const out = execFileSync('ssh', [
+        ...sshd.sshOptions,
+        `${sshd.user}@${sshd.host}`,
+        'whoami; node --version',
+      ]).toString()
+      assert.match(out, new RegExp(`^${sshd.user}\\nv\\d+`))
+    } finally {
+      await sshd.close()
+    }
+  } finally {
+    await net.close()
+  }
+})
