@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     heartbeatIntervalMs: config.heartbeat_interval_ms,
     graceMs: config.grace_ms,
     slots: config.slots,
+    device: config.device,
     logger,
     loadEngine: (onLoadProgress) =>
       LlamaEngine.load({

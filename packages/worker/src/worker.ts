@@ -28,6 +28,8 @@ export interface WorkerOptions {
   heartbeatIntervalMs: number
   graceMs: number
   slots: number
+  /** GPU index (reported as `<backend>:<device>`). */
+  device: number
   logger: Logger
   /** Loads the engine; called after the port is bound so `/v1/ready` can report progress. */
   loadEngine: (onProgress: (p: number) => void) => Promise<Engine>
@@ -120,7 +122,7 @@ export class Worker {
     return {
       id: this.#o.id,
       model_id: this.#o.modelRef,
-      device: `${this.#engine?.backend ?? 'cpu'}:0`,
+      device: `${this.#engine?.backend ?? 'cpu'}:${this.#engine?.backend === 'cpu' ? 0 : this.#o.device}`,
       port: this.#port,
       status: this.#status,
       implementation: 'llm-worker-rbee',
