@@ -1,0 +1,97 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, rename, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type GgufDigest, ggufDigest, writeGguf } from './gguf-writer.js'
+import { describeLlamaModel, type LlamaModelSpec } from './model-generator.js'
+
+/** Model id of the built-in test model (the `tiny` model of {@link TINY_MODEL_SPEC}). */
+export const BUILTIN_MODEL_ID = 'tiny'
+
+/** The built-in test model: ~0.5 MB, F32, 2 layers of width 64, context 2048. Thousands of tokens/s on one core. */
+export const TINY_MODEL_SPEC: Readonly<LlamaModelSpec> = Object.freeze({
+  name: BUILTIN_MODEL_ID,
+  seed: 0x7e57,
+  contextLength: 2048,
+  embeddingLength: 64,
+  blockCount: 2,
+  feedForwardLength: 128,
+  headCount: 4,
+  headCountKv: 2,
+  weightType: 'F32',
+})
+
+/**
+ * The benchmark model: ~48 MB, F16, 8 layers of width 512 (24M parameters), context 4096: a real
+ * CPU workload (tens to a few hundred tokens/s on 2 cores) that still generates in a second or two.
+ */
+export const BENCH_MODEL_SPEC: Readonly<LlamaModelSpec> = Object.freeze({
+  name: 'bench',
+  seed: 0xbe7c,
+  contextLength: 4096,
+  embeddingLength: 512,
+  blockCount: 8,
+  feedForwardLength: 1408,
+  headCount: 8,
+  headCountKv: 4,
+  weightType: 'F16',
+})
+
+const expectedDigests = new Map<string, GgufDigest>()
+
+function expectedDigest(spec: LlamaModelSpec): GgufDigest {
+  const key = JSON.stringify(spec)
+  let digest = expectedDigests.get(key)
+  if (digest === undefined) {
+    digest = ggufDigest(describeLlamaModel(spec))
+    expectedDigests.set(key, digest)
+  }
+  return digest
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk)
+  return hash.digest('hex')
+}
+
+async function isUpToDate(path: string, expected: GgufDigest): Promise<boolean> {
+  try {
+    const st = await stat(path)
+    if (!st.isFile() || st.size !== expected.size) return false
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return false
+    throw err
+  }
+  return (await fileSha256(path)) === expected.sha256
+}
+
+/**
+ * Makes sure `<dir>/<spec.name>.gguf` holds exactly what the generator produces for `spec`, and
+ * returns its path. The file is rewritten when missing or different (another spec, an older
+ * generator, corruption); the write goes to a temporary file renamed into place, so concurrent
+ * callers and readers never see a partial file. Checking costs one generation in memory-bounded
+ * chunks (memoized per process) and one hash of the file.
+ *
+ * @param spec - @default TINY_MODEL_SPEC
+ * @throws RangeError for an invalid spec, or the file system's error.
+ */
+export async function ensureBuiltinModel(
+  dir: string,
+  spec: LlamaModelSpec = TINY_MODEL_SPEC,
+): Promise<string> {
+  const expected = expectedDigest(spec)
+  const path = join(dir, `${spec.name}.gguf`)
+  if (await isUpToDate(path, expected)) return path
+  await mkdir(dir, { recursive: true })
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+  try {
+    const written = await writeGguf(tmp, describeLlamaModel(spec))
+    if (written.sha256 !== expected.sha256) throw new Error(`generator for ${spec.name} is not deterministic`)
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined)
+    throw err
+  }
+  return path
+}

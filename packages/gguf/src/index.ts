@@ -1,0 +1,40 @@
+export {
+  BENCH_MODEL_SPEC,
+  BUILTIN_MODEL_ID,
+  ensureBuiltinModel,
+  TINY_MODEL_SPEC,
+} from './builtin-model.js'
+export { GGML_TYPES, type GgmlTypeName } from './ggml-types.js'
+export type { GgufScalarType, GgufScalarValueMap } from './gguf-constants.js'
+export { GgufFormatError } from './gguf-format-error.js'
+export {
+  type GgufHeader,
+  type GgufScalarValue,
+  type GgufTensorInfo,
+  type GgufValue,
+  type ReadGgufHeaderOptions,
+  readGgufHeader,
+} from './gguf-reader.js'
+export {
+  encodeGguf,
+  type GgufDigest,
+  type GgufFileInput,
+  type GgufMetadataEntry,
+  type GgufTensorData,
+  type GgufTensorInput,
+  ggufChunks,
+  ggufDigest,
+  writeGguf,
+} from './gguf-writer.js'
+export {
+  estimateWorkerMemoryMb,
+  WORKER_RUNTIME_OVERHEAD_MB,
+  type WorkerMemoryOptions,
+} from './memory-estimate.js'
+export {
+  CHATML_TEMPLATE,
+  describeLlamaModel,
+  generateLlamaModel,
+  type LlamaModelSpec,
+  writeLlamaModel,
+} from './model-generator.js'
