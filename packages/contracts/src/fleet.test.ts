@@ -16,6 +16,7 @@ import {
   FleetStatusSchema,
   HiveRecordSchema,
   type QueenStreamEvent,
+  QueenInfoSchema,
   QueenStreamEventSchema,
   WorkerRecordSchema,
 } from './fleet.js'
@@ -181,4 +182,23 @@ test('QueenStreamEvent narrows both queen-own and relayed hive events by type', 
       'exited w-7f3a9c',
     ],
   )
+})
+
+test('the queen info names its auth mode and local hive, and rejects a bad one by field', () => {
+  const info = {
+    service: 'queen-rbee',
+    version: '0.1.0',
+    uptime_s: 12.5,
+    url: 'http://127.0.0.1:7833',
+    hives_total: 2,
+    hives_online: 1,
+    workers_total: 3,
+    workers_ready: 2,
+    auth: { api_keys: true, node_token: true },
+    local_hive: null,
+  }
+  assert.deepEqual(roundTrips(QueenInfoSchema, info), info)
+  rejectsAt(QueenInfoSchema, { ...info, service: 'rbee-hive' }, 'service')
+  rejectsAt(QueenInfoSchema, { ...info, auth: { api_keys: 'yes', node_token: true } }, 'auth.api_keys')
+  rejectsAt(QueenInfoSchema, { ...info, local_hive: '../x' }, 'local_hive')
 })

@@ -61,3 +61,20 @@ export const QueenStreamEventSchema = z.discriminatedUnion('type', [
   HiveStreamEventSchema,
 ])
 export type QueenStreamEvent = z.infer<typeof QueenStreamEventSchema>
+
+/** `GET /v1/info` on the queen. */
+export const QueenInfoSchema = z.object({
+  service: z.literal('queen-rbee'),
+  version: z.string(),
+  uptime_s: z.number().min(0),
+  url: z.string(),
+  hives_total: z.int().min(0),
+  hives_online: z.int().min(0),
+  workers_total: z.int().min(0),
+  workers_ready: z.int().min(0),
+  /** Whether the public API wants an API key, and whether hives/workers must present a node token. */
+  auth: z.object({ api_keys: z.boolean(), node_token: z.boolean() }),
+  /** Id of the hive the queen runs in-process when none is configured, else null. */
+  local_hive: IdSchema.nullable(),
+})
+export type QueenInfo = z.infer<typeof QueenInfoSchema>

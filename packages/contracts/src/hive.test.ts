@@ -22,9 +22,22 @@ import {
   HiveReadySchema,
   type HiveStreamEvent,
   HiveStreamEventSchema,
+  HiveWorkerSchema,
   ProcessStatsSchema,
   WorkerSpawnResultSchema,
 } from './hive.js'
+
+const supervised = {
+  worker: workerInfo,
+  pid: 48211,
+  url: 'http://10.0.0.12:41234',
+  started_at: NOW,
+  restarts: 2,
+  restart_policy: 'on-failure',
+  given_up: null,
+  last_exit: { exit_code: null, signal: 'SIGKILL', at: NOW, reason: 'killed by signal SIGKILL' },
+  log_path: '/var/lib/rbee/logs/w-7f3a9c.log',
+}
 
 const spawned = { worker_id: 'w-7f3a9c', port: 41234, pid: 48211, host: '::1', url: 'http://[::1]:41234' }
 
@@ -51,6 +64,18 @@ const valid: Valid[] = [
   ['a worker_spawned event', HiveStreamEventSchema, { ...workerReadyEvent, type: 'worker_spawned' }],
   ['a worker_ready event', HiveStreamEventSchema, workerReadyEvent],
   ['a worker_exited event', HiveStreamEventSchema, workerExitedEvent],
+  ['a supervised worker', HiveWorkerSchema, supervised],
+  [
+    'a worker the hive gave up on',
+    HiveWorkerSchema,
+    {
+      ...supervised,
+      worker: { ...workerInfo, status: 'stopped', port: 0 },
+      pid: null,
+      url: null,
+      given_up: 'gave up after 5 restarts within 60 s; last exit: exit code 1',
+    },
+  ],
   [
     'a clean worker_exited event',
     HiveStreamEventSchema,
@@ -98,6 +123,18 @@ const invalid: Invalid[] = [
     'hive_url',
   ],
   ['a spawn result with port 0', WorkerSpawnResultSchema, { ...spawned, port: 0 }, 'port'],
+  [
+    'an unknown restart policy',
+    HiveWorkerSchema,
+    { ...supervised, restart_policy: 'sometimes' },
+    'restart_policy',
+  ],
+  [
+    'a last exit without a reason',
+    HiveWorkerSchema,
+    { ...supervised, last_exit: { ...supervised.last_exit, reason: undefined } },
+    'last_exit.reason',
+  ],
   ['an unknown hive event type', HiveStreamEventSchema, { ...workerReadyEvent, type: 'worker_born' }, 'type'],
   [
     'a worker_ready event without its worker',

@@ -96,3 +96,34 @@ export const HiveStreamEventSchema = z.discriminatedUnion('type', [
   }),
 ])
 export type HiveStreamEvent = z.infer<typeof HiveStreamEventSchema>
+
+/** When a hive restarts a worker that exited unexpectedly. */
+export const RestartPolicyNameSchema = z.enum(['never', 'on-failure', 'always'])
+export type RestartPolicyName = z.infer<typeof RestartPolicyNameSchema>
+
+/** How a worker process last ended. */
+export const WorkerExitSchema = z.object({
+  exit_code: z.int().nullable(),
+  signal: z.string().nullable(),
+  at: TimestampSchema,
+  reason: z.string(),
+})
+export type WorkerExit = z.infer<typeof WorkerExitSchema>
+
+/**
+ * A worker as its hive reports it (`worker_list`, `worker_get`, `worker_stop` data): what the
+ * worker says about itself plus the hive's supervision state. `given_up` keeps why a crashing
+ * worker was no longer restarted.
+ */
+export const HiveWorkerSchema = z.object({
+  worker: WorkerInfoSchema,
+  pid: z.int().positive().nullable(),
+  url: z.string().nullable(),
+  started_at: TimestampSchema,
+  restarts: z.int().min(0),
+  restart_policy: RestartPolicyNameSchema,
+  given_up: z.string().nullable(),
+  last_exit: WorkerExitSchema.nullable(),
+  log_path: z.string(),
+})
+export type HiveWorker = z.infer<typeof HiveWorkerSchema>

@@ -77,6 +77,12 @@ test('ModelEntrySchema accepts a catalog row unchanged through a JSON round trip
   assert.deepEqual(roundTrips(ModelEntrySchema, used), used)
 })
 
+test('ModelEntrySchema keeps the reason an unavailable model cannot be served', () => {
+  const gone = { ...entry, available: false, unavailable_reason: 'file /m/x.gguf has vanished' }
+  assert.deepEqual(roundTrips(ModelEntrySchema, gone), gone)
+  rejectsAt(ModelEntrySchema, { ...gone, unavailable_reason: 42 }, 'unavailable_reason')
+})
+
 test('ModelEntrySchema rejects a bad row, naming the field', () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ sha256: 'abc' }, 'sha256'],

@@ -37,6 +37,8 @@ export const ModelEntrySchema = z.object({
   last_used_at: TimestampSchema.nullable(),
   /** False when the file has vanished or changed on disk: such a model is not served. */
   available: z.boolean(),
+  /** Why an unavailable model cannot be served (`file … has vanished`); absent when available. */
+  unavailable_reason: z.string().optional(),
   builtin: z.boolean(),
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>

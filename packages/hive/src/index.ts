@@ -1,1 +1,5 @@
-export {};
+export { type DataDir, dataDir } from './data-dir.js'
+export { Hive, type HiveOptions, hiveIdFromHostname } from './hive.js'
+export { HIVE_OPERATIONS } from './operations/hive-operations.js'
+export { VERSION } from './version.js'
+export { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'

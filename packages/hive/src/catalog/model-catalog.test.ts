@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict'
+import { copyFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { silentLogger } from '@rbee/common'
+import { ensureBuiltinModel } from '@rbee/gguf'
+import Database from 'better-sqlite3'
+import { MIGRATIONS } from './catalog-schema.js'
+import { ModelCatalog } from './model-catalog.js'
+import { inspectModelFile } from './model-inspector.js'
+
+const shape = { slots: 4, ctxSize: 2048 }
+
+async function scratch(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rbee-catalog-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+test('a model registered from its GGUF header survives a reopen of the catalog', async (t) => {
+  const dir = await scratch(t)
+  const path = await ensureBuiltinModel(join(dir, 'models'))
+  const facts = await inspectModelFile(path, shape)
+  assert.equal(facts.architecture, 'llama')
+  assert.ok(facts.parameter_count > 0 && facts.context_length === 2048 && facts.memory_estimate_mb > 64)
+  const db = join(dir, 'catalog.sqlite')
+  const a = new ModelCatalog({ path: db, logger: silentLogger() })
+  const entry = a.register({ ...facts, id: 'tiny', source: 'builtin', builtin: true })
+  assert.equal(entry.available, true)
+  a.markUsed('tiny')
+  a.close()
+
+  const b = new ModelCatalog({ path: db, logger: silentLogger() })
+  t.after(() => b.close())
+  const again = await b.get('tiny')
+  assert.equal(again.problem, null)
+  assert.equal(again.entry.sha256, facts.sha256)
+  assert.notEqual(again.entry.last_used_at, null)
+  assert.equal(again.entry.added_at, entry.added_at)
+  const raw = new Database(db)
+  t.after(() => raw.close())
+  assert.equal(raw.pragma('user_version', { simple: true }), MIGRATIONS.length)
+})
+
+test('a vanished or changed file makes its model unavailable with the reason; a touched one stays available', async (t) => {
+  const dir = await scratch(t)
+  const src = await ensureBuiltinModel(join(dir, 'models'))
+  const catalog = new ModelCatalog({ path: join(dir, 'catalog.sqlite'), logger: silentLogger() })
+  t.after(() => catalog.close())
+  for (const id of ['gone', 'changed', 'touched']) {
+    const path = join(dir, `${id}.gguf`)
+    await copyFile(src, path)
+    catalog.register({ ...(await inspectModelFile(path, shape)), id, source: `file:${path}`, builtin: false })
+  }
+  await rm(join(dir, 'gone.gguf'))
+  const changed = await inspectModelFile(join(dir, 'changed.gguf'), shape)
+  await writeFile(join(dir, 'changed.gguf'), Buffer.alloc(changed.size_bytes, 7))
+  const later = new Date(Date.now() + 60_000)
+  await utimes(join(dir, 'touched.gguf'), later, later)
+
+  const byId = new Map((await catalog.list()).map((c) => [c.entry.id, c]))
+  assert.match(byId.get('gone')?.problem ?? '', /has vanished/)
+  assert.equal(byId.get('gone')?.entry.available, false)
+  assert.match(byId.get('changed')?.entry.unavailable_reason ?? '', /changed on disk \(sha256 differs/)
+  assert.equal(byId.get('touched')?.problem, null)
+  await assert.rejects(catalog.servable('gone'), /cannot be served: file .* has vanished/)
+  await assert.rejects(catalog.get('nope'), /not in this hive's catalog/)
+  await assert.rejects(catalog.get('hf:org/repo'), /download it first with model_download/)
+})
+
+test('hf references find downloaded rows by source; a bare repo finds any of its files', async (t) => {
+  const dir = await scratch(t)
+  const path = await ensureBuiltinModel(join(dir, 'models'))
+  const facts = await inspectModelFile(path, shape)
+  const catalog = new ModelCatalog({ path: join(dir, 'catalog.sqlite'), logger: silentLogger() })
+  t.after(() => catalog.close())
+  catalog.register({ ...facts, id: 'm.Q4_K_M', source: 'hf:acme/m-GGUF:m.Q4_K_M.gguf', builtin: false })
+  assert.equal(catalog.find('hf:acme/m-GGUF:m.Q4_K_M.gguf')?.id, 'm.Q4_K_M')
+  assert.equal(catalog.find('hf:acme/m-GGUF')?.id, 'm.Q4_K_M')
+  assert.equal(catalog.find('hf:acme/other'), undefined)
+  assert.equal(catalog.idTakenByOther('m.Q4_K_M', 'hf:x/y:m.Q4_K_M.gguf'), true)
+  assert.equal(catalog.remove('m.Q4_K_M'), true)
+  assert.equal(catalog.remove('m.Q4_K_M'), false)
+})
+
+test('a catalog written by a newer hive is refused instead of being misread', async (t) => {
+  const dir = await scratch(t)
+  const path = join(dir, 'catalog.sqlite')
+  const raw = new Database(path)
+  raw.pragma(`user_version = ${MIGRATIONS.length + 1}`)
+  raw.close()
+  assert.throws(
+    () => new ModelCatalog({ path, logger: silentLogger() }),
+    /newer than this rbee-hive understands/,
+  )
+})

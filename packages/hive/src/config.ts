@@ -1,0 +1,121 @@
+import { homedir } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fieldIssues, HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
+import { z } from 'zod'
+
+const UrlSchema = z.url({ protocol: /^https?$/ })
+
+/** Everything `rbee-hive` is started with, after parsing and validation. */
+export const HiveConfigSchema = z.object({
+  host: HostSchema,
+  port: z.int().min(0).max(65535),
+  hive_id: IdSchema.optional(),
+  queen_url: UrlSchema.optional(),
+  advertise_url: UrlSchema.optional(),
+  home: z.string().min(1),
+  token: z.string().min(8, 'must be at least 8 characters').optional(),
+  telemetry_interval_ms: z.int().min(50).max(3_600_000),
+  restart_policy: RestartPolicyNameSchema,
+  max_restarts: z.int().min(0).max(1000),
+  restart_window_ms: z.int().min(1000).max(86_400_000),
+  restart_backoff_ms: z.int().min(0).max(600_000),
+  worker_bin: z.string().min(1).optional(),
+  worker_stop_grace_ms: z.int().min(0).max(600_000),
+  nvidia_smi: z.string().min(1).optional(),
+  hf_endpoint: UrlSchema,
+  hf_token: z.string().min(1).optional(),
+})
+export type HiveConfig = z.infer<typeof HiveConfigSchema>
+
+type Kind = 'string' | 'int'
+/** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
+const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefined, Kind]> = {
+  host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
+  port: ['port', 'RBEE_PORT', '7835', 'int'],
+  'hive-id': ['hive_id', 'RBEE_HIVE_ID', undefined, 'string'],
+  'queen-url': ['queen_url', 'RBEE_QUEEN_URL', undefined, 'string'],
+  'advertise-url': ['advertise_url', 'RBEE_ADVERTISE_URL', undefined, 'string'],
+  home: ['home', 'RBEE_HOME', undefined, 'string'],
+  token: ['token', 'RBEE_NODE_TOKEN', undefined, 'string'],
+  'telemetry-interval-ms': ['telemetry_interval_ms', 'RBEE_TELEMETRY_INTERVAL_MS', '1000', 'int'],
+  'restart-policy': ['restart_policy', 'RBEE_RESTART_POLICY', 'on-failure', 'string'],
+  'max-restarts': ['max_restarts', 'RBEE_MAX_RESTARTS', '5', 'int'],
+  'restart-window-ms': ['restart_window_ms', 'RBEE_RESTART_WINDOW_MS', '60000', 'int'],
+  'restart-backoff-ms': ['restart_backoff_ms', 'RBEE_RESTART_BACKOFF_MS', '500', 'int'],
+  'worker-bin': ['worker_bin', 'RBEE_WORKER_BIN', undefined, 'string'],
+  'worker-stop-grace-ms': ['worker_stop_grace_ms', 'RBEE_WORKER_STOP_GRACE_MS', '10000', 'int'],
+  'nvidia-smi': ['nvidia_smi', 'RBEE_NVIDIA_SMI', undefined, 'string'],
+  'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', 'https://huggingface.co', 'string'],
+}
+
+export const HIVE_USAGE = `Usage: rbee-hive [options]
+
+The per-machine daemon of rbee: model catalog and downloads, llm-worker-rbee lifecycle,
+process and GPU monitoring, telemetry for the queen.
+
+Options (each also read from the environment variable shown; flags win):
+  --host ADDR                  RBEE_HOST                  bind address (default: 127.0.0.1)
+  --port N                     RBEE_PORT                  0 = the OS picks (default: 7835)
+  --hive-id ID                 RBEE_HIVE_ID               this hive's id (default: the host name)
+  --queen-url URL              RBEE_QUEEN_URL             announce the hive there (default: none)
+  --advertise-url URL          RBEE_ADVERTISE_URL         URL the queen uses for this hive
+                                                          (default: derived from the bind address)
+  --home DIR                   RBEE_HOME                  data dir (default: ~/.local/share/rbee)
+  --token T                    RBEE_NODE_TOKEN            shared secret with queen and workers;
+                                                          required when bound beyond loopback
+  --telemetry-interval-ms N    RBEE_TELEMETRY_INTERVAL_MS telemetry period (default: 1000)
+  --restart-policy P           RBEE_RESTART_POLICY        never|on-failure|always (default: on-failure)
+  --max-restarts N             RBEE_MAX_RESTARTS          restarts per window before giving up (default: 5)
+  --restart-window-ms N        RBEE_RESTART_WINDOW_MS     (default: 60000)
+  --restart-backoff-ms N       RBEE_RESTART_BACKOFF_MS    first restart delay, doubling (default: 500)
+  --worker-bin PATH            RBEE_WORKER_BIN            llm-worker-rbee entry point (default: bundled)
+  --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: 10000)
+  --nvidia-smi PATH            RBEE_NVIDIA_SMI            nvidia-smi binary, or "none" (default: on PATH)
+  --hf-endpoint URL            HF_ENDPOINT                Hugging Face base URL (default: https://huggingface.co)
+                               HF_TOKEN                   Hugging Face token for gated/private repos
+                               RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
+                                                          that holds it open as a lifeline)
+`
+
+/** A configuration problem: the message is for the person who started the hive. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Builds the hive configuration from argv and env (flags win over env, env over defaults).
+ * @throws ConfigError naming the flag and what is wrong.
+ */
+export function parseHiveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): HiveConfig {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const raw: Record<string, unknown> = {}
+  for (const [flag, [key, envName, def, kind]] of Object.entries(FLAGS)) {
+    const v = (parsed.values[flag] as string | undefined) ?? env[envName] ?? def
+    if (v === undefined || v === '') continue
+    raw[key] = kind === 'int' && /^-?\d+$/.test(v) ? Number(v) : v
+  }
+  raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
+  if (typeof raw.home === 'string' && !isAbsolute(raw.home)) raw.home = resolve(raw.home)
+  if (env.HF_TOKEN) raw.hf_token = env.HF_TOKEN
+  const result = HiveConfigSchema.safeParse(raw)
+  if (!result.success) {
+    const flagOf = new Map<string, string>(Object.entries(FLAGS).map(([flag, [key]]) => [key, flag]))
+    throw new ConfigError(
+      fieldIssues(result.error)
+        .map((i) => `--${flagOf.get(i.path) ?? i.path}: ${i.message}`)
+        .join('; '),
+    )
+  }
+  return result.data
+}

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
+import { type StartedHive, startHive, tinyModelPath } from '@rbee/testing'
+import { payloadOf, postJob, readJob, runJob, summarize } from './test-support/job-client.js'
+import { LocalHub } from './test-support/local-hub.js'
+
+const HF_TOKEN = 'hf_test_token_for_gated_repos'
+let hub: LocalHub
+let hive: StartedHive
+let tiny: Buffer
+
+before(async () => {
+  tiny = await readFile(await tinyModelPath())
+  hub = await LocalHub.start()
+  // Quantization names as a real GGUF repo lists them; every file holds the (real) tiny model.
+  hub.addRepo('acme', 'tiny-GGUF', {
+    'README.md': Buffer.from('# tiny\n'),
+    'tiny.F32.gguf': tiny,
+    'tiny.Q8_0.gguf': tiny,
+    'tiny.Q4_K_M.gguf': tiny,
+    'tiny.Q2_K.gguf': tiny,
+    'tiny-Q4_K_M-00001-of-00002.gguf': tiny,
+  })
+  hub.addRepo('acme', 'flaky', { 'flaky.Q4_0.gguf': tiny })
+  hub.addRepo('acme', 'corrupt', { 'corrupt.Q4_0.gguf': tiny })
+  hub.addRepo('acme', 'slow', { 'slow.Q4_0.gguf': tiny })
+  hub.addRepo('acme', 'paused', { 'paused.Q4_0.gguf': tiny })
+  hub.addRepo('acme', 'html', { 'page.gguf': Buffer.from('<!doctype html><title>Sign in</title>\n') })
+  hub.addRepo('gated', 'tiny', { 'tiny.Q4_K_M.gguf': tiny }, { token: HF_TOKEN })
+  hub.addRepo('private', 'other', { 'other.Q4_K_M.gguf': tiny }, { token: 'hf_someone_elses_token' })
+  hub.fault('acme', 'flaky', 'flaky.Q4_0.gguf', { dropAfterBytes: Math.floor(tiny.length / 3), times: 2 })
+  hub.fault('acme', 'corrupt', 'corrupt.Q4_0.gguf', { corrupt: true })
+  hub.fault('acme', 'slow', 'slow.Q4_0.gguf', { stallAfterBytes: 64 * 1024 })
+  hive = await startHive({
+    env: { HF_ENDPOINT: hub.url, HF_TOKEN },
+    args: ['--telemetry-interval-ms', '1000'],
+  })
+})
+
+after(async () => {
+  await hive?.close()
+  await hub?.close()
+})
+
+async function catalogIds(): Promise<string[]> {
+  const run = await runJob(hive.url, { operation: 'model_list' })
+  return payloadOf<{ models: ModelEntry[] }>(run, 'model_list').models.map((m) => m.id)
+}
+
+async function partials(): Promise<string[]> {
+  return readdir(join(hive.home, 'models', '.partial')).catch(() => [])
+}
+
+test('model_download of a repo picks the best quantization, verifies its sha256 and registers it', async () => {
+  const run = await runJob(hive.url, { operation: 'model_download', model: 'hf:acme/tiny-GGUF' })
+  assert.equal(run.outcome, 'done', run.message ?? '')
+  const entry = ModelEntrySchema.parse(payloadOf(run, 'model'))
+  assert.equal(entry.id, 'tiny.Q4_K_M')
+  assert.equal(entry.source, 'hf:acme/tiny-GGUF:tiny.Q4_K_M.gguf')
+  assert.equal(entry.sha256, hub.sha256('acme', 'tiny-GGUF', 'tiny.Q4_K_M.gguf'))
+  assert.equal(entry.path, join(hive.home, 'models', 'hf', 'acme', 'tiny-GGUF', 'tiny.Q4_K_M.gguf'))
+  assert.equal((await stat(entry.path)).size, tiny.length)
+  assert.equal(entry.architecture, 'llama')
+  assert.ok(entry.available && entry.memory_estimate_mb > 0)
+
+  const human = run.narrations.map((n) => n.human)
+  assert.ok(
+    human.some((h) => /picked tiny\.Q4_K_M\.gguf \(best quantization among 5 GGUF files\)/.test(h)),
+    human.join('\n'),
+  )
+  const progress = run.narrations.filter((n) => n.action === 'download_progress')
+  assert.ok(progress.length > 0)
+  assert.match(progress.at(-1)!.human, /KiB \/ [\d.]+ KiB \(100%\), [\d.]+ [KMG]?i?B\/s/)
+  assert.equal(progress.at(-1)!.progress, 1)
+  assert.ok(human.some((h) => h.startsWith('sha256 verified')))
+
+  // The token goes to the hub, never to the CDN the hub redirects to.
+  const cdn = hub.requests.filter((r) => r.server === 'cdn')
+  assert.ok(cdn.length > 0 && cdn.every((r) => r.authorization === undefined))
+  assert.ok(
+    hub.requests.filter((r) => r.server === 'hub').every((r) => r.authorization === `Bearer ${HF_TOKEN}`),
+  )
+
+  const again = await runJob(hive.url, {
+    operation: 'model_download',
+    model: 'hf:acme/tiny-GGUF:tiny.Q4_K_M.gguf',
+  })
+  assert.ok(
+    again.narrations.some((n) => n.action === 'download_skip'),
+    'a second download is a no-op',
+  )
+  assert.deepEqual(await partials(), [])
+})
+
+test('an interrupted download resumes with Range and still matches the hub hash', async (t) => {
+  const before = hub.requests.length
+  const run = await runJob(hive.url, { operation: 'model_download', model: 'hf:acme/flaky:flaky.Q4_0.gguf' })
+  assert.equal(run.outcome, 'done', run.message ?? '')
+  const entry = ModelEntrySchema.parse(payloadOf(run, 'model'))
+  assert.equal(entry.sha256, hub.sha256('acme', 'flaky', 'flaky.Q4_0.gguf'))
+  const gets = hub.requests.slice(before).filter((r) => r.server === 'cdn')
+  t.diagnostic(`CDN requests: ${gets.map((r) => r.range ?? 'full').join(', ')}`)
+  assert.equal(gets.length, 3, 'two dropped transfers, then the rest')
+  assert.equal(gets[0]!.range, undefined)
+  const offsets = gets.slice(1).map((r) => Number(/^bytes=(\d+)-$/.exec(r.range ?? '')?.[1]))
+  assert.ok(offsets[0]! > 0 && offsets[1]! > offsets[0]!, `resumed at ${offsets.join(', ')}`)
+  const retries = run.narrations.filter((n) => n.action === 'download_retry')
+  assert.equal(retries.length, 2)
+  assert.match(retries[0]!.human, /transfer interrupted at [\d.]+ KiB .*resuming in/)
+})
+
+test('a download whose bytes do not match the hub hash is discarded, not registered', async () => {
+  const run = await runJob(hive.url, {
+    operation: 'model_download',
+    model: 'hf:acme/corrupt:corrupt.Q4_0.gguf',
+  })
+  assert.equal(run.outcome, 'error')
+  assert.match(
+    run.message ?? '',
+    /checksum mismatch for corrupt\.Q4_0\.gguf: got sha256 [0-9a-f]{64}, the hub says [0-9a-f]{64}/,
+  )
+  assert.ok(!(await catalogIds()).includes('corrupt.Q4_0'))
+  assert.deepEqual(await partials(), [])
+  await assert.rejects(stat(join(hive.home, 'models', 'hf', 'acme', 'corrupt')))
+})
+
+test('cancelling a download removes the partial file and registers nothing', async () => {
+  const { status, body } = await postJob(hive.url, { operation: 'model_download', model: 'hf:acme/slow' })
+  assert.equal(status, 201)
+  const jobId = String(body.job_id)
+  const first = await readJob(hive.url, jobId, {
+    until: (e) => e.kind === 'narration' && e.narration.action === 'download_progress',
+  })
+  await hub.stalled(1)
+  assert.deepEqual(await partials(), ['slow.Q4_0.part', 'slow.Q4_0.part.json'])
+  const del = await fetch(`${hive.url}/v1/jobs/${jobId}`, { method: 'DELETE' })
+  assert.equal(del.status, 202)
+  const run = summarize(jobId, [
+    ...first,
+    ...(await readJob(hive.url, jobId, { lastEventId: first.at(-1)!.id })),
+  ])
+  assert.equal(run.outcome, 'cancelled')
+  // Cleanup runs as the download notices the cancellation; it is bounded by a few ms.
+  const deadline = Date.now() + 5000
+  while ((await partials()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  assert.deepEqual(await partials(), [])
+  assert.ok(!(await catalogIds()).includes('slow.Q4_0'))
+})
+
+test('a missing repo or file is a 404 and a gated repo without the right token a 401, each with a clear message', async () => {
+  const repo = await runJob(hive.url, { operation: 'model_download', model: 'hf:acme/nope' })
+  assert.equal(repo.outcome, 'error')
+  assert.match(repo.message ?? '', /has no repo acme\/nope \(HTTP 404\)/)
+  const file = await runJob(hive.url, {
+    operation: 'model_download',
+    model: 'hf:acme/tiny-GGUF:missing.Q4_0.gguf',
+  })
+  assert.match(file.message ?? '', /has no missing\.Q4_0\.gguf in acme\/tiny-GGUF \(HTTP 404\)/)
+  const denied = await runJob(hive.url, { operation: 'model_download', model: 'hf:private/other' })
+  assert.match(
+    denied.message ?? '',
+    /refused access to repo private\/other \(HTTP 401\): the HF_TOKEN given was not accepted/,
+  )
+  const gated = await runJob(hive.url, { operation: 'model_download', model: 'hf:gated/tiny' })
+  assert.equal(gated.outcome, 'done', 'HF_TOKEN opens the gated repo')
+  assert.deepEqual(await partials(), [])
+})
+
+test('a downloaded file that is not GGUF is refused and removed', async () => {
+  const run = await runJob(hive.url, { operation: 'model_download', model: 'hf:acme/html:page.gguf' })
+  assert.equal(run.outcome, 'error')
+  assert.match(run.message ?? '', /is not a usable GGUF model: .*not a GGUF file/)
+  assert.deepEqual(await partials(), [])
+  assert.ok(!(await catalogIds()).includes('page'))
+})
+
+test('a hive stopped mid-download keeps the partial file, and the next download resumes it', async (t) => {
+  const home = await mkdtemp(join(tmpdir(), 'rbee-hive-resume-'))
+  t.after(() => rm(home, { recursive: true, force: true }))
+  const env = { HF_ENDPOINT: hub.url }
+  hub.fault('acme', 'paused', 'paused.Q4_0.gguf', { stallAfterBytes: 128 * 1024 })
+  const first = await startHive({ home, env })
+  t.after(() => first.close(1000))
+  const stalls = hub.stalls + 1
+  const { body } = await postJob(first.url, { operation: 'model_download', model: 'hf:acme/paused' })
+  await readJob(first.url, String(body.job_id), {
+    until: (e) => e.kind === 'narration' && e.narration.action === 'download_progress',
+  })
+  await hub.stalled(stalls)
+  assert.equal((await first.close()).code, 0)
+  const kept = (await stat(join(home, 'models', '.partial', 'paused.Q4_0.part'))).size
+  assert.ok(kept > 0, 'the partial file survives the shutdown')
+
+  hub.fault('acme', 'paused', 'paused.Q4_0.gguf', {})
+  const second = await startHive({ home, env })
+  t.after(() => second.close(1000))
+  const before = hub.requests.length
+  const run = await runJob(second.url, { operation: 'model_download', model: 'hf:acme/paused' })
+  assert.equal(run.outcome, 'done', run.message ?? '')
+  assert.equal(
+    ModelEntrySchema.parse(payloadOf(run, 'model')).sha256,
+    hub.sha256('acme', 'paused', 'paused.Q4_0.gguf'),
+  )
+  const gets = hub.requests.slice(before).filter((r) => r.server === 'cdn')
+  assert.deepEqual(
+    gets.map((r) => r.range),
+    [`bytes=${kept}-`],
+  )
+})

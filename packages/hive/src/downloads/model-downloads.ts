@@ -1,0 +1,210 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { type JobContext, type Logger, RbeeError } from '@rbee/common'
+import type { ModelEntry } from '@rbee/contracts'
+import type { ModelCatalog } from '../catalog/model-catalog.js'
+import { type EstimateShape, inspectModelFile } from '../catalog/model-inspector.js'
+import type { DataDir } from '../data-dir.js'
+import { type HfHub, hubHttpError } from './hf-hub.js'
+import { hfModelId, hfSource, isHfRef, parseHfRef } from './hf-ref.js'
+import { pickGgufFile } from './pick-quantization.js'
+import { formatBytes } from './progress-meter.js'
+import { resumableDownload } from './resumable-download.js'
+
+export interface ModelDownloadsOptions {
+  hub: HfHub
+  catalog: ModelCatalog
+  dirs: DataDir
+  logger: Logger
+  estimateShape: EstimateShape
+  /** Consecutive failed attempts before a download gives up. @default 5 */
+  maxAttempts?: number
+  /** @default 500 */
+  retryInitialMs?: number
+  /** @default 500 */
+  progressEveryMs?: number
+}
+
+/** What a partial download was for; a partial for anything else is discarded, not resumed. */
+interface PartialMeta {
+  source: string
+  url_sha256: string | null
+  size: number | null
+}
+
+/** The part of a job a download reports to. */
+export type DownloadReporter = Pick<JobContext, 'signal' | 'narrate'>
+
+/**
+ * `model_download`: resolves an `hf:` reference (picking the best quantization when no file is
+ * named), streams the file into `models/.partial/` with progress, resumes interrupted transfers,
+ * checks the sha256 against the hub's LFS hash, validates the GGUF header, renames the file into
+ * `models/hf/<org>/<repo>/` and registers it. Cancelling removes the partial file and registers
+ * nothing.
+ */
+export class ModelDownloads {
+  readonly #o: ModelDownloadsOptions
+  /** Sources being downloaded now → the job doing it. */
+  readonly #active = new Map<string, string>()
+
+  constructor(options: ModelDownloadsOptions) {
+    this.#o = options
+  }
+
+  async download(ref: string, job: DownloadReporter & { id: string }): Promise<ModelEntry> {
+    const { hub, catalog } = this.#o
+    if (!isHfRef(ref)) {
+      const found = catalog.find(ref)
+      if (found) {
+        job.narrate('download_skip', `${ref} is a catalog model already; nothing to download`)
+        return (await catalog.get(ref)).entry
+      }
+      throw new RbeeError(
+        'RBEE_BAD_REQUEST',
+        `model_download takes hf:org/repo[:file.gguf]; ${ref} is not in the catalog`,
+      )
+    }
+    const hf = parseHfRef(ref)
+    let file = hf.file
+    if (file === undefined) {
+      job.narrate('download_resolve', `listing the files of ${hf.org}/${hf.repo} on ${hub.endpoint}`)
+      const files = await hub.listFiles(hf.org, hf.repo, job.signal)
+      file = pickGgufFile(files)
+      if (file === undefined) {
+        throw new RbeeError(
+          'RBEE_MODEL_NOT_FOUND',
+          `${hf.org}/${hf.repo} has no single-file .gguf model (files: ${files.slice(0, 20).join(', ') || 'none'})`,
+        )
+      }
+      const ggufs = files.filter((f) => f.endsWith('.gguf')).length
+      job.narrate('download_pick', `picked ${file} (best quantization among ${ggufs} GGUF files)`)
+    }
+    const target = { ...hf, file }
+    const source = hfSource(target)
+
+    const existing = catalog.find(source)
+    if (existing) {
+      const checked = await catalog.get(source)
+      if (checked.problem === null) {
+        job.narrate('download_skip', `${source} is already downloaded as ${checked.entry.id}`)
+        return checked.entry
+      }
+    }
+    const id = existing?.id ?? hfModelId(target, (candidate) => catalog.idTakenByOther(candidate, source))
+    const running = this.#active.get(source)
+    if (running)
+      throw new RbeeError('RBEE_CONFLICT', `${source} is already being downloaded by job ${running}`)
+    this.#active.set(source, job.id)
+    try {
+      return await this.#download(target, source, id, job)
+    } finally {
+      this.#active.delete(source)
+    }
+  }
+
+  async #download(
+    target: { org: string; repo: string; file: string },
+    source: string,
+    id: string,
+    job: DownloadReporter,
+  ): Promise<ModelEntry> {
+    const { hub, catalog, dirs } = this.#o
+    const log = this.#o.logger.child({ model_id: id, source })
+    const partial = join(dirs.partial, `${id}.part`)
+    const metaPath = `${partial}.json`
+    const final = join(dirs.models, 'hf', target.org, target.repo, ...target.file.split('/'))
+    await mkdir(dirs.partial, { recursive: true })
+
+    const remote = await hub.probe(target.org, target.repo, target.file, job.signal)
+    const meta: PartialMeta = { source, url_sha256: remote.sha256 ?? null, size: remote.size ?? null }
+    const previous = await readFile(metaPath, 'utf8').then(
+      (t) => JSON.parse(t) as Partial<PartialMeta>,
+      () => undefined,
+    )
+    if (
+      !previous ||
+      previous.source !== meta.source ||
+      previous.url_sha256 !== meta.url_sha256 ||
+      previous.size !== meta.size
+    ) {
+      await rm(partial, { force: true })
+    }
+    await writeFile(metaPath, JSON.stringify(meta))
+    const removePartial = async (): Promise<void> => {
+      await rm(partial, { force: true })
+      await rm(metaPath, { force: true })
+    }
+
+    job.narrate(
+      'download_start',
+      `downloading ${target.file} from ${target.org}/${target.repo} (${remote.size === undefined ? 'size unknown' : formatBytes(remote.size)}; ${remote.sha256 ? 'sha256 will be checked' : 'the hub gives no sha256 to check'})`,
+      { progress: 0 },
+    )
+    let result: Awaited<ReturnType<typeof resumableDownload>>
+    try {
+      result = await resumableDownload({
+        url: remote.url,
+        headers: hub.headersFor(remote.url),
+        dest: partial,
+        expectedSize: remote.size,
+        signal: job.signal,
+        maxAttempts: this.#o.maxAttempts,
+        retryInitialMs: this.#o.retryInitialMs,
+        progressEveryMs: this.#o.progressEveryMs,
+        httpError: (status) =>
+          hubHttpError(status, `${target.file} in ${target.org}/${target.repo}`, hub.endpoint, hub.hasToken),
+        onProgress: (p) =>
+          job.narrate('download_progress', `${target.file}: ${p.human}`, { progress: p.fraction ?? 0 }),
+        onRetry: (r) =>
+          job.narrate(
+            'download_retry',
+            `transfer interrupted at ${formatBytes(r.bytes)} (${r.error}); resuming in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt} of ${r.maxAttempts})`,
+          ),
+      })
+    } catch (err) {
+      const reason: unknown = job.signal.reason
+      if (job.signal.aborted && reason instanceof RbeeError && reason.code === 'RBEE_DRAINING') {
+        // The hive is stopping, not the user cancelling: keep the bytes for the next attempt.
+        log.info({ partial }, 'hive stopping; partial download kept for resume')
+      } else if (job.signal.aborted) {
+        await removePartial()
+        log.info('download cancelled; partial file removed')
+      } else if (err instanceof RbeeError && err.code !== 'RBEE_DOWNLOAD_FAILED') {
+        // 401/404 and the like: nothing worth resuming.
+        await removePartial()
+      }
+      throw err
+    }
+    if (result.resumedAt.length > 0) {
+      log.info({ resumedAt: result.resumedAt }, 'download resumed after interruptions')
+    }
+    try {
+      job.signal.throwIfAborted()
+      if (remote.sha256 && result.sha256 !== remote.sha256) {
+        throw new RbeeError(
+          'RBEE_CHECKSUM_MISMATCH',
+          `checksum mismatch for ${target.file}: got sha256 ${result.sha256}, the hub says ${remote.sha256}; the download was discarded`,
+          { details: { expected: remote.sha256, actual: result.sha256 } },
+        )
+      }
+      if (remote.sha256) job.narrate('download_verify', `sha256 verified (${result.sha256.slice(0, 12)}…)`)
+      const facts = await inspectModelFile(partial, this.#o.estimateShape, result.sha256)
+      job.signal.throwIfAborted()
+      await mkdir(dirname(final), { recursive: true })
+      await rename(partial, final)
+      await rm(metaPath, { force: true })
+      const entry = catalog.register({ ...facts, path: final, id, source, builtin: false })
+      job.narrate(
+        'download_done',
+        `${id} is ready: ${formatBytes(entry.size_bytes)}, ${entry.architecture} ${entry.quantization}`,
+        {
+          progress: 1,
+        },
+      )
+      return entry
+    } catch (err) {
+      await removePartial()
+      throw err
+    }
+  }
+}

@@ -1,0 +1,442 @@
+import { mkdir } from 'node:fs/promises'
+import { hostname, networkInterfaces } from 'node:os'
+import {
+  Closer,
+  createHttpServer,
+  createLogger,
+  errorMessage,
+  type HttpServer,
+  isLoopbackHost,
+  JobRegistry,
+  type Logger,
+  RbeeError,
+  registerJobRoutes,
+} from '@rbee/common'
+import {
+  type Capabilities,
+  type Health,
+  type HiveInfo,
+  type HiveStreamEvent,
+  hostPortUrl,
+  IdSchema,
+} from '@rbee/contracts'
+import { BUILTIN_MODEL_ID, ensureBuiltinModel } from '@rbee/gguf'
+import { ModelCatalog } from './catalog/model-catalog.js'
+import { inspectModelFile } from './catalog/model-inspector.js'
+import { type DataDir, dataDir } from './data-dir.js'
+import { HfHub } from './downloads/hf-hub.js'
+import { ModelDownloads } from './downloads/model-downloads.js'
+import { TelemetryHub } from './http/telemetry-hub.js'
+import { HostMonitor } from './monitor/host-monitor.js'
+import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-smi.js'
+import { HiveOperations } from './operations/hive-operations.js'
+import { QueenRegistration } from './registration/queen-registration.js'
+import { VERSION } from './version.js'
+import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'
+import { resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
+import { WorkerSupervisor } from './workers/worker-supervisor.js'
+
+/** Everything a hive can be told; only `home` is required. */
+export interface HiveOptions {
+  /** The data dir (`$RBEE_HOME`): catalog, models, logs. */
+  home: string
+  /** @default the host name, made id-safe */
+  hiveId?: string
+  /** Bind address. Anything beyond loopback needs `token`. @default '127.0.0.1' */
+  host?: string
+  /** 0 lets the OS pick. @default 7835 */
+  port?: number
+  /** Where to announce the hive (`POST {queenUrl}/v1/hive/ready`); none: no announcement. */
+  queenUrl?: string | undefined
+  /** The URL the queen should use for this hive. @default derived from the bind address */
+  advertiseUrl?: string | undefined
+  /**
+   * Shared secret between queen, hive and workers: required on every route but `/health`, given
+   * to workers, and presented to the queen. Required when bound beyond loopback.
+   */
+  token?: string | undefined
+  /** @default 1000 */
+  telemetryIntervalMs?: number
+  /** @default a pino logger named rbee-hive on stderr */
+  logger?: Logger
+  /** Hugging Face base URL. @default 'https://huggingface.co' */
+  hfEndpoint?: string | undefined
+  hfToken?: string | undefined
+  /** Path of `nvidia-smi`; `null` disables GPU monitoring. @default searched in the standard bin dirs */
+  nvidiaSmi?: string | null | undefined
+  /** The `llm-worker-rbee` entry point. @default the one of the installed `@rbee/worker` */
+  workerBin?: string | undefined
+  /** Environment workers inherit (minus `RBEE_*`). @default process.env */
+  workerEnv?: NodeJS.ProcessEnv
+  /** @default on-failure, 5 restarts per 60 s, backoff 0.5 s doubling to 30 s */
+  restartPolicy?: Partial<RestartPolicy>
+  /** SIGTERM → SIGKILL grace when stopping a worker. @default 10_000 */
+  workerStopGraceMs?: number
+  /** @default 120_000 */
+  workerReadyTimeoutMs?: number
+  /** Slots of a worker when `worker_spawn` names none. @default 4 */
+  workerSlots?: number
+  /** Context per slot when `worker_spawn` names none (capped at the model's). @default 2048 */
+  workerCtxSize?: number
+  /** Worker log size before rotation. @default 10 MiB */
+  logMaxBytes?: number
+  /** Rotated worker logs kept. @default 3 */
+  logKeep?: number
+  /** A telemetry subscriber with more than this unread is dropped. @default 1 MiB */
+  subscriberMaxBufferedBytes?: number
+  /** First retry delay of an interrupted download. @default 500 */
+  downloadRetryInitialMs?: number
+  /**
+   * After registering, the hive checks this often whether anyone follows its telemetry stream;
+   * after two checks without a subscriber it announces itself to the queen again.
+   * @default 5000
+   */
+  reannounceCheckMs?: number
+  /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
+  onShutdownRequest?: () => void
+}
+
+type Status = HiveInfo['operational_status']
+
+/** Makes a host name id-safe (`my_box.lan` → `my_box.lan`, `Bad Name` → `Bad-Name`). */
+export function hiveIdFromHostname(name: string): string {
+  const id = name
+    .replace(/[^A-Za-z0-9._:@-]/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[^A-Za-z0-9]+/, '')
+  return IdSchema.safeParse(id.slice(0, 128)).success ? id.slice(0, 128) : 'hive'
+}
+
+function firstExternalAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal && a.family === 'IPv4') return a.address
+  }
+  return undefined
+}
+
+/**
+ * rbee-hive: one per machine. Owns the model catalog and downloads, spawns and supervises
+ * `llm-worker-rbee` processes, monitors them, and serves the jobs API, capabilities and a
+ * telemetry stream. Usable in-process (the queen embeds one in single-machine mode):
+ * `const hive = new Hive({ home }); await hive.start(); … await hive.close()`.
+ */
+export class Hive {
+  readonly hiveId: string
+  readonly dirs: DataDir
+  readonly #o: HiveOptions
+  readonly #log: Logger
+  readonly #host: string
+  readonly #closer = new Closer()
+  readonly #server: HttpServer
+  readonly #jobs: JobRegistry
+  readonly #telemetry: TelemetryHub
+  readonly #monitor: HostMonitor
+  readonly #workerCommand: WorkerCommand
+  readonly #running = new Set<Promise<void>>()
+  readonly #startedAt = Date.now()
+  #catalog: ModelCatalog | undefined
+  #supervisor: WorkerSupervisor | undefined
+  #ops: HiveOperations | undefined
+  #port = 0
+  #status: Status = 'starting'
+  #started = false
+  #closing: Promise<void> | undefined
+
+  /** @throws RbeeError `RBEE_CONFIG` for an unusable combination (no token beyond loopback…). */
+  constructor(options: HiveOptions) {
+    this.#o = options
+    this.hiveId = options.hiveId ?? hiveIdFromHostname(hostname())
+    const id = IdSchema.safeParse(this.hiveId)
+    if (!id.success)
+      throw new RbeeError(
+        'RBEE_CONFIG',
+        `hive id ${JSON.stringify(this.hiveId)} ${id.error.issues[0]?.message}`,
+      )
+    this.#host = options.host ?? '127.0.0.1'
+    if (!isLoopbackHost(this.#host) && !options.token) {
+      throw new RbeeError(
+        'RBEE_CONFIG',
+        `refusing to listen on ${this.#host} without a token: set --token (RBEE_NODE_TOKEN), shared with the queen, or bind to 127.0.0.1`,
+      )
+    }
+    if (options.token !== undefined && options.token.length < 8) {
+      throw new RbeeError('RBEE_CONFIG', 'the token must be at least 8 characters')
+    }
+    this.#log = (options.logger ?? createLogger({ name: 'rbee-hive' })).child({ hive_id: this.hiveId })
+    this.dirs = dataDir(options.home)
+    this.#workerCommand = resolveWorkerCommand(options.workerBin)
+    const smiPath =
+      options.nvidiaSmi === null
+        ? undefined
+        : (options.nvidiaSmi ?? findExecutable('nvidia-smi', STANDARD_BIN_DIRS))
+    this.#monitor = new HostMonitor({
+      nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
+    })
+    this.#server = createHttpServer({
+      logger: this.#log,
+      tokens: options.token ? [options.token] : [],
+      publicPaths: ['/health'],
+    })
+    this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
+    this.#telemetry = new TelemetryHub({
+      logger: this.#log,
+      intervalMs: options.telemetryIntervalMs ?? 1000,
+      maxBufferedBytes: options.subscriberMaxBufferedBytes,
+      snapshot: () => this.#telemetryEvent(),
+    })
+    this.#routes()
+  }
+
+  /** The bound port (after `start()`). */
+  get port(): number {
+    return this.#port
+  }
+
+  /** The URL this hive announces: `advertiseUrl`, or one built from the bind address. */
+  get url(): string {
+    if (this.#o.advertiseUrl) return this.#o.advertiseUrl.replace(/\/+$/, '')
+    return hostPortUrl(this.#advertiseHost(), this.#port)
+  }
+
+  /** A URL that reaches this hive from this machine (for local clients and tests). */
+  get localUrl(): string {
+    const h = this.#host === '0.0.0.0' ? '127.0.0.1' : this.#host === '::' ? '::1' : this.#host
+    return hostPortUrl(h, this.#port)
+  }
+
+  #advertiseHost(): string {
+    if (this.#o.advertiseUrl) return new URL(this.#o.advertiseUrl).hostname.replace(/^\[|\]$/g, '')
+    if (this.#host === '0.0.0.0' || this.#host === '::') return firstExternalAddress() ?? hostname()
+    return this.#host
+  }
+
+  /**
+   * Opens the catalog (registering the built-in model), binds the port, starts telemetry and
+   * the queen announcement.
+   * @throws when the data dir, the catalog or the port cannot be used.
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('Hive.start() was already called')
+    this.#started = true
+    const o = this.#o
+    await Promise.all(
+      [this.dirs.models, this.dirs.logs, this.dirs.partial].map((d) => mkdir(d, { recursive: true })),
+    )
+    const catalog = new ModelCatalog({ path: this.dirs.catalog, logger: this.#log })
+    this.#catalog = catalog
+    this.#closer.add(() => catalog.close())
+    // Closed last first: jobs are cancelled, then workers stop (their exits still reach the
+    // stream), then streams end and the port closes.
+    this.#closer.add(() => this.#server.close())
+    this.#closer.add(() => this.#telemetry.close())
+    const shape = { slots: o.workerSlots ?? 4, ctxSize: o.workerCtxSize ?? 2048 }
+    await this.#ensureBuiltin()
+
+    const stopGraceMs = o.workerStopGraceMs ?? 10_000
+    const supervisor = new WorkerSupervisor({
+      hiveId: this.hiveId,
+      logger: this.#log,
+      logsDir: this.dirs.logs,
+      command: this.#workerCommand,
+      baseEnv: o.workerEnv ?? process.env,
+      bindHost: this.#host,
+      advertiseHost: this.#advertiseHost(),
+      hiveUrl: () => this.url,
+      queenUrl: o.queenUrl,
+      token: o.token,
+      policy: { ...DEFAULT_RESTART_POLICY, ...o.restartPolicy },
+      stopGraceMs,
+      readyTimeoutMs: o.workerReadyTimeoutMs ?? 120_000,
+      logMaxBytes: o.logMaxBytes ?? 10 * 1024 * 1024,
+      logKeep: o.logKeep ?? 3,
+      version: VERSION,
+      emit: (ev) => this.#publish(ev),
+    })
+    this.#supervisor = supervisor
+    this.#closer.add(() => supervisor.close())
+    const downloads = new ModelDownloads({
+      hub: new HfHub({ endpoint: o.hfEndpoint, token: o.hfToken }),
+      catalog,
+      dirs: this.dirs,
+      logger: this.#log,
+      estimateShape: shape,
+      retryInitialMs: o.downloadRetryInitialMs,
+    })
+    this.#ops = new HiveOperations({
+      hiveId: this.hiveId,
+      version: VERSION,
+      dirs: this.dirs,
+      catalog,
+      downloads,
+      supervisor,
+      monitor: this.#monitor,
+      workerCommand: this.#workerCommand,
+      defaults: { ...shape, stopGraceMs },
+      ensureBuiltin: () => this.#ensureBuiltin(),
+    })
+    this.#closer.add(() => this.#settleJobs())
+    this.#closer.add(() => this.#jobs.close())
+
+    this.#port = await this.#server.listen(this.#host, o.port ?? 7835)
+    this.#telemetry.start()
+    this.#setStatus('running')
+    this.#log.info(
+      { host: this.#host, port: this.#port, url: this.url, home: this.dirs.home },
+      'rbee-hive listening',
+    )
+
+    if (o.queenUrl) {
+      const registration = new QueenRegistration({
+        queenUrl: o.queenUrl,
+        announcement: { hive_id: this.hiveId, hive_url: this.url },
+        token: o.token,
+        logger: this.#log,
+      })
+      registration.start()
+      this.#closer.add(() => registration.close())
+      // A queen that restarted (or forgot us) no longer subscribes: announce again after two
+      // quiet checks, so it learns about this hive without anyone restarting it.
+      let quiet = 0
+      const watch = setInterval(() => {
+        if (!registration.registered || this.#telemetry.subscribers > 0) {
+          quiet = 0
+          return
+        }
+        if (++quiet < 2) return
+        quiet = 0
+        this.#log.info('no queen follows the telemetry stream; announcing the hive again')
+        registration.start()
+      }, o.reannounceCheckMs ?? 5000)
+      watch.unref()
+      this.#closer.add(() => clearInterval(watch))
+    }
+  }
+
+  async #ensureBuiltin(): Promise<void> {
+    const path = await ensureBuiltinModel(this.dirs.models)
+    const facts = await inspectModelFile(path, {
+      slots: this.#o.workerSlots ?? 4,
+      ctxSize: this.#o.workerCtxSize ?? 2048,
+    })
+    this.#catalog!.register({ ...facts, id: BUILTIN_MODEL_ID, source: 'builtin', builtin: true })
+  }
+
+  #setStatus(next: Status): void {
+    if (next === this.#status) return
+    this.#log.info({ from: this.#status, to: next }, 'hive status')
+    this.#status = next
+  }
+
+  #publish(ev: HiveStreamEvent): void {
+    this.#telemetry.publish(ev)
+  }
+
+  /** Waits (bounded) for running operations to notice cancellation and clean up. */
+  async #settleJobs(): Promise<void> {
+    if (this.#running.size === 0) return
+    const t = new Promise<void>((r) => setTimeout(r, 10_000).unref())
+    await Promise.race([Promise.allSettled([...this.#running]), t])
+  }
+
+  /** What the hive says about itself. */
+  async info(): Promise<HiveInfo> {
+    return this.#info(await this.#monitor.devices())
+  }
+
+  #info(devices: HiveInfo['devices']): HiveInfo {
+    const gaveUp = this.#supervisor?.list().some((w) => w.given_up !== null) ?? false
+    return {
+      id: this.hiveId,
+      hostname: hostname(),
+      port: this.#port,
+      operational_status: this.#status,
+      health_status: gaveUp ? 'degraded' : 'healthy',
+      version: VERSION,
+      devices,
+    }
+  }
+
+  async capabilities(): Promise<Capabilities> {
+    return { hive_id: this.hiveId, devices: await this.#monitor.devices() }
+  }
+
+  async #telemetryEvent(): Promise<Extract<HiveStreamEvent, { type: 'telemetry' }>> {
+    const supervisor = this.#supervisor
+    const snap = await this.#monitor.snapshot(supervisor?.monitored() ?? [])
+    return {
+      type: 'telemetry',
+      hive_id: this.hiveId,
+      hive_info: this.#info(snap.devices),
+      timestamp: new Date().toISOString(),
+      workers: snap.workers,
+      worker_infos: (supervisor?.list() ?? [])
+        .filter((w) => w.worker.status !== 'stopped')
+        .map((w) => w.worker),
+    }
+  }
+
+  #routes(): void {
+    const app = this.#server.app
+    app.get(
+      '/health',
+      async (): Promise<Health> => ({
+        status: this.#server.draining ? 'draining' : 'ok',
+        service: 'rbee-hive',
+        version: VERSION,
+        uptime_s: (Date.now() - this.#startedAt) / 1000,
+      }),
+    )
+    app.get('/v1/info', async () => this.info())
+    app.get('/v1/capabilities', async () => this.capabilities())
+    app.get('/v1/heartbeats/stream', async (_req, reply) => {
+      reply.hijack()
+      this.#telemetry.subscribe(reply.raw)
+    })
+    app.post('/v1/shutdown', async (_req, reply) => {
+      this.#log.info('shutdown requested over HTTP')
+      setImmediate(() => {
+        if (this.#o.onShutdownRequest) this.#o.onShutdownRequest()
+        else void this.close()
+      })
+      return reply.code(202).send({ status: 'stopping' })
+    })
+    registerJobRoutes(
+      app,
+      this.#jobs,
+      (op, ctx) => {
+        const ops = this.#ops
+        if (!ops) throw new RbeeError('RBEE_NOT_READY', 'the hive is starting', { retryAfterS: 1 })
+        const p = ops.run(op, ctx)
+        const tracked = p.catch(() => {})
+        this.#running.add(tracked)
+        void tracked.finally(() => this.#running.delete(tracked))
+        return p
+      },
+      {
+        precheck: (op) => {
+          if (!this.#ops) throw new RbeeError('RBEE_NOT_READY', 'the hive is starting', { retryAfterS: 1 })
+          this.#ops.precheck(op)
+        },
+      },
+    )
+  }
+
+  /**
+   * Stops the hive: new requests get 503, running jobs are cancelled, every worker is stopped
+   * (SIGTERM, then SIGKILL after the grace period), streams end, the port and the catalog close.
+   * Idempotent; never throws.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#setStatus('stopping')
+      this.#server.drain(['/health'])
+      try {
+        await this.#closer.close()
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'error while stopping')
+      }
+      this.#log.info('rbee-hive stopped')
+    })()
+    return this.#closing
+  }
+}

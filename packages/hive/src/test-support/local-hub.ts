@@ -1,0 +1,233 @@
+// A local Hugging Face hub for tests: a real HTTP server with the hub's URL scheme (the repo API,
+// resolve URLs that redirect to a separate CDN server with X-Linked-Etag/X-Linked-Size, Range
+// on the CDN) serving real bytes, plus injected faults (a dropped connection, a stall, corrupted
+// bytes, 401 for gated repos, 404). Not exported from the package entry point.
+import { createHash } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+export interface HubRequest {
+  server: 'hub' | 'cdn'
+  method: string
+  path: string
+  range: string | undefined
+  authorization: string | undefined
+}
+
+/** Faults of one file, applied to the next GETs of its bytes. */
+export interface HubFault {
+  /** The next `times` transfers send this many bytes, then drop the connection. */
+  dropAfterBytes?: number
+  /** How many transfers drop. @default 1 */
+  times?: number
+  /** Transfers send this many bytes, then hang until the client goes away. */
+  stallAfterBytes?: number
+  /** Serve bytes that differ from the hash the hub announces. */
+  corrupt?: boolean
+}
+
+interface HubFile {
+  bytes: Buffer
+  sha256: string
+  fault: HubFault
+}
+
+interface Repo {
+  token: string | undefined
+  files: Map<string, HubFile>
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
+  })
+}
+
+/** A hub on one loopback port and its CDN on another. */
+export class LocalHub {
+  readonly requests: HubRequest[] = []
+  readonly #repos = new Map<string, Repo>()
+  /** `org/repo/sha256` → file: the CDN path names the repo, as the real one does. */
+  readonly #blobs = new Map<string, HubFile>()
+  readonly #sockets = new Set<Socket>()
+  readonly #stallWaiters: Array<() => void> = []
+  #stalls = 0
+  url = ''
+  cdnUrl = ''
+  readonly #hub = createServer((req, res) => this.#hubRoute(req, res))
+  readonly #cdn = createServer((req, res) => this.#cdnRoute(req, res))
+
+  static async start(): Promise<LocalHub> {
+    const hub = new LocalHub()
+    for (const s of [hub.#hub, hub.#cdn])
+      s.on('connection', (sock) => {
+        hub.#sockets.add(sock)
+        sock.on('close', () => hub.#sockets.delete(sock))
+      })
+    hub.url = `http://127.0.0.1:${await listen(hub.#hub)}`
+    hub.cdnUrl = `http://127.0.0.1:${await listen(hub.#cdn)}`
+    return hub
+  }
+
+  /** Publishes a repo; with `token`, every request to it needs `Authorization: Bearer <token>`. */
+  addRepo(org: string, repo: string, files: Record<string, Buffer>, options: { token?: string } = {}): void {
+    const map = new Map<string, HubFile>()
+    for (const [name, bytes] of Object.entries(files)) {
+      const f: HubFile = { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), fault: {} }
+      map.set(name, f)
+      this.#blobs.set(`${org}/${repo}/${f.sha256}`, f)
+    }
+    this.#repos.set(`${org}/${repo}`, { token: options.token, files: map })
+  }
+
+  /** Sets the faults of a file (replacing earlier ones). */
+  fault(org: string, repo: string, file: string, fault: HubFault): void {
+    const f = this.#repos.get(`${org}/${repo}`)?.files.get(file)
+    if (!f) throw new Error(`no ${file} in ${org}/${repo}`)
+    f.fault = { times: 1, ...fault }
+  }
+
+  /** The sha256 the hub announces for a file. */
+  sha256(org: string, repo: string, file: string): string {
+    return this.#repos.get(`${org}/${repo}`)!.files.get(file)!.sha256
+  }
+
+  /** Transfers that reached a stall point so far. */
+  get stalls(): number {
+    return this.#stalls
+  }
+
+  /** Resolves once `n` transfers (in total) have reached a stall point; rejects after `timeoutMs`. */
+  stalled(n = 1, timeoutMs = 10_000): Promise<void> {
+    if (this.#stalls >= n) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no transfer stalled within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
+      const check = (): void => {
+        if (this.#stalls >= n) {
+          clearTimeout(timer)
+          resolve()
+        } else this.#stallWaiters.push(check)
+      }
+      this.#stallWaiters.push(check)
+    })
+  }
+
+  #record(server: 'hub' | 'cdn', req: IncomingMessage): void {
+    this.requests.push({
+      server,
+      method: req.method ?? 'GET',
+      path: req.url ?? '',
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+    })
+  }
+
+  #authorized(repo: Repo, req: IncomingMessage, res: ServerResponse): boolean {
+    if (!repo.token || req.headers.authorization === `Bearer ${repo.token}`) return true
+    res.writeHead(401, { 'content-type': 'application/json', 'x-error-code': 'GatedRepo' })
+    res.end(JSON.stringify({ error: 'Access to this model is restricted. You must be authenticated.' }))
+    return false
+  }
+
+  #hubRoute(req: IncomingMessage, res: ServerResponse): void {
+    this.#record('hub', req)
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
+    const api = /^\/api\/models\/([^/]+)\/([^/]+)$/.exec(path)
+    const resolve = /^\/([^/]+)\/([^/]+)\/resolve\/main\/(.+)$/.exec(path)
+    const repoId = api ? `${api[1]}/${api[2]}` : resolve ? `${resolve[1]}/${resolve[2]}` : ''
+    const repo = this.#repos.get(repoId)
+    if (!repo) {
+      res.writeHead(404, { 'content-type': 'application/json', 'x-error-code': 'RepoNotFound' })
+      res.end(JSON.stringify({ error: 'Repository not found' }))
+      return
+    }
+    if (!this.#authorized(repo, req, res)) return
+    if (api) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          id: `${api[1]}/${api[2]}`,
+          sha: 'f'.repeat(40),
+          siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })),
+        }),
+      )
+      return
+    }
+    const file = repo.files.get(resolve![3]!)
+    if (!file) {
+      res.writeHead(404, { 'x-error-code': 'EntryNotFound' })
+      res.end('Entry not found')
+      return
+    }
+    // As the hub does for LFS files: a redirect to the CDN, with the LFS hash and size.
+    res.writeHead(302, {
+      location: `${this.cdnUrl}/repos/${repoId}/${file.sha256}`,
+      'x-linked-etag': `"${file.sha256}"`,
+      'x-linked-size': String(file.bytes.length),
+      etag: `"${file.sha256}"`,
+      'x-repo-commit': 'f'.repeat(40),
+    })
+    res.end()
+  }
+
+  #cdnRoute(req: IncomingMessage, res: ServerResponse): void {
+    this.#record('cdn', req)
+    const m = /^\/repos\/([^/]+\/[^/]+\/[0-9a-f]{64})$/.exec(req.url ?? '')
+    const file = m ? this.#blobs.get(m[1]!) : undefined
+    if (!file) {
+      res.writeHead(404)
+      res.end()
+      return
+    }
+    let bytes = file.bytes
+    if (file.fault.corrupt) {
+      bytes = Buffer.from(bytes)
+      const i = Math.floor(bytes.length / 2)
+      bytes[i] = (bytes[i]! + 1) % 256
+    }
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+    const start = range ? Number(range[1]) : 0
+    if (start >= bytes.length && range) {
+      res.writeHead(416, { 'content-range': `bytes */${bytes.length}` })
+      res.end()
+      return
+    }
+    const body = bytes.subarray(start)
+    res.writeHead(range ? 206 : 200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
+      'accept-ranges': 'bytes',
+      ...(range ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
+    })
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
+    const fault = file.fault
+    if (fault.dropAfterBytes !== undefined && (fault.times ?? 1) > 0) {
+      fault.times = (fault.times ?? 1) - 1
+      res.write(body.subarray(0, fault.dropAfterBytes), () => {
+        // Give the bytes a moment on the wire, then cut the connection mid-body.
+        setTimeout(() => res.socket?.destroy(), 20)
+      })
+      return
+    }
+    if (fault.stallAfterBytes !== undefined) {
+      res.write(body.subarray(0, fault.stallAfterBytes), () => {
+        this.#stalls++
+        for (const w of this.#stallWaiters.splice(0)) w()
+      })
+      return
+    }
+    res.end(body)
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy()
+    await Promise.all([this.#hub, this.#cdn].map((s) => new Promise((r) => s.close(r))))
+  }
+}

@@ -1,0 +1,89 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Backend } from '@rbee/contracts'
+
+/** How to run `llm-worker-rbee`: the executable and the arguments before the worker's own. */
+export interface WorkerCommand {
+  command: string
+  prefixArgs: string[]
+}
+
+/**
+ * The worker entry point. A `.js`/`.mjs`/`.cjs` file runs under this Node; anything else is run
+ * as an executable. Without `bin`, the `llm-worker-rbee` of the installed `@rbee/worker` package.
+ */
+export function resolveWorkerCommand(bin?: string): WorkerCommand {
+  const path = bin ?? join(dirname(fileURLToPath(import.meta.resolve('@rbee/worker'))), 'main.js')
+  return /\.[cm]?js$/.test(path)
+    ? { command: process.execPath, prefixArgs: [path] }
+    : { command: path, prefixArgs: [] }
+}
+
+/** One worker launch, as the supervisor asks for it. */
+export interface WorkerLaunch {
+  workerId: string
+  modelId: string
+  modelPath: string
+  backend: Backend
+  device: number
+  slots: number
+  ctxSize: number
+  /** Address the worker binds. */
+  bindHost: string
+  /** Host others use to reach it (differs from `bindHost` on a wildcard bind). */
+  advertiseHost: string
+  hiveId: string
+  hiveUrl: string
+  queenUrl?: string | undefined
+  /** Shared secret: the worker requires it from callers and presents it to the queen. */
+  token?: string | undefined
+}
+
+/** The worker's command line: every setting as a flag, port 0 so the OS picks a free port. */
+export function workerArgs(l: WorkerLaunch): string[] {
+  const args = [
+    '--worker-id',
+    l.workerId,
+    '--model',
+    l.modelPath,
+    '--model-ref',
+    l.modelId,
+    '--backend',
+    l.backend,
+    '--device',
+    String(l.device),
+    '--host',
+    l.bindHost,
+    '--port',
+    '0',
+    '--hive-id',
+    l.hiveId,
+    '--hive-url',
+    l.hiveUrl,
+    '--slots',
+    String(l.slots),
+    '--ctx-size',
+    String(l.ctxSize),
+  ]
+  if (l.advertiseHost !== l.bindHost) args.push('--advertise-host', l.advertiseHost)
+  if (l.queenUrl) args.push('--queen-url', l.queenUrl)
+  return args
+}
+
+/**
+ * The worker's environment: the hive's, minus its `RBEE_*` settings (a worker reads the same
+ * names, e.g. `RBEE_PORT`, and must not inherit the hive's), plus the stdin lifeline and the
+ * token. The token travels in the environment, not argv, so `ps` does not show it.
+ */
+export function workerEnv(base: NodeJS.ProcessEnv, l: WorkerLaunch): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(base)) {
+    if (!k.startsWith('RBEE_') || k === 'RBEE_LOG_LEVEL') env[k] = v
+  }
+  env.RBEE_EXIT_WITH_STDIN = '1'
+  if (l.token) {
+    env.RBEE_API_TOKEN = l.token
+    env.RBEE_NODE_TOKEN = l.token
+  }
+  return env
+}

@@ -1,0 +1,106 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ManagedProcess } from './managed-process.js'
+
+/** Path of the built `rbee-hive` entry point in this checkout. */
+export const HIVE_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'hive', 'dist', 'main.js')
+
+export interface StartHiveOptions {
+  /** Extra flags, e.g. `['--max-restarts', '2']`. */
+  args?: string[]
+  /** Extra environment (the parent's `RBEE_*` and `HF_*` variables are not inherited). */
+  env?: NodeJS.ProcessEnv
+  /** Data dir. @default a fresh temporary directory, removed by `close()` */
+  home?: string
+  /** @default 'test-hive' */
+  hiveId?: string
+  /** Shared secret (`--token`). */
+  token?: string
+  /**
+   * `nvidia-smi` to use: a fixture script path, or `none`.
+   * @default 'none' (tests do not depend on the machine's GPUs)
+   */
+  nvidiaSmi?: string
+  /** @default 30_000 */
+  readyTimeoutMs?: number
+}
+
+export interface StartedHive {
+  url: string
+  port: number
+  pid: number
+  hiveId: string
+  home: string
+  process: ManagedProcess
+  /** `Authorization` header value when a token was given. */
+  authorization: string | undefined
+  /** SIGTERM (SIGKILL after `graceMs`), then removes the temporary data dir if it made one. */
+  close: (graceMs?: number) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/**
+ * Starts a real `rbee-hive` on 127.0.0.1 port 0 with its own data dir and waits for its
+ * `{"type":"listening",…}` line. `HF_ENDPOINT` points at a closed loopback port unless the test
+ * gives one, so no test can reach the real hub by accident.
+ */
+export async function startHive(options: StartHiveOptions = {}): Promise<StartedHive> {
+  const ownHome = options.home === undefined
+  const home = options.home ?? (await mkdtemp(join(tmpdir(), 'rbee-hive-test-')))
+  const hiveId = options.hiveId ?? 'test-hive'
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('RBEE_') && !k.startsWith('HF_')) env[k] = v
+  }
+  Object.assign(env, {
+    RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',
+    // The hive (and so its workers) goes away with the test process, even one killed by a timeout.
+    RBEE_EXIT_WITH_STDIN: '1',
+    HF_ENDPOINT: 'http://127.0.0.1:9',
+    ...options.env,
+  })
+  const args = [
+    HIVE_MAIN,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--home',
+    home,
+    '--hive-id',
+    hiveId,
+    '--nvidia-smi',
+    options.nvidiaSmi ?? 'none',
+    ...(options.token ? ['--token', options.token] : []),
+    ...(options.args ?? []),
+  ]
+  const proc = new ManagedProcess({ command: process.execPath, args, env, stdinPipe: true })
+  const cleanup = async (): Promise<void> => {
+    if (ownHome) await rm(home, { recursive: true, force: true })
+  }
+  try {
+    const msg = await proc.waitForJson<{ type: string; port: number; hive_id: string }>(
+      (m) => m.type === 'listening',
+      options.readyTimeoutMs ?? 30_000,
+    )
+    return {
+      url: `http://127.0.0.1:${msg.port}`,
+      port: msg.port,
+      pid: proc.pid,
+      hiveId: msg.hive_id,
+      home,
+      process: proc,
+      authorization: options.token ? `Bearer ${options.token}` : undefined,
+      close: async (graceMs = 15_000) => {
+        const exit = await proc.close(graceMs)
+        await cleanup()
+        return exit
+      },
+    }
+  } catch (err) {
+    await proc.close(1000)
+    await cleanup()
+    throw err
+  }
+}
