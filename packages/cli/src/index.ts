@@ -1,1 +1,11 @@
-export {};
+export * from './cli/args.js'
+export * from './cli/context.js'
+export * from './cli/output.js'
+export * from './cli/progress-bar.js'
+export * from './cli/run-cli.js'
+export * from './commands/all.js'
+export * from './config/settings.js'
+export * from './install/bundle.js'
+export * from './install/remote-scripts.js'
+export * from './queen/queen-daemon.js'
+export * from './version.js'

@@ -1,0 +1,80 @@
+import { isAbsolute, join, resolve } from 'node:path'
+import { DEFAULT_QUEEN_URL } from '@rbee/client'
+import { RbeeError } from '@rbee/common'
+import { type ParsedArgs, stringFlag } from '../cli/args.js'
+import type { CliContext } from '../cli/context.js'
+
+/** What the CLI runs with: where things live and how to reach the queen. */
+export interface Settings {
+  queenUrl: string
+  /** Where the queen URL came from, for `rbee config`. */
+  queenUrlSource: 'flag' | 'env' | 'default'
+  apiKey: string | undefined
+  /** Shared secret of queen, hives and workers (`RBEE_NODE_TOKEN`). */
+  nodeToken: string | undefined
+  /** Data dir: models, catalog, logs, the queen's pid file. */
+  dataDir: string
+  configDir: string
+  hivesConf: string
+  sshConfig: string
+  /** Extra options for every `ssh`/`scp` (`RBEE_SSH_OPTIONS`). */
+  sshOptions: string[]
+  verbose: boolean
+}
+
+/** Splits a shell-like option string: whitespace-separated words, `'…'`/`"…"` quoting. */
+export function splitShellWords(text: string): string[] {
+  const words: string[] = []
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    words.push(m[1]?.replace(/\\(.)/g, '$1') ?? m[2] ?? m[3]!)
+  }
+  return words
+}
+
+function absolute(path: string, cwd: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path)
+}
+
+/**
+ * Resolves the settings from flags, then environment, then defaults:
+ * `$RBEE_HOME` (else `$XDG_DATA_HOME/rbee`, else `~/.local/share/rbee`) and `$RBEE_CONFIG_DIR`
+ * (else `$XDG_CONFIG_HOME/rbee`, else `~/.config/rbee`).
+ * @throws RbeeError `RBEE_CONFIG` for a queen URL that is not http(s).
+ */
+export function resolveSettings(ctx: Pick<CliContext, 'env' | 'cwd' | 'home'>, args?: ParsedArgs): Settings {
+  const { env } = ctx
+  const fromFlag = args ? stringFlag(args, 'queen-url') : undefined
+  const queenUrlRaw = fromFlag ?? DEFAULT_QUEEN_URL
+  const source: Settings['queenUrlSource'] =
+    fromFlag === undefined ? 'default' : args?.fromEnv.has('queen-url') ? 'env' : 'flag'
+  let url: URL
+  try {
+    url = new URL(queenUrlRaw)
+  } catch {
+    throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' is not a URL (like http://127.0.0.1:7833)`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' must start with http:// or https://`)
+  }
+  const dataDir = absolute(
+    env.RBEE_HOME || join(env.XDG_DATA_HOME || join(ctx.home, '.local', 'share'), 'rbee'),
+    ctx.cwd,
+  )
+  const configDir = absolute(
+    env.RBEE_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(ctx.home, '.config'), 'rbee'),
+    ctx.cwd,
+  )
+  return {
+    queenUrl: url.origin,
+    queenUrlSource: source,
+    apiKey: (args ? stringFlag(args, 'api-key') : undefined) ?? (env.RBEE_API_KEY || undefined),
+    nodeToken: env.RBEE_NODE_TOKEN || undefined,
+    dataDir,
+    configDir,
+    hivesConf: absolute(env.RBEE_HIVES_CONF || join(configDir, 'hives.conf'), ctx.cwd),
+    sshConfig: join(ctx.home, '.ssh', 'config'),
+    sshOptions: splitShellWords(env.RBEE_SSH_OPTIONS ?? ''),
+    verbose: args?.values.verbose === true,
+  }
+}
