@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { type JobStreamEvent, parseJobFrame } from '@rbee/contracts'
+import { RbeeError } from '../errors.js'
 import { createHttpServer } from '../http/server.js'
 import { deferred } from '../lifecycle.js'
 import { silentLogger } from '../logger.js'
@@ -26,6 +27,8 @@ before(async () => {
       ctx.data('result', { ok: true })
       return
     }
+    if (op.operation === 'model_delete' && op.model === 'coded')
+      throw new RbeeError('RBEE_MODEL_IN_USE', 'in use')
     if (op.operation === 'model_delete') throw new Error(`cannot delete ${op.model}\nsecond line`)
   })
   const port = await server.listen('127.0.0.1', 0)
@@ -104,6 +107,10 @@ test('a failing job ends with one [ERROR] marker carrying its message on one lin
   const end = events.at(-1)
   assert.ok(end?.kind === 'end' && end.outcome === 'error')
   assert.equal(end.message, 'cannot delete x second line')
+  const coded = await collect((await submit({ operation: 'model_delete', model: 'coded' })).sse_url)
+  const codedEnd = coded.at(-1)
+  assert.ok(codedEnd?.kind === 'end' && codedEnd.outcome === 'error')
+  assert.equal(codedEnd.message, 'RBEE_MODEL_IN_USE: in use', 'an RbeeError keeps its code in the marker')
 })
 
 test('DELETE cancels a running job: its work is aborted and the stream ends with [CANCELLED]', async () => {

@@ -112,7 +112,13 @@ export class JobRegistry {
         (err: unknown) => {
           if (job.ac.signal.aborted) return this.#finish(job, 'cancelled', null)
           log.info({ err: errorMessage(err), code: (err as { code?: unknown }).code }, 'job failed')
-          this.#finish(job, 'error', errorMessage(err))
+          // A stable code leads the marker (`[ERROR] RBEE_MODEL_NOT_FOUND: …`) so clients can tell
+          // failures apart without parsing prose.
+          this.#finish(
+            job,
+            'error',
+            err instanceof RbeeError ? `${err.code}: ${err.message}` : errorMessage(err),
+          )
         },
       )
     })
