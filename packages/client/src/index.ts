@@ -1,1 +1,8 @@
-export {};
+export * from './event-subscription.js'
+export * from './hive-client.js'
+export * from './hives-conf.js'
+export * from './http-client.js'
+export * from './job-stream.js'
+export * from './queen-client.js'
+export * from './response-error.js'
+export * from './service-client.js'

@@ -15,8 +15,8 @@ import {
 import {
   FleetStatusSchema,
   HiveRecordSchema,
-  type QueenStreamEvent,
   QueenInfoSchema,
+  type QueenStreamEvent,
   QueenStreamEventSchema,
   WorkerRecordSchema,
 } from './fleet.js'

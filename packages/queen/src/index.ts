@@ -1,1 +1,7 @@
-export {};
+export { ConfigError, parseQueenConfig, QUEEN_USAGE, type QueenConfig } from './config.js'
+export { QueenMetrics } from './metrics.js'
+export { Queen, type QueenOptions } from './queen.js'
+export { type HiveEntry, Registry, type RegistryEvent } from './registry/registry.js'
+export { WorkerEntry } from './registry/worker-entry.js'
+export { type Lease, Scheduler } from './scheduler/scheduler.js'
+export { VERSION } from './version.js'

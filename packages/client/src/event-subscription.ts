@@ -1,0 +1,145 @@
+import { Backoff, type BackoffOptions, errorMessage, readSse } from '@rbee/common'
+import { describeIssues } from '@rbee/contracts'
+import type { z } from 'zod'
+import type { HttpClient } from './http-client.js'
+
+export interface EventSubscriptionOptions<S extends z.ZodType> {
+  http: HttpClient
+  /** Path of the SSE endpoint, e.g. `/v1/heartbeats/stream`. */
+  path: string
+  /** Each event's data is parsed with this schema. */
+  schema: S
+  onEvent: (event: z.output<S>) => void
+  /** The stream is open (first connect and every reconnect). */
+  onConnect?: () => void
+  /** The stream dropped, failed to open, or went quiet; a reconnect follows unless closed. */
+  onDisconnect?: (reason: string) => void
+  /** An event that broke the contract (it is skipped). */
+  onInvalid?: (reason: string) => void
+  /**
+   * Nothing received (not even a keep-alive) for this long counts as a dropped stream and the
+   * connection is replaced. 0 disables. @default 0
+   */
+  idleTimeoutMs?: number
+  /** Delay between reconnects. @default { initialMs: 250, maxMs: 5000, jitter: 0.3 } */
+  backoff?: BackoffOptions
+}
+
+/**
+ * A long-lived subscription to an SSE event stream (a hive's or the queen's heartbeat stream):
+ * every event validated with the contract schema, reconnects with exponential backoff and jitter
+ * (reset once a connection delivers an event), an optional idle timeout. `close()` ends it.
+ */
+export class EventSubscription<S extends z.ZodType> {
+  readonly #o: EventSubscriptionOptions<S>
+  readonly #ac = new AbortController()
+  readonly #backoff: Backoff
+  #running: Promise<void> | undefined
+  #connected = false
+
+  constructor(options: EventSubscriptionOptions<S>) {
+    this.#o = options
+    this.#backoff = new Backoff(options.backoff ?? { initialMs: 250, maxMs: 5000, jitter: 0.3 })
+  }
+
+  /** True while a stream is open. */
+  get connected(): boolean {
+    return this.#connected
+  }
+
+  /** Starts connecting (idempotent). */
+  start(): this {
+    this.#running ??= this.#loop()
+    return this
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#ac.signal
+    while (!signal.aborted) {
+      const reason = await this.#once(signal)
+      if (signal.aborted) break
+      this.#o.onDisconnect?.(reason)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.#backoff.next())
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t)
+            resolve()
+          },
+          { once: true },
+        )
+      })
+    }
+  }
+
+  /** One connection; resolves with why it ended. */
+  async #once(outer: AbortSignal): Promise<string> {
+    const ac = new AbortController()
+    const onAbort = (): void => ac.abort(outer.reason)
+    outer.addEventListener('abort', onAbort, { once: true })
+    const idleMs = this.#o.idleTimeoutMs ?? 0
+    let idleTimer: NodeJS.Timeout | undefined
+    let idleFired = false
+    const arm = (): void => {
+      if (idleMs <= 0) return
+      if (idleTimer) idleTimer.refresh()
+      else {
+        idleTimer = setTimeout(() => {
+          idleFired = true
+          ac.abort(new Error('idle'))
+        }, idleMs)
+        idleTimer.unref()
+      }
+    }
+    try {
+      arm()
+      const res = await this.#o.http.stream('GET', this.#o.path, { signal: ac.signal })
+      this.#connected = true
+      this.#o.onConnect?.()
+      try {
+        // Keep-alive comments count as life: they prove the peer and the path are up.
+        const body = tap(res.body, arm)
+        for await (const msg of readSse(body)) {
+          let data: unknown
+          try {
+            data = JSON.parse(msg.data)
+          } catch {
+            this.#o.onInvalid?.(`${msg.event}: data is not JSON`)
+            continue
+          }
+          const parsed = this.#o.schema.safeParse(data)
+          if (!parsed.success) {
+            this.#o.onInvalid?.(`${msg.event}: ${describeIssues(parsed.error)}`)
+            continue
+          }
+          this.#backoff.reset()
+          this.#o.onEvent(parsed.data)
+        }
+        return 'stream ended'
+      } finally {
+        res.body.destroy()
+      }
+    } catch (err) {
+      if (idleFired) return `no event for ${idleMs} ms`
+      return errorMessage(err)
+    } finally {
+      this.#connected = false
+      if (idleTimer) clearTimeout(idleTimer)
+      outer.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Stops the subscription and waits for its connection to close. Idempotent. */
+  async close(): Promise<void> {
+    this.#ac.abort(new Error('subscription closed'))
+    await this.#running
+  }
+}
+
+async function* tap(body: AsyncIterable<Uint8Array>, onChunk: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    onChunk()
+    yield chunk
+  }
+}

@@ -1,0 +1,159 @@
+import { Backoff, delay, errorMessage, RbeeError, readSse } from '@rbee/common'
+import { type JobData, type JobStreamEvent, type Narration, parseJobFrame } from '@rbee/contracts'
+import { z } from 'zod'
+import type { HttpClient } from './http-client.js'
+import { isErrorCode } from './response-error.js'
+
+export interface JobStreamOptions {
+  signal?: AbortSignal | undefined
+  /** Resume after this event id (events up to it are not sent again). */
+  lastEventId?: number
+  /** Reconnects (with `Last-Event-ID`) when the stream drops before its end. @default 5 */
+  maxReconnects?: number
+}
+
+/** Everything a finished job said. */
+export interface JobOutcome {
+  outcome: 'done' | 'cancelled' | 'error'
+  /** The error message of an `[ERROR]` end. */
+  message: string | null
+  /** Concatenated `token` texts. */
+  text: string
+  tokens: number
+  data: JobData[]
+  narration: Narration[]
+}
+
+/**
+ * A job's SSE stream (`GET /v1/jobs/:id/stream`) as an async iterator of parsed, validated
+ * events, ending with exactly one `end` event. A dropped connection is resumed with
+ * `Last-Event-ID`, so no event is lost or repeated. Breaking out of the loop closes the stream
+ * (the job keeps running; `cancel()` stops it).
+ */
+export class JobStream implements AsyncIterable<JobStreamEvent> {
+  readonly jobId: string
+  readonly #http: HttpClient
+  readonly #options: JobStreamOptions
+  #lastId: number
+  #consumed = false
+
+  constructor(http: HttpClient, jobId: string, options: JobStreamOptions = {}) {
+    this.#http = http
+    this.jobId = jobId
+    this.#options = options
+    this.#lastId = options.lastEventId ?? -1
+  }
+
+  /** Id of the last event received (for resuming elsewhere). */
+  get lastEventId(): number {
+    return this.#lastId
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<JobStreamEvent> {
+    if (this.#consumed) throw new RbeeError('RBEE_CONFLICT', 'a JobStream can be iterated once')
+    this.#consumed = true
+    const signal = this.#options.signal
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 })
+    let reconnects = 0
+    const path = `/v1/jobs/${encodeURIComponent(this.jobId)}/stream`
+    for (;;) {
+      const res = await this.#http.stream('GET', path, {
+        signal,
+        headers: this.#lastId >= 0 ? { 'last-event-id': String(this.#lastId) } : {},
+      })
+      let dropped: unknown
+      try {
+        for await (const msg of readSse(res.body)) {
+          const id = msg.id === undefined ? this.#lastId + 1 : Number(msg.id)
+          let ev: JobStreamEvent
+          try {
+            ev = parseJobFrame(msg.event, id, msg.data)
+          } catch (err) {
+            throw new RbeeError(
+              'RBEE_UPSTREAM',
+              `job ${this.jobId}: bad ${msg.event} event: ${errorMessage(err)}`,
+              { cause: err },
+            )
+          }
+          this.#lastId = id
+          yield ev
+          if (ev.kind === 'end') return
+        }
+        dropped = new Error('stream ended before the job did')
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason
+        if (err instanceof RbeeError) throw err
+        dropped = err
+      } finally {
+        res.body.destroy()
+      }
+      if (reconnects++ >= (this.#options.maxReconnects ?? 5)) {
+        throw new RbeeError('RBEE_UPSTREAM', `job ${this.jobId}: stream lost (${errorMessage(dropped)})`, {
+          cause: dropped,
+        })
+      }
+      await delay(backoff.next(), signal)
+    }
+  }
+
+  /** Cancels the job on the server (`DELETE /v1/jobs/:id`). */
+  async cancel(): Promise<void> {
+    await this.#http.json('DELETE', `/v1/jobs/${encodeURIComponent(this.jobId)}`, z.unknown())
+  }
+
+  /** Reads the stream to its end and gathers what it said; `onEvent` sees each event first. */
+  async collect(onEvent?: (ev: JobStreamEvent) => void): Promise<JobOutcome> {
+    const out: JobOutcome = { outcome: 'error', message: null, text: '', tokens: 0, data: [], narration: [] }
+    for await (const ev of this) {
+      onEvent?.(ev)
+      switch (ev.kind) {
+        case 'token':
+          out.text += ev.token.t
+          out.tokens++
+          break
+        case 'data':
+          out.data.push(ev.data)
+          break
+        case 'narration':
+          out.narration.push(ev.narration)
+          break
+        case 'end':
+          out.outcome = ev.outcome
+          out.message = ev.message
+      }
+    }
+    return out
+  }
+
+  /**
+   * Reads the stream to its end and returns the payload of its last `data` event, parsed with
+   * `schema`.
+   * @throws RbeeError when the job failed or was cancelled, or sent no (valid) data.
+   */
+  async result<S extends z.ZodType>(schema: S): Promise<z.output<S>> {
+    const out = await this.collect()
+    throwIfFailed(this.jobId, out)
+    const last = out.data.at(-1)
+    if (!last) throw new RbeeError('RBEE_UPSTREAM', `job ${this.jobId} finished without a result`)
+    const parsed = schema.safeParse(last.payload)
+    if (!parsed.success) {
+      throw new RbeeError('RBEE_UPSTREAM', `job ${this.jobId} sent an unexpected ${last.action} result`, {
+        details: z.treeifyError(parsed.error),
+      })
+    }
+    return parsed.data
+  }
+}
+
+/**
+ * Throws the error a failed or cancelled job ended with. A message that starts with an rbee
+ * code (`RBEE_NO_CAPACITY: …`) keeps that code; others become `RBEE_JOB_FAILED`.
+ */
+export function throwIfFailed(jobId: string, out: Pick<JobOutcome, 'outcome' | 'message'>): void {
+  if (out.outcome === 'done') return
+  if (out.outcome === 'cancelled') throw new RbeeError('RBEE_CANCELLED', `job ${jobId} was cancelled`)
+  const msg = out.message ?? 'failed'
+  const m = /^(RBEE_[A-Z0-9_]+): (.*)$/s.exec(msg)
+  if (m && isErrorCode(m[1])) throw new RbeeError(m[1], m[2]!)
+  throw new RbeeError('RBEE_JOB_FAILED', msg)
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { QueenClient } from '@rbee/client'
+import { RbeeError } from '@rbee/common'
+import { ManagedProcess, QUEEN_MAIN, type StartedQueen, startQueen } from '@rbee/testing'
+
+const API_KEY = 'sk-test-0123456789'
+const NODE_TOKEN = 'node-token-abcdefgh'
+const NOW = new Date().toISOString()
+const heartbeat = {
+  worker: {
+    id: 'w-auth',
+    model_id: 'tiny',
+    device: 'cpu:0',
+    port: 1,
+    status: 'ready',
+    implementation: 'llm-worker-rbee',
+    version: '0.1.0',
+    host: '127.0.0.1',
+    hive_id: null,
+    slots_total: 1,
+    slots_busy: 0,
+  },
+  timestamp: NOW,
+}
+
+// A real queen with API keys and a node token, and no hive (none is needed to check the doors).
+describe('queen-rbee authentication', () => {
+  let queen: StartedQueen
+  before(async () => {
+    queen = await startQueen({ apiKeys: [API_KEY], nodeToken: NODE_TOKEN, args: ['--no-local-hive'] })
+  })
+  after(() => queen?.close())
+
+  const call = (path: string, init: { method?: string; token?: string; body?: unknown } = {}) =>
+    fetch(`${queen.url}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    })
+
+  test('with API keys on, the public API wants one and /health does not', async () => {
+    assert.equal((await call('/health')).status, 200)
+    const models = await call('/v1/models')
+    assert.equal(models.status, 401)
+    const body = (await models.json()) as { error: { type: string; code: string } }
+    assert.equal(body.error.type, 'authentication_error', 'OpenAI routes answer in OpenAI shape')
+    const jobs = await call('/v1/jobs', { body: { operation: 'status' } })
+    assert.equal(jobs.status, 401)
+    assert.equal(((await jobs.json()) as { error: { code: string } }).error.code, 'RBEE_UNAUTHORIZED')
+    assert.equal((await call('/v1/models', { token: 'sk-wrong-key-000000' })).status, 401)
+    assert.equal((await call('/v1/models', { token: API_KEY })).status, 200)
+    assert.equal((await call('/metrics', { token: API_KEY })).status, 200)
+    assert.equal(
+      (await call('/v1/models', { token: NODE_TOKEN })).status,
+      401,
+      'the node token is no API key',
+    )
+  })
+
+  test('the typed client presents its key and gets the fleet', async () => {
+    const good = new QueenClient({ baseUrl: queen.url, token: API_KEY })
+    const bad = new QueenClient({ baseUrl: queen.url })
+    try {
+      const s = await good.status()
+      assert.deepEqual(s.hives, [])
+      const info = await good.info()
+      assert.deepEqual(info.auth, { api_keys: true, node_token: true })
+      assert.equal(info.local_hive, null)
+      await assert.rejects(
+        bad.status(),
+        (e: unknown) => e instanceof RbeeError && e.code === 'RBEE_UNAUTHORIZED',
+      )
+    } finally {
+      await good.close()
+      await bad.close()
+    }
+  })
+
+  test('hive and worker endpoints want the node token, not an API key', async () => {
+    assert.equal((await call('/v1/worker-heartbeat', { body: heartbeat })).status, 401)
+    assert.equal((await call('/v1/worker-heartbeat', { body: heartbeat, token: API_KEY })).status, 401)
+    assert.equal((await call('/v1/worker-heartbeat', { body: heartbeat, token: NODE_TOKEN })).status, 202)
+    const ready = { hive_id: 'h', hive_url: 'http://127.0.0.1:9' }
+    assert.equal((await call('/v1/hive/ready', { body: ready, token: API_KEY })).status, 401)
+    const bad = await call('/v1/hive/ready', {
+      body: { hive_id: '../x', hive_url: 'ftp://x' },
+      token: NODE_TOKEN,
+    })
+    assert.equal(bad.status, 400)
+    const issues = ((await bad.json()) as { error: { details: { issues: Array<{ path: string }> } } }).error
+      .details.issues
+    assert.deepEqual([...new Set(issues.map((i) => i.path))].sort(), ['hive_id', 'hive_url'])
+  })
+
+  test('a queen bound beyond loopback without an API key refuses to start', async () => {
+    const proc = new ManagedProcess({
+      command: process.execPath,
+      args: [QUEEN_MAIN, '--host', '0.0.0.0', '--port', '0', '--no-local-hive', '--node-token', NODE_TOKEN],
+      env: { ...process.env, RBEE_API_KEYS: '', RBEE_API_KEY: '', RBEE_LOG_LEVEL: 'fatal' },
+    })
+    const exit = await proc.exited
+    assert.equal(exit.code, 2)
+    assert.match(proc.stderrTail(), /without an API key/)
+  })
+})
+
+describe('queen-rbee without API keys on loopback', () => {
+  let queen: StartedQueen
+  before(async () => {
+    queen = await startQueen({ args: ['--no-local-hive'] })
+  })
+  after(() => queen?.close())
+
+  test('the public and node endpoints are open', async () => {
+    assert.equal((await fetch(`${queen.url}/v1/models`)).status, 200)
+    const hb = await fetch(`${queen.url}/v1/worker-heartbeat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(heartbeat),
+    })
+    assert.equal(hb.status, 202)
+    const client = new QueenClient({ baseUrl: queen.url })
+    try {
+      const s = await client.status()
+      assert.deepEqual(
+        s.workers.map((w) => [w.id, w.routable]),
+        [['w-auth', true]],
+        'a heartbeat alone makes a worker known',
+      )
+    } finally {
+      await client.close()
+    }
+  })
+})

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { ConfigError, parseQueenConfig } from './config.js'
+
+const HOME_ENV = { HOME: '/home/u', XDG_DATA_HOME: '', XDG_CONFIG_HOME: '' }
+
+describe('queen configuration', () => {
+  test('defaults: loopback, port 7833, the local hive on, hives.conf and home in the usual places', () => {
+    const c = parseQueenConfig([], HOME_ENV)
+    assert.equal(c.host, '127.0.0.1')
+    assert.equal(c.port, 7833)
+    assert.equal(c.local_hive, true)
+    assert.deepEqual(c.api_keys, [])
+    assert.match(c.hives_conf, /\.config\/rbee\/hives\.conf$/)
+    assert.match(c.home, /\.local\/share\/rbee$/)
+    assert.equal(c.queue_size, 64)
+    assert.equal(c.builtin_idle_ttl_ms, 0)
+    assert.equal(c.idle_ttl_ms, 600_000)
+  })
+
+  test('every flag has an environment variable, and flags win', () => {
+    const env = {
+      ...HOME_ENV,
+      RBEE_PORT: '9000',
+      RBEE_API_KEYS: 'key-one-123456, key-two-123456',
+      RBEE_NODE_TOKEN: 'node-token-123',
+      RBEE_NO_LOCAL_HIVE: '1',
+      RBEE_QUEUE_SIZE: '5',
+      RBEE_HIVES_CONF: '/etc/rbee/hives.conf',
+    }
+    const c = parseQueenConfig(['--port', '9100', '--api-key', 'flag-key-123456'], env)
+    assert.equal(c.port, 9100)
+    assert.deepEqual(c.api_keys, ['flag-key-123456'])
+    assert.equal(c.node_token, 'node-token-123')
+    assert.equal(c.local_hive, false)
+    assert.equal(c.queue_size, 5)
+    assert.equal(c.hives_conf, '/etc/rbee/hives.conf')
+    assert.deepEqual(parseQueenConfig([], env).api_keys, ['key-one-123456', 'key-two-123456'])
+  })
+
+  test('API keys and the node token can come from files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rbee-queen-conf-'))
+    await writeFile(join(dir, 'keys'), '# keys\nfile-key-1234567\n\nfile-key-7654321\n')
+    await writeFile(join(dir, 'token'), 'node-token-from-file\n')
+    const c = parseQueenConfig(
+      ['--api-key-file', join(dir, 'keys'), '--node-token-file', join(dir, 'token')],
+      HOME_ENV,
+    )
+    assert.deepEqual(c.api_keys, ['file-key-1234567', 'file-key-7654321'])
+    assert.equal(c.node_token, 'node-token-from-file')
+  })
+
+  test('a bad value names its flag', () => {
+    assert.throws(
+      () => parseQueenConfig(['--port', '70000', '--api-key', 'short'], HOME_ENV),
+      (e: unknown) => e instanceof ConfigError && /--port: /.test(e.message) && /--api-key: /.test(e.message),
+    )
+    assert.throws(() => parseQueenConfig(['--bogus'], HOME_ENV), ConfigError)
+  })
+})

@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { defaultHivesConfPath } from '@rbee/client'
+import { fieldIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { z } from 'zod'
+
+const UrlSchema = z.url({ protocol: /^https?$/ })
+
+/** Everything `queen-rbee` is started with, after parsing and validation. */
+export const QueenConfigSchema = z.object({
+  host: HostSchema,
+  port: z.int().min(0).max(65535),
+  api_keys: z.array(z.string().min(8, 'must be at least 8 characters')),
+  node_token: z.string().min(8, 'must be at least 8 characters').optional(),
+  hives_conf: z.string().min(1),
+  home: z.string().min(1),
+  local_hive: z.boolean(),
+  local_hive_id: IdSchema.optional(),
+  advertise_url: UrlSchema.optional(),
+  queue_size: z.int().min(0).max(100_000),
+  queue_timeout_ms: z.int().min(1).max(3_600_000),
+  spawn_timeout_ms: z.int().min(1000).max(3_600_000),
+  idle_ttl_ms: z.int().min(0),
+  builtin_idle_ttl_ms: z.int().min(0),
+  worker_slots: z.int().min(1).max(64).optional(),
+  worker_ctx_size: z.int().min(128).max(1_048_576).optional(),
+  hive_interval_ms: z.int().min(50).max(3_600_000),
+  worker_heartbeat_interval_ms: z.int().min(100).max(3_600_000),
+  body_limit: z
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024),
+  max_attempts: z.int().min(1).max(10),
+})
+export type QueenConfig = z.infer<typeof QueenConfigSchema>
+
+type Kind = 'string' | 'int' | 'list' | 'bool'
+/** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
+const FLAGS: Record<
+  string,
+  readonly [keyof QueenConfig | 'api_key_file' | 'node_token_file', string, string | undefined, Kind]
+> = {
+  host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
+  port: ['port', 'RBEE_PORT', '7833', 'int'],
+  'api-key': ['api_keys', 'RBEE_API_KEYS', undefined, 'list'],
+  'api-key-file': ['api_key_file', 'RBEE_API_KEY_FILE', undefined, 'string'],
+  'node-token': ['node_token', 'RBEE_NODE_TOKEN', undefined, 'string'],
+  'node-token-file': ['node_token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
+  'hives-conf': ['hives_conf', 'RBEE_HIVES_CONF', undefined, 'string'],
+  home: ['home', 'RBEE_HOME', undefined, 'string'],
+  'no-local-hive': ['local_hive', 'RBEE_NO_LOCAL_HIVE', undefined, 'bool'],
+  'local-hive-id': ['local_hive_id', 'RBEE_LOCAL_HIVE_ID', undefined, 'string'],
+  'advertise-url': ['advertise_url', 'RBEE_ADVERTISE_URL', undefined, 'string'],
+  'queue-size': ['queue_size', 'RBEE_QUEUE_SIZE', '64', 'int'],
+  'queue-timeout-ms': ['queue_timeout_ms', 'RBEE_QUEUE_TIMEOUT_MS', '60000', 'int'],
+  'spawn-timeout-ms': ['spawn_timeout_ms', 'RBEE_SPAWN_TIMEOUT_MS', '300000', 'int'],
+  'idle-ttl-ms': ['idle_ttl_ms', 'RBEE_IDLE_TTL_MS', '600000', 'int'],
+  'builtin-idle-ttl-ms': ['builtin_idle_ttl_ms', 'RBEE_BUILTIN_IDLE_TTL_MS', '0', 'int'],
+  'worker-slots': ['worker_slots', 'RBEE_WORKER_SLOTS', undefined, 'int'],
+  'worker-ctx-size': ['worker_ctx_size', 'RBEE_WORKER_CTX_SIZE', undefined, 'int'],
+  'hive-interval-ms': ['hive_interval_ms', 'RBEE_HIVE_INTERVAL_MS', '1000', 'int'],
+  'worker-heartbeat-interval-ms': [
+    'worker_heartbeat_interval_ms',
+    'RBEE_WORKER_HEARTBEAT_INTERVAL_MS',
+    '10000',
+    'int',
+  ],
+  'body-limit': ['body_limit', 'RBEE_BODY_LIMIT', String(8 * 1024 * 1024), 'int'],
+  'max-attempts': ['max_attempts', 'RBEE_MAX_ATTEMPTS', '3', 'int'],
+}
+
+export const QUEEN_USAGE = `Usage: queen-rbee [options]
+
+The brain of rbee: one OpenAI-compatible address for every hive and worker. With no hive
+configured it runs a hive for this machine itself, so \`queen-rbee\` alone serves the built-in
+model \`tiny\`.
+
+Options (each also read from the environment variable shown; flags win):
+  --host ADDR                     RBEE_HOST                 bind address (default: 127.0.0.1)
+  --port N                        RBEE_PORT                 0 = the OS picks (default: 7833)
+  --api-key KEY                   RBEE_API_KEYS             API key for the public API; repeat the flag,
+                                                            or comma-separate in the env var
+  --api-key-file PATH             RBEE_API_KEY_FILE         file with one API key per line
+  --node-token T                  RBEE_NODE_TOKEN           secret shared with hives and workers
+  --node-token-file PATH          RBEE_NODE_TOKEN_FILE      file holding the node token
+                                                            (API keys and node token are required
+                                                            when bound beyond loopback)
+  --hives-conf PATH               RBEE_HIVES_CONF           hives (default: ~/.config/rbee/hives.conf)
+  --home DIR                      RBEE_HOME                 data dir of the local hive
+                                                            (default: ~/.local/share/rbee)
+  --no-local-hive                 RBEE_NO_LOCAL_HIVE=1      never run a hive in-process
+  --local-hive-id ID              RBEE_LOCAL_HIVE_ID        id of the local hive (default: host name)
+  --advertise-url URL             RBEE_ADVERTISE_URL        URL hives and workers use for the queen
+  --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: 64)
+  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot (default: 60000)
+  --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: 300000)
+  --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: 600000; 0 = never)
+  --builtin-idle-ttl-ms N         RBEE_BUILTIN_IDLE_TTL_MS  the same for built-in models (default: 0 = never)
+  --worker-slots N                RBEE_WORKER_SLOTS         slots of workers spawned on demand (default: hive's)
+  --worker-ctx-size N             RBEE_WORKER_CTX_SIZE      context of workers spawned on demand (default: hive's)
+  --hive-interval-ms N            RBEE_HIVE_INTERVAL_MS     hive telemetry period; 3 missed = offline (default: 1000)
+  --worker-heartbeat-interval-ms N  RBEE_WORKER_HEARTBEAT_INTERVAL_MS  (default: 10000)
+  --body-limit BYTES              RBEE_BODY_LIMIT           largest request body (default: 8 MiB)
+  --max-attempts N                RBEE_MAX_ATTEMPTS         tries per request before the first token (default: 3)
+  --help, --version
+`
+
+/** A configuration problem: the message is for the person who started the queen. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+function readSecretFile(path: string, what: string): string[] {
+  try {
+    return readFileSync(path, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'))
+  } catch (err) {
+    throw new ConfigError(`cannot read the ${what} file ${path}: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Builds the queen configuration from argv and env (flags win over env, env over defaults).
+ * @throws ConfigError naming the flag and what is wrong.
+ */
+export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv): QueenConfig {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(
+        Object.entries(FLAGS).map(([k, [, , , kind]]) => [
+          k,
+          kind === 'bool'
+            ? { type: 'boolean' as const }
+            : kind === 'list'
+              ? { type: 'string' as const, multiple: true }
+              : { type: 'string' as const },
+        ]),
+      ),
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const raw: Record<string, unknown> = {}
+  for (const [flag, [key, envName, def, kind]] of Object.entries(FLAGS)) {
+    const fromFlag = parsed.values[flag]
+    if (kind === 'bool') {
+      const v = fromFlag === true || /^(1|true|yes)$/i.test(env[envName] ?? '')
+      if (key === 'local_hive') raw.local_hive = !v
+      continue
+    }
+    if (kind === 'list') {
+      const list = Array.isArray(fromFlag)
+        ? fromFlag.map(String)
+        : (env[envName] ?? env.RBEE_API_KEY ?? '').split(',')
+      raw[key] = list.map((s) => s.trim()).filter((s) => s !== '')
+      continue
+    }
+    const v = (fromFlag as string | undefined) ?? env[envName] ?? def
+    if (v === undefined || v === '') continue
+    raw[key] = kind === 'int' && /^-?\d+$/.test(v) ? Number(v) : v
+  }
+  if (typeof raw.api_key_file === 'string') {
+    raw.api_keys = [...(raw.api_keys as string[]), ...readSecretFile(raw.api_key_file, 'API key')]
+  }
+  if (typeof raw.node_token_file === 'string' && raw.node_token === undefined) {
+    raw.node_token = readSecretFile(raw.node_token_file, 'node token')[0]
+  }
+  delete raw.api_key_file
+  delete raw.node_token_file
+  raw.hives_conf ??= defaultHivesConfPath(env)
+  raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
+  for (const k of ['home', 'hives_conf'] as const) {
+    if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
+  }
+  const result = QueenConfigSchema.safeParse(raw)
+  if (!result.success) {
+    const flagOf = new Map<string, string>(Object.entries(FLAGS).map(([flag, [key]]) => [key, flag]))
+    throw new ConfigError(
+      fieldIssues(result.error)
+        .map((i) => `--${flagOf.get(i.path.split('.')[0]!) ?? i.path}: ${i.message}`)
+        .join('; '),
+    )
+  }
+  return result.data
+}

@@ -1,0 +1,78 @@
+import { type EventSubscription, HiveClient } from '@rbee/client'
+import type { Logger } from '@rbee/common'
+import type { HiveStreamEvent, HiveStreamEventSchema } from '@rbee/contracts'
+import type { Registry } from '../registry/registry.js'
+
+export interface HiveConnectionOptions {
+  id: string
+  url: string
+  /** Node token presented to the hive. */
+  token?: string | undefined
+  registry: Registry
+  logger: Logger
+  /** No event for this long drops the stream (the hive is offline) and reconnects. */
+  idleTimeoutMs: number
+  /** Every valid event of this hive, after the registry has applied it. */
+  onEvent?: (ev: HiveStreamEvent) => void
+}
+
+/**
+ * The queen's link to one hive: a client for its API and a subscription to its heartbeat
+ * stream, reconnecting with backoff and jitter. Events go to the registry; a dropped or silent
+ * stream takes the hive offline at once.
+ */
+export class HiveConnection {
+  readonly id: string
+  readonly url: string
+  readonly client: HiveClient
+  readonly #o: HiveConnectionOptions
+  #sub: EventSubscription<typeof HiveStreamEventSchema> | undefined
+  #wrongId: string | undefined
+
+  constructor(options: HiveConnectionOptions) {
+    this.#o = options
+    this.id = options.id
+    this.url = options.url
+    this.client = new HiveClient({ baseUrl: options.url, token: options.token, name: `hive ${options.id}` })
+  }
+
+  start(): void {
+    const { registry, logger } = this.#o
+    let failing = false
+    this.#sub ??= this.client.heartbeats({
+      idleTimeoutMs: this.#o.idleTimeoutMs,
+      backoff: { initialMs: 200, maxMs: 5000, jitter: 0.3 },
+      onConnect: () => {
+        if (failing) logger.info({ hive_id: this.id }, 'hive stream back')
+        failing = false
+      },
+      onEvent: (ev) => {
+        if (ev.hive_id !== this.id) {
+          // A hive configured under one name that calls itself another: its workers would be
+          // filed under a hive the queen does not know. Say so instead of guessing.
+          if (this.#wrongId !== ev.hive_id) {
+            this.#wrongId = ev.hive_id
+            const msg = `hive at ${this.url} reports id ${ev.hive_id}, expected ${this.id}`
+            logger.error({ hive_id: this.id, reported: ev.hive_id }, 'hive id mismatch')
+            registry.hiveError(this.id, msg)
+          }
+          return
+        }
+        registry.hiveEvent(ev)
+        this.#o.onEvent?.(ev)
+      },
+      onDisconnect: (reason) => {
+        if (!failing)
+          logger.warn({ hive_id: this.id, url: this.url, reason }, 'hive stream down; reconnecting')
+        failing = true
+        registry.hiveDisconnected(this.id, reason)
+      },
+      onInvalid: (reason) => logger.warn({ hive_id: this.id, reason }, 'hive sent an invalid event'),
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.#sub?.close()
+    await this.client.close()
+  }
+}

@@ -1,0 +1,104 @@
+import type { HiveClient } from '@rbee/client'
+import { errorMessage, type Logger } from '@rbee/common'
+import type { HiveStreamEvent } from '@rbee/contracts'
+import type { HiveSource, Registry } from '../registry/registry.js'
+import type { HiveDirectory } from '../scheduler/spawner.js'
+import { HiveConnection } from './hive-connection.js'
+
+export interface HiveManagerOptions {
+  registry: Registry
+  logger: Logger
+  /** Node token presented to hives. */
+  token?: string | undefined
+  /** Hive telemetry interval; a stream silent for 3 of them is dropped. */
+  hiveIntervalMs: number
+  onEvent?: (ev: HiveStreamEvent) => void
+  /** How long a catalog fetch may take. @default 10_000 */
+  catalogTimeoutMs?: number
+}
+
+/**
+ * Owns one `HiveConnection` per known hive (from config, registration, discovery or the local
+ * hive) and each hive's catalog, refreshed when the hive comes online and on demand.
+ */
+export class HiveManager implements HiveDirectory {
+  readonly #o: HiveManagerOptions
+  readonly #conns = new Map<string, HiveConnection>()
+  readonly #catalogLoads = new Map<string, Promise<void>>()
+  readonly #unsubscribe: () => void
+  #closed = false
+
+  constructor(options: HiveManagerOptions) {
+    this.#o = options
+    this.#unsubscribe = options.registry.on((ev) => {
+      if (ev.type === 'hive_online') void this.refreshCatalog(ev.hiveId)
+    })
+  }
+
+  /** Adds a hive (or moves it to a new URL) and connects to its stream. */
+  add(id: string, url: string, source: HiveSource): void {
+    if (this.#closed) return
+    const normalized = new URL(url).origin
+    this.#o.registry.upsertHive(id, normalized, source)
+    const existing = this.#conns.get(id)
+    if (existing?.url === normalized) return
+    if (existing) {
+      this.#o.logger.info({ hive_id: id, from: existing.url, to: normalized }, 'hive moved')
+      this.#o.registry.hiveDisconnected(id, 'hive moved')
+      void existing.close()
+    }
+    const conn = new HiveConnection({
+      id,
+      url: normalized,
+      token: this.#o.token,
+      registry: this.#o.registry,
+      logger: this.#o.logger,
+      idleTimeoutMs: this.#o.hiveIntervalMs * 3,
+      onEvent: this.#o.onEvent,
+    })
+    this.#conns.set(id, conn)
+    conn.start()
+  }
+
+  has(id: string): boolean {
+    return this.#conns.has(id)
+  }
+
+  client(hiveId: string): HiveClient | undefined {
+    return this.#conns.get(hiveId)?.client
+  }
+
+  /** Re-reads one hive's catalog (concurrent calls share one fetch). */
+  refreshCatalog(hiveId: string): Promise<void> {
+    const running = this.#catalogLoads.get(hiveId)
+    if (running) return running
+    const client = this.client(hiveId)
+    if (!client) return Promise.resolve()
+    const p = client
+      .models(AbortSignal.timeout(this.#o.catalogTimeoutMs ?? 10_000))
+      .then((models) => this.#o.registry.setCatalog(hiveId, models))
+      .catch((err: unknown) => {
+        this.#o.logger.warn({ hive_id: hiveId, err: errorMessage(err) }, 'could not read hive catalog')
+      })
+      .finally(() => this.#catalogLoads.delete(hiveId))
+    this.#catalogLoads.set(hiveId, p)
+    return p
+  }
+
+  /** Re-reads the catalogs of online hives older than `maxAgeMs`. */
+  async refreshCatalogs(maxAgeMs = 0): Promise<void> {
+    const now = Date.now()
+    await Promise.all(
+      [...this.#o.registry.hives()]
+        .filter((h) => h.online && now - h.catalogAtMs >= maxAgeMs)
+        .map((h) => this.refreshCatalog(h.id)),
+    )
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#unsubscribe()
+    await Promise.all([...this.#conns.values()].map((c) => c.close()))
+    this.#conns.clear()
+  }
+}

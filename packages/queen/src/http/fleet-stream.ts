@@ -1,0 +1,84 @@
+import type { ServerResponse } from 'node:http'
+import { SseWriter } from '@rbee/common'
+import type { QueenStreamEvent } from '@rbee/contracts'
+import type { Registry } from '../registry/registry.js'
+
+export interface FleetStreamOptions {
+  registry: Registry
+  /** Summary event interval. @default 1000 */
+  intervalMs?: number
+}
+
+/**
+ * The queen's aggregated `GET /v1/heartbeats/stream` for UIs: a `queen` summary at once and
+ * then every interval, `hive_online` / `hive_offline`, and every hive event relayed as is. The
+ * SSE event name is the event's `type`. Slow readers are dropped by `SseWriter`.
+ */
+export class FleetStream {
+  readonly #o: FleetStreamOptions
+  readonly #subs = new Set<SseWriter>()
+  readonly #unsubscribe: () => void
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: FleetStreamOptions) {
+    this.#o = options
+    this.#unsubscribe = options.registry.on((ev) => {
+      if (ev.type === 'hive_online' || ev.type === 'hive_offline') {
+        this.publish({
+          type: ev.type,
+          timestamp: new Date().toISOString(),
+          hive_id: ev.hiveId,
+          reason: ev.reason,
+        })
+      }
+    })
+  }
+
+  get subscribers(): number {
+    return this.#subs.size
+  }
+
+  summary(): QueenStreamEvent {
+    const c = this.#o.registry.counts()
+    return {
+      type: 'queen',
+      timestamp: new Date().toISOString(),
+      hives_online: c.hivesOnline,
+      hives_total: c.hivesTotal,
+      workers_total: c.workersTotal,
+      workers_ready: c.ready,
+      workers_busy: c.busy,
+    }
+  }
+
+  subscribe(res: ServerResponse): void {
+    const sse = new SseWriter(res, { keepAliveMs: 15_000 })
+    this.#subs.add(sse)
+    sse.onClose(() => {
+      this.#subs.delete(sse)
+      if (this.#subs.size === 0 && this.#timer) {
+        clearInterval(this.#timer)
+        this.#timer = undefined
+      }
+    })
+    sse.send({ event: 'queen', data: this.summary() })
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.publish(this.summary()), this.#o.intervalMs ?? 1000)
+      this.#timer.unref()
+    }
+  }
+
+  publish(ev: QueenStreamEvent): void {
+    if (this.#subs.size === 0) return
+    const frame = { event: ev.type, data: ev }
+    for (const s of this.#subs) s.send(frame)
+  }
+
+  close(): void {
+    this.#unsubscribe()
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = undefined
+    for (const s of [...this.#subs]) s.close()
+    this.#subs.clear()
+  }
+}

@@ -1,0 +1,95 @@
+import { validationError } from '@rbee/common'
+import {
+  type Health,
+  type HiveReady,
+  HiveReadySchema,
+  type QueenInfo,
+  WorkerHeartbeatSchema,
+  workerUrl,
+} from '@rbee/contracts'
+import type { FastifyInstance } from 'fastify'
+import type { QueenMetrics } from '../metrics.js'
+import type { Registry } from '../registry/registry.js'
+import { VERSION } from '../version.js'
+import type { FleetStream } from './fleet-stream.js'
+
+export interface QueenRouteDeps {
+  queen: {
+    readonly url: string
+    readonly uptimeS: number
+    readonly draining: boolean
+    readonly localHiveId: string | null
+    readonly authInfo: QueenInfo['auth']
+  }
+  registry: Registry
+  fleet: FleetStream
+  metrics: QueenMetrics
+  onHiveReady: (ready: HiveReady) => void
+  /** A heartbeat from a worker whose hive the queen may not know yet. */
+  onWorkerHeartbeat: (hiveId: string, workerUrl: string) => void
+  onShutdown: () => void
+  /** Body limit of the node endpoints (heartbeats are small). */
+  nodeTokenBodyLimit: number
+}
+
+/** Health, info, the node endpoints, the fleet stream, metrics and shutdown. */
+export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps): void {
+  const { registry, queen } = deps
+  app.get(
+    '/health',
+    async (): Promise<Health> => ({
+      status: queen.draining ? 'draining' : 'ok',
+      service: 'queen-rbee',
+      version: VERSION,
+      uptime_s: queen.uptimeS,
+    }),
+  )
+
+  app.get('/v1/info', async (): Promise<QueenInfo> => {
+    const c = registry.counts()
+    return {
+      service: 'queen-rbee',
+      version: VERSION,
+      uptime_s: queen.uptimeS,
+      url: queen.url,
+      hives_total: c.hivesTotal,
+      hives_online: c.hivesOnline,
+      workers_total: c.workersTotal,
+      workers_ready: c.ready,
+      auth: queen.authInfo,
+      local_hive: queen.localHiveId,
+    }
+  })
+
+  app.post('/v1/hive/ready', { bodyLimit: deps.nodeTokenBodyLimit }, async (req, reply) => {
+    const parsed = HiveReadySchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    deps.onHiveReady(parsed.data)
+    return reply.code(202).send({ accepted: true, hive_id: parsed.data.hive_id })
+  })
+
+  app.post('/v1/worker-heartbeat', { bodyLimit: deps.nodeTokenBodyLimit }, async (req, reply) => {
+    const parsed = WorkerHeartbeatSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    const hb = parsed.data
+    registry.workerHeartbeat(hb)
+    if (hb.worker.hive_id) deps.onWorkerHeartbeat(hb.worker.hive_id, workerUrl(hb.worker))
+    return reply.code(202).send({ accepted: true })
+  })
+
+  app.get('/v1/heartbeats/stream', async (_req, reply) => {
+    reply.hijack()
+    deps.fleet.subscribe(reply.raw)
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await deps.metrics.text()
+    return reply.header('content-type', deps.metrics.contentType).send(text)
+  })
+
+  app.post('/v1/shutdown', async (req, reply) => {
+    req.log.info('shutdown requested over HTTP')
+    setImmediate(deps.onShutdown)
+    return reply.code(202).send({ status: 'stopping' })
+  })
+}

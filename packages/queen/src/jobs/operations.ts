@@ -1,0 +1,145 @@
+import { throwIfFailed } from '@rbee/client'
+import { type JobContext, type OperationRunner, RbeeError } from '@rbee/common'
+import type { FleetStatus, Operation } from '@rbee/contracts'
+import type { HiveManager } from '../hives/hive-manager.js'
+import type { InferenceRouter } from '../proxy/inference-router.js'
+import type { Registry } from '../registry/registry.js'
+
+/** Operations a hive runs; the queen forwards them there. */
+const HIVE_OPERATIONS = new Set<Operation['operation']>([
+  'worker_spawn',
+  'worker_list',
+  'worker_get',
+  'worker_stop',
+  'model_download',
+  'model_import',
+  'model_list',
+  'model_get',
+  'model_delete',
+  'hive_check',
+])
+
+/** Operations after which the hive's catalog has changed. */
+const CATALOG_CHANGES = new Set<Operation['operation']>(['model_download', 'model_import', 'model_delete'])
+
+export interface OperationDeps {
+  registry: Registry
+  hives: HiveManager
+  router: InferenceRouter
+  fleetStatus: () => FleetStatus
+}
+
+/**
+ * Resolves the hive an operation goes to: its `hive_id`, or the only hive there is.
+ * @throws RbeeError `RBEE_HIVE_NOT_FOUND` for an unknown hive, `RBEE_BAD_REQUEST` when several
+ * hives could be meant.
+ */
+export function targetHive(registry: Registry, op: Operation): string {
+  const id = 'hive_id' in op ? op.hive_id : undefined
+  if (id !== undefined) {
+    if (!registry.hive(id)) {
+      const known = [...registry.hives()].map((h) => h.id)
+      throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no hive ${id} (known: ${known.join(', ') || 'none'})`)
+    }
+    return id
+  }
+  const all = [...registry.hives()]
+  if (all.length === 1) return all[0]!.id
+  if (all.length === 0) throw new RbeeError('RBEE_HIVE_NOT_FOUND', 'no hive is known to the queen')
+  throw new RbeeError(
+    'RBEE_BAD_REQUEST',
+    `${op.operation} needs a hive_id: ${all.length} hives are known (${all.map((h) => h.id).join(', ')})`,
+  )
+}
+
+/** Checked before a job starts, so a wrong target is a 4xx rather than a failed job. */
+export function precheckOperation(registry: Registry, op: Operation): void {
+  if (op.operation === 'hive_get' || (op.operation === 'infer' && op.hive_id !== undefined))
+    targetHive(registry, op)
+  else if (HIVE_OPERATIONS.has(op.operation) && !(op.operation === 'worker_list' && !op.hive_id)) {
+    targetHive(registry, op)
+  }
+}
+
+/** The queen's jobs: `infer` through the scheduler, fleet questions answered here, the rest forwarded. */
+export function createOperationRunner(deps: OperationDeps): OperationRunner {
+  return async (op, ctx) => {
+    switch (op.operation) {
+      case 'infer':
+        return deps.router.infer(op, ctx)
+      case 'status':
+        ctx.data('status', deps.fleetStatus())
+        return
+      case 'hive_list':
+        ctx.data(
+          'hive_list',
+          [...deps.registry.hives()].map((h) => deps.registry.toHiveRecord(h)),
+        )
+        return
+      case 'hive_get': {
+        const id = targetHive(deps.registry, op)
+        ctx.data('hive_get', deps.registry.toHiveRecord(deps.registry.hive(id)!))
+        return
+      }
+      case 'queen_check': {
+        const c = deps.registry.counts()
+        ctx.narrate(
+          'queen_check',
+          `queen is up: ${c.hivesOnline}/${c.hivesTotal} hives online, ${c.workersTotal} workers`,
+        )
+        ctx.data('queen_check', { ok: true, ...deps.fleetStatus().queen, hives_online: c.hivesOnline })
+        return
+      }
+      case 'worker_list':
+        if (op.hive_id === undefined && deps.registry.hiveCount !== 1) {
+          ctx.data('worker_list', { workers: [...deps.registry.workers()].map((w) => w.toRecord()) })
+          return
+        }
+        return forward(deps, op, ctx)
+      default:
+        return forward(deps, op, ctx)
+    }
+  }
+}
+
+/** Runs a hive operation on its hive and relays the hive job's events as they come. */
+async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Promise<void> {
+  const hiveId = targetHive(deps.registry, op)
+  const hive = deps.registry.hive(hiveId)!
+  const client = deps.hives.client(hiveId)
+  if (!client) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no connection to hive ${hiveId}`)
+  if (!hive.online) {
+    throw new RbeeError(
+      'RBEE_HIVE_OFFLINE',
+      `hive ${hiveId} is offline${hive.error ? ` (${hive.error})` : ''}`,
+    )
+  }
+  const job = await client.run({ ...op, hive_id: hiveId } as Operation, { signal: ctx.signal })
+  const onAbort = (): void => void job.cancel().catch(() => {})
+  ctx.signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const out = await job.collect((ev) => {
+      switch (ev.kind) {
+        case 'narration':
+          ctx.narrate(
+            ev.narration.action,
+            `${hiveId}: ${ev.narration.human}`,
+            ev.narration.progress === undefined ? undefined : { progress: ev.narration.progress },
+          )
+          break
+        case 'data':
+          ctx.data(ev.data.action, ev.data.payload)
+          break
+        case 'token':
+          ctx.token(ev.token.t, ev.token.i)
+          break
+        case 'end':
+          break
+      }
+    })
+    throwIfFailed(job.jobId, out)
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort)
+    if (CATALOG_CHANGES.has(op.operation)) await deps.hives.refreshCatalog(hiveId)
+  }
+}

@@ -1,0 +1,84 @@
+import { validationError } from '@rbee/common'
+import {
+  ChatCompletionRequestSchema,
+  CompletionRequestSchema,
+  EmbeddingRequestSchema,
+  type ModelList,
+} from '@rbee/contracts'
+import type { FastifyInstance } from 'fastify'
+import type { HiveManager } from '../hives/hive-manager.js'
+import type { InferenceRouter } from '../proxy/inference-router.js'
+import type { Registry } from '../registry/registry.js'
+
+export const OPENAI_PATHS = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/models',
+] as const
+
+/** Catalogs older than this are re-read when `/v1/models` is asked. */
+const CATALOG_MAX_AGE_MS = 5000
+
+export interface OpenAiRouteDeps {
+  registry: Registry
+  hives: HiveManager
+  router: InferenceRouter
+}
+
+/** OpenAI's API on the queen: every request validated, then routed to a worker by model. */
+export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps): void {
+  app.get('/v1/models', async () => {
+    await deps.hives.refreshCatalogs(CATALOG_MAX_AGE_MS)
+    return listModels(deps.registry)
+  })
+
+  app.post('/v1/chat/completions', async (req, reply) => {
+    const parsed = ChatCompletionRequestSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    await deps.router.openAi(
+      req,
+      reply,
+      '/v1/chat/completions',
+      parsed.data.model,
+      parsed.data.stream === true,
+    )
+  })
+
+  app.post('/v1/completions', async (req, reply) => {
+    const parsed = CompletionRequestSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    await deps.router.openAi(req, reply, '/v1/completions', parsed.data.model, parsed.data.stream === true)
+  })
+
+  app.post('/v1/embeddings', async (req, reply) => {
+    const parsed = EmbeddingRequestSchema.safeParse(req.body)
+    if (!parsed.success) throw validationError(parsed.error)
+    await deps.router.openAi(req, reply, '/v1/embeddings', parsed.data.model, false)
+  })
+}
+
+/** Every model in an online hive's catalog or served by a routable worker, with `loaded`. */
+export function listModels(registry: Registry): ModelList {
+  const created = new Map<string, number>()
+  for (const hive of registry.hives()) {
+    if (!hive.online) continue
+    for (const m of hive.catalog ?? []) {
+      if (!m.available) continue
+      const t = Math.floor(Date.parse(m.added_at) / 1000)
+      created.set(m.id, Math.min(created.get(m.id) ?? t, t))
+    }
+  }
+  const loaded = new Set<string>()
+  for (const w of registry.workers()) {
+    if (!w.routable) continue
+    loaded.add(w.model)
+    if (!created.has(w.model)) created.set(w.model, Math.floor(w.lastUsedMs / 1000))
+  }
+  return {
+    object: 'list',
+    data: [...created.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([id, t]) => ({ id, object: 'model', created: t, owned_by: 'rbee', loaded: loaded.has(id) })),
+  }
+}

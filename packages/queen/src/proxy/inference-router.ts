@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
+import type { OperationOf } from '@rbee/contracts'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { WorkerEntry } from '../registry/worker-entry.js'
+import { clientGoneSignal } from './client-signal.js'
+import { relayInfer } from './infer-relay.js'
+import { relayOpenAiStream } from './openai-relay.js'
+import { type RouteDeps, routeRequest } from './route-request.js'
+import { transportFailure, type WorkerProxy } from './worker-proxy.js'
+
+/** Longest wait for a worker's response headers: a non-streamed answer sends them at the end. */
+const WHOLE_ANSWER_TIMEOUT_MS = 600_000
+const STREAM_HEADERS_TIMEOUT_MS = 60_000
+
+export interface InferenceRouterOptions extends RouteDeps {
+  proxy: WorkerProxy
+}
+
+/**
+ * Runs inference requests through the scheduler on workers: OpenAI requests (streamed or not)
+ * proxied as they come, and `infer` jobs as `token` events. Records requests, tokens and time
+ * to first token.
+ */
+export class InferenceRouter {
+  readonly #o: InferenceRouterOptions
+
+  constructor(options: InferenceRouterOptions) {
+    this.#o = options
+  }
+
+  #outcome(err: unknown): string {
+    if (err instanceof RbeeError) {
+      if (err.code === 'RBEE_QUEUE_FULL') return 'queue_full'
+      if (err.code === 'RBEE_QUEUE_TIMEOUT') return 'queue_timeout'
+      if (err.code === 'RBEE_CANCELLED') return 'cancelled'
+      if (err.status < 500) return 'rejected'
+    }
+    return 'error'
+  }
+
+  /**
+   * Proxies an OpenAI request to a worker serving `model`. Until the first token the answer
+   * can still be an ordinary error (thrown, so the server answers in OpenAI's shape); from then
+   * on the reply is hijacked and bytes pass straight through.
+   */
+  async openAi(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    path: string,
+    model: string,
+    stream: boolean,
+  ): Promise<void> {
+    const { metrics } = this.#o
+    const route = path.slice('/v1/'.length)
+    const started = performance.now()
+    const signal = clientGoneSignal(reply)
+    const body = JSON.stringify(req.body)
+    const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
+    let committed = false
+    try {
+      const outcome = await routeRequest(
+        this.#o,
+        model,
+        { signal },
+        async (worker) => {
+          if (stream) {
+            return relayOpenAiStream({
+              proxy: this.#o.proxy,
+              worker,
+              path,
+              body,
+              signal,
+              requestId,
+              headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
+              commit: () => {
+                committed = true
+                return this.#hijack(reply, worker, requestId)
+              },
+              sendWhole: (status, contentType, buf) => {
+                committed = true
+                reply
+                  .code(status)
+                  .header('content-type', contentType)
+                  .header('x-rbee-worker', worker.id)
+                  .send(buf)
+              },
+              onFirstToken: () =>
+                metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
+            })
+          }
+          const res = await this.#o.proxy.request(worker, path, body, {
+            signal,
+            requestId,
+            headersTimeoutMs: WHOLE_ANSWER_TIMEOUT_MS,
+          })
+          if (res.statusCode >= 500) throw await this.#o.proxy.failure(worker, res)
+          // A whole answer (or the worker's 4xx): read it all, then send it as one.
+          let buf: Buffer
+          try {
+            buf = Buffer.from(await res.body.arrayBuffer())
+          } catch (err) {
+            if (signal.aborted) throw signal.reason
+            throw transportFailure(worker, err)
+          }
+          committed = true
+          metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000)
+          reply
+            .code(res.statusCode)
+            .header('content-type', res.headers['content-type'] ?? 'application/json')
+            .header('x-rbee-worker', worker.id)
+            .send(buf)
+          return { outcome: res.statusCode === 200 ? 'ok' : 'rejected', tokens: completionTokens(buf) }
+        },
+        () => committed,
+      )
+      metrics.requests.inc({ route, model, outcome: outcome.outcome })
+      if (outcome.tokens > 0) metrics.tokens.inc({ model }, outcome.tokens)
+    } catch (err) {
+      metrics.requests.inc({ route, model, outcome: signal.aborted ? 'cancelled' : this.#outcome(err) })
+      if (signal.aborted) {
+        reply.hijack()
+        reply.raw.destroy()
+        return
+      }
+      throw err
+    }
+  }
+
+  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string): ServerResponse {
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': requestId,
+      'x-rbee-worker': worker.id,
+    })
+    res.socket?.setNoDelay(true)
+    return res
+  }
+
+  /** The `infer` operation: tokens become the job's `token` events as they are generated. */
+  async infer(op: OperationOf<'infer'>, ctx: JobContext): Promise<void> {
+    const { metrics } = this.#o
+    const { operation: _op, model, prompt, hive_id: hiveId, ...sampling } = op
+    const body = JSON.stringify({ prompt, ...sampling, request_id: ctx.id })
+    const started = performance.now()
+    let tokens = 0
+    try {
+      const end = await routeRequest(
+        this.#o,
+        model,
+        {
+          signal: ctx.signal,
+          hiveId,
+          onQueued: (position, depth) =>
+            ctx.narrate(
+              'queued',
+              `all slots for ${model} are busy: waiting, position ${position} of ${depth}`,
+            ),
+          onSpawn: (human) => ctx.narrate('spawn', human),
+          onDispatch: (w, attempt) =>
+            ctx.narrate(
+              'dispatch',
+              `running on worker ${w.id}${w.hiveId ? ` of hive ${w.hiveId}` : ''}${attempt > 1 ? ` (try ${attempt})` : ''}`,
+            ),
+          onRetry: (err, w) =>
+            ctx.narrate(
+              'retry',
+              `worker ${w.id} failed before the first token (${err.message}); trying again`,
+            ),
+        },
+        async (worker) => {
+          const res = await this.#o.proxy.request(worker, '/v1/infer', body, {
+            signal: ctx.signal,
+            requestId: ctx.id,
+            headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
+          })
+          if (res.statusCode !== 200) throw await this.#o.proxy.failure(worker, res)
+          const end = await relayInfer(res, {
+            worker,
+            signal: ctx.signal,
+            onFirstToken: () =>
+              metrics.ttft.observe({ route: 'job', model }, (performance.now() - started) / 1000),
+            onToken: (t, i) => {
+              tokens++
+              ctx.token(t, i)
+            },
+          })
+          return { end, worker }
+        },
+        () => tokens > 0,
+      )
+      ctx.data('infer', {
+        worker_id: end.worker.id,
+        hive_id: end.worker.hiveId,
+        tokens_out: end.end.tokens_out,
+        stop_reason: end.end.stop_reason,
+        timings: end.end.timings,
+      })
+      metrics.requests.inc({ route: 'job', model, outcome: 'ok' })
+    } catch (err) {
+      metrics.requests.inc({
+        route: 'job',
+        model,
+        outcome: ctx.signal.aborted ? 'cancelled' : this.#outcome(err),
+      })
+      if (!ctx.signal.aborted) ctx.log.warn({ err: errorMessage(err), model, tokens }, 'infer failed')
+      throw err
+    } finally {
+      if (tokens > 0) metrics.tokens.inc({ model }, tokens)
+    }
+  }
+}
+
+/** `usage.completion_tokens` of a whole OpenAI answer, 0 if absent. */
+function completionTokens(buf: Buffer): number {
+  try {
+    const n = (JSON.parse(buf.toString('utf8')) as { usage?: { completion_tokens?: unknown } }).usage
+      ?.completion_tokens
+    return typeof n === 'number' ? n : 0
+  } catch {
+    return 0
+  }
+}

@@ -1,0 +1,226 @@
+import type { ServerResponse } from 'node:http'
+import { errorMessage, openAiErrorBody, RbeeError } from '@rbee/common'
+import type { WorkerEntry } from '../registry/worker-entry.js'
+import {
+  failureFrom,
+  type StreamSink,
+  transportFailure,
+  WorkerFailure,
+  type WorkerProxy,
+} from './worker-proxy.js'
+
+/** How a relayed stream ended. */
+export interface RelayOutcome {
+  outcome: 'ok' | 'error' | 'cancelled' | 'rejected'
+  tokens: number
+  message?: string
+}
+
+const FRAME_END = '\n\n'
+const DONE_FRAME = 'data: [DONE]'
+const TOKEN_MARK = Buffer.from('"finish_reason":null')
+
+/**
+ * Decides whether an OpenAI stream frame (before anything was sent) carries output. The role
+ * chunk a chat stream opens with carries none: holding it back lets the request move to another
+ * worker if this one fails before the first token.
+ */
+function frameCommits(frame: string, worker: WorkerEntry): boolean {
+  // The common cases without JSON parsing: a text or content delta that is not empty.
+  if (/"(?:text|content)":"[^"]/.test(frame)) return true
+  const data = frame
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trimStart())
+    .join('\n')
+  if (data === '') return false
+  if (data === '[DONE]') return true
+  let chunk: {
+    error?: { message?: string; code?: string }
+    choices?: Array<{ delta?: { content?: string }; text?: string; finish_reason?: string | null }>
+  }
+  try {
+    chunk = JSON.parse(data)
+  } catch {
+    return true
+  }
+  if (chunk.error) {
+    throw new WorkerFailure(
+      worker.id,
+      `worker ${worker.id} failed before the first token: ${chunk.error.message}`,
+      {
+        retryable: true,
+        quarantine: false,
+        status: 502,
+      },
+    )
+  }
+  const c = chunk.choices?.[0]
+  if (!c) return true
+  return Boolean(c.delta?.content) || Boolean(c.text) || (c.finish_reason ?? null) !== null
+}
+
+function countTokens(buf: Buffer): number {
+  let n = 0
+  for (let i = buf.indexOf(TOKEN_MARK); i >= 0; i = buf.indexOf(TOKEN_MARK, i + TOKEN_MARK.length)) n++
+  return n
+}
+
+export interface OpenAiRelayOptions {
+  proxy: WorkerProxy
+  worker: WorkerEntry
+  path: string
+  /** The request body, JSON text. */
+  body: string
+  signal: AbortSignal
+  requestId: string
+  headersTimeoutMs: number
+  /** Called once, when the response turns into a stream: hijack the reply and return its socket. */
+  commit: () => ServerResponse
+  /** A whole (non-SSE) answer, e.g. the worker's 4xx: send it as is. */
+  sendWhole: (statusCode: number, contentType: string, body: Buffer) => void
+  /** When the first token frame has been sent. */
+  onFirstToken: () => void
+}
+
+/**
+ * Proxies one streamed OpenAI request to a worker and relays its SSE answer as it comes: frames
+ * are held only until the first one with output, then bytes pass through unparsed (token frames
+ * are counted by a byte search), straight from undici's parser to the client's socket, the
+ * worker paused while that socket is full. A worker failure before the first output rejects with
+ * a retryable `WorkerFailure`; after it, the client gets an OpenAI error frame and the stream
+ * ends.
+ */
+export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> {
+  return new Promise<RelayOutcome>((resolve, reject) => {
+    let mode: 'sse' | 'whole' | 'failed' = 'whole'
+    let status = 0
+    let headers: Record<string, string> = {}
+    const collected: Buffer[] = []
+    let res: ServerResponse | undefined
+    let pending = ''
+    let tokens = 0
+    let last: Buffer | undefined
+    let prev: Buffer | undefined
+    let settled = false
+    const settle = (outcome: RelayOutcome | Error): void => {
+      if (settled) return
+      settled = true
+      o.signal.removeEventListener('abort', onAbort)
+      if (outcome instanceof Error) reject(outcome)
+      else resolve(outcome)
+    }
+    const onAbort = (): void => {
+      res?.destroy()
+      settle({ outcome: 'cancelled', tokens })
+    }
+    if (o.signal.aborted) {
+      onAbort()
+      return
+    }
+    o.signal.addEventListener('abort', onAbort, { once: true })
+    const sink: StreamSink = {
+      onHeaders(statusCode, h) {
+        status = statusCode
+        headers = h
+        const ct = h['content-type'] ?? ''
+        mode =
+          statusCode >= 500
+            ? 'failed'
+            : statusCode === 200 && ct.startsWith('text/event-stream')
+              ? 'sse'
+              : 'whole'
+      },
+      onData(chunk) {
+        if (settled) return true
+        if (mode !== 'sse') {
+          collected.push(chunk)
+          return true
+        }
+        if (res) {
+          tokens += countTokens(chunk)
+          prev = last
+          last = chunk
+          return res.write(chunk)
+        }
+        pending += chunk.toString('utf8')
+        let scanFrom = 0
+        let skipped = 0
+        let committed = false
+        try {
+          for (let end = pending.indexOf(FRAME_END); end >= 0; end = pending.indexOf(FRAME_END, scanFrom)) {
+            const frame = pending.slice(scanFrom, end)
+            scanFrom = end + FRAME_END.length
+            if (frameCommits(frame, o.worker)) {
+              committed = true
+              break
+            }
+            skipped++
+          }
+        } catch (err) {
+          settle(err instanceof Error ? err : new Error(String(err)))
+          return true
+        }
+        if (!committed) return true
+        res = o.commit()
+        res.on('drain', control.resume)
+        const held = Buffer.from(pending, 'utf8')
+        pending = ''
+        const more = res.write(held)
+        // Bookkeeping after the write, so it never delays the first token.
+        o.onFirstToken()
+        // Frames held back before the first output (the role chunk) are not tokens.
+        tokens += Math.max(0, countTokens(held) - skipped)
+        last = held
+        return more
+      },
+      onEnd() {
+        if (settled) return
+        const whole = Buffer.concat(collected)
+        if (mode === 'failed') {
+          settle(failureFrom(o.worker, status, headers, whole.toString('utf8')))
+          return
+        }
+        if (mode === 'whole') {
+          o.sendWhole(status, headers['content-type'] ?? 'application/json', whole)
+          settle({ outcome: status === 200 ? 'ok' : 'rejected', tokens: 0 })
+          return
+        }
+        if (!res) {
+          // The worker closed the stream before any output: as good as a dropped connection.
+          settle(transportFailure(o.worker, new Error('stream ended before the first token')))
+          return
+        }
+        const tail = Buffer.concat(prev ? [prev, last!] : [last!])
+          .subarray(-64)
+          .toString('latin1')
+        if (!tail.includes(DONE_FRAME)) {
+          settle(endWithError(res, o.worker, tokens, 'stream ended without [DONE]'))
+          return
+        }
+        res.end()
+        settle({ outcome: 'ok', tokens })
+      },
+      onError(err) {
+        if (settled) return
+        if (o.signal.aborted) return onAbort()
+        if (!res) settle(err instanceof Error ? err : new Error(String(err)))
+        else settle(endWithError(res, o.worker, tokens, errorMessage(err)))
+      },
+    }
+    const control = o.proxy.stream(
+      o.worker,
+      o.path,
+      o.body,
+      { signal: o.signal, requestId: o.requestId, headersTimeoutMs: o.headersTimeoutMs },
+      sink,
+    )
+  })
+}
+
+function endWithError(res: ServerResponse, worker: WorkerEntry, tokens: number, why: string): RelayOutcome {
+  const message = `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`
+  const body = openAiErrorBody(new RbeeError('RBEE_WORKER_FAILED', message))
+  if (!res.destroyed) res.end(`data: ${JSON.stringify(body)}\n\n`)
+  return { outcome: 'error', tokens, message }
+}

@@ -1,0 +1,248 @@
+import { errorFromResponse } from '@rbee/client'
+import { errorMessage, RbeeError } from '@rbee/common'
+import { type WorkerInfo, WorkerInfoSchema } from '@rbee/contracts'
+import { Agent, type Dispatcher } from 'undici'
+import { z } from 'zod'
+import type { WorkerEntry } from '../registry/worker-entry.js'
+
+/** The part of a worker's `/v1/info` that names its hive. */
+const WorkerInfoLinkSchema = z.object({ hive_url: z.url({ protocol: /^https?$/ }).nullable() })
+
+/**
+ * A worker failed a request before the client saw anything from it. `retryable` says another
+ * worker may take the request; `quarantine` says this worker should leave routing for a moment
+ * (it refused or dropped the connection, or answered 5xx other than busy).
+ */
+export class WorkerFailure extends RbeeError {
+  readonly retryable: boolean
+  readonly quarantine: boolean
+  readonly workerId: string
+
+  constructor(
+    workerId: string,
+    message: string,
+    options: {
+      retryable: boolean
+      quarantine: boolean
+      cause?: unknown
+      status?: number
+      code?: RbeeError['code']
+    },
+  ) {
+    super(options.code ?? 'RBEE_WORKER_FAILED', message, { cause: options.cause, status: options.status })
+    this.workerId = workerId
+    this.retryable = options.retryable
+    this.quarantine = options.quarantine
+  }
+}
+
+export interface WorkerProxyOptions {
+  /** Bearer token presented to workers (the node token), if any. */
+  token?: string | undefined
+  /** @default 5000 */
+  connectTimeoutMs?: number
+}
+
+/**
+ * The queen's connections to workers: one undici `Agent` keeps a pool of keep-alive connections
+ * per worker origin, so a request reuses a warm socket instead of paying a TCP handshake.
+ */
+export class WorkerProxy {
+  readonly #agent: Agent
+  readonly #token: string | undefined
+
+  constructor(options: WorkerProxyOptions = {}) {
+    this.#agent = new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      pipelining: 1,
+      connect: { timeout: options.connectTimeoutMs ?? 5000, noDelay: true },
+    })
+    this.#token = options.token
+  }
+
+  /**
+   * Sends `body` (JSON text) to the worker. A transport failure (refused, reset, timeout)
+   * throws a retryable `WorkerFailure`; the caller reads or destroys the response body.
+   */
+  async request(
+    worker: WorkerEntry,
+    path: string,
+    body: string,
+    options: { signal: AbortSignal; requestId?: string; headersTimeoutMs: number },
+  ): Promise<Dispatcher.ResponseData> {
+    try {
+      return await this.#agent.request({
+        origin: worker.url,
+        path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream, application/json',
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+          ...(options.requestId ? { 'x-request-id': options.requestId } : {}),
+        },
+        body,
+        signal: options.signal,
+        headersTimeout: options.headersTimeoutMs,
+        bodyTimeout: 0,
+      })
+    } catch (err) {
+      if (options.signal.aborted) throw options.signal.reason
+      throw transportFailure(worker, err)
+    }
+  }
+
+  /**
+   * Reads a non-2xx answer: 5xx becomes a retryable `WorkerFailure` (busy and loading workers
+   * are not quarantined), 4xx the worker's own error (the request itself is wrong).
+   */
+  async failure(worker: WorkerEntry, res: Dispatcher.ResponseData): Promise<RbeeError> {
+    const text = await res.body.text().catch(() => '')
+    return failureFrom(worker, res.statusCode, res.headers, text)
+  }
+
+  /**
+   * The streaming hot path: sends `body` and hands the answer to `sink` straight from undici's
+   * HTTP parser (a dispatch handler, no Readable stream in between). `sink.onData` returning
+   * false pauses the worker's stream until `resume()`. Transport failures reach `sink.onError`
+   * as retryable `WorkerFailure`s; an aborted `signal` as its reason.
+   */
+  stream(
+    worker: WorkerEntry,
+    path: string,
+    body: string,
+    options: { signal: AbortSignal; requestId?: string; headersTimeoutMs: number },
+    sink: StreamSink,
+  ): { resume: () => void } {
+    const { signal } = options
+    let abort: ((err?: Error) => void) | undefined
+    let resume: (() => void) | undefined
+    let done = false
+    const onAbort = (): void => abort?.(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+    const finish = (): boolean => {
+      if (done) return false
+      done = true
+      signal.removeEventListener('abort', onAbort)
+      return true
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    this.#agent.dispatch(
+      {
+        origin: worker.url,
+        path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream, application/json',
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+          ...(options.requestId ? { 'x-request-id': options.requestId } : {}),
+        },
+        body,
+        headersTimeout: options.headersTimeoutMs,
+        bodyTimeout: 0,
+      },
+      {
+        onConnect: (a) => {
+          abort = a
+          if (signal.aborted) onAbort()
+        },
+        onHeaders: (statusCode, raw, r) => {
+          resume = r
+          const headers: Record<string, string> = {}
+          for (let i = 0; i + 1 < raw.length; i += 2) {
+            headers[String(raw[i]).toLowerCase()] = String(raw[i + 1])
+          }
+          sink.onHeaders(statusCode, headers)
+          return true
+        },
+        onData: (chunk) => sink.onData(chunk),
+        onComplete: () => {
+          if (finish()) sink.onEnd()
+        },
+        onError: (err) => {
+          if (!finish()) return
+          sink.onError(signal.aborted ? signal.reason : transportFailure(worker, err))
+        },
+        onUpgrade: () => {},
+      },
+    )
+    return { resume: () => resume?.() }
+  }
+
+  /** A worker's own `GET /v1/info`. */
+  async info(url: string, signal?: AbortSignal): Promise<WorkerInfo> {
+    const res = await this.#agent.request({
+      origin: url,
+      path: '/v1/info',
+      method: 'GET',
+      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      signal: signal ?? AbortSignal.timeout(5000),
+    })
+    if (res.statusCode !== 200) {
+      await res.body.dump()
+      throw new RbeeError('RBEE_UPSTREAM', `worker at ${url} answered ${res.statusCode} to /v1/info`)
+    }
+    return WorkerInfoSchema.parse(await res.body.json())
+  }
+
+  /** The `hive_url` a worker reports in its `/v1/info` (null when it has none). */
+  async hiveUrlOf(url: string, signal?: AbortSignal): Promise<string | null> {
+    const res = await this.#agent.request({
+      origin: url,
+      path: '/v1/info',
+      method: 'GET',
+      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      signal: signal ?? AbortSignal.timeout(5000),
+    })
+    if (res.statusCode !== 200) {
+      await res.body.dump()
+      return null
+    }
+    const parsed = WorkerInfoLinkSchema.safeParse(await res.body.json())
+    return parsed.success ? parsed.data.hive_url : null
+  }
+
+  /** Closes every pooled connection. */
+  async close(): Promise<void> {
+    await this.#agent.destroy()
+  }
+}
+
+/** Receives a streamed answer from `WorkerProxy.stream`. */
+export interface StreamSink {
+  onHeaders(statusCode: number, headers: Record<string, string>): void
+  /** Returns false to pause the worker's stream until `resume()`. */
+  onData(chunk: Buffer): boolean
+  onEnd(): void
+  onError(err: unknown): void
+}
+
+/** The error for a worker's non-2xx answer (see `WorkerProxy.failure`). */
+export function failureFrom(
+  worker: WorkerEntry,
+  statusCode: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+): RbeeError {
+  const e = errorFromResponse(statusCode, headers, text, `worker ${worker.id}`)
+  if (statusCode < 500) return e
+  const transient = e.code === 'RBEE_BUSY' || e.code === 'RBEE_NOT_READY' || e.code === 'RBEE_DRAINING'
+  return new WorkerFailure(worker.id, `worker ${worker.id} answered ${statusCode}: ${e.message}`, {
+    retryable: true,
+    quarantine: !transient,
+    status: 502,
+    cause: e,
+  })
+}
+
+/** A failure of the connection itself: the worker is probably gone. */
+export function transportFailure(worker: WorkerEntry, err: unknown): WorkerFailure {
+  if (err instanceof WorkerFailure) return err
+  const code = (err as { code?: unknown }).code
+  return new WorkerFailure(
+    worker.id,
+    `worker ${worker.id} at ${worker.url} failed: ${typeof code === 'string' ? `${code} ` : ''}${errorMessage(err)}`,
+    { retryable: true, quarantine: true, cause: err, status: 502 },
+  )
+}

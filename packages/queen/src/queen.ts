@@ -1,0 +1,402 @@
+import { hostname } from 'node:os'
+import type { HiveConfEntry } from '@rbee/client'
+import { hiveConfUrl } from '@rbee/client'
+import {
+  Closer,
+  createHttpServer,
+  createLogger,
+  errorMessage,
+  type HttpServer,
+  isLoopbackHost,
+  JobRegistry,
+  type Logger,
+  RbeeError,
+  registerJobRoutes,
+} from '@rbee/common'
+import { type FleetStatus, hostPortUrl } from '@rbee/contracts'
+import type { Hive } from '@rbee/hive'
+import { HiveManager } from './hives/hive-manager.js'
+import { installAuth } from './http/auth.js'
+import { FleetStream } from './http/fleet-stream.js'
+import { registerQueenRoutes } from './http/routes.js'
+import { createOperationRunner, precheckOperation } from './jobs/operations.js'
+import { QueenMetrics } from './metrics.js'
+import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
+import { InferenceRouter } from './proxy/inference-router.js'
+import { WorkerProxy } from './proxy/worker-proxy.js'
+import { Registry } from './registry/registry.js'
+import { IdleReaper } from './scheduler/idle-reaper.js'
+import { Scheduler } from './scheduler/scheduler.js'
+import { HiveSpawner } from './scheduler/spawner.js'
+import { VERSION } from './version.js'
+
+/** Everything a queen can be told; see `main.ts` for the flags. */
+export interface QueenOptions {
+  /** @default '127.0.0.1' */
+  host?: string
+  /** 0 lets the OS pick. @default 7833 */
+  port?: number
+  /** Data dir of the local hive (`$RBEE_HOME`). Required when the local hive runs. */
+  home?: string
+  /** API keys for the public API; none is allowed only on loopback. */
+  apiKeys?: readonly string[]
+  /** Shared secret of queen, hives and workers; required beyond loopback. */
+  nodeToken?: string | undefined
+  /** Hives from `hives.conf`. */
+  hives?: readonly HiveConfEntry[]
+  /** Run a hive in-process when no hive is configured. @default true */
+  localHive?: boolean
+  /** Id of that hive. @default the host name */
+  localHiveId?: string
+  /** URL hives and workers use to reach the queen. @default derived from the bind address */
+  advertiseUrl?: string
+  /** Hive telemetry interval; 3 missed ones take a hive offline. @default 1000 */
+  hiveIntervalMs?: number
+  /** Worker heartbeat interval; 3 missed ones drop a worker no hive vouches for. @default 10_000 */
+  workerHeartbeatIntervalMs?: number
+  /** Requests waiting per model. @default 64 */
+  queueSize?: number
+  /** @default 60_000 */
+  queueTimeoutMs?: number
+  /** @default 300_000 */
+  spawnTimeoutMs?: number
+  /** Idle time before a worker is stopped; 0 never. @default 600_000 */
+  idleTtlMs?: number
+  /** The same for built-in models. @default 0 (never) */
+  builtinIdleTtlMs?: number
+  /** Slots of workers the queen spawns (hive default when unset). */
+  workerSlots?: number | undefined
+  /** Context size of workers the queen spawns (hive default when unset). */
+  workerCtxSize?: number | undefined
+  /** Largest public request body. @default 8 MiB */
+  bodyLimit?: number
+  /** Tries per inference request. @default 3 */
+  maxAttempts?: number
+  logger?: Logger
+  /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
+  onShutdownRequest?: () => void
+}
+
+/** Endpoints hives and workers call with the node token. */
+const NODE_PATHS = ['/v1/hive/ready', '/v1/worker-heartbeat']
+
+/**
+ * queen-rbee: knows every hive and worker, decides where each request runs, streams answers
+ * back. `await new Queen(opts).start()` binds and connects; `close()` drains and stops
+ * everything it started (the local hive and its workers too).
+ */
+export class Queen {
+  readonly registry: Registry
+  readonly metrics: QueenMetrics
+  readonly #o: QueenOptions
+  readonly #log: Logger
+  readonly #host: string
+  readonly #closer = new Closer()
+  readonly #server: HttpServer
+  readonly #jobs: JobRegistry
+  readonly #hives: HiveManager
+  readonly #scheduler: Scheduler
+  readonly #proxy: WorkerProxy
+  readonly #fleet: FleetStream
+  readonly #reaper: IdleReaper
+  readonly #startedAt = Date.now()
+  readonly #discovering = new Map<string, number>()
+  #localHive: Hive | undefined
+  #port = 0
+  #started = false
+  #closing: Promise<void> | undefined
+
+  /** @throws RbeeError `RBEE_CONFIG` for an unsafe combination (no API key beyond loopback…). */
+  constructor(options: QueenOptions = {}) {
+    this.#o = options
+    this.#host = options.host ?? '127.0.0.1'
+    const apiKeys = options.apiKeys ?? []
+    if (!isLoopbackHost(this.#host)) {
+      if (apiKeys.length === 0) {
+        throw new RbeeError(
+          'RBEE_CONFIG',
+          `refusing to serve on ${this.#host} without an API key: set --api-key / RBEE_API_KEYS / --api-key-file, or bind to 127.0.0.1`,
+        )
+      }
+      if (!options.nodeToken) {
+        throw new RbeeError(
+          'RBEE_CONFIG',
+          `refusing to serve on ${this.#host} without a node token: set --node-token (RBEE_NODE_TOKEN), shared with hives`,
+        )
+      }
+    }
+    this.#log = options.logger ?? createLogger({ name: 'queen-rbee' })
+    const hiveIntervalMs = options.hiveIntervalMs ?? 1000
+    this.registry = new Registry({
+      hiveIntervalMs,
+      workerIntervalMs: options.workerHeartbeatIntervalMs ?? 10_000,
+      logger: this.#log,
+    })
+    this.#fleet = new FleetStream({ registry: this.registry })
+    this.#hives = new HiveManager({
+      registry: this.registry,
+      logger: this.#log,
+      token: options.nodeToken,
+      hiveIntervalMs,
+      onEvent: (ev) => this.#fleet.publish(ev),
+    })
+    this.#proxy = new WorkerProxy({ token: options.nodeToken })
+    let scheduler: Scheduler | undefined
+    this.metrics = new QueenMetrics({
+      queueDepths: () => scheduler?.queueDepths() ?? [],
+      workerStates: () => {
+        const out = new Map<string, number>()
+        for (const w of this.registry.workers()) out.set(w.info.status, (out.get(w.info.status) ?? 0) + 1)
+        out.set('routable', [...this.registry.workers()].filter((w) => w.routable).length)
+        return out
+      },
+      hives: () => [...this.registry.hives()].map((h) => [h.id, h.online] as [string, boolean]),
+    })
+    const spawner = new HiveSpawner({
+      registry: this.registry,
+      hives: this.#hives,
+      logger: this.#log,
+      metrics: this.metrics,
+      timeoutMs: options.spawnTimeoutMs,
+      slots: options.workerSlots,
+      ctxSize: options.workerCtxSize,
+      onSpawned: async (result) => {
+        this.registry.workerInfo(await this.#proxy.info(result.url))
+      },
+    })
+    scheduler = new Scheduler({
+      registry: this.registry,
+      spawner,
+      logger: this.#log,
+      queueSize: options.queueSize,
+      queueTimeoutMs: options.queueTimeoutMs,
+    })
+    this.#scheduler = scheduler
+    this.#reaper = new IdleReaper({
+      registry: this.registry,
+      ttlMs: (model) =>
+        this.#isBuiltin(model) ? (options.builtinIdleTtlMs ?? 0) : (options.idleTtlMs ?? 600_000),
+      stop: (w) => this.#stopWorker(w.hiveId!, w.id),
+      logger: this.#log,
+    })
+    const router = new InferenceRouter({
+      scheduler,
+      registry: this.registry,
+      metrics: this.metrics,
+      logger: this.#log,
+      proxy: this.#proxy,
+      maxAttempts: options.maxAttempts,
+    })
+    this.#server = createHttpServer({
+      logger: this.#log,
+      bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+      openAiPaths: OPENAI_PATHS,
+    })
+    installAuth(this.#server.app, {
+      apiKeys,
+      nodeToken: options.nodeToken,
+      nodePaths: NODE_PATHS,
+      publicPaths: ['/health'],
+      openAiPaths: OPENAI_PATHS,
+    })
+    this.#jobs = new JobRegistry({ actor: 'queen-rbee', logger: this.#log })
+    registerJobRoutes(
+      this.#server.app,
+      this.#jobs,
+      createOperationRunner({
+        registry: this.registry,
+        hives: this.#hives,
+        router,
+        fleetStatus: () => this.fleetStatus(),
+      }),
+      { precheck: (op) => precheckOperation(this.registry, op) },
+    )
+    registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
+    registerQueenRoutes(this.#server.app, {
+      queen: this,
+      registry: this.registry,
+      fleet: this.#fleet,
+      metrics: this.metrics,
+      onHiveReady: (ready) => this.#hives.add(ready.hive_id, ready.hive_url, 'registration'),
+      onWorkerHeartbeat: (hiveId, workerUrl) => this.#discover(hiveId, workerUrl),
+      onShutdown: () => {
+        if (options.onShutdownRequest) options.onShutdownRequest()
+        else void this.close()
+      },
+      nodeTokenBodyLimit: 256 * 1024,
+    })
+  }
+
+  get port(): number {
+    return this.#port
+  }
+
+  /** The URL hives and workers use to reach this queen. */
+  get url(): string {
+    if (this.#o.advertiseUrl) return this.#o.advertiseUrl.replace(/\/+$/, '')
+    const h = this.#host === '0.0.0.0' || this.#host === '::' ? '127.0.0.1' : this.#host
+    return hostPortUrl(h, this.#port)
+  }
+
+  get draining(): boolean {
+    return this.#server.draining
+  }
+
+  get uptimeS(): number {
+    return (Date.now() - this.#startedAt) / 1000
+  }
+
+  /** Id of the in-process hive, if one runs. */
+  get localHiveId(): string | null {
+    return this.#localHive?.hiveId ?? null
+  }
+
+  get authInfo(): { api_keys: boolean; node_token: boolean } {
+    return { api_keys: (this.#o.apiKeys ?? []).length > 0, node_token: Boolean(this.#o.nodeToken) }
+  }
+
+  #isBuiltin(model: string): boolean {
+    for (const h of this.registry.hivesWithModel(model)) {
+      const m = h.catalog?.find((e) => e.id === model)
+      if (m) return m.builtin
+    }
+    return model === 'tiny'
+  }
+
+  async #stopWorker(hiveId: string, workerId: string): Promise<void> {
+    const client = this.#hives.client(hiveId)
+    if (!client) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no connection to hive ${hiveId}`)
+    const job = await client.run({ operation: 'worker_stop', hive_id: hiveId, worker_id: workerId })
+    const out = await job.collect()
+    if (out.outcome !== 'done') throw new RbeeError('RBEE_UPSTREAM', out.message ?? 'worker_stop failed')
+  }
+
+  /**
+   * A heartbeat named a hive the queen does not know (it restarted, and the hive registered
+   * with its predecessor): the worker's `/v1/info` says where its hive is.
+   */
+  #discover(hiveId: string, workerUrl: string): void {
+    if (this.registry.hive(hiveId)) return
+    const last = this.#discovering.get(hiveId) ?? 0
+    if (Date.now() - last < 10_000) return
+    this.#discovering.set(hiveId, Date.now())
+    void this.#proxy
+      .hiveUrlOf(workerUrl)
+      .then((url) => {
+        if (url && !this.registry.hive(hiveId) && !this.#closer.closed) {
+          this.#log.info({ hive_id: hiveId, url }, 'hive found through its worker')
+          this.#hives.add(hiveId, url, 'registration')
+        }
+      })
+      .catch((err: unknown) =>
+        this.#log.debug({ hive_id: hiveId, err: errorMessage(err) }, 'hive discovery failed'),
+      )
+  }
+
+  /** Every hive and worker, as `status` and `rbee status --json` show them. */
+  fleetStatus(): FleetStatus {
+    return {
+      queen: { version: VERSION, uptime_s: this.uptimeS, url: this.url },
+      hives: [...this.registry.hives()].map((h) => this.registry.toHiveRecord(h)),
+      workers: [...this.registry.workers()].map((w) => w.toRecord()),
+    }
+  }
+
+  /**
+   * Binds the port, connects to configured hives (or starts the local hive), starts timers.
+   * @throws when the port cannot be bound or the local hive cannot start.
+   */
+  async start(): Promise<{ url: string; port: number }> {
+    if (this.#started) throw new Error('Queen.start() was already called')
+    this.#started = true
+    const o = this.#o
+    this.#closer.add(() => this.#proxy.close())
+    this.#closer.add(() => this.#server.close())
+    this.#closer.add(() => this.#hives.close())
+    this.#closer.add(() => this.#fleet.close())
+    this.#closer.add(() => this.#jobs.close())
+    this.#closer.add(() => this.#scheduler.close())
+    this.#port = await this.#server.listen(this.#host, o.port ?? 7833)
+    const sweep = setInterval(
+      () => this.registry.sweep(),
+      Math.max(100, Math.min(500, (o.hiveIntervalMs ?? 1000) / 2)),
+    )
+    sweep.unref()
+    this.#closer.add(() => clearInterval(sweep))
+    const reap = setInterval(() => this.#reaper.sweep(), 5000)
+    reap.unref()
+    this.#closer.add(() => clearInterval(reap))
+    for (const h of o.hives ?? []) this.#hives.add(h.id, hiveConfUrl(h), 'config')
+    if ((o.hives ?? []).length === 0 && o.localHive !== false) await this.#startLocalHive()
+    this.#log.info(
+      {
+        host: this.#host,
+        port: this.#port,
+        url: this.url,
+        hives: this.registry.hiveCount,
+        local_hive: this.localHiveId,
+      },
+      'queen-rbee listening',
+    )
+    return { url: this.url, port: this.#port }
+  }
+
+  async #startLocalHive(): Promise<void> {
+    const o = this.#o
+    if (!o.home) throw new RbeeError('RBEE_CONFIG', 'the local hive needs a data dir (--home / RBEE_HOME)')
+    // Loaded only when needed: a queen in front of remote hives never pays for the hive's code.
+    const { Hive, hiveIdFromHostname } = await import('@rbee/hive')
+    const hive = new Hive({
+      home: o.home,
+      hiveId: o.localHiveId ?? hiveIdFromHostname(hostname()),
+      host: '127.0.0.1',
+      port: 0,
+      queenUrl: this.url,
+      token: o.nodeToken,
+      logger: this.#log.child({ component: 'local-hive' }),
+      telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
+      ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),
+      ...(o.workerCtxSize ? { workerCtxSize: o.workerCtxSize } : {}),
+    })
+    this.#localHive = hive
+    // Closed before the queen's own parts (Closer runs last-added first): workers stop while
+    // their exits can still reach the registry.
+    this.#closer.add(() => hive.close())
+    await hive.start()
+    // Wait for its stream, so the first request after "listening" finds an online hive.
+    const online = new Promise<void>((resolve) => {
+      const off = this.registry.on((ev) => {
+        if (ev.type === 'hive_online' && ev.hiveId === hive.hiveId) {
+          off()
+          resolve()
+        }
+      })
+      setTimeout(() => {
+        off()
+        resolve()
+      }, 10_000).unref()
+    })
+    this.#hives.add(hive.hiveId, hive.localUrl, 'local')
+    await online
+  }
+
+  /**
+   * Stops taking requests (503), cancels queued requests and jobs, stops the local hive and its
+   * workers, closes hive streams and the port. Idempotent; never throws.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#server.drain(['/health'])
+      try {
+        // Queued requests and running jobs end first, so nothing asks a closing hive for work.
+        this.#scheduler.close()
+        await this.#jobs.close()
+        await this.#closer.close()
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'error while stopping')
+      }
+      this.#log.info('queen-rbee stopped')
+    })()
+    return this.#closing
+  }
+}

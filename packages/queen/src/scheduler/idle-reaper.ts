@@ -1,0 +1,46 @@
+import { errorMessage, type Logger } from '@rbee/common'
+import type { Registry } from '../registry/registry.js'
+import type { WorkerEntry } from '../registry/worker-entry.js'
+
+export interface IdleReaperOptions {
+  registry: Registry
+  /** Idle time after which a worker of `model` is stopped; 0 keeps it forever. */
+  ttlMs: (model: string) => number
+  /** Asks the worker's hive to stop it. */
+  stop: (worker: WorkerEntry) => Promise<void>
+  logger: Logger
+  now?: () => number
+}
+
+/**
+ * Stops workers that have been idle longer than their model's TTL so their memory comes back.
+ * Only workers a hive runs are stopped (a hive is what can stop them); `sweep()` is driven by
+ * the queen's timer and reads only the registry's idle set.
+ */
+export class IdleReaper {
+  readonly #o: IdleReaperOptions
+
+  constructor(options: IdleReaperOptions) {
+    this.#o = options
+  }
+
+  sweep(): void {
+    const now = (this.#o.now ?? Date.now)()
+    const due: WorkerEntry[] = []
+    for (const w of this.#o.registry.idleWorkers()) {
+      const ttl = this.#o.ttlMs(w.model)
+      if (ttl > 0 && w.hiveId !== null && now - w.lastUsedMs >= ttl) due.push(w)
+    }
+    for (const w of due) {
+      this.#o.registry.setStopping(w, true)
+      this.#o.logger.info(
+        { worker_id: w.id, model: w.model, idle_ms: now - w.lastUsedMs },
+        'stopping idle worker',
+      )
+      this.#o.stop(w).catch((err: unknown) => {
+        this.#o.logger.warn({ worker_id: w.id, err: errorMessage(err) }, 'could not stop idle worker')
+        this.#o.registry.setStopping(w, false)
+      })
+    }
+  }
+}

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { deferred, RbeeError, silentLogger } from '@rbee/common'
+import { catalogEntry, device, info, T0, telemetry } from '../registry/fixtures.js'
+import { Registry } from '../registry/registry.js'
+import { IdleReaper } from './idle-reaper.js'
+import { choosePlacement } from './placement.js'
+import { type Lease, Scheduler } from './scheduler.js'
+import type { Spawner, SpawnRequest } from './spawner.js'
+
+// The spawner here is an in-memory stand-in: these are unit tests of the queueing rules. The
+// integration tests spawn real workers on real hives.
+function setup(options: { queueSize?: number; queueTimeoutMs?: number; spawn?: Spawner['spawn'] } = {}) {
+  const registry = new Registry()
+  registry.upsertHive('h1', 'http://h1:7835', 'config')
+  registry.hiveEvent(telemetry('h1', []))
+  const spawns: SpawnRequest[] = []
+  const spawner: Spawner = {
+    spawn: async (req, signal, narrate) => {
+      spawns.push(req)
+      if (options.spawn) return options.spawn(req, signal, narrate)
+      narrate?.('loading')
+      await new Promise((r) => setTimeout(r, 5))
+      registry.hiveEvent({
+        type: 'worker_ready',
+        hive_id: 'h1',
+        timestamp: new Date(T0).toISOString(),
+        worker: info(`w-${spawns.length}`, { model_id: req.model, slots_total: 4 }),
+        pid: 100,
+      })
+    },
+  }
+  const scheduler = new Scheduler({ registry, spawner, logger: silentLogger(), ...options })
+  return { registry, scheduler, spawns }
+}
+
+describe('scheduler', () => {
+  test('a free slot is taken at once and given back on release', async () => {
+    const { registry, scheduler, spawns } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const lease = await scheduler.acquire('tiny')
+    assert.equal(lease.worker.id, 'a')
+    assert.equal(registry.pick('tiny'), undefined)
+    lease.release()
+    lease.release()
+    assert.equal(registry.pick('tiny')?.id, 'a')
+    assert.equal(spawns.length, 0)
+  })
+
+  test('ten concurrent first requests for a model trigger one spawn and are all served', async () => {
+    const { scheduler, spawns } = setup({ queueSize: 16 })
+    const spawnNotes: string[] = []
+    const served = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const lease = await scheduler.acquire('tiny', { onSpawn: (h) => spawnNotes.push(h) })
+        // 4 slots for 10 requests: each holds its slot a moment, as a generation would.
+        setImmediate(() => lease.release())
+        return lease.worker.id
+      }),
+    )
+    assert.equal(spawns.length, 1)
+    assert.deepEqual(new Set(served), new Set(['w-1']))
+    assert.ok(spawnNotes.includes('loading'))
+  })
+
+  test('requests wait in order, see their queue position, and a full queue answers 429', async () => {
+    const { registry, scheduler } = setup({ queueSize: 2 })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const first = await scheduler.acquire('tiny')
+    const positions: Array<[string, number]> = []
+    const second = scheduler.acquire('tiny', { onQueued: (p) => positions.push(['second', p]) })
+    const third = scheduler.acquire('tiny', { onQueued: (p) => positions.push(['third', p]) })
+    await assert.rejects(scheduler.acquire('tiny'), (e: unknown) => {
+      assert.ok(e instanceof RbeeError)
+      assert.equal(e.code, 'RBEE_QUEUE_FULL')
+      assert.equal(e.status, 429)
+      assert.ok(e.retryAfterS! >= 1)
+      return true
+    })
+    assert.equal(scheduler.queueDepth('tiny'), 2)
+    first.release()
+    const s = await second
+    assert.deepEqual(positions, [
+      ['second', 1],
+      ['third', 2],
+      ['third', 1],
+    ])
+    s.release()
+    ;(await third).release()
+    assert.equal(scheduler.queueDepth('tiny'), 0)
+  })
+
+  test('a request that waits too long gets a 503', async () => {
+    const { registry, scheduler } = setup({ queueTimeoutMs: 50 })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const held = await scheduler.acquire('tiny')
+    await assert.rejects(scheduler.acquire('tiny'), (e: unknown) => {
+      assert.ok(e instanceof RbeeError)
+      assert.equal(e.code, 'RBEE_QUEUE_TIMEOUT')
+      assert.equal(e.status, 503)
+      return true
+    })
+    held.release()
+  })
+
+  test('an aborted request leaves the queue', async () => {
+    const { registry, scheduler } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const held = await scheduler.acquire('tiny')
+    const ac = new AbortController()
+    const waiting = scheduler.acquire('tiny', { signal: ac.signal })
+    assert.equal(scheduler.queueDepth('tiny'), 1)
+    ac.abort(new Error('client went away'))
+    await assert.rejects(waiting, /client went away/)
+    assert.equal(scheduler.queueDepth('tiny'), 0)
+    held.release()
+  })
+
+  test('a failed spawn fails every request waiting for it with the reason', async () => {
+    const { scheduler, spawns } = setup({
+      spawn: async () => {
+        throw new RbeeError('RBEE_NO_CAPACITY', 'model big needs 9000 MB, free: h1: cpu:0 100 MB')
+      },
+    })
+    const results = await Promise.allSettled([scheduler.acquire('big'), scheduler.acquire('big')])
+    assert.equal(spawns.length, 1)
+    for (const r of results) {
+      assert.equal(r.status, 'rejected')
+      assert.match((r as PromiseRejectedResult).reason.message, /needs 9000 MB, free: h1/)
+    }
+  })
+
+  test('a worker that dies while requests wait triggers a fresh spawn for them', async () => {
+    const gate = deferred<void>()
+    let calls = 0
+    const { registry, scheduler } = setup({
+      spawn: async (req) => {
+        calls++
+        if (calls === 2) await gate.promise
+        registry.hiveEvent({
+          type: 'worker_ready',
+          hive_id: 'h1',
+          timestamp: new Date(T0).toISOString(),
+          worker: info(`w-${calls}`, { model_id: req.model, slots_total: 1 }),
+          pid: 100,
+        })
+      },
+    })
+    const first = await scheduler.acquire('tiny')
+    const waiting = scheduler.acquire('tiny')
+    registry.hiveEvent({
+      type: 'worker_exited',
+      hive_id: 'h1',
+      timestamp: new Date(T0).toISOString(),
+      worker_id: first.worker.id,
+      pid: 100,
+      port: first.worker.info.port,
+      exit_code: null,
+      signal: 'SIGKILL',
+      expected: false,
+      restarting: false,
+      reason: 'killed',
+    })
+    first.release()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(calls, 2, 'the dead worker was the one spawned: a new spawn starts at once')
+    gate.resolve()
+    const lease: Lease = await waiting
+    assert.equal(lease.worker.id, 'w-2')
+    lease.release()
+  })
+
+  test('close rejects waiting requests', async () => {
+    const { registry, scheduler } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    await scheduler.acquire('tiny')
+    const waiting = scheduler.acquire('tiny')
+    scheduler.close()
+    await assert.rejects(waiting, (e: unknown) => e instanceof RbeeError && e.code === 'RBEE_DRAINING')
+  })
+})
+
+describe('placement', () => {
+  test('chooses the device that fits the model best and counts memory promised to other spawns', () => {
+    const registry = new Registry()
+    for (const id of ['small', 'large']) registry.upsertHive(id, `http://${id}`, 'config')
+    registry.hiveEvent(telemetry('small', [], { devices: [device(3000)] }))
+    registry.hiveEvent(
+      telemetry('large', [], {
+        devices: [device(60000), device(24000, { id: 'gpu:1', type: 'gpu', backend: 'cuda' })],
+      }),
+    )
+    registry.setCatalog('small', [catalogEntry('m', 2000)])
+    registry.setCatalog('large', [catalogEntry('m', 2000)])
+    const hives = registry.hivesWithModel('m')
+    const p = choosePlacement('m', hives)
+    assert.equal(p.hive.id, 'small')
+    assert.equal(p.backend, 'cpu')
+    const q = choosePlacement('m', hives, new Map([['small/cpu:0', 2000]]))
+    assert.equal(q.hive.id, 'large')
+    assert.equal(q.device.id, 'gpu:1')
+    assert.equal(q.backend, 'cuda')
+    assert.equal(q.deviceIndex, 1)
+  })
+
+  test('a model that fits nowhere is refused with what it needs and what is free', () => {
+    const registry = new Registry()
+    registry.upsertHive('a', 'http://a', 'config')
+    registry.hiveEvent(telemetry('a', [], { devices: [device(1500)] }))
+    registry.setCatalog('a', [catalogEntry('big', 8000)])
+    assert.throws(
+      () => choosePlacement('big', registry.hivesWithModel('big')),
+      (e: unknown) =>
+        e instanceof RbeeError &&
+        e.code === 'RBEE_NO_CAPACITY' &&
+        e.message === 'model big needs 8000 MB, free: a: cpu:0 1500 MB',
+    )
+  })
+})
+
+describe('idle reaper', () => {
+  test('stops workers idle past their TTL and keeps models whose TTL is off', async () => {
+    let now = T0
+    const registry = new Registry({ now: () => now })
+    registry.upsertHive('h1', 'http://h1', 'config')
+    registry.hiveEvent(telemetry('h1', [info('t'), info('b', { model_id: 'big', port: 40001 })]))
+    const stopped: string[] = []
+    const reaper = new IdleReaper({
+      registry,
+      ttlMs: (m) => (m === 'tiny' ? 0 : 60_000),
+      stop: async (w) => {
+        stopped.push(w.id)
+      },
+      logger: silentLogger(),
+      now: () => now,
+    })
+    now += 59_000
+    reaper.sweep()
+    assert.deepEqual(stopped, [])
+    now += 1000
+    reaper.sweep()
+    assert.deepEqual(stopped, ['b'])
+    assert.equal(registry.pick('big'), undefined, 'a worker being stopped is not routable')
+    assert.equal(registry.pick('tiny')?.id, 't')
+  })
+})

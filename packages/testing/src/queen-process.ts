@@ -1,0 +1,105 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ManagedProcess } from './managed-process.js'
+
+/** Path of the built `queen-rbee` entry point in this checkout. */
+export const QUEEN_MAIN = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'queen',
+  'dist',
+  'main.js',
+)
+
+export interface StartQueenOptions {
+  /** Extra flags, e.g. `['--queue-size', '1']`. */
+  args?: string[]
+  /** Extra environment (the parent's `RBEE_*` and `HF_*` variables are not inherited). */
+  env?: NodeJS.ProcessEnv
+  /** Data dir of the local hive. @default a fresh temporary directory, removed by `close()` */
+  home?: string
+  /** `--hives-conf`. @default a path that does not exist (no hives: the local hive runs) */
+  hivesConf?: string
+  /** @default 0 (the OS picks); give the old port to restart a queen in place */
+  port?: number
+  /** `--node-token`. */
+  nodeToken?: string
+  /** `--api-key`, once per key. */
+  apiKeys?: string[]
+  /** @default 60_000 */
+  readyTimeoutMs?: number
+}
+
+export interface StartedQueen {
+  url: string
+  port: number
+  pid: number
+  home: string
+  /** Id of the in-process local hive, or null. */
+  localHive: string | null
+  process: ManagedProcess
+  /** SIGTERM (SIGKILL after `graceMs`), then removes the temporary data dir if it made one. */
+  close: (graceMs?: number) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/**
+ * Starts a real `queen-rbee` on 127.0.0.1 and waits for its `{"type":"listening","port":N}` line.
+ * `HF_ENDPOINT` points at a closed loopback port unless the test gives one.
+ */
+export async function startQueen(options: StartQueenOptions = {}): Promise<StartedQueen> {
+  const ownHome = options.home === undefined
+  const home = options.home ?? (await mkdtemp(join(tmpdir(), 'rbee-queen-test-')))
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('RBEE_') && !k.startsWith('HF_')) env[k] = v
+  }
+  Object.assign(env, {
+    RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',
+    HF_ENDPOINT: 'http://127.0.0.1:9',
+    ...options.env,
+  })
+  const args = [
+    QUEEN_MAIN,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(options.port ?? 0),
+    '--home',
+    home,
+    '--hives-conf',
+    options.hivesConf ?? join(home, 'no-hives.conf'),
+    ...(options.nodeToken ? ['--node-token', options.nodeToken] : []),
+    ...(options.apiKeys ?? []).flatMap((k) => ['--api-key', k]),
+    ...(options.args ?? []),
+  ]
+  const proc = new ManagedProcess({ command: process.execPath, args, env })
+  const cleanup = async (): Promise<void> => {
+    if (ownHome) await rm(home, { recursive: true, force: true })
+  }
+  try {
+    const msg = await proc.waitForJson<{ type: string; port: number; local_hive: string | null }>(
+      (m) => m.type === 'listening',
+      options.readyTimeoutMs ?? 60_000,
+    )
+    return {
+      url: `http://127.0.0.1:${msg.port}`,
+      port: msg.port,
+      pid: proc.pid,
+      home,
+      localHive: msg.local_hive,
+      process: proc,
+      close: async (graceMs = 15_000) => {
+        const exit = await proc.close(graceMs)
+        await cleanup()
+        return exit
+      },
+    }
+  } catch (err) {
+    await proc.close(1000)
+    await cleanup()
+    throw err
+  }
+}
