@@ -5,6 +5,7 @@ import { type Logger, RbeeError } from '@rbee/common'
 import type { Backend, ChatMessage, StopReason } from '@rbee/contracts'
 import {
   type ChatHistoryItem,
+  type ChatWrapper,
   getLlama,
   type Llama,
   LlamaChat,
@@ -14,6 +15,7 @@ import {
   type LlamaEmbeddingContext,
   LlamaLogLevel,
   type LlamaModel,
+  resolveChatWrapper,
 } from 'node-llama-cpp'
 import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
 import { SlotPool } from './slot-pool.js'
@@ -113,6 +115,8 @@ export class LlamaEngine implements Engine {
   readonly #context: LlamaContext
   readonly #sequences: LlamaContextSequence[]
   readonly #pool: SlotPool
+  /** Resolved once: resolving the model's chat template costs ~0.5 s, far too much per request. */
+  readonly #chatWrapper: ChatWrapper
   readonly #listeners: Array<() => void> = []
   #embedding: Promise<LlamaEmbeddingContext> | undefined
   #embedQueue: Promise<unknown> = Promise.resolve()
@@ -130,6 +134,7 @@ export class LlamaEngine implements Engine {
     this.#context = context
     this.backend = backend
     this.#sequences = Array.from({ length: options.slots }, () => context.getSequence())
+    this.#chatWrapper = resolveChatWrapper(model)
     // llama.cpp splits the context between sequences; each slot gets `ctxSize` tokens.
     this.contextSize = Math.min(this.#sequences[0]?.contextSize ?? options.ctxSize, options.ctxSize)
     this.#pool = new SlotPool(options.slots, options.slotWaitMs, () => {
@@ -231,7 +236,7 @@ export class LlamaEngine implements Engine {
           completion.dispose({ disposeSequence: false })
         }
       } else {
-        const chat = new LlamaChat({ contextSequence: sequence })
+        const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#chatWrapper })
         try {
           const history = toHistory(req.input.messages)
           promptTokens = chat.chatWrapper
