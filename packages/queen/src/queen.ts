@@ -72,6 +72,11 @@ export interface QueenOptions {
   bodyLimit?: number
   /** Tries per inference request. @default 3 */
   maxAttempts?: number
+  /** For the local hive: the Hugging Face endpoint and token its downloads use (`HF_ENDPOINT`, `HF_TOKEN`). */
+  hfEndpoint?: string | undefined
+  hfToken?: string | undefined
+  /** For the local hive: the `nvidia-smi` to run; `null` for none; unset searches the usual places. */
+  nvidiaSmi?: string | null | undefined
   logger?: Logger
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
@@ -357,6 +362,9 @@ export class Queen {
       telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
       ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),
       ...(o.workerCtxSize ? { workerCtxSize: o.workerCtxSize } : {}),
+      hfEndpoint: o.hfEndpoint,
+      hfToken: o.hfToken,
+      nvidiaSmi: o.nvidiaSmi,
     })
     this.#localHive = hive
     // Closed before the queen's own parts (Closer runs last-added first): workers stop while
