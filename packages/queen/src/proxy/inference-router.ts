@@ -160,7 +160,9 @@ export class InferenceRouter {
           onQueued: (position, depth) =>
             ctx.narrate(
               'queued',
-              `all slots for ${model} are busy: waiting, position ${position} of ${depth}`,
+              this.#o.registry.workersForModel(model).size === 0
+                ? `no worker serves ${model} yet: waiting for one, position ${position} of ${depth}`
+                : `all slots for ${model} are busy: waiting, position ${position} of ${depth}`,
             ),
           onSpawn: (human) => ctx.narrate('spawn', human),
           onDispatch: (w, attempt) =>
