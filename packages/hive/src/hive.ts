@@ -1,12 +1,14 @@
 import { mkdir } from 'node:fs/promises'
-import { hostname, networkInterfaces } from 'node:os'
+import { hostname } from 'node:os'
 import {
   Closer,
   createHttpServer,
   createLogger,
   errorMessage,
+  firstExternalIPv4,
   type HttpServer,
   isLoopbackHost,
+  isWildcardHost,
   JobRegistry,
   type Logger,
   RbeeError,
@@ -107,13 +109,6 @@ export function hiveIdFromHostname(name: string): string {
   return IdSchema.safeParse(id.slice(0, 128)).success ? id.slice(0, 128) : 'hive'
 }
 
-function firstExternalAddress(): string | undefined {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (!a.internal && a.family === 'IPv4') return a.address
-  }
-  return undefined
-}
-
 /**
  * rbee-hive: one per machine. Owns the model catalog and downloads, spawns and supervises
  * `llm-worker-rbee` processes, monitors them, and serves the jobs API, capabilities and a
@@ -206,7 +201,7 @@ export class Hive {
 
   #advertiseHost(): string {
     if (this.#o.advertiseUrl) return new URL(this.#o.advertiseUrl).hostname.replace(/^\[|\]$/g, '')
-    if (this.#host === '0.0.0.0' || this.#host === '::') return firstExternalAddress() ?? hostname()
+    if (isWildcardHost(this.#host)) return firstExternalIPv4() ?? hostname()
     return this.#host
   }
 

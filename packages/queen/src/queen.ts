@@ -6,8 +6,10 @@ import {
   createHttpServer,
   createLogger,
   errorMessage,
+  firstExternalIPv4,
   type HttpServer,
   isLoopbackHost,
+  isWildcardHost,
   JobRegistry,
   type Logger,
   RbeeError,
@@ -239,7 +241,8 @@ export class Queen {
   /** The URL hives and workers use to reach this queen. */
   get url(): string {
     if (this.#o.advertiseUrl) return this.#o.advertiseUrl.replace(/\/+$/, '')
-    const h = this.#host === '0.0.0.0' || this.#host === '::' ? '127.0.0.1' : this.#host
+    // A wildcard bind is reachable at the machine's own address, which is what others need.
+    const h = isWildcardHost(this.#host) ? (firstExternalIPv4() ?? '127.0.0.1') : this.#host
     return hostPortUrl(h, this.#port)
   }
 
