@@ -54,6 +54,24 @@ export function sendError(reply: FastifyReply, e: RbeeError, openAi: boolean): F
 }
 
 /**
+ * A body refused for its size is still arriving. Closing the socket with it unread makes the
+ * kernel send a reset, which destroys the 413 before the client reads it; so the connection is
+ * kept, the rest is read and dropped (never buffered), and a client that keeps sending past a
+ * bounded time is cut off.
+ */
+function discardBody(req: FastifyRequest, reply: FastifyReply): void {
+  // fastify asks for `Connection: close` here; keeping the connection is what lets Node read the
+  // rest of the body instead of resetting the socket.
+  reply.removeHeader('connection')
+  if (req.raw.readableEnded) return
+  const cutOff = setTimeout(() => req.raw.destroy(), 10_000)
+  cutOff.unref()
+  req.raw.on('end', () => clearTimeout(cutOff))
+  req.raw.on('close', () => clearTimeout(cutOff))
+  req.raw.resume()
+}
+
+/**
  * Installs the one error handler and the 404 handler of a server. Routes under `openAiPrefixes`
  * answer in OpenAI's error shape, all others in ours.
  */
@@ -61,6 +79,7 @@ export function installErrorHandling(app: FastifyInstance, openAiPaths: readonly
   const isOpenAi = (url: string): boolean => openAiPaths.some((p) => url.split('?')[0] === p)
   app.setErrorHandler((err, req, reply) => {
     const e = toRbeeError(err, req)
+    if (e.code === 'RBEE_PAYLOAD_TOO_LARGE') discardBody(req, reply)
     return sendError(reply, e, isOpenAi(req.url))
   })
   app.setNotFoundHandler((req, reply) => {
