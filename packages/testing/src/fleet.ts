@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QueenClient } from '@rbee/client'
@@ -222,9 +223,15 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await mkdir(queenHome, { recursive: true })
 
     const launchQueen = async (port: number): Promise<FleetQueen> => {
+      // The queen has no stdin lifeline: `setpriv --pdeathsig KILL` (util-linux) makes the kernel
+      // kill it if this test process dies first; it execs, so the pid stays the queen's.
+      const node = (await canUsePdeathsig())
+        ? { command: 'setpriv', args: ['--pdeathsig', 'KILL', process.execPath] }
+        : { command: process.execPath, args: [] }
       const proc = new ManagedProcess({
-        command: process.execPath,
+        command: node.command,
         args: [
+          ...node.args,
           QUEEN_MAIN,
           '--host',
           net.gateway,
@@ -397,8 +404,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     }
     return fleet
   } catch (err) {
+    // What the daemons said is usually the reason: keep it in the error.
+    const tails = [
+      ...(queen ? [`queen stderr:\n${queen.process.stderrTail(15)}`] : []),
+      ...hives.map((h) => `${h.id} stderr:\n${h.process.stderrTail(15)}`),
+    ]
     await close()
-    throw err
+    if (tails.length === 0) throw err
+    throw new Error(`fleet did not start: ${String(err)}\n${tails.join('\n')}`, { cause: err })
   }
 }
 
@@ -460,6 +473,15 @@ async function watchQueenEvents(client: QueenClient): Promise<FleetEventLog> {
     timeout.abort()
   }
   return log
+}
+
+let pdeathsig: Promise<boolean> | undefined
+function canUsePdeathsig(): Promise<boolean> {
+  pdeathsig ??= access('/usr/bin/setpriv', constants.X_OK).then(
+    () => true,
+    () => false,
+  )
+  return pdeathsig
 }
 
 /** True while a process with this pid exists and is not a zombie. */
