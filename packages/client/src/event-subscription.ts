@@ -36,6 +36,8 @@ export class EventSubscription<S extends z.ZodType> {
   readonly #backoff: Backoff
   #running: Promise<void> | undefined
   #connected = false
+  /** Ends the current backoff wait early. */
+  #wake: (() => void) | undefined
 
   constructor(options: EventSubscriptionOptions<S>) {
     this.#o = options
@@ -60,15 +62,14 @@ export class EventSubscription<S extends z.ZodType> {
       if (signal.aborted) break
       this.#o.onDisconnect?.(reason)
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.#backoff.next())
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t)
-            resolve()
-          },
-          { once: true },
-        )
+        const done = (): void => {
+          clearTimeout(t)
+          this.#wake = undefined
+          resolve()
+        }
+        const t = setTimeout(done, this.#backoff.next())
+        this.#wake = done
+        signal.addEventListener('abort', done, { once: true })
       })
     }
   }
@@ -128,6 +129,15 @@ export class EventSubscription<S extends z.ZodType> {
       if (idleTimer) clearTimeout(idleTimer)
       outer.removeEventListener('abort', onAbort)
     }
+  }
+
+  /**
+   * Reconnects at once if it is waiting out a backoff (the peer said it is back); does nothing
+   * while connected.
+   */
+  reconnectNow(): void {
+    this.#backoff.reset()
+    this.#wake?.()
   }
 
   /** Stops the subscription and waits for its connection to close. Idempotent. */

@@ -71,6 +71,11 @@ export class HiveConnection {
     })
   }
 
+  /** The hive announced itself: if its stream is down, reconnect now instead of after the backoff. */
+  wake(): void {
+    this.#sub?.reconnectNow()
+  }
+
   async close(): Promise<void> {
     await this.#sub?.close()
     await this.client.close()

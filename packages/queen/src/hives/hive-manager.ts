@@ -41,7 +41,11 @@ export class HiveManager implements HiveDirectory {
     const normalized = new URL(url).origin
     this.#o.registry.upsertHive(id, normalized, source)
     const existing = this.#conns.get(id)
-    if (existing?.url === normalized) return
+    if (existing?.url === normalized) {
+      // A hive that restarted announces itself at its old URL: reconnect now, not after backoff.
+      existing.wake()
+      return
+    }
     if (existing) {
       this.#o.logger.info({ hive_id: id, from: existing.url, to: normalized }, 'hive moved')
       this.#o.registry.hiveDisconnected(id, 'hive moved')
