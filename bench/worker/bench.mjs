@@ -235,39 +235,44 @@ console.log(
   `model ${model}, slots ${SLOTS}, ctx/slot ${CTX}, ${maxTokens} tokens/request, ${rounds} rounds, cpu: ${execFileSync('nproc').toString().trim()} cores`,
 )
 for (const threads of threadsList) {
-  const targets = [await startWorker(threads)]
-  if (haveServer) targets.push(await startServer(threads))
-  try {
-    for (const conc of [1, 4]) {
-      const per = conc === 1 ? 3 : 2
-      const rows = new Map(targets.map((t) => [t.name, { gen: [], prompt: [], decode: [] }]))
-      for (let r = 0; r < rounds; r++) {
-        // Alternate the order each round so drift on a noisy machine hits both sides alike.
-        const order = r % 2 === 0 ? targets : [...targets].reverse()
-        for (const t of order) {
-          const x = await load(t, conc, per)
-          rows.get(t.name).gen.push(x.genTokS)
-          rows.get(t.name).prompt.push(x.promptTokS)
-          rows.get(t.name).decode.push(x.decodeTokS)
+  // Only one target runs at a time: an idle llama-server keeps its OpenMP threads spinning for a
+  // while after each request, which would steal the CPU from whatever is measured next.
+  const starters = [() => startWorker(threads), ...(haveServer ? [() => startServer(threads)] : [])]
+  const rows = new Map()
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order each round so drift on a noisy machine hits both sides alike.
+    const order = r % 2 === 0 ? starters : [...starters].reverse()
+    for (const start of order) {
+      const t = await start()
+      try {
+        await complete(t, prompts[15], 1) // warm-up
+        for (const conc of [1, 4]) {
+          const x = await load(t, conc, conc === 1 ? 3 : 2)
+          const key = `${conc}|${t.name}`
+          if (!rows.has(key)) rows.set(key, { conc, name: t.name, gen: [], prompt: [], decode: [] })
+          const row = rows.get(key)
+          row.gen.push(x.genTokS)
+          row.prompt.push(x.promptTokS)
+          row.decode.push(x.decodeTokS)
         }
-      }
-      for (const [name, v] of rows) {
-        const row = {
-          threads,
-          concurrency: conc,
-          target: name,
-          genTokS: median(v.gen),
-          decodeTokS: median(v.decode),
-          promptTokS: median(v.prompt),
-        }
-        results.push(row)
-        console.log(JSON.stringify(row))
+      } finally {
+        t.child.kill('SIGTERM')
+        await new Promise((res) => t.child.once('exit', res))
       }
     }
-  } finally {
-    for (const t of targets) t.child.kill('SIGTERM')
   }
-  await new Promise((r) => setTimeout(r, 500))
+  for (const v of rows.values()) {
+    const row = {
+      threads,
+      concurrency: v.conc,
+      target: v.name,
+      genTokS: median(v.gen),
+      decodeTokS: median(v.decode),
+      promptTokS: median(v.prompt),
+    }
+    results.push(row)
+    console.log(JSON.stringify(row))
+  }
   const ip = await inProcess(threads)
   const viaHttp = results.find(
     (r) => r.threads === threads && r.concurrency === 1 && r.target.startsWith('worker'),
