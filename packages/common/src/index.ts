@@ -1,4 +1,5 @@
 export * from './auth.js'
+export * from './config-flags.js'
 export * from './errors.js'
 export * from './http/error-handler.js'
 export * from './http/server.js'

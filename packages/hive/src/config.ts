@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { fieldIssues, HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
+import { ConfigError, type FlagKind, readFlags, validateFlags } from '@rbee/common'
+import { HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
 import { z } from 'zod'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
@@ -28,9 +28,8 @@ export const HiveConfigSchema = z.object({
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
-type Kind = 'string' | 'int'
 /** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
-const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefined, Kind]> = {
+const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefined, FlagKind]> = {
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
   port: ['port', 'RBEE_PORT', '7835', 'int'],
   'hive-id': ['hive_id', 'RBEE_HIVE_ID', undefined, 'string'],
@@ -78,44 +77,16 @@ Options (each also read from the environment variable shown; flags win):
                                                           that holds it open as a lifeline)
 `
 
-/** A configuration problem: the message is for the person who started the hive. */
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
-
 /**
  * Builds the hive configuration from argv and env (flags win over env, env over defaults).
  * @throws ConfigError naming the flag and what is wrong.
  */
 export function parseHiveConfig(argv: readonly string[], env: NodeJS.ProcessEnv): HiveConfig {
-  let parsed: ReturnType<typeof parseArgs>
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-      strict: true,
-      allowPositionals: false,
-    })
-  } catch (err) {
-    throw new ConfigError((err as Error).message)
-  }
-  const raw: Record<string, unknown> = {}
-  for (const [flag, [key, envName, def, kind]] of Object.entries(FLAGS)) {
-    const v = (parsed.values[flag] as string | undefined) ?? env[envName] ?? def
-    if (v === undefined || v === '') continue
-    raw[key] = kind === 'int' && /^-?\d+$/.test(v) ? Number(v) : v
-  }
+  const raw = readFlags(FLAGS, argv, env)
   raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
   if (typeof raw.home === 'string' && !isAbsolute(raw.home)) raw.home = resolve(raw.home)
   if (env.HF_TOKEN) raw.hf_token = env.HF_TOKEN
-  const result = HiveConfigSchema.safeParse(raw)
-  if (!result.success) {
-    const flagOf = new Map<string, string>(Object.entries(FLAGS).map(([flag, [key]]) => [key, flag]))
-    throw new ConfigError(
-      fieldIssues(result.error)
-        .map((i) => `--${flagOf.get(i.path) ?? i.path}: ${i.message}`)
-        .join('; '),
-    )
-  }
-  return result.data
+  return validateFlags(FLAGS, HiveConfigSchema, raw)
 }
+
+export { ConfigError }

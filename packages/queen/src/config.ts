@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { defaultHivesConfPath } from '@rbee/client'
-import { fieldIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { ConfigError, type FlagKind, readFlags, validateFlags } from '@rbee/common'
+import { HostSchema, IdSchema } from '@rbee/contracts'
 import { z } from 'zod'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
@@ -36,11 +36,10 @@ export const QueenConfigSchema = z.object({
 })
 export type QueenConfig = z.infer<typeof QueenConfigSchema>
 
-type Kind = 'string' | 'int' | 'list' | 'bool'
 /** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
 const FLAGS: Record<
   string,
-  readonly [keyof QueenConfig | 'api_key_file' | 'node_token_file', string, string | undefined, Kind]
+  readonly [keyof QueenConfig | 'api_key_file' | 'node_token_file', string, string | undefined, FlagKind]
 > = {
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
   port: ['port', 'RBEE_PORT', '7833', 'int'],
@@ -107,11 +106,6 @@ Options (each also read from the environment variable shown; flags win):
   --help, --version
 `
 
-/** A configuration problem: the message is for the person who started the queen. */
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
-
 function readSecretFile(path: string, what: string): string[] {
   try {
     return readFileSync(path, 'utf8')
@@ -128,45 +122,10 @@ function readSecretFile(path: string, what: string): string[] {
  * @throws ConfigError naming the flag and what is wrong.
  */
 export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv): QueenConfig {
-  let parsed: ReturnType<typeof parseArgs>
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(
-        Object.entries(FLAGS).map(([k, [, , , kind]]) => [
-          k,
-          kind === 'bool'
-            ? { type: 'boolean' as const }
-            : kind === 'list'
-              ? { type: 'string' as const, multiple: true }
-              : { type: 'string' as const },
-        ]),
-      ),
-      strict: true,
-      allowPositionals: false,
-    })
-  } catch (err) {
-    throw new ConfigError((err as Error).message)
-  }
-  const raw: Record<string, unknown> = {}
-  for (const [flag, [key, envName, def, kind]] of Object.entries(FLAGS)) {
-    const fromFlag = parsed.values[flag]
-    if (kind === 'bool') {
-      const v = fromFlag === true || /^(1|true|yes)$/i.test(env[envName] ?? '')
-      if (key === 'local_hive') raw.local_hive = !v
-      continue
-    }
-    if (kind === 'list') {
-      const list = Array.isArray(fromFlag)
-        ? fromFlag.map(String)
-        : (env[envName] ?? env.RBEE_API_KEY ?? '').split(',')
-      raw[key] = list.map((s) => s.trim()).filter((s) => s !== '')
-      continue
-    }
-    const v = (fromFlag as string | undefined) ?? env[envName] ?? def
-    if (v === undefined || v === '') continue
-    raw[key] = kind === 'int' && /^-?\d+$/.test(v) ? Number(v) : v
-  }
+  const raw = readFlags(FLAGS, argv, env)
+  // The switch is `--no-local-hive`; the setting is whether to run one.
+  raw.local_hive = raw.local_hive !== true
+  if ((raw.api_keys as string[]).length === 0 && env.RBEE_API_KEY) raw.api_keys = [env.RBEE_API_KEY.trim()]
   if (typeof raw.api_key_file === 'string') {
     raw.api_keys = [...(raw.api_keys as string[]), ...readSecretFile(raw.api_key_file, 'API key')]
   }
@@ -180,14 +139,7 @@ export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   for (const k of ['home', 'hives_conf'] as const) {
     if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
   }
-  const result = QueenConfigSchema.safeParse(raw)
-  if (!result.success) {
-    const flagOf = new Map<string, string>(Object.entries(FLAGS).map(([flag, [key]]) => [key, flag]))
-    throw new ConfigError(
-      fieldIssues(result.error)
-        .map((i) => `--${flagOf.get(i.path.split('.')[0]!) ?? i.path}: ${i.message}`)
-        .join('; '),
-    )
-  }
-  return result.data
+  return validateFlags(FLAGS, QueenConfigSchema, raw)
 }
+
+export { ConfigError }

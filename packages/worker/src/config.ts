@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs'
 import { availableParallelism, homedir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { BackendRequestSchema, fieldIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { ConfigError, type FlagTable, readFlags, validateFlags } from '@rbee/common'
+import { BackendRequestSchema, HostSchema, IdSchema } from '@rbee/contracts'
 import { BUILTIN_MODEL_ID } from '@rbee/gguf'
 import { z } from 'zod'
 
@@ -38,7 +38,7 @@ export const WorkerConfigSchema = z.object({
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>
 
 /** Flag name → [config key, env var, default, kind]. Every flag also has an `RBEE_*` env var. */
-const FLAGS = {
+const FLAGS: FlagTable = {
   'worker-id': ['worker_id', 'RBEE_WORKER_ID', undefined, 'string'],
   model: ['model', 'RBEE_MODEL', undefined, 'string'],
   'model-ref': ['model_ref', 'RBEE_MODEL_REF', undefined, 'string'],
@@ -59,7 +59,7 @@ const FLAGS = {
   'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   'llama-build': ['llama_build', 'RBEE_LLAMA_BUILD', 'auto', 'string'],
-} as const
+}
 
 export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
 
@@ -89,46 +89,18 @@ Options (each also read from the environment variable shown):
                                                    \`npm run build:llama\` (faster on CPU); auto = local if present
 `
 
-/** A configuration problem: the message is meant for the person who started the worker. */
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
-
 /**
  * Builds the worker configuration from argv and env (flags win). The default thread count is
  * one per core minus one, which measured fastest on 2-core machines (see bench/RESULTS.md).
  * @throws ConfigError naming the flag and what is wrong.
  */
 export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): WorkerConfig {
-  let parsed: ReturnType<typeof parseArgs>
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-      strict: true,
-      allowPositionals: false,
-    })
-  } catch (err) {
-    throw new ConfigError((err as Error).message)
-  }
-  const raw: Record<string, unknown> = {}
-  for (const [flag, [key, envName, def, kind]] of Object.entries(FLAGS)) {
-    const v = (parsed.values[flag] as string | undefined) ?? env[envName] ?? def
-    if (v === undefined || v === '') continue
-    raw[key] = kind === 'int' && /^-?\d+$/.test(v) ? Number(v) : v
-  }
+  const raw = readFlags(FLAGS, argv, env)
   raw.threads ??= Math.max(1, availableParallelism() - 1)
   raw.worker_id ??= `worker-${process.pid}`
   raw.home ??= join(env.HOME ?? homedir(), '.local', 'share', 'rbee')
   if (typeof raw.model === 'string') raw.model_ref ??= raw.model.replace(/^.*\//, '').replace(/\.gguf$/i, '')
-  const result = WorkerConfigSchema.safeParse(raw)
-  if (!result.success) {
-    const flagOf = new Map<string, string>(Object.entries(FLAGS).map(([flag, [key]]) => [key, flag]))
-    throw new ConfigError(
-      fieldIssues(result.error)
-        .map((i) => `--${flagOf.get(i.path) ?? i.path}: ${i.message}`)
-        .join('; '),
-    )
-  }
-  return result.data
+  return validateFlags(FLAGS, WorkerConfigSchema, raw)
 }
+
+export { ConfigError }
