@@ -64,14 +64,14 @@ export class InferenceRouter {
         this.#o,
         model,
         { signal },
-        async (worker) => {
+        async (worker, _attempt, trySignal) => {
           if (stream) {
             return relayOpenAiStream({
               proxy: this.#o.proxy,
               worker,
               path,
               body,
-              signal,
+              signal: trySignal,
               requestId,
               headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
               commit: () => {
@@ -91,7 +91,7 @@ export class InferenceRouter {
             })
           }
           const res = await this.#o.proxy.request(worker, path, body, {
-            signal,
+            signal: trySignal,
             requestId,
             headersTimeoutMs: WHOLE_ANSWER_TIMEOUT_MS,
           })
@@ -101,7 +101,7 @@ export class InferenceRouter {
           try {
             buf = Buffer.from(await res.body.arrayBuffer())
           } catch (err) {
-            if (signal.aborted) throw signal.reason
+            if (trySignal.aborted) throw trySignal.reason
             throw transportFailure(worker, err)
           }
           committed = true
@@ -176,16 +176,16 @@ export class InferenceRouter {
               `worker ${w.id} failed before the first token (${err.message}); trying again`,
             ),
         },
-        async (worker) => {
+        async (worker, _attempt, trySignal) => {
           const res = await this.#o.proxy.request(worker, '/v1/infer', body, {
-            signal: ctx.signal,
+            signal: trySignal,
             requestId: ctx.id,
             headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
           })
           if (res.statusCode !== 200) throw await this.#o.proxy.failure(worker, res)
           const end = await relayInfer(res, {
             worker,
-            signal: ctx.signal,
+            signal: trySignal,
             onFirstToken: () =>
               metrics.ttft.observe({ route: 'job', model }, (performance.now() - started) / 1000),
             onToken: (t, i) => {

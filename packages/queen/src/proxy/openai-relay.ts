@@ -111,6 +111,13 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
       else resolve(outcome)
     }
     const onAbort = (): void => {
+      const reason: unknown = o.signal.reason
+      if (reason instanceof WorkerFailure) {
+        // The worker was lost (its hive went offline): before any output the request may move to
+        // another worker; after, the client gets a clean error instead of a stalled stream.
+        settle(res ? endWithError(res, o.worker, tokens, reason.message) : reason)
+        return
+      }
       res?.destroy()
       settle({ outcome: 'cancelled', tokens })
     }

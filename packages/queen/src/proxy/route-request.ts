@@ -34,7 +34,7 @@ export async function routeRequest<T>(
   deps: RouteDeps,
   model: string,
   options: RouteOptions,
-  run: (worker: WorkerEntry, attempt: number) => Promise<T>,
+  run: (worker: WorkerEntry, attempt: number, signal: AbortSignal) => Promise<T>,
   committed: () => boolean,
 ): Promise<T> {
   const maxAttempts = deps.maxAttempts ?? 3
@@ -42,9 +42,13 @@ export async function routeRequest<T>(
     const lease = await deps.scheduler.acquire(model, options)
     const worker = lease.worker
     options.onDispatch?.(worker, attempt)
+    const lost = workerLostSignal(deps.registry, worker, options.signal)
     try {
-      return await run(worker, attempt)
-    } catch (err) {
+      return await run(worker, attempt, lost.signal)
+    } catch (thrown) {
+      // The worker left routing (its hive went offline, or it exited) while this request ran on
+      // it: that is the failure, whatever error the aborted connection produced.
+      const err = lost.signal.aborted && !options.signal.aborted ? lost.signal.reason : thrown
       lease.release()
       if (options.signal.aborted || committed() || !(err instanceof WorkerFailure) || !err.retryable)
         throw err
@@ -59,7 +63,44 @@ export async function routeRequest<T>(
       // A busy worker (someone else is using it directly) gets a moment before the next try.
       if (!err.quarantine) await delay(50 * attempt, options.signal)
     } finally {
+      lost.dispose()
       lease.release()
     }
+  }
+}
+
+/**
+ * An AbortSignal for one try on `worker`: aborted with the caller's reason, or with a retryable
+ * `WorkerFailure` the moment the registry says the worker is gone (its hive offline, or removed),
+ * so a request on a host that dropped off moves on instead of stalling on a dead connection.
+ */
+function workerLostSignal(
+  registry: Registry,
+  worker: WorkerEntry,
+  outer: AbortSignal,
+): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController()
+  const onOuter = (): void => ac.abort(outer.reason)
+  if (outer.aborted) onOuter()
+  else outer.addEventListener('abort', onOuter, { once: true })
+  const off = registry.on((ev) => {
+    const gone =
+      (ev.type === 'hive_offline' && ev.hiveId === worker.hiveId) ||
+      (ev.type === 'worker_removed' && ev.worker === worker)
+    if (gone && !ac.signal.aborted) {
+      ac.abort(
+        new WorkerFailure(worker.id, `worker ${worker.id} was lost (${ev.reason})`, {
+          retryable: true,
+          quarantine: true,
+        }),
+      )
+    }
+  })
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      off()
+      outer.removeEventListener('abort', onOuter)
+    },
   }
 }
