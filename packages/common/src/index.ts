@@ -1,6 +1,7 @@
 export * from './auth.js'
 export * from './config-flags.js'
 export * from './errors.js'
+export * from './format.js'
 export * from './http/error-handler.js'
 export * from './http/server.js'
 export * from './jobs/job-registry.js'

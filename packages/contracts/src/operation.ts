@@ -54,3 +54,17 @@ export type Operation = z.infer<typeof OperationSchema>
 export type OperationName = Operation['operation']
 /** The operation variant with a given name. */
 export type OperationOf<N extends OperationName> = Extract<Operation, { operation: N }>
+
+/** The operations a hive serves itself; the queen forwards them to the hive named by `hive_id`. */
+export const HIVE_OPERATIONS = [
+  'worker_spawn',
+  'worker_list',
+  'worker_get',
+  'worker_stop',
+  'model_download',
+  'model_import',
+  'model_list',
+  'model_get',
+  'model_delete',
+  'hive_check',
+] as const satisfies readonly OperationName[]

@@ -1,5 +1,4 @@
 export { type DataDir, dataDir } from './data-dir.js'
 export { Hive, type HiveOptions, hiveIdFromHostname } from './hive.js'
-export { HIVE_OPERATIONS } from './operations/hive-operations.js'
 export { VERSION } from './version.js'
 export { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'

@@ -17,18 +17,7 @@ export function formatMb(mb: number): string {
   return `${(mb / 1024).toFixed(mb < 10 * 1024 ? 2 : 1)} GiB`
 }
 
-/** `512 B`, `1.2 MiB` from bytes. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`
-}
+export { formatBytes } from '@rbee/common'
 
 /** `42s`, `3m05s`, `2h01m`, `3d04h`. */
 export function formatAge(seconds: number): string {

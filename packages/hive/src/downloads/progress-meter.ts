@@ -1,15 +1,6 @@
-/** Human units: `512 B`, `12.3 MiB`, `1.02 GiB`. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`
-}
+import { formatBytes } from '@rbee/common'
+
+export { formatBytes }
 
 /** `42s`, `3m05s`, `1h02m`. */
 export function formatDuration(s: number): string {

@@ -1,7 +1,7 @@
 import { access, constants, realpath, rm, stat } from 'node:fs/promises'
 import { basename, isAbsolute, relative } from 'node:path'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
-import { IdSchema, type Operation, type OperationName, type OperationOf } from '@rbee/contracts'
+import { HIVE_OPERATIONS, IdSchema, type Operation, type OperationOf } from '@rbee/contracts'
 import { readGgufHeader } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { estimateMemoryMb, inspectModelFile } from '../catalog/model-inspector.js'
@@ -12,20 +12,6 @@ import type { HostMonitor } from '../monitor/host-monitor.js'
 import { checkMemoryFits, placeWorker } from '../workers/memory-check.js'
 import type { WorkerCommand } from '../workers/worker-command.js'
 import type { WorkerSupervisor } from '../workers/worker-supervisor.js'
-
-/** The operations a hive serves; the others belong to the queen. */
-export const HIVE_OPERATIONS = [
-  'worker_spawn',
-  'worker_list',
-  'worker_get',
-  'worker_stop',
-  'model_download',
-  'model_import',
-  'model_list',
-  'model_get',
-  'model_delete',
-  'hive_check',
-] as const satisfies readonly OperationName[]
 
 type HiveOperationName = (typeof HIVE_OPERATIONS)[number]
 

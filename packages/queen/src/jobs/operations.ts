@@ -1,23 +1,11 @@
 import { throwIfFailed } from '@rbee/client'
 import { type JobContext, type OperationRunner, RbeeError } from '@rbee/common'
-import type { FleetStatus, Operation } from '@rbee/contracts'
+import { type FleetStatus, HIVE_OPERATIONS, type Operation } from '@rbee/contracts'
 import type { HiveManager } from '../hives/hive-manager.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import type { Registry } from '../registry/registry.js'
 
-/** Operations a hive runs; the queen forwards them there. */
-const HIVE_OPERATIONS = new Set<Operation['operation']>([
-  'worker_spawn',
-  'worker_list',
-  'worker_get',
-  'worker_stop',
-  'model_download',
-  'model_import',
-  'model_list',
-  'model_get',
-  'model_delete',
-  'hive_check',
-])
+const HIVE_OPERATION_SET = new Set<Operation['operation']>(HIVE_OPERATIONS)
 
 /** Operations after which the hive's catalog has changed. */
 const CATALOG_CHANGES = new Set<Operation['operation']>(['model_download', 'model_import', 'model_delete'])
@@ -56,7 +44,7 @@ export function targetHive(registry: Registry, op: Operation): string {
 export function precheckOperation(registry: Registry, op: Operation): void {
   if (op.operation === 'hive_get' || (op.operation === 'infer' && op.hive_id !== undefined))
     targetHive(registry, op)
-  else if (HIVE_OPERATIONS.has(op.operation) && !(op.operation === 'worker_list' && !op.hive_id)) {
+  else if (HIVE_OPERATION_SET.has(op.operation) && !(op.operation === 'worker_list' && !op.hive_id)) {
     targetHive(registry, op)
   }
 }
