@@ -50,6 +50,7 @@ export interface WorkerProxyOptions {
 export class WorkerProxy {
   readonly #agent: Agent
   readonly #token: string | undefined
+  readonly #baseHeaders: Record<string, string>
 
   constructor(options: WorkerProxyOptions = {}) {
     this.#agent = new Agent({
@@ -59,6 +60,11 @@ export class WorkerProxy {
       connect: { timeout: options.connectTimeoutMs ?? 5000, noDelay: true },
     })
     this.#token = options.token
+    this.#baseHeaders = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream, application/json',
+      ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+    }
   }
 
   /**
@@ -76,12 +82,7 @@ export class WorkerProxy {
         origin: worker.url,
         path,
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'text/event-stream, application/json',
-          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
-          ...(options.requestId ? { 'x-request-id': options.requestId } : {}),
-        },
+        headers: this.#headers(options.requestId),
         body,
         signal: options.signal,
         headersTimeout: options.headersTimeoutMs,
@@ -132,12 +133,7 @@ export class WorkerProxy {
         origin: worker.url,
         path,
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'text/event-stream, application/json',
-          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
-          ...(options.requestId ? { 'x-request-id': options.requestId } : {}),
-        },
+        headers: this.#headers(options.requestId),
         body,
         headersTimeout: options.headersTimeoutMs,
         bodyTimeout: 0,
@@ -204,6 +200,11 @@ export class WorkerProxy {
   }
 
   /** Closes every pooled connection. */
+  /** Headers of a request to a worker (the fixed part is built once, in the constructor). */
+  #headers(requestId: string | undefined): Record<string, string> {
+    return requestId ? { ...this.#baseHeaders, 'x-request-id': requestId } : this.#baseHeaders
+  }
+
   async close(): Promise<void> {
     await this.#agent.destroy()
   }
