@@ -13,6 +13,7 @@ import {
   type WorkerSpawnResult,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
+import { daemonEnv } from './daemon-env.js'
 import { HIVE_MAIN } from './hive-process.js'
 import { ManagedProcess } from './managed-process.js'
 import { createTestNetwork, type NetnsHost, type TestNetwork } from './netns.js'
@@ -127,20 +128,6 @@ export interface Fleet {
   watchEvents(): Promise<FleetEventLog>
   /** Stops everything, removes namespaces and files. Idempotent, never throws. */
   close(): Promise<void>
-}
-
-/** The environment of a daemon started by a test: no inherited `RBEE_*`/`HF_*`, no hub. */
-function daemonEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('RBEE_') && !k.startsWith('HF_')) env[k] = v
-  }
-  return {
-    ...env,
-    RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',
-    HF_ENDPOINT: 'http://127.0.0.1:9',
-    ...extra,
-  }
 }
 
 /**

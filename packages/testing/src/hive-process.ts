@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { daemonEnv } from './daemon-env.js'
 import { ManagedProcess } from './managed-process.js'
 
 /** Path of the built `rbee-hive` entry point in this checkout. */
@@ -49,17 +50,8 @@ export async function startHive(options: StartHiveOptions = {}): Promise<Started
   const ownHome = options.home === undefined
   const home = options.home ?? (await mkdtemp(join(tmpdir(), 'rbee-hive-test-')))
   const hiveId = options.hiveId ?? 'test-hive'
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('RBEE_') && !k.startsWith('HF_')) env[k] = v
-  }
-  Object.assign(env, {
-    RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',
-    // The hive (and so its workers) goes away with the test process, even one killed by a timeout.
-    RBEE_EXIT_WITH_STDIN: '1',
-    HF_ENDPOINT: 'http://127.0.0.1:9',
-    ...options.env,
-  })
+  // The hive (and so its workers) goes away with the test process, even one killed by a timeout.
+  const env = daemonEnv({ RBEE_EXIT_WITH_STDIN: '1', ...options.env })
   const args = [
     HIVE_MAIN,
     '--host',

@@ -1,3 +1,4 @@
+export * from './daemon-env.js'
 export * from './fleet.js'
 export * from './hive-process.js'
 export * from './managed-process.js'

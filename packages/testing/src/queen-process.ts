@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { daemonEnv } from './daemon-env.js'
 import { ManagedProcess } from './managed-process.js'
 
 /** Path of the built `queen-rbee` entry point in this checkout. */
@@ -52,15 +53,7 @@ export interface StartedQueen {
 export async function startQueen(options: StartQueenOptions = {}): Promise<StartedQueen> {
   const ownHome = options.home === undefined
   const home = options.home ?? (await mkdtemp(join(tmpdir(), 'rbee-queen-test-')))
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('RBEE_') && !k.startsWith('HF_')) env[k] = v
-  }
-  Object.assign(env, {
-    RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',
-    HF_ENDPOINT: 'http://127.0.0.1:9',
-    ...options.env,
-  })
+  const env = daemonEnv(options.env)
   const args = [
     QUEEN_MAIN,
     '--host',
