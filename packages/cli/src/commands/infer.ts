@@ -122,12 +122,6 @@ async function resolveModel(
     )
   }
   if (model.startsWith('hf:')) {
-    if (!HfRefSchema.safeParse(model).success) {
-      throw new UsageError(
-        spec.name,
-        `--model: '${model}' must look like hf:org/repo or hf:org/repo:file.gguf`,
-      )
-    }
     // Look in the catalogs (a job error carries no code to tell "not found" from a failure).
     const hives =
       hive === undefined ? (await client.hives(ctx.signal)).filter((h) => h.online).map((h) => h.id) : [hive]
@@ -148,13 +142,30 @@ async function resolveModel(
       }),
     )
   }
+  return model
+}
+
+/**
+ * Checks the form of `--model` before anything starts (no queen is started for a typo).
+ * @throws UsageError naming `--model`.
+ */
+function checkModelForm(model: string): void {
+  if (looksLikePath(model)) return
+  if (model.startsWith('hf:')) {
+    if (!HfRefSchema.safeParse(model).success) {
+      throw new UsageError(
+        spec.name,
+        `--model: '${model}' must look like hf:org/repo or hf:org/repo:file.gguf`,
+      )
+    }
+    return
+  }
   if (!IdSchema.safeParse(model).success) {
     throw new UsageError(
       spec.name,
       `--model: '${model}' is not a catalog id, an hf: reference or a .gguf path`,
     )
   }
-  return model
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
@@ -168,6 +179,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (prompt.trim() === '') throw new UsageError(spec.name, 'the prompt is empty')
   // Check every flag before anything starts.
   inferOperation(args, prompt, 'tiny')
+  checkModelForm(stringFlag(args, 'model') ?? 'tiny')
 
   const view = new NarrationView(ctx.out, { verbose: settings.verbose })
   const client = openQueen(settings)
