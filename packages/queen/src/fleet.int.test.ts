@@ -12,7 +12,7 @@ import { metricValue, waitFor } from './it-helpers.js'
 // itself), real workers spawned on demand. Workers get one slot and the queue one place, so a
 // third concurrent request is refused.
 describe('queen-rbee in front of several hives', () => {
-  const QUEEN_ARGS = ['--no-local-hive', '--worker-slots', '1', '--queue-size', '1']
+  const QUEEN_ARGS = ['--no-local-hive', '--worker-slots', '1', '--queue-size', '1', '--hive-wait-ms', '300']
   let hiveA: StartedHive
   let hiveB: StartedHive
   let queen: StartedQueen

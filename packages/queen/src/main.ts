@@ -54,6 +54,7 @@ try {
     queueSize: config.queue_size,
     queueTimeoutMs: config.queue_timeout_ms,
     spawnTimeoutMs: config.spawn_timeout_ms,
+    hiveWaitMs: config.hive_wait_ms,
     idleTtlMs: config.idle_ttl_ms,
     builtinIdleTtlMs: config.builtin_idle_ttl_ms,
     workerSlots: config.worker_slots,

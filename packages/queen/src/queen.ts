@@ -62,6 +62,8 @@ export interface QueenOptions {
   queueTimeoutMs?: number
   /** @default 300_000 */
   spawnTimeoutMs?: number
+  /** Longest a spawn waits for a known, offline hive to come online. @default 15_000 */
+  hiveWaitMs?: number
   /** Idle time before a worker is stopped; 0 never. @default 600_000 */
   idleTtlMs?: number
   /** The same for built-in models. @default 0 (never) */
@@ -165,6 +167,7 @@ export class Queen {
       logger: this.#log,
       metrics: this.metrics,
       timeoutMs: options.spawnTimeoutMs,
+      hiveWaitMs: options.hiveWaitMs,
       slots: options.workerSlots,
       ctxSize: options.workerCtxSize,
       onSpawned: async (result) => {

@@ -34,6 +34,12 @@ export interface HiveSpawnerOptions {
   metrics?: QueenMetrics | undefined
   /** Longest a spawn may take. @default 300_000 */
   timeoutMs?: number
+  /**
+   * Longest a spawn waits for a known but offline hive to come (back) online before it gives
+   * up, e.g. the queen's own hive right after start or a hive whose stream is reconnecting.
+   * @default 15_000
+   */
+  hiveWaitMs?: number
   /** Slots of spawned workers (hive default when unset). */
   slots?: number | undefined
   /** Context size of spawned workers (hive default when unset). */
@@ -60,19 +66,74 @@ export class HiveSpawner implements Spawner {
       .filter((h) => h.online && (hiveId === undefined || h.id === hiveId))
   }
 
+  /** Known hives (or just `hiveId`) that are offline. */
+  #offlineHives(hiveId: string | undefined): string[] {
+    const ids: string[] = []
+    for (const h of this.#o.registry.hives()) {
+      if (!h.online && (hiveId === undefined || h.id === hiveId)) ids.push(h.id)
+    }
+    return ids
+  }
+
+  /**
+   * Resolves true when one of those hives comes online, false after `ms`; rejects on abort.
+   * `onWaiting` runs once the wait is armed.
+   */
+  #hiveOnline(
+    hiveId: string | undefined,
+    ms: number,
+    signal: AbortSignal,
+    onWaiting: () => void,
+  ): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        off()
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+      }
+      const onAbort = (): void => {
+        settle()
+        reject(signal.reason)
+      }
+      const off = this.#o.registry.on((ev) => {
+        if (ev.type !== 'hive_online' || (hiveId !== undefined && ev.hiveId !== hiveId)) return
+        settle()
+        resolve(true)
+      })
+      const timer = setTimeout(() => {
+        settle()
+        resolve(false)
+      }, ms)
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort, { once: true })
+      onWaiting()
+    })
+  }
+
   async spawn(req: SpawnRequest, signal: AbortSignal, narrate?: (human: string) => void): Promise<void> {
     const { registry } = this.#o
     const { model, hiveId } = req
-    if (hiveId !== undefined) {
-      const hive = registry.hive(hiveId)
-      if (!hive) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no hive ${hiveId}`)
-      if (!hive.online)
-        throw new RbeeError('RBEE_HIVE_OFFLINE', `hive ${hiveId} is offline`, { retryAfterS: 5 })
+    if (hiveId !== undefined && !registry.hive(hiveId)) {
+      throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no hive ${hiveId}`)
     }
     let candidates = this.#candidates(model, hiveId)
     if (candidates.length === 0) {
       await this.#o.hives.refreshCatalogs()
       candidates = this.#candidates(model, hiveId)
+    }
+    // A hive that is known but offline may be starting or reconnecting: wait for it (bounded)
+    // rather than fail a request that a second later would have been served.
+    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? 15_000)
+    while (candidates.length === 0 && this.#offlineHives(hiveId).length > 0) {
+      const left = waitUntil - performance.now()
+      if (left <= 0) break
+      const waiting = `waiting for hive ${this.#offlineHives(hiveId).join(', ')} to come online`
+      if (!(await this.#hiveOnline(hiveId, left, signal, () => narrate?.(waiting)))) break
+      await this.#o.hives.refreshCatalogs()
+      candidates = this.#candidates(model, hiveId)
+    }
+    if (hiveId !== undefined && !registry.hive(hiveId)?.online) {
+      throw new RbeeError('RBEE_HIVE_OFFLINE', `hive ${hiveId} is offline`, { retryAfterS: 5 })
     }
     if (candidates.length === 0) {
       const offline = registry
