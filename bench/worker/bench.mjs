@@ -4,6 +4,12 @@
 // node-llama-cpp called in-process. Not a test: run it by hand, read bench/RESULTS.md.
 //
 //   node bench/worker/bench.mjs [--threads 1,2] [--rounds 3] [--tokens 128] [--llama-build prebuilt|local]
+//                               [--modes stream,whole]
+//
+// Both sides answer the same way in each mode: `stream` reads tokens as they come (the worker's
+// `/v1/infer` SSE, llama-server's `/completion` with `stream: true`); `whole` waits for the whole
+// answer (the worker's `/v1/completions`, llama-server's `/completion`). Each side's own timings
+// (sent with its last event or answer) give the decode and prompt rates.
 //
 // Needs `npm ci` and bench/build-llama-server.sh (builds llama-server from the llama.cpp source
 // that ships inside node-llama-cpp; ~15 min on 2 cores, cached under bench/.cache).
@@ -24,11 +30,13 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '128' },
     'llama-build': { type: 'string', default: 'prebuilt' },
     'skip-server': { type: 'boolean', default: false },
+    modes: { type: 'string', default: 'stream,whole' },
   },
 })
 const threadsList = values.threads.split(',').map(Number)
 const rounds = Number(values.rounds)
 const maxTokens = Number(values.tokens)
+const modes = values.modes.split(',')
 const SLOTS = 4
 const CTX = 1024
 
@@ -134,22 +142,33 @@ async function startServer(threads) {
   return { name: `llama-server (t=${threads})`, url: `http://127.0.0.1:${port}`, child, kind: 'server' }
 }
 
-/** One non-streamed completion; returns server-side timings so both sides are measured alike. */
-async function complete(target, prompt, seed) {
-  if (target.kind === 'server') {
-    const r = await fetch(`${target.url}/completion`, {
+/** The `data:` payloads of an SSE body, parsed. */
+function sseData(text) {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]')
+    .map((l) => JSON.parse(l.slice(6)))
+}
+
+/** One completion, streamed or whole; returns the server's own timings so both sides are measured alike. */
+async function complete(target, prompt, seed, mode) {
+  const post = (path, body) =>
+    fetch(`${target.url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        prompt,
-        n_predict: maxTokens,
-        seed,
-        temperature: 0.8,
-        cache_prompt: false,
-        ignore_eos: true,
-      }),
+      body: JSON.stringify(body),
     })
-    const j = await r.json()
+  if (target.kind === 'server') {
+    const r = await post('/completion', {
+      prompt,
+      n_predict: maxTokens,
+      seed,
+      temperature: 0.8,
+      cache_prompt: false,
+      ignore_eos: true,
+      stream: mode === 'stream',
+    })
+    const j = mode === 'stream' ? sseData(await r.text()).at(-1) : await r.json()
     return {
       promptN: j.timings.prompt_n,
       promptMs: j.timings.prompt_ms,
@@ -157,29 +176,27 @@ async function complete(target, prompt, seed) {
       genMs: j.timings.predicted_ms,
     }
   }
-  const r = await fetch(`${target.url}/v1/infer`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: maxTokens, seed, temperature: 0.8 }),
-  })
-  const text = await r.text()
-  const end = JSON.parse(
-    text
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => l.slice(6))
-      .at(-1),
-  )
+  const body = { prompt, max_tokens: maxTokens, seed, temperature: 0.8 }
+  if (mode === 'stream') {
+    const end = sseData(await (await post('/v1/infer', body)).text()).at(-1)
+    return {
+      promptN: end.timings.prompt_tokens,
+      promptMs: end.timings.prompt_ms,
+      genN: end.tokens_out,
+      genMs: end.timings.generation_ms,
+    }
+  }
+  const j = await (await post('/v1/completions', { model: 'bench', ...body })).json()
   return {
-    promptN: end.timings.prompt_tokens,
-    promptMs: end.timings.prompt_ms,
-    genN: end.tokens_out,
-    genMs: end.timings.generation_ms,
+    promptN: j.timings.prompt_tokens,
+    promptMs: j.timings.prompt_ms,
+    genN: j.usage.completion_tokens,
+    genMs: j.timings.generation_ms,
   }
 }
 
 /** `concurrency` requests at once, `perClient` each; aggregate generated tokens per wall second. */
-async function load(target, concurrency, perClient) {
+async function load(target, concurrency, perClient, mode) {
   const t0 = performance.now()
   let gen = 0
   const promptTokS = []
@@ -187,7 +204,12 @@ async function load(target, concurrency, perClient) {
   await Promise.all(
     Array.from({ length: concurrency }, async (_, c) => {
       for (let i = 0; i < perClient; i++) {
-        const r = await complete(target, prompts[(c * perClient + i) % prompts.length], 1000 + c * 100 + i)
+        const r = await complete(
+          target,
+          prompts[(c * perClient + i) % prompts.length],
+          1000 + c * 100 + i,
+          mode,
+        )
         gen += r.genN
         promptTokS.push((r.promptN * 1000) / r.promptMs)
         decodeTokS.push((r.genN * 1000) / r.genMs)
@@ -245,16 +267,17 @@ for (const threads of threadsList) {
     for (const start of order) {
       const t = await start()
       try {
-        await complete(t, prompts[15], 1) // warm-up
-        for (const conc of [1, 4]) {
-          const x = await load(t, conc, conc === 1 ? 3 : 2)
-          const key = `${conc}|${t.name}`
-          if (!rows.has(key)) rows.set(key, { conc, name: t.name, gen: [], prompt: [], decode: [] })
-          const row = rows.get(key)
-          row.gen.push(x.genTokS)
-          row.prompt.push(x.promptTokS)
-          row.decode.push(x.decodeTokS)
-        }
+        await complete(t, prompts[15], 1, 'whole') // warm-up
+        for (const mode of modes)
+          for (const conc of [1, 4]) {
+            const x = await load(t, conc, conc === 1 ? 3 : 2, mode)
+            const key = `${mode}|${conc}|${t.name}`
+            if (!rows.has(key)) rows.set(key, { mode, conc, name: t.name, gen: [], prompt: [], decode: [] })
+            const row = rows.get(key)
+            row.gen.push(x.genTokS)
+            row.prompt.push(x.promptTokS)
+            row.decode.push(x.decodeTokS)
+          }
       } finally {
         t.child.kill('SIGTERM')
         await new Promise((res) => t.child.once('exit', res))
@@ -264,6 +287,7 @@ for (const threads of threadsList) {
   for (const v of rows.values()) {
     const row = {
       threads,
+      mode: v.mode,
       concurrency: v.conc,
       target: v.name,
       genTokS: median(v.gen),
@@ -274,11 +298,17 @@ for (const threads of threadsList) {
     console.log(JSON.stringify(row))
   }
   const ip = await inProcess(threads)
+  // The in-process baseline has no client reading a stream: compare it with a whole answer.
   const viaHttp = results.find(
-    (r) => r.threads === threads && r.concurrency === 1 && r.target.startsWith('worker'),
+    (r) =>
+      r.threads === threads &&
+      r.concurrency === 1 &&
+      r.target.startsWith('worker') &&
+      r.mode === (modes.includes('whole') ? 'whole' : modes[0]),
   )
   const row = {
     threads,
+    mode: 'whole',
     concurrency: 1,
     target: `node-llama-cpp in-process (t=${threads})`,
     genTokS: ip.e2e,
@@ -288,32 +318,34 @@ for (const threads of threadsList) {
   results.push(row)
   console.log(
     JSON.stringify(row),
-    `worker/in-process: end-to-end ${(viaHttp.genTokS / ip.e2e).toFixed(3)}, decode ${(viaHttp.decodeTokS / ip.decode).toFixed(3)}`,
+    `worker (${viaHttp.mode})/in-process: end-to-end ${(viaHttp.genTokS / ip.e2e).toFixed(3)}, decode ${(viaHttp.decodeTokS / ip.decode).toFixed(3)}`,
   )
 }
 console.log(
-  '\n| threads | concurrency | target | throughput tok/s (all requests, incl. prompt) | decode tok/s (per request) | prompt tok/s |\n|---|---|---|---|---|---|',
+  '\n| threads | mode | concurrency | target | throughput tok/s (all requests, incl. prompt) | decode tok/s (per request) | prompt tok/s |\n|---|---|---|---|---|---|---|',
 )
 for (const r of results) {
   const p = r.promptTokS === null ? '—' : r.promptTokS.toFixed(0)
   console.log(
-    `| ${r.threads} | ${r.concurrency} | ${r.target} | ${r.genTokS.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${p} |`,
+    `| ${r.threads} | ${r.mode} | ${r.concurrency} | ${r.target} | ${r.genTokS.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${p} |`,
   )
 }
 for (const threads of threadsList) {
-  for (const conc of [1, 4]) {
-    const w = results.find(
-      (r) => r.threads === threads && r.concurrency === conc && r.target.startsWith('worker'),
-    )
-    const s = results.find(
-      (r) => r.threads === threads && r.concurrency === conc && r.target.startsWith('llama-server'),
-    )
-    if (w && s) {
-      const ratio = (a, b) => (a / b).toFixed(3)
-      console.log(
-        `threads ${threads}, concurrency ${conc}: worker/llama-server throughput ${ratio(w.genTokS, s.genTokS)}, decode ${ratio(w.decodeTokS, s.decodeTokS)}, prompt ${ratio(w.promptTokS, s.promptTokS)}`,
-      )
+  for (const mode of modes)
+    for (const conc of [1, 4]) {
+      const pick = (prefix) =>
+        results.find(
+          (r) =>
+            r.threads === threads && r.mode === mode && r.concurrency === conc && r.target.startsWith(prefix),
+        )
+      const w = pick('worker')
+      const s = pick('llama-server')
+      if (w && s) {
+        const ratio = (a, b) => (a / b).toFixed(3)
+        console.log(
+          `threads ${threads}, ${mode}, concurrency ${conc}: worker/llama-server throughput ${ratio(w.genTokS, s.genTokS)}, decode ${ratio(w.decodeTokS, s.decodeTokS)}, prompt ${ratio(w.promptTokS, s.promptTokS)}`,
+        )
+      }
     }
-  }
 }
 process.exit(0)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_TOKENS_LIMIT, SamplingParamsSchema, StopSchema } from './sampling.js'
+import { MAX_TOKENS_LIMIT, SamplingParamsSchema, StopSchema, TimingsSchema } from './sampling.js'
 
 // The subset of OpenAI's API that rbee serves. Field names are OpenAI's. Unknown fields are
 // accepted and ignored (clients send many), but every field we read is range-checked. OpenAI
@@ -72,6 +72,8 @@ export const ChatCompletionSchema = z.object({
     }),
   ),
   usage: UsageSchema,
+  /** rbee's extension (as llama.cpp's server has one): how long the prompt and generation took. */
+  timings: TimingsSchema.optional(),
 })
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>
 
@@ -88,6 +90,8 @@ export const ChatCompletionChunkSchema = z.object({
     }),
   ),
   usage: UsageSchema.nullable().optional(),
+  /** On the last chunk (the one with a `finish_reason`). */
+  timings: TimingsSchema.optional(),
 })
 export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunkSchema>
 
@@ -100,6 +104,8 @@ export const CompletionSchema = z.object({
     z.object({ index: z.int(), text: z.string(), finish_reason: FinishReasonSchema, logprobs: z.null() }),
   ),
   usage: UsageSchema.nullable().optional(),
+  /** On a whole answer, and on the last chunk of a stream. */
+  timings: TimingsSchema.optional(),
 })
 export type Completion = z.infer<typeof CompletionSchema>
 

@@ -17,7 +17,9 @@ import {
   type LlamaModel,
   resolveChatWrapper,
 } from 'node-llama-cpp'
+import { generatingFirst } from './batch-priority.js'
 import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
+import { OutputQueue } from './output-queue.js'
 import { SlotPool } from './slot-pool.js'
 
 export interface LlamaEngineOptions {
@@ -118,6 +120,8 @@ export class LlamaEngine implements Engine {
   /** Resolved once: resolving the model's chat template costs ~0.5 s, far too much per request. */
   readonly #chatWrapper: ChatWrapper
   readonly #listeners: Array<() => void> = []
+  /** Token output, written while the next token is computed. */
+  readonly #output: OutputQueue
   #embedding: Promise<LlamaEmbeddingContext> | undefined
   #embedQueue: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -135,6 +139,9 @@ export class LlamaEngine implements Engine {
     this.backend = backend
     this.#sequences = Array.from({ length: options.slots }, () => context.getSequence())
     this.#chatWrapper = resolveChatWrapper(model)
+    this.#output = new OutputQueue((err) =>
+      options.logger.error({ err: String(err) }, 'writing generated text failed'),
+    )
     // llama.cpp splits the context between sequences; each slot gets `ctxSize` tokens.
     this.contextSize = Math.min(this.#sequences[0]?.contextSize ?? options.ctxSize, options.ctxSize)
     this.#pool = new SlotPool(options.slots, options.slotWaitMs, () => {
@@ -183,6 +190,7 @@ export class LlamaEngine implements Engine {
         contextSize: options.ctxSize * options.slots,
         threads: options.threads,
         batchSize: Math.min(512, options.ctxSize * options.slots),
+        batching: { itemPrioritizationStrategy: generatingFirst },
       })
     } catch (err) {
       await model.dispose().catch(() => {})
@@ -233,6 +241,7 @@ export class LlamaEngine implements Engine {
           text = res.response
           reason = res.metadata.stopReason
         } finally {
+          this.#output.flush()
           completion.dispose({ disposeSequence: false })
         }
       } else {
@@ -247,6 +256,7 @@ export class LlamaEngine implements Engine {
           text = res.response
           reason = res.metadata.stopReason
         } finally {
+          this.#output.flush()
           chat.dispose({ disposeSequence: false })
         }
       }
@@ -293,7 +303,7 @@ export class LlamaEngine implements Engine {
         : (false as const),
       customStopTriggers: s.stop.length > 0 ? s.stop : undefined,
       onToken,
-      onTextChunk: onText,
+      onTextChunk: (text: string) => this.#output.push(() => onText(text)),
     }
   }
 

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
 import { streamGeneration } from './generation-stream.js'
+import { timingsOf } from './timings.js'
 
 const send = (sse: { send: (e: { event: string; data: unknown }) => boolean }, ev: InferEvent): void => {
   sse.send({ event: ev.type, data: ev })
@@ -51,13 +52,7 @@ export function registerNativeRoutes(app: FastifyInstance, worker: Worker): void
             type: 'end',
             tokens_out: r.tokensOut,
             stop_reason: r.stopReason,
-            timings: {
-              prompt_tokens: r.promptTokens,
-              prompt_ms: r.promptMs,
-              generation_ms: r.generationMs,
-              tokens_per_s: r.generationMs > 0 ? (Math.max(0, r.tokensOut - 1) * 1000) / r.generationMs : 0,
-              queue_ms: r.queueMs,
-            },
+            timings: timingsOf(r),
           }),
         onError: (sse, e) => send(sse, { type: 'error', code: e.code, message: e.message }),
       },

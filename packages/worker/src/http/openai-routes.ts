@@ -16,6 +16,7 @@ import type { GenerationInput, GenerationResult, ResolvedSampling } from '../eng
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
 import { disconnectSignal, streamGeneration } from './generation-stream.js'
+import { timingsOf } from './timings.js'
 
 export const OPENAI_PATHS = [
   '/v1/chat/completions',
@@ -77,6 +78,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
             const c: ChatCompletionChunk = {
               ...base,
               choices: [{ index: 0, delta: {}, finish_reason: finishReason(r.stopReason) }],
+              timings: timingsOf(r),
             }
             sse.send({ data: c })
             if (body.stream_options?.include_usage)
@@ -102,6 +104,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
         },
       ],
       usage: usageOf(r),
+      timings: timingsOf(r),
     }
     return out
   })
@@ -140,6 +143,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
               ...base,
               choices: [{ index: 0, text: '', finish_reason: finishReason(r.stopReason), logprobs: null }],
               ...(body.stream_options?.include_usage ? { usage: usageOf(r) } : {}),
+              timings: timingsOf(r),
             }
             sse.send({ data: c })
             sse.send({ data: '[DONE]' })
@@ -161,6 +165,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
         },
       ],
       usage: usageOf(r),
+      timings: timingsOf(r),
     }
     return out
   })

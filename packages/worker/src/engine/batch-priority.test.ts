@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { BatchItem, Token } from 'node-llama-cpp'
+import { generatingFirst } from './batch-priority.js'
+
+const item = (tokens: number): BatchItem => ({
+  tokens: Array.from({ length: tokens }, (_, i) => i as Token),
+  logits: Array.from({ length: tokens }, (_, i) => (i === tokens - 1 ? true : undefined)),
+  evaluationPriority: 5,
+})
+
+const plan = (items: BatchItem[], size: number): Array<[number, number]> =>
+  generatingFirst({ items, size }).map((p) => [items.indexOf(p.item), p.processAmount])
+
+describe('generatingFirst', () => {
+  test('generating sequences get their token before any prompt, wherever they are queued', () => {
+    const items = [item(300), item(1), item(400), item(1)]
+    assert.deepEqual(plan(items, 512), [
+      [1, 1],
+      [3, 1],
+      [0, 300],
+      [2, 210],
+    ])
+  })
+
+  test('prompts are served in the order they came, the first one whole when it fits', () => {
+    assert.deepEqual(plan([item(460), item(460), item(460)], 512), [
+      [0, 460],
+      [1, 52],
+    ])
+  })
+
+  test('a batch smaller than the generating sequences takes as many as fit', () => {
+    assert.deepEqual(plan([item(1), item(1), item(1), item(50)], 2), [
+      [0, 1],
+      [1, 1],
+    ])
+  })
+
+  test('never plans more tokens than the batch holds', () => {
+    for (const size of [1, 7, 64, 512]) {
+      const items = [item(1), item(90), item(1), item(700), item(3)]
+      const total = generatingFirst({ items, size }).reduce((n, p) => n + p.processAmount, 0)
+      assert.equal(total, Math.min(size, 795))
+    }
+  })
+})
