@@ -99,7 +99,11 @@ async function startWorker(threads) {
       '--backend',
       'cpu',
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RBEE_LOG_LEVEL: 'warn' } },
+    // One libuv pool thread, as the hive and the llm-worker-rbee command start a worker.
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, RBEE_LOG_LEVEL: 'warn', UV_THREADPOOL_SIZE: '1' },
+    },
   )
   const port = await new Promise((resolve, reject) => {
     child.on('exit', (c) => reject(new Error(`worker exited ${c}`)))

@@ -49,7 +49,12 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
       '512',
       ...(options.args ?? []),
     ],
-    env: { ...process.env, RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn', ...options.env },
+    env: {
+      ...process.env,
+      RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',
+      UV_THREADPOOL_SIZE: '1',
+      ...options.env,
+    },
   })
   try {
     const ready = WorkerStdoutMessageSchema.parse(

@@ -44,6 +44,11 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger({ name: 'llm-worker-rbee', bindings: { worker_id: id } })
+  if (process.env.UV_THREADPOOL_SIZE === undefined) {
+    logger.warn(
+      'UV_THREADPOOL_SIZE is not set: llama.cpp calls move between 4 threads, measured up to 1.7x slower on CPU; start the worker with UV_THREADPOOL_SIZE=1 (the llm-worker-rbee command and the hive do)',
+    )
+  }
   let lastTold = -1
   const worker = new Worker({
     id,

@@ -41,13 +41,18 @@ test('a worker is started on port 0 with every setting as a flag, the advertised
   assert.ok(!args.includes('shared-secret'), 'the token is not on the command line')
 })
 
-test("a worker does not inherit the hive's RBEE_* settings but gets the token and the stdin lifeline", () => {
+test("a worker does not inherit the hive's RBEE_* settings but gets the token, the stdin lifeline and a one-thread libuv pool", () => {
   const env = workerEnv({ PATH: '/bin', RBEE_PORT: '7835', RBEE_HOME: '/x', RBEE_LOG_LEVEL: 'debug' }, launch)
   assert.deepEqual(env, {
     PATH: '/bin',
     RBEE_LOG_LEVEL: 'debug',
     RBEE_EXIT_WITH_STDIN: '1',
+    UV_THREADPOOL_SIZE: '1',
     RBEE_API_TOKEN: 'shared-secret',
     RBEE_NODE_TOKEN: 'shared-secret',
   })
+})
+
+test("a libuv pool size in the hive's environment is passed on as is", () => {
+  assert.equal(workerEnv({ UV_THREADPOOL_SIZE: '4' }, launch).UV_THREADPOOL_SIZE, '4')
 })

@@ -72,8 +72,8 @@ export function workerArgs(l: WorkerLaunch): string[] {
 
 /**
  * The worker's environment: the hive's, minus its `RBEE_*` settings (a worker reads the same
- * names, e.g. `RBEE_PORT`, and must not inherit the hive's), plus the stdin lifeline and the
- * token. The token travels in the environment, not argv, so `ps` does not show it.
+ * names, e.g. `RBEE_PORT`, and must not inherit the hive's), plus the stdin lifeline, a libuv
+ * pool of one thread (unless the hive's environment names a size) and the token. The token travels in the environment, not argv, so `ps` does not show it.
  */
 export function workerEnv(base: NodeJS.ProcessEnv, l: WorkerLaunch): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
@@ -81,6 +81,8 @@ export function workerEnv(base: NodeJS.ProcessEnv, l: WorkerLaunch): NodeJS.Proc
     if (!k.startsWith('RBEE_') || k === 'RBEE_LOG_LEVEL') env[k] = v
   }
   env.RBEE_EXIT_WITH_STDIN = '1'
+  // One libuv pool thread: every llama.cpp call on the same thread (see llm-worker-rbee's bin).
+  env.UV_THREADPOOL_SIZE = base.UV_THREADPOOL_SIZE ?? '1'
   if (l.token) {
     env.RBEE_API_TOKEN = l.token
     env.RBEE_NODE_TOKEN = l.token

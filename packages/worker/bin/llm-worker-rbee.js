@@ -1,3 +1,0 @@
-#!/usr/bin/env node
-// Installed as the `llm-worker-rbee` command; the compiled entry point is built by `tsc -b` at install.
-import '../dist/main.js'
