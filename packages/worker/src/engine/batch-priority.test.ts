@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { BatchItem, Token } from 'node-llama-cpp'
-import { generatingFirst } from './batch-priority.js'
+import { gatedGeneratingFirst, generatingFirst } from './batch-priority.js'
 
 const item = (tokens: number): BatchItem => ({
   tokens: Array.from({ length: tokens }, (_, i) => i as Token),
@@ -43,5 +43,38 @@ describe('generatingFirst', () => {
       const total = generatingFirst({ items, size }).reduce((n, p) => n + p.processAmount, 0)
       assert.equal(total, Math.min(size, 795))
     }
+  })
+})
+
+describe('gatedGeneratingFirst', () => {
+  test('waits (no items) while fewer generating sequences are queued than are generating', () => {
+    const strategy = gatedGeneratingFirst(() => 3)
+    const a = item(1)
+    const b = item(1)
+    const c = item(1)
+    assert.deepEqual(strategy({ items: [a, b], size: 512 }), [])
+    assert.deepEqual(strategy({ items: [a, b], size: 512 }), [])
+    const batch = strategy({ items: [a, b, c], size: 512 })
+    assert.deepEqual(
+      batch.map((p) => p.item),
+      [a, b, c],
+    )
+  })
+
+  test('a prompt alone never waits', () => {
+    const prompt = item(40)
+    assert.deepEqual(
+      gatedGeneratingFirst(() => 0)({ items: [prompt], size: 512 }).map((p) => p.processAmount),
+      [40],
+    )
+  })
+
+  test('gives up waiting after maxSpins (a sequence that finished does not come back)', () => {
+    const strategy = gatedGeneratingFirst(() => 2, 3)
+    const a = item(1)
+    for (let i = 0; i < 3; i++) assert.deepEqual(strategy({ items: [a], size: 512 }), [])
+    assert.equal(strategy({ items: [a], size: 512 }).length, 1)
+    // and the count starts again for the next batch
+    assert.deepEqual(strategy({ items: [a], size: 512 }), [])
   })
 })

@@ -33,3 +33,29 @@ export function generatingFirst({
   }
   return out
 }
+
+/**
+ * `generatingFirst`, but a batch waits a moment for every generating sequence to be queued.
+ * node-llama-cpp starts the next batch as soon as the previous one is sampled, while the
+ * sequences sampled in it are still on their way (a few microtasks) to queueing their next
+ * token: with 4 generating slots only 3 made each batch, in rotation. Returning no items makes
+ * node-llama-cpp's batch loop go round again after those microtasks; `maxSpins` bounds the wait
+ * (a sequence that finished does not come back).
+ * @param generating - how many sequences are generating now (had a token, not finished).
+ */
+export function gatedGeneratingFirst(
+  generating: () => number,
+  maxSpins = 32,
+): (options: { items: readonly BatchItem[]; size: number }) => PrioritizedBatchItem[] {
+  let spins = 0
+  return (options) => {
+    let queued = 0
+    for (const item of options.items) if (item.tokens.length === 1) queued++
+    if (queued < generating() && spins < maxSpins) {
+      spins++
+      return []
+    }
+    spins = 0
+    return generatingFirst(options)
+  }
+}

@@ -17,7 +17,7 @@ import {
   type LlamaModel,
   resolveChatWrapper,
 } from 'node-llama-cpp'
-import { generatingFirst } from './batch-priority.js'
+import { gatedGeneratingFirst } from './batch-priority.js'
 import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
 import { OutputQueue } from './output-queue.js'
 import { SlotPool } from './slot-pool.js'
@@ -120,6 +120,7 @@ export class LlamaEngine implements Engine {
   /** Resolved once: resolving the model's chat template costs ~0.5 s, far too much per request. */
   readonly #chatWrapper: ChatWrapper
   readonly #listeners: Array<() => void> = []
+  readonly #live: { generating: number }
   /** Token output, written while the next token is computed. */
   readonly #output: OutputQueue
   #embedding: Promise<LlamaEmbeddingContext> | undefined
@@ -132,7 +133,9 @@ export class LlamaEngine implements Engine {
     context: LlamaContext,
     backend: Backend,
     options: LlamaEngineOptions,
+    live: { generating: number },
   ) {
+    this.#live = live
     this.#llama = llama
     this.#model = model
     this.#context = context
@@ -183,6 +186,8 @@ export class LlamaEngine implements Engine {
         cause: err,
       })
     }
+    // Sequences generating now (first token out, not finished): the batch strategy waits for them.
+    const live = { generating: 0 }
     let context: LlamaContext
     try {
       context = await model.createContext({
@@ -190,7 +195,7 @@ export class LlamaEngine implements Engine {
         contextSize: options.ctxSize * options.slots,
         threads: options.threads,
         batchSize: Math.min(512, options.ctxSize * options.slots),
-        batching: { itemPrioritizationStrategy: generatingFirst },
+        batching: { itemPrioritizationStrategy: gatedGeneratingFirst(() => live.generating) },
       })
     } catch (err) {
       await model.dispose().catch(() => {})
@@ -201,7 +206,7 @@ export class LlamaEngine implements Engine {
         { cause: err },
       )
     }
-    return new LlamaEngine(llama, model, context, backend, options)
+    return new LlamaEngine(llama, model, context, backend, options, live)
   }
 
   status(): EngineStatus {
@@ -218,14 +223,25 @@ export class LlamaEngine implements Engine {
     const startedAt = performance.now()
     let firstTokenAt: number | undefined
     let tokensOut = 0
+    let generating = false
+    const doneGenerating = (): void => {
+      if (generating) this.#live.generating--
+      generating = false
+    }
     const sequence = this.#sequences[slot]!
     try {
       const options = this.#options(
         req.sampling,
         req.signal,
         (tokens) => {
-          firstTokenAt ??= performance.now()
+          if (firstTokenAt === undefined) {
+            firstTokenAt = performance.now()
+            generating = true
+            this.#live.generating++
+          }
           tokensOut += tokens.length
+          // The last token: this sequence queues no more decodes.
+          if (tokensOut >= req.sampling.maxTokens) doneGenerating()
         },
         req.onText,
       )
@@ -274,6 +290,7 @@ export class LlamaEngine implements Engine {
       if (err instanceof RbeeError) throw err
       throw new RbeeError('RBEE_ENGINE', `generation failed: ${String(err)}`, { cause: err })
     } finally {
+      doneGenerating()
       this.#pool.release(slot)
     }
   }
