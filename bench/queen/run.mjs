@@ -424,7 +424,10 @@ if (!nginx) {
     "\nnginx is missing: install Debian's package to compare against it:\n\n  sudo apt-get install -y nginx\n",
   )
 }
-const queen = await testing.startQueen({ args: ['--no-local-hive', '--queue-size', '1000'] })
+const queen = await testing.startQueen({
+  args: ['--no-local-hive', '--queue-size', '1000'],
+  ...(process.env.QUEEN_NODE_OPTIONS ? { env: { NODE_OPTIONS: process.env.QUEEN_NODE_OPTIONS } } : {}),
+})
 children.push(queen.process.child)
 const standIn = await startChild(
   [join(here, 'stand-in-worker.mjs'), '--queen-url', queen.url, '--interval-ms', values['interval-ms']],

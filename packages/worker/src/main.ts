@@ -5,7 +5,7 @@ import { createLogger, errorMessage } from '@rbee/common'
 import type { WorkerStdoutMessage } from '@rbee/contracts'
 import { BUILTIN_MODEL_ID, ensureBuiltinModel, readGgufHeader } from '@rbee/gguf'
 import { ConfigError, parseWorkerConfig, WORKER_USAGE } from './config.js'
-import { LlamaEngine } from './engine/llama-engine.js'
+import { registerLlamaPatch } from './llama-patch/register.js'
 import { Worker } from './worker.js'
 
 /** One JSON line on stdout for the parent (the hive reads these; people read stderr). */
@@ -44,6 +44,14 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger({ name: 'llm-worker-rbee', bindings: { worker_id: id } })
+  // Before node-llama-cpp is first imported: it is patched as it loads.
+  registerLlamaPatch()
+  const { LlamaEngine, batchLoopPatched } = await import('./engine/llama-engine.js')
+  if (!batchLoopPatched()) {
+    logger.warn(
+      "node-llama-cpp's batch loop is not the one rbee patches (another version?): a new request may wait for the other slots' generations to end",
+    )
+  }
   if (process.env.UV_THREADPOOL_SIZE === undefined) {
     logger.warn(
       'UV_THREADPOOL_SIZE is not set: llama.cpp calls move between 4 threads, measured up to 1.7x slower on CPU; start the worker with UV_THREADPOOL_SIZE=1 (the llm-worker-rbee command and the hive do)',

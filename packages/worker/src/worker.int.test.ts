@@ -453,3 +453,48 @@ describe('worker start-up and shutdown', () => {
     assert.equal(last.worker.status, 'stopped', 'a last heartbeat says the worker stopped')
   })
 })
+
+describe('a worker with every slot generating', () => {
+  let w: StartedWorker
+  before(async () => {
+    w = await startWorker({ args: ['--slots', '4', '--ctx-size', '2048'] })
+  })
+  after(() => w.close())
+
+  test('a request that arrives while three slots generate starts at once instead of waiting for them to end', async () => {
+    // Every slot has been used, so a new request must first clear its slot's old tokens, which
+    // node-llama-cpp does under the lock its batch loop holds while anything is generating.
+    await Promise.all([0, 1, 2, 3].map((i) => infer(w.url, { prompt: `warm ${i}`, max_tokens: 4, seed: i })))
+    const ac = new AbortController()
+    const ended: boolean[] = []
+    const firstTokens: Array<Promise<void>> = []
+    const long = [0, 1, 2].map(async (i) => {
+      const res = await fetch(`${w.url}/v1/infer`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ prompt: `long ${i}`, max_tokens: 1900, seed: i }),
+        signal: ac.signal,
+      })
+      let sawToken!: () => void
+      firstTokens.push(new Promise<void>((resolve) => (sawToken = resolve)))
+      try {
+        for await (const m of readSse(res.body!)) if (JSON.parse(m.data).type === 'token') sawToken()
+      } catch {
+        // aborted below
+      }
+      ended[i] = true
+    })
+    await until(async () => firstTokens.length === 3)
+    await Promise.all(firstTokens)
+    const late = await infer(w.url, { prompt: 'a late request', max_tokens: 4, seed: 9 })
+    const stillGenerating = [0, 1, 2].filter((i) => !ended[i]).length
+    ac.abort()
+    await Promise.all(long)
+    assert.equal(late.at(-1)?.type, 'end')
+    assert.equal(
+      stillGenerating,
+      3,
+      'the late request was served while the three long ones were still generating',
+    )
+  })
+})

@@ -10,13 +10,14 @@ import {
   type Llama,
   LlamaChat,
   LlamaCompletion,
-  type LlamaContext,
+  LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
 } from 'node-llama-cpp'
+import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
 import { gatedGeneratingFirst } from './batch-priority.js'
 import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
 import { OutputQueue } from './output-queue.js'
@@ -42,6 +43,14 @@ export interface LlamaEngineOptions {
 const GPU_ENV: Partial<Record<Backend, string>> = {
   cuda: 'CUDA_VISIBLE_DEVICES',
   vulkan: 'GGML_VK_VISIBLE_DEVICES',
+}
+
+/**
+ * True when node-llama-cpp's batch loop carries rbee's patch (the worker's entry point installs
+ * it before loading node-llama-cpp; see llama-patch/batch-loop-patch.ts).
+ */
+export function batchLoopPatched(): boolean {
+  return LlamaContext.prototype.dispatchPendingBatch.toString().includes(PATCH_MARKER)
 }
 
 /** True when `npm run build:llama` (node-llama-cpp's source build) has produced a binary here. */
