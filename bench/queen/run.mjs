@@ -436,27 +436,31 @@ const standIn = await startChild(
 let real
 if (!values['skip-real']) {
   const model = await testing.tinyModelPath()
-  real = await startChild([
-    join(root, 'packages/worker/dist/main.js'),
-    '--model',
-    model,
-    '--model-ref',
-    'tiny',
-    '--port',
-    '0',
-    '--slots',
-    values['real-slots'],
-    '--ctx-size',
-    '256',
-    // Requests beyond the slots wait inside the worker (direct and nginx) as they would in the
-    // queen's queue, instead of being refused after the default 2 s.
-    '--slot-wait-ms',
-    '600000',
-    '--queen-url',
-    queen.url,
-    '--heartbeat-interval-ms',
-    '1000',
-  ])
+  real = await startChild(
+    [
+      join(root, 'packages/worker/dist/main.js'),
+      '--model',
+      model,
+      '--model-ref',
+      'tiny',
+      '--port',
+      '0',
+      '--slots',
+      values['real-slots'],
+      '--ctx-size',
+      '256',
+      // Requests beyond the slots wait inside the worker (direct and nginx) as they would in the
+      // queen's queue, instead of being refused after the default 2 s.
+      '--slot-wait-ms',
+      '600000',
+      '--queen-url',
+      queen.url,
+      '--heartbeat-interval-ms',
+      '1000',
+    ],
+    // One libuv pool thread, as the hive starts a worker.
+    { UV_THREADPOOL_SIZE: '1' },
+  )
 }
 const ng = nginx
   ? await startNginx(nginx, { standin: standIn.port, ...(real ? { real: real.port } : {}) })
