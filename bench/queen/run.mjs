@@ -6,7 +6,8 @@
 //
 // 1. Time to first token (TTFT) and inter-token latency (ITL) of streamed text completions,
 //    straight to a worker, through nginx (Debian's package, as a reverse proxy with buffering
-//    off and upstream keep-alive), and through queen-rbee, side by side in one run: against a
+//    off and upstream keep-alive), through a bare Node.js proxy (bench/queen/node-proxy.mjs:
+//    forwarding only, the floor for any proxy in Node) and through queen-rbee, side by side in one run: against a
 //    fast STAND-IN worker (bench/queen/stand-in-worker.mjs, no model: what a proxy adds is all
 //    that varies) and against the real llm-worker-rbee on the built-in tiny model.
 // 2. Registry decision time (pick + acquire + release) with 1,000 hives x 10 workers fed
@@ -244,7 +245,7 @@ async function compare(title, model, targets, pids) {
     )
     // Warm every path (pools, and the JIT: the queen's code runs unoptimised for its first few
     // hundred requests), then interleave the targets round by round so drift in the machine's
-    // load hits all three alike.
+    // load hits every path alike.
     for (const url of Object.values(targets))
       await load(url, model, c, Math.max(Number(values.warmup), c * 4))
     for (let r = 0; r < ROUNDS; r++) {
@@ -287,11 +288,13 @@ async function compare(title, model, targets, pids) {
     const d = rows.find((x) => x.c === c && x.name === 'direct')
     const q = rows.find((x) => x.c === c && x.name === 'queen')
     const n = rows.find((x) => x.c === c && x.name === 'nginx')
+    const p = rows.find((x) => x.c === c && x.name === 'node-proxy')
     if (!q || !n) continue
     const qa = q.ttft50 - d.ttft50
     const na = n.ttft50 - d.ttft50
+    const pa = p ? p.ttft50 - d.ttft50 : Number.NaN
     console.log(
-      `- c=${c}: queen adds ${f(qa)} ms TTFT p50, nginx ${f(na)} ms (ratio ${na > 0 ? (qa / na).toFixed(2) : 'n/a'}); ITL p50 queen ${f(q.itl50 - d.itl50)} ms vs nginx ${f(n.itl50 - d.itl50)} ms`,
+      `- c=${c}: queen adds ${f(qa)} ms TTFT p50, nginx ${f(na)} ms (ratio ${na > 0 ? (qa / na).toFixed(2) : 'n/a'}), bare Node proxy ${f(pa)} ms; ITL p50 queen ${f(q.itl50 - d.itl50)} ms vs nginx ${f(n.itl50 - d.itl50)} ms`,
     )
   }
 }
@@ -478,10 +481,25 @@ await (async () => {
   }
 })()
 
-const pids = { queen: [queen.pid], ...(ng ? { nginx: [ng.child.pid, ...childPids(ng.child.pid)] } : {}) }
-const targets = (workerPort, ngName) => ({
+// The floor for a Node.js proxy: forwarding only (one per worker).
+const nodeProxy = {
+  standin: await startChild([join(here, 'node-proxy.mjs'), '--upstream', `http://127.0.0.1:${standIn.port}`]),
+  ...(real
+    ? {
+        real: await startChild([join(here, 'node-proxy.mjs'), '--upstream', `http://127.0.0.1:${real.port}`]),
+      }
+    : {}),
+}
+
+const pids = {
+  queen: [queen.pid],
+  ...(ng ? { nginx: [ng.child.pid, ...childPids(ng.child.pid)] } : {}),
+  'node-proxy': Object.values(nodeProxy).map((p) => p.child.pid),
+}
+const targets = (workerPort, name) => ({
   direct: `http://127.0.0.1:${workerPort}`,
-  ...(ng ? { nginx: `http://127.0.0.1:${ng.ports[ngName]}` } : {}),
+  ...(ng ? { nginx: `http://127.0.0.1:${ng.ports[name]}` } : {}),
+  'node-proxy': `http://127.0.0.1:${nodeProxy[name].port}`,
   queen: queen.url,
 })
 await compare(
