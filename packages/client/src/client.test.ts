@@ -148,7 +148,7 @@ describe('typed client', () => {
       invalid.join(),
     )
     assert.ok(disconnects.includes('stream ended'), disconnects.join())
-    assert.ok(disconnects.includes('no event for 200 ms'), disconnects.join())
+    assert.ok(disconnects.includes('nothing received for 200 ms'), disconnects.join())
     assert.equal(sub.connected, false)
   })
 })

@@ -82,14 +82,29 @@ export class EventSubscription<S extends z.ZodType> {
     const idleMs = this.#o.idleTimeoutMs ?? 0
     let idleTimer: NodeJS.Timeout | undefined
     let idleFired = false
-    const arm = (): void => {
-      if (idleMs <= 0) return
-      if (idleTimer) idleTimer.refresh()
-      else {
-        idleTimer = setTimeout(() => {
+    let ended = false
+    let lastDataAt = performance.now()
+    // After this process itself stalled, timers run before the socket data that arrived in the
+    // meantime is read: the check waits one turn of the event loop (that data is read first),
+    // then decides on the time since the last byte.
+    const check = (): void => {
+      setImmediate(() => {
+        if (ended) return
+        const quiet = performance.now() - lastDataAt
+        if (quiet >= idleMs) {
           idleFired = true
           ac.abort(new Error('idle'))
-        }, idleMs)
+          return
+        }
+        idleTimer = setTimeout(check, idleMs - quiet)
+        idleTimer.unref()
+      })
+    }
+    const arm = (): void => {
+      if (idleMs <= 0) return
+      lastDataAt = performance.now()
+      if (!idleTimer) {
+        idleTimer = setTimeout(check, idleMs)
         idleTimer.unref()
       }
     }
@@ -122,9 +137,10 @@ export class EventSubscription<S extends z.ZodType> {
         res.body.destroy()
       }
     } catch (err) {
-      if (idleFired) return `no event for ${idleMs} ms`
+      if (idleFired) return `nothing received for ${idleMs} ms`
       return errorMessage(err)
     } finally {
+      ended = true
       this.#connected = false
       if (idleTimer) clearTimeout(idleTimer)
       outer.removeEventListener('abort', onAbort)

@@ -64,6 +64,26 @@ export const WorkerSpawnResultSchema = z.object({
 })
 export type WorkerSpawnResult = z.infer<typeof WorkerSpawnResultSchema>
 
+/**
+ * A hive's heartbeat stream carries an SSE comment at least this often (a quarter of its
+ * telemetry interval when that is shorter), so a reader can tell a silent link from a quiet hive
+ * within a second: see `hiveStreamIdleMs`.
+ */
+export const HIVE_STREAM_PING_MS = 250
+
+/** How often a hive with this telemetry interval pings its heartbeat stream. */
+export function hiveStreamPingMs(telemetryIntervalMs: number): number {
+  return Math.max(10, Math.min(HIVE_STREAM_PING_MS, Math.floor(telemetryIntervalMs / 4)))
+}
+
+/**
+ * How long a reader of a hive's heartbeat stream waits without a byte before it calls the link
+ * dead: 4 pings, and never more than 3 telemetry intervals.
+ */
+export function hiveStreamIdleMs(telemetryIntervalMs: number): number {
+  return Math.min(3 * telemetryIntervalMs, 4 * HIVE_STREAM_PING_MS)
+}
+
 /** Events on a hive's `GET /v1/heartbeats/stream`; the SSE `event:` name is the `type`. */
 export const HiveStreamEventSchema = z.discriminatedUnion('type', [
   z.object({

@@ -104,3 +104,30 @@ test('a subscriber that stops reading is dropped instead of buffering without bo
   assert.equal(hub.subscribers, 0)
   assert.equal(hub.dropped, 1)
 })
+
+test('between telemetry events the stream carries a keep-alive comment every ping period, so a reader can tell a dead link', async (t) => {
+  const hub = new TelemetryHub({
+    logger: silentLogger(),
+    intervalMs: 60_000,
+    snapshot: async () => telemetry(),
+  })
+  const srv = await serve(hub)
+  t.after(async () => {
+    hub.close()
+    await srv.close()
+  })
+  hub.start()
+  const res = await fetch(`http://127.0.0.1:${srv.port}/`)
+  const reader = res.body!.getReader()
+  const started = performance.now()
+  let text = ''
+  while ((text.match(/: keep-alive\n\n/g) ?? []).length < 3) {
+    const { value, done } = await reader.read()
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  await reader.cancel()
+  // One telemetry event (at once), then pings: three of them in about 3 × HIVE_STREAM_PING_MS.
+  assert.equal((text.match(/^event: telemetry$/gm) ?? []).length, 1)
+  assert.ok(performance.now() - started < 60_000 / 4)
+})

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { errorMessage, type Logger, SseWriter } from '@rbee/common'
-import type { HiveStreamEvent } from '@rbee/contracts'
+import { type HiveStreamEvent, hiveStreamPingMs } from '@rbee/contracts'
 
 type TelemetryEvent = Extract<HiveStreamEvent, { type: 'telemetry' }>
 
@@ -12,7 +12,7 @@ export interface TelemetryHubOptions {
   snapshot: () => Promise<TelemetryEvent>
   /** A subscriber with more than this waiting in its socket buffer is dropped. @default 1 MiB */
   maxBufferedBytes?: number
-  /** @default 15_000 */
+  /** A comment on every stream this often, so readers can tell a dead link. @default hiveStreamPingMs(intervalMs) */
   keepAliveMs?: number
 }
 
@@ -52,7 +52,7 @@ export class TelemetryHub {
   /** Streams events to `res` until the client leaves or the hub closes. */
   subscribe(res: ServerResponse): void {
     const sse = new SseWriter(res, {
-      keepAliveMs: this.#o.keepAliveMs ?? 15_000,
+      keepAliveMs: this.#o.keepAliveMs ?? hiveStreamPingMs(this.#o.intervalMs),
       maxBufferedBytes: this.#o.maxBufferedBytes ?? 1024 * 1024,
     })
     if (this.#closed) {

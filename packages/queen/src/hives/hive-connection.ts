@@ -41,7 +41,8 @@ export class HiveConnection {
     let failing = false
     this.#sub ??= this.client.heartbeats({
       idleTimeoutMs: this.#o.idleTimeoutMs,
-      backoff: { initialMs: 200, maxMs: 5000, jitter: 0.3 },
+      // Capped at 1 s: a host back from a cut link is taken back within about a second.
+      backoff: { initialMs: 200, maxMs: 1000, jitter: 0.3 },
       onConnect: () => {
         if (failing) logger.info({ hive_id: this.id }, 'hive stream back')
         failing = false

@@ -1,6 +1,6 @@
 import type { HiveClient } from '@rbee/client'
 import { errorMessage, type Logger } from '@rbee/common'
-import type { HiveStreamEvent } from '@rbee/contracts'
+import { type HiveStreamEvent, hiveStreamIdleMs } from '@rbee/contracts'
 import type { HiveSource, Registry } from '../registry/registry.js'
 import type { HiveDirectory } from '../scheduler/spawner.js'
 import { HiveConnection } from './hive-connection.js'
@@ -57,7 +57,7 @@ export class HiveManager implements HiveDirectory {
       token: this.#o.token,
       registry: this.#o.registry,
       logger: this.#o.logger,
-      idleTimeoutMs: this.#o.hiveIntervalMs * 3,
+      idleTimeoutMs: hiveStreamIdleMs(this.#o.hiveIntervalMs),
       onEvent: this.#o.onEvent,
     })
     this.#conns.set(id, conn)
