@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { readSse, silentLogger } from '@rbee/common'
 import { type HiveStreamEvent, HiveStreamEventSchema } from '@rbee/contracts'
 import { TelemetryHub } from './telemetry-hub.js'
@@ -40,15 +40,20 @@ async function serve(hub: TelemetryHub): Promise<{ port: number; close: () => Pr
   }
 }
 
-test('a subscriber gets telemetry at once, then on every interval, and published events in between', async (t) => {
-  const hub = new TelemetryHub({ logger: silentLogger(), intervalMs: 50, snapshot: async () => telemetry() })
+/** A started hub behind a real HTTP server, closed after the test; resolves with a subscription. */
+async function subscribe(t: TestContext, intervalMs: number): Promise<{ hub: TelemetryHub; res: Response }> {
+  const hub = new TelemetryHub({ logger: silentLogger(), intervalMs, snapshot: async () => telemetry() })
   const srv = await serve(hub)
   t.after(async () => {
     hub.close()
     await srv.close()
   })
   hub.start()
-  const res = await fetch(`http://127.0.0.1:${srv.port}/`)
+  return { hub, res: await fetch(`http://127.0.0.1:${srv.port}/`) }
+}
+
+test('a subscriber gets telemetry at once, then on every interval, and published events in between', async (t) => {
+  const { hub, res } = await subscribe(t, 50)
   const seen: string[] = []
   for await (const m of readSse(res.body!)) {
     const ev = HiveStreamEventSchema.parse(JSON.parse(m.data))
@@ -106,18 +111,7 @@ test('a subscriber that stops reading is dropped instead of buffering without bo
 })
 
 test('between telemetry events the stream carries a keep-alive comment every ping period, so a reader can tell a dead link', async (t) => {
-  const hub = new TelemetryHub({
-    logger: silentLogger(),
-    intervalMs: 60_000,
-    snapshot: async () => telemetry(),
-  })
-  const srv = await serve(hub)
-  t.after(async () => {
-    hub.close()
-    await srv.close()
-  })
-  hub.start()
-  const res = await fetch(`http://127.0.0.1:${srv.port}/`)
+  const { res } = await subscribe(t, 60_000)
   const reader = res.body!.getReader()
   const started = performance.now()
   let text = ''
