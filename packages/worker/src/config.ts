@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { availableParallelism, homedir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, type FlagTable, readFlags, validateFlags } from '@rbee/common'
 import { BackendRequestSchema, HostSchema, IdSchema } from '@rbee/contracts'
@@ -25,8 +25,7 @@ export const WorkerConfigSchema = z.object({
   queen_url: z.url().optional(),
   slots: z.int().min(1).max(64),
   ctx_size: z.int().min(128).max(1_048_576),
-  /** Unset: the CPU's math cores as llama.cpp counts them (node-llama-cpp's `cpuMathCores`). */
-  threads: z.int().min(0).max(1024).optional(),
+  threads: z.int().min(0).max(1024),
   api_token: z.string().min(8, 'must be at least 8 characters').optional(),
   heartbeat_interval_ms: z.int().min(100).max(3_600_000),
   slot_wait_ms: z.int().min(0).max(600_000),
@@ -80,7 +79,7 @@ Options (each also read from the environment variable shown):
   --queen-url URL          RBEE_QUEEN_URL          where heartbeats go (none: no heartbeats)
   --slots N                RBEE_SLOTS              parallel sequences decoded together (default: 4)
   --ctx-size N             RBEE_CTX_SIZE           context tokens per slot (default: 2048)
-  --threads N              RBEE_THREADS            generation threads, 0 = all (default: the CPU's math cores)
+  --threads N              RBEE_THREADS            generation threads, 0 = all cores (default: cores - 1, see README)
   --api-token T            RBEE_API_TOKEN          required bearer token; mandatory when not on loopback
   --heartbeat-interval-ms  RBEE_HEARTBEAT_INTERVAL_MS  (default: 10000)
   --slot-wait-ms N         RBEE_SLOT_WAIT_MS       wait for a free slot before 503 (default: 2000)
@@ -91,13 +90,16 @@ Options (each also read from the environment variable shown):
 `
 
 /**
- * Builds the worker configuration from argv and env (flags win). Without `--threads` the engine
- * uses the CPU's math cores (every core measured fastest once the worker runs with a one-thread
- * libuv pool; see bench/RESULTS.md).
+ * Builds the worker configuration from argv and env (flags win). The default thread count is one
+ * per core minus one: a hive runs several workers and other processes share the CPU, and
+ * llama.cpp's compute threads spin-wait for each other, so an oversubscribed CPU collapses (the
+ * test suite with 2 threads per worker on 2 cores ran generations many times slower). A single
+ * worker on an idle CPU was faster with every core (bench/RESULTS.md): pass `--threads`.
  * @throws ConfigError naming the flag and what is wrong.
  */
 export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): WorkerConfig {
   const raw = readFlags(FLAGS, argv, env)
+  raw.threads ??= Math.max(1, availableParallelism() - 1)
   raw.worker_id ??= `worker-${process.pid}`
   raw.home ??= join(env.HOME ?? homedir(), '.local', 'share', 'rbee')
   if (typeof raw.model === 'string') raw.model_ref ??= raw.model.replace(/^.*\//, '').replace(/\.gguf$/i, '')

@@ -30,8 +30,8 @@ export interface LlamaEngineOptions {
   slots: number
   /** Context tokens per slot. */
   ctxSize: number
-  /** Generation threads; 0 = every core; unset = the CPU's math cores (`llama.cpuMathCores`). */
-  threads?: number | undefined
+  /** Generation threads; 0 = every core. */
+  threads: number
   slotWaitMs: number
   logger: Logger
   /** `local`: the llama.cpp built on this machine; `auto`: that one if present, else prebuilt. */
@@ -202,7 +202,7 @@ export class LlamaEngine implements Engine {
       context = await model.createContext({
         sequences: options.slots,
         contextSize: options.ctxSize * options.slots,
-        threads: options.threads ?? llama.cpuMathCores,
+        threads: options.threads,
         batchSize: Math.min(512, options.ctxSize * options.slots),
         batching: { itemPrioritizationStrategy: gatedGeneratingFirst(() => live.generating) },
       })
