@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const { LlamaEngine, batchLoopPatched } = await import('./engine/llama-engine.js')
   if (!batchLoopPatched()) {
     logger.warn(
-      "node-llama-cpp's batch loop is not the one rbee patches (another version?): a new request may wait for the other slots' generations to end",
+      "node-llama-cpp's batch loop is not patched (node older than 20.6, or a node-llama-cpp the patch was not written for): a new request may wait for the other slots' generations to end",
     )
   }
   if (process.env.UV_THREADPOOL_SIZE === undefined) {
