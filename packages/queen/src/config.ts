@@ -56,7 +56,7 @@ const FLAGS: Record<
   'queue-size': ['queue_size', 'RBEE_QUEUE_SIZE', '64', 'int'],
   'queue-timeout-ms': ['queue_timeout_ms', 'RBEE_QUEUE_TIMEOUT_MS', '60000', 'int'],
   'spawn-timeout-ms': ['spawn_timeout_ms', 'RBEE_SPAWN_TIMEOUT_MS', '300000', 'int'],
-  'hive-wait-ms': ['hive_wait_ms', 'RBEE_HIVE_WAIT_MS', '15000', 'int'],
+  'hive-wait-ms': ['hive_wait_ms', 'RBEE_HIVE_WAIT_MS', '5000', 'int'],
   'idle-ttl-ms': ['idle_ttl_ms', 'RBEE_IDLE_TTL_MS', '600000', 'int'],
   'builtin-idle-ttl-ms': ['builtin_idle_ttl_ms', 'RBEE_BUILTIN_IDLE_TTL_MS', '0', 'int'],
   'worker-slots': ['worker_slots', 'RBEE_WORKER_SLOTS', undefined, 'int'],
@@ -97,7 +97,7 @@ Options (each also read from the environment variable shown; flags win):
   --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: 64)
   --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot (default: 60000)
   --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: 300000)
-  --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn fails (default: 15000)
+  --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn fails (default: 5000)
   --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: 600000; 0 = never)
   --builtin-idle-ttl-ms N         RBEE_BUILTIN_IDLE_TTL_MS  the same for built-in models (default: 0 = never)
   --worker-slots N                RBEE_WORKER_SLOTS         slots of workers spawned on demand (default: hive's)

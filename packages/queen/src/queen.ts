@@ -62,7 +62,7 @@ export interface QueenOptions {
   queueTimeoutMs?: number
   /** @default 300_000 */
   spawnTimeoutMs?: number
-  /** Longest a spawn waits for a known, offline hive to come online. @default 15_000 */
+  /** Longest a spawn waits for a known, offline hive to come online. @default 5000 */
   hiveWaitMs?: number
   /** Idle time before a worker is stopped; 0 never. @default 600_000 */
   idleTtlMs?: number

@@ -37,7 +37,7 @@ export interface HiveSpawnerOptions {
   /**
    * Longest a spawn waits for a known but offline hive to come (back) online before it gives
    * up, e.g. the queen's own hive right after start or a hive whose stream is reconnecting.
-   * @default 15_000
+   * @default 5000
    */
   hiveWaitMs?: number
   /** Slots of spawned workers (hive default when unset). */
@@ -123,7 +123,7 @@ export class HiveSpawner implements Spawner {
     }
     // A hive that is known but offline may be starting or reconnecting: wait for it (bounded)
     // rather than fail a request that a second later would have been served.
-    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? 15_000)
+    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? 5000)
     while (candidates.length === 0 && this.#offlineHives(hiveId).length > 0) {
       const left = waitUntil - performance.now()
       if (left <= 0) break
