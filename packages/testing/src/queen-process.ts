@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { daemonEnv } from './daemon-env.js'
+import { daemonLifetime } from './daemon-lifetime.js'
 import { ManagedProcess } from './managed-process.js'
 
 /** Path of the built `queen-rbee` entry point in this checkout. */
@@ -69,9 +70,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Start
     ...(options.args ?? []),
   ]
   const proc = new ManagedProcess({ command: process.execPath, args, env })
-  const cleanup = async (): Promise<void> => {
-    if (ownHome) await rm(home, { recursive: true, force: true })
-  }
+  const lifetime = daemonLifetime(proc, home, ownHome)
   try {
     const msg = await proc.waitForJson<{ type: string; port: number; local_hive: string | null }>(
       (m) => m.type === 'listening',
@@ -84,15 +83,10 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Start
       home,
       localHive: msg.local_hive,
       process: proc,
-      close: async (graceMs = 15_000) => {
-        const exit = await proc.close(graceMs)
-        await cleanup()
-        return exit
-      },
+      close: lifetime.close,
     }
   } catch (err) {
-    await proc.close(1000)
-    await cleanup()
+    await lifetime.abort()
     throw err
   }
 }

@@ -168,13 +168,7 @@ export class WorkerProxy {
 
   /** A worker's own `GET /v1/info`. */
   async info(url: string, signal?: AbortSignal): Promise<WorkerInfo> {
-    const res = await this.#agent.request({
-      origin: url,
-      path: '/v1/info',
-      method: 'GET',
-      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
-      signal: signal ?? AbortSignal.timeout(5000),
-    })
+    const res = await this.#getInfo(url, signal)
     if (res.statusCode !== 200) {
       await res.body.dump()
       throw new RbeeError('RBEE_UPSTREAM', `worker at ${url} answered ${res.statusCode} to /v1/info`)
@@ -184,13 +178,7 @@ export class WorkerProxy {
 
   /** The `hive_url` a worker reports in its `/v1/info` (null when it has none). */
   async hiveUrlOf(url: string, signal?: AbortSignal): Promise<string | null> {
-    const res = await this.#agent.request({
-      origin: url,
-      path: '/v1/info',
-      method: 'GET',
-      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
-      signal: signal ?? AbortSignal.timeout(5000),
-    })
+    const res = await this.#getInfo(url, signal)
     if (res.statusCode !== 200) {
       await res.body.dump()
       return null
@@ -199,12 +187,22 @@ export class WorkerProxy {
     return parsed.success ? parsed.data.hive_url : null
   }
 
-  /** Closes every pooled connection. */
+  #getInfo(url: string, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
+    return this.#agent.request({
+      origin: url,
+      path: '/v1/info',
+      method: 'GET',
+      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      signal: signal ?? AbortSignal.timeout(5000),
+    })
+  }
+
   /** Headers of a request to a worker (the fixed part is built once, in the constructor). */
   #headers(requestId: string | undefined): Record<string, string> {
     return requestId ? { ...this.#baseHeaders, 'x-request-id': requestId } : this.#baseHeaders
   }
 
+  /** Closes every pooled connection. */
   async close(): Promise<void> {
     await this.#agent.destroy()
   }
