@@ -25,7 +25,9 @@ describe('queen-rbee on one machine (zero config)', () => {
 
   before(async () => {
     // A small body limit, so the 413 case needs no multi-megabyte upload.
-    queen = await startQueen({ args: ['--body-limit', '262144'] })
+    // Long contexts: the generations that a test kills or leaves must outlast the kill even when
+    // the whole answer of the tiny model would fit in the socket buffers before the client reads.
+    queen = await startQueen({ args: ['--body-limit', '262144', '--worker-ctx-size', '16384'] })
     client = new QueenClient({ baseUrl: queen.url })
     openai = new OpenAI({ baseURL: `${queen.url}/v1`, apiKey: 'not-needed-on-loopback', maxRetries: 0 })
   })
@@ -169,7 +171,7 @@ describe('queen-rbee on one machine (zero config)', () => {
     const stream = await openai.chat.completions.create({
       model: 'tiny',
       messages: [{ role: 'user', content: 'go' }],
-      max_tokens: 1500,
+      max_tokens: 16000,
       temperature: 0,
       stream: true,
     })
@@ -282,7 +284,7 @@ describe('queen-rbee on one machine (zero config)', () => {
     const stream = await openai.chat.completions.create({
       model: 'tiny',
       messages: [{ role: 'user', content: 'a long one' }],
-      max_tokens: 1800,
+      max_tokens: 16000,
       temperature: 0,
       stream: true,
     })
@@ -304,7 +306,7 @@ describe('queen-rbee on one machine (zero config)', () => {
       async () => (await status()).workers.find(live),
       20_000,
     )
-    const job = await client.infer({ model: 'tiny', prompt: 'again', max_tokens: 1800, temperature: 0 })
+    const job = await client.infer({ model: 'tiny', prompt: 'again', max_tokens: 16000, temperature: 0 })
     const out = await job.collect((ev) => {
       if (ev.kind === 'token' && ev.token.i === 3) kill(next.pid!)
     })
