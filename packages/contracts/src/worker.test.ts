@@ -59,6 +59,11 @@ const valid: Valid[] = [
   ['a loading stdout line', WorkerStdoutMessageSchema, { type: 'loading', worker_id: 'w-1', progress: 0.42 }],
   ['a ready stdout line', WorkerStdoutMessageSchema, readyLine],
   [
+    'a slots stdout line',
+    WorkerStdoutMessageSchema,
+    { type: 'slots', worker_id: 'w-1', status: 'busy', slots_busy: 4 },
+  ],
+  [
     'a fatal stdout line',
     WorkerStdoutMessageSchema,
     {
@@ -125,6 +130,12 @@ const invalid: Invalid[] = [
       progress: 1.5,
     },
     'progress',
+  ],
+  [
+    'a slots line with a negative count',
+    WorkerStdoutMessageSchema,
+    { type: 'slots', worker_id: 'w-1', status: 'ready', slots_busy: -1 },
+    'slots_busy',
   ],
   ['an unknown stdout line type', WorkerStdoutMessageSchema, { type: 'hello', worker_id: 'w-1' }, 'type'],
   ['a negative ready progress', WorkerReadySchema, { ...workerReady, progress: -0.1 }, 'progress'],

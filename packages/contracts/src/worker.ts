@@ -58,6 +58,9 @@ export function hostPortUrl(host: string, port: number): string {
   return `http://${h}:${port}`
 }
 
+/** The shortest gap between two `slots` lines a worker prints for its parent. */
+export const WORKER_SLOTS_REPORT_MS = 100
+
 /**
  * Lines a worker prints on stdout for its parent, one JSON object per line. Anything else on
  * stdout is ignored by the parent.
@@ -76,6 +79,13 @@ export const WorkerStdoutMessageSchema = z.discriminatedUnion('type', [
     backend: BackendSchema,
   }),
   z.object({ type: z.literal('fatal'), worker_id: IdSchema, code: z.string(), message: z.string() }),
+  // Slot use changed (sent at most every `WORKER_SLOTS_REPORT_MS`, the latest value).
+  z.object({
+    type: z.literal('slots'),
+    worker_id: IdSchema,
+    status: WorkerStatusSchema,
+    slots_busy: z.int().min(0),
+  }),
 ])
 export type WorkerStdoutMessage = z.infer<typeof WorkerStdoutMessageSchema>
 

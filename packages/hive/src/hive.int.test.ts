@@ -61,19 +61,20 @@ after(async () => {
   await rm(scratch, { recursive: true, force: true })
 })
 
-const spawnOp = (model: string) => ({
+const spawnOp = (model: string, ctxSize = 512) => ({
   operation: 'worker_spawn',
   model,
   worker: 'cpu',
   slots: 1,
-  ctx_size: 512,
+  ctx_size: ctxSize,
 })
 
 async function spawn(
   model = 'tiny',
+  ctxSize = 512,
 ): Promise<{ run: JobRun; worker_id: string; port: number; pid: number; url: string }> {
   const mark = watcher.mark()
-  const run = await runJob(hive.url, spawnOp(model))
+  const run = await runJob(hive.url, spawnOp(model, ctxSize))
   const result = WorkerSpawnResultSchema.parse(payloadOf(run, 'worker_spawned'))
   // The stream is another connection: let its ready event arrive before the test goes on.
   await watcher.waitFor(isWorker('worker_ready', result.worker_id), { from: mark })
@@ -257,6 +258,36 @@ test('worker_spawn runs a real worker on a port the OS picked, seen in worker_li
   assert.equal(exit.event.restarting, false)
   assert.equal(await alive(w.pid), false)
   assert.ok(!(await workerIds()).includes(w.worker_id))
+})
+
+test("a worker's busy slots reach worker_get and telemetry while it generates, and go back to 0 when it stops", async (t) => {
+  // A 16k context: the tiny model writes thousands of tokens a second.
+  const w = await spawn('tiny', 16_384)
+  t.after(() => stopWorker(w.worker_id))
+  const slotsIn = (busy: number, status: string) => (e: HiveStreamEvent) =>
+    e.type === 'telemetry' &&
+    e.worker_infos.some((i) => i.id === w.worker_id && i.slots_busy === busy && i.status === status)
+  const mark = watcher.mark()
+  const ac = new AbortController()
+  const res = await fetch(`${w.url}/v1/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'Why do bees hum?', max_tokens: 16_000, seed: 1 }),
+    signal: ac.signal,
+  })
+  assert.equal(res.status, 200)
+  const reader = res.body!.getReader()
+  await reader.read()
+  await watcher.waitFor(slotsIn(1, 'busy'), { from: mark })
+  const view = await workerView(w.worker_id)
+  assert.deepEqual([view.worker.status, view.worker.slots_busy], ['busy', 1])
+
+  const freed = watcher.mark()
+  ac.abort()
+  await reader.cancel().catch(() => {})
+  await watcher.waitFor(slotsIn(0, 'ready'), { from: freed })
+  const after = await workerView(w.worker_id)
+  assert.deepEqual([after.worker.status, after.worker.slots_busy], ['ready', 0])
 })
 
 test('a worker killed with SIGKILL is reported on the stream within a second and restarted; one that keeps crashing is given up on with the reason kept', async (t) => {

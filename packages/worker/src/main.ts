@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       lastTold = step
       tell({ type: 'loading', worker_id: id, progress })
     },
+    onSlots: (use) => tell({ type: 'slots', worker_id: id, ...use }),
   })
 
   let stopping = false

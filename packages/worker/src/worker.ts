@@ -7,11 +7,18 @@ import {
   type Logger,
   RbeeError,
 } from '@rbee/common'
-import type { Backend, WorkerInfo, WorkerReady, WorkerStatus } from '@rbee/contracts'
+import {
+  type Backend,
+  WORKER_SLOTS_REPORT_MS,
+  type WorkerInfo,
+  type WorkerReady,
+  type WorkerStatus,
+} from '@rbee/contracts'
 import type { Engine, GenerationRequest, GenerationResult } from './engine/engine.js'
 import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { SlotReport, type SlotUse } from './slot-report.js'
 import { VERSION } from './version.js'
 
 export interface WorkerOptions {
@@ -35,6 +42,8 @@ export interface WorkerOptions {
   loadEngine: (onProgress: (p: number) => void) => Promise<Engine>
   /** Told about progress and readiness (main prints these as JSON lines for the parent). */
   onLoading?: (progress: number) => void
+  /** Told when slot use changes, at most every `WORKER_SLOTS_REPORT_MS` (main prints it). */
+  onSlots?: (use: SlotUse) => void
 }
 
 /**
@@ -54,6 +63,7 @@ export class Worker {
   #port = 0
   #heartbeat: HeartbeatSender | undefined
   #drained: (() => void) | undefined
+  readonly #slotReport: SlotReport | undefined
 
   constructor(options: WorkerOptions) {
     if (!isLoopbackHost(options.host) && !options.apiToken) {
@@ -71,6 +81,16 @@ export class Worker {
     })
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
+    const onSlots = options.onSlots
+    if (onSlots) {
+      const report = new SlotReport({
+        gapMs: WORKER_SLOTS_REPORT_MS,
+        read: () => ({ status: this.#status, slots_busy: this.#engine?.status().slotsBusy ?? 0 }),
+        send: onSlots,
+      })
+      this.#slotReport = report
+      this.#closer.add(() => report.close())
+    }
   }
 
   get id(): string {
@@ -151,6 +171,7 @@ export class Worker {
     this.#o.logger.info({ from: this.#status, to: next }, 'worker status')
     this.#status = next
     this.#heartbeat?.beat()
+    this.#slotReport?.changed()
   }
 
   /** Binds the port; resolves with it before the model is loaded. */
@@ -182,6 +203,7 @@ export class Worker {
     this.#progress = 1
     engine.onStatusChange(() => {
       if (this.#status !== 'ready' && this.#status !== 'busy') return
+      this.#slotReport?.changed()
       const s = engine.status()
       this.#setStatus(s.slotsBusy >= s.slotsTotal ? 'busy' : 'ready')
     })

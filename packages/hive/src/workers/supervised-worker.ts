@@ -8,6 +8,7 @@ import {
   type WorkerExit,
   type WorkerInfo,
   type WorkerStatus,
+  type WorkerStdoutMessage,
   WorkerStdoutMessageSchema,
 } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
@@ -59,6 +60,8 @@ export class SupervisedWorker {
   #status: WorkerStatus = 'starting'
   #current: Incarnation | undefined
   #port = 0
+  /** Busy slots, as the running process last said (its `slots` lines). */
+  #slotsBusy = 0
   #host: string
   #restartTimes: number[] = []
   #restartTimer: NodeJS.Timeout | undefined
@@ -105,7 +108,9 @@ export class SupervisedWorker {
 
   #setStatus(next: WorkerStatus): void {
     if (next === this.#status) return
-    this.#log.info({ from: this.#status, to: next }, 'worker status')
+    // ready <-> busy follows the worker's slots, many times a second under load.
+    const level = this.#status === 'busy' || next === 'busy' ? 'debug' : 'info'
+    this.#log[level]({ from: this.#status, to: next }, 'worker status')
     this.#status = next
     if (next === 'stopped') this.#stopped.resolve()
   }
@@ -123,7 +128,7 @@ export class SupervisedWorker {
       host: this.#host,
       hive_id: l.hiveId,
       slots_total: l.slots,
-      slots_busy: 0,
+      slots_busy: this.#slotsBusy,
     }
   }
 
@@ -233,18 +238,15 @@ export class SupervisedWorker {
   }
 
   #onStdout(inc: Incarnation, line: string): void {
-    this.#o.log.write(line)
-    if (!line.startsWith('{')) return
-    let json: unknown
-    try {
-      json = JSON.parse(line)
-    } catch {
-      return
-    }
-    const parsed = WorkerStdoutMessageSchema.safeParse(json)
-    if (!parsed.success || inc !== this.#current) return
-    const msg = parsed.data
-    if (msg.type === 'loading') this.#onLoading?.(msg.progress)
+    const msg = parseStdoutLine(line)
+    // Slot reports come many times a second under load: state, not log.
+    if (msg?.type !== 'slots') this.#o.log.write(line)
+    if (!msg || inc !== this.#current) return
+    if (msg.type === 'slots') {
+      this.#slotsBusy = msg.slots_busy
+      const ready = this.#status === 'ready' || this.#status === 'busy'
+      if (ready && (msg.status === 'ready' || msg.status === 'busy')) this.#setStatus(msg.status)
+    } else if (msg.type === 'loading') this.#onLoading?.(msg.progress)
     else if (msg.type === 'fatal') inc.fatal = `${msg.code}: ${msg.message}`
     else if (msg.type === 'ready' && this.#status === 'starting') {
       clearTimeout(inc.readyTimer)
@@ -275,6 +277,7 @@ export class SupervisedWorker {
     const port = this.#port
     this.#current = undefined
     this.#port = 0
+    this.#slotsBusy = 0
     const how = describeExit(exit)
     const reason = inc.fatal ? `${how}: ${inc.fatal}` : how
     const at = new Date().toISOString()
@@ -380,4 +383,17 @@ export class SupervisedWorker {
   signal(sig: NodeJS.Signals): boolean {
     return this.#current?.child.kill(sig) ?? false
   }
+}
+
+/** A line a worker printed, if it is one of its messages for the hive. */
+function parseStdoutLine(line: string): WorkerStdoutMessage | undefined {
+  if (!line.startsWith('{')) return undefined
+  let json: unknown
+  try {
+    json = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  const parsed = WorkerStdoutMessageSchema.safeParse(json)
+  return parsed.success ? parsed.data : undefined
 }
