@@ -62,3 +62,35 @@ test('a peer that goes silent is called dead after the idle timeout', async (t) 
   assert.equal(await down.promise, 'nothing received for 150 ms')
   assert.ok(performance.now() - started >= 150)
 })
+
+// A peer that accepts connections and never answers: what a queen sees of a host whose link is
+// cut while a connection is being opened (each attempt waits out the idle timeout).
+const MUTE = `
+const s = require('node:net').createServer((c) => c.on('error', () => {}))
+s.listen(0, '127.0.0.1', () => console.log(s.address().port))
+`
+
+test('the backoff after an attempt that waited out its idle timeout counts from the start of that attempt', async (t) => {
+  const peer = spawn(process.execPath, ['-e', MUTE], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => peer.kill())
+  const [line] = (await once(createInterface({ input: peer.stdout }), 'line')) as [string]
+  const hive = new HiveClient({ baseUrl: `http://127.0.0.1:${line.trim()}` })
+  t.after(() => hive.close())
+  const downs: number[] = []
+  const second = deferred<void>()
+  const sub = hive.heartbeats({
+    idleTimeoutMs: 800,
+    backoff: { initialMs: 1000, maxMs: 1000, jitter: 0 },
+    onEvent: () => {},
+    onDisconnect: () => {
+      downs.push(performance.now())
+      if (downs.length === 2) second.resolve()
+    },
+  })
+  t.after(() => sub.close())
+  await second.promise
+  const gap = downs[1]! - downs[0]!
+  // Attempts start 1 s apart (the backoff), each ending 800 ms after it started; counted from
+  // the end of the last attempt they would be 1.8 s apart.
+  assert.ok(gap >= 990 && gap < 1500, `second attempt ended ${Math.round(gap)} ms after the first`)
+})

@@ -58,16 +58,20 @@ export class EventSubscription<S extends z.ZodType> {
   async #loop(): Promise<void> {
     const signal = this.#ac.signal
     while (!signal.aborted) {
+      const startedAt = performance.now()
       const reason = await this.#once(signal)
       if (signal.aborted) break
       this.#o.onDisconnect?.(reason)
+      // The backoff counts from the start of the attempt: one that waited out its idle timeout
+      // for a connection (a cut link) is followed by the next at once, not a second later.
+      const delay = Math.max(0, this.#backoff.next() - (performance.now() - startedAt))
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(t)
           this.#wake = undefined
           resolve()
         }
-        const t = setTimeout(done, this.#backoff.next())
+        const t = setTimeout(done, delay)
         this.#wake = done
         signal.addEventListener('abort', done, { once: true })
       })
