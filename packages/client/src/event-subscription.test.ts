@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { deferred } from '@rbee/common'
 import { HiveClient } from './hive-client.js'
 
@@ -19,12 +19,18 @@ const s = require('node:http').createServer((req, res) => {
 s.listen(0, '127.0.0.1', () => console.log(s.address().port))
 `
 
-test('a subscription whose own process stalls longer than the idle timeout does not call a pinging peer dead', async (t) => {
-  const peer = spawn(process.execPath, ['-e', PINGER], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** A HiveClient for a peer process running `script` (which prints its port first). */
+async function clientOfPeer(t: TestContext, script: string, ...args: string[]): Promise<HiveClient> {
+  const peer = spawn(process.execPath, ['-e', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(() => peer.kill())
   const [line] = (await once(createInterface({ input: peer.stdout }), 'line')) as [string]
   const hive = new HiveClient({ baseUrl: `http://127.0.0.1:${line.trim()}` })
   t.after(() => hive.close())
+  return hive
+}
+
+test('a subscription whose own process stalls longer than the idle timeout does not call a pinging peer dead', async (t) => {
+  const hive = await clientOfPeer(t, PINGER)
   const disconnects: string[] = []
   const connected = deferred<void>()
   const sub = hive.heartbeats({
@@ -44,13 +50,7 @@ test('a subscription whose own process stalls longer than the idle timeout does 
 })
 
 test('a peer that goes silent is called dead after the idle timeout', async (t) => {
-  const peer = spawn(process.execPath, ['-e', PINGER, 'silent'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  t.after(() => peer.kill())
-  const [line] = (await once(createInterface({ input: peer.stdout }), 'line')) as [string]
-  const hive = new HiveClient({ baseUrl: `http://127.0.0.1:${line.trim()}` })
-  t.after(() => hive.close())
+  const hive = await clientOfPeer(t, PINGER, 'silent')
   const down = deferred<string>()
   const started = performance.now()
   const sub = hive.heartbeats({
@@ -71,11 +71,7 @@ s.listen(0, '127.0.0.1', () => console.log(s.address().port))
 `
 
 test('the backoff after an attempt that waited out its idle timeout counts from the start of that attempt', async (t) => {
-  const peer = spawn(process.execPath, ['-e', MUTE], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.after(() => peer.kill())
-  const [line] = (await once(createInterface({ input: peer.stdout }), 'line')) as [string]
-  const hive = new HiveClient({ baseUrl: `http://127.0.0.1:${line.trim()}` })
-  t.after(() => hive.close())
+  const hive = await clientOfPeer(t, MUTE)
   const downs: number[] = []
   const second = deferred<void>()
   const sub = hive.heartbeats({
