@@ -3,13 +3,17 @@
 //
 //   node bench/queen/run.mjs [--requests 96] [--tokens 16] [--interval-ms 2] [--concurrency 1,16,64]
 //                            [--rounds 3] [--warmup 300] [--real-slots 16] [--skip-real] [--skip-decision]
+//                            [--floors]
 //
 // 1. Time to first token (TTFT) and inter-token latency (ITL) of streamed text completions,
 //    straight to a worker, through nginx (Debian's package, as a reverse proxy with buffering
 //    off and upstream keep-alive), through a bare Node.js proxy (bench/queen/node-proxy.mjs:
 //    forwarding only, the floor for any proxy in Node) and through queen-rbee, side by side in one run: against a
 //    fast STAND-IN worker (bench/queen/stand-in-worker.mjs, no model: what a proxy adds is all
-//    that varies) and against the real llm-worker-rbee on the built-in tiny model.
+//    that varies) and against the real llm-worker-rbee on the built-in tiny model. `--floors`
+//    adds two more paths in front of the stand-in: a TCP byte pipe in Node (bench/queen/tcp-pipe.mjs)
+//    and a proxy with its own minimal HTTP/1.1 layer (bench/queen/raw-http-proxy.mjs), to show
+//    what of the Node proxies' cost is Node itself and what is node:http and undici.
 // 2. Registry decision time (pick + acquire + release) with 1,000 hives x 10 workers fed
 //    synthetic telemetry, in-process.
 //
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     'skip-real': { type: 'boolean', default: false },
     'real-slots': { type: 'string', default: '16' },
     'skip-decision': { type: 'boolean', default: false },
+    floors: { type: 'boolean', default: false },
   },
 })
 const REQUESTS = Number(values.requests)
@@ -491,7 +496,20 @@ const nodeProxy = {
     : {}),
 }
 
+// Lower floors, in front of the stand-in only (--floors).
+const floors = values.floors
+  ? {
+      'tcp-pipe': await startChild([join(here, 'tcp-pipe.mjs'), '--upstream', `127.0.0.1:${standIn.port}`]),
+      'raw-http': await startChild([
+        join(here, 'raw-http-proxy.mjs'),
+        '--upstream',
+        `127.0.0.1:${standIn.port}`,
+      ]),
+    }
+  : {}
+
 const pids = {
+  ...Object.fromEntries(Object.entries(floors).map(([k, p]) => [k, [p.child.pid]])),
   queen: [queen.pid],
   ...(ng ? { nginx: [ng.child.pid, ...childPids(ng.child.pid)] } : {}),
   'node-proxy': Object.values(nodeProxy).map((p) => p.child.pid),
@@ -500,6 +518,9 @@ const targets = (workerPort, name) => ({
   direct: `http://127.0.0.1:${workerPort}`,
   ...(ng ? { nginx: `http://127.0.0.1:${ng.ports[name]}` } : {}),
   'node-proxy': `http://127.0.0.1:${nodeProxy[name].port}`,
+  ...(name === 'standin'
+    ? Object.fromEntries(Object.entries(floors).map(([k, p]) => [k, `http://127.0.0.1:${p.port}`]))
+    : {}),
   queen: queen.url,
 })
 await compare(
