@@ -1,9 +1,15 @@
+import type { Socket } from 'node:net'
 import { errorFromResponse } from '@rbee/client'
 import { errorMessage, RbeeError } from '@rbee/common'
 import { type WorkerInfo, WorkerInfoSchema } from '@rbee/contracts'
 import { Agent, type Dispatcher } from 'undici'
 import { z } from 'zod'
 import type { WorkerEntry } from '../registry/worker-entry.js'
+import { Http1ResponseParser } from './http1-response-parser.js'
+import { SocketPool } from './socket-pool.js'
+
+/** A request id the queen passes on in a header it writes itself: visible ASCII only. */
+const SAFE_HEADER_VALUE = /^[\x21-\x7e]{1,128}$/
 
 /** The part of a worker's `/v1/info` that names its hive. */
 const WorkerInfoLinkSchema = z.object({ hive_url: z.url({ protocol: /^https?$/ }).nullable() })
@@ -49,8 +55,11 @@ export interface WorkerProxyOptions {
  */
 export class WorkerProxy {
   readonly #agent: Agent
+  readonly #sockets: SocketPool
   readonly #token: string | undefined
   readonly #baseHeaders: Record<string, string>
+  /** The fixed headers of a streamed request, as written on the wire. */
+  readonly #rawHeaders: string
 
   constructor(options: WorkerProxyOptions = {}) {
     this.#agent = new Agent({
@@ -59,12 +68,16 @@ export class WorkerProxy {
       pipelining: 1,
       connect: { timeout: options.connectTimeoutMs ?? 5000, noDelay: true },
     })
+    this.#sockets = new SocketPool({ connectTimeoutMs: options.connectTimeoutMs ?? 5000 })
     this.#token = options.token
     this.#baseHeaders = {
       'content-type': 'application/json',
       accept: 'text/event-stream, application/json',
       ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
     }
+    this.#rawHeaders = Object.entries(this.#baseHeaders)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')
   }
 
   /**
@@ -104,10 +117,12 @@ export class WorkerProxy {
   }
 
   /**
-   * The streaming hot path: sends `body` and hands the answer to `sink` straight from undici's
-   * HTTP parser (a dispatch handler, no Readable stream in between). `sink.onData` returning
-   * false pauses the worker's stream until `resume()`. Transport failures reach `sink.onError`
-   * as retryable `WorkerFailure`s; an aborted `signal` as its reason.
+   * The streaming hot path: sends `body` over a pooled keep-alive connection of the queen's own
+   * (a minimal HTTP/1.1 exchange, measured cheaper per request than undici's) and hands the
+   * answer's body to `sink` as it is read. `sink.onData` returning false pauses the connection
+   * until `resume()`. Transport failures reach `sink.onError` as retryable `WorkerFailure`s; an
+   * aborted `signal` as its reason. A kept-alive connection the worker closed just as it was
+   * reused is replaced once, transparently.
    */
   stream(
     worker: WorkerEntry,
@@ -117,53 +132,95 @@ export class WorkerProxy {
     sink: StreamSink,
   ): { resume: () => void } {
     const { signal } = options
-    let abort: ((err?: Error) => void) | undefined
-    let resume: (() => void) | undefined
+    const target = this.#sockets.target(worker.url)
+    const request = `POST ${path} HTTP/1.1\r\nhost: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}\r\n${this.#rawHeaders}${
+      options.requestId && SAFE_HEADER_VALUE.test(options.requestId)
+        ? `x-request-id: ${options.requestId}\r\n`
+        : ''
+    }content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    let socket: Socket
     let done = false
-    const onAbort = (): void => abort?.(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
-    const finish = (): boolean => {
-      if (done) return false
-      done = true
+    let answered = false
+    let keepAliveS: number | undefined
+    let headersTimer: NodeJS.Timeout | undefined
+    const detach = (): void => {
+      clearTimeout(headersTimer)
       signal.removeEventListener('abort', onAbort)
-      return true
+      socket.off('data', onData).off('error', onError).off('close', onClose)
+    }
+    const fail = (err: unknown): void => {
+      if (done) return
+      done = true
+      detach()
+      socket.destroy()
+      sink.onError(signal.aborted ? signal.reason : transportFailure(worker, err))
+    }
+    const parser = new Http1ResponseParser({
+      onHead: (head) => {
+        clearTimeout(headersTimer)
+        const ka = /timeout=(\d+)/.exec(head.headers['keep-alive'] ?? '')
+        keepAliveS = ka ? Number(ka[1]) : undefined
+        sink.onHeaders(head.status, head.headers)
+      },
+      onBody: (payload) => {
+        if (!done && !sink.onData(payload)) socket.pause()
+      },
+      onComplete: (keepAlive) => {
+        if (done) return
+        done = true
+        detach()
+        if (keepAlive) this.#sockets.release(target, socket, keepAliveS)
+        else socket.destroy()
+        sink.onEnd()
+      },
+    })
+    const onData = (data: Buffer): void => {
+      answered = true
+      try {
+        parser.feed(data)
+      } catch (err) {
+        fail(err)
+      }
+    }
+    const onError = (err: Error): void => {
+      if (!answered && reused && !signal.aborted && !done) return retry()
+      fail(err)
+    }
+    const onClose = (): void => {
+      if (done) return
+      if (!answered && reused && !signal.aborted) return retry()
+      try {
+        parser.end()
+      } catch (err) {
+        fail(err)
+      }
+    }
+    const onAbort = (): void => fail(signal.reason)
+    let reused = false
+    const send = (): void => {
+      const got = this.#sockets.acquire(target)
+      socket = got.socket
+      reused = got.reused
+      socket.on('data', onData).on('error', onError).on('close', onClose)
+      socket.write(request)
+    }
+    const retry = (): void => {
+      socket.off('data', onData).off('error', onError).off('close', onClose)
+      socket.destroy()
+      reused = false
+      send()
+    }
+    if (signal.aborted) {
+      queueMicrotask(() => sink.onError(signal.reason))
+      return { resume: () => {} }
     }
     signal.addEventListener('abort', onAbort, { once: true })
-    this.#agent.dispatch(
-      {
-        origin: worker.url,
-        path,
-        method: 'POST',
-        headers: this.#headers(options.requestId),
-        body,
-        headersTimeout: options.headersTimeoutMs,
-        bodyTimeout: 0,
-      },
-      {
-        onConnect: (a) => {
-          abort = a
-          if (signal.aborted) onAbort()
-        },
-        onHeaders: (statusCode, raw, r) => {
-          resume = r
-          const headers: Record<string, string> = {}
-          for (let i = 0; i + 1 < raw.length; i += 2) {
-            headers[String(raw[i]).toLowerCase()] = String(raw[i + 1])
-          }
-          sink.onHeaders(statusCode, headers)
-          return true
-        },
-        onData: (chunk) => sink.onData(chunk),
-        onComplete: () => {
-          if (finish()) sink.onEnd()
-        },
-        onError: (err) => {
-          if (!finish()) return
-          sink.onError(signal.aborted ? signal.reason : transportFailure(worker, err))
-        },
-        onUpgrade: () => {},
-      },
+    headersTimer = setTimeout(
+      () => fail(new Error(`no response headers within ${options.headersTimeoutMs} ms`)),
+      options.headersTimeoutMs,
     )
-    return { resume: () => resume?.() }
+    send()
+    return { resume: () => socket.resume() }
   }
 
   /** A worker's own `GET /v1/info`. */
@@ -204,6 +261,7 @@ export class WorkerProxy {
 
   /** Closes every pooled connection. */
   async close(): Promise<void> {
+    this.#sockets.close()
     await this.#agent.destroy()
   }
 }

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Http1ResponseParser, type ResponseHead } from './http1-response-parser.js'
+
+/** Feeds `wire` split at every given offset; returns what the handlers saw. */
+function parse(wire: string, splits: number[] = [], end = false) {
+  const seen: { head?: ResponseHead; body: string; complete?: boolean } = { body: '' }
+  const p = new Http1ResponseParser({
+    onHead: (h) => (seen.head = h),
+    onBody: (b) => (seen.body += b.toString('latin1')),
+    onComplete: (keepAlive) => (seen.complete = keepAlive),
+  })
+  const bytes = Buffer.from(wire, 'latin1')
+  let from = 0
+  for (const at of [...splits, bytes.length]) {
+    p.feed(bytes.subarray(from, at))
+    from = at
+  }
+  if (end) p.end()
+  return seen
+}
+
+const SSE =
+  'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=72\r\n\r\n' +
+  '7\r\ndata: 1\r\n' +
+  'a;ext=1\r\ndata: 22\n\n\r\n' +
+  '0\r\n\r\n'
+
+test('a chunked answer is read whole however the bytes are split, framing removed, connection reusable', () => {
+  const whole = parse(SSE)
+  assert.equal(whole.head?.status, 200)
+  assert.equal(whole.head?.headers['content-type'], 'text/event-stream')
+  assert.equal(whole.head?.headers['keep-alive'], 'timeout=72')
+  assert.equal(whole.body, 'data: 1data: 22\n\n')
+  assert.equal(whole.complete, true)
+  for (let i = 1; i < SSE.length; i++) {
+    const split = parse(SSE, [i])
+    assert.equal(split.body, whole.body, `split at ${i}`)
+    assert.equal(split.complete, true, `split at ${i}`)
+  }
+  assert.equal(
+    parse(
+      SSE,
+      Array.from({ length: SSE.length - 1 }, (_, i) => i + 1),
+    ).body,
+    whole.body,
+  )
+})
+
+test('a Content-Length answer, a close-delimited one and Connection: close', () => {
+  const json = parse(
+    'HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\nretry-after: 1\r\n\r\n{"a"',
+    [20, 60],
+  )
+  assert.deepEqual([json.head?.status, json.body, json.complete], [503, '{"a"', true])
+  const empty = parse('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n')
+  assert.deepEqual([empty.body, empty.complete], ['', true])
+  const closed = parse('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok')
+  assert.equal(closed.complete, false, 'Connection: close: not reusable')
+  const untilEnd = parse('HTTP/1.1 200 OK\r\n\r\nsome bytes', [], true)
+  assert.deepEqual([untilEnd.body, untilEnd.complete], ['some bytes', false])
+})
+
+test('malformed or cut-off answers are errors, never a completed response', () => {
+  assert.throws(() => parse('HTTX/1.1 200 OK\r\n\r\n'), /bad status line/)
+  assert.throws(() => parse('HTTP/1.1 200 OK\r\nno colon\r\n\r\n'), /bad header line/)
+  assert.throws(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n'), /bad chunk size/)
+  assert.throws(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabXY'), /CRLF/)
+  assert.throws(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n'), /transfer-encoding/)
+  assert.throws(() => parse('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n'), /content-length/)
+  assert.throws(() => parse('HTTP/1.1 100 Continue\r\n\r\n'), /unexpected 100/)
+  assert.throws(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab', [], true), /mid-body/)
+  assert.throws(() => parse('HTTP/1.1 200', [], true), /before a response/)
+  // Bytes beyond the answer: complete, but the connection is not reused.
+  assert.equal(parse('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nab').complete, false)
+  const done = new Http1ResponseParser({ onHead() {}, onBody() {}, onComplete() {} })
+  done.feed(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na'))
+  assert.throws(() => done.feed(Buffer.from('x')), /after the end/)
+  assert.throws(() => parse(`HTTP/1.1 200 OK\r\nx: ${'a'.repeat(70_000)}`), /head too long/)
+})

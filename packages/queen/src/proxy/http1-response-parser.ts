@@ -1,0 +1,189 @@
+import { RbeeError } from '@rbee/common'
+
+/** Status line and headers of an HTTP/1.1 response (header names lower-cased). */
+export interface ResponseHead {
+  status: number
+  headers: Record<string, string>
+}
+
+export interface ResponseHandlers {
+  onHead(head: ResponseHead): void
+  /** A piece of the body, transfer framing removed. */
+  onBody(payload: Buffer): void
+  /** The whole response has arrived; `keepAlive` says the connection can carry another. */
+  onComplete(keepAlive: boolean): void
+}
+
+const CRLF = Buffer.from('\r\n')
+const HEAD_END = Buffer.from('\r\n\r\n')
+const EMPTY = Buffer.alloc(0)
+/** A response head longer than this is refused (workers send a few hundred bytes). */
+const MAX_HEAD = 64 * 1024
+/** A chunk-size line longer than this is refused. */
+const MAX_SIZE_LINE = 1024
+
+type State = 'head' | 'length' | 'size' | 'data' | 'data-end' | 'trailer' | 'close' | 'done'
+
+function protocolError(why: string): RbeeError {
+  return new RbeeError('RBEE_UPSTREAM', `malformed HTTP response from worker: ${why}`)
+}
+
+/**
+ * Reads one HTTP/1.1 response from the bytes of a connection, as they come: the head, then the
+ * body by `Content-Length`, chunked transfer coding, or (neither) up to the connection's end.
+ * It is what the queen needs of a worker's answer and nothing more: no 1xx, no pipelining.
+ */
+export class Http1ResponseParser {
+  readonly #h: ResponseHandlers
+  #state: State = 'head'
+  #buf: Buffer = EMPTY
+  #left = 0
+  #keepAlive = true
+
+  constructor(handlers: ResponseHandlers) {
+    this.#h = handlers
+  }
+
+  get done(): boolean {
+    return this.#state === 'done'
+  }
+
+  /** Feeds bytes read from the connection. @throws RbeeError `RBEE_UPSTREAM` on malformed input. */
+  feed(data: Buffer): void {
+    if (this.#state === 'done') throw protocolError('bytes after the end of the response')
+    this.#buf = this.#buf.length > 0 ? Buffer.concat([this.#buf, data]) : data
+    while (this.#step()) {}
+  }
+
+  /**
+   * The connection ended. Completes a body that runs to the end of the connection.
+   * @throws RbeeError `RBEE_UPSTREAM` when the response is incomplete.
+   */
+  end(): void {
+    if (this.#state === 'done') return
+    if (this.#state === 'close') {
+      this.#state = 'done'
+      this.#h.onComplete(false)
+      return
+    }
+    throw protocolError(
+      this.#state === 'head' ? 'connection closed before a response' : 'connection closed mid-body',
+    )
+  }
+
+  /** Makes one step of progress; false when it needs more bytes. */
+  #step(): boolean {
+    const buf = this.#buf
+    switch (this.#state) {
+      case 'head': {
+        const end = buf.indexOf(HEAD_END)
+        if (end < 0) {
+          if (buf.length > MAX_HEAD) throw protocolError('head too long')
+          return false
+        }
+        this.#buf = buf.subarray(end + 4)
+        this.#head(buf.subarray(0, end).toString('latin1'))
+        return (this.#state as State) !== 'done'
+      }
+      case 'length':
+      case 'data': {
+        if (buf.length === 0) return false
+        const take = Math.min(this.#left, buf.length)
+        const payload = buf.subarray(0, take)
+        this.#buf = buf.subarray(take)
+        this.#left -= take
+        if (this.#left === 0) {
+          if (this.#state === 'length') this.#state = 'done'
+          else this.#state = 'data-end'
+        }
+        this.#h.onBody(payload)
+        if ((this.#state as State) === 'done') this.#complete()
+        return (this.#state as State) !== 'done'
+      }
+      case 'data-end': {
+        if (buf.length < 2) return false
+        if (buf[0] !== 13 || buf[1] !== 10) throw protocolError('chunk not followed by CRLF')
+        this.#buf = buf.subarray(2)
+        this.#state = 'size'
+        return true
+      }
+      case 'size': {
+        const eol = buf.indexOf(CRLF)
+        if (eol < 0) {
+          if (buf.length > MAX_SIZE_LINE) throw protocolError('chunk size line too long')
+          return false
+        }
+        const line = buf.subarray(0, eol).toString('latin1')
+        const hex = line.split(';', 1)[0]!.trim()
+        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw protocolError(`bad chunk size ${JSON.stringify(line)}`)
+        this.#buf = buf.subarray(eol + 2)
+        this.#left = Number.parseInt(hex, 16)
+        this.#state = this.#left === 0 ? 'trailer' : 'data'
+        return true
+      }
+      case 'trailer': {
+        const eol = buf.indexOf(CRLF)
+        if (eol < 0) {
+          if (buf.length > MAX_HEAD) throw protocolError('trailer too long')
+          return false
+        }
+        this.#buf = buf.subarray(eol + 2)
+        if (eol === 0) {
+          this.#state = 'done'
+          this.#complete()
+          return false
+        }
+        return true
+      }
+      case 'close': {
+        if (buf.length === 0) return false
+        this.#buf = EMPTY
+        this.#h.onBody(buf)
+        return false
+      }
+      case 'done':
+        return false
+    }
+  }
+
+  #head(text: string): void {
+    const lines = text.split('\r\n')
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0] ?? '')
+    if (!m) throw protocolError(`bad status line ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`)
+    const status = Number(m[2])
+    if (status < 200) throw protocolError(`unexpected ${status} response`)
+    const headers: Record<string, string> = {}
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!
+      const colon = line.indexOf(':')
+      if (colon <= 0) throw protocolError(`bad header line ${JSON.stringify(line.slice(0, 80))}`)
+      const name = line.slice(0, colon).trim().toLowerCase()
+      const value = line.slice(colon + 1).trim()
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
+    }
+    const connection = (headers.connection ?? '').toLowerCase()
+    this.#keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive')
+    this.#h.onHead({ status, headers })
+    const te = headers['transfer-encoding']
+    const cl = headers['content-length']
+    if (status === 204 || status === 304) {
+      this.#state = 'done'
+    } else if (te !== undefined) {
+      if (te.toLowerCase() !== 'chunked') throw protocolError(`unsupported transfer-encoding ${te}`)
+      this.#state = 'size'
+    } else if (cl !== undefined) {
+      if (!/^\d{1,15}$/.test(cl)) throw protocolError(`bad content-length ${JSON.stringify(cl)}`)
+      this.#left = Number(cl)
+      this.#state = this.#left === 0 ? 'done' : 'length'
+    } else {
+      this.#keepAlive = false
+      this.#state = 'close'
+    }
+    if (this.#state === 'done') this.#complete()
+  }
+
+  #complete(): void {
+    // Bytes beyond the response on a connection that carries one request at a time: not reusable.
+    this.#h.onComplete(this.#keepAlive && this.#buf.length === 0)
+  }
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { type AddressInfo, createServer, type Socket } from 'node:net'
+import { type TestContext, test } from 'node:test'
+import { deferred } from '@rbee/common'
+import { info } from '../registry/fixtures.js'
+import { WorkerEntry } from '../registry/worker-entry.js'
+import { type StreamSink, WorkerFailure, WorkerProxy } from './worker-proxy.js'
+
+const ANSWER =
+  'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n' +
+  'c\r\ndata: hello\n\r\n0\r\n\r\n'
+
+/**
+ * A worker stand-in on a real socket: `onRequest` gets each request (head and body) with the
+ * connection it came on and how many requests that connection carried before.
+ */
+async function peer(t: TestContext, onRequest: (socket: Socket, nth: number, request: string) => void) {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    let nth = 0
+    let buf = ''
+    socket.on('data', (d) => {
+      buf += d.toString('latin1')
+      const end = buf.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const length = Number(/content-length: (\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0)
+      if (buf.length < end + 4 + length) return
+      const request = buf.slice(0, end + 4 + length)
+      buf = buf.slice(end + 4 + length)
+      onRequest(socket, nth++, request)
+    })
+    socket.on('error', () => {})
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  const port = (server.address() as AddressInfo).port
+  return { worker: new WorkerEntry(info('w1', { port }), Date.now()), connections: () => sockets.size }
+}
+
+/** Streams one request and resolves with what the sink saw. */
+function run(proxy: WorkerProxy, worker: WorkerEntry, signal = new AbortController().signal) {
+  const done = deferred<{ status: number; body: string; error?: unknown }>()
+  let status = 0
+  let body = ''
+  const sink: StreamSink = {
+    onHeaders: (s) => (status = s),
+    onData: (c) => {
+      body += c.toString()
+      return true
+    },
+    onEnd: () => done.resolve({ status, body }),
+    onError: (error) => done.resolve({ status, body, error }),
+  }
+  proxy.stream(
+    worker,
+    '/v1/completions',
+    '{"prompt":"hi"}',
+    { signal, requestId: 'r-1', headersTimeoutMs: 5000 },
+    sink,
+  )
+  return done.promise
+}
+
+test('streamed requests share one kept-alive connection and carry the node token and request id', async (t) => {
+  const requests: string[] = []
+  const p = await peer(t, (socket, _nth, request) => {
+    requests.push(request)
+    socket.write(ANSWER)
+  })
+  const proxy = new WorkerProxy({ token: 'node-secret' })
+  t.after(() => proxy.close())
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
+  assert.equal(p.connections(), 1)
+  assert.match(requests[0]!, /^POST \/v1\/completions HTTP\/1\.1\r\n/)
+  assert.match(requests[0]!, /\r\nauthorization: Bearer node-secret\r\n/)
+  assert.match(requests[0]!, /\r\nx-request-id: r-1\r\n/)
+  assert.match(requests[0]!, /\r\ncontent-length: 15\r\n\r\n\{"prompt":"hi"\}$/)
+})
+
+test('a kept-alive connection the worker closes as it is reused is replaced once, without a failure', async (t) => {
+  // Answers the first request of each connection; closes a connection at its second request,
+  // unanswered: a worker whose keep-alive timeout ran out just as the queen reused the socket.
+  const p = await peer(t, (socket, nth) => (nth === 0 ? socket.write(ANSWER) : socket.destroy()))
+  const proxy = new WorkerProxy()
+  t.after(() => proxy.close())
+  assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
+  assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
+  assert.equal(p.connections(), 2)
+})
+
+test('a worker that drops the connection mid-answer, or refuses it, is a retryable WorkerFailure', async (t) => {
+  const p = await peer(t, (socket) => {
+    socket.write(ANSWER.slice(0, ANSWER.indexOf('0\r\n\r\n')))
+    socket.destroy()
+  })
+  const proxy = new WorkerProxy()
+  t.after(() => proxy.close())
+  const cut = await run(proxy, p.worker)
+  assert.equal(cut.body, 'data: hello\n', 'what arrived was passed on')
+  assert.ok(cut.error instanceof WorkerFailure && cut.error.retryable, String(cut.error))
+  assert.match(String((cut.error as Error).message), /closed mid-body/)
+
+  const gone = new WorkerEntry(info('w2', { port: 1 }), Date.now())
+  const refused = await run(proxy, gone)
+  assert.ok(refused.error instanceof WorkerFailure && refused.error.quarantine, String(refused.error))
+  assert.match(String((refused.error as Error).message), /ECONNREFUSED/)
+})
+
+test('aborting a streamed request closes its connection and reports the reason', async (t) => {
+  const answering = deferred<void>()
+  const closed = deferred<void>()
+  const p = await peer(t, (socket) => {
+    socket.write(ANSWER.slice(0, ANSWER.indexOf('0\r\n\r\n')))
+    socket.on('close', () => closed.resolve())
+    answering.resolve()
+  })
+  const proxy = new WorkerProxy()
+  t.after(() => proxy.close())
+  const ac = new AbortController()
+  const result = run(proxy, p.worker, ac.signal)
+  await answering.promise
+  const reason = new Error('client went away')
+  ac.abort(reason)
+  assert.equal((await result).error, reason)
+  await closed.promise
+})
