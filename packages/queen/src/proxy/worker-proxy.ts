@@ -182,13 +182,19 @@ export class WorkerProxy {
         fail(err)
       }
     }
+    // A reused connection that fails before any answer byte was closed by the worker as it
+    // was taken from the pool: the request goes again on a new one.
+    const stale = (): boolean => !answered && reused && !signal.aborted && !done
     const onError = (err: Error): void => {
-      if (!answered && reused && !signal.aborted && !done) return retry()
-      fail(err)
+      if (stale()) retry()
+      else fail(err)
     }
     const onClose = (): void => {
       if (done) return
-      if (!answered && reused && !signal.aborted) return retry()
+      if (stale()) {
+        retry()
+        return
+      }
       try {
         parser.end()
       } catch (err) {
