@@ -59,6 +59,17 @@ describe('queen-rbee authentication', () => {
       401,
       'the node token is no API key',
     )
+    // Streamed completions (the fast lane's requests) check the key too.
+    const streamed = { model: 'no-such-model', prompt: 'x', stream: true }
+    for (const token of [undefined, 'sk-wrong-key-000000', NODE_TOKEN]) {
+      const r = await call('/v1/completions', { token, body: streamed })
+      assert.equal(r.status, 401, `token ${token}`)
+      assert.equal(((await r.json()) as { error: { type: string } }).error.type, 'authentication_error')
+    }
+    const allowed = await call('/v1/completions', { token: API_KEY, body: streamed })
+    const past = (await allowed.json()) as { error: { code: string } }
+    // Past the door: no hive knows the model.
+    assert.deepEqual([allowed.status, past.error.code], [503, 'RBEE_NO_CAPACITY'])
   })
 
   test('the typed client presents its key and gets the fleet', async () => {

@@ -19,6 +19,7 @@ export class QueenMetrics {
   readonly ttft: Histogram<'route' | 'model'>
   readonly spawnSeconds: Histogram<'model' | 'hive' | 'outcome'>
   readonly retries: Counter<'reason'>
+  readonly fastLane: Counter
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -53,6 +54,11 @@ export class QueenMetrics {
       name: 'rbee_queen_retries_total',
       help: 'Requests moved to another worker before their first token',
       labelNames: ['reason'],
+      registers,
+    })
+    this.fastLane = new Counter({
+      name: 'rbee_queen_fast_lane_requests_total',
+      help: 'Streamed OpenAI requests served by the fast lane (straight off the socket, without the HTTP framework)',
       registers,
     })
     new Gauge({

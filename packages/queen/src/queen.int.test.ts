@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
 import { deferred } from '@rbee/common'
@@ -110,6 +112,71 @@ describe('queen-rbee on one machine (zero config)', () => {
     const models = await openai.models.list()
     const tiny = models.data.find((m) => m.id === 'tiny') as { loaded?: boolean } | undefined
     assert.equal(tiny?.loaded, true)
+  })
+
+  test('streamed completions take the fast lane, pipelined and split however; anything else on the connection goes to the HTTP server', async () => {
+    const lane = async (): Promise<number> =>
+      metricValue(await (await fetch(`${queen.url}/metrics`)).text(), 'rbee_queen_fast_lane_requests_total')
+    const port = Number(new URL(queen.url).port)
+    const request = (path: string, body?: unknown, headers = ''): string => {
+      const text = body === undefined ? '' : JSON.stringify(body)
+      return `${body === undefined ? 'GET' : 'POST'} ${path} HTTP/1.1\r\nhost: q\r\ncontent-type: application/json\r\n${headers}content-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`
+    }
+    /** Writes `pieces` one event-loop turn apart on one connection; resolves with all it read until the queen closed it. */
+    const exchange = async (pieces: string[]): Promise<string> => {
+      const socket = connect({ port, host: '127.0.0.1' })
+      const chunks: Buffer[] = []
+      socket.on('data', (d) => chunks.push(d))
+      const ended = once(socket, 'end')
+      await once(socket, 'connect')
+      for (const p of pieces) {
+        socket.write(p)
+        await new Promise(setImmediate)
+      }
+      await ended
+      socket.destroy()
+      return Buffer.concat(chunks).toString('utf8')
+    }
+    const streamed = { model: 'tiny', prompt: 'Once upon', max_tokens: 4, stream: true }
+    const before = await lane()
+
+    // Three requests written at once: the lane serves the first, then meets a GET and hands the
+    // connection, with the bytes of the other two, to the HTTP server, which answers both.
+    const pipelined = await exchange([
+      request('/v1/completions', streamed) +
+        request('/v1/models') +
+        request('/v1/completions', streamed, 'connection: close\r\n'),
+    ])
+    assert.equal(pipelined.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 3, pipelined)
+    assert.equal(pipelined.match(/data: \[DONE\]/g)?.length, 2, pipelined)
+    assert.match(pipelined, /"object":"list"/)
+    assert.equal(await lane(), before + 1)
+
+    // A head and body cut into 7-byte pieces, then an answer for an unknown model: both served
+    // by the lane (the error in OpenAI's shape); the last, invalid, goes to the HTTP server.
+    const cut = request('/v1/completions', streamed)
+    const pieces = Array.from({ length: Math.ceil(cut.length / 7) }, (_, i) => cut.slice(i * 7, i * 7 + 7))
+    const split = await exchange([
+      ...pieces,
+      request('/v1/chat/completions', {
+        model: 'no-such-model',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      }),
+      request('/v1/completions', { ...streamed, temperature: 9 }, 'connection: close\r\n'),
+    ])
+    const answers = split.split(/(?=HTTP\/1\.1 \d{3} )/)
+    assert.equal(answers.length, 3, split)
+    assert.match(
+      answers[0]!,
+      /^HTTP\/1\.1 200 OK\r\n[\s\S]*content-type: text\/event-stream[\s\S]*data: \[DONE\]/,
+    )
+    assert.match(
+      answers[1]!,
+      /^HTTP\/1\.1 404 Not Found\r\n[\s\S]*no-such-model[\s\S]*"type":"not_found_error"/,
+    )
+    assert.match(answers[2]!, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*"param":"temperature"/)
+    assert.equal(await lane(), before + 3)
   })
 
   test('an infer job streams tokens and says where it ran', async () => {

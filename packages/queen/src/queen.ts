@@ -17,6 +17,7 @@ import {
 } from '@rbee/common'
 import { type FleetStatus, hostPortUrl } from '@rbee/contracts'
 import type { Hive } from '@rbee/hive'
+import { FastLane } from './fastlane/fast-lane.js'
 import { HiveManager } from './hives/hive-manager.js'
 import { installAuth } from './http/auth.js'
 import { FleetStream } from './http/fleet-stream.js'
@@ -197,10 +198,20 @@ export class Queen {
       proxy: this.#proxy,
       maxAttempts: options.maxAttempts,
     })
+    const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
+    const lane = new FastLane({
+      router,
+      metrics: this.metrics,
+      apiKeys,
+      bodyLimit,
+      draining: () => this.#server.draining,
+      logger: this.#log,
+    })
     this.#server = createHttpServer({
       logger: this.#log,
-      bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+      bodyLimit,
       openAiPaths: OPENAI_PATHS,
+      front: lane.front,
     })
     installAuth(this.#server.app, {
       apiKeys,

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { bearerMatches } from '../auth.js'
 import { RbeeError } from '../errors.js'
@@ -17,7 +17,16 @@ export interface HttpServerOptions {
   tokens?: readonly string[]
   /** Paths reachable without a token (health checks). @default ['/health'] */
   publicPaths?: readonly string[]
+  /**
+   * Sees every new connection first and may serve requests on it itself; it hands the
+   * connection to the fastify app with `toApp(buffered)` (the bytes it read and did not serve)
+   * at the first request it does not take. Connections it still holds are destroyed on close.
+   */
+  front?: ConnectionFront
 }
+
+/** See `HttpServerOptions.front`. */
+export type ConnectionFront = (socket: Socket, toApp: (buffered: Buffer) => void) => void
 
 /** A fastify app with rbee's error handling, auth and draining behaviour. */
 export interface HttpServer {
@@ -63,6 +72,27 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
   })
 
+  const held = new Set<Socket>()
+  const front = options.front
+  if (front) {
+    // node:http's own listener parses requests for fastify; a connection reaches it only when
+    // the front hands it over.
+    const server = app.server
+    const toHttp = server.listeners('connection') as Array<(socket: Socket) => void>
+    server.removeAllListeners('connection')
+    server.on('connection', (socket: Socket) => {
+      held.add(socket)
+      const forget = (): boolean => held.delete(socket)
+      socket.once('close', forget)
+      front(socket, (buffered) => {
+        forget()
+        socket.off('close', forget)
+        if (buffered.length > 0) socket.unshift(buffered)
+        for (const l of toHttp) l.call(server, socket)
+      })
+    })
+  }
+
   return {
     app,
     drain(allow = []) {
@@ -78,7 +108,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return addr.port
     },
     async close() {
-      await app.close()
+      const closing = app.close()
+      for (const socket of held) socket.destroy()
+      await closing
     },
   }
 }

@@ -1,18 +1,27 @@
 import { randomUUID } from 'node:crypto'
-import type { ServerResponse } from 'node:http'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
-import { relayOpenAiStream } from './openai-relay.js'
+import { type RelayTarget, relayOpenAiStream } from './openai-relay.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { transportFailure, type WorkerProxy } from './worker-proxy.js'
 
 /** Longest wait for a worker's response headers: a non-streamed answer sends them at the end. */
 const WHOLE_ANSWER_TIMEOUT_MS = 600_000
 const STREAM_HEADERS_TIMEOUT_MS = 60_000
+
+/** Where an OpenAI answer goes: a fastify reply, or a connection of the queen's fast lane. */
+export interface OpenAiResponder {
+  /** The answer becomes a stream: sends status 200 and the SSE headers; the bytes go to the target. */
+  commit(worker: WorkerEntry): RelayTarget
+  /** A whole answer (a non-streamed one, or the worker's own 4xx). */
+  sendWhole(status: number, contentType: string, body: Buffer, worker: WorkerEntry): void
+  /** The client went away: drop its connection. */
+  destroy(): void
+}
 
 export interface InferenceRouterOptions extends RouteDeps {
   proxy: WorkerProxy
@@ -41,9 +50,9 @@ export class InferenceRouter {
   }
 
   /**
-   * Proxies an OpenAI request to a worker serving `model`. Until the first token the answer
-   * can still be an ordinary error (thrown, so the server answers in OpenAI's shape); from then
-   * on the reply is hijacked and bytes pass straight through.
+   * Proxies an OpenAI request (a fastify route's) to a worker serving `model`. Until the first
+   * token the answer can still be an ordinary error (thrown, so the server answers in OpenAI's
+   * shape); from then on the reply is hijacked and bytes pass straight through.
    */
   async openAi(
     req: FastifyRequest,
@@ -52,12 +61,35 @@ export class InferenceRouter {
     model: string,
     stream: boolean,
   ): Promise<void> {
+    const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
+    await this.openAiOn(
+      {
+        commit: (worker) => this.#hijack(reply, worker, requestId),
+        sendWhole: (status, contentType, buf, worker) => {
+          reply.code(status).header('content-type', contentType).header('x-rbee-worker', worker.id).send(buf)
+        },
+        destroy: () => {
+          reply.hijack()
+          reply.raw.destroy()
+        },
+      },
+      { path, model, stream, body: JSON.stringify(req.body), requestId, signal: clientGoneSignal(reply) },
+    )
+  }
+
+  /**
+   * Proxies an OpenAI request to a worker serving `model`, answering through `to`. Errors
+   * before anything was sent are thrown for the caller to answer; a client that went away
+   * (`signal`) gets its connection destroyed.
+   */
+  async openAiOn(
+    to: OpenAiResponder,
+    r: { path: string; model: string; stream: boolean; body: string; requestId: string; signal: AbortSignal },
+  ): Promise<void> {
     const { metrics } = this.#o
+    const { path, model, body, requestId, signal } = r
     const route = path.slice('/v1/'.length)
     const started = performance.now()
-    const signal = clientGoneSignal(reply)
-    const body = JSON.stringify(req.body)
-    const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
     let committed = false
     try {
       const outcome = await routeRequest(
@@ -65,7 +97,7 @@ export class InferenceRouter {
         model,
         { signal },
         async (worker, _attempt, trySignal) => {
-          if (stream) {
+          if (r.stream) {
             return relayOpenAiStream({
               proxy: this.#o.proxy,
               worker,
@@ -76,15 +108,11 @@ export class InferenceRouter {
               headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
               commit: () => {
                 committed = true
-                return this.#hijack(reply, worker, requestId)
+                return to.commit(worker)
               },
               sendWhole: (status, contentType, buf) => {
                 committed = true
-                reply
-                  .code(status)
-                  .header('content-type', contentType)
-                  .header('x-rbee-worker', worker.id)
-                  .send(buf)
+                to.sendWhole(status, contentType, buf, worker)
               },
               onFirstToken: () =>
                 metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
@@ -106,11 +134,12 @@ export class InferenceRouter {
           }
           committed = true
           metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000)
-          reply
-            .code(res.statusCode)
-            .header('content-type', res.headers['content-type'] ?? 'application/json')
-            .header('x-rbee-worker', worker.id)
-            .send(buf)
+          to.sendWhole(
+            res.statusCode,
+            res.headers['content-type']?.toString() ?? 'application/json',
+            buf,
+            worker,
+          )
           return { outcome: res.statusCode === 200 ? 'ok' : 'rejected', tokens: completionTokens(buf) }
         },
         () => committed,
@@ -120,21 +149,20 @@ export class InferenceRouter {
     } catch (err) {
       metrics.requests.inc({ route, model, outcome: signal.aborted ? 'cancelled' : this.#outcome(err) })
       if (signal.aborted) {
-        reply.hijack()
-        reply.raw.destroy()
+        to.destroy()
         return
       }
       throw err
     }
   }
 
-  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string): ServerResponse {
+  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string): RelayTarget {
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // No Connection header: node:http keeps the connection or closes it as the client asked.
       'x-accel-buffering': 'no',
       'x-request-id': requestId,
       'x-rbee-worker': worker.id,

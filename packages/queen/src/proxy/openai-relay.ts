@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http'
 import { errorMessage, openAiErrorBody, RbeeError } from '@rbee/common'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import {
@@ -8,6 +7,17 @@ import {
   WorkerFailure,
   type WorkerProxy,
 } from './worker-proxy.js'
+
+/** Where a relayed stream's bytes go (a `ServerResponse` is one). */
+export interface RelayTarget {
+  /** Writes one piece of the stream; false when the client's socket is full. */
+  write(chunk: Buffer): boolean
+  /** Ends the stream, after `last` if given. */
+  end(last?: string): void
+  destroy(): void
+  readonly destroyed: boolean
+  on(event: 'drain', listener: () => void): unknown
+}
 
 /** How a relayed stream ended. */
 export interface RelayOutcome {
@@ -75,8 +85,8 @@ export interface OpenAiRelayOptions {
   signal: AbortSignal
   requestId: string
   headersTimeoutMs: number
-  /** Called once, when the response turns into a stream: hijack the reply and return its socket. */
-  commit: () => ServerResponse
+  /** Called once, when the response turns into a stream: sends the head, returns where bytes go. */
+  commit: () => RelayTarget
   /** A whole (non-SSE) answer, e.g. the worker's 4xx: send it as is. */
   sendWhole: (statusCode: number, contentType: string, body: Buffer) => void
   /** When the first token frame has been sent. */
@@ -97,7 +107,7 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
     let status = 0
     let headers: Record<string, string> = {}
     const collected: Buffer[] = []
-    let res: ServerResponse | undefined
+    let res: RelayTarget | undefined
     let pending = ''
     let tokens = 0
     let last: Buffer | undefined
@@ -225,7 +235,7 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
   })
 }
 
-function endWithError(res: ServerResponse, worker: WorkerEntry, tokens: number, why: string): RelayOutcome {
+function endWithError(res: RelayTarget, worker: WorkerEntry, tokens: number, why: string): RelayOutcome {
   const message = `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`
   const body = openAiErrorBody(new RbeeError('RBEE_WORKER_FAILED', message))
   if (!res.destroyed) res.end(`data: ${JSON.stringify(body)}\n\n`)

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import {
+  bearerMatches,
+  type ConnectionFront,
+  type Logger,
+  openAiErrorBody,
+  RbeeError,
+  toRbeeError,
+} from '@rbee/common'
+import { ChatCompletionRequestSchema, CompletionRequestSchema } from '@rbee/contracts'
+import type { QueenMetrics } from '../metrics.js'
+import type { InferenceRouter } from '../proxy/inference-router.js'
+import { LaneResponse } from './lane-response.js'
+import { parseRequestHead, type RequestHead } from './request-head.js'
+
+/** The routes the lane serves, with the schema their bodies must pass. */
+const ROUTES: Record<string, typeof ChatCompletionRequestSchema | typeof CompletionRequestSchema> = {
+  '/v1/chat/completions': ChatCompletionRequestSchema,
+  '/v1/completions': CompletionRequestSchema,
+}
+const HEAD_END = Buffer.from('\r\n\r\n')
+const POST = Buffer.from('POST ')
+const EMPTY = Buffer.alloc(0)
+/** node:http's own limit on a request head. */
+const MAX_HEAD = 16 * 1024
+/** An idle kept-alive connection is closed after this (fastify's keep-alive timeout). */
+const IDLE_MS = 72_000
+const SAFE_ID = /^[\x21-\x7e]{1,128}$/
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+}
+
+export interface FastLaneOptions {
+  router: InferenceRouter
+  metrics: QueenMetrics
+  /** Keys accepted on the public API; empty means none needed. */
+  apiKeys: readonly string[]
+  bodyLimit: number
+  draining: () => boolean
+  logger: Logger
+}
+
+/**
+ * The queen's fast lane: streamed OpenAI completions, the hot path, served straight off the
+ * socket without node:http and fastify (measured: most of a Node proxy's added latency is in
+ * them). It takes only well-formed, authorised, valid requests with `"stream": true` on
+ * `/v1/chat/completions` and `/v1/completions`; at the first request it does not take it
+ * hands the connection, with the bytes it read, to the HTTP server, which answers as always
+ * (400s with field paths, 401s, non-streamed requests, every other route).
+ */
+export class FastLane {
+  readonly #o: FastLaneOptions
+
+  constructor(options: FastLaneOptions) {
+    this.#o = options
+  }
+
+  /** The queen's HTTP server calls this for every new connection. */
+  readonly front: ConnectionFront = (socket, toApp) => {
+    new LaneConnection(this.#o, socket, toApp).start()
+  }
+}
+
+/** One client connection while the lane holds it. */
+class LaneConnection {
+  readonly #o: FastLaneOptions
+  readonly #socket: Socket
+  readonly #toApp: (buffered: Buffer) => void
+  #buf: Buffer = EMPTY
+  #busy = false
+  #current: { ac: AbortController; res: LaneResponse } | undefined
+
+  constructor(o: FastLaneOptions, socket: Socket, toApp: (buffered: Buffer) => void) {
+    this.#o = o
+    this.#socket = socket
+    this.#toApp = toApp
+  }
+
+  start(): void {
+    this.#socket.setTimeout(IDLE_MS)
+    this.#socket
+      .on('data', this.#onData)
+      .on('close', this.#onClose)
+      .on('error', this.#onError)
+      .on('timeout', this.#onTimeout)
+  }
+
+  readonly #onData = (data: Buffer): void => {
+    this.#buf = this.#buf.length > 0 ? Buffer.concat([this.#buf, data]) : data
+    if (!this.#busy) this.#next()
+  }
+
+  readonly #onClose = (): void => {
+    const cur = this.#current
+    if (!cur) return
+    cur.ac.abort(new RbeeError('RBEE_CANCELLED', 'client disconnected'))
+    cur.res.closed()
+  }
+
+  readonly #onError = (): void => {
+    // 'close' follows.
+  }
+
+  readonly #onTimeout = (): void => {
+    if (!this.#busy) this.#socket.destroy()
+  }
+
+  #handOff(): void {
+    this.#socket
+      .off('data', this.#onData)
+      .off('close', this.#onClose)
+      .off('error', this.#onError)
+      .off('timeout', this.#onTimeout)
+    this.#socket.setTimeout(0)
+    const buffered = this.#buf
+    this.#buf = EMPTY
+    this.#toApp(buffered)
+  }
+
+  /** Serves the next buffered request if the lane takes it, or hands the connection over. */
+  #next(): void {
+    const next = this.#take()
+    if (next === 'hand-off') this.#handOff()
+    else if (next !== 'wait') void this.#serve(next.head, next.body, next.model)
+  }
+
+  /** The next buffered request if the lane serves it (consumed from the buffer). */
+  #take(): { head: RequestHead; body: string; model: string } | 'wait' | 'hand-off' {
+    const buf = this.#buf
+    if (buf.length === 0) return 'wait'
+    // Anything but a POST is for the HTTP server, as soon as that is clear.
+    const n = Math.min(buf.length, POST.length)
+    if (buf.compare(POST, 0, n, 0, n) !== 0) return 'hand-off'
+    const end = buf.indexOf(HEAD_END)
+    if (end < 0) return buf.length > MAX_HEAD ? 'hand-off' : 'wait'
+    const o = this.#o
+    const head = parseRequestHead(buf.toString('latin1', 0, end))
+    const schema = head ? ROUTES[head.path] : undefined
+    if (
+      !head ||
+      !schema ||
+      head.contentLength > o.bodyLimit ||
+      o.draining() ||
+      (o.apiKeys.length > 0 && !bearerMatches(head.headers.authorization, o.apiKeys))
+    ) {
+      return 'hand-off'
+    }
+    const total = end + 4 + head.contentLength
+    if (buf.length < total) return 'wait'
+    const body = buf.toString('utf8', end + 4, total)
+    let json: unknown
+    try {
+      json = JSON.parse(body)
+    } catch {
+      return 'hand-off'
+    }
+    const parsed = schema.safeParse(json)
+    if (!parsed.success || parsed.data.stream !== true) return 'hand-off'
+    this.#buf = buf.subarray(total)
+    return { head, body, model: parsed.data.model }
+  }
+
+  async #serve(head: RequestHead, body: string, model: string): Promise<void> {
+    const socket = this.#socket
+    this.#busy = true
+    socket.setTimeout(0)
+    this.#o.metrics.fastLane.inc()
+    const ac = new AbortController()
+    const res = new LaneResponse(socket, !head.close)
+    this.#current = { ac, res }
+    const given = head.headers['x-request-id']
+    const requestId = given !== undefined && SAFE_ID.test(given) ? given : randomUUID()
+    const ids = { 'x-request-id': requestId }
+    try {
+      await this.#o.router.openAiOn(
+        {
+          commit: (worker) => res.stream(200, { ...SSE_HEADERS, ...ids, 'x-rbee-worker': worker.id }),
+          sendWhole: (status, contentType, buf, worker) =>
+            res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
+          destroy: () => res.destroy(),
+        },
+        { path: head.path, model, stream: true, body, requestId, signal: ac.signal },
+      )
+    } catch (err) {
+      const e = err instanceof RbeeError ? err : toRbeeError(err)
+      if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')
+      res.whole(
+        e.status,
+        {
+          'content-type': 'application/json; charset=utf-8',
+          ...ids,
+          ...(e.retryAfterS !== undefined
+            ? { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterS))) }
+            : {}),
+        },
+        JSON.stringify(openAiErrorBody(e)),
+      )
+    }
+    if (!res.finished) res.destroy()
+    const complete = await res.done
+    this.#current = undefined
+    this.#busy = false
+    if (!complete || head.close || socket.destroyed) return
+    socket.setTimeout(IDLE_MS)
+    this.#next()
+  }
+}
