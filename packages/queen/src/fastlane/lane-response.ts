@@ -23,6 +23,11 @@ export class LaneResponse implements RelayTarget {
     for (const fn of this.#drain) fn()
   }
   #finished = false
+  #corked = false
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.#socket.uncork()
+  }
   #resolve!: (complete: boolean) => void
   /** True when the answer was written whole; false when the socket went away first. */
   readonly done: Promise<boolean>
@@ -32,6 +37,19 @@ export class LaneResponse implements RelayTarget {
     this.#keepAlive = keepAlive
     this.done = new Promise<boolean>((resolve) => (this.#resolve = resolve))
     socket.on('drain', this.#onDrain)
+  }
+
+  /**
+   * Writes on the socket, coalesced with every other write of this turn of the event loop (the
+   * frames of one read from the worker leave in one `writev`, not one syscall each).
+   */
+  #out(data: Buffer | string): boolean {
+    if (!this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      process.nextTick(this.#uncork)
+    }
+    return this.#socket.write(data)
   }
 
   get destroyed(): boolean {
@@ -44,7 +62,7 @@ export class LaneResponse implements RelayTarget {
 
   /** Starts a chunked answer with these headers. */
   stream(status: number, headers: Record<string, string>): this {
-    this.#socket.write(
+    this.#out(
       head(status, {
         ...headers,
         'transfer-encoding': 'chunked',
@@ -64,13 +82,13 @@ export class LaneResponse implements RelayTarget {
     framed.writeUInt16BE(0x0d0a, size.length)
     chunk.copy(framed, size.length + 2)
     framed.writeUInt16BE(0x0d0a, size.length + 2 + chunk.length)
-    return this.#socket.write(framed)
+    return this.#out(framed)
   }
 
   end(last?: string): void {
     if (this.#finished) return
     if (last !== undefined && last.length > 0) this.write(Buffer.from(last, 'utf8'))
-    this.#socket.write(LAST_CHUNK)
+    this.#out(LAST_CHUNK)
     this.#finish(true)
   }
 
@@ -78,14 +96,14 @@ export class LaneResponse implements RelayTarget {
   whole(status: number, headers: Record<string, string>, body: Buffer | string): void {
     if (this.#finished) return
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
-    this.#socket.write(
+    this.#out(
       head(status, {
         ...headers,
         'content-length': String(bytes.length),
         ...(this.#keepAlive ? {} : { connection: 'close' }),
       }),
     )
-    this.#socket.write(bytes)
+    this.#out(bytes)
     this.#finish(true)
   }
 
