@@ -83,18 +83,14 @@ function workerLostSignal(
   const onOuter = (): void => ac.abort(outer.reason)
   if (outer.aborted) onOuter()
   else outer.addEventListener('abort', onOuter, { once: true })
-  const off = registry.on((ev) => {
-    const gone =
-      (ev.type === 'hive_offline' && ev.hiveId === worker.hiveId) ||
-      (ev.type === 'worker_removed' && ev.worker === worker)
-    if (gone && !ac.signal.aborted) {
-      ac.abort(
-        new WorkerFailure(worker.id, `worker ${worker.id} was lost (${ev.reason})`, {
-          retryable: true,
-          quarantine: true,
-        }),
-      )
-    }
+  const off = registry.onLoss(worker, (reason) => {
+    if (ac.signal.aborted) return
+    ac.abort(
+      new WorkerFailure(worker.id, `worker ${worker.id} was lost (${reason})`, {
+        retryable: true,
+        quarantine: true,
+      }),
+    )
   })
   return {
     signal: ac.signal,

@@ -137,6 +137,24 @@ describe('registry', () => {
     assert.equal(registry.workerCount, 0)
   })
 
+  test('onLoss tells only the watchers of a worker that is removed or whose hive goes offline', () => {
+    const { registry } = setup({ hives: ['h1', 'h2'] })
+    registry.hiveEvent(telemetry('h1', [info('a'), info('b', { port: 40001 })]))
+    registry.hiveEvent(telemetry('h2', [info('c', { hive_id: 'h2' })]))
+    const told: string[] = []
+    const watch = (id: string) => registry.onLoss(registry.worker(id)!, (why) => told.push(`${id}: ${why}`))
+    watch('a')
+    const offB = watch('b')
+    watch('c')
+    offB()
+    registry.hiveDisconnected('h1', 'socket hang up')
+    assert.deepEqual(told, ['a: socket hang up'])
+    registry.hiveDisconnected('h1', 'again')
+    assert.deepEqual(told, ['a: socket hang up'], 'told once')
+    registry.hiveEvent(telemetry('h2', []))
+    assert.deepEqual(told, ['a: socket hang up', 'c: no longer listed by its hive'])
+  })
+
   test('a worker nobody vouches for is dropped after 3 missed heartbeats; one its hive lists stays', () => {
     const { registry, advance } = setup()
     const lone = info('lone', { hive_id: null, port: 45000 })

@@ -96,6 +96,8 @@ export class Registry {
   readonly #catalogIndex = new Map<string, Set<string>>()
   readonly #online = new Set<string>()
   readonly #listeners = new Set<(ev: RegistryEvent) => void>()
+  /** Per worker, who wants to know the moment it is lost (requests running on it). */
+  readonly #loss = new Map<WorkerEntry, Set<(reason: string) => void>>()
   readonly #hiveTimeoutMs: number
   readonly #workerTimeoutMs: number
   readonly #log: Logger
@@ -118,6 +120,32 @@ export class Registry {
 
   #emit(ev: RegistryEvent): void {
     for (const l of this.#listeners) l(ev)
+  }
+
+  /**
+   * Calls `fn` once if `worker` is lost: removed, or its hive goes offline. Returns the
+   * unsubscribe function. Indexed by worker, so a request pays nothing for the others in flight.
+   */
+  onLoss(worker: WorkerEntry, fn: (reason: string) => void): () => void {
+    let set = this.#loss.get(worker)
+    if (!set) {
+      set = new Set()
+      this.#loss.set(worker, set)
+    }
+    set.add(fn)
+    return () => {
+      const s = this.#loss.get(worker)
+      if (!s) return
+      s.delete(fn)
+      if (s.size === 0) this.#loss.delete(worker)
+    }
+  }
+
+  #lost(w: WorkerEntry, reason: string): void {
+    const set = this.#loss.get(w)
+    if (!set) return
+    this.#loss.delete(w)
+    for (const fn of set) fn(reason)
   }
 
   // ---- hives ----
@@ -253,6 +281,7 @@ export class Registry {
     this.#log.warn({ hive_id: hive.id, reason }, 'hive offline')
     for (const w of hive.workers) this.#refresh(w)
     this.#emit({ type: 'hive_offline', hiveId: hive.id, reason })
+    for (const w of hive.workers) this.#lost(w, reason)
   }
 
   /** Replaces a hive's catalog (from its `model_list`). */
@@ -394,6 +423,7 @@ export class Registry {
     w.routable = false
     this.#log.info({ worker_id: w.id, model: w.model, hive_id: w.hiveId, reason }, 'worker removed')
     this.#emit({ type: 'worker_removed', worker: w, reason })
+    this.#lost(w, reason)
     this.#emit({ type: 'model', model: w.model })
   }
 
