@@ -263,6 +263,44 @@ describe('queen-rbee on one machine (zero config)', () => {
     )
   })
 
+  test('a client that closes its side of the connection after a streamed request is gone too', async () => {
+    const w = await onlyWorker()
+    const socket = connect({ port: Number(new URL(queen.url).port), host: '127.0.0.1' })
+    await once(socket, 'connect')
+    const body = JSON.stringify({
+      model: 'tiny',
+      prompt: 'go',
+      max_tokens: 16000,
+      temperature: 0,
+      stream: true,
+    })
+    socket.write(
+      `POST /v1/completions HTTP/1.1\r\nhost: q\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    )
+    await once(socket, 'data')
+    const closed = once(socket, 'close')
+    socket.resume()
+    // Half-close, as a client that is done talking does; node:http also takes it as the end.
+    socket.end()
+    const t0 = Date.now()
+    await closed
+    await waitFor(
+      'the worker to report its slots free',
+      async () => {
+        const r = (await (await fetch(`${w.url}/v1/ready`)).json()) as { slots_busy: number }
+        return r.slots_busy === 0
+      },
+      2000,
+      10,
+    )
+    assert.ok(Date.now() - t0 < 1000, `slot freed after ${Date.now() - t0} ms`)
+    const m = await client.metrics()
+    assert.equal(
+      metricValue(m, 'rbee_queen_requests_total', { route: 'completions', outcome: 'cancelled' }),
+      1,
+    )
+  })
+
   test('the aggregated heartbeat stream reports the fleet with correct counts', async () => {
     const seen: QueenStreamEvent[] = []
     const got = deferred<void>()

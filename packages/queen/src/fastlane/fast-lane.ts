@@ -83,6 +83,7 @@ class LaneConnection {
     this.#socket.setTimeout(IDLE_MS)
     this.#socket
       .on('data', this.#onData)
+      .on('end', this.#onEnd)
       .on('close', this.#onClose)
       .on('error', this.#onError)
       .on('timeout', this.#onTimeout)
@@ -91,6 +92,14 @@ class LaneConnection {
   readonly #onData = (data: Buffer): void => {
     this.#buf = this.#buf.length > 0 ? Buffer.concat([this.#buf, data]) : data
     if (!this.#busy) this.#next()
+    // Requests sent ahead while one is answered wait in the buffer, up to one more request's
+    // worth; beyond that the connection stops being read until the answer is done.
+    else if (this.#buf.length > MAX_HEAD + this.#o.bodyLimit) this.#socket.pause()
+  }
+
+  /** The client closed its side: as node:http does (no half-open HTTP), the connection is over. */
+  readonly #onEnd = (): void => {
+    this.#socket.destroy()
   }
 
   readonly #onClose = (): void => {
@@ -111,6 +120,7 @@ class LaneConnection {
   #handOff(): void {
     this.#socket
       .off('data', this.#onData)
+      .off('end', this.#onEnd)
       .off('close', this.#onClose)
       .off('error', this.#onError)
       .off('timeout', this.#onTimeout)
@@ -124,7 +134,12 @@ class LaneConnection {
   #next(): void {
     const next = this.#take()
     if (next === 'hand-off') this.#handOff()
-    else if (next !== 'wait') void this.#serve(next.head, next.body, next.model)
+    else if (next !== 'wait') {
+      this.#serve(next.head, next.body, next.model).catch((err: unknown) => {
+        this.#o.logger.error({ err }, 'fast lane failed; connection closed')
+        this.#socket.destroy()
+      })
+    }
   }
 
   /** The next buffered request if the lane serves it (consumed from the buffer). */
@@ -205,6 +220,7 @@ class LaneConnection {
     this.#busy = false
     if (!complete || head.close || socket.destroyed) return
     socket.setTimeout(IDLE_MS)
+    socket.resume()
     this.#next()
   }
 }
