@@ -38,6 +38,19 @@ describe('queen-rbee on one machine (zero config)', () => {
     await queen?.close()
   })
 
+  /** Waits for the worker at `url` to report every slot free, at most `ms` after `t0`. */
+  const slotsFreeWithin = async (url: string, t0: number, ms: number): Promise<void> => {
+    await waitFor(
+      'the worker to report its slots free',
+      async () => {
+        const r = (await (await fetch(`${url}/v1/ready`)).json()) as { slots_busy: number }
+        return r.slots_busy === 0
+      },
+      2 * ms,
+      10,
+    )
+    assert.ok(Date.now() - t0 < ms, `slot freed after ${Date.now() - t0} ms`)
+  }
   const status = (): Promise<FleetStatus> => client.status()
   const onlyWorker = async () => {
     const s = await status()
@@ -246,16 +259,7 @@ describe('queen-rbee on one machine (zero config)', () => {
     // Leaving the loop makes the openai client abort its request: the client is gone.
     for await (const _ of stream) if (++n === 3) break
     const t0 = Date.now()
-    await waitFor(
-      'the worker to report its slots free',
-      async () => {
-        const r = (await (await fetch(`${w.url}/v1/ready`)).json()) as { slots_busy: number }
-        return r.slots_busy === 0
-      },
-      2000,
-      10,
-    )
-    assert.ok(Date.now() - t0 < 1000, `slot freed after ${Date.now() - t0} ms`)
+    await slotsFreeWithin(w.url, t0, 1000)
     const m = await client.metrics()
     assert.equal(
       metricValue(m, 'rbee_queen_requests_total', { route: 'chat/completions', outcome: 'cancelled' }),
@@ -284,16 +288,7 @@ describe('queen-rbee on one machine (zero config)', () => {
     socket.end()
     const t0 = Date.now()
     await closed
-    await waitFor(
-      'the worker to report its slots free',
-      async () => {
-        const r = (await (await fetch(`${w.url}/v1/ready`)).json()) as { slots_busy: number }
-        return r.slots_busy === 0
-      },
-      2000,
-      10,
-    )
-    assert.ok(Date.now() - t0 < 1000, `slot freed after ${Date.now() - t0} ms`)
+    await slotsFreeWithin(w.url, t0, 1000)
     const m = await client.metrics()
     assert.equal(
       metricValue(m, 'rbee_queen_requests_total', { route: 'completions', outcome: 'cancelled' }),
