@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions, errorMessage, readSse } from '@rbee/common'
+import { Backoff, type BackoffOptions, errorMessage, readSse } from '@rbee/common/base'
 import { describeIssues } from '@rbee/contracts'
 import type { z } from 'zod'
 import type { HttpClient } from './http-client.js'

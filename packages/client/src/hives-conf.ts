@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { HostSchema, hostPortUrl, IdSchema } from '@rbee/contracts'
 
 /** Port a hive listens on unless `HivePort` says otherwise. */

@@ -1,4 +1,4 @@
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { describeIssues } from '@rbee/contracts'
 import { type Dispatcher, Pool } from 'undici'
 import type { z } from 'zod'

@@ -1,4 +1,4 @@
-import { Backoff, delay, errorMessage, RbeeError, readSse } from '@rbee/common'
+import { Backoff, delay, errorMessage, RbeeError, readSse } from '@rbee/common/base'
 import { type JobData, type JobStreamEvent, type Narration, parseJobFrame } from '@rbee/contracts'
 import { z } from 'zod'
 import type { HttpClient } from './http-client.js'

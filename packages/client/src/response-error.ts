@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCode, errorMessage, RbeeError } from '@rbee/common'
+import { ERROR_CODES, type ErrorCode, errorMessage, RbeeError } from '@rbee/common/base'
 import { ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
 
 /** True when `code` is one of rbee's stable error codes. */

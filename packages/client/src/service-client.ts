@@ -1,4 +1,4 @@
-import { validationError } from '@rbee/common'
+import { validationError } from '@rbee/common/base'
 import {
   type Health,
   HealthSchema,

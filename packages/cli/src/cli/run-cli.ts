@@ -1,4 +1,4 @@
-import { errorMessage, RbeeError } from '@rbee/common'
+import { errorMessage, RbeeError } from '@rbee/common/base'
 import { COMMANDS } from '../commands/all.js'
 import { VERSION } from '../version.js'
 import { helpText, parseCommandArgs, UsageError, usageLine } from './args.js'

@@ -17,7 +17,7 @@ export function formatMb(mb: number): string {
   return `${(mb / 1024).toFixed(mb < 10 * 1024 ? 2 : 1)} GiB`
 }
 
-export { formatBytes } from '@rbee/common'
+export { formatBytes } from '@rbee/common/base'
 
 /** `42s`, `3m05s`, `2h01m`, `3d04h`. */
 export function formatAge(seconds: number): string {

@@ -1,5 +1,5 @@
 import { hiveConfUrl } from '@rbee/client'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import type { HiveRecord } from '@rbee/contracts'
 import { boolFlag, type CommandSpec, numberFlag, type ParsedArgs, stringFlag } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { IdSchema, type ModelEntry, ModelEntrySchema, ModelRefSchema } from '@rbee/contracts'
 import { z } from 'zod'
 import { boolFlag, type CommandSpec, type ParsedArgs, stringFlag, UsageError } from '../cli/args.js'

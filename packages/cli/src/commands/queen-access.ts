@@ -1,5 +1,5 @@
 import { type JobOutcome, type JobStream, QueenClient, throwIfFailed } from '@rbee/client'
-import { isLoopbackHost, RbeeError } from '@rbee/common'
+import { isLoopbackHost, RbeeError } from '@rbee/common/base'
 import type { JobStreamEvent, Operation } from '@rbee/contracts'
 import type { z } from 'zod'
 import type { CliContext } from '../cli/context.js'

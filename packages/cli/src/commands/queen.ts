@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { boolFlag, type CommandSpec, numberFlag, type ParsedArgs, stringFlag } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
 import { paint } from '../cli/output.js'

@@ -1,4 +1,4 @@
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import {
   BackendRequestSchema,
   FleetStatusSchema,

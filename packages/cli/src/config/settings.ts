@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path'
 import { DEFAULT_QUEEN_URL } from '@rbee/client'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { type ParsedArgs, stringFlag } from '../cli/args.js'
 import type { CliContext } from '../cli/context.js'
 

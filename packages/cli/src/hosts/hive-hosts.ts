@@ -1,5 +1,5 @@
 import { type HiveConfEntry, loadHivesConf } from '@rbee/client'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { IdSchema } from '@rbee/contracts'
 import type { Settings } from '../config/settings.js'
 import { resolveSshTarget, type SshTarget } from '../ssh/ssh-target.js'

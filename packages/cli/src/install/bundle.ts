@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 
 const run = promisify(execFile)
 

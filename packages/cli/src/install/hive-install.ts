@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { QueenClient } from '@rbee/client'
-import { delay, errorMessage, RbeeError } from '@rbee/common'
+import { delay, errorMessage, RbeeError } from '@rbee/common/base'
 import { hostPortUrl } from '@rbee/contracts'
 import type { SshRunner } from '../ssh/ssh-runner.js'
 import { describeTarget } from '../ssh/ssh-target.js'

@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { isLoopbackHost } from '@rbee/common'
+import { isLoopbackHost } from '@rbee/common/base'
 import { hostPortUrl } from '@rbee/contracts'
 
 /**

@@ -1,4 +1,4 @@
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 import { z } from 'zod'
 import type { SshRunner } from '../ssh/ssh-runner.js'
 

@@ -1,4 +1,4 @@
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 
 /** Quotes a word for a POSIX shell. */
 export function shQuote(s: string): string {

@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { QueenClient } from '@rbee/client'
-import { delay, errorMessage, RbeeError } from '@rbee/common'
+import { delay, errorMessage, RbeeError } from '@rbee/common/base'
 import type { Env } from '../cli/context.js'
 import { processAlive, processCommandLine, waitForExit } from './process-info.js'
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { HiveConfEntry } from '@rbee/client'
-import { RbeeError } from '@rbee/common'
+import { RbeeError } from '@rbee/common/base'
 
 const run = promisify(execFile)
 
