@@ -95,6 +95,9 @@ export class SocketPool {
       return
     }
     socket.removeAllListeners('data').removeAllListeners('error').removeAllListeners('end')
+    // Paused for a full client socket as its answer ended: an idle one must be read (to see
+    // it close) and the next request on it must see its answer.
+    socket.resume()
     const idleMs = keepAliveS === undefined ? this.#idleMs : Math.min(this.#idleMs, keepAliveS * 1000 - 1000)
     if (idleMs <= 0) {
       socket.destroy()

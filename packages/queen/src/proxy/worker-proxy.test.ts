@@ -131,3 +131,30 @@ test('aborting a streamed request closes its connection and reports the reason',
   assert.equal((await result).error, reason)
   await closed.promise
 })
+
+test('a connection paused for a full client as its answer ended is read again when reused', async (t) => {
+  const p = await peer(t, (socket) => socket.write(ANSWER))
+  const proxy = new WorkerProxy()
+  t.after(() => proxy.close())
+  const done = deferred<string>()
+  let body = ''
+  // Says "stop" at every piece, as a client whose socket is full, and never resumes.
+  proxy.stream(
+    p.worker,
+    '/v1/completions',
+    '{}',
+    { signal: new AbortController().signal, headersTimeoutMs: 5000 },
+    {
+      onHeaders: () => {},
+      onData: (c) => {
+        body += c.toString()
+        return false
+      },
+      onEnd: () => done.resolve(body),
+      onError: (err) => done.reject(err),
+    },
+  )
+  assert.equal(await done.promise, 'data: hello\n')
+  assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
+  assert.equal(p.connections(), 1, 'the same connection carried the second request')
+})
