@@ -47,9 +47,15 @@ export function openAiErrorBody(e: RbeeError): {
   }
 }
 
+/** The `Retry-After` header value for an error that carries one (whole seconds, at least 1). */
+export function retryAfterHeader(e: RbeeError): string | undefined {
+  return e.retryAfterS === undefined ? undefined : String(Math.max(1, Math.ceil(e.retryAfterS)))
+}
+
 /** Sends an error on a reply that has not started yet, in our shape or OpenAI's. */
 export function sendError(reply: FastifyReply, e: RbeeError, openAi: boolean): FastifyReply {
-  if (e.retryAfterS !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(e.retryAfterS))))
+  const retryAfter = retryAfterHeader(e)
+  if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
   return reply.code(e.status).send(openAi ? openAiErrorBody(e) : e.toBody())
 }
 

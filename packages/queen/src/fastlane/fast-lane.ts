@@ -6,11 +6,14 @@ import {
   type Logger,
   openAiErrorBody,
   RbeeError,
+  retryAfterHeader,
   toRbeeError,
 } from '@rbee/common'
 import { ChatCompletionRequestSchema, CompletionRequestSchema } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
+import { streamHeaders } from '../proxy/openai-relay.js'
+import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
 import { LaneResponse } from './lane-response.js'
 import { parseRequestHead, type RequestHead } from './request-head.js'
 
@@ -26,12 +29,6 @@ const EMPTY = Buffer.alloc(0)
 const MAX_HEAD = 16 * 1024
 /** An idle kept-alive connection is closed after this (fastify's keep-alive timeout). */
 const IDLE_MS = 72_000
-const SAFE_ID = /^[\x21-\x7e]{1,128}$/
-const SSE_HEADERS = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
-  'x-accel-buffering': 'no',
-}
 
 export interface FastLaneOptions {
   router: InferenceRouter
@@ -187,12 +184,12 @@ class LaneConnection {
     const res = new LaneResponse(socket, !head.close)
     this.#current = { ac, res }
     const given = head.headers['x-request-id']
-    const requestId = given !== undefined && SAFE_ID.test(given) ? given : randomUUID()
+    const requestId = given !== undefined && SAFE_REQUEST_ID.test(given) ? given : randomUUID()
     const ids = { 'x-request-id': requestId }
     try {
       await this.#o.router.openAiOn(
         {
-          commit: (worker) => res.stream(200, { ...SSE_HEADERS, ...ids, 'x-rbee-worker': worker.id }),
+          commit: (worker) => res.stream(200, streamHeaders(worker.id, requestId)),
           sendWhole: (status, contentType, buf, worker) =>
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
@@ -201,15 +198,14 @@ class LaneConnection {
       )
     } catch (err) {
       const e = err instanceof RbeeError ? err : toRbeeError(err)
+      const retryAfter = retryAfterHeader(e)
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')
       res.whole(
         e.status,
         {
           'content-type': 'application/json; charset=utf-8',
           ...ids,
-          ...(e.retryAfterS !== undefined
-            ? { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterS))) }
-            : {}),
+          ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
         },
         JSON.stringify(openAiErrorBody(e)),
       )

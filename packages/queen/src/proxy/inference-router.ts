@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
-import { type RelayTarget, relayOpenAiStream } from './openai-relay.js'
+import { type RelayTarget, relayOpenAiStream, streamHeaders } from './openai-relay.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { transportFailure, type WorkerProxy } from './worker-proxy.js'
 
@@ -159,14 +159,8 @@ export class InferenceRouter {
   #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string): RelayTarget {
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      // No Connection header: node:http keeps the connection or closes it as the client asked.
-      'x-accel-buffering': 'no',
-      'x-request-id': requestId,
-      'x-rbee-worker': worker.id,
-    })
+    // No Connection header: node:http keeps the connection or closes it as the client asked.
+    res.writeHead(200, streamHeaders(worker.id, requestId))
     res.socket?.setNoDelay(true)
     return res
   }

@@ -19,6 +19,17 @@ export interface RelayTarget {
   on(event: 'drain', listener: () => void): unknown
 }
 
+/** The head of a relayed stream, however it is written (fastify reply or fast lane). */
+export function streamHeaders(workerId: string, requestId: string): Record<string, string> {
+  return {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+    'x-request-id': requestId,
+    'x-rbee-worker': workerId,
+  }
+}
+
 /** How a relayed stream ended. */
 export interface RelayOutcome {
   outcome: 'ok' | 'error' | 'cancelled' | 'rejected'

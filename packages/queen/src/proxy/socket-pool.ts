@@ -5,6 +5,8 @@ export interface Target {
   key: string
   host: string
   port: number
+  /** `host:port` as a Host header says it (IPv6 in brackets). */
+  authority: string
 }
 
 export interface SocketPoolOptions {
@@ -39,7 +41,7 @@ export class SocketPool {
     if (!t) {
       const u = new URL(url)
       const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
-      t = { key: url, host, port: Number(u.port || 80) }
+      t = { key: url, host, port: Number(u.port || 80), authority: u.host }
       if (this.#targets.size > 10_000) this.#targets.clear()
       this.#targets.set(url, t)
     }

@@ -9,7 +9,7 @@ import { Http1ResponseParser } from './http1-response-parser.js'
 import { SocketPool } from './socket-pool.js'
 
 /** A request id the queen passes on in a header it writes itself: visible ASCII only. */
-const SAFE_HEADER_VALUE = /^[\x21-\x7e]{1,128}$/
+export const SAFE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/
 
 /** The part of a worker's `/v1/info` that names its hive. */
 const WorkerInfoLinkSchema = z.object({ hive_url: z.url({ protocol: /^https?$/ }).nullable() })
@@ -133,8 +133,8 @@ export class WorkerProxy {
   ): { resume: () => void } {
     const { signal } = options
     const target = this.#sockets.target(worker.url)
-    const request = `POST ${path} HTTP/1.1\r\nhost: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}\r\n${this.#rawHeaders}${
-      options.requestId && SAFE_HEADER_VALUE.test(options.requestId)
+    const request = `POST ${path} HTTP/1.1\r\nhost: ${target.authority}\r\n${this.#rawHeaders}${
+      options.requestId && SAFE_REQUEST_ID.test(options.requestId)
         ? `x-request-id: ${options.requestId}\r\n`
         : ''
     }content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
