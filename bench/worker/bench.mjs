@@ -4,7 +4,7 @@
 // node-llama-cpp called in-process. Not a test: run it by hand, read bench/RESULTS.md.
 //
 //   node bench/worker/bench.mjs [--threads 1,2] [--rounds 3] [--tokens 128] [--llama-build prebuilt|local]
-//                               [--modes stream,whole]
+//                               [--modes stream,whole] [--model bench|bench-large]
 //
 // Both sides answer the same way in each mode: `stream` reads tokens as they come (the worker's
 // `/v1/infer` SSE, llama-server's `/completion` with `stream: true`); `whole` waits for the whole
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     'llama-build': { type: 'string', default: 'prebuilt' },
     'skip-server': { type: 'boolean', default: false },
     modes: { type: 'string', default: 'stream,whole' },
+    model: { type: 'string', default: 'bench' },
   },
 })
 const threadsList = values.threads.split(',').map(Number)
@@ -40,8 +41,13 @@ const modes = values.modes.split(',')
 const SLOTS = 4
 const CTX = 1024
 
-const { benchModelPath } = await import(join(root, 'packages/testing/dist/index.js'))
-const model = await benchModelPath()
+const testing = await import(join(root, 'packages/testing/dist/index.js'))
+const modelPaths = { bench: testing.benchModelPath, 'bench-large': testing.benchLargeModelPath }
+if (!modelPaths[values.model]) {
+  console.error(`--model must be one of: ${Object.keys(modelPaths).join(', ')}`)
+  process.exit(1)
+}
+const model = await modelPaths[values.model]()
 const serverBin = join(root, 'bench/.cache/llama.cpp/build/bin/llama-server')
 const haveServer = existsSync(serverBin) && !values['skip-server']
 if (!haveServer && !values['skip-server']) {

@@ -37,6 +37,23 @@ export const BENCH_MODEL_SPEC: Readonly<LlamaModelSpec> = Object.freeze({
   weightType: 'F16',
 })
 
+/**
+ * The heavier benchmark model: ~285 MB, F16, 12 layers of width 1024 (142M parameters). A token
+ * costs several times what it costs on {@link BENCH_MODEL_SPEC}, closer to the models people run:
+ * it shows how a fixed per-token cost weighs as the model grows (bench/RESULTS.md).
+ */
+export const BENCH_LARGE_MODEL_SPEC: Readonly<LlamaModelSpec> = Object.freeze({
+  name: 'bench-large',
+  seed: 0xbe7d,
+  contextLength: 4096,
+  embeddingLength: 1024,
+  blockCount: 12,
+  feedForwardLength: 2816,
+  headCount: 16,
+  headCountKv: 8,
+  weightType: 'F16',
+})
+
 const expectedDigests = new Map<string, GgufDigest>()
 
 function expectedDigest(spec: LlamaModelSpec): GgufDigest {

@@ -1,4 +1,5 @@
 export {
+  BENCH_LARGE_MODEL_SPEC,
   BENCH_MODEL_SPEC,
   BUILTIN_MODEL_ID,
   ensureBuiltinModel,

@@ -37,6 +37,26 @@ describe('generatingFirst', () => {
     ])
   })
 
+  test('generating sequences go in the order of their sequence ids (one llama.cpp pass)', () => {
+    const seq = (id: number, tokens: number): BatchItem => Object.assign(item(tokens), { sequenceId: id })
+    const items = [seq(2, 1), seq(0, 1), seq(1, 300), seq(3, 1)]
+    assert.deepEqual(plan(items, 512), [
+      [1, 1],
+      [0, 1],
+      [3, 1],
+      [2, 300],
+    ])
+  })
+
+  test('when not every generating sequence fits, they keep the order they were queued in', () => {
+    const seq = (id: number): BatchItem => Object.assign(item(1), { sequenceId: id })
+    const items = [seq(3), seq(1), seq(2)]
+    assert.deepEqual(plan(items, 2), [
+      [0, 1],
+      [1, 1],
+    ])
+  })
+
   test('never plans more tokens than the batch holds', () => {
     for (const size of [1, 7, 64, 512]) {
       const items = [item(1), item(90), item(1), item(700), item(3)]

@@ -6,7 +6,8 @@ import type { BatchItem, PrioritizedBatchItem } from 'node-llama-cpp'
  * batch to prompts in the order they came. node-llama-cpp's default spreads the batch evenly
  * over every prompt in flight instead, so with several new requests none starts generating
  * until all their prompts are done; this way the first request starts generating after its own
- * prompt, and its tokens ride along with the next prompt's batches almost for free.
+ * prompt, and its tokens ride along with the next prompt's batches almost for free. The
+ * generating sequences go in the order of their ids, as llama.cpp's server adds its slots.
  */
 export function generatingFirst({
   items,
@@ -15,14 +16,17 @@ export function generatingFirst({
   items: readonly BatchItem[]
   size: number
 }): PrioritizedBatchItem[] {
+  const generating = items.filter((item) => item.tokens.length === 1)
+  // In the order of their sequence ids, so llama.cpp computes them in one pass (see
+  // llama-patch/batch-loop-patch.ts); when they do not all fit, in the order they were queued,
+  // so no sequence waits for the others every time.
+  if (generating.length <= size) generating.sort((a, b) => sequenceOf(a) - sequenceOf(b))
   const out: PrioritizedBatchItem[] = []
   let left = size
-  for (const item of items) {
+  for (const item of generating) {
     if (left === 0) return out
-    if (item.tokens.length === 1) {
-      out.push({ item, processAmount: 1 })
-      left--
-    }
+    out.push({ item, processAmount: 1 })
+    left--
   }
   for (const item of items) {
     if (left === 0) break
@@ -32,6 +36,12 @@ export function generatingFirst({
     left -= processAmount
   }
   return out
+}
+
+/** The sequence id rbee's batch-loop patch adds to each item (last when it is missing). */
+function sequenceOf(item: BatchItem): number {
+  const id = (item as { sequenceId?: unknown }).sequenceId
+  return typeof id === 'number' ? id : Number.MAX_SAFE_INTEGER
 }
 
 /**

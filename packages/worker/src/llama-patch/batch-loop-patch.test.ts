@@ -25,6 +25,8 @@ describe("node-llama-cpp's batch loop patch", () => {
     const file = join(dirname(entry), PATCH_TARGET.slice('/node-llama-cpp/dist/'.length))
     const patched = patchBatchLoop(readFileSync(file, 'utf8'))
     assert.ok(patched?.includes(PATCH_MARKER))
+    // The items a prioritization strategy sees say whose tokens they are.
+    assert.match(patched ?? '', /const batchItem = \{\s*sequenceId: queuedDecode\.sequenceId,/)
   })
 
   test('leaves code it was not written for alone', () => {
