@@ -294,6 +294,18 @@ for (const threads of threadsList) {
       }
     }
   }
+  // Each round measures both sides back to back: the spread of their per-round ratios says how
+  // much of a difference is this machine's noise.
+  for (const mode of modes)
+    for (const conc of [1, 4]) {
+      const w = rows.get(`${mode}|${conc}|worker (t=${threads})`)
+      const sv = rows.get(`${mode}|${conc}|llama-server (t=${threads})`)
+      if (!w || !sv) continue
+      const perRound = w.gen.map((g, i) => g / sv.gen[i]).sort((a, b) => a - b)
+      console.log(
+        `threads ${threads}, ${mode}, concurrency ${conc}: per-round throughput ratios ${perRound.map((x) => x.toFixed(2)).join(' ')} (median ${median(perRound).toFixed(3)})`,
+      )
+    }
   for (const v of rows.values()) {
     const row = {
       threads,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { type Logger, RbeeError } from '@rbee/common'
 import type { Backend, ChatMessage, StopReason } from '@rbee/contracts'
@@ -20,7 +21,7 @@ import {
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
 import { gatedGeneratingFirst } from './batch-priority.js'
 import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
-import { OutputQueue } from './output-queue.js'
+import { OutputQueue, overlapsOutput } from './output-queue.js'
 import { SlotPool } from './slot-pool.js'
 
 export interface LlamaEngineOptions {
@@ -130,7 +131,7 @@ export class LlamaEngine implements Engine {
   readonly #chatWrapper: ChatWrapper
   readonly #listeners: Array<() => void> = []
   readonly #live: { generating: number }
-  /** Token output, written while the next token is computed. */
+  /** Token output, written while the next token is computed where a core is free for it. */
   readonly #output: OutputQueue
   #embedding: Promise<LlamaEmbeddingContext> | undefined
   #embedQueue: Promise<unknown> = Promise.resolve()
@@ -151,8 +152,9 @@ export class LlamaEngine implements Engine {
     this.backend = backend
     this.#sequences = Array.from({ length: options.slots }, () => context.getSequence())
     this.#chatWrapper = resolveChatWrapper(model)
-    this.#output = new OutputQueue((err) =>
-      options.logger.error({ err: String(err) }, 'writing generated text failed'),
+    this.#output = new OutputQueue(
+      (err) => options.logger.error({ err: String(err) }, 'writing generated text failed'),
+      overlapsOutput(options.threads, availableParallelism(), backend !== 'cpu'),
     )
     // llama.cpp splits the context between sequences; each slot gets `ctxSize` tokens.
     this.contextSize = Math.min(this.#sequences[0]?.contextSize ?? options.ctxSize, options.ctxSize)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { OutputQueue } from './output-queue.js'
+import { OutputQueue, overlapsOutput } from './output-queue.js'
 
 describe('OutputQueue', () => {
   test('held output runs after an immediate queued after it (where node-llama-cpp dispatches the next decode), in order', async () => {
@@ -35,5 +35,23 @@ describe('OutputQueue', () => {
     q.flush()
     assert.deepEqual(seen, [2])
     assert.equal((errors[0] as Error).message, 'socket gone')
+  })
+
+  test('without overlap, output runs as it is pushed', () => {
+    const q = new OutputQueue((err) => assert.fail(String(err)), false)
+    const seen: number[] = []
+    q.push(() => seen.push(1))
+    q.push(() => seen.push(2))
+    assert.deepEqual(seen, [1, 2])
+  })
+})
+
+describe('overlapsOutput', () => {
+  test('overlaps only where a core is left over from llama.cpp, or the model runs on a GPU', () => {
+    assert.equal(overlapsOutput(1, 2, false), true)
+    assert.equal(overlapsOutput(2, 2, false), false)
+    assert.equal(overlapsOutput(0, 8, false), false)
+    assert.equal(overlapsOutput(3, 2, false), false)
+    assert.equal(overlapsOutput(0, 2, true), true)
   })
 })
