@@ -7,14 +7,14 @@ export interface MetricsSources {
   hives: () => Iterable<[hiveId: string, up: boolean]>
 }
 
+/** How often the event-loop lag metric samples, ms. */
+const EVENT_LOOP_SAMPLE_MS = 250
+
 /**
  * The queen's Prometheus metrics, on a registry of its own (several queens may live in one test
  * process): requests, tokens, time to first token, queue depth, workers by state, hive up/down,
  * spawn durations, retries.
  */
-/** How often the event-loop lag metric samples, ms. */
-const EVENT_LOOP_SAMPLE_MS = 250
-
 export class QueenMetrics {
   readonly registry = new PromRegistry()
   readonly requests: Counter<'route' | 'model' | 'outcome'>
