@@ -78,12 +78,7 @@ class LaneConnection {
 
   start(): void {
     this.#socket.setTimeout(IDLE_MS)
-    this.#socket
-      .on('data', this.#onData)
-      .on('end', this.#onEnd)
-      .on('close', this.#onClose)
-      .on('error', this.#onError)
-      .on('timeout', this.#onTimeout)
+    for (const [event, fn] of this.#listeners) this.#socket.on(event, fn)
   }
 
   readonly #onData = (data: Buffer): void => {
@@ -114,13 +109,17 @@ class LaneConnection {
     if (!this.#busy) this.#socket.destroy()
   }
 
+  /** What the lane listens to on its socket while it has it (all removed at hand-off). */
+  readonly #listeners: ReadonlyArray<[string, (data: Buffer) => void]> = [
+    ['data', this.#onData],
+    ['end', this.#onEnd],
+    ['close', this.#onClose],
+    ['error', this.#onError],
+    ['timeout', this.#onTimeout],
+  ]
+
   #handOff(): void {
-    this.#socket
-      .off('data', this.#onData)
-      .off('end', this.#onEnd)
-      .off('close', this.#onClose)
-      .off('error', this.#onError)
-      .off('timeout', this.#onTimeout)
+    for (const [event, fn] of this.#listeners) this.#socket.off(event, fn)
     this.#socket.setTimeout(0)
     const buffered = this.#buf
     this.#buf = EMPTY

@@ -71,16 +71,23 @@ export class Http1ResponseParser {
     )
   }
 
+  /**
+   * Where `mark` starts in the buffered bytes, or -1 while more are needed.
+   * @throws RbeeError `RBEE_UPSTREAM` when `max` bytes came without it (`what` too long).
+   */
+  #find(mark: Buffer, max: number, what: string): number {
+    const at = this.#buf.indexOf(mark)
+    if (at < 0 && this.#buf.length > max) throw protocolError(`${what} too long`)
+    return at
+  }
+
   /** Makes one step of progress; false when it needs more bytes. */
   #step(): boolean {
     const buf = this.#buf
     switch (this.#state) {
       case 'head': {
-        const end = buf.indexOf(HEAD_END)
-        if (end < 0) {
-          if (buf.length > MAX_HEAD) throw protocolError('head too long')
-          return false
-        }
+        const end = this.#find(HEAD_END, MAX_HEAD, 'head')
+        if (end < 0) return false
         this.#buf = buf.subarray(end + 4)
         this.#head(buf.subarray(0, end).toString('latin1'))
         return (this.#state as State) !== 'done'
@@ -108,11 +115,8 @@ export class Http1ResponseParser {
         return true
       }
       case 'size': {
-        const eol = buf.indexOf(CRLF)
-        if (eol < 0) {
-          if (buf.length > MAX_SIZE_LINE) throw protocolError('chunk size line too long')
-          return false
-        }
+        const eol = this.#find(CRLF, MAX_SIZE_LINE, 'chunk size line')
+        if (eol < 0) return false
         const line = buf.subarray(0, eol).toString('latin1')
         const hex = line.split(';', 1)[0]!.trim()
         if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw protocolError(`bad chunk size ${JSON.stringify(line)}`)
@@ -122,11 +126,8 @@ export class Http1ResponseParser {
         return true
       }
       case 'trailer': {
-        const eol = buf.indexOf(CRLF)
-        if (eol < 0) {
-          if (buf.length > MAX_HEAD) throw protocolError('trailer too long')
-          return false
-        }
+        const eol = this.#find(CRLF, MAX_HEAD, 'trailer')
+        if (eol < 0) return false
         this.#buf = buf.subarray(eol + 2)
         if (eol === 0) {
           this.#state = 'done'
