@@ -151,17 +151,22 @@ async function waitUp(url, ms = 30_000) {
   throw new Error(`not up: ${url}`)
 }
 
-/** CPU time (user + system) used so far by these processes, from /proc (Linux ticks of 10 ms). */
-function cpuMs(pids) {
+/**
+ * CPU time (user + system, ms; Linux ticks of 10 ms) and minor page faults so far of these
+ * processes, from /proc.
+ */
+function usage(pids) {
   let ticks = 0
+  let faults = 0
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       ticks += Number(f[11]) + Number(f[12])
+      faults += Number(f[7])
     } catch {}
   }
-  return ticks * 10
+  return { cpu: ticks * 10, faults }
 }
 
 function childPids(ppid) {
@@ -246,7 +251,7 @@ async function compare(title, model, targets, pids) {
   for (const c of CONCURRENCY) {
     const total = Math.max(REQUESTS, c * 4)
     const acc = Object.fromEntries(
-      Object.keys(targets).map((k) => [k, { ttft: [], itl: [], rps: [], cpu: 0, n: 0 }]),
+      Object.keys(targets).map((k) => [k, { ttft: [], itl: [], rps: [], cpu: 0, faults: 0, n: 0 }]),
     )
     // Warm every path (pools, and the JIT: the queen's code runs unoptimised for its first few
     // hundred requests), then interleave the targets round by round so drift in the machine's
@@ -255,9 +260,13 @@ async function compare(title, model, targets, pids) {
       await load(url, model, c, Math.max(Number(values.warmup), c * 4))
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, url] of Object.entries(targets)) {
-        const cpu0 = pids[name] ? cpuMs(pids[name]) : 0
+        const u0 = pids[name] ? usage(pids[name]) : undefined
         const m = await load(url, model, c, total)
-        if (pids[name]) acc[name].cpu += cpuMs(pids[name]) - cpu0
+        if (u0) {
+          const u1 = usage(pids[name])
+          acc[name].cpu += u1.cpu - u0.cpu
+          acc[name].faults += u1.faults - u0.faults
+        }
         acc[name].n += total
         acc[name].ttft.push(...m.ttft)
         acc[name].itl.push(...m.itl)
@@ -275,18 +284,19 @@ async function compare(title, model, targets, pids) {
         rps: m.rps.reduce((a, b) => a + b, 0) / m.rps.length,
         n: m.ttft.length,
         cpuUs: pids[name] ? (m.cpu * 1000) / m.n : undefined,
+        faults: pids[name] ? m.faults / m.n : undefined,
       })
     }
   }
   console.log(
-    '| concurrency | path | requests | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | req/s | added TTFT p50 ms | proxy CPU µs/request |',
+    '| concurrency | path | requests | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | req/s | added TTFT p50 ms | proxy CPU µs/request | proxy minor faults/request |',
   )
-  console.log('|---|---|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of rows) {
     const direct = rows.find((x) => x.c === r.c && x.name === 'direct')
     const added = r.name === 'direct' ? '—' : f(r.ttft50 - direct.ttft50)
     console.log(
-      `| ${r.c} | ${r.name} | ${r.n} | ${f(r.ttft50)} | ${f(r.ttft99)} | ${f(r.itl50)} | ${f(r.itl99)} | ${r.rps.toFixed(0)} | ${added} | ${r.cpuUs === undefined ? '—' : r.cpuUs.toFixed(0)} |`,
+      `| ${r.c} | ${r.name} | ${r.n} | ${f(r.ttft50)} | ${f(r.ttft99)} | ${f(r.itl50)} | ${f(r.itl99)} | ${r.rps.toFixed(0)} | ${added} | ${r.cpuUs === undefined ? '—' : r.cpuUs.toFixed(0)} | ${r.faults === undefined ? '—' : r.faults.toFixed(1)} |`,
     )
   }
   for (const c of CONCURRENCY) {
