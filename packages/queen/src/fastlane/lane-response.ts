@@ -85,6 +85,15 @@ export class LaneResponse implements RelayTarget {
     return this.#out(framed)
   }
 
+  /**
+   * Bytes already in chunked coding (the worker's own chunks, passed through as they came): one
+   * write per read from the worker, so straight to the socket (behind any corked writes).
+   */
+  writeChunked(bytes: Buffer): boolean {
+    if (this.#finished || this.#socket.destroyed) return true
+    return this.#socket.write(bytes)
+  }
+
   end(last?: string): void {
     if (this.#finished) return
     if (last !== undefined && last.length > 0) this.write(Buffer.from(last, 'utf8'))

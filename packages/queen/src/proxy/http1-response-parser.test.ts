@@ -78,3 +78,73 @@ test('malformed or cut-off answers are errors, never a completed response', () =
   assert.throws(() => done.feed(Buffer.from('x')), /after the end/)
   assert.throws(() => parse(`HTTP/1.1 200 OK\r\nx: ${'a'.repeat(70_000)}`), /head too long/)
 })
+
+/** Decodes chunked coding (for checking what pass-through handed on). */
+function dechunk(wire: string): string {
+  let out = ''
+  let pos = 0
+  for (;;) {
+    const eol = wire.indexOf('\r\n', pos)
+    assert.ok(eol >= 0, `a size line at ${pos} in ${JSON.stringify(wire)}`)
+    const size = Number.parseInt(wire.slice(pos, eol).split(';')[0]!, 16)
+    if (size === 0) return out
+    out += wire.slice(eol + 2, eol + 2 + size)
+    assert.equal(wire.slice(eol + 2 + size, eol + 4 + size), '\r\n', 'a chunk ends with CRLF')
+    pos = eol + 4 + size
+  }
+}
+
+test('pass-through hands on the rest of a chunked body as it came, wherever it starts', () => {
+  const body = 'data: 1data: 22\n\n'
+  for (let switchAfter = 1; switchAfter <= body.length; switchAfter++) {
+    for (const splits of [
+      [],
+      [60, 97, 100, 103, 110],
+      Array.from({ length: SSE.length - 1 }, (_, i) => i + 1),
+    ]) {
+      let decoded = ''
+      let chunked = ''
+      let complete: boolean | undefined
+      let raw = false
+      const p = new Http1ResponseParser({
+        onHead() {},
+        onBody(b) {
+          if (raw) {
+            chunked += b.toString('latin1')
+            return
+          }
+          // Switch once this many decoded bytes were seen (the relay switches at its first token).
+          const text = b.toString('latin1')
+          decoded += text
+          if (decoded.length >= switchAfter) raw = p.passThrough()
+        },
+        onComplete: (keepAlive) => (complete = keepAlive),
+      })
+      const bytes = Buffer.from(SSE, 'latin1')
+      let from = 0
+      for (const at of [...splits, bytes.length]) {
+        p.feed(bytes.subarray(from, at))
+        from = at
+      }
+      const what = `switch after ${switchAfter}, splits ${splits.length}`
+      assert.equal(raw, true, what)
+      assert.equal(complete, true, what)
+      assert.ok(!chunked.includes('0\r\n\r\n'), `the last chunk is not passed (${what})`)
+      assert.equal(decoded + dechunk(`${chunked}0\r\n\r\n`), body, what)
+    }
+  }
+})
+
+test('pass-through changes nothing for a body that is not chunked, and still checks the chunks', () => {
+  const p = new Http1ResponseParser({ onHead() {}, onBody() {}, onComplete() {} })
+  p.feed(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc'))
+  assert.equal(p.passThrough(), false)
+  const bad = new Http1ResponseParser({ onHead() {}, onBody() {}, onComplete() {} })
+  bad.feed(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'))
+  assert.equal(bad.passThrough(), true)
+  assert.throws(() => bad.feed(Buffer.from('2\r\nabXY')), /CRLF/)
+  const badSize = new Http1ResponseParser({ onHead() {}, onBody() {}, onComplete() {} })
+  badSize.feed(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'))
+  badSize.passThrough()
+  assert.throws(() => badSize.feed(Buffer.from('1\r\na\r\n-3\r\n')), /bad chunk size/)
+})

@@ -8,7 +8,10 @@ export interface ResponseHead {
 
 export interface ResponseHandlers {
   onHead(head: ResponseHead): void
-  /** A piece of the body, transfer framing removed. */
+  /**
+   * A piece of the body, transfer framing removed; after `passThrough()`, the chunked body's
+   * bytes as they came instead.
+   */
   onBody(payload: Buffer): void
   /** The whole response has arrived; `keepAlive` says the connection can carry another. */
   onComplete(keepAlive: boolean): void
@@ -28,6 +31,37 @@ function protocolError(why: string): RbeeError {
   return new RbeeError('RBEE_UPSTREAM', `malformed HTTP response from worker: ${why}`)
 }
 
+/** A hex digit's value, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  if (c >= 65 && c <= 70) return c - 55
+  return -1
+}
+
+const isBlank = (c: number | undefined): boolean => c === 32 || c === 9
+
+/**
+ * The size on a chunk-size line (`buf[from..eol)`): 1–12 hex digits, blanks around them,
+ * extensions after `;` ignored. Read from the bytes: it runs once per token.
+ * @throws RbeeError `RBEE_UPSTREAM` for anything else.
+ */
+function chunkSize(buf: Buffer, from: number, eol: number): number {
+  let i = from
+  while (i < eol && isBlank(buf[i])) i++
+  let size = 0
+  let digits = 0
+  for (let d = hexDigit(buf[i] ?? -1); i < eol && d >= 0; d = hexDigit(buf[++i] ?? -1)) {
+    size = size * 16 + d
+    digits++
+  }
+  while (i < eol && isBlank(buf[i])) i++
+  if (digits === 0 || digits > 12 || (i < eol && buf[i] !== 0x3b)) {
+    throw protocolError(`bad chunk size ${JSON.stringify(buf.toString('latin1', from, eol))}`)
+  }
+  return size
+}
+
 /**
  * Reads one HTTP/1.1 response from the bytes of a connection, as they come: the head, then the
  * body by `Content-Length`, chunked transfer coding, or (neither) up to the connection's end.
@@ -39,6 +73,12 @@ export class Http1ResponseParser {
   #buf: Buffer = EMPTY
   #left = 0
   #keepAlive = true
+  /** The chunked body is passed on as it came (see `passThrough`). */
+  #raw = false
+  /** Bytes to put before the first bytes passed on (a size line for the rest of a chunk). */
+  #rawPrefix: Buffer | undefined
+  /** The CRLF that ends a chunk already passed on decoded is still to come: drop it. */
+  #dropCrlf = false
 
   constructor(handlers: ResponseHandlers) {
     this.#h = handlers
@@ -46,6 +86,22 @@ export class Http1ResponseParser {
 
   get done(): boolean {
     return this.#state === 'done'
+  }
+
+  /**
+   * From now on, hands a chunked body to `onBody` in its chunked coding, as it came (the rest
+   * of a chunk under way gets a size line of its own; the last chunk and trailer are not
+   * passed): a proxy writing chunked coding itself relays the bytes without decoding and
+   * re-framing each piece. Chunks are still followed and checked. False, and nothing changes,
+   * when the body is not chunked.
+   */
+  passThrough(): boolean {
+    if (this.#raw) return true
+    if (this.#state !== 'size' && this.#state !== 'data' && this.#state !== 'data-end') return false
+    this.#raw = true
+    if (this.#state === 'data') this.#rawPrefix = Buffer.from(`${this.#left.toString(16)}\r\n`, 'latin1')
+    else if (this.#state === 'data-end') this.#dropCrlf = true
+    return true
   }
 
   /** Feeds bytes read from the connection. @throws RbeeError `RBEE_UPSTREAM` on malformed input. */
@@ -84,6 +140,9 @@ export class Http1ResponseParser {
   /** Makes one step of progress; false when it needs more bytes. */
   #step(): boolean {
     const buf = this.#buf
+    if (this.#raw && (this.#state === 'size' || this.#state === 'data' || this.#state === 'data-end')) {
+      return this.#stepRaw()
+    }
     switch (this.#state) {
       case 'head': {
         const end = this.#find(HEAD_END, MAX_HEAD, 'head')
@@ -117,11 +176,8 @@ export class Http1ResponseParser {
       case 'size': {
         const eol = this.#find(CRLF, MAX_SIZE_LINE, 'chunk size line')
         if (eol < 0) return false
-        const line = buf.subarray(0, eol).toString('latin1')
-        const hex = line.split(';', 1)[0]!.trim()
-        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw protocolError(`bad chunk size ${JSON.stringify(line)}`)
+        this.#left = chunkSize(buf, 0, eol)
         this.#buf = buf.subarray(eol + 2)
-        this.#left = Number.parseInt(hex, 16)
         this.#state = this.#left === 0 ? 'trailer' : 'data'
         return true
       }
@@ -145,6 +201,61 @@ export class Http1ResponseParser {
       case 'done':
         return false
     }
+  }
+
+  /**
+   * Pass-through: follows the chunks in the buffered bytes without copying them and hands on
+   * every byte up to the last chunk, or up to where more bytes are needed; true when the last
+   * chunk was reached (its trailer is read as ever).
+   */
+  #stepRaw(): boolean {
+    let buf = this.#buf
+    if (this.#dropCrlf) {
+      if (buf.length < 2) return false
+      if (buf[0] !== 13 || buf[1] !== 10) throw protocolError('chunk not followed by CRLF')
+      buf = buf.subarray(2)
+      this.#dropCrlf = false
+      this.#state = 'size'
+    }
+    let pos = 0
+    let last = false
+    for (;;) {
+      if (this.#state === 'data') {
+        const take = Math.min(this.#left, buf.length - pos)
+        pos += take
+        this.#left -= take
+        if (this.#left > 0) break
+        this.#state = 'data-end'
+      }
+      if (this.#state === 'data-end') {
+        if (buf.length - pos < 2) break
+        if (buf[pos] !== 13 || buf[pos + 1] !== 10) throw protocolError('chunk not followed by CRLF')
+        pos += 2
+        this.#state = 'size'
+      }
+      const eol = buf.indexOf(CRLF, pos)
+      if (eol < 0) {
+        if (buf.length - pos > MAX_SIZE_LINE) throw protocolError('chunk size line too long')
+        break
+      }
+      const size = chunkSize(buf, pos, eol)
+      if (size === 0) {
+        this.#state = 'trailer'
+        last = true
+        break
+      }
+      this.#left = size
+      this.#state = 'data'
+      pos = eol + 2
+    }
+    // After the last chunk's size line comes its trailer; otherwise keep what is not passed yet.
+    this.#buf = last ? buf.subarray(buf.indexOf(CRLF, pos) + 2) : buf.subarray(pos)
+    if (pos > 0) {
+      const prefix = this.#rawPrefix
+      this.#rawPrefix = undefined
+      this.#h.onBody(prefix ? Buffer.concat([prefix, buf.subarray(0, pos)]) : buf.subarray(0, pos))
+    }
+    return last
   }
 
   #head(text: string): void {

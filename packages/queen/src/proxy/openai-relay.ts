@@ -12,6 +12,11 @@ import {
 export interface RelayTarget {
   /** Writes one piece of the stream; false when the client's socket is full. */
   write(chunk: Buffer): boolean
+  /**
+   * Writes bytes already in HTTP/1.1 chunked coding (a target that writes that coding itself
+   * has this); false when the client's socket is full.
+   */
+  writeChunked?(bytes: Buffer): boolean
   /** Ends the stream, after `last` if given. */
   end(last?: string): void
   destroy(): void
@@ -107,10 +112,10 @@ export interface OpenAiRelayOptions {
 /**
  * Proxies one streamed OpenAI request to a worker and relays its SSE answer as it comes: frames
  * are held only until the first one with output, then bytes pass through unparsed (token frames
- * are counted by a byte search), straight from undici's parser to the client's socket, the
- * worker paused while that socket is full. A worker failure before the first output rejects with
- * a retryable `WorkerFailure`; after it, the client gets an OpenAI error frame and the stream
- * ends.
+ * are counted by a byte search; a target that writes chunked coding itself, the fast lane, gets
+ * them in the worker's own chunks), the worker paused while the client's socket is full. A
+ * worker failure before the first output rejects with a retryable `WorkerFailure`; after it, the
+ * client gets an OpenAI error frame and the stream ends.
  */
 export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> {
   return new Promise<RelayOutcome>((resolve, reject) => {
@@ -121,8 +126,10 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
     let res: RelayTarget | undefined
     let pending = ''
     let tokens = 0
-    let last: Buffer | undefined
-    let prev: Buffer | undefined
+    /** The stream's last bytes (64 or more when there are), to see how it ended. */
+    let tail: Buffer | undefined
+    /** Bytes go to `res.writeChunked` as the worker framed them. */
+    let chunked = false
     let settled = false
     const settle = (outcome: RelayOutcome | Error): void => {
       if (settled) return
@@ -167,9 +174,8 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
         }
         if (res) {
           tokens += countTokens(chunk)
-          prev = last
-          last = chunk
-          return res.write(chunk)
+          tail = tail === undefined || chunk.length >= 64 ? chunk : Buffer.concat([tail.subarray(-64), chunk])
+          return chunked ? res.writeChunked!(chunk) : res.write(chunk)
         }
         pending += chunk.toString('utf8')
         let scanFrom = 0
@@ -195,11 +201,13 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
         const held = Buffer.from(pending, 'utf8')
         pending = ''
         const more = res.write(held)
+        // The rest of the answer passes in the worker's chunked coding where the target can.
+        chunked = res.writeChunked !== undefined && control.passThrough()
         // Bookkeeping after the write, so it never delays the first token.
         o.onFirstToken()
         // Frames held back before the first output (the role chunk) are not tokens.
         tokens += Math.max(0, countTokens(held) - skipped)
-        last = held
+        tail = held
         return more
       },
       onEnd() {
@@ -219,10 +227,7 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
           settle(transportFailure(o.worker, new Error('stream ended before the first token')))
           return
         }
-        const tail = Buffer.concat(prev ? [prev, last!] : [last!])
-          .subarray(-64)
-          .toString('latin1')
-        if (!tail.includes(DONE_FRAME)) {
+        if (!tail!.subarray(-64).toString('latin1').includes(DONE_FRAME)) {
           settle(endWithError(res, o.worker, tokens, 'stream ended without [DONE]'))
           return
         }

@@ -130,7 +130,7 @@ export class WorkerProxy {
     body: string,
     options: { signal: AbortSignal; requestId?: string; headersTimeoutMs: number },
     sink: StreamSink,
-  ): { resume: () => void } {
+  ): StreamControl {
     const { signal } = options
     const target = this.#sockets.target(worker.url)
     const request = `POST ${path} HTTP/1.1\r\nhost: ${target.authority}\r\n${this.#rawHeaders}${
@@ -218,7 +218,7 @@ export class WorkerProxy {
     }
     if (signal.aborted) {
       queueMicrotask(() => sink.onError(signal.reason))
-      return { resume: () => {} }
+      return { resume: () => {}, passThrough: () => false }
     }
     signal.addEventListener('abort', onAbort, { once: true })
     headersTimer = setTimeout(
@@ -226,7 +226,7 @@ export class WorkerProxy {
       options.headersTimeoutMs,
     )
     send()
-    return { resume: () => socket.resume() }
+    return { resume: () => socket.resume(), passThrough: () => parser.passThrough() }
   }
 
   /** A worker's own `GET /v1/info`. */
@@ -270,6 +270,17 @@ export class WorkerProxy {
     this.#sockets.close()
     await this.#agent.destroy()
   }
+}
+
+/** What the receiver of a streamed answer can ask of it. */
+export interface StreamControl {
+  /** Reads from the worker again after `onData` returned false. */
+  resume(): void
+  /**
+   * Asks for the rest of a chunked body as the worker framed it (see
+   * `Http1ResponseParser.passThrough`); call it from `onData`. False when the body is not chunked.
+   */
+  passThrough(): boolean
 }
 
 /** Receives a streamed answer from `WorkerProxy.stream`. */
