@@ -71,6 +71,44 @@ describe('registry', () => {
     assert.equal(registry.pick('tiny'), a)
   })
 
+  test('a full worker that finishes requests fast is sent a few more, to wait in its own queue', () => {
+    const { registry, advance } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 8 })]))
+    const a = registry.worker('a')!
+    for (let i = 0; i < 8; i++) registry.acquire(registry.pick('tiny')!)
+    assert.equal(registry.pick('tiny'), undefined, 'full, and no pace known yet')
+    // Requests finish every 10 ms and are replaced at once.
+    for (let i = 0; i < 5; i++) {
+      advance(10)
+      registry.release(a)
+      registry.acquire(registry.pick('tiny')!)
+    }
+    assert.equal(registry.earlyAdmits(a), 2, 'a quarter of 8 slots (250 ms would start 25)')
+    registry.acquire(registry.pick('tiny')!)
+    registry.acquire(registry.pick('tiny')!)
+    assert.equal(a.inflight, 10)
+    assert.equal(registry.pick('tiny'), undefined, 'two beyond its slots at most')
+    // No request has finished for a while: the pace is not trusted any more.
+    advance(130)
+    assert.equal(registry.earlyAdmits(a), 1, 'one finished per 130 ms lately')
+    advance(200)
+    assert.equal(registry.earlyAdmits(a), 0)
+  })
+
+  test('a worker whose requests finish slowly is never sent more than its slots', () => {
+    const { registry, advance } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 4 })]))
+    const a = registry.worker('a')!
+    for (let i = 0; i < 4; i++) registry.acquire(registry.pick('tiny')!)
+    for (let i = 0; i < 3; i++) {
+      advance(2000)
+      registry.release(a)
+      registry.acquire(registry.pick('tiny')!)
+    }
+    assert.equal(registry.earlyAdmits(a), 0)
+    assert.equal(registry.pick('tiny'), undefined)
+  })
+
   test('starting and stopping workers are not routable', () => {
     const { registry } = setup()
     registry.hiveEvent(

@@ -50,6 +50,13 @@ export interface RegistryOptions {
 }
 
 const SOURCE_RANK: Record<HiveSource, number> = { registration: 0, config: 1, local: 2 }
+/**
+ * A worker whose slots are all taken is still sent the requests its recent pace would start
+ * within this long (they wait in its own queue, far inside its default 2 s slot wait).
+ */
+const EARLY_ADMIT_MS = 250
+/** Weight of the newest gap in the smoothed time between finished requests. */
+const GAP_WEIGHT = 0.2
 const ROUTABLE_STATUS = new Set<WorkerStatus>(['ready', 'busy'])
 
 /** Most free slots first; ties: least recently used; then id for a stable order. */
@@ -476,13 +483,27 @@ export class Registry {
   pick(model: string, hiveId?: string): WorkerEntry | undefined {
     if (hiveId === undefined) {
       const best = this.#routable.get(model)?.peek()
-      return best && best.freeSlots > 0 ? best : undefined
+      return best && best.freeSlots + this.earlyAdmits(best) > 0 ? best : undefined
     }
     let best: WorkerEntry | undefined
     for (const w of this.workersOfHive(hiveId)) {
-      if (w.routable && w.model === model && w.freeSlots > 0 && (!best || routesBefore(w, best))) best = w
+      if (w.routable && w.model === model && (!best || routesBefore(w, best))) best = w
     }
-    return best
+    return best && best.freeSlots + this.earlyAdmits(best) > 0 ? best : undefined
+  }
+
+  /**
+   * How many requests beyond its slots `w` may be sent, to wait in its own queue: as many as its
+   * recent pace of finished requests starts within `EARLY_ADMIT_MS`, at most a quarter of its
+   * slots. A slot that frees on a busy worker is then refilled at once, not after a round trip
+   * through the queen and the worker's busy event loop (measured: at 64 clients on 16 slots the
+   * tiny model served 35 % fewer requests through the queen than straight). None for a worker
+   * whose requests finish slowly, or that has not finished any for a while.
+   */
+  earlyAdmits(w: WorkerEntry): number {
+    if (w.releaseGapMs === 0) return 0
+    const gap = Math.max(w.releaseGapMs, this.#now() - w.lastReleaseMs)
+    return Math.min(Math.ceil(w.info.slots_total / 4), Math.floor(EARLY_ADMIT_MS / gap))
   }
 
   /** Counts a request routed to `w`. */
@@ -495,8 +516,14 @@ export class Registry {
 
   /** A request routed to `w` finished; its slot is free again. */
   release(w: WorkerEntry): void {
+    const now = this.#now()
     w.inflight = Math.max(0, w.inflight - 1)
-    w.lastUsedMs = this.#now()
+    w.lastUsedMs = now
+    if (w.lastReleaseMs > 0) {
+      const gap = Math.max(1, now - w.lastReleaseMs)
+      w.releaseGapMs = w.releaseGapMs === 0 ? gap : w.releaseGapMs + GAP_WEIGHT * (gap - w.releaseGapMs)
+    }
+    w.lastReleaseMs = now
     if (this.#workers.get(w.id) !== w) return
     this.#refresh(w)
     this.#emit({ type: 'model', model: w.model })

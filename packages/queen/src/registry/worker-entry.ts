@@ -23,6 +23,10 @@ export class WorkerEntry {
   vouched = false
   /** Requests the queen has routed here and not finished. */
   inflight = 0
+  /** When a request routed here last finished (ms since epoch; 0: none yet). */
+  lastReleaseMs = 0
+  /** Time between finished requests, smoothed (ms; 0 until two have finished). */
+  releaseGapMs = 0
   /** Order of last use (a counter, not a time): smaller = used longer ago. */
   useSeq = 0
   /** Time of last use or first sight, for the idle TTL. */
