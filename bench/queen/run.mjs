@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The queen's routing overhead and decision time. Not a test: run it by hand, read RESULTS.md.
 //
-//   node bench/queen/run.mjs [--requests 96] [--tokens 16] [--interval-ms 2] [--concurrency 1,16,64]
-//                            [--rounds 3] [--warmup 300] [--real-slots 16] [--skip-real] [--skip-decision]
-//                            [--floors]
+//   node bench/queen/run.mjs [--requests 96] [--round-s 3] [--tokens 16] [--interval-ms 2]
+//                            [--concurrency 1,16,64] [--rounds 3] [--warmup 300] [--real-slots 16]
+//                            [--skip-real] [--skip-decision] [--floors]
 //
 // 1. Time to first token (TTFT) and inter-token latency (ITL) of streamed text completions,
 //    straight to a worker, through nginx (Debian's package, as a reverse proxy with buffering
@@ -33,6 +33,7 @@ const root = join(here, '..', '..')
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '96' },
+    'round-s': { type: 'string', default: '3' },
     tokens: { type: 'string', default: '16' },
     'interval-ms': { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '1,16,64' },
@@ -45,6 +46,8 @@ const { values } = parseArgs({
   },
 })
 const REQUESTS = Number(values.requests)
+/** A path's turn in a round lasts at least this long (0: just the requests). */
+const ROUND_MS = Number(values['round-s']) * 1000
 const TOKENS = Number(values.tokens)
 const CONCURRENCY = values.concurrency.split(',').map(Number)
 const ROUNDS = Number(values.rounds)
@@ -218,7 +221,11 @@ async function oneRequest(pool, model) {
   return [first - t0, itl]
 }
 
-async function load(baseUrl, model, concurrency, total) {
+/**
+ * `concurrency` connections sending requests back to back: at least `total` requests, and new
+ * ones until `ms` have passed.
+ */
+async function load(baseUrl, model, concurrency, total, ms = 0) {
   const pool = new Pool(baseUrl, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 })
   const ttft = []
   const itl = []
@@ -226,7 +233,7 @@ async function load(baseUrl, model, concurrency, total) {
   const started = performance.now()
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) {
+      while (next < total || performance.now() - started < ms) {
         next++
         const [t, gaps] = await oneRequest(pool, model)
         ttft.push(t)
@@ -236,7 +243,7 @@ async function load(baseUrl, model, concurrency, total) {
   )
   const wall = (performance.now() - started) / 1000
   await pool.close()
-  return { ttft, itl, rps: total / wall }
+  return { ttft, itl, rps: next / wall }
 }
 
 const pct = (xs, p) => {
@@ -261,13 +268,13 @@ async function compare(title, model, targets, pids) {
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, url] of Object.entries(targets)) {
         const u0 = pids[name] ? usage(pids[name]) : undefined
-        const m = await load(url, model, c, total)
+        const m = await load(url, model, c, total, ROUND_MS)
         if (u0) {
           const u1 = usage(pids[name])
           acc[name].cpu += u1.cpu - u0.cpu
           acc[name].faults += u1.faults - u0.faults
         }
-        acc[name].n += total
+        acc[name].n += m.ttft.length
         acc[name].ttft.push(...m.ttft)
         acc[name].itl.push(...m.itl)
         acc[name].rps.push(m.rps)
@@ -431,7 +438,7 @@ console.log(
     .join(' ')}`,
 )
 console.log(
-  `${REQUESTS} requests per path per round (at least 4 per connection), ${ROUNDS} rounds, ${TOKENS} tokens each`,
+  `per path per round: at least ${REQUESTS} requests, 4 per connection and ${ROUND_MS / 1000} s; ${ROUNDS} rounds, ${TOKENS} tokens each`,
 )
 
 if (!values['skip-decision']) await decisionBench()
