@@ -148,3 +148,16 @@ test('pass-through changes nothing for a body that is not chunked, and still che
   badSize.passThrough()
   assert.throws(() => badSize.feed(Buffer.from('1\r\na\r\n-3\r\n')), /bad chunk size/)
 })
+
+test('in pass-through, an answer cut inside a chunk tells how many bytes that chunk still owes', () => {
+  const p = new Http1ResponseParser({ onHead() {}, onBody() {}, onComplete() {} })
+  p.feed(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'))
+  assert.equal(p.owedChunkBytes, 0, 'not passing through')
+  p.passThrough()
+  p.feed(Buffer.from('a\r\n0123'))
+  assert.equal(p.owedChunkBytes, 6 + 2, 'six data bytes and CRLF')
+  p.feed(Buffer.from('456789'))
+  assert.equal(p.owedChunkBytes, 2, 'the CRLF')
+  p.feed(Buffer.from('\r\n3\r'))
+  assert.equal(p.owedChunkBytes, 0, 'a size line is handed on only whole')
+})

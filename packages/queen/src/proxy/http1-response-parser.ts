@@ -137,6 +137,16 @@ export class Http1ResponseParser {
     return at
   }
 
+  /**
+   * In pass-through, the bytes the chunk handed on last still owes its reader (the rest of its
+   * data, then CRLF) when the worker's answer stops in the middle of it; 0 at a chunk boundary.
+   */
+  get owedChunkBytes(): number {
+    if (!this.#raw || this.#rawPrefix) return 0
+    if (this.#state === 'data') return this.#left + 2
+    return this.#state === 'data-end' ? 2 : 0
+  }
+
   /** Makes one step of progress; false when it needs more bytes. */
   #step(): boolean {
     const buf = this.#buf

@@ -131,6 +131,17 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
     /** Bytes go to `res.writeChunked` as the worker framed them. */
     let chunked = false
     let settled = false
+    /**
+     * Ends the stream with an error frame. A worker that stopped in the middle of a chunk passed
+     * through leaves it open: it is closed first (its rest as newlines), so the client's HTTP
+     * framing stays whole.
+     */
+    const fail = (target: RelayTarget, why: string): RelayOutcome => {
+      const owed = chunked ? control.owedChunkBytes() : 0
+      if (owed > 0 && !target.destroyed)
+        target.writeChunked!(Buffer.from(`${'\n'.repeat(owed - 2)}\r\n`, 'latin1'))
+      return endWithError(target, o.worker, tokens, why)
+    }
     const settle = (outcome: RelayOutcome | Error): void => {
       if (settled) return
       settled = true
@@ -143,7 +154,7 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
       if (reason instanceof WorkerFailure) {
         // The worker was lost (its hive went offline): before any output the request may move to
         // another worker; after, the client gets a clean error instead of a stalled stream.
-        settle(res ? endWithError(res, o.worker, tokens, reason.message) : reason)
+        settle(res ? fail(res, reason.message) : reason)
         return
       }
       res?.destroy()
@@ -228,7 +239,7 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
           return
         }
         if (!tail!.subarray(-64).toString('latin1').includes(DONE_FRAME)) {
-          settle(endWithError(res, o.worker, tokens, 'stream ended without [DONE]'))
+          settle(fail(res, 'stream ended without [DONE]'))
           return
         }
         res.end()
@@ -238,7 +249,7 @@ export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> 
         if (settled) return
         if (o.signal.aborted) return onAbort()
         if (!res) settle(err instanceof Error ? err : new Error(String(err)))
-        else settle(endWithError(res, o.worker, tokens, errorMessage(err)))
+        else settle(fail(res, errorMessage(err)))
       },
     }
     const control = o.proxy.stream(

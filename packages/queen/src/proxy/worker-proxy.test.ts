@@ -5,6 +5,7 @@ import { type TestContext, test } from 'node:test'
 import { deferred } from '@rbee/common'
 import { info } from '../registry/fixtures.js'
 import { WorkerEntry } from '../registry/worker-entry.js'
+import { type RelayTarget, relayOpenAiStream } from './openai-relay.js'
 import { type StreamSink, WorkerFailure, WorkerProxy } from './worker-proxy.js'
 
 const ANSWER =
@@ -157,4 +158,67 @@ test('a connection paused for a full client as its answer ended is read again wh
   assert.equal(await done.promise, 'data: hello\n')
   assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
   assert.equal(p.connections(), 1, 'the same connection carried the second request')
+})
+
+test('relayed in its own chunks, an answer cut inside a chunk still ends in whole chunks and an error frame', async (t) => {
+  const token = (text: string) => `data: {"choices":[{"text":"${text}","finish_reason":null}]}\n\n`
+  const chunk = (data: string) => `${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`
+  const p = await peer(t, (socket) => {
+    socket.write(
+      'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n' +
+        chunk(token('a')),
+    )
+    // The next chunk announces more than comes: the worker dies halfway through it.
+    setTimeout(() => socket.end(`${chunk(token('b'))}40\r\ndata: {"cho`), 20)
+  })
+  const proxy = new WorkerProxy()
+  t.after(() => proxy.close())
+  let wire = ''
+  const target: RelayTarget = {
+    write: (c) => {
+      wire += chunk(c.toString('latin1'))
+      return true
+    },
+    writeChunked: (bytes) => {
+      wire += bytes.toString('latin1')
+      return true
+    },
+    end: (last) => {
+      if (last) wire += chunk(last)
+      wire += '0\r\n\r\n'
+    },
+    destroy: () => {},
+    destroyed: false,
+    on: () => target,
+  }
+  const outcome = await relayOpenAiStream({
+    proxy,
+    worker: p.worker,
+    path: '/v1/completions',
+    body: '{}',
+    signal: new AbortController().signal,
+    requestId: 'r-1',
+    headersTimeoutMs: 5000,
+    commit: () => target,
+    sendWhole: () => assert.fail('not a whole answer'),
+    onFirstToken: () => {},
+  })
+  assert.equal(outcome.outcome, 'error')
+  assert.equal(outcome.tokens, 2)
+  // Read the client's bytes back as chunked coding: every chunk whole, the error frame last.
+  const frames: string[] = []
+  let pos = 0
+  for (;;) {
+    const eol = wire.indexOf('\r\n', pos)
+    const size = Number.parseInt(wire.slice(pos, eol), 16)
+    assert.ok(Number.isInteger(size), `a size line at ${pos}`)
+    if (size === 0) break
+    frames.push(wire.slice(eol + 2, eol + 2 + size))
+    assert.equal(wire.slice(eol + 2 + size, eol + 4 + size), '\r\n')
+    pos = eol + 4 + size
+  }
+  assert.equal(frames[0], token('a'))
+  assert.equal(frames[1], token('b'))
+  assert.equal(frames[2], `data: {"cho${'\n'.repeat(0x40 - 11)}`, 'the cut chunk closed with newlines')
+  assert.match(frames[3]!, /^data: \{"error".*failed mid-stream after 2 tokens/)
 })

@@ -218,7 +218,7 @@ export class WorkerProxy {
     }
     if (signal.aborted) {
       queueMicrotask(() => sink.onError(signal.reason))
-      return { resume: () => {}, passThrough: () => false }
+      return { resume: () => {}, passThrough: () => false, owedChunkBytes: () => 0 }
     }
     signal.addEventListener('abort', onAbort, { once: true })
     headersTimer = setTimeout(
@@ -226,7 +226,11 @@ export class WorkerProxy {
       options.headersTimeoutMs,
     )
     send()
-    return { resume: () => socket.resume(), passThrough: () => parser.passThrough() }
+    return {
+      resume: () => socket.resume(),
+      passThrough: () => parser.passThrough(),
+      owedChunkBytes: () => parser.owedChunkBytes,
+    }
   }
 
   /** A worker's own `GET /v1/info`. */
@@ -281,6 +285,8 @@ export interface StreamControl {
    * `Http1ResponseParser.passThrough`); call it from `onData`. False when the body is not chunked.
    */
   passThrough(): boolean
+  /** See `Http1ResponseParser.owedChunkBytes`. */
+  owedChunkBytes(): number
 }
 
 /** Receives a streamed answer from `WorkerProxy.stream`. */
