@@ -160,4 +160,18 @@ test('in pass-through, an answer cut inside a chunk tells how many bytes that ch
   assert.equal(p.owedChunkBytes, 2, 'the CRLF')
   p.feed(Buffer.from('\r\n3\r'))
   assert.equal(p.owedChunkBytes, 0, 'a size line is handed on only whole')
+  // Switched on where a chunk was handed on decoded (its CRLF or its rest still to come): that
+  // chunk is the reader's already, nothing owed until raw bytes of a new one go out.
+  for (const [wire, state] of [
+    ['3\r\nabc', 'its CRLF to come'],
+    ['5\r\nabc', 'its last bytes to come'],
+  ]) {
+    const p2: Http1ResponseParser = new Http1ResponseParser({
+      onHead() {},
+      onBody: () => p2.passThrough(),
+      onComplete() {},
+    })
+    p2.feed(Buffer.from(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${wire}`))
+    assert.equal(p2.owedChunkBytes, 0, state)
+  }
 })

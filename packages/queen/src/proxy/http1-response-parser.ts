@@ -142,7 +142,8 @@ export class Http1ResponseParser {
    * data, then CRLF) when the worker's answer stops in the middle of it; 0 at a chunk boundary.
    */
   get owedChunkBytes(): number {
-    if (!this.#raw || this.#rawPrefix) return 0
+    // Nothing of a chunk under way has been handed on raw yet: the reader is at a boundary.
+    if (!this.#raw || this.#rawPrefix || this.#dropCrlf) return 0
     if (this.#state === 'data') return this.#left + 2
     return this.#state === 'data-end' ? 2 : 0
   }
