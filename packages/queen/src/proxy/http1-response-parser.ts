@@ -41,6 +41,11 @@ function hexDigit(c: number): number {
 
 const isBlank = (c: number | undefined): boolean => c === 32 || c === 9
 
+/** The CRLF that must end a chunk's data, at `at`. @throws RbeeError `RBEE_UPSTREAM` otherwise. */
+function expectChunkEnd(buf: Buffer, at: number): void {
+  if (buf[at] !== 13 || buf[at + 1] !== 10) throw protocolError('chunk not followed by CRLF')
+}
+
 /**
  * The size on a chunk-size line (`buf[from..eol)`): 1–12 hex digits, blanks around them,
  * extensions after `;` ignored. Read from the bytes: it runs once per token.
@@ -179,7 +184,7 @@ export class Http1ResponseParser {
       }
       case 'data-end': {
         if (buf.length < 2) return false
-        if (buf[0] !== 13 || buf[1] !== 10) throw protocolError('chunk not followed by CRLF')
+        expectChunkEnd(buf, 0)
         this.#buf = buf.subarray(2)
         this.#state = 'size'
         return true
@@ -223,13 +228,14 @@ export class Http1ResponseParser {
     let buf = this.#buf
     if (this.#dropCrlf) {
       if (buf.length < 2) return false
-      if (buf[0] !== 13 || buf[1] !== 10) throw protocolError('chunk not followed by CRLF')
+      expectChunkEnd(buf, 0)
       buf = buf.subarray(2)
       this.#dropCrlf = false
       this.#state = 'size'
     }
     let pos = 0
-    let last = false
+    /** Where the trailer starts, once the last chunk's size line was read. */
+    let trailer = -1
     for (;;) {
       if (this.#state === 'data') {
         const take = Math.min(this.#left, buf.length - pos)
@@ -240,7 +246,7 @@ export class Http1ResponseParser {
       }
       if (this.#state === 'data-end') {
         if (buf.length - pos < 2) break
-        if (buf[pos] !== 13 || buf[pos + 1] !== 10) throw protocolError('chunk not followed by CRLF')
+        expectChunkEnd(buf, pos)
         pos += 2
         this.#state = 'size'
       }
@@ -252,7 +258,7 @@ export class Http1ResponseParser {
       const size = chunkSize(buf, pos, eol)
       if (size === 0) {
         this.#state = 'trailer'
-        last = true
+        trailer = eol + 2
         break
       }
       this.#left = size
@@ -260,13 +266,13 @@ export class Http1ResponseParser {
       pos = eol + 2
     }
     // After the last chunk's size line comes its trailer; otherwise keep what is not passed yet.
-    this.#buf = last ? buf.subarray(buf.indexOf(CRLF, pos) + 2) : buf.subarray(pos)
+    this.#buf = buf.subarray(trailer >= 0 ? trailer : pos)
     if (pos > 0) {
       const prefix = this.#rawPrefix
       this.#rawPrefix = undefined
       this.#h.onBody(prefix ? Buffer.concat([prefix, buf.subarray(0, pos)]) : buf.subarray(0, pos))
     }
-    return last
+    return trailer >= 0
   }
 
   #head(text: string): void {

@@ -9,6 +9,9 @@ const item = (tokens: number): BatchItem => ({
   evaluationPriority: 5,
 })
 
+/** A queued item that names its sequence, as rbee's batch-loop patch makes them. */
+const seq = (id: number, tokens = 1): BatchItem => Object.assign(item(tokens), { sequenceId: id })
+
 const plan = (items: BatchItem[], size: number): Array<[number, number]> =>
   generatingFirst({ items, size }).map((p) => [items.indexOf(p.item), p.processAmount])
 
@@ -38,7 +41,6 @@ describe('generatingFirst', () => {
   })
 
   test('generating sequences go in the order of their sequence ids (one llama.cpp pass)', () => {
-    const seq = (id: number, tokens: number): BatchItem => Object.assign(item(tokens), { sequenceId: id })
     const items = [seq(2, 1), seq(0, 1), seq(1, 300), seq(3, 1)]
     assert.deepEqual(plan(items, 512), [
       [1, 1],
@@ -49,7 +51,6 @@ describe('generatingFirst', () => {
   })
 
   test('when not every generating sequence fits, they keep the order they were queued in', () => {
-    const seq = (id: number): BatchItem => Object.assign(item(1), { sequenceId: id })
     const items = [seq(3), seq(1), seq(2)]
     assert.deepEqual(plan(items, 2), [
       [0, 1],
