@@ -9,7 +9,9 @@
 // Both sides answer the same way in each mode: `stream` reads tokens as they come (the worker's
 // `/v1/infer` SSE, llama-server's `/completion` with `stream: true`); `whole` waits for the whole
 // answer (the worker's `/v1/completions`, llama-server's `/completion`). Each side's own timings
-// (sent with its last event or answer) give the decode and prompt rates.
+// (sent with its last event or answer) give the decode rates; the prompt rate compared is the
+// client's (prompt tokens over the wait for the first token, streams only), as the two servers
+// define their own prompt timings differently.
 //
 // Needs `npm ci` and bench/build-llama-server.sh (builds llama-server from the llama.cpp source
 // that ships inside node-llama-cpp; ~15 min on 2 cores, cached under bench/.cache).
@@ -160,8 +162,27 @@ function sseData(text) {
     .map((l) => JSON.parse(l.slice(6)))
 }
 
-/** One completion, streamed or whole; returns the server's own timings so both sides are measured alike. */
+/**
+ * Reads a streamed answer; `firstMs` is when the first token's frame arrived (ms after `t0`),
+ * seen from the client, the same way for both sides.
+ */
+async function readStream(res, t0, isToken) {
+  let text = ''
+  let firstMs
+  const decoder = new TextDecoder()
+  for await (const chunk of res.body) {
+    text += decoder.decode(chunk, { stream: true })
+    if (firstMs === undefined && isToken(text)) firstMs = performance.now() - t0
+  }
+  return { text, firstMs }
+}
+
+/**
+ * One completion, streamed or whole; returns the server's own timings so both sides are measured
+ * alike, and in `stream` mode the time to the first token seen by the client (`ttftMs`).
+ */
 async function complete(target, prompt, seed, mode) {
+  const t0 = performance.now()
   const post = (path, body) =>
     fetch(`${target.url}${path}`, {
       method: 'POST',
@@ -178,22 +199,26 @@ async function complete(target, prompt, seed, mode) {
       ignore_eos: true,
       stream: mode === 'stream',
     })
-    const j = mode === 'stream' ? sseData(await r.text()).at(-1) : await r.json()
+    const s = mode === 'stream' ? await readStream(r, t0, (t) => t.includes('"content"')) : undefined
+    const j = s ? sseData(s.text).at(-1) : await r.json()
     return {
       promptN: j.timings.prompt_n,
       promptMs: j.timings.prompt_ms,
       genN: j.timings.predicted_n,
       genMs: j.timings.predicted_ms,
+      ttftMs: s?.firstMs,
     }
   }
   const body = { prompt, max_tokens: maxTokens, seed, temperature: 0.8 }
   if (mode === 'stream') {
-    const end = sseData(await (await post('/v1/infer', body)).text()).at(-1)
+    const s = await readStream(await post('/v1/infer', body), t0, (t) => t.includes('event: token'))
+    const end = sseData(s.text).at(-1)
     return {
       promptN: end.timings.prompt_tokens,
       promptMs: end.timings.prompt_ms,
       genN: end.tokens_out,
       genMs: end.timings.generation_ms,
+      ttftMs: s.firstMs,
     }
   }
   const j = await (await post('/v1/completions', { model: 'bench', ...body })).json()
@@ -211,6 +236,8 @@ async function load(target, concurrency, perClient, mode) {
   let gen = 0
   const promptTokS = []
   const decodeTokS = []
+  let promptN = 0
+  let ttftMs = 0
   await Promise.all(
     Array.from({ length: concurrency }, async (_, c) => {
       for (let i = 0; i < perClient; i++) {
@@ -223,11 +250,24 @@ async function load(target, concurrency, perClient, mode) {
         gen += r.genN
         promptTokS.push((r.promptN * 1000) / r.promptMs)
         decodeTokS.push((r.genN * 1000) / r.genMs)
+        if (r.ttftMs !== undefined) {
+          promptN += r.promptN
+          ttftMs += r.ttftMs
+        }
       }
     }),
   )
   const wall = (performance.now() - t0) / 1000
-  return { genTokS: gen / wall, promptTokS: median(promptTokS), decodeTokS: median(decodeTokS) }
+  return {
+    genTokS: gen / wall,
+    promptTokS: median(promptTokS),
+    decodeTokS: median(decodeTokS),
+    // Prompt tokens per second of the client's wait for the first token (streams only): the same
+    // measure on both sides. The servers' own prompt figures differ by definition: llama-server
+    // times only its slot's own prompt batches, the worker from the request taking its slot to
+    // its first token (so behind other requests' prompts too).
+    clientPromptTokS: ttftMs > 0 ? (promptN * 1000) / ttftMs : null,
+  }
 }
 
 async function inProcess(threads) {
@@ -282,11 +322,13 @@ for (const threads of threadsList) {
           for (const conc of [1, 4]) {
             const x = await load(t, conc, conc === 1 ? 3 : 2, mode)
             const key = `${mode}|${conc}|${t.name}`
-            if (!rows.has(key)) rows.set(key, { mode, conc, name: t.name, gen: [], prompt: [], decode: [] })
+            if (!rows.has(key))
+              rows.set(key, { mode, conc, name: t.name, gen: [], prompt: [], decode: [], clientPrompt: [] })
             const row = rows.get(key)
             row.gen.push(x.genTokS)
             row.prompt.push(x.promptTokS)
             row.decode.push(x.decodeTokS)
+            if (x.clientPromptTokS !== null) row.clientPrompt.push(x.clientPromptTokS)
           }
       } finally {
         t.child.kill('SIGTERM')
@@ -315,6 +357,7 @@ for (const threads of threadsList) {
       genTokS: median(v.gen),
       decodeTokS: median(v.decode),
       promptTokS: median(v.prompt),
+      clientPromptTokS: v.clientPrompt.length > 0 ? median(v.clientPrompt) : null,
     }
     results.push(row)
     console.log(JSON.stringify(row))
@@ -336,6 +379,7 @@ for (const threads of threadsList) {
     genTokS: ip.e2e,
     decodeTokS: ip.decode,
     promptTokS: null,
+    clientPromptTokS: null,
   }
   results.push(row)
   console.log(
@@ -344,12 +388,12 @@ for (const threads of threadsList) {
   )
 }
 console.log(
-  '\n| threads | mode | concurrency | target | throughput tok/s (all requests, incl. prompt) | decode tok/s (per request) | prompt tok/s |\n|---|---|---|---|---|---|---|',
+  '\n| threads | mode | concurrency | target | throughput tok/s (all requests, incl. prompt) | decode tok/s (per request) | prompt tok/s (client) | prompt tok/s (server-reported) |\n|---|---|---|---|---|---|---|---|',
 )
 for (const r of results) {
-  const p = r.promptTokS === null ? '—' : r.promptTokS.toFixed(0)
+  const fmt = (x) => (x === null ? '—' : x.toFixed(0))
   console.log(
-    `| ${r.threads} | ${r.mode} | ${r.concurrency} | ${r.target} | ${r.genTokS.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${p} |`,
+    `| ${r.threads} | ${r.mode} | ${r.concurrency} | ${r.target} | ${r.genTokS.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${fmt(r.clientPromptTokS)} | ${fmt(r.promptTokS)} |`,
   )
 }
 for (const threads of threadsList) {
@@ -364,8 +408,13 @@ for (const threads of threadsList) {
       const s = pick('llama-server')
       if (w && s) {
         const ratio = (a, b) => (a / b).toFixed(3)
+        // Prompt speed compares like with like only as the client sees it (streams).
+        const prompt =
+          w.clientPromptTokS !== null && s.clientPromptTokS !== null
+            ? `prompt (client) ${ratio(w.clientPromptTokS, s.clientPromptTokS)}`
+            : `prompt (servers' own figures, not alike) ${ratio(w.promptTokS, s.promptTokS)}`
         console.log(
-          `threads ${threads}, ${mode}, concurrency ${conc}: worker/llama-server throughput ${ratio(w.genTokS, s.genTokS)}, decode ${ratio(w.decodeTokS, s.decodeTokS)}, prompt ${ratio(w.promptTokS, s.promptTokS)}`,
+          `threads ${threads}, ${mode}, concurrency ${conc}: worker/llama-server throughput ${ratio(w.genTokS, s.genTokS)}, decode ${ratio(w.decodeTokS, s.decodeTokS)}, ${prompt}`,
         )
       }
     }
