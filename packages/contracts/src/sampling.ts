@@ -23,11 +23,15 @@ export type SamplingParams = z.infer<typeof SamplingParamsSchema>
 export const StopReasonSchema = z.enum(['length', 'stop', 'eos', 'cancelled'])
 export type StopReason = z.infer<typeof StopReasonSchema>
 
+/** How long a generation's parts took, in milliseconds. */
 export const TimingsSchema = z.object({
   prompt_tokens: z.int().min(0),
+  /** From taking a slot to the first token (waiting behind other prompts included). */
   prompt_ms: z.number().min(0),
+  /** From the first token to the last. */
   generation_ms: z.number().min(0),
   tokens_per_s: z.number().min(0),
+  /** Waiting for a free slot. */
   queue_ms: z.number().min(0),
 })
 export type Timings = z.infer<typeof TimingsSchema>
