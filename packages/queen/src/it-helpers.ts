@@ -1,5 +1,7 @@
 // Helpers shared by this package's integration tests. Not exported from the package entry point.
 
+import { readFileSync } from 'node:fs'
+
 export { waitFor } from '@rbee/testing'
 
 /** Sum of a Prometheus metric's samples whose labels include every `labels` pair. */
@@ -11,6 +13,31 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (!m || m[1] !== name) continue
     const l = m[2] ?? ''
     if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) sum += Number(m[3])
+  }
+  return sum
+}
+
+/**
+ * Bytes received and not yet read on this machine's TCP sockets bound to local `port`, from
+ * /proc/net/tcp{,6} (Linux): a frozen server's unread requests show up here.
+ */
+export function unreadBytesAt(port: number): number {
+  let sum = 0
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue ...
+      const f = line.trim().split(/\s+/)
+      if (f.length < 5) continue
+      const local = f[1]!
+      if (Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16) !== port) continue
+      sum += Number.parseInt(f[4]!.split(':')[1]!, 16)
+    }
   }
   return sum
 }

@@ -7,7 +7,7 @@ import { deferred } from '@rbee/common'
 import type { FleetStatus, QueenStreamEvent } from '@rbee/contracts'
 import { type StartedQueen, startQueen } from '@rbee/testing'
 import OpenAI from 'openai'
-import { metricValue, waitFor } from './it-helpers.js'
+import { metricValue, unreadBytesAt, waitFor } from './it-helpers.js'
 
 // One real queen-rbee with no hive configured: it runs its own hive in-process, which spawns real
 // llm-worker-rbee processes on the built-in tiny model. Tests run in order and share it; the
@@ -127,7 +127,7 @@ describe('queen-rbee on one machine (zero config)', () => {
     assert.equal(tiny?.loaded, true)
   })
 
-  test('streamed completions take the fast lane, pipelined and split however; anything else on the connection goes to the HTTP server', async () => {
+  test('completions, streamed or not, take the fast lane, pipelined and split however; anything else on the connection goes to the HTTP server', async () => {
     const lane = async (): Promise<number> =>
       metricValue(await (await fetch(`${queen.url}/metrics`)).text(), 'rbee_queen_fast_lane_requests_total')
     const port = Number(new URL(queen.url).port)
@@ -190,6 +190,44 @@ describe('queen-rbee on one machine (zero config)', () => {
     )
     assert.match(answers[2]!, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*"param":"temperature"/)
     assert.equal(await lane(), before + 3)
+
+    // Non-streamed requests, two written at once: whole answers with their length, kept alive
+    // between them, and their tokens counted.
+    const tokensBefore = metricValue(
+      await (await fetch(`${queen.url}/metrics`)).text(),
+      'rbee_queen_tokens_total',
+      { model: 'tiny' },
+    )
+    const whole = { model: 'tiny', prompt: 'Once upon', max_tokens: 3 }
+    const wholes = await exchange([
+      request('/v1/completions', whole) +
+        request(
+          '/v1/chat/completions',
+          { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 },
+          'connection: close\r\n',
+        ),
+    ])
+    const [first, second] = wholes.split(/(?=HTTP\/1\.1 \d{3} )/)
+    let used = 0
+    for (const [answer, object] of [
+      [first, 'text_completion'],
+      [second, 'chat.completion'],
+    ] as const) {
+      const m = /^HTTP\/1\.1 200 OK\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(answer ?? '')
+      assert.ok(m, wholes)
+      assert.match(m[1]!, /content-type: application\/json/i)
+      assert.equal(Number(/content-length: (\d+)/i.exec(m[1]!)?.[1]), Buffer.byteLength(m[2]!))
+      const body = JSON.parse(m[2]!) as { object: string; usage: { completion_tokens: number } }
+      assert.equal(body.object, object)
+      used += body.usage.completion_tokens
+    }
+    assert.equal(await lane(), before + 5)
+    const tokensAfter = metricValue(
+      await (await fetch(`${queen.url}/metrics`)).text(),
+      'rbee_queen_tokens_total',
+      { model: 'tiny' },
+    )
+    assert.equal(tokensAfter - tokensBefore, used)
   })
 
   test('an infer job streams tokens and says where it ran', async () => {
@@ -373,6 +411,31 @@ describe('queen-rbee on one machine (zero config)', () => {
     }
     const m = await client.metrics()
     assert.equal(metricValue(m, 'rbee_queen_retries_total', { reason: 'worker_failed' }), 1)
+  })
+
+  test('a worker killed before its whole answer: the non-streamed request still succeeds elsewhere', async () => {
+    const w = await waitFor(
+      'a routable worker again',
+      async () => (await status()).workers.find(live),
+      20_000,
+    )
+    const port = Number(new URL(w.url).port)
+    process.kill(w.pid!, 'SIGSTOP')
+    let killed = false
+    try {
+      const answer = openai.completions.create({ model: 'tiny', prompt: 'survive this too', max_tokens: 4 })
+      // Frozen, the worker cannot read the request: it waits in its socket until the kill.
+      await waitFor('the request to reach the frozen worker', async () => unreadBytesAt(port) > 0, 10_000, 5)
+      kill(w.pid!)
+      killed = true
+      const completion = await answer
+      assert.equal(completion.object, 'text_completion')
+      assert.ok(completion.usage!.completion_tokens >= 1)
+    } finally {
+      if (!killed) process.kill(w.pid!, 'SIGCONT')
+    }
+    const m = await client.metrics()
+    assert.equal(metricValue(m, 'rbee_queen_retries_total', { reason: 'worker_failed' }), 2)
   })
 
   test('a worker killed mid-stream: the client gets a clean error, not a hang', async () => {

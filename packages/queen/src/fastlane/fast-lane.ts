@@ -41,12 +41,12 @@ export interface FastLaneOptions {
 }
 
 /**
- * The queen's fast lane: streamed OpenAI completions, the hot path, served straight off the
- * socket without node:http and fastify (measured: most of a Node proxy's added latency is in
- * them). It takes only well-formed, authorised, valid requests with `"stream": true` on
- * `/v1/chat/completions` and `/v1/completions`; at the first request it does not take it
- * hands the connection, with the bytes it read, to the HTTP server, which answers as always
- * (400s with field paths, 401s, non-streamed requests, every other route).
+ * The queen's fast lane: OpenAI completions, the hot path, served straight off the socket
+ * without node:http and fastify (measured: most of a Node proxy's added latency is in them). It
+ * takes only well-formed, authorised, valid requests on `/v1/chat/completions` and
+ * `/v1/completions`, streamed or not; at the first request it does not take it hands the
+ * connection, with the bytes it read, to the HTTP server, which answers as always (400s with
+ * field paths, 401s, every other route).
  */
 export class FastLane {
   readonly #o: FastLaneOptions
@@ -59,6 +59,15 @@ export class FastLane {
   readonly front: ConnectionFront = (socket, toApp) => {
     new LaneConnection(this.#o, socket, toApp).start()
   }
+}
+
+/** A request the lane serves, taken off the connection's buffer. */
+interface LaneRequest {
+  head: RequestHead
+  /** The body as the client sent it (JSON text, valid). */
+  body: string
+  model: string
+  stream: boolean
 }
 
 /** One client connection while the lane holds it. */
@@ -131,7 +140,7 @@ class LaneConnection {
     const next = this.#take()
     if (next === 'hand-off') this.#handOff()
     else if (next !== 'wait') {
-      this.#serve(next.head, next.body, next.model).catch((err: unknown) => {
+      this.#serve(next).catch((err: unknown) => {
         this.#o.logger.error({ err }, 'fast lane failed; connection closed')
         this.#socket.destroy()
       })
@@ -139,7 +148,7 @@ class LaneConnection {
   }
 
   /** The next buffered request if the lane serves it (consumed from the buffer). */
-  #take(): { head: RequestHead; body: string; model: string } | 'wait' | 'hand-off' {
+  #take(): LaneRequest | 'wait' | 'hand-off' {
     const buf = this.#buf
     if (buf.length === 0) return 'wait'
     // Anything but a POST is for the HTTP server, as soon as that is clear.
@@ -169,12 +178,12 @@ class LaneConnection {
       return 'hand-off'
     }
     const parsed = schema.safeParse(json)
-    if (!parsed.success || parsed.data.stream !== true) return 'hand-off'
+    if (!parsed.success) return 'hand-off'
     this.#buf = buf.subarray(total)
-    return { head, body, model: parsed.data.model }
+    return { head, body, model: parsed.data.model, stream: parsed.data.stream === true }
   }
 
-  async #serve(head: RequestHead, body: string, model: string): Promise<void> {
+  async #serve({ head, body, model, stream }: LaneRequest): Promise<void> {
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -193,7 +202,7 @@ class LaneConnection {
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream: true, body, requestId, signal: ac.signal },
+        { path: head.path, model, stream, body, requestId, signal: ac.signal },
       )
     } catch (err) {
       const e = err instanceof RbeeError ? err : toRbeeError(err)

@@ -5,9 +5,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
-import { type RelayTarget, relayOpenAiStream, streamHeaders } from './openai-relay.js'
+import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
-import { transportFailure, type WorkerProxy } from './worker-proxy.js'
+import type { WorkerProxy } from './worker-proxy.js'
 
 /** Longest wait for a worker's response headers: a non-streamed answer sends them at the end. */
 const WHOLE_ANSWER_TIMEOUT_MS = 600_000
@@ -90,6 +90,8 @@ export class InferenceRouter {
     const { path, model, body, requestId, signal } = r
     const route = path.slice('/v1/'.length)
     const started = performance.now()
+    const firstToken = (): void =>
+      metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000)
     let committed = false
     try {
       const outcome = await routeRequest(
@@ -97,50 +99,33 @@ export class InferenceRouter {
         model,
         { signal },
         async (worker, _attempt, trySignal) => {
-          if (r.stream) {
-            return relayOpenAiStream({
-              proxy: this.#o.proxy,
-              worker,
-              path,
-              body,
-              signal: trySignal,
-              requestId,
-              headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
-              commit: () => {
-                committed = true
-                return to.commit(worker)
-              },
-              sendWhole: (status, contentType, buf) => {
-                committed = true
-                to.sendWhole(status, contentType, buf, worker)
-              },
-              onFirstToken: () =>
-                metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
-            })
-          }
-          const res = await this.#o.proxy.request(worker, path, body, {
+          // Streamed or not, over the queen's own pooled connections: a stream's frames pass
+          // through from the first token, a whole answer (or the worker's 4xx) is read whole
+          // and sent as one.
+          let wholeTokens = 0
+          const relayed = await relayOpenAi({
+            proxy: this.#o.proxy,
+            worker,
+            path,
+            body,
             signal: trySignal,
             requestId,
-            headersTimeoutMs: WHOLE_ANSWER_TIMEOUT_MS,
+            headersTimeoutMs: r.stream ? STREAM_HEADERS_TIMEOUT_MS : WHOLE_ANSWER_TIMEOUT_MS,
+            commit: () => {
+              committed = true
+              return to.commit(worker)
+            },
+            sendWhole: (status, contentType, buf) => {
+              committed = true
+              if (status === 200) {
+                firstToken()
+                wholeTokens = completionTokens(buf)
+              }
+              to.sendWhole(status, contentType, buf, worker)
+            },
+            onFirstToken: firstToken,
           })
-          if (res.statusCode >= 500) throw await this.#o.proxy.failure(worker, res)
-          // A whole answer (or the worker's 4xx): read it all, then send it as one.
-          let buf: Buffer
-          try {
-            buf = Buffer.from(await res.body.arrayBuffer())
-          } catch (err) {
-            if (trySignal.aborted) throw trySignal.reason
-            throw transportFailure(worker, err)
-          }
-          committed = true
-          metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000)
-          to.sendWhole(
-            res.statusCode,
-            res.headers['content-type']?.toString() ?? 'application/json',
-            buf,
-            worker,
-          )
-          return { outcome: res.statusCode === 200 ? 'ok' : 'rejected', tokens: completionTokens(buf) }
+          return { ...relayed, tokens: relayed.tokens + wholeTokens }
         },
         () => committed,
       )

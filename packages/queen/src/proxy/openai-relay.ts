@@ -110,14 +110,15 @@ export interface OpenAiRelayOptions {
 }
 
 /**
- * Proxies one streamed OpenAI request to a worker and relays its SSE answer as it comes: frames
- * are held only until the first one with output, then bytes pass through unparsed (token frames
- * are counted by a byte search; a target that writes chunked coding itself, the fast lane, gets
- * them in the worker's own chunks), the worker paused while the client's socket is full. A
- * worker failure before the first output rejects with a retryable `WorkerFailure`; after it, the
- * client gets an OpenAI error frame and the stream ends.
+ * Proxies one OpenAI request to a worker and relays its answer. An SSE answer is relayed as it
+ * comes: frames are held only until the first one with output, then bytes pass through unparsed
+ * (token frames are counted by a byte search; a target that writes chunked coding itself, the
+ * fast lane, gets them in the worker's own chunks), the worker paused while the client's socket
+ * is full. Any other answer (a non-streamed one, or the worker's 4xx) is read whole and goes to
+ * `sendWhole`. A worker failure before the first output rejects with a retryable
+ * `WorkerFailure`; after it, the client gets an OpenAI error frame and the stream ends.
  */
-export function relayOpenAiStream(o: OpenAiRelayOptions): Promise<RelayOutcome> {
+export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
   return new Promise<RelayOutcome>((resolve, reject) => {
     let mode: 'sse' | 'whole' | 'failed' = 'whole'
     let status = 0

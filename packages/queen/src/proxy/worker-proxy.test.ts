@@ -5,7 +5,7 @@ import { type TestContext, test } from 'node:test'
 import { deferred } from '@rbee/common'
 import { info } from '../registry/fixtures.js'
 import { WorkerEntry } from '../registry/worker-entry.js'
-import { type RelayTarget, relayOpenAiStream } from './openai-relay.js'
+import { type RelayTarget, relayOpenAi } from './openai-relay.js'
 import { type StreamSink, WorkerFailure, WorkerProxy } from './worker-proxy.js'
 
 const ANSWER =
@@ -191,7 +191,7 @@ test('relayed in its own chunks, an answer cut inside a chunk still ends in whol
     destroyed: false,
     on: () => target,
   }
-  const outcome = await relayOpenAiStream({
+  const outcome = await relayOpenAi({
     proxy,
     worker: p.worker,
     path: '/v1/completions',

@@ -117,7 +117,7 @@ export class WorkerProxy {
   }
 
   /**
-   * The streaming hot path: sends `body` over a pooled keep-alive connection of the queen's own
+   * The hot path of OpenAI requests: sends `body` over a pooled keep-alive connection of the queen's own
    * (a minimal HTTP/1.1 exchange, measured cheaper per request than undici's) and hands the
    * answer's body to `sink` as it is read. `sink.onData` returning false pauses the connection
    * until `resume()`. Transport failures reach `sink.onError` as retryable `WorkerFailure`s; an
