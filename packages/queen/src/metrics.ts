@@ -67,7 +67,7 @@ export class QueenMetrics {
     })
     this.fastLane = new Counter({
       name: 'rbee_queen_fast_lane_requests_total',
-      help: 'Streamed OpenAI requests served by the fast lane (straight off the socket, without the HTTP framework)',
+      help: 'OpenAI completion requests served by the fast lane (straight off the socket, without the HTTP framework)',
       registers,
     })
     new Gauge({
