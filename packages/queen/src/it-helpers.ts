@@ -18,8 +18,9 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 }
 
 /**
- * Bytes received and not yet read on this machine's TCP sockets bound to local `port`, from
- * /proc/net/tcp{,6} (Linux): a frozen server's unread requests show up here.
+ * What waits to be read on this machine's TCP sockets bound to local `port`, from
+ * /proc/net/tcp{,6} (Linux): bytes received on its connections, plus connections its listening
+ * socket has not accepted. Above 0 while a frozen server has a request it cannot read.
  */
 export function unreadBytesAt(port: number): number {
   let sum = 0
