@@ -90,8 +90,6 @@ export class InferenceRouter {
     const { path, model, body, requestId, signal } = r
     const route = path.slice('/v1/'.length)
     const started = performance.now()
-    const firstToken = (): void =>
-      metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000)
     let committed = false
     try {
       const outcome = await routeRequest(
@@ -102,8 +100,7 @@ export class InferenceRouter {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
           // and sent as one.
-          let wholeTokens = 0
-          const relayed = await relayOpenAi({
+          return relayOpenAi({
             proxy: this.#o.proxy,
             worker,
             path,
@@ -117,15 +114,10 @@ export class InferenceRouter {
             },
             sendWhole: (status, contentType, buf) => {
               committed = true
-              if (status === 200) {
-                firstToken()
-                wholeTokens = completionTokens(buf)
-              }
               to.sendWhole(status, contentType, buf, worker)
             },
-            onFirstToken: firstToken,
+            onFirstToken: () => metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
           })
-          return { ...relayed, tokens: relayed.tokens + wholeTokens }
         },
         () => committed,
       )
@@ -223,16 +215,5 @@ export class InferenceRouter {
     } finally {
       if (tokens > 0) metrics.tokens.inc({ model }, tokens)
     }
-  }
-}
-
-/** `usage.completion_tokens` of a whole OpenAI answer, 0 if absent. */
-function completionTokens(buf: Buffer): number {
-  try {
-    const n = (JSON.parse(buf.toString('utf8')) as { usage?: { completion_tokens?: unknown } }).usage
-      ?.completion_tokens
-    return typeof n === 'number' ? n : 0
-  } catch {
-    return 0
   }
 }

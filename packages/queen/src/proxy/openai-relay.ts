@@ -105,7 +105,7 @@ export interface OpenAiRelayOptions {
   commit: () => RelayTarget
   /** A whole (non-SSE) answer, e.g. the worker's 4xx: send it as is. */
   sendWhole: (statusCode: number, contentType: string, body: Buffer) => void
-  /** When the first token frame has been sent. */
+  /** When the first output has been sent: the first token frame, or a whole answer with status 200. */
   onFirstToken: () => void
 }
 
@@ -231,7 +231,12 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         }
         if (mode === 'whole') {
           o.sendWhole(status, headers['content-type'] ?? 'application/json', whole)
-          settle({ outcome: status === 200 ? 'ok' : 'rejected', tokens: 0 })
+          if (status !== 200) {
+            settle({ outcome: 'rejected', tokens: 0 })
+            return
+          }
+          o.onFirstToken()
+          settle({ outcome: 'ok', tokens: completionTokens(whole) })
           return
         }
         if (!res) {
@@ -268,4 +273,15 @@ function endWithError(res: RelayTarget, worker: WorkerEntry, tokens: number, why
   const body = openAiErrorBody(new RbeeError('RBEE_WORKER_FAILED', message))
   if (!res.destroyed) res.end(`data: ${JSON.stringify(body)}\n\n`)
   return { outcome: 'error', tokens, message }
+}
+
+/** `usage.completion_tokens` of a whole OpenAI answer, 0 if absent. */
+function completionTokens(buf: Buffer): number {
+  try {
+    const n = (JSON.parse(buf.toString('utf8')) as { usage?: { completion_tokens?: unknown } }).usage
+      ?.completion_tokens
+    return typeof n === 'number' ? n : 0
+  } catch {
+    return 0
+  }
 }
