@@ -16,7 +16,6 @@ import {
   registerJobRoutes,
 } from '@rbee/common'
 import { type FleetStatus, hostPortUrl } from '@rbee/contracts'
-import type { Hive } from '@rbee/hive'
 import { FastLane } from './fastlane/fast-lane.js'
 import { HiveManager } from './hives/hive-manager.js'
 import { installAuth } from './http/auth.js'
@@ -111,7 +110,8 @@ export class Queen {
   readonly #reaper: IdleReaper
   readonly #startedAt = Date.now()
   readonly #discovering = new Map<string, number>()
-  #localHive: Hive | undefined
+  /** Set before the port is bound, so `/v1/info` says from its first answer that one is coming. */
+  #localHiveId: string | null = null
   #port = 0
   #started = false
   #closing: Promise<void> | undefined
@@ -270,7 +270,7 @@ export class Queen {
 
   /** Id of the in-process hive, if one runs. */
   get localHiveId(): string | null {
-    return this.#localHive?.hiveId ?? null
+    return this.#localHiveId
   }
 
   get authInfo(): { api_keys: boolean; node_token: boolean } {
@@ -338,6 +338,16 @@ export class Queen {
     this.#closer.add(() => this.#fleet.close())
     this.#closer.add(() => this.#jobs.close())
     this.#closer.add(() => this.#scheduler.close())
+    const runsLocalHive = (o.hives ?? []).length === 0 && o.localHive !== false
+    // The local hive's code is loaded only when needed (a queen in front of remote hives never
+    // pays for it), and its id is known before the port is bound: a client that sees the queen
+    // answer reads in `/v1/info` that a local hive is coming, and waits for it to be online.
+    let hiveModule: typeof import('@rbee/hive') | undefined
+    if (runsLocalHive) {
+      if (!o.home) throw new RbeeError('RBEE_CONFIG', 'the local hive needs a data dir (--home / RBEE_HOME)')
+      hiveModule = await import('@rbee/hive')
+      this.#localHiveId = o.localHiveId ?? hiveModule.hiveIdFromHostname(hostname())
+    }
     this.#port = await this.#server.listen(this.#host, o.port ?? 7833)
     const sweep = setInterval(
       () => this.registry.sweep(),
@@ -349,7 +359,7 @@ export class Queen {
     reap.unref()
     this.#closer.add(() => clearInterval(reap))
     for (const h of o.hives ?? []) this.#hives.add(h.id, hiveConfUrl(h), 'config')
-    if ((o.hives ?? []).length === 0 && o.localHive !== false) await this.#startLocalHive()
+    if (hiveModule) await this.#startLocalHive(hiveModule.Hive, this.#localHiveId!)
     this.#log.info(
       {
         host: this.#host,
@@ -363,14 +373,11 @@ export class Queen {
     return { url: this.url, port: this.#port }
   }
 
-  async #startLocalHive(): Promise<void> {
+  async #startLocalHive(Hive: typeof import('@rbee/hive').Hive, hiveId: string): Promise<void> {
     const o = this.#o
-    if (!o.home) throw new RbeeError('RBEE_CONFIG', 'the local hive needs a data dir (--home / RBEE_HOME)')
-    // Loaded only when needed: a queen in front of remote hives never pays for the hive's code.
-    const { Hive, hiveIdFromHostname } = await import('@rbee/hive')
     const hive = new Hive({
-      home: o.home,
-      hiveId: o.localHiveId ?? hiveIdFromHostname(hostname()),
+      home: o.home!,
+      hiveId,
       host: '127.0.0.1',
       port: 0,
       queenUrl: this.url,
@@ -383,7 +390,6 @@ export class Queen {
       hfToken: o.hfToken,
       nvidiaSmi: o.nvidiaSmi,
     })
-    this.#localHive = hive
     // Closed before the queen's own parts (Closer runs last-added first): workers stop while
     // their exits can still reach the registry.
     this.#closer.add(() => hive.close())
