@@ -1,9 +1,12 @@
 import { mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import {
+  type AuditLog,
+  Authenticator,
   Closer,
   createHttpServer,
   createLogger,
+  type DeclaredRoute,
   errorMessage,
   firstExternalIPv4,
   type HttpServer,
@@ -12,6 +15,7 @@ import {
   JobRegistry,
   type Logger,
   RbeeError,
+  ROUTE_ACCESS,
   registerJobRoutes,
 } from '@rbee/common'
 import {
@@ -96,6 +100,8 @@ export interface HiveOptions {
   reannounceCheckMs?: number
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
+  /** Where refused calls are recorded (the queen passes its own to its in-process hive). */
+  audit?: AuditLog | undefined
 }
 
 type Status = HiveInfo['operational_status']
@@ -123,6 +129,7 @@ export class Hive {
   readonly #host: string
   readonly #closer = new Closer()
   readonly #server: HttpServer
+  readonly #auth: Authenticator
   readonly #jobs: JobRegistry
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
@@ -167,11 +174,8 @@ export class Hive {
     this.#monitor = new HostMonitor({
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
     })
-    this.#server = createHttpServer({
-      logger: this.#log,
-      tokens: options.token ? [options.token] : [],
-      publicPaths: ['/health'],
-    })
+    this.#auth = new Authenticator({ nodeToken: options.token })
+    this.#server = createHttpServer({ logger: this.#log, auth: this.#auth, audit: options.audit })
     this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
     this.#telemetry = new TelemetryHub({
       logger: this.#log,
@@ -185,6 +189,11 @@ export class Hive {
   /** The bound port (after `start()`). */
   get port(): number {
     return this.#port
+  }
+
+  /** Every route this daemon serves, with who may call it (public, user, admin, node). */
+  get routes(): readonly DeclaredRoute[] {
+    return this.#server.routes
   }
 
   /** The URL this hive announces: `advertiseUrl`, or one built from the bind address. */
@@ -374,6 +383,7 @@ export class Hive {
     const app = this.#server.app
     app.get(
       '/health',
+      ROUTE_ACCESS.public,
       async (): Promise<Health> => ({
         status: this.#server.draining ? 'draining' : 'ok',
         service: 'rbee-hive',
@@ -381,13 +391,13 @@ export class Hive {
         uptime_s: (Date.now() - this.#startedAt) / 1000,
       }),
     )
-    app.get('/v1/info', async () => this.info())
-    app.get('/v1/capabilities', async () => this.capabilities())
-    app.get('/v1/heartbeats/stream', async (_req, reply) => {
+    app.get('/v1/info', ROUTE_ACCESS.node, async () => this.info())
+    app.get('/v1/capabilities', ROUTE_ACCESS.node, async () => this.capabilities())
+    app.get('/v1/heartbeats/stream', ROUTE_ACCESS.node, async (_req, reply) => {
       reply.hijack()
       this.#telemetry.subscribe(reply.raw)
     })
-    app.post('/v1/shutdown', async (_req, reply) => {
+    app.post('/v1/shutdown', ROUTE_ACCESS.node, async (_req, reply) => {
       this.#log.info('shutdown requested over HTTP')
       setImmediate(() => {
         if (this.#o.onShutdownRequest) this.#o.onShutdownRequest()
@@ -412,6 +422,9 @@ export class Hive {
           if (!this.#ops) throw new RbeeError('RBEE_NOT_READY', 'the hive is starting', { retryAfterS: 1 })
           this.#ops.precheck(op)
         },
+        auth: this.#auth,
+        access: 'node',
+        audit: this.#o.audit,
       },
     )
   }

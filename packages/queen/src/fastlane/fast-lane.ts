@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
-  bearerMatches,
+  type Access,
+  type Authenticator,
   type ConnectionFront,
+  forClient,
   type Logger,
   openAiErrorBody,
   RbeeError,
@@ -17,10 +19,16 @@ import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
 import { LaneResponse } from './lane-response.js'
 import { parseRequestHead, type RequestHead } from './request-head.js'
 
-/** The routes the lane serves, with the schema their bodies must pass. */
-const ROUTES: Record<string, typeof ChatCompletionRequestSchema | typeof CompletionRequestSchema> = {
-  '/v1/chat/completions': ChatCompletionRequestSchema,
-  '/v1/completions': CompletionRequestSchema,
+/**
+ * The routes the lane serves (matched on the exact path as sent; any other spelling goes to the
+ * HTTP server's router), who may call them, and the schema their bodies must pass.
+ */
+const ROUTES: Record<
+  string,
+  { access: Access; schema: typeof ChatCompletionRequestSchema | typeof CompletionRequestSchema }
+> = {
+  '/v1/chat/completions': { access: 'user', schema: ChatCompletionRequestSchema },
+  '/v1/completions': { access: 'user', schema: CompletionRequestSchema },
 }
 const HEAD_END = Buffer.from('\r\n\r\n')
 const POST = Buffer.from('POST ')
@@ -33,8 +41,8 @@ const IDLE_MS = 72_000
 export interface FastLaneOptions {
   router: InferenceRouter
   metrics: QueenMetrics
-  /** Keys accepted on the public API; empty means none needed. */
-  apiKeys: readonly string[]
+  /** The queen's credentials; a request the route's access refuses goes to the HTTP server, which answers 401/403. */
+  auth: Authenticator
   bodyLimit: number
   draining: () => boolean
   logger: Logger
@@ -68,6 +76,10 @@ interface LaneRequest {
   body: string
   model: string
   stream: boolean
+  /** The caller's key fingerprint (null when keys are off). */
+  key: string | null
+  /** Whether the caller may read server-side error details. */
+  disclose: boolean
 }
 
 /** One client connection while the lane holds it. */
@@ -158,16 +170,10 @@ class LaneConnection {
     if (end < 0) return buf.length > MAX_HEAD ? 'hand-off' : 'wait'
     const o = this.#o
     const head = parseRequestHead(buf.toString('latin1', 0, end))
-    const schema = head ? ROUTES[head.path] : undefined
-    if (
-      !head ||
-      !schema ||
-      head.contentLength > o.bodyLimit ||
-      o.draining() ||
-      (o.apiKeys.length > 0 && !bearerMatches(head.headers.authorization, o.apiKeys))
-    ) {
-      return 'hand-off'
-    }
+    const route = head ? ROUTES[head.path] : undefined
+    if (!head || !route || head.contentLength > o.bodyLimit || o.draining()) return 'hand-off'
+    const caller = o.auth.identify(head.headers.authorization)
+    if (o.auth.refusal(route.access, caller) !== undefined) return 'hand-off'
     const total = end + 4 + head.contentLength
     if (buf.length < total) return 'wait'
     const body = buf.toString('utf8', end + 4, total)
@@ -177,13 +183,20 @@ class LaneConnection {
     } catch {
       return 'hand-off'
     }
-    const parsed = schema.safeParse(json)
+    const parsed = route.schema.safeParse(json)
     if (!parsed.success) return 'hand-off'
     this.#buf = buf.subarray(total)
-    return { head, body, model: parsed.data.model, stream: parsed.data.stream === true }
+    return {
+      head,
+      body,
+      model: parsed.data.model,
+      stream: parsed.data.stream === true,
+      key: caller.key,
+      disclose: o.auth.isAdmin(caller),
+    }
   }
 
-  async #serve({ head, body, model, stream }: LaneRequest): Promise<void> {
+  async #serve({ head, body, model, stream, key, disclose }: LaneRequest): Promise<void> {
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -202,12 +215,13 @@ class LaneConnection {
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream, body, requestId, signal: ac.signal },
+        { path: head.path, model, stream, body, requestId, key, signal: ac.signal },
       )
     } catch (err) {
-      const e = err instanceof RbeeError ? err : toRbeeError(err)
-      const retryAfter = retryAfterHeader(e)
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')
+      const shown = forClient(err instanceof RbeeError ? err : toRbeeError(err), disclose, this.#o.logger)
+      const e = shown.error
+      const retryAfter = retryAfterHeader(e)
       res.whole(
         e.status,
         {
@@ -215,7 +229,7 @@ class LaneConnection {
           ...ids,
           ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
         },
-        JSON.stringify(openAiErrorBody(e)),
+        JSON.stringify(openAiErrorBody(e, shown.errorId)),
       )
     }
     if (!res.finished) res.destroy()
