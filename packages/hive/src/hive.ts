@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import {
-  type AuditLog,
+  AuditLog,
   Authenticator,
   Closer,
   createHttpServer,
@@ -100,7 +101,10 @@ export interface HiveOptions {
   reannounceCheckMs?: number
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
-  /** Where refused calls are recorded (the queen passes its own to its in-process hive). */
+  /**
+   * Where refused calls are recorded (the queen passes its own to its in-process hive).
+   * @default `<home>/logs/audit.log`
+   */
   audit?: AuditLog | undefined
 }
 
@@ -130,6 +134,7 @@ export class Hive {
   readonly #closer = new Closer()
   readonly #server: HttpServer
   readonly #auth: Authenticator
+  readonly #audit: AuditLog
   readonly #jobs: JobRegistry
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
@@ -175,7 +180,9 @@ export class Hive {
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
     })
     this.#auth = new Authenticator({ nodeToken: options.token })
-    this.#server = createHttpServer({ logger: this.#log, auth: this.#auth, audit: options.audit })
+    this.#audit =
+      options.audit ?? new AuditLog({ path: join(this.dirs.logs, 'audit.log'), daemon: 'rbee-hive' })
+    this.#server = createHttpServer({ logger: this.#log, auth: this.#auth, audit: this.#audit })
     this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
     this.#telemetry = new TelemetryHub({
       logger: this.#log,
@@ -226,6 +233,11 @@ export class Hive {
     await Promise.all(
       [this.dirs.models, this.dirs.logs, this.dirs.partial].map((d) => mkdir(d, { recursive: true })),
     )
+    if (!o.audit) {
+      const audit = this.#audit
+      audit.open()
+      this.#closer.add(() => audit.close())
+    }
     const catalog = new ModelCatalog({ path: this.dirs.catalog, logger: this.#log })
     this.#catalog = catalog
     this.#closer.add(() => catalog.close())
@@ -424,7 +436,7 @@ export class Hive {
         },
         auth: this.#auth,
         access: 'node',
-        audit: this.#o.audit,
+        audit: this.#audit,
       },
     )
   }

@@ -22,6 +22,7 @@ export const QueenConfigSchema = z
     node_token: SecretSchema.optional(),
     audit_log: z.string().min(1),
     key_limit: z.int().min(0).max(1_000_000),
+    job_grace_ms: z.int().min(0).max(3_600_000),
     hives_conf: z.string().min(1),
     home: z.string().min(1),
     local_hive: z.boolean(),
@@ -80,6 +81,7 @@ const FLAGS: Record<
   'admin-key-file': ['admin_key_file', 'RBEE_ADMIN_KEY_FILE', undefined, 'string'],
   'audit-log': ['audit_log', 'RBEE_AUDIT_LOG', undefined, 'string'],
   'key-limit': ['key_limit', 'RBEE_KEY_LIMIT', '32', 'int'],
+  'job-grace-ms': ['job_grace_ms', 'RBEE_JOB_GRACE_MS', '10000', 'int'],
   'node-token': ['node_token', 'RBEE_NODE_TOKEN', undefined, 'string'],
   'node-token-file': ['node_token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
   'hives-conf': ['hives_conf', 'RBEE_HIVES_CONF', undefined, 'string'],
@@ -132,6 +134,8 @@ Options (each also read from the environment variable shown; flags win):
                                                             (default: HOME/logs/audit.log)
   --key-limit N                   RBEE_KEY_LIMIT            requests one key may have queued or running
                                                             (default: 32; 0 = no limit)
+  --job-grace-ms N                RBEE_JOB_GRACE_MS         a job nobody follows is cancelled after this
+                                                            (default: 10000; 0 = never)
   --hives-conf PATH               RBEE_HIVES_CONF           hives (default: ~/.config/rbee/hives.conf)
   --home DIR                      RBEE_HOME                 data dir of the local hive
                                                             (default: ~/.local/share/rbee)

@@ -48,6 +48,7 @@ try {
     nodeToken: config.node_token,
     auditLog: config.audit_log,
     keyLimit: config.key_limit,
+    jobGraceMs: config.job_grace_ms,
     hives,
     localHive: config.local_hive,
     localHiveId: config.local_hive_id,

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { HiveConfEntry } from '@rbee/client'
 import { hiveConfUrl } from '@rbee/client'
 import {
@@ -56,6 +57,8 @@ export interface QueenOptions {
   auditLog?: string | null
   /** Inference requests one key may have queued or running; 0 for no limit. @default 32 */
   keyLimit?: number
+  /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default 10_000 */
+  jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
   /** Run a hive in-process when no hive is configured. @default true */
@@ -164,7 +167,7 @@ export class Queen {
     const auditPath =
       options.auditLog === null
         ? undefined
-        : (options.auditLog ?? (options.home ? `${options.home}/logs/audit.log` : undefined))
+        : (options.auditLog ?? (options.home ? join(options.home, 'logs', 'audit.log') : undefined))
     this.#audit = auditPath ? new AuditLog({ path: auditPath, daemon: 'queen-rbee' }) : undefined
     const hiveIntervalMs = options.hiveIntervalMs ?? 1000
     this.registry = new Registry({
@@ -234,6 +237,7 @@ export class Queen {
       router,
       metrics: this.metrics,
       auth: this.#auth,
+      audit: this.#audit,
       bodyLimit,
       draining: () => this.#server.draining,
       logger: this.#log,
@@ -246,7 +250,11 @@ export class Queen {
       auth: this.#auth,
       audit: this.#audit,
     })
-    this.#jobs = new JobRegistry({ actor: 'queen-rbee', logger: this.#log })
+    this.#jobs = new JobRegistry({
+      actor: 'queen-rbee',
+      logger: this.#log,
+      ...(options.jobGraceMs === undefined ? {} : { unreadGraceMs: options.jobGraceMs }),
+    })
     registerJobRoutes(
       this.#server.app,
       this.#jobs,
@@ -425,6 +433,7 @@ export class Queen {
       port: 0,
       queenUrl: this.url,
       token: this.#nodeToken,
+      audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
       telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
       ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),

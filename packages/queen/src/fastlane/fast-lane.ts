@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
   type Access,
+  type AuditLog,
   type Authenticator,
   type ConnectionFront,
   forClient,
@@ -43,6 +44,8 @@ export interface FastLaneOptions {
   metrics: QueenMetrics
   /** The queen's credentials; a request the route's access refuses goes to the HTTP server, which answers 401/403. */
   auth: Authenticator
+  /** Where the first use of a key from an address is recorded. */
+  audit?: AuditLog | undefined
   bodyLimit: number
   draining: () => boolean
   logger: Logger
@@ -174,6 +177,8 @@ class LaneConnection {
     if (!head || !route || head.contentLength > o.bodyLimit || o.draining()) return 'hand-off'
     const caller = o.auth.identify(head.headers.authorization)
     if (o.auth.refusal(route.access, caller) !== undefined) return 'hand-off'
+    if (caller.key !== null)
+      o.audit?.recordFirstUse(caller.key, this.#socket.remoteAddress ?? '', { role: caller.role })
     const total = end + 4 + head.contentLength
     if (buf.length < total) return 'wait'
     const body = buf.toString('utf8', end + 4, total)
