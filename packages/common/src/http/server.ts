@@ -4,6 +4,7 @@ import { bearerMatches } from '../auth.js'
 import { RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { installErrorHandling, sendError } from './error-handler.js'
+import { installJsonBodyParser } from './json-body-parser.js'
 
 export interface HttpServerOptions {
   logger: Logger
@@ -51,6 +52,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   })
   const openAiPaths = options.openAiPaths ?? []
   installErrorHandling(app, openAiPaths)
+  installJsonBodyParser(app)
   const tokens = options.tokens ?? []
   const publicPaths = new Set(options.publicPaths ?? ['/health'])
   let draining = false

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import {
   bearerMatches,
   type ConnectionFront,
+  jsonNestsDeeperThan,
   type Logger,
   openAiErrorBody,
   RbeeError,
@@ -171,6 +172,8 @@ class LaneConnection {
     const total = end + 4 + head.contentLength
     if (buf.length < total) return 'wait'
     const body = buf.toString('utf8', end + 4, total)
+    // node:http answers it (a 400 naming the limit).
+    if (jsonNestsDeeperThan(body)) return 'hand-off'
     let json: unknown
     try {
       json = JSON.parse(body)
