@@ -1,4 +1,5 @@
 export * from './base.js'
+export * from './http/deadlines.js'
 export * from './http/error-handler.js'
 export * from './http/server.js'
 export * from './jobs/job-registry.js'

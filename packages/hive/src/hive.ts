@@ -12,6 +12,7 @@ import {
   JobRegistry,
   type Logger,
   RbeeError,
+  type RequestDeadlines,
   registerJobRoutes,
 } from '@rbee/common'
 import {
@@ -96,6 +97,8 @@ export interface HiveOptions {
   reannounceCheckMs?: number
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  requestDeadlines?: Partial<RequestDeadlines>
 }
 
 type Status = HiveInfo['operational_status']
@@ -171,6 +174,7 @@ export class Hive {
       logger: this.#log,
       tokens: options.token ? [options.token] : [],
       publicPaths: ['/health'],
+      deadlines: options.requestDeadlines,
     })
     this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
     this.#telemetry = new TelemetryHub({

@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { bearerMatches } from '../auth.js'
 import { RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { deadlineServerOptions, type RequestDeadlines, requestDeadlines } from './deadlines.js'
 import { installErrorHandling, sendError } from './error-handler.js'
 import { installJsonBodyParser } from './json-body-parser.js'
 
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
    * at the first request it does not take. Connections it still holds are destroyed on close.
    */
   front?: ConnectionFront
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  deadlines?: Partial<RequestDeadlines>
 }
 
 /** See `HttpServerOptions.front`. */
@@ -49,6 +52,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
+    ...deadlineServerOptions(requestDeadlines(options.deadlines)),
   })
   const openAiPaths = options.openAiPaths ?? []
   installErrorHandling(app, openAiPaths)
