@@ -1,6 +1,7 @@
 export * from './audit-log.js'
 export * from './base.js'
 export * from './http/access.js'
+export * from './http/deadlines.js'
 export * from './http/error-handler.js'
 export * from './http/server.js'
 export * from './jobs/job-registry.js'

@@ -16,6 +16,7 @@ import {
   JobRegistry,
   type Logger,
   RbeeError,
+  type RequestDeadlines,
   ROUTE_ACCESS,
   registerJobRoutes,
 } from '@rbee/common'
@@ -106,6 +107,8 @@ export interface HiveOptions {
    * @default `<home>/logs/audit.log`
    */
   audit?: AuditLog | undefined
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  requestDeadlines?: Partial<RequestDeadlines>
 }
 
 type Status = HiveInfo['operational_status']
@@ -182,7 +185,12 @@ export class Hive {
     this.#auth = new Authenticator({ nodeToken: options.token })
     this.#audit =
       options.audit ?? new AuditLog({ path: join(this.dirs.logs, 'audit.log'), daemon: 'rbee-hive' })
-    this.#server = createHttpServer({ logger: this.#log, auth: this.#auth, audit: this.#audit })
+    this.#server = createHttpServer({
+      logger: this.#log,
+      auth: this.#auth,
+      audit: this.#audit,
+      deadlines: options.requestDeadlines,
+    })
     this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
     this.#telemetry = new TelemetryHub({
       logger: this.#log,

@@ -18,7 +18,9 @@ import {
   JobRegistry,
   type Logger,
   RbeeError,
+  type RequestDeadlines,
   registerJobRoutes,
+  requestDeadlines,
 } from '@rbee/common'
 import { type FleetStatus, hostPortUrl, OPERATION_ACCESS } from '@rbee/contracts'
 import { FastLane } from './fastlane/fast-lane.js'
@@ -89,6 +91,8 @@ export interface QueenOptions {
   workerCtxSize?: number | undefined
   /** Largest public request body. @default 8 MiB */
   bodyLimit?: number
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  requestDeadlines?: Partial<RequestDeadlines>
   /** Tries per inference request. @default 3 */
   maxAttempts?: number
   /** For the local hive: the Hugging Face endpoint and token its downloads use (`HF_ENDPOINT`, `HF_TOKEN`). */
@@ -233,6 +237,7 @@ export class Queen {
       keyLimit: options.keyLimit,
     })
     const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
+    const deadlines = requestDeadlines(options.requestDeadlines)
     const lane = new FastLane({
       router,
       metrics: this.metrics,
@@ -241,10 +246,12 @@ export class Queen {
       bodyLimit,
       draining: () => this.#server.draining,
       logger: this.#log,
+      deadlines,
     })
     this.#server = createHttpServer({
       logger: this.#log,
       bodyLimit,
+      deadlines,
       openAiPaths: OPENAI_PATHS,
       front: lane.front,
       auth: this.#auth,

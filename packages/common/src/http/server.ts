@@ -5,7 +5,9 @@ import { Authenticator } from '../auth.js'
 import { RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { callerOf, type DeclaredRoute, installAccess } from './access.js'
+import { deadlineServerOptions, type RequestDeadlines, requestDeadlines } from './deadlines.js'
 import { installErrorHandling, sendError } from './error-handler.js'
+import { installJsonBodyParser } from './json-body-parser.js'
 
 export interface HttpServerOptions {
   logger: Logger
@@ -26,6 +28,8 @@ export interface HttpServerOptions {
    * at the first request it does not take. Connections it still holds are destroyed on close.
    */
   front?: ConnectionFront
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  deadlines?: Partial<RequestDeadlines>
 }
 
 /** See `HttpServerOptions.front`. */
@@ -53,12 +57,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
+    ...deadlineServerOptions(requestDeadlines(options.deadlines)),
   })
   const auth = options.auth ?? new Authenticator()
   const openAiRoutes = new Set(options.openAiPaths ?? [])
   // Matched by the route the router chose, never by the URL's text.
   const isOpenAi = (route: string | undefined): boolean => route !== undefined && openAiRoutes.has(route)
   installErrorHandling(app, { isOpenAi, disclose: (req) => auth.isAdmin(callerOf(req)) })
+  installJsonBodyParser(app)
   let draining = false
   let drainAllow = new Set<string>()
 

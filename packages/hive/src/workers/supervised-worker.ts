@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import type { RotatingLog } from '@rbee/common'
-import { deferred, errorMessage, type Logger, RbeeError } from '@rbee/common'
+import { deferred, errorMessage, type Logger, parseJson, RbeeError } from '@rbee/common'
 import {
   type HiveStreamEvent,
   type HiveWorker,
@@ -390,7 +390,7 @@ function parseStdoutLine(line: string): WorkerStdoutMessage | undefined {
   if (!line.startsWith('{')) return undefined
   let json: unknown
   try {
-    json = JSON.parse(line)
+    json = parseJson(line)
   } catch {
     return undefined
   }

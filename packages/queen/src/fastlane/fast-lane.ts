@@ -6,9 +6,11 @@ import {
   type Authenticator,
   type ConnectionFront,
   forClient,
+  jsonNestsDeeperThan,
   type Logger,
   openAiErrorBody,
   RbeeError,
+  type RequestDeadlines,
   retryAfterHeader,
   toRbeeError,
 } from '@rbee/common'
@@ -17,6 +19,7 @@ import type { QueenMetrics } from '../metrics.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import { streamHeaders } from '../proxy/openai-relay.js'
 import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
+import { ArrivalDeadline, type ArrivalPhase } from './arrival-deadline.js'
 import { LaneResponse } from './lane-response.js'
 import { parseRequestHead, type RequestHead } from './request-head.js'
 
@@ -38,6 +41,8 @@ const EMPTY = Buffer.alloc(0)
 const MAX_HEAD = 16 * 1024
 /** An idle kept-alive connection is closed after this (fastify's keep-alive timeout). */
 const IDLE_MS = 72_000
+/** What node:http answers a request that does not arrive in time. */
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'
 
 export interface FastLaneOptions {
   router: InferenceRouter
@@ -49,6 +54,8 @@ export interface FastLaneOptions {
   bodyLimit: number
   draining: () => boolean
   logger: Logger
+  /** How long a request may take to arrive (the HTTP server's own deadlines). */
+  deadlines: RequestDeadlines
 }
 
 /**
@@ -93,11 +100,13 @@ class LaneConnection {
   #buf: Buffer = EMPTY
   #busy = false
   #current: { ac: AbortController; res: LaneResponse } | undefined
+  readonly #deadline: ArrivalDeadline
 
   constructor(o: FastLaneOptions, socket: Socket, toApp: (buffered: Buffer) => void) {
     this.#o = o
     this.#socket = socket
     this.#toApp = toApp
+    this.#deadline = new ArrivalDeadline(o.deadlines, this.#expire)
   }
 
   start(): void {
@@ -119,6 +128,7 @@ class LaneConnection {
   }
 
   readonly #onClose = (): void => {
+    this.#deadline.clear()
     const cur = this.#current
     if (!cur) return
     cur.ac.abort(new RbeeError('RBEE_CANCELLED', 'client disconnected'))
@@ -131,6 +141,15 @@ class LaneConnection {
 
   readonly #onTimeout = (): void => {
     if (!this.#busy) this.#socket.destroy()
+  }
+
+  /** The request did not arrive in time: a 408, as node:http answers, and the connection closes. */
+  readonly #expire = (phase: ArrivalPhase): void => {
+    this.#o.logger.debug({ phase }, 'request did not arrive in time; connection closed')
+    this.#socket.off('data', this.#onData)
+    this.#socket.pause()
+    this.#buf = EMPTY
+    this.#socket.end(REQUEST_TIMEOUT, () => this.#socket.destroy())
   }
 
   /** What the lane listens to on its socket while it has it (all removed at hand-off). */
@@ -153,8 +172,14 @@ class LaneConnection {
   /** Serves the next buffered request if the lane takes it, or hands the connection over. */
   #next(): void {
     const next = this.#take()
+    if (next === 'wait') return
+    if (next === 'wait-head' || next === 'wait-body') {
+      this.#deadline.waiting(next === 'wait-head' ? 'head' : 'body')
+      return
+    }
+    this.#deadline.clear()
     if (next === 'hand-off') this.#handOff()
-    else if (next !== 'wait') {
+    else {
       this.#serve(next).catch((err: unknown) => {
         this.#o.logger.error({ err }, 'fast lane failed; connection closed')
         this.#socket.destroy()
@@ -162,15 +187,18 @@ class LaneConnection {
     }
   }
 
-  /** The next buffered request if the lane serves it (consumed from the buffer). */
-  #take(): LaneRequest | 'wait' | 'hand-off' {
+  /**
+   * The next buffered request if the lane serves it (consumed from the buffer); else whether it
+   * waits for nothing, for the rest of a head or of a body, or hands the connection over.
+   */
+  #take(): LaneRequest | 'wait' | 'wait-head' | 'wait-body' | 'hand-off' {
     const buf = this.#buf
     if (buf.length === 0) return 'wait'
     // Anything but a POST is for the HTTP server, as soon as that is clear.
     const n = Math.min(buf.length, POST.length)
     if (buf.compare(POST, 0, n, 0, n) !== 0) return 'hand-off'
     const end = buf.indexOf(HEAD_END)
-    if (end < 0) return buf.length > MAX_HEAD ? 'hand-off' : 'wait'
+    if (end < 0) return buf.length > MAX_HEAD ? 'hand-off' : 'wait-head'
     const o = this.#o
     const head = parseRequestHead(buf.toString('latin1', 0, end))
     const route = head ? ROUTES[head.path] : undefined
@@ -180,8 +208,10 @@ class LaneConnection {
     if (caller.key !== null)
       o.audit?.recordFirstUse(caller.key, this.#socket.remoteAddress ?? '', { role: caller.role })
     const total = end + 4 + head.contentLength
-    if (buf.length < total) return 'wait'
+    if (buf.length < total) return 'wait-body'
     const body = buf.toString('utf8', end + 4, total)
+    // node:http answers it (a 400 naming the limit).
+    if (jsonNestsDeeperThan(body)) return 'hand-off'
     let json: unknown
     try {
       json = JSON.parse(body)
