@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import {
   Closer,
@@ -245,6 +245,11 @@ export class Hive {
     this.#closer.add(() => this.#telemetry.close())
     const shape = { slots: o.workerSlots ?? 4, ctxSize: o.workerCtxSize ?? 2048 }
     await this.#ensureBuiltin()
+    for (const dir of o.importDirs ?? []) {
+      if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+        this.#log.warn({ dir }, 'import dir is not a directory (yet): nothing can be imported from it')
+      }
+    }
 
     const stopGraceMs = o.workerStopGraceMs ?? 10_000
     const supervisor = new WorkerSupervisor({
