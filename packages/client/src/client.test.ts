@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createHttpServer, deferred, type HttpServer, RbeeError, SseWriter, silentLogger } from '@rbee/common'
+import {
+  Authenticator,
+  createHttpServer,
+  deferred,
+  type HttpServer,
+  RbeeError,
+  ROUTE_ACCESS,
+  SseWriter,
+  silentLogger,
+} from '@rbee/common'
 import { type HiveStreamEvent, HiveStreamEventSchema } from '@rbee/contracts'
 import { HiveClient } from './hive-client.js'
 import { QueenClient } from './queen-client.js'
@@ -28,13 +37,16 @@ describe('typed client', () => {
   const lastEventIds: Array<string | undefined> = []
 
   before(async () => {
-    server = createHttpServer({ logger: silentLogger(), tokens: ['secret-token'] })
+    server = createHttpServer({
+      logger: silentLogger(),
+      auth: new Authenticator({ userKeys: ['secret-token'] }),
+    })
     const app = server.app
-    app.get('/v1/info', async () => ({ service: 'queen-rbee', version: 'x' }))
-    app.post('/v1/jobs', async () => {
+    app.get('/v1/info', ROUTE_ACCESS.user, async () => ({ service: 'queen-rbee', version: 'x' }))
+    app.post('/v1/jobs', ROUTE_ACCESS.user, async () => {
       throw new RbeeError('RBEE_QUEUE_FULL', 'queue for tiny is full', { retryAfterS: 3 })
     })
-    app.get<{ Params: { id: string } }>('/v1/jobs/:id/stream', (req, reply) => {
+    app.get<{ Params: { id: string } }>('/v1/jobs/:id/stream', ROUTE_ACCESS.user, (req, reply) => {
       reply.hijack()
       lastEventIds.push(req.headers['last-event-id'] as string | undefined)
       const sse = new SseWriter(reply.raw, { keepAliveMs: 0 })
@@ -51,7 +63,7 @@ describe('typed client', () => {
       sse.send({ event: 'end', id: 4, data: '[DONE]' })
       sse.close()
     })
-    app.get('/v1/heartbeats/stream', (_req, reply) => {
+    app.get('/v1/heartbeats/stream', ROUTE_ACCESS.user, (_req, reply) => {
       reply.hijack()
       heartbeatConnects++
       const sse = new SseWriter(reply.raw, { keepAliveMs: 0 })

@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions, errorMessage, readSse } from '@rbee/common/base'
+import { Backoff, type BackoffOptions, errorMessage, parseJson, readSse } from '@rbee/common/base'
 import { describeIssues } from '@rbee/contracts'
 import type { z } from 'zod'
 import type { HttpClient } from './http-client.js'
@@ -123,9 +123,9 @@ export class EventSubscription<S extends z.ZodType> {
         for await (const msg of readSse(body)) {
           let data: unknown
           try {
-            data = JSON.parse(msg.data)
-          } catch {
-            this.#o.onInvalid?.(`${msg.event}: data is not JSON`)
+            data = parseJson(msg.data)
+          } catch (err) {
+            this.#o.onInvalid?.(`${msg.event}: data is not JSON rbee takes: ${errorMessage(err)}`)
             continue
           }
           const parsed = this.#o.schema.safeParse(data)

@@ -1,4 +1,4 @@
-import { RbeeError } from '@rbee/common/base'
+import { errorMessage, parseJson, RbeeError } from '@rbee/common/base'
 import { describeIssues } from '@rbee/contracts'
 import { type Dispatcher, Pool } from 'undici'
 import type { z } from 'zod'
@@ -115,10 +115,16 @@ export class HttpClient {
     if (res.statusCode < 200 || res.statusCode >= 300) throw await this.#failure(res)
     let raw: unknown
     try {
-      raw = res.statusCode === 204 ? undefined : await res.body.json()
+      raw = res.statusCode === 204 ? undefined : parseJson(await res.body.text())
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason
-      throw new RbeeError('RBEE_UPSTREAM', `${this.#name} sent a body that is not JSON`, { cause: err })
+      throw new RbeeError(
+        'RBEE_UPSTREAM',
+        `${this.#name} sent a body rbee cannot read: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      )
     }
     const parsed = schema.safeParse(raw)
     if (!parsed.success) {

@@ -1,4 +1,12 @@
-import { Backoff, delay, errorMessage, RbeeError, readSse } from '@rbee/common/base'
+import {
+  Backoff,
+  delay,
+  errorMessage,
+  jsonNestsDeeperThan,
+  jsonTooDeepError,
+  RbeeError,
+  readSse,
+} from '@rbee/common/base'
 import { type JobData, type JobStreamEvent, type Narration, parseJobFrame } from '@rbee/contracts'
 import { z } from 'zod'
 import type { HttpClient } from './http-client.js'
@@ -67,6 +75,8 @@ export class JobStream implements AsyncIterable<JobStreamEvent> {
           const id = msg.id === undefined ? this.#lastId + 1 : Number(msg.id)
           let ev: JobStreamEvent
           try {
+            // Job data reaches JSON.stringify and printing again: nesting is bounded first.
+            if (jsonNestsDeeperThan(msg.data)) throw jsonTooDeepError(`the ${msg.event} event`)
             ev = parseJobFrame(msg.event, id, msg.data)
           } catch (err) {
             throw new RbeeError(

@@ -6,6 +6,8 @@ import {
   HiveRecordSchema,
   type ModelList,
   ModelListSchema,
+  OPERATION_ACCESS,
+  type Operation,
   type OperationOf,
   type QueenInfo,
   QueenInfoSchema,
@@ -14,6 +16,7 @@ import {
 } from '@rbee/contracts'
 import { z } from 'zod'
 import type { EventSubscription } from './event-subscription.js'
+import { HttpClient } from './http-client.js'
 import type { JobStream, JobStreamOptions } from './job-stream.js'
 import { type ClientOptions, type HeartbeatOptions, ServiceClient } from './service-client.js'
 
@@ -23,14 +26,40 @@ export const DEFAULT_QUEEN_URL = 'http://127.0.0.1:7833'
 /** Inference parameters of an `infer` job. */
 export type InferParams = Omit<OperationOf<'infer'>, 'operation' | 'model'> & { model?: string }
 
+export interface QueenClientOptions extends Partial<ClientOptions> {
+  /**
+   * An admin key, used only where one is needed (model and worker management, shutdown) and for
+   * following those jobs; everything else goes with `token`.
+   */
+  adminToken?: string | undefined
+}
+
 /**
  * Typed client of `queen-rbee`: the jobs API, fleet status, models, metrics and the aggregated
  * heartbeat stream. The CLI and UIs use it; `token` is an API key (or, for hives and workers
- * calling the node endpoints, the node token).
+ * calling the node endpoints, the node token), `adminToken` an admin key.
  */
 export class QueenClient extends ServiceClient {
-  constructor(options: Partial<ClientOptions> = {}) {
-    super({ ...options, baseUrl: options.baseUrl ?? DEFAULT_QUEEN_URL, name: options.name ?? 'queen-rbee' })
+  readonly #admin: HttpClient | undefined
+
+  constructor(options: QueenClientOptions = {}) {
+    const { adminToken, ...rest } = options
+    const base = { ...rest, baseUrl: rest.baseUrl ?? DEFAULT_QUEEN_URL, name: rest.name ?? 'queen-rbee' }
+    super(base)
+    this.#admin = adminToken ? new HttpClient({ ...base, token: adminToken }) : undefined
+  }
+
+  protected override transportFor(op: Operation): HttpClient {
+    return OPERATION_ACCESS[op.operation] === 'admin' && this.#admin ? this.#admin : this.http
+  }
+
+  /** Asks the queen to shut down (`POST /v1/shutdown`, an admin action). */
+  override async shutdown(): Promise<void> {
+    await (this.#admin ?? this.http).json('POST', '/v1/shutdown', z.unknown())
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.#admin?.close()])
   }
 
   /** `GET /v1/info`. */

@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCode, errorMessage, RbeeError } from '@rbee/common/base'
+import { ERROR_CODES, type ErrorCode, errorMessage, parseJson, RbeeError } from '@rbee/common/base'
 import { ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
 
 /** True when `code` is one of rbee's stable error codes. */
@@ -27,7 +27,7 @@ export function errorFromResponse(
   const retryAfterS = retryAfterOf(headers['retry-after'])
   let json: unknown
   try {
-    json = JSON.parse(bodyText)
+    json = parseJson(bodyText)
   } catch {
     json = undefined
   }

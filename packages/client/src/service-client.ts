@@ -46,18 +46,26 @@ export abstract class ServiceClient {
   submit(op: Operation, signal?: AbortSignal): Promise<JobCreated> {
     const parsed = OperationSchema.safeParse(op)
     if (!parsed.success) return Promise.reject(validationError(parsed.error, 'operation'))
-    return this.http.json('POST', '/v1/jobs', JobCreatedSchema, { body: parsed.data, signal })
+    return this.transportFor(parsed.data).json('POST', '/v1/jobs', JobCreatedSchema, {
+      body: parsed.data,
+      signal,
+    })
   }
 
-  /** Follows a job's event stream. */
-  stream(jobId: string, options: JobStreamOptions = {}): JobStream {
-    return new JobStream(this.http, jobId, options)
+  /** Follows a job's event stream (with the credential that may read the job). */
+  stream(jobId: string, options: JobStreamOptions = {}, http: HttpClient = this.http): JobStream {
+    return new JobStream(http, jobId, options)
   }
 
-  /** Starts a job and follows it. */
+  /** Starts a job and follows it, both with the credential the operation needs. */
   async run(op: Operation, options: JobStreamOptions = {}): Promise<JobStream> {
     const created = await this.submit(op, options.signal)
-    return this.stream(created.job_id, options)
+    return this.stream(created.job_id, options, this.transportFor(op))
+  }
+
+  /** The transport (credential) an operation is sent with. */
+  protected transportFor(_op: Operation): HttpClient {
+    return this.http
   }
 
   /** Cancels a job (`DELETE /v1/jobs/:id`). */

@@ -3,8 +3,11 @@
 // fastify or pino, which saves every CLI command their start-up time.
 export * from './auth.js'
 export * from './config-flags.js'
+export * from './error-disclosure.js'
 export * from './errors.js'
 export * from './format.js'
+export * from './json-limits.js'
 export * from './lifecycle.js'
 export * from './net.js'
+export * from './secret-file.js'
 export * from './sse/sse-reader.js'

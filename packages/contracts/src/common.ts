@@ -26,6 +26,8 @@ export const ErrorBodySchema = z.object({
     code: z.string().regex(/^RBEE_[A-Z0-9_]+$/),
     message: z.string(),
     details: z.unknown().optional(),
+    /** Ties a server-side error to the daemon's log line that holds its details. */
+    error_id: z.string().max(64).optional(),
   }),
 })
 export type ErrorBody = z.infer<typeof ErrorBodySchema>

@@ -141,6 +141,8 @@ export const OpenAiErrorSchema = z.object({
     type: z.string(),
     param: z.string().nullable(),
     code: z.string().nullable(),
+    /** rbee's addition: ties a server-side error to the queen's log line that holds its details. */
+    error_id: z.string().max(64).optional(),
   }),
 })
 export type OpenAiError = z.infer<typeof OpenAiErrorSchema>

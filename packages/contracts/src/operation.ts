@@ -68,3 +68,25 @@ export const HIVE_OPERATIONS = [
   'model_delete',
   'hive_check',
 ] as const satisfies readonly OperationName[]
+
+/**
+ * Who may start each operation through the queen: any client key (`user`), or an admin key
+ * (`admin`: model and worker management). Hives take every operation from the node token.
+ */
+export const OPERATION_ACCESS = {
+  status: 'user',
+  infer: 'user',
+  worker_spawn: 'admin',
+  worker_list: 'user',
+  worker_get: 'user',
+  worker_stop: 'admin',
+  model_download: 'admin',
+  model_import: 'admin',
+  model_list: 'user',
+  model_get: 'user',
+  model_delete: 'admin',
+  hive_list: 'user',
+  hive_get: 'user',
+  queen_check: 'user',
+  hive_check: 'user',
+} as const satisfies Record<OperationName, 'user' | 'admin'>

@@ -1,9 +1,13 @@
 import { mkdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import {
+  AuditLog,
+  Authenticator,
   Closer,
   createHttpServer,
   createLogger,
+  type DeclaredRoute,
   errorMessage,
   firstExternalIPv4,
   type HttpServer,
@@ -12,6 +16,8 @@ import {
   JobRegistry,
   type Logger,
   RbeeError,
+  type RequestDeadlines,
+  ROUTE_ACCESS,
   registerJobRoutes,
 } from '@rbee/common'
 import {
@@ -107,6 +113,13 @@ export interface HiveOptions {
   headerReader?: GgufHeaderPoolOptions
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
+  /**
+   * Where refused calls are recorded (the queen passes its own to its in-process hive).
+   * @default `<home>/logs/audit.log`
+   */
+  audit?: AuditLog | undefined
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  requestDeadlines?: Partial<RequestDeadlines>
 }
 
 type Status = HiveInfo['operational_status']
@@ -134,6 +147,8 @@ export class Hive {
   readonly #host: string
   readonly #closer = new Closer()
   readonly #server: HttpServer
+  readonly #auth: Authenticator
+  readonly #audit: AuditLog
   readonly #jobs: JobRegistry
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
@@ -184,10 +199,14 @@ export class Hive {
     this.#monitor = new HostMonitor({
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
     })
+    this.#auth = new Authenticator({ nodeToken: options.token })
+    this.#audit =
+      options.audit ?? new AuditLog({ path: join(this.dirs.logs, 'audit.log'), daemon: 'rbee-hive' })
     this.#server = createHttpServer({
       logger: this.#log,
-      tokens: options.token ? [options.token] : [],
-      publicPaths: ['/health'],
+      auth: this.#auth,
+      audit: this.#audit,
+      deadlines: options.requestDeadlines,
     })
     this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
     this.#telemetry = new TelemetryHub({
@@ -202,6 +221,11 @@ export class Hive {
   /** The bound port (after `start()`). */
   get port(): number {
     return this.#port
+  }
+
+  /** Every route this daemon serves, with who may call it (public, user, admin, node). */
+  get routes(): readonly DeclaredRoute[] {
+    return this.#server.routes
   }
 
   /** The URL this hive announces: `advertiseUrl`, or one built from the bind address. */
@@ -236,6 +260,11 @@ export class Hive {
         mkdir(d, { recursive: true }),
       ),
     )
+    if (!o.audit) {
+      const audit = this.#audit
+      audit.open()
+      this.#closer.add(() => audit.close())
+    }
     const catalog = new ModelCatalog({ path: this.dirs.catalog, logger: this.#log })
     this.#catalog = catalog
     this.#closer.add(() => catalog.close())
@@ -401,6 +430,7 @@ export class Hive {
     const app = this.#server.app
     app.get(
       '/health',
+      ROUTE_ACCESS.public,
       async (): Promise<Health> => ({
         status: this.#server.draining ? 'draining' : 'ok',
         service: 'rbee-hive',
@@ -408,13 +438,13 @@ export class Hive {
         uptime_s: (Date.now() - this.#startedAt) / 1000,
       }),
     )
-    app.get('/v1/info', async () => this.info())
-    app.get('/v1/capabilities', async () => this.capabilities())
-    app.get('/v1/heartbeats/stream', async (_req, reply) => {
+    app.get('/v1/info', ROUTE_ACCESS.node, async () => this.info())
+    app.get('/v1/capabilities', ROUTE_ACCESS.node, async () => this.capabilities())
+    app.get('/v1/heartbeats/stream', ROUTE_ACCESS.node, async (_req, reply) => {
       reply.hijack()
       this.#telemetry.subscribe(reply.raw)
     })
-    app.post('/v1/shutdown', async (_req, reply) => {
+    app.post('/v1/shutdown', ROUTE_ACCESS.node, async (_req, reply) => {
       this.#log.info('shutdown requested over HTTP')
       setImmediate(() => {
         if (this.#o.onShutdownRequest) this.#o.onShutdownRequest()
@@ -439,6 +469,9 @@ export class Hive {
           if (!this.#ops) throw new RbeeError('RBEE_NOT_READY', 'the hive is starting', { retryAfterS: 1 })
           this.#ops.precheck(op)
         },
+        auth: this.#auth,
+        access: 'node',
+        audit: this.#audit,
       },
     )
   }

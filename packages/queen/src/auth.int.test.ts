@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
 import { RbeeError } from '@rbee/common'
-import { ManagedProcess, QUEEN_MAIN, type StartedQueen, startQueen } from '@rbee/testing'
+import type { Operation } from '@rbee/contracts'
+import {
+  ManagedProcess,
+  QUEEN_MAIN,
+  type StartedQueen,
+  startQueen,
+  writeUnloadableModel,
+} from '@rbee/testing'
 
 const API_KEY = 'sk-test-0123456789'
 const NODE_TOKEN = 'node-token-abcdefgh'
@@ -145,5 +153,121 @@ describe('queen-rbee without API keys on loopback', () => {
     } finally {
       await client.close()
     }
+  })
+})
+
+// API keys and nothing else, as a user would start it on a laptop: the queen makes a node token
+// for its local hive and workers, so neither is open to callers without it.
+describe('queen-rbee with API keys and no node token', () => {
+  const USER = 'sk-user-0123456789'
+  const ADMIN = 'sk-admin-0123456789'
+  let queen: StartedQueen
+  let user: QueenClient
+  let admin: QueenClient
+  before(async () => {
+    queen = await startQueen({ apiKeys: [USER], args: ['--admin-key', ADMIN] })
+    user = new QueenClient({ baseUrl: queen.url, token: USER })
+    admin = new QueenClient({ baseUrl: queen.url, token: ADMIN })
+  })
+  after(async () => {
+    await user?.close()
+    await admin?.close()
+    await queen?.close()
+  })
+
+  test('its local hive and workers refuse callers without the node token, and so does registration', async () => {
+    assert.deepEqual((await user.info()).auth, { api_keys: true, node_token: true })
+    const r = await fetch(`${queen.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${USER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', prompt: 'hi', max_tokens: 2 }),
+    })
+    assert.equal(r.status, 200, await r.clone().text())
+    const s = await user.status()
+    const hiveUrl = s.hives[0]?.url
+    const worker = s.workers[0]
+    assert.ok(hiveUrl && worker, JSON.stringify(s))
+    for (const token of [undefined, USER, ADMIN]) {
+      const headers = token ? { authorization: `Bearer ${token}` } : undefined
+      assert.equal((await fetch(`${hiveUrl}/v1/info`, { headers })).status, 401, `hive info with ${token}`)
+      const spawn = await fetch(`${hiveUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ operation: 'worker_spawn', model: 'tiny' }),
+      })
+      assert.equal(spawn.status, 401, `hive worker_spawn with ${token}`)
+      const completion = await fetch(`http://${worker.host}:${worker.port}/v1/completions`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny', prompt: 'hi', max_tokens: 2 }),
+      })
+      assert.equal(completion.status, 401, `worker completion with ${token}`)
+      const ready = await fetch(`${queen.url}/v1/hive/ready`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ hive_id: 'evil', hive_url: 'http://127.0.0.1:9' }),
+      })
+      assert.equal(ready.status, 401, `hive registration with ${token}`)
+    }
+  })
+
+  test('a user key cannot manage models or workers or stop the queen; an admin key can', async () => {
+    const adminOps: Operation[] = [
+      { operation: 'model_import', path: '/etc/shadow' },
+      { operation: 'model_delete', model: 'tiny' },
+      { operation: 'worker_spawn', model: 'tiny', worker: 'auto', device: 0 },
+      { operation: 'worker_stop', worker_id: 'w-1' },
+      { operation: 'model_download', model: 'hf:org/repo' },
+    ]
+    for (const op of adminOps) {
+      await assert.rejects(
+        user.submit(op),
+        (e: unknown) => e instanceof RbeeError && e.code === 'RBEE_FORBIDDEN' && e.status === 403,
+        op.operation,
+      )
+    }
+    const shutdown = await fetch(`${queen.url}/v1/shutdown`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${USER}` },
+    })
+    assert.equal(shutdown.status, 403)
+    assert.equal((await user.health()).status, 'ok')
+    const listed = await (await admin.run({ operation: 'model_list' })).collect()
+    assert.equal(listed.outcome, 'done')
+  })
+
+  test('a worker that fails to start is a short error with an error id for a user, with its details for an admin', async () => {
+    const path = join(queen.home, 'models', 'broken.gguf')
+    await writeUnloadableModel(path)
+    const imported = await (await admin.run({ operation: 'model_import', path, id: 'broken' })).collect()
+    assert.equal(imported.outcome, 'done', imported.message ?? '')
+    // Completions take the queen's fast lane, embeddings its HTTP server: both disclose alike.
+    const ask = (key: string, path = '/v1/chat/completions') =>
+      fetch(`${queen.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(
+          path === '/v1/embeddings'
+            ? { model: 'broken', input: 'hi' }
+            : { model: 'broken', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 },
+        ),
+      })
+    for (const path of ['/v1/chat/completions', '/v1/embeddings']) {
+      const forUser = await ask(USER, path)
+      const body = (await forUser.json()) as { error: { code: string; message: string; error_id?: string } }
+      assert.ok(forUser.status >= 500, JSON.stringify(body))
+      assert.match(body.error.error_id ?? '', /^err-[0-9a-f]{12}$/)
+      assert.ok(body.error.message.includes(body.error.error_id!), body.error.message)
+      for (const leak of [queen.home, 'llm-worker-rbee', '--model', '127.0.0.1', 'pid']) {
+        assert.ok(
+          !body.error.message.includes(leak),
+          `${path}: the user's error shows ${leak}: ${body.error.message}`,
+        )
+      }
+    }
+    const forAdmin = (await (await ask(ADMIN)).json()) as { error: { message: string; error_id?: string } }
+    assert.match(forAdmin.error.error_id ?? '', /^err-/)
+    assert.match(forAdmin.error.message, /broken/, 'an admin reads what failed')
+    assert.ok(!forAdmin.error.message.includes('error id'), forAdmin.error.message)
   })
 })

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -41,16 +41,63 @@ describe('queen configuration', () => {
     assert.deepEqual(parseQueenConfig([], env).api_keys, ['key-one-123456', 'key-two-123456'])
   })
 
-  test('API keys and the node token can come from files', async () => {
+  test('user keys, admin keys and the node token can come from files of mode 600', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rbee-queen-conf-'))
-    await writeFile(join(dir, 'keys'), '# keys\nfile-key-1234567\n\nfile-key-7654321\n')
-    await writeFile(join(dir, 'token'), 'node-token-from-file\n')
+    const secret = { mode: 0o600 }
+    await writeFile(
+      join(dir, 'keys'),
+      '# keys\nfile-key-1234567\n\nuser file-key-7654321\nadmin admin-key-1234567\n',
+      secret,
+    )
+    await writeFile(join(dir, 'admins'), 'admin-key-7654321\n', secret)
+    await writeFile(join(dir, 'token'), 'node-token-from-file\n', secret)
     const c = parseQueenConfig(
-      ['--api-key-file', join(dir, 'keys'), '--node-token-file', join(dir, 'token')],
+      [
+        '--api-key-file',
+        join(dir, 'keys'),
+        '--admin-key-file',
+        join(dir, 'admins'),
+        '--node-token-file',
+        join(dir, 'token'),
+      ],
       HOME_ENV,
     )
     assert.deepEqual(c.api_keys, ['file-key-1234567', 'file-key-7654321'])
+    assert.deepEqual(c.admin_keys, ['admin-key-1234567', 'admin-key-7654321'])
     assert.equal(c.node_token, 'node-token-from-file')
+  })
+
+  test('an empty, blank or unreadable key file, or one open to others, stops the start with what to do', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rbee-queen-conf-'))
+    const refused = async (name: string, text: string, mode: number, why: RegExp) => {
+      const path = join(dir, name)
+      await writeFile(path, text, { mode })
+      await chmod(path, mode)
+      assert.throws(
+        () => parseQueenConfig(['--api-key-file', path], HOME_ENV),
+        (e: unknown) => e instanceof ConfigError && why.test(e.message),
+        name,
+      )
+    }
+    await refused('empty', '', 0o600, /holds no API key/)
+    await refused('blank', '  \n\t\n# only a comment\n', 0o600, /holds no API key/)
+    await refused('world', 'good-key-12345678\n', 0o644, /mode 0644\); run: chmod 600 /)
+    await refused('group', 'good-key-12345678\n', 0o640, /mode 0640\); run: chmod 600 /)
+    await refused(
+      'junk',
+      'owner good-key-12345678\n',
+      0o600,
+      /line 1: expected KEY, 'user KEY' or 'admin KEY'/,
+    )
+    assert.throws(
+      () => parseQueenConfig(['--node-token-file', join(dir, 'missing')], HOME_ENV),
+      (e: unknown) => e instanceof ConfigError && /cannot read the node token file/.test(e.message),
+    )
+    assert.throws(
+      () =>
+        parseQueenConfig(['--api-key', 'same-key-12345678', '--node-token', 'same-key-12345678'], HOME_ENV),
+      (e: unknown) => e instanceof ConfigError && /--node-token: the node token must differ/.test(e.message),
+    )
   })
 
   test('a bad value names its flag', () => {

@@ -1,52 +1,88 @@
-import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
-import { ConfigError, type FlagKind, readFlags, validateFlags } from '@rbee/common'
+import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
 import { HostSchema, IdSchema } from '@rbee/contracts'
 import { z } from 'zod'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
+const SecretSchema = z
+  .string()
+  .min(8, 'must be at least 8 characters')
+  .max(4096)
+  .regex(/^\S+$/, 'must not contain spaces')
 
 /** Everything `queen-rbee` is started with, after parsing and validation. */
-export const QueenConfigSchema = z.object({
-  host: HostSchema,
-  port: z.int().min(0).max(65535),
-  api_keys: z.array(z.string().min(8, 'must be at least 8 characters')),
-  node_token: z.string().min(8, 'must be at least 8 characters').optional(),
-  hives_conf: z.string().min(1),
-  home: z.string().min(1),
-  local_hive: z.boolean(),
-  local_hive_id: IdSchema.optional(),
-  advertise_url: UrlSchema.optional(),
-  queue_size: z.int().min(0).max(100_000),
-  queue_timeout_ms: z.int().min(1).max(3_600_000),
-  spawn_timeout_ms: z.int().min(1000).max(3_600_000),
-  hive_wait_ms: z.int().min(0).max(3_600_000),
-  idle_ttl_ms: z.int().min(0),
-  builtin_idle_ttl_ms: z.int().min(0),
-  worker_slots: z.int().min(1).max(64).optional(),
-  worker_ctx_size: z.int().min(128).max(1_048_576).optional(),
-  hive_interval_ms: z.int().min(50).max(3_600_000),
-  worker_heartbeat_interval_ms: z.int().min(100).max(3_600_000),
-  body_limit: z
-    .int()
-    .min(1024)
-    .max(1024 * 1024 * 1024),
-  max_attempts: z.int().min(1).max(10),
-  import_dirs: z.array(z.string().min(1)),
-})
+export const QueenConfigSchema = z
+  .object({
+    host: HostSchema,
+    port: z.int().min(0).max(65535),
+    api_keys: z.array(SecretSchema).max(10_000),
+    admin_keys: z.array(SecretSchema).max(10_000),
+    node_token: SecretSchema.optional(),
+    audit_log: z.string().min(1),
+    key_limit: z.int().min(0).max(1_000_000),
+    job_grace_ms: z.int().min(0).max(3_600_000),
+    hives_conf: z.string().min(1),
+    home: z.string().min(1),
+    local_hive: z.boolean(),
+    local_hive_id: IdSchema.optional(),
+    advertise_url: UrlSchema.optional(),
+    queue_size: z.int().min(0).max(100_000),
+    queue_timeout_ms: z.int().min(1).max(3_600_000),
+    spawn_timeout_ms: z.int().min(1000).max(3_600_000),
+    hive_wait_ms: z.int().min(0).max(3_600_000),
+    idle_ttl_ms: z.int().min(0),
+    builtin_idle_ttl_ms: z.int().min(0),
+    worker_slots: z.int().min(1).max(64).optional(),
+    worker_ctx_size: z.int().min(128).max(1_048_576).optional(),
+    hive_interval_ms: z.int().min(50).max(3_600_000),
+    worker_heartbeat_interval_ms: z.int().min(100).max(3_600_000),
+    body_limit: z
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024),
+    max_attempts: z.int().min(1).max(10),
+    import_dirs: z.array(z.string().min(1)),
+  })
+  .superRefine((c, ctx) => {
+    const users = new Set(c.api_keys)
+    if (c.admin_keys.some((k) => users.has(k))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin_keys'],
+        message: 'a key cannot be both a user key and an admin key',
+      })
+    }
+    if (c.node_token !== undefined && (users.has(c.node_token) || c.admin_keys.includes(c.node_token))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['node_token'],
+        message: 'the node token must differ from every API key',
+      })
+    }
+  })
 export type QueenConfig = z.infer<typeof QueenConfigSchema>
 
 /** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
 const FLAGS: Record<
   string,
-  readonly [keyof QueenConfig | 'api_key_file' | 'node_token_file', string, string | undefined, FlagKind]
+  readonly [
+    keyof QueenConfig | 'api_key_file' | 'admin_key_file' | 'node_token_file',
+    string,
+    string | undefined,
+    FlagKind,
+  ]
 > = {
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
   port: ['port', 'RBEE_PORT', '7833', 'int'],
   'api-key': ['api_keys', 'RBEE_API_KEYS', undefined, 'list'],
   'api-key-file': ['api_key_file', 'RBEE_API_KEY_FILE', undefined, 'string'],
+  'admin-key': ['admin_keys', 'RBEE_ADMIN_KEYS', undefined, 'list'],
+  'admin-key-file': ['admin_key_file', 'RBEE_ADMIN_KEY_FILE', undefined, 'string'],
+  'audit-log': ['audit_log', 'RBEE_AUDIT_LOG', undefined, 'string'],
+  'key-limit': ['key_limit', 'RBEE_KEY_LIMIT', '32', 'int'],
+  'job-grace-ms': ['job_grace_ms', 'RBEE_JOB_GRACE_MS', '10000', 'int'],
   'node-token': ['node_token', 'RBEE_NODE_TOKEN', undefined, 'string'],
   'node-token-file': ['node_token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
   'hives-conf': ['hives_conf', 'RBEE_HIVES_CONF', undefined, 'string'],
@@ -83,13 +119,25 @@ model \`tiny\`.
 Options (each also read from the environment variable shown; flags win):
   --host ADDR                     RBEE_HOST                 bind address (default: 127.0.0.1)
   --port N                        RBEE_PORT                 0 = the OS picks (default: 7833)
-  --api-key KEY                   RBEE_API_KEYS             API key for the public API; repeat the flag,
-                                                            or comma-separate in the env var
-  --api-key-file PATH             RBEE_API_KEY_FILE         file with one API key per line
+  --api-key KEY                   RBEE_API_KEYS             user key (inference, model list, own jobs);
+                                                            repeat the flag, or comma-separate in the env var
+  --api-key-file PATH             RBEE_API_KEY_FILE         file with one key per line: KEY (a user key),
+                                                            'user KEY' or 'admin KEY'; mode 600
+  --admin-key KEY                 RBEE_ADMIN_KEYS           admin key (also model and worker management,
+                                                            shutdown); repeatable, or comma-separated
+  --admin-key-file PATH           RBEE_ADMIN_KEY_FILE       file with one admin key per line; mode 600
   --node-token T                  RBEE_NODE_TOKEN           secret shared with hives and workers
-  --node-token-file PATH          RBEE_NODE_TOKEN_FILE      file holding the node token
-                                                            (API keys and node token are required
-                                                            when bound beyond loopback)
+                                                            (generated for the local hive when keys are
+                                                            set and none is given)
+  --node-token-file PATH          RBEE_NODE_TOKEN_FILE      file holding the node token; mode 600
+                                                            (keys and node token are required when
+                                                            bound beyond loopback)
+  --audit-log PATH                RBEE_AUDIT_LOG            JSON lines of refusals and admin actions
+                                                            (default: HOME/logs/audit.log)
+  --key-limit N                   RBEE_KEY_LIMIT            requests one key may have queued or running
+                                                            (default: 32; 0 = no limit)
+  --job-grace-ms N                RBEE_JOB_GRACE_MS         a job nobody follows is cancelled after this
+                                                            (default: 10000; 0 = never)
   --hives-conf PATH               RBEE_HIVES_CONF           hives (default: ~/.config/rbee/hives.conf)
   --home DIR                      RBEE_HOME                 data dir of the local hive
                                                             (default: ~/.local/share/rbee)
@@ -114,15 +162,17 @@ Options (each also read from the environment variable shown; flags win):
   --help, --version
 `
 
-function readSecretFile(path: string, what: string): string[] {
-  try {
-    return readFileSync(path, 'utf8')
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('#'))
-  } catch (err) {
-    throw new ConfigError(`cannot read the ${what} file ${path}: ${(err as Error).message}`)
-  }
+/** A key file's lines: `KEY` or `user KEY` (a user key), `admin KEY` (an admin key). */
+function readKeyFile(path: string): { user: string[]; admin: string[] } {
+  const out = { user: [] as string[], admin: [] as string[] }
+  readSecretFile(path, 'API key').forEach((line, i) => {
+    const words = line.split(/\s+/)
+    if (words.length === 1) out.user.push(words[0]!)
+    else if (words.length === 2 && (words[0] === 'user' || words[0] === 'admin'))
+      out[words[0]].push(words[1]!)
+    else throw new ConfigError(`${path} line ${i + 1}: expected KEY, 'user KEY' or 'admin KEY'`)
+  })
+  return out
 }
 
 /**
@@ -134,17 +184,26 @@ export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   // The switch is `--no-local-hive`; the setting is whether to run one.
   raw.local_hive = raw.local_hive !== true
   if ((raw.api_keys as string[]).length === 0 && env.RBEE_API_KEY) raw.api_keys = [env.RBEE_API_KEY.trim()]
+  if ((raw.admin_keys as string[]).length === 0 && env.RBEE_ADMIN_KEY)
+    raw.admin_keys = [env.RBEE_ADMIN_KEY.trim()]
   if (typeof raw.api_key_file === 'string') {
-    raw.api_keys = [...(raw.api_keys as string[]), ...readSecretFile(raw.api_key_file, 'API key')]
+    const keys = readKeyFile(raw.api_key_file)
+    raw.api_keys = [...(raw.api_keys as string[]), ...keys.user]
+    raw.admin_keys = [...(raw.admin_keys as string[]), ...keys.admin]
+  }
+  if (typeof raw.admin_key_file === 'string') {
+    raw.admin_keys = [...(raw.admin_keys as string[]), ...readSecretFile(raw.admin_key_file, 'admin key')]
   }
   if (typeof raw.node_token_file === 'string' && raw.node_token === undefined) {
     raw.node_token = readSecretFile(raw.node_token_file, 'node token')[0]
   }
   delete raw.api_key_file
+  delete raw.admin_key_file
   delete raw.node_token_file
   raw.hives_conf ??= defaultHivesConfPath(env)
   raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
-  for (const k of ['home', 'hives_conf'] as const) {
+  raw.audit_log ??= join(raw.home as string, 'logs', 'audit.log')
+  for (const k of ['home', 'hives_conf', 'audit_log'] as const) {
     if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
   }
   raw.import_dirs = (raw.import_dirs as string[]).map((d) => resolve(d))

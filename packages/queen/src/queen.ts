@@ -1,24 +1,30 @@
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { HiveConfEntry } from '@rbee/client'
 import { hiveConfUrl } from '@rbee/client'
 import {
+  AuditLog,
+  Authenticator,
   Closer,
   createHttpServer,
   createLogger,
+  type DeclaredRoute,
   errorMessage,
   firstExternalIPv4,
+  generateNodeToken,
   type HttpServer,
   isLoopbackHost,
   isWildcardHost,
   JobRegistry,
   type Logger,
   RbeeError,
+  type RequestDeadlines,
   registerJobRoutes,
+  requestDeadlines,
 } from '@rbee/common'
-import { type FleetStatus, hostPortUrl } from '@rbee/contracts'
+import { type FleetStatus, hostPortUrl, OPERATION_ACCESS } from '@rbee/contracts'
 import { FastLane } from './fastlane/fast-lane.js'
 import { HiveManager } from './hives/hive-manager.js'
-import { installAuth } from './http/auth.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
@@ -40,10 +46,21 @@ export interface QueenOptions {
   port?: number
   /** Data dir of the local hive (`$RBEE_HOME`). Required when the local hive runs. */
   home?: string
-  /** API keys for the public API; none is allowed only on loopback. */
+  /** User keys: inference, model list, fleet views, their own jobs. No key at all is allowed only on loopback. */
   apiKeys?: readonly string[]
-  /** Shared secret of queen, hives and workers; required beyond loopback. */
+  /** Admin keys: all a user key may, plus model and worker management and shutdown. */
+  adminKeys?: readonly string[]
+  /**
+   * Shared secret of queen, hives and workers; required beyond loopback. With keys and no node
+   * token, one is generated for the local hive and its workers.
+   */
   nodeToken?: string | undefined
+  /** The audit log (JSON lines); `null` for none. @default `<home>/logs/audit.log` when `home` is set */
+  auditLog?: string | null
+  /** Inference requests one key may have queued or running; 0 for no limit. @default 32 */
+  keyLimit?: number
+  /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default 10_000 */
+  jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
   /** Run a hive in-process when no hive is configured. @default true */
@@ -74,6 +91,8 @@ export interface QueenOptions {
   workerCtxSize?: number | undefined
   /** Largest public request body. @default 8 MiB */
   bodyLimit?: number
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  requestDeadlines?: Partial<RequestDeadlines>
   /** Tries per inference request. @default 3 */
   maxAttempts?: number
   /** For the local hive: the Hugging Face endpoint and token its downloads use (`HF_ENDPOINT`, `HF_TOKEN`). */
@@ -87,9 +106,6 @@ export interface QueenOptions {
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
 }
-
-/** Endpoints hives and workers call with the node token. */
-const NODE_PATHS = ['/v1/hive/ready', '/v1/worker-heartbeat']
 
 /**
  * queen-rbee: knows every hive and worker, decides where each request runs, streams answers
@@ -110,6 +126,9 @@ export class Queen {
   readonly #proxy: WorkerProxy
   readonly #fleet: FleetStream
   readonly #reaper: IdleReaper
+  readonly #auth: Authenticator
+  readonly #nodeToken: string | undefined
+  readonly #audit: AuditLog | undefined
   readonly #startedAt = Date.now()
   readonly #discovering = new Map<string, number>()
   /** Set before the port is bound, so `/v1/info` says from its first answer that one is coming. */
@@ -123,8 +142,10 @@ export class Queen {
     this.#o = options
     this.#host = options.host ?? '127.0.0.1'
     const apiKeys = options.apiKeys ?? []
+    const adminKeys = options.adminKeys ?? []
+    const keys = apiKeys.length + adminKeys.length > 0
     if (!isLoopbackHost(this.#host)) {
-      if (apiKeys.length === 0) {
+      if (!keys) {
         throw new RbeeError(
           'RBEE_CONFIG',
           `refusing to serve on ${this.#host} without an API key: set --api-key / RBEE_API_KEYS / --api-key-file, or bind to 127.0.0.1`,
@@ -138,6 +159,22 @@ export class Queen {
       }
     }
     this.#log = options.logger ?? createLogger({ name: 'queen-rbee' })
+    // With keys, hives and workers must never be open: the local hive and its workers get a
+    // node token even when none was configured.
+    this.#nodeToken = options.nodeToken ?? (keys ? generateNodeToken() : undefined)
+    if (keys && !options.nodeToken) {
+      this.#log.info(
+        (options.hives ?? []).length > 0
+          ? 'generated a node token for this run; hives in hives.conf cannot know it: give queen and hives the same --node-token'
+          : 'generated a node token for the local hive and its workers',
+      )
+    }
+    this.#auth = new Authenticator({ userKeys: apiKeys, adminKeys, nodeToken: this.#nodeToken })
+    const auditPath =
+      options.auditLog === null
+        ? undefined
+        : (options.auditLog ?? (options.home ? join(options.home, 'logs', 'audit.log') : undefined))
+    this.#audit = auditPath ? new AuditLog({ path: auditPath, daemon: 'queen-rbee' }) : undefined
     const hiveIntervalMs = options.hiveIntervalMs ?? 1000
     this.registry = new Registry({
       hiveIntervalMs,
@@ -148,11 +185,11 @@ export class Queen {
     this.#hives = new HiveManager({
       registry: this.registry,
       logger: this.#log,
-      token: options.nodeToken,
+      token: this.#nodeToken,
       hiveIntervalMs,
       onEvent: (ev) => this.#fleet.publish(ev),
     })
-    this.#proxy = new WorkerProxy({ token: options.nodeToken })
+    this.#proxy = new WorkerProxy({ token: this.#nodeToken })
     let scheduler: Scheduler | undefined
     this.metrics = new QueenMetrics({
       queueDepths: () => scheduler?.queueDepths() ?? [],
@@ -199,30 +236,34 @@ export class Queen {
       logger: this.#log,
       proxy: this.#proxy,
       maxAttempts: options.maxAttempts,
+      keyLimit: options.keyLimit,
     })
     const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
+    const deadlines = requestDeadlines(options.requestDeadlines)
     const lane = new FastLane({
       router,
       metrics: this.metrics,
-      apiKeys,
+      auth: this.#auth,
+      audit: this.#audit,
       bodyLimit,
       draining: () => this.#server.draining,
       logger: this.#log,
+      deadlines,
     })
     this.#server = createHttpServer({
       logger: this.#log,
       bodyLimit,
+      deadlines,
       openAiPaths: OPENAI_PATHS,
       front: lane.front,
+      auth: this.#auth,
+      audit: this.#audit,
     })
-    installAuth(this.#server.app, {
-      apiKeys,
-      nodeToken: options.nodeToken,
-      nodePaths: NODE_PATHS,
-      publicPaths: ['/health'],
-      openAiPaths: OPENAI_PATHS,
+    this.#jobs = new JobRegistry({
+      actor: 'queen-rbee',
+      logger: this.#log,
+      ...(options.jobGraceMs === undefined ? {} : { unreadGraceMs: options.jobGraceMs }),
     })
-    this.#jobs = new JobRegistry({ actor: 'queen-rbee', logger: this.#log })
     registerJobRoutes(
       this.#server.app,
       this.#jobs,
@@ -232,7 +273,13 @@ export class Queen {
         router,
         fleetStatus: () => this.fleetStatus(),
       }),
-      { precheck: (op) => precheckOperation(this.registry, op) },
+      {
+        precheck: (op) => precheckOperation(this.registry, op),
+        auth: this.#auth,
+        access: 'user',
+        operationAccess: (op) => OPERATION_ACCESS[op.operation],
+        audit: this.#audit,
+      },
     )
     registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
     registerQueenRoutes(this.#server.app, {
@@ -242,6 +289,7 @@ export class Queen {
       metrics: this.metrics,
       onHiveReady: (ready) => this.#hives.add(ready.hive_id, ready.hive_url, 'registration'),
       onWorkerHeartbeat: (hiveId, workerUrl) => this.#discover(hiveId, workerUrl),
+      audit: this.#audit,
       onShutdown: () => {
         if (options.onShutdownRequest) options.onShutdownRequest()
         else void this.close()
@@ -252,6 +300,11 @@ export class Queen {
 
   get port(): number {
     return this.#port
+  }
+
+  /** Every route this daemon serves, with who may call it (public, user, admin, node). */
+  get routes(): readonly DeclaredRoute[] {
+    return this.#server.routes
   }
 
   /** The URL hives and workers use to reach this queen. */
@@ -276,7 +329,7 @@ export class Queen {
   }
 
   get authInfo(): { api_keys: boolean; node_token: boolean } {
-    return { api_keys: (this.#o.apiKeys ?? []).length > 0, node_token: Boolean(this.#o.nodeToken) }
+    return { api_keys: this.#auth.keysRequired, node_token: this.#auth.nodeTokenRequired }
   }
 
   #isBuiltin(model: string): boolean {
@@ -334,6 +387,11 @@ export class Queen {
     if (this.#started) throw new Error('Queen.start() was already called')
     this.#started = true
     const o = this.#o
+    const audit = this.#audit
+    if (audit) {
+      audit.open()
+      this.#closer.add(() => audit.close())
+    }
     this.#closer.add(() => this.#proxy.close())
     this.#closer.add(() => this.#server.close())
     this.#closer.add(() => this.#hives.close())
@@ -383,7 +441,8 @@ export class Queen {
       host: '127.0.0.1',
       port: 0,
       queenUrl: this.url,
-      token: o.nodeToken,
+      token: this.#nodeToken,
+      audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
       telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
       ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),

@@ -89,8 +89,10 @@ export interface FleetEventLog {
 /** A running fleet: a queen and one hive per host, each host its own network namespace. */
 export interface Fleet {
   readonly network: TestNetwork
-  /** API key of the queen's public API. */
+  /** A user key of the queen's public API. */
   readonly apiKey: string
+  /** An admin key of the queen (model and worker management). */
+  readonly adminKey: string
   /** Secret shared by queen, hives and workers. */
   readonly nodeToken: string
   /** Current queen (replaced by `restartQueen`). */
@@ -171,6 +173,7 @@ export async function waitFor<T>(
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const dir = await mkdtemp(join(tmpdir(), 'rbee-fleet-'))
   const apiKey = `fleet-key-${randomBytes(12).toString('hex')}`
+  const adminKey = `fleet-admin-${randomBytes(12).toString('hex')}`
   const nodeToken = `fleet-node-${randomBytes(12).toString('hex')}`
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
   let network: TestNetwork | undefined
@@ -226,6 +229,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           String(port),
           '--api-key',
           apiKey,
+          '--admin-key',
+          adminKey,
           '--node-token',
           nodeToken,
           '--no-local-hive',
@@ -240,7 +245,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       try {
         const msg = await proc.waitForJson<{ port: number }>((m) => m.type === 'listening', 30_000)
         const url = `http://${net.gateway}:${msg.port}`
-        client ??= new QueenClient({ baseUrl: url, token: apiKey })
+        client ??= new QueenClient({ baseUrl: url, token: apiKey, adminToken: adminKey })
         return { url, port: msg.port, process: proc, client }
       } catch (err) {
         await proc.close(1000)
@@ -321,6 +326,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const fleet: Fleet = {
       network: net,
       apiKey,
+      adminKey,
       nodeToken,
       get queen() {
         return queen!

@@ -1,6 +1,13 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BENCH_LARGE_MODEL_SPEC, BENCH_MODEL_SPEC, ensureBuiltinModel, TINY_MODEL_SPEC } from '@rbee/gguf'
+import {
+  BENCH_LARGE_MODEL_SPEC,
+  BENCH_MODEL_SPEC,
+  describeLlamaModel,
+  ensureBuiltinModel,
+  TINY_MODEL_SPEC,
+  writeGguf,
+} from '@rbee/gguf'
 
 /** Where generated test models are cached between test runs (they are deterministic). */
 export const TEST_MODEL_DIR = process.env.RBEE_TEST_MODEL_DIR ?? join(tmpdir(), 'rbee-test-models')
@@ -18,4 +25,13 @@ export function benchModelPath(): Promise<string> {
 /** The heavier generated benchmark model (~285 MB), for `bench/worker/bench.mjs --model bench-large`. */
 export function benchLargeModelPath(): Promise<string> {
   return ensureBuiltinModel(TEST_MODEL_DIR, BENCH_LARGE_MODEL_SPEC)
+}
+
+/**
+ * Writes a model whose GGUF header is valid but that llama.cpp refuses to load (the tiny model
+ * without its `output_norm.weight`): a worker spawned on it fails to start.
+ */
+export async function writeUnloadableModel(path: string): Promise<void> {
+  const model = describeLlamaModel({ ...TINY_MODEL_SPEC, name: 'unloadable' })
+  await writeGguf(path, { ...model, tensors: model.tensors.filter((t) => t.name !== 'output_norm.weight') })
 }

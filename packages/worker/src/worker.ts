@@ -1,7 +1,9 @@
 import { hostname } from 'node:os'
 import {
+  Authenticator,
   Closer,
   createHttpServer,
+  type DeclaredRoute,
   type HttpServer,
   isLoopbackHost,
   type Logger,
@@ -77,7 +79,7 @@ export class Worker {
       logger: options.logger,
       bodyLimit: 8 * 1024 * 1024,
       openAiPaths: OPENAI_PATHS,
-      tokens: options.apiToken ? [options.apiToken] : [],
+      auth: new Authenticator({ nodeToken: options.apiToken }),
     })
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
@@ -101,6 +103,11 @@ export class Worker {
   }
   get port(): number {
     return this.#port
+  }
+
+  /** Every route this daemon serves, with who may call it (public, user, admin, node). */
+  get routes(): readonly DeclaredRoute[] {
+    return this.#server.routes
   }
   get status(): WorkerStatus {
     return this.#status

@@ -51,6 +51,12 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
     description: 'where queen-rbee listens (default: http://127.0.0.1:7833)',
   },
   'api-key': { type: 'string', value: 'KEY', env: 'RBEE_API_KEY', description: "the queen's API key" },
+  'admin-key': {
+    type: 'string',
+    value: 'KEY',
+    env: 'RBEE_ADMIN_KEY',
+    description: 'an admin key, used only for model and worker management and shutdown',
+  },
   verbose: { type: 'boolean', short: 'v', description: 'say more, and show the cause of an error' },
   'no-color': {
     type: 'boolean',

@@ -30,6 +30,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     queen_url_from:
       s.queenUrlSource === 'env' ? 'RBEE_QUEEN_URL' : s.queenUrlSource === 'flag' ? '--queen-url' : 'default',
     api_key: s.apiKey ? 'set' : 'not set',
+    admin_key: s.adminKey ? 'set' : 'not set',
     node_token: s.nodeToken ? 'set' : 'not set',
     data_dir: s.dataDir,
     config_dir: s.configDir,
@@ -49,6 +50,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const rows: Array<[string, string]> = [
     ['queen URL', `${report.queen_url}  (${report.queen_url_from})`],
     ['API key', `${report.api_key}  (RBEE_API_KEY, --api-key)`],
+    ['admin key', `${report.admin_key}  (RBEE_ADMIN_KEY, --admin-key)`],
     ['node token', `${report.node_token}  (RBEE_NODE_TOKEN)`],
     ['data dir', `${report.data_dir}  (RBEE_HOME)`],
     ['config dir', `${report.config_dir}  (RBEE_CONFIG_DIR)`],

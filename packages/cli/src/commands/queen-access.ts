@@ -9,7 +9,11 @@ import { queenFiles, startQueenDaemon } from '../queen/queen-daemon.js'
 
 /** A client of the configured queen. Close it when done. */
 export function openQueen(settings: Settings): QueenClient {
-  return new QueenClient({ baseUrl: settings.queenUrl, token: settings.apiKey })
+  return new QueenClient({
+    baseUrl: settings.queenUrl,
+    token: settings.apiKey,
+    adminToken: settings.adminKey,
+  })
 }
 
 /** True when the URL names this machine (a queen there can be started by the CLI). */
@@ -59,6 +63,7 @@ export async function ensureQueen(
       url: settings.queenUrl,
       dataDir: settings.dataDir,
       apiKey: settings.apiKey,
+      adminKey: settings.adminKey,
       nodeToken: settings.nodeToken,
       env: ctx.env,
     },

@@ -36,6 +36,7 @@ function launchFrom(ctx: CliContext, settings: Settings, args: ParsedArgs): Quee
     host: stringFlag(args, 'host'),
     dataDir: settings.dataDir,
     apiKey: settings.apiKey,
+    adminKey: settings.adminKey,
     nodeToken: stringFlag(args, 'node-token'),
     hivesConf: stringFlag(args, 'hives-conf'),
     env: ctx.env,

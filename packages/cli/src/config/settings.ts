@@ -10,6 +10,8 @@ export interface Settings {
   /** Where the queen URL came from, for `rbee config`. */
   queenUrlSource: 'flag' | 'env' | 'default'
   apiKey: string | undefined
+  /** Used only where the queen needs an admin key (`RBEE_ADMIN_KEY`). */
+  adminKey: string | undefined
   /** Shared secret of queen, hives and workers (`RBEE_NODE_TOKEN`). */
   nodeToken: string | undefined
   /** Data dir: models, catalog, logs, the queen's pid file. */
@@ -69,6 +71,7 @@ export function resolveSettings(ctx: Pick<CliContext, 'env' | 'cwd' | 'home'>, a
     queenUrl: url.origin,
     queenUrlSource: source,
     apiKey: (args ? stringFlag(args, 'api-key') : undefined) ?? (env.RBEE_API_KEY || undefined),
+    adminKey: (args ? stringFlag(args, 'admin-key') : undefined) ?? (env.RBEE_ADMIN_KEY || undefined),
     nodeToken: env.RBEE_NODE_TOKEN || undefined,
     dataDir,
     configDir,

@@ -2,17 +2,19 @@ import { randomBytes } from 'node:crypto'
 import type { QueenClient } from '@rbee/client'
 import { delay, errorMessage, RbeeError } from '@rbee/common/base'
 import { hostPortUrl } from '@rbee/contracts'
+import { shQuote } from '../ssh/sh-quote.js'
 import type { SshRunner } from '../ssh/ssh-runner.js'
 import { describeTarget } from '../ssh/ssh-target.js'
 import { planBundle, writeBundle } from './bundle.js'
 import { probeRemote, type RemoteFacts } from './remote-probe.js'
 import {
   envFileText,
+  HOME_SCRIPT,
+  installRoot,
   installScriptText,
+  logTailText,
   type RemoteLayout,
-  remoteAbsolute,
   remoteLayout,
-  shQuote,
   uninstallScriptText,
 } from './remote-scripts.js'
 
@@ -40,15 +42,18 @@ export interface InstallResult {
   layout: RemoteLayout
 }
 
-/** The layout of an install on a machine whose facts are known. */
+/**
+ * The layout of an install on a machine whose facts are known.
+ * @throws RbeeError `RBEE_CONFIG` for a `BinaryPath` rbee cannot own (see `installRoot`).
+ */
 export function layoutFor(binaryPath: string, facts: Pick<RemoteFacts, 'home' | 'node'>): RemoteLayout {
-  return remoteLayout(remoteAbsolute(binaryPath, facts.home), facts.home, facts.node.execPath)
+  return remoteLayout(installRoot(binaryPath, facts.home), facts.home, facts.node.execPath)
 }
 
 /** The remote home directory (`$HOME` there). */
 export async function remoteHome(ssh: SshRunner, signal?: AbortSignal): Promise<string> {
-  const r = await ssh.script('echo "$HOME"\n', { timeoutMs: 30_000, signal })
-  const home = r.stdout.trim()
+  const r = await ssh.script(HOME_SCRIPT, { timeoutMs: 30_000, signal })
+  const home = r.stdout.replace(/\n$/, '')
   if (r.code !== 0 || !home.startsWith('/'))
     throw new RbeeError('RBEE_UPSTREAM', `${ssh.target.alias} did not say where its home is`)
   return home
@@ -57,7 +62,7 @@ export async function remoteHome(ssh: SshRunner, signal?: AbortSignal): Promise<
 /** The layout of an existing install, without probing Node (start/stop/logs/uninstall). */
 export async function existingLayout(ssh: SshRunner, signal?: AbortSignal): Promise<RemoteLayout> {
   const home = await remoteHome(ssh, signal)
-  return remoteLayout(remoteAbsolute(ssh.target.binaryPath, home), home, 'node')
+  return remoteLayout(installRoot(ssh.target.binaryPath, home), home, 'node')
 }
 
 /**
@@ -71,6 +76,7 @@ export async function installHive(o: InstallHiveOptions): Promise<InstallResult>
   const t = ssh.target
   onStep(`checking ${t.alias} (${describeTarget(t)}) over ssh`)
   const facts = await probeRemote(ssh, o.signal)
+  const layout = layoutFor(t.binaryPath, facts)
   onStep(
     `${t.alias}: Node ${facts.node.version} (${facts.node.platform}-${facts.node.arch}), ${facts.systemdUser ? 'systemd user manager' : 'no systemd user manager'}${facts.cuda ? ', NVIDIA GPU' : ''}`,
   )
@@ -98,7 +104,6 @@ export async function installHive(o: InstallHiveOptions): Promise<InstallResult>
     const upload = `${facts.home}/.rbee-hive-${randomBytes(4).toString('hex')}.tar.gz`
     onStep(`copying the bundle to ${t.alias} over ssh`)
     await o.ssh.copy(bundle.file, upload, { signal: o.signal })
-    const layout = layoutFor(t.binaryPath, facts)
     const hiveUrl = hostPortUrl(t.hostname, t.hivePort)
     const env = envFileText({
       RBEE_HOST: '0.0.0.0',
@@ -139,14 +144,10 @@ export async function installHive(o: InstallHiveOptions): Promise<InstallResult>
     onStep(`waiting for the queen to see hive ${t.alias} (the hive reaches it at ${o.queenUrlForHive})`)
     await waitForHiveOnline(o.queen, t.alias, o.onlineTimeoutMs ?? 90_000, o.signal).catch(
       async (err: unknown) => {
-        const tail = await ssh
-          .script(
-            `tail -n 15 ${shQuote(layout.logFile)} 2>/dev/null || journalctl --user -u rbee-hive -n 15 --no-pager 2>/dev/null\n`,
-          )
-          .then(
-            (r) => r.stdout.trim(),
-            () => '',
-          )
+        const tail = await ssh.script(logTailText(layout, 15)).then(
+          (r) => r.stdout.trim(),
+          () => '',
+        )
         throw new RbeeError(
           'RBEE_HIVE_OFFLINE',
           `hive ${t.alias} was installed and started, but the queen does not see it online (${errorMessage(err)}). Can ${t.hostname} reach the queen at ${o.queenUrlForHive} (firewall, --queen-url-for-hives), and is the node token the queen's?${tail ? `\nIts log ends:\n${tail}` : ''}`,
@@ -199,5 +200,5 @@ export async function uninstallHive(ssh: SshRunner, purge: boolean, signal?: Abo
       `uninstalling from ${ssh.target.alias} failed: ${r.stderr.trim() || `exit code ${r.code}`}`,
     )
   }
-  return r.stdout.trim()
+  return r.stdout.replace(/\n$/, '')
 }

@@ -37,7 +37,7 @@ const NodeFactsSchema = z.object({
 
 /** The probe: one round trip, one `key=value` line per fact. */
 export const PROBE_SCRIPT = `
-echo "home=$HOME"
+printf 'home=%s\\n' "$HOME"
 if command -v node >/dev/null 2>&1; then
   node -e 'process.stdout.write("node=" + JSON.stringify({version: process.versions.node, modules: process.versions.modules, platform: process.platform, arch: process.arch, execPath: process.execPath}) + "\\n")' || echo "node=broken"
 else
@@ -57,7 +57,8 @@ export function parseProbe(alias: string, stdout: string): RemoteFacts {
   const kv = new Map<string, string>()
   for (const line of stdout.split('\n')) {
     const i = line.indexOf('=')
-    if (i > 0) kv.set(line.slice(0, i).trim(), line.slice(i + 1).trim())
+    // Values as printed: a home directory may end in a space.
+    if (i > 0) kv.set(line.slice(0, i).trim(), line.slice(i + 1))
   }
   const nodeRaw = kv.get('node')
   const install =

@@ -1,9 +1,6 @@
 import { RbeeError } from '@rbee/common/base'
-
-/** Quotes a word for a POSIX shell. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`
-}
+import { shQuote } from '../ssh/sh-quote.js'
+import { systemdPath, systemdWord } from './systemd-quote.js'
 
 /** `~/x` or `x` → `/home/u/x`; absolute paths stay. */
 export function remoteAbsolute(path: string, home: string): string {
@@ -11,6 +8,28 @@ export function remoteAbsolute(path: string, home: string): string {
   if (path.startsWith('~/')) return `${home}/${path.slice(2)}`
   if (path.startsWith('/')) return path
   return `${home}/${path}`
+}
+
+const pathSegments = (path: string): string[] => path.split('/').filter((s) => s !== '')
+
+/**
+ * The install directory for a `BinaryPath` on a machine whose home is `home`: absolute, without
+ * repeated or trailing slashes. Uninstalling removes this directory, so one that is `/`, the
+ * home directory or above it, or that goes through `.` or `..`, is refused.
+ * @throws RbeeError `RBEE_CONFIG` for such a path.
+ */
+export function installRoot(binaryPath: string, home: string): string {
+  const segments = pathSegments(remoteAbsolute(binaryPath, home))
+  const refuse = (why: string): never => {
+    throw new RbeeError('RBEE_CONFIG', `BinaryPath ${JSON.stringify(binaryPath)} ${why}`)
+  }
+  if (segments.some((s) => s === '.' || s === '..')) refuse('must not go through . or ..')
+  const root = `/${segments.join('/')}`
+  const normalHome = `/${pathSegments(home).join('/')}`
+  if (root === '/' || `${normalHome}/`.startsWith(`${root}/`)) {
+    refuse(`is ${root}: uninstalling would remove it, so rbee needs a directory of its own there`)
+  }
+  return root
 }
 
 /** Where things live on a machine rbee installed a hive on. */
@@ -118,7 +137,6 @@ rm -f "$PIDFILE"
 
 /** A systemd user unit for the hive. */
 export function unitText(l: RemoteLayout): string {
-  const q = (s: string): string => `"${s.replace(/(["\\])/g, '\\$1')}"`
   return `# written by \`rbee hive install\`
 [Unit]
 Description=rbee-hive (rbee's per-machine daemon)
@@ -127,8 +145,8 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-EnvironmentFile=${l.envFile}
-ExecStart=${q(l.node)} ${q(l.hiveMain)}
+EnvironmentFile=${systemdPath(l.envFile)}
+ExecStart=${systemdWord(l.node)} ${systemdWord(l.hiveMain)}
 Restart=on-failure
 RestartSec=2
 KillMode=mixed
@@ -140,8 +158,10 @@ WantedBy=default.target
 }
 
 function heredoc(path: string, text: string, mode: string): string {
-  const tag = 'RBEE_EOF_7f3a'
-  if (text.includes(tag)) throw new Error('heredoc tag in text')
+  // The here-document ends at the first line that is its tag alone: pick one no line of the text is.
+  const lines = new Set(text.split('\n'))
+  let tag = 'RBEE_EOF'
+  for (let i = 0; lines.has(tag); i++) tag = `RBEE_EOF_${i}`
   // A secret file is created private (umask), not made private after being written.
   const umask = mode === '600' ? '077' : '022'
   return `(umask ${umask}; rm -f ${shQuote(path)}; cat >${shQuote(path)} <<'${tag}'\n${text}${text.endsWith('\n') ? '' : '\n'}${tag}\n)\nchmod ${mode} ${shQuote(path)}\n`
@@ -172,18 +192,21 @@ export function installScriptText(o: InstallScriptOptions): string {
   const fresh = shQuote(`${l.root}.new`)
   const old = shQuote(`${l.root}.old`)
   const links = o.packages
-    .map((p) => `ln -sfn ../../packages/${p} ${fresh}/node_modules/@rbee/${p}`)
+    .map(
+      (p) => `ln -sfn ${shQuote(`../../packages/${p}`)} ${shQuote(`${l.root}.new/node_modules/@rbee/${p}`)}`,
+    )
     .join('\n')
   return `set -e
 umask 022
-step() { echo "RBEE_STEP $*"; }
+step() { printf 'RBEE_STEP %s\n' "$*"; }
 ${step('stopping a running hive, if any')}
 if [ -f ${shQuote(l.unitFile)} ] && command -v systemctl >/dev/null 2>&1; then systemctl --user stop ${UNIT} 2>/dev/null || true; fi
 if [ -x ${shQuote(l.stopScript)} ]; then ${shQuote(l.stopScript)} >/dev/null 2>&1 || true; fi
 ${step(`unpacking into ${l.root}`)}
 rm -rf ${fresh}
 mkdir -p ${fresh}
-tar -xzf ${shQuote(o.tarball)} -C ${fresh}
+# tar would read backslash escapes in a -C or -f argument (GNU tar unquotes them): the shell opens both.
+(cd ${fresh} && tar -xzf - <${shQuote(o.tarball)})
 rm -f ${shQuote(o.tarball)}
 mkdir -p ${fresh}/node_modules/@rbee ${fresh}/bin ${fresh}/run ${fresh}/logs
 ${
@@ -230,7 +253,7 @@ fi
 if [ -x ${shQuote(l.stopScript)} ]; then ${shQuote(l.stopScript)} || true; fi
 rm -rf ${shQuote(l.root)} ${shQuote(`${l.root}.new`)} ${shQuote(`${l.root}.old`)}
 ${purge ? PURGE_DATA : ''}
-echo "removed ${l.root}"
+printf 'removed %s\n' ${shQuote(l.root)}
 `
 }
 
@@ -253,8 +276,9 @@ else echo "RBEE_NOT_INSTALLED"; exit 3; fi
 /** Prints the hive's log (journal or log file). */
 export function logsCommandText(l: RemoteLayout, lines: number, follow: boolean): string {
   const f = follow ? ' -f' : ''
-  return `if [ -f ${shQuote(l.unitFile)} ]; then exec journalctl --user -u ${UNIT} -n ${lines} --no-pager${f}
-elif [ -f ${shQuote(l.logFile)} ]; then exec tail -n ${lines}${f} ${shQuote(l.logFile)}
+  const n = shQuote(String(lines))
+  return `if [ -f ${shQuote(l.unitFile)} ]; then exec journalctl --user -u ${UNIT} -n ${n} --no-pager${f}
+elif [ -f ${shQuote(l.logFile)} ]; then exec tail -n ${n}${f} ${shQuote(l.logFile)}
 else echo "RBEE_NOT_INSTALLED"; exit 3; fi
 `
 }
@@ -268,3 +292,14 @@ elif [ -x ${shQuote(l.startScript)} ]; then echo "RBEE_STOPPED detached"
 else echo "RBEE_NOT_INSTALLED"; fi
 `
 }
+
+/** Prints the end of the hive's log (its log file, else its journal), for an error message. */
+export function logTailText(l: RemoteLayout, lines: number): string {
+  const n = shQuote(String(lines))
+  return `tail -n ${n} ${shQuote(l.logFile)} 2>/dev/null || journalctl --user -u ${UNIT} -n ${n} --no-pager 2>/dev/null
+`
+}
+
+/** Prints the remote user's home directory (exactly, on one line). */
+export const HOME_SCRIPT = `printf '%s\\n' "$HOME"
+`

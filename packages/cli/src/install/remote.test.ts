@@ -4,6 +4,7 @@ import { describe, test } from 'node:test'
 import { parseProbe } from './remote-probe.js'
 import {
   envFileText,
+  installRoot,
   installScriptText,
   logsCommandText,
   processStatusText,
@@ -51,6 +52,33 @@ describe('remote scripts', () => {
     assert.equal(remoteAbsolute('~/.local/lib/rbee', '/home/u'), '/home/u/.local/lib/rbee')
     assert.equal(remoteAbsolute('/opt/rbee', '/home/u'), '/opt/rbee')
     assert.equal(remoteAbsolute('rbee', '/home/u'), '/home/u/rbee')
+  })
+
+  test('an install directory is normalised, and one uninstall would wreck is refused', () => {
+    assert.equal(installRoot('~/x//rbee/', '/home/u'), '/home/u/x/rbee')
+    assert.equal(installRoot('/opt/rbee', '/home/u/'), '/opt/rbee')
+    for (const bad of ['', '~', '~/', '/', '//', '/home', '~/x/../..', './rbee', '~/rbee/.']) {
+      assert.throws(
+        () => installRoot(bad, '/home/u'),
+        /BinaryPath .* (must not go through|uninstalling would remove it)/,
+      )
+    }
+  })
+
+  test('the systemd unit keeps paths whole: no variables, no specifiers, no extra lines', () => {
+    const odd = remoteLayout('/home/u/$HOME %h "a\\b"', '/home/u', '/opt/node $1/bin/node')
+    const unit = unitText(odd)
+    assert.match(unit, /^EnvironmentFile=\/home\/u\/\$HOME %%h "a\\b"\/hive\.env$/m)
+    assert.match(
+      unit,
+      /^ExecStart="\/opt\/node \$\$1\/bin\/node" "\/home\/u\/\$\$HOME %%h \\"a\\\\b\\"\/packages/m,
+    )
+    const broken = remoteLayout(
+      '/home/u/rbee\nExecStartPre=/bin/touch /tmp/pwned',
+      '/home/u',
+      '/usr/bin/node',
+    )
+    assert.throws(() => unitText(broken), /control characters .* cannot go into a systemd unit/)
   })
 
   test('the env file refuses values that would need quoting', () => {

@@ -69,6 +69,7 @@ export interface QueenLaunch {
   host?: string | undefined
   dataDir: string
   apiKey?: string | undefined
+  adminKey?: string | undefined
   nodeToken?: string | undefined
   hivesConf?: string | undefined
   /** More `queen-rbee` flags. */
@@ -100,6 +101,7 @@ export function queenCommand(launch: QueenLaunch): {
   const env: NodeJS.ProcessEnv = { ...launch.env }
   // Secrets travel in the environment so `ps` does not show them.
   if (launch.apiKey) env.RBEE_API_KEY = launch.apiKey
+  if (launch.adminKey) env.RBEE_ADMIN_KEY = launch.adminKey
   if (launch.nodeToken) env.RBEE_NODE_TOKEN = launch.nodeToken
   // The queen's own settings come from the flags above, not from what the CLI was given.
   delete env.RBEE_QUEEN_URL

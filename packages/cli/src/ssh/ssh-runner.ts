@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createReadStream } from 'node:fs'
 import { RbeeError } from '@rbee/common/base'
+import { shQuote } from './sh-quote.js'
 import { describeTarget, type SshTarget } from './ssh-target.js'
 
 /** What a remote command did. */
@@ -23,9 +24,10 @@ export interface SshRunOptions {
   onStdout?: (chunk: string) => void
 }
 
-function runProcess(command: string, args: string[], options: SshRunOptions): Promise<SshResult> {
+function runProcess(command: readonly string[], args: string[], options: SshRunOptions): Promise<SshResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const [file, ...pre] = command
+    const child = spawn(file!, [...pre, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     let settled = false
@@ -101,11 +103,6 @@ export function sshFailure(target: SshTarget, result: SshResult): RbeeError | un
   return new RbeeError('RBEE_UNREACHABLE', `ssh to ${who} failed: ${firstLine(err) || 'exit code 255'}`)
 }
 
-/** Quotes a word for the remote shell (ssh joins its arguments with spaces into one command line). */
-function shellWord(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`
-}
-
 function firstLine(text: string): string {
   return (
     text
@@ -115,9 +112,25 @@ function firstLine(text: string): string {
   )
 }
 
-/** Runs the system `ssh`/`scp` against one target. */
+/** How an `SshRunner` runs ssh. */
+export interface SshRunnerOptions {
+  /**
+   * The ssh command and any words before its arguments (tests give a stand-in that runs the
+   * command locally, the way sshd would). @default ['ssh']
+   */
+  command?: readonly string[]
+}
+
+/** Runs the system `ssh` against one target. */
 export class SshRunner {
-  constructor(readonly target: SshTarget) {}
+  readonly #command: readonly string[]
+
+  constructor(
+    readonly target: SshTarget,
+    options: SshRunnerOptions = {},
+  ) {
+    this.#command = options.command ?? ['ssh']
+  }
 
   /**
    * Runs a shell script on the remote machine (`sh -s`, the script on stdin, so no quoting
@@ -133,7 +146,7 @@ export class SshRunner {
     const args = [...this.target.options, '-o', 'BatchMode=yes', '--', this.target.destination, ...command]
     let result: SshResult
     try {
-      result = await runProcess('ssh', args, options)
+      result = await runProcess(this.#command, args, options)
     } catch (err) {
       throw new RbeeError('RBEE_CONFIG', `cannot run ssh: ${(err as Error).message}`, { cause: err })
     }
@@ -156,7 +169,9 @@ export class SshRunner {
       [
         '/bin/sh',
         '-c',
-        shellWord(`cat > ${shellWord(tmp)} && mv ${shellWord(tmp)} ${shellWord(remotePath)}`),
+        // ssh joins its arguments with spaces into one command line for the remote shell: the
+        // script is one quoted word there, and the paths are quoted words inside it.
+        shQuote(`cat > ${shQuote(tmp)} && mv -- ${shQuote(tmp)} ${shQuote(remotePath)}`),
       ],
       {
         timeoutMs: 600_000,

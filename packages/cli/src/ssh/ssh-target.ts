@@ -54,7 +54,7 @@ export async function resolveSshTarget(entry: HiveConfEntry, extra: readonly str
   const options = sshOptionsFor(entry, extra)
   let stdout: string
   try {
-    ;({ stdout } = await run('ssh', ['-G', ...options, entry.id], { timeout: 10_000 }))
+    ;({ stdout } = await run('ssh', ['-G', ...options, '--', entry.id], { timeout: 10_000 }))
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string }
     if (e.code === 'ENOENT') {

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, isZodError, RbeeError, validationError } from '../errors.js'
 
 /** Maps anything thrown in a route to an `RbeeError`; unknown errors become a logged 500. */
@@ -32,9 +33,12 @@ const OPENAI_TYPES: Record<number, string> = {
   429: 'rate_limit_error',
 }
 
-/** OpenAI's error body for an `RbeeError`: `{ error: { message, type, param, code } }`. */
-export function openAiErrorBody(e: RbeeError): {
-  error: { message: string; type: string; param: string | null; code: string }
+/** OpenAI's error body for an `RbeeError`: `{ error: { message, type, param, code } }` (+ `error_id`). */
+export function openAiErrorBody(
+  e: RbeeError,
+  errorId?: string,
+): {
+  error: { message: string; type: string; param: string | null; code: string; error_id?: string }
 } {
   const issues = (e.details as { issues?: Array<{ path: string }> } | undefined)?.issues
   return {
@@ -43,8 +47,37 @@ export function openAiErrorBody(e: RbeeError): {
       type: OPENAI_TYPES[e.status] ?? (e.status >= 500 ? 'server_error' : 'invalid_request_error'),
       param: issues?.[0]?.path ?? null,
       code: e.code,
+      ...(errorId === undefined ? {} : { error_id: errorId }),
     },
   }
+}
+
+/** Our error body, with the error id of a server-side error. */
+export function errorBody(
+  e: RbeeError,
+  errorId?: string,
+): { error: ReturnType<RbeeError['toBody']>['error'] & { error_id?: string } } {
+  const body = e.toBody()
+  return errorId === undefined ? body : { error: { ...body.error, error_id: errorId } }
+}
+
+/**
+ * How a server-side error reaches a client: logged in full under a fresh error id, and, unless
+ * `disclose` (an admin, or no keys at all), with its message replaced by a short one that names
+ * the id. Client errors (4xx) pass as they are.
+ */
+export function forClient(
+  e: RbeeError,
+  disclose: boolean,
+  log: { warn: (obj: object, msg: string) => void },
+): { error: RbeeError; errorId: string | undefined } {
+  if (!isServerSideError(e)) return { error: e, errorId: undefined }
+  const errorId = newErrorId()
+  log.warn(
+    { error_id: errorId, code: e.code, err: e.message, cause: errorMessage(e.cause ?? '') },
+    'request failed',
+  )
+  return { error: disclose ? e : redactError(e, errorId), errorId }
 }
 
 /** The `Retry-After` header value for an error that carries one (whole seconds, at least 1). */
@@ -53,10 +86,15 @@ export function retryAfterHeader(e: RbeeError): string | undefined {
 }
 
 /** Sends an error on a reply that has not started yet, in our shape or OpenAI's. */
-export function sendError(reply: FastifyReply, e: RbeeError, openAi: boolean): FastifyReply {
+export function sendError(
+  reply: FastifyReply,
+  e: RbeeError,
+  openAi: boolean,
+  errorId?: string,
+): FastifyReply {
   const retryAfter = retryAfterHeader(e)
   if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-  return reply.code(e.status).send(openAi ? openAiErrorBody(e) : e.toBody())
+  return reply.code(e.status).send(openAi ? openAiErrorBody(e, errorId) : errorBody(e, errorId))
 }
 
 /**
@@ -77,19 +115,24 @@ function discardBody(req: FastifyRequest, reply: FastifyReply): void {
   req.raw.resume()
 }
 
-/**
- * Installs the one error handler and the 404 handler of a server. Routes under `openAiPrefixes`
- * answer in OpenAI's error shape, all others in ours.
- */
-export function installErrorHandling(app: FastifyInstance, openAiPaths: readonly string[] = []): void {
-  const isOpenAi = (url: string): boolean => openAiPaths.some((p) => url.split('?')[0] === p)
+export interface ErrorHandlingOptions {
+  /** Whether a route (as registered) answers in OpenAI's error shape. */
+  isOpenAi: (route: string | undefined) => boolean
+  /** Whether this request's caller may read server-side error details. */
+  disclose: (req: FastifyRequest) => boolean
+}
+
+/** Installs the one error handler and the 404 handler of a server. */
+export function installErrorHandling(app: FastifyInstance, o: ErrorHandlingOptions): void {
   app.setErrorHandler((err, req, reply) => {
     const e = toRbeeError(err, req)
     if (e.code === 'RBEE_PAYLOAD_TOO_LARGE') discardBody(req, reply)
-    return sendError(reply, e, isOpenAi(req.url))
+    const out = forClient(e, o.disclose(req), req.log)
+    return sendError(reply, out.error, o.isOpenAi(req.routeOptions.url), out.errorId)
   })
   app.setNotFoundHandler((req, reply) => {
-    const e = new RbeeError('RBEE_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`)
-    return sendError(reply, e, isOpenAi(req.url))
+    const path = req.url.split('?')[0] ?? ''
+    const e = new RbeeError('RBEE_NOT_FOUND', `no route for ${req.method} ${path.slice(0, 512)}`)
+    return sendError(reply, e, false)
   })
 }

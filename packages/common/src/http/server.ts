@@ -1,28 +1,35 @@
 import type { AddressInfo, Socket } from 'node:net'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
-import { bearerMatches } from '../auth.js'
+import type { AuditLog } from '../audit-log.js'
+import { Authenticator } from '../auth.js'
 import { RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { callerOf, type DeclaredRoute, installAccess } from './access.js'
+import { deadlineServerOptions, type RequestDeadlines, requestDeadlines } from './deadlines.js'
 import { installErrorHandling, sendError } from './error-handler.js'
+import { installJsonBodyParser } from './json-body-parser.js'
 
 export interface HttpServerOptions {
   logger: Logger
   /** Largest accepted request body. @default 1 MiB */
   bodyLimit?: number
-  /** Paths answered in OpenAI's error shape. */
+  /** Routes (as registered) answered in OpenAI's error shape. */
   openAiPaths?: readonly string[]
   /**
-   * Accepted bearer tokens; empty means no authentication. Paths in `publicPaths` never need one.
+   * The credentials this server accepts; each route declares which it needs (`config.access`).
+   * @default none: every route open
    */
-  tokens?: readonly string[]
-  /** Paths reachable without a token (health checks). @default ['/health'] */
-  publicPaths?: readonly string[]
+  auth?: Authenticator
+  /** Where refusals and first uses of a credential are recorded. */
+  audit?: AuditLog | undefined
   /**
    * Sees every new connection first and may serve requests on it itself; it hands the
    * connection to the fastify app with `toApp(buffered)` (the bytes it read and did not serve)
    * at the first request it does not take. Connections it still holds are destroyed on close.
    */
   front?: ConnectionFront
+  /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
+  deadlines?: Partial<RequestDeadlines>
 }
 
 /** See `HttpServerOptions.front`. */
@@ -31,9 +38,11 @@ export type ConnectionFront = (socket: Socket, toApp: (buffered: Buffer) => void
 /** A fastify app with rbee's error handling, auth and draining behaviour. */
 export interface HttpServer {
   app: FastifyInstance
-  /** From now on answer 503 + `Connection: close` to new requests (paths in `allow` still pass). */
+  /** From now on answer 503 + `Connection: close` to new requests (routes in `allow` still pass). */
   drain(allow?: readonly string[]): void
   readonly draining: boolean
+  /** Every route registered so far, with who may call it. */
+  readonly routes: readonly DeclaredRoute[]
   /** Binds and resolves with the bound port (port 0 picks a free one). */
   listen(host: string, port: number): Promise<number>
   close(): Promise<void>
@@ -48,28 +57,32 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     forceCloseConnections: true,
     return503OnClosing: true,
+    ...deadlineServerOptions(requestDeadlines(options.deadlines)),
   })
-  const openAiPaths = options.openAiPaths ?? []
-  installErrorHandling(app, openAiPaths)
-  const tokens = options.tokens ?? []
-  const publicPaths = new Set(options.publicPaths ?? ['/health'])
+  const auth = options.auth ?? new Authenticator()
+  const openAiRoutes = new Set(options.openAiPaths ?? [])
+  // Matched by the route the router chose, never by the URL's text.
+  const isOpenAi = (route: string | undefined): boolean => route !== undefined && openAiRoutes.has(route)
+  installErrorHandling(app, { isOpenAi, disclose: (req) => auth.isAdmin(callerOf(req)) })
+  installJsonBodyParser(app)
   let draining = false
   let drainAllow = new Set<string>()
 
   app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?')[0] ?? req.url
-    const openAi = openAiPaths.includes(path)
-    if (draining && !drainAllow.has(path)) {
+    const route = req.routeOptions.url
+    if (draining && (route === undefined || !drainAllow.has(route))) {
       reply.header('connection', 'close')
-      return sendError(reply, new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 }), openAi)
-    }
-    if (tokens.length > 0 && !publicPaths.has(path) && !bearerMatches(req.headers.authorization, tokens)) {
       return sendError(
         reply,
-        new RbeeError('RBEE_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)'),
-        openAi,
+        new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 }),
+        isOpenAi(route),
       )
     }
+  })
+  const routes = installAccess(app, {
+    auth,
+    audit: options.audit,
+    refuse: (req, reply, e) => sendError(reply, e, isOpenAi(req.routeOptions.url)),
   })
 
   const held = new Set<Socket>()
@@ -95,6 +108,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   return {
     app,
+    routes,
     drain(allow = []) {
       draining = true
       drainAllow = new Set(allow)

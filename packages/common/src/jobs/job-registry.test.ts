@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { type JobStreamEvent, parseJobFrame } from '@rbee/contracts'
+import { Authenticator } from '../auth.js'
 import { RbeeError } from '../errors.js'
 import { createHttpServer } from '../http/server.js'
 import { deferred } from '../lifecycle.js'
@@ -15,22 +16,27 @@ const registry = new JobRegistry({ actor: 'test', logger: silentLogger(), retent
 const server = createHttpServer({ logger: silentLogger() })
 
 before(async () => {
-  registerJobRoutes(server.app, registry, async (op, ctx) => {
-    if (op.operation === 'model_get') {
-      // Emits a numbered narration per step, waiting on a gate the test opens.
-      const steps = Number(op.model.replace(/\D/g, '') || '3')
-      for (let i = 0; i < steps; i++) ctx.narrate('step', `step ${i}`, { progress: i / steps })
-      const gate = deferred<void>()
-      gates.set(ctx.id, gate)
-      ctx.signal.addEventListener('abort', () => gate.reject(ctx.signal.reason))
-      await gate.promise
-      ctx.data('result', { ok: true })
-      return
-    }
-    if (op.operation === 'model_delete' && op.model === 'coded')
-      throw new RbeeError('RBEE_MODEL_IN_USE', 'in use')
-    if (op.operation === 'model_delete') throw new Error(`cannot delete ${op.model}\nsecond line`)
-  })
+  registerJobRoutes(
+    server.app,
+    registry,
+    async (op, ctx) => {
+      if (op.operation === 'model_get') {
+        // Emits a numbered narration per step, waiting on a gate the test opens.
+        const steps = Number(op.model.replace(/\D/g, '') || '3')
+        for (let i = 0; i < steps; i++) ctx.narrate('step', `step ${i}`, { progress: i / steps })
+        const gate = deferred<void>()
+        gates.set(ctx.id, gate)
+        ctx.signal.addEventListener('abort', () => gate.reject(ctx.signal.reason))
+        await gate.promise
+        ctx.data('result', { ok: true })
+        return
+      }
+      if (op.operation === 'model_delete' && op.model === 'coded')
+        throw new RbeeError('RBEE_MODEL_IN_USE', 'in use')
+      if (op.operation === 'model_delete') throw new Error(`cannot delete ${op.model}\nsecond line`)
+    },
+    { auth: new Authenticator(), access: 'user' },
+  )
   const port = await server.listen('127.0.0.1', 0)
   base = `http://127.0.0.1:${port}`
 })

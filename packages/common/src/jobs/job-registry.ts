@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { endMarker, type JobCreated, type Narration } from '@rbee/contracts'
+import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { SseWriter } from '../sse/sse-writer.js'
@@ -8,6 +9,8 @@ import { SseWriter } from '../sse/sse-writer.js'
 /** What a running job can do: report progress, results and tokens, and notice cancellation. */
 export interface JobContext {
   readonly id: string
+  /** Fingerprint of the credential that started the job (`null`: none was needed). */
+  readonly owner: string | null
   /** Aborted by `DELETE /v1/jobs/:id` or when the registry closes: stop the work. */
   readonly signal: AbortSignal
   readonly log: Logger
@@ -38,7 +41,30 @@ export interface JobRegistryOptions {
   maxJobs?: number
   /** Base path of the stream URL. @default '/v1/jobs' */
   basePath?: string
+  /**
+   * A running job that nobody follows (no stream open, no status read) for this long is
+   * cancelled: work nobody reads must not hold queues and slots. 0 never cancels.
+   * @default 10_000
+   */
+  unreadGraceMs?: number
 }
+
+/** Who started a job, and whether its errors may carry server-side details. */
+export interface JobOwner {
+  /** Fingerprint of the credential; `null` when none was presented. */
+  key: string | null
+  /** Whether the owner may read server-side error details (an admin, or keys are off). */
+  disclose: boolean
+}
+
+/** Who asks about a job: an admin (or anyone when keys are off) sees every job, others their own. */
+export interface JobViewer {
+  key: string | null
+  admin: boolean
+}
+
+const EVERYONE: JobViewer = { key: null, admin: true }
+const SYSTEM: JobOwner = { key: null, disclose: true }
 
 interface BufferedEvent {
   id: number
@@ -47,6 +73,7 @@ interface BufferedEvent {
 }
 
 class Job {
+  constructor(readonly owner: JobOwner) {}
   readonly id = randomUUID()
   readonly createdAt = new Date()
   readonly ac = new AbortController()
@@ -57,6 +84,7 @@ class Job {
   error: string | null = null
   nextId = 1
   expiry: NodeJS.Timeout | undefined
+  unread: NodeJS.Timeout | undefined
 }
 
 /**
@@ -71,7 +99,14 @@ export class JobRegistry {
   #closed = false
 
   constructor(options: JobRegistryOptions) {
-    this.#o = { bufferSize: 1000, retentionMs: 5 * 60_000, maxJobs: 1000, basePath: '/v1/jobs', ...options }
+    this.#o = {
+      bufferSize: 1000,
+      retentionMs: 5 * 60_000,
+      maxJobs: 1000,
+      basePath: '/v1/jobs',
+      unreadGraceMs: 10_000,
+      ...options,
+    }
   }
 
   get size(): number {
@@ -82,14 +117,16 @@ export class JobRegistry {
    * Starts `run` at once (on the next tick, so the caller can answer first).
    * @throws RbeeError `RBEE_QUEUE_FULL` when `maxJobs` jobs are all still running.
    */
-  start(run: (ctx: JobContext) => Promise<void>): JobCreated {
+  start(run: (ctx: JobContext) => Promise<void>, owner: JobOwner = SYSTEM): JobCreated {
     if (this.#closed) throw new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 })
     this.#evict()
-    const job = new Job()
+    const job = new Job(owner)
     this.#jobs.set(job.id, job)
+    this.#watchUnread(job)
     const log = this.#o.logger.child({ job_id: job.id })
     const ctx: JobContext = {
       id: job.id,
+      owner: owner.key,
       signal: job.ac.signal,
       log,
       narrate: (action, human, extra) => {
@@ -111,13 +148,16 @@ export class JobRegistry {
         () => this.#finish(job, 'done', null),
         (err: unknown) => {
           if (job.ac.signal.aborted) return this.#finish(job, 'cancelled', null)
-          log.info({ err: errorMessage(err), code: (err as { code?: unknown }).code }, 'job failed')
+          let e = err instanceof RbeeError ? err : new RbeeError('RBEE_INTERNAL', errorMessage(err))
+          const errorId = isServerSideError(e) ? newErrorId() : undefined
+          log.info({ err: e.message, code: e.code, error_id: errorId }, 'job failed')
+          if (errorId !== undefined && !job.owner.disclose) e = redactError(e, errorId)
           // A stable code leads the marker (`[ERROR] RBEE_MODEL_NOT_FOUND: …`) so clients can tell
-          // failures apart without parsing prose.
+          // failures apart without parsing prose; an error without one is shown as it is.
           this.#finish(
             job,
             'error',
-            err instanceof RbeeError ? `${err.code}: ${err.message}` : errorMessage(err),
+            e === err || err instanceof RbeeError ? `${e.code}: ${e.message}` : e.message,
           )
         },
       )
@@ -125,9 +165,17 @@ export class JobRegistry {
     return { job_id: job.id, sse_url: `${this.#o.basePath}/${job.id}/stream` }
   }
 
-  /** The job's state. @throws RbeeError `RBEE_JOB_NOT_FOUND`. */
-  get(id: string): JobSummary {
-    const job = this.#get(id)
+  /**
+   * The job's state (reading it counts as following the job).
+   * @throws RbeeError `RBEE_JOB_NOT_FOUND`, also for a job `viewer` may not see.
+   */
+  get(id: string, viewer: JobViewer = EVERYONE): JobSummary {
+    const job = this.#get(id, viewer)
+    if (job.subscribers.size === 0) this.#watchUnread(job)
+    return this.#summary(job)
+  }
+
+  #summary(job: Job): JobSummary {
     return {
       job_id: job.id,
       state: job.state,
@@ -137,23 +185,49 @@ export class JobRegistry {
     }
   }
 
-  /** Cancels a running job: its signal aborts and its stream ends with `[CANCELLED]` at once. */
-  cancel(id: string): JobSummary {
-    const job = this.#get(id)
-    if (job.state === 'running') {
-      job.ac.abort(new RbeeError('RBEE_CANCELLED', 'job cancelled'))
-      this.#finish(job, 'cancelled', null)
-    }
-    return this.get(id)
+  /**
+   * Cancels a running job: its signal aborts and its stream ends with `[CANCELLED]` at once.
+   * @throws RbeeError `RBEE_JOB_NOT_FOUND`, also for a job `viewer` may not see.
+   */
+  cancel(id: string, viewer: JobViewer = EVERYONE): JobSummary {
+    const job = this.#get(id, viewer)
+    this.#cancel(job, 'job cancelled')
+    return this.#summary(job)
+  }
+
+  #cancel(job: Job, why: string): void {
+    if (job.state !== 'running') return
+    job.ac.abort(new RbeeError('RBEE_CANCELLED', why))
+    this.#finish(job, 'cancelled', null)
+  }
+
+  /** (Re)starts the countdown after which a job nobody follows is cancelled. */
+  #watchUnread(job: Job): void {
+    const grace = this.#o.unreadGraceMs
+    if (grace <= 0 || job.state !== 'running' || this.#closed) return
+    if (job.unread) clearTimeout(job.unread)
+    job.unread = setTimeout(() => {
+      job.unread = undefined
+      if (job.subscribers.size > 0 || job.state !== 'running') return
+      this.#o.logger.info({ job_id: job.id, grace_ms: grace }, 'job cancelled: nobody follows it')
+      this.#cancel(job, `nobody followed the job for ${grace} ms`)
+    }, grace)
+    job.unread.unref()
+  }
+
+  #stopWatchingUnread(job: Job): void {
+    if (job.unread) clearTimeout(job.unread)
+    job.unread = undefined
   }
 
   /**
    * Streams a job's events to `res` as SSE, starting after `lastEventId` (0 = from the start of
    * what is buffered). Ends the response after the terminal marker.
-   * @throws RbeeError `RBEE_JOB_NOT_FOUND` before anything is written.
+   * @throws RbeeError `RBEE_JOB_NOT_FOUND` before anything is written (also for a job `viewer`
+   *   may not see).
    */
-  stream(id: string, res: ServerResponse, lastEventId = 0): void {
-    const job = this.#get(id)
+  stream(id: string, res: ServerResponse, lastEventId = 0, viewer: JobViewer = EVERYONE): void {
+    const job = this.#get(id, viewer)
     const sse = new SseWriter(res, { headers: { 'x-job-id': job.id } })
     for (const ev of job.events) if (ev.id > lastEventId) sse.send(ev)
     if (job.state !== 'running') {
@@ -161,7 +235,11 @@ export class JobRegistry {
       return
     }
     job.subscribers.add(sse)
-    sse.onClose(() => job.subscribers.delete(sse))
+    this.#stopWatchingUnread(job)
+    sse.onClose(() => {
+      job.subscribers.delete(sse)
+      if (job.subscribers.size === 0) this.#watchUnread(job)
+    })
   }
 
   /** Cancels every running job and closes every stream. */
@@ -173,14 +251,16 @@ export class JobRegistry {
         this.#finish(job, 'cancelled', null)
       }
       if (job.expiry) clearTimeout(job.expiry)
+      this.#stopWatchingUnread(job)
       for (const s of job.subscribers) s.close()
     }
     this.#jobs.clear()
   }
 
-  #get(id: string): Job {
+  #get(id: string, viewer: JobViewer): Job {
     const job = this.#jobs.get(id)
-    if (!job)
+    // Another owner's job is as absent as a made-up id: ids of others' jobs cannot be probed.
+    if (!job || !(viewer.admin || (viewer.key !== null && viewer.key === job.owner.key)))
       throw new RbeeError(
         'RBEE_JOB_NOT_FOUND',
         `no job ${id} (finished jobs are kept for a while, then dropped)`,
@@ -201,6 +281,7 @@ export class JobRegistry {
     job.state = state
     job.error = error
     job.finishedAt = new Date()
+    this.#stopWatchingUnread(job)
     const outcome = state === 'done' ? 'done' : state === 'cancelled' ? 'cancelled' : 'error'
     this.#emit(job, 'end', endMarker(outcome, error ?? undefined))
     for (const s of job.subscribers) s.close()

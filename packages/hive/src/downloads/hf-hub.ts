@@ -1,4 +1,4 @@
-import { errorMessage, RbeeError } from '@rbee/common'
+import { errorMessage, parseJson, RbeeError } from '@rbee/common'
 import { z } from 'zod'
 
 export interface HfHubOptions {
@@ -117,7 +117,12 @@ export class HfHub {
       await res.body?.cancel()
       throw hubHttpError(res.status, what, this.endpoint, this.hasToken)
     }
-    const parsed = RepoInfoSchema.safeParse(await res.json().catch(() => undefined))
+    const parsed = RepoInfoSchema.safeParse(
+      await res
+        .text()
+        .then(parseJson)
+        .catch(() => undefined),
+    )
     if (!parsed.success) {
       throw new RbeeError(
         'RBEE_DOWNLOAD_FAILED',

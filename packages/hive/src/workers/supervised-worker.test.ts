@@ -3,10 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { silentLogger } from '@rbee/common'
+import { RotatingLog, silentLogger } from '@rbee/common'
 import type { HiveStreamEvent } from '@rbee/contracts'
 import { DEFAULT_RESTART_POLICY } from './restart-policy.js'
-import { RotatingLog } from './rotating-log.js'
 import { SupervisedWorker } from './supervised-worker.js'
 
 // Real child processes standing in for llm-worker-rbee where the behaviour under test is the

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { deferred, errorMessage, type Logger, RbeeError } from '@rbee/common'
+import type { RotatingLog } from '@rbee/common'
+import { deferred, errorMessage, type Logger, parseJson, RbeeError } from '@rbee/common'
 import {
   type HiveStreamEvent,
   type HiveWorker,
@@ -13,7 +14,6 @@ import {
 } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
 import { decideRestart, describeExit, type ExitStatus, type RestartPolicy } from './restart-policy.js'
-import type { RotatingLog } from './rotating-log.js'
 import { type WorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
 
 export interface SupervisedWorkerOptions {
@@ -390,7 +390,7 @@ function parseStdoutLine(line: string): WorkerStdoutMessage | undefined {
   if (!line.startsWith('{')) return undefined
   let json: unknown
   try {
-    json = JSON.parse(line)
+    json = parseJson(line)
   } catch {
     return undefined
   }

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Logger, RbeeError } from '@rbee/common'
+import { type Logger, RbeeError, RotatingLog } from '@rbee/common'
 import type { Backend, HiveStreamEvent, HiveWorker, WorkerSpawnResult } from '@rbee/contracts'
 import { hostPortUrl } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
 import type { ExitStatus, RestartPolicy } from './restart-policy.js'
-import { RotatingLog } from './rotating-log.js'
 import { SupervisedWorker } from './supervised-worker.js'
 import type { WorkerCommand } from './worker-command.js'
 

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
-  bearerMatches,
+  type Access,
+  type AuditLog,
+  type Authenticator,
   type ConnectionFront,
+  forClient,
+  jsonNestsDeeperThan,
   type Logger,
   openAiErrorBody,
   RbeeError,
+  type RequestDeadlines,
   retryAfterHeader,
   toRbeeError,
 } from '@rbee/common'
@@ -14,13 +19,20 @@ import type { QueenMetrics } from '../metrics.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import { streamHeaders } from '../proxy/openai-relay.js'
 import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
+import { ArrivalDeadline, type ArrivalPhase } from './arrival-deadline.js'
 import { LaneResponse } from './lane-response.js'
 import { parseRequestHead, type RequestHead } from './request-head.js'
 
-/** The routes the lane serves, with the schema their bodies must pass. */
-const ROUTES: Record<string, typeof ChatCompletionRequestSchema | typeof CompletionRequestSchema> = {
-  '/v1/chat/completions': ChatCompletionRequestSchema,
-  '/v1/completions': CompletionRequestSchema,
+/**
+ * The routes the lane serves (matched on the exact path as sent; any other spelling goes to the
+ * HTTP server's router), who may call them, and the schema their bodies must pass.
+ */
+const ROUTES: Record<
+  string,
+  { access: Access; schema: typeof ChatCompletionRequestSchema | typeof CompletionRequestSchema }
+> = {
+  '/v1/chat/completions': { access: 'user', schema: ChatCompletionRequestSchema },
+  '/v1/completions': { access: 'user', schema: CompletionRequestSchema },
 }
 const HEAD_END = Buffer.from('\r\n\r\n')
 const POST = Buffer.from('POST ')
@@ -29,15 +41,21 @@ const EMPTY = Buffer.alloc(0)
 const MAX_HEAD = 16 * 1024
 /** An idle kept-alive connection is closed after this (fastify's keep-alive timeout). */
 const IDLE_MS = 72_000
+/** What node:http answers a request that does not arrive in time. */
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'
 
 export interface FastLaneOptions {
   router: InferenceRouter
   metrics: QueenMetrics
-  /** Keys accepted on the public API; empty means none needed. */
-  apiKeys: readonly string[]
+  /** The queen's credentials; a request the route's access refuses goes to the HTTP server, which answers 401/403. */
+  auth: Authenticator
+  /** Where the first use of a key from an address is recorded. */
+  audit?: AuditLog | undefined
   bodyLimit: number
   draining: () => boolean
   logger: Logger
+  /** How long a request may take to arrive (the HTTP server's own deadlines). */
+  deadlines: RequestDeadlines
 }
 
 /**
@@ -68,6 +86,10 @@ interface LaneRequest {
   body: string
   model: string
   stream: boolean
+  /** The caller's key fingerprint (null when keys are off). */
+  key: string | null
+  /** Whether the caller may read server-side error details. */
+  disclose: boolean
 }
 
 /** One client connection while the lane holds it. */
@@ -78,11 +100,13 @@ class LaneConnection {
   #buf: Buffer = EMPTY
   #busy = false
   #current: { ac: AbortController; res: LaneResponse } | undefined
+  readonly #deadline: ArrivalDeadline
 
   constructor(o: FastLaneOptions, socket: Socket, toApp: (buffered: Buffer) => void) {
     this.#o = o
     this.#socket = socket
     this.#toApp = toApp
+    this.#deadline = new ArrivalDeadline(o.deadlines, this.#expire)
   }
 
   start(): void {
@@ -104,6 +128,7 @@ class LaneConnection {
   }
 
   readonly #onClose = (): void => {
+    this.#deadline.clear()
     const cur = this.#current
     if (!cur) return
     cur.ac.abort(new RbeeError('RBEE_CANCELLED', 'client disconnected'))
@@ -116,6 +141,15 @@ class LaneConnection {
 
   readonly #onTimeout = (): void => {
     if (!this.#busy) this.#socket.destroy()
+  }
+
+  /** The request did not arrive in time: a 408, as node:http answers, and the connection closes. */
+  readonly #expire = (phase: ArrivalPhase): void => {
+    this.#o.logger.debug({ phase }, 'request did not arrive in time; connection closed')
+    this.#socket.off('data', this.#onData)
+    this.#socket.pause()
+    this.#buf = EMPTY
+    this.#socket.end(REQUEST_TIMEOUT, () => this.#socket.destroy())
   }
 
   /** What the lane listens to on its socket while it has it (all removed at hand-off). */
@@ -138,8 +172,14 @@ class LaneConnection {
   /** Serves the next buffered request if the lane takes it, or hands the connection over. */
   #next(): void {
     const next = this.#take()
+    if (next === 'wait') return
+    if (next === 'wait-head' || next === 'wait-body') {
+      this.#deadline.waiting(next === 'wait-head' ? 'head' : 'body')
+      return
+    }
+    this.#deadline.clear()
     if (next === 'hand-off') this.#handOff()
-    else if (next !== 'wait') {
+    else {
       this.#serve(next).catch((err: unknown) => {
         this.#o.logger.error({ err }, 'fast lane failed; connection closed')
         this.#socket.destroy()
@@ -147,43 +187,51 @@ class LaneConnection {
     }
   }
 
-  /** The next buffered request if the lane serves it (consumed from the buffer). */
-  #take(): LaneRequest | 'wait' | 'hand-off' {
+  /**
+   * The next buffered request if the lane serves it (consumed from the buffer); else whether it
+   * waits for nothing, for the rest of a head or of a body, or hands the connection over.
+   */
+  #take(): LaneRequest | 'wait' | 'wait-head' | 'wait-body' | 'hand-off' {
     const buf = this.#buf
     if (buf.length === 0) return 'wait'
     // Anything but a POST is for the HTTP server, as soon as that is clear.
     const n = Math.min(buf.length, POST.length)
     if (buf.compare(POST, 0, n, 0, n) !== 0) return 'hand-off'
     const end = buf.indexOf(HEAD_END)
-    if (end < 0) return buf.length > MAX_HEAD ? 'hand-off' : 'wait'
+    if (end < 0) return buf.length > MAX_HEAD ? 'hand-off' : 'wait-head'
     const o = this.#o
     const head = parseRequestHead(buf.toString('latin1', 0, end))
-    const schema = head ? ROUTES[head.path] : undefined
-    if (
-      !head ||
-      !schema ||
-      head.contentLength > o.bodyLimit ||
-      o.draining() ||
-      (o.apiKeys.length > 0 && !bearerMatches(head.headers.authorization, o.apiKeys))
-    ) {
-      return 'hand-off'
-    }
+    const route = head ? ROUTES[head.path] : undefined
+    if (!head || !route || head.contentLength > o.bodyLimit || o.draining()) return 'hand-off'
+    const caller = o.auth.identify(head.headers.authorization)
+    if (o.auth.refusal(route.access, caller) !== undefined) return 'hand-off'
+    if (caller.key !== null)
+      o.audit?.recordFirstUse(caller.key, this.#socket.remoteAddress ?? '', { role: caller.role })
     const total = end + 4 + head.contentLength
-    if (buf.length < total) return 'wait'
+    if (buf.length < total) return 'wait-body'
     const body = buf.toString('utf8', end + 4, total)
+    // node:http answers it (a 400 naming the limit).
+    if (jsonNestsDeeperThan(body)) return 'hand-off'
     let json: unknown
     try {
       json = JSON.parse(body)
     } catch {
       return 'hand-off'
     }
-    const parsed = schema.safeParse(json)
+    const parsed = route.schema.safeParse(json)
     if (!parsed.success) return 'hand-off'
     this.#buf = buf.subarray(total)
-    return { head, body, model: parsed.data.model, stream: parsed.data.stream === true }
+    return {
+      head,
+      body,
+      model: parsed.data.model,
+      stream: parsed.data.stream === true,
+      key: caller.key,
+      disclose: o.auth.isAdmin(caller),
+    }
   }
 
-  async #serve({ head, body, model, stream }: LaneRequest): Promise<void> {
+  async #serve({ head, body, model, stream, key, disclose }: LaneRequest): Promise<void> {
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -202,12 +250,13 @@ class LaneConnection {
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream, body, requestId, signal: ac.signal },
+        { path: head.path, model, stream, body, requestId, key, signal: ac.signal },
       )
     } catch (err) {
-      const e = err instanceof RbeeError ? err : toRbeeError(err)
-      const retryAfter = retryAfterHeader(e)
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')
+      const shown = forClient(err instanceof RbeeError ? err : toRbeeError(err), disclose, this.#o.logger)
+      const e = shown.error
+      const retryAfter = retryAfterHeader(e)
       res.whole(
         e.status,
         {
@@ -215,7 +264,7 @@ class LaneConnection {
           ...ids,
           ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
         },
-        JSON.stringify(openAiErrorBody(e)),
+        JSON.stringify(openAiErrorBody(e, shown.errorId)),
       )
     }
     if (!res.finished) res.destroy()

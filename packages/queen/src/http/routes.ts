@@ -1,4 +1,4 @@
-import { validationError } from '@rbee/common'
+import { type AuditLog, ROUTE_ACCESS, requestAuditFields, validationError } from '@rbee/common'
 import {
   type Health,
   type HiveReady,
@@ -28,6 +28,7 @@ export interface QueenRouteDeps {
   /** A heartbeat from a worker whose hive the queen may not know yet. */
   onWorkerHeartbeat: (hiveId: string, workerUrl: string) => void
   onShutdown: () => void
+  audit?: AuditLog | undefined
   /** Body limit of the node endpoints (heartbeats are small). */
   nodeTokenBodyLimit: number
 }
@@ -35,8 +36,10 @@ export interface QueenRouteDeps {
 /** Health, info, the node endpoints, the fleet stream, metrics and shutdown. */
 export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps): void {
   const { registry, queen } = deps
+  const node = { bodyLimit: deps.nodeTokenBodyLimit, ...ROUTE_ACCESS.node }
   app.get(
     '/health',
+    ROUTE_ACCESS.public,
     async (): Promise<Health> => ({
       status: queen.draining ? 'draining' : 'ok',
       service: 'queen-rbee',
@@ -45,7 +48,7 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     }),
   )
 
-  app.get('/v1/info', async (): Promise<QueenInfo> => {
+  app.get('/v1/info', ROUTE_ACCESS.user, async (): Promise<QueenInfo> => {
     const c = registry.counts()
     return {
       service: 'queen-rbee',
@@ -61,14 +64,14 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     }
   })
 
-  app.post('/v1/hive/ready', { bodyLimit: deps.nodeTokenBodyLimit }, async (req, reply) => {
+  app.post('/v1/hive/ready', node, async (req, reply) => {
     const parsed = HiveReadySchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     deps.onHiveReady(parsed.data)
     return reply.code(202).send({ accepted: true, hive_id: parsed.data.hive_id })
   })
 
-  app.post('/v1/worker-heartbeat', { bodyLimit: deps.nodeTokenBodyLimit }, async (req, reply) => {
+  app.post('/v1/worker-heartbeat', node, async (req, reply) => {
     const parsed = WorkerHeartbeatSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     const hb = parsed.data
@@ -77,18 +80,19 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     return reply.code(202).send({ accepted: true })
   })
 
-  app.get('/v1/heartbeats/stream', async (_req, reply) => {
+  app.get('/v1/heartbeats/stream', ROUTE_ACCESS.user, async (_req, reply) => {
     reply.hijack()
     deps.fleet.subscribe(reply.raw)
   })
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', ROUTE_ACCESS.user, async (_req, reply) => {
     const text = await deps.metrics.text()
     return reply.header('content-type', deps.metrics.contentType).send(text)
   })
 
-  app.post('/v1/shutdown', async (req, reply) => {
-    req.log.info('shutdown requested over HTTP')
+  app.post('/v1/shutdown', ROUTE_ACCESS.admin, async (req, reply) => {
+    req.log.info({ key: req.caller.key }, 'shutdown requested over HTTP')
+    deps.audit?.record('admin_action', { ...requestAuditFields(req), operation: 'shutdown' })
     setImmediate(deps.onShutdown)
     return reply.code(202).send({ status: 'stopping' })
   })

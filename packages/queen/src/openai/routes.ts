@@ -1,4 +1,4 @@
-import { validationError } from '@rbee/common'
+import { ROUTE_ACCESS, validationError } from '@rbee/common'
 import {
   ChatCompletionRequestSchema,
   CompletionRequestSchema,
@@ -28,12 +28,12 @@ export interface OpenAiRouteDeps {
 
 /** OpenAI's API on the queen: every request validated, then routed to a worker by model. */
 export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps): void {
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', ROUTE_ACCESS.user, async () => {
     await deps.hives.refreshCatalogs(CATALOG_MAX_AGE_MS)
     return listModels(deps.registry)
   })
 
-  app.post('/v1/chat/completions', async (req, reply) => {
+  app.post('/v1/chat/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = ChatCompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     await deps.router.openAi(
@@ -45,13 +45,13 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     )
   })
 
-  app.post('/v1/completions', async (req, reply) => {
+  app.post('/v1/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = CompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     await deps.router.openAi(req, reply, '/v1/completions', parsed.data.model, parsed.data.stream === true)
   })
 
-  app.post('/v1/embeddings', async (req, reply) => {
+  app.post('/v1/embeddings', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = EmbeddingRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     await deps.router.openAi(req, reply, '/v1/embeddings', parsed.data.model, false)

@@ -1,5 +1,5 @@
 import { isErrorCode } from '@rbee/client'
-import { errorMessage, RbeeError, readSse } from '@rbee/common'
+import { errorMessage, parseJson, RbeeError, readSse } from '@rbee/common'
 import { type InferEvent, InferEventSchema } from '@rbee/contracts'
 import type { Dispatcher } from 'undici'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -38,7 +38,7 @@ export async function relayInfer(
     for await (const msg of readSse(upstream.body)) {
       let ev: InferEvent
       try {
-        ev = InferEventSchema.parse(JSON.parse(msg.data))
+        ev = InferEventSchema.parse(parseJson(msg.data))
       } catch (err) {
         throw broke(`bad ${msg.event} event: ${errorMessage(err)}`, err)
       }

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
+import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import type { WorkerProxy } from './worker-proxy.js'
@@ -25,6 +26,22 @@ export interface OpenAiResponder {
 
 export interface InferenceRouterOptions extends RouteDeps {
   proxy: WorkerProxy
+  /** Requests one API key may have queued or running; 0 for no limit. @default 32 */
+  keyLimit?: number | undefined
+}
+
+/** What the router needs of an OpenAI request. */
+export interface OpenAiRequest {
+  path: string
+  model: string
+  stream: boolean
+  /** The body as JSON text (valid). */
+  body: string
+  requestId: string
+  /** The caller's key fingerprint (null: keys are off), for the per-key limit. */
+  key: string | null
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
 }
 
 /**
@@ -34,9 +51,11 @@ export interface InferenceRouterOptions extends RouteDeps {
  */
 export class InferenceRouter {
   readonly #o: InferenceRouterOptions
+  readonly #perKey: KeyLimiter
 
   constructor(options: InferenceRouterOptions) {
     this.#o = options
+    this.#perKey = new KeyLimiter(options.keyLimit ?? 32)
   }
 
   #outcome(err: unknown): string {
@@ -73,7 +92,15 @@ export class InferenceRouter {
           reply.raw.destroy()
         },
       },
-      { path, model, stream, body: JSON.stringify(req.body), requestId, signal: clientGoneSignal(reply) },
+      {
+        path,
+        model,
+        stream,
+        body: JSON.stringify(req.body),
+        requestId,
+        key: req.caller.key,
+        signal: clientGoneSignal(reply),
+      },
     )
   }
 
@@ -82,16 +109,15 @@ export class InferenceRouter {
    * before anything was sent are thrown for the caller to answer; a client that went away
    * (`signal`) gets its connection destroyed.
    */
-  async openAiOn(
-    to: OpenAiResponder,
-    r: { path: string; model: string; stream: boolean; body: string; requestId: string; signal: AbortSignal },
-  ): Promise<void> {
+  async openAiOn(to: OpenAiResponder, r: OpenAiRequest): Promise<void> {
     const { metrics } = this.#o
     const { path, model, body, requestId, signal } = r
     const route = path.slice('/v1/'.length)
     const started = performance.now()
     let committed = false
+    let release: (() => void) | undefined
     try {
+      release = this.#perKey.acquire(r.key)
       const outcome = await routeRequest(
         this.#o,
         model,
@@ -130,6 +156,8 @@ export class InferenceRouter {
         return
       }
       throw err
+    } finally {
+      release?.()
     }
   }
 
@@ -149,7 +177,9 @@ export class InferenceRouter {
     const body = JSON.stringify({ prompt, ...sampling, request_id: ctx.id })
     const started = performance.now()
     let tokens = 0
+    let release: (() => void) | undefined
     try {
+      release = this.#perKey.acquire(ctx.owner)
       const end = await routeRequest(
         this.#o,
         model,
@@ -213,6 +243,7 @@ export class InferenceRouter {
       if (!ctx.signal.aborted) ctx.log.warn({ err: errorMessage(err), model, tokens }, 'infer failed')
       throw err
     } finally {
+      release?.()
       if (tokens > 0) metrics.tokens.inc({ model }, tokens)
     }
   }

@@ -1,4 +1,4 @@
-import { errorMessage, openAiErrorBody, RbeeError } from '@rbee/common'
+import { errorMessage, openAiErrorBody, parseJson, RbeeError } from '@rbee/common'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import {
   failureFrom,
@@ -66,7 +66,7 @@ function frameCommits(frame: string, worker: WorkerEntry): boolean {
     choices?: Array<{ delta?: { content?: string }; text?: string; finish_reason?: string | null }>
   }
   try {
-    chunk = JSON.parse(data)
+    chunk = parseJson(data) as typeof chunk
   } catch {
     return true
   }
@@ -278,7 +278,7 @@ function endWithError(res: RelayTarget, worker: WorkerEntry, tokens: number, why
 /** `usage.completion_tokens` of a whole OpenAI answer, 0 if absent. */
 function completionTokens(buf: Buffer): number {
   try {
-    const n = (JSON.parse(buf.toString('utf8')) as { usage?: { completion_tokens?: unknown } }).usage
+    const n = (parseJson(buf.toString('utf8')) as { usage?: { completion_tokens?: unknown } }).usage
       ?.completion_tokens
     return typeof n === 'number' ? n : 0
   } catch {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { errorFromResponse } from '@rbee/client'
-import { errorMessage, RbeeError } from '@rbee/common'
+import { errorMessage, parseJson, RbeeError } from '@rbee/common'
 import { type WorkerInfo, WorkerInfoSchema } from '@rbee/contracts'
 import { Agent, type Dispatcher } from 'undici'
 import { z } from 'zod'
@@ -240,7 +240,7 @@ export class WorkerProxy {
       await res.body.dump()
       throw new RbeeError('RBEE_UPSTREAM', `worker at ${url} answered ${res.statusCode} to /v1/info`)
     }
-    return WorkerInfoSchema.parse(await res.body.json())
+    return WorkerInfoSchema.parse(parseJson(await res.body.text()))
   }
 
   /** The `hive_url` a worker reports in its `/v1/info` (null when it has none). */
@@ -250,7 +250,7 @@ export class WorkerProxy {
       await res.body.dump()
       return null
     }
-    const parsed = WorkerInfoLinkSchema.safeParse(await res.body.json())
+    const parsed = WorkerInfoLinkSchema.safeParse(parseJson(await res.body.text()))
     return parsed.success ? parsed.data.hive_url : null
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { RbeeError, validationError } from '@rbee/common'
+import { RbeeError, ROUTE_ACCESS, validationError } from '@rbee/common'
 import { type InferEvent, InferRequestSchema } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
 import { resolveSampling } from '../engine/sampling.js'
@@ -13,21 +13,21 @@ const send = (sse: { send: (e: { event: string; data: unknown }) => boolean }, e
 
 /** Health, readiness, info and the native `POST /v1/infer` SSE stream. */
 export function registerNativeRoutes(app: FastifyInstance, worker: Worker): void {
-  app.get('/health', async () => ({
+  app.get('/health', ROUTE_ACCESS.public, async () => ({
     status: worker.draining ? 'draining' : 'ok',
     service: 'llm-worker-rbee',
     version: worker.version,
     uptime_s: worker.uptimeS,
   }))
 
-  app.get('/v1/ready', async (_req, reply) => {
+  app.get('/v1/ready', ROUTE_ACCESS.node, async (_req, reply) => {
     const r = worker.ready()
     return reply.code(r.ready ? 200 : 503).send(r)
   })
 
-  app.get('/v1/info', async () => ({ ...worker.info(), hive_url: worker.hiveUrl ?? null }))
+  app.get('/v1/info', ROUTE_ACCESS.node, async () => ({ ...worker.info(), hive_url: worker.hiveUrl ?? null }))
 
-  app.post('/v1/infer', async (req, reply) => {
+  app.post('/v1/infer', ROUTE_ACCESS.node, async (req, reply) => {
     const parsed = InferRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
@@ -60,7 +60,7 @@ export function registerNativeRoutes(app: FastifyInstance, worker: Worker): void
     )
   })
 
-  app.delete<{ Params: { id: string } }>('/v1/infer/:id', async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/infer/:id', ROUTE_ACCESS.node, async (req, reply) => {
     if (!worker.cancel(req.params.id)) {
       throw new RbeeError('RBEE_NOT_FOUND', `no generation in flight with id ${req.params.id}`)
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { openAiErrorBody, validationError } from '@rbee/common'
+import { openAiErrorBody, ROUTE_ACCESS, validationError } from '@rbee/common'
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
@@ -35,12 +35,12 @@ const now = (): number => Math.floor(Date.now() / 1000)
 
 /** OpenAI-compatible routes, so a worker can also be used directly by any OpenAI client. */
 export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void {
-  app.get('/v1/models', async () => ({
+  app.get('/v1/models', ROUTE_ACCESS.node, async () => ({
     object: 'list',
     data: [{ id: worker.modelRef, object: 'model', created: now(), owned_by: 'rbee', loaded: true }],
   }))
 
-  app.post('/v1/chat/completions', async (req, reply) => {
+  app.post('/v1/chat/completions', ROUTE_ACCESS.node, async (req, reply) => {
     const parsed = ChatCompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
@@ -109,7 +109,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     return out
   })
 
-  app.post('/v1/completions', async (req, reply) => {
+  app.post('/v1/completions', ROUTE_ACCESS.node, async (req, reply) => {
     const parsed = CompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
@@ -170,7 +170,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     return out
   })
 
-  app.post('/v1/embeddings', async (req, reply) => {
+  app.post('/v1/embeddings', ROUTE_ACCESS.node, async (req, reply) => {
     const parsed = EmbeddingRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data

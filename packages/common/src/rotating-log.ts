@@ -8,6 +8,8 @@ export interface RotatingLogOptions {
   keep?: number
   /** Last lines kept in memory for error messages. @default 50 */
   tailLines?: number
+  /** Permissions of files this log creates. @default 0o644 (before the umask) */
+  mode?: number
 }
 
 /**
@@ -21,6 +23,7 @@ export class RotatingLog {
   readonly #keep: number
   readonly #tailMax: number
   readonly #tail: string[] = []
+  readonly #mode: number
   #fd: number | undefined
   #size: number
 
@@ -29,7 +32,8 @@ export class RotatingLog {
     this.#maxBytes = options.maxBytes ?? 10 * 1024 * 1024
     this.#keep = options.keep ?? 3
     this.#tailMax = options.tailLines ?? 50
-    this.#fd = openSync(this.path, 'a')
+    this.#mode = options.mode ?? 0o644
+    this.#fd = openSync(this.path, 'a', this.#mode)
     this.#size = statSync(this.path).size
   }
 
@@ -67,7 +71,7 @@ export class RotatingLog {
     }
     if (this.#keep > 0) renameSync(this.path, `${this.path}.1`)
     else unlinkSync(this.path)
-    this.#fd = openSync(this.path, 'a')
+    this.#fd = openSync(this.path, 'a', this.#mode)
     this.#size = 0
   }
 
