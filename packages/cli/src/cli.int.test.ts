@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { copyFile, readFile, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { copyFile, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import {
@@ -125,15 +126,27 @@ describe('rbee against a real queen it starts itself', () => {
     const imported = await sb.run(['model', 'import', file, '--id', 'my-tiny'])
     assert.equal(imported.code, 0, imported.stderr)
     assert.match(imported.stdout, /^imported my-tiny: llama /)
+    // The file is outside the hive's import dirs: rbee links it into the hive's drop dir.
+    const linked = join(sb.home, 'import', 'my model.gguf')
+    assert.ok(imported.stderr.includes(`${file} is outside hive `), imported.stderr)
+    assert.ok(imported.stderr.includes(`import dirs: linked it to ${linked}`), imported.stderr)
+    assert.equal((await stat(linked)).ino, (await stat(file)).ino, 'a hard link, not a copy')
     assert.match((await sb.run(['model', 'list'])).stdout, /^\S+ +my-tiny +llama/m)
     const removed = await sb.run(['model', 'rm', 'my-tiny'])
     assert.equal(removed.code, 0, removed.stderr)
     assert.equal(removed.stdout, 'removed my-tiny (its file was left in place)\n')
+    const inferred = await sb.run(['infer', '-m', file, 'hi', '--max-tokens', '2'])
+    assert.equal(inferred.code, 0, inferred.stderr)
+    assert.ok(inferred.stderr.includes(`is already in hive `), 'the link made before is used again')
     const notGguf = join(sb.root, 'notes.gguf')
     await writeFile(notGguf, 'not a model\n')
     const refused = await sb.run(['model', 'import', notGguf])
     assert.equal(refused.code, 1)
-    assert.match(refused.stderr, /^rbee: .*GGUF/m)
+    assert.match(refused.stderr, /^rbee: .*does not start with the GGUF magic/m)
+    assert.ok(
+      !existsSync(join(sb.home, 'import', 'notes.gguf')),
+      'a refused file is not left in the import dir',
+    )
   })
 
   test('rbee status --watch --json follows the live stream until Ctrl+C', async () => {

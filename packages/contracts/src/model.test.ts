@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { z } from 'zod'
 import { IdSchema } from './common.js'
 import { NOW, rejectsAt, roundTrips } from './fixtures.js'
-import { HfRefSchema, ModelEntrySchema, ModelRefSchema } from './model.js'
+import { HfRefSchema, ImportDeniedSchema, ModelEntrySchema, ModelRefSchema } from './model.js'
 
 const entry = {
   id: 'tiny',
@@ -93,4 +93,11 @@ test('ModelEntrySchema rejects a bad row, naming the field', () => {
     [{ available: 'yes' }, 'available'],
   ]
   for (const [patch, path] of cases) rejectsAt(ModelEntrySchema, { ...entry, ...patch }, path)
+})
+
+test('ImportDeniedSchema carries the import dirs a refused path could go in, and needs at least one', () => {
+  const denied = { hive_id: 'box', path: '/tmp/x.gguf', import_dirs: ['/home/me/.local/share/rbee/import'] }
+  assert.deepEqual(roundTrips(ImportDeniedSchema, denied), denied)
+  rejectsAt(ImportDeniedSchema, { ...denied, import_dirs: [] }, 'import_dirs')
+  rejectsAt(ImportDeniedSchema, { ...denied, hive_id: '../x' }, 'hive_id')
 })

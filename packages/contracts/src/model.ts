@@ -42,3 +42,16 @@ export const ModelEntrySchema = z.object({
   builtin: z.boolean(),
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>
+
+/**
+ * The `import_denied` data of a `model_import` that a hive refused because the path is outside
+ * the directories it imports from. It never says whether the file exists.
+ */
+export const ImportDeniedSchema = z.object({
+  hive_id: IdSchema,
+  /** The path as the operation gave it. */
+  path: z.string(),
+  /** Where the hive imports from, its drop dir (`$RBEE_HOME/import`) first. */
+  import_dirs: z.array(z.string()).min(1),
+})
+export type ImportDenied = z.infer<typeof ImportDeniedSchema>

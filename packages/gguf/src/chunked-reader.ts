@@ -1,4 +1,7 @@
-import type { FileHandle } from 'node:fs/promises'
+/** Positional reads (`pread`): a `FileHandle`, or a descriptor wrapped by {@link fdSource}. */
+export interface ReadSource {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
+}
 
 /**
  * Sequential little-endian reads from a file through one reusable buffer. Callers check `has(n)`
@@ -16,7 +19,7 @@ export class ChunkedReader {
    * @param fail - called with a problem description; must throw
    */
   constructor(
-    private readonly handle: FileHandle,
+    private readonly source: ReadSource,
     readonly size: number,
     private readonly chunkSize: number,
     private readonly fail: (problem: string) => never,
@@ -43,13 +46,21 @@ export class ChunkedReader {
     if (this.buf.length < want) this.buf = Buffer.alloc(want)
     let filled = 0
     while (filled < want) {
-      const { bytesRead } = await this.handle.read(this.buf, filled, want - filled, this.pos + filled)
+      const { bytesRead } = await this.source.read(this.buf, filled, want - filled, this.pos + filled)
       // the file shrank while we read it
       if (bytesRead === 0) this.fail(`truncated: read ended at offset ${this.pos + filled}`)
       filled += bytesRead
     }
     this.bufStart = this.pos
     this.bufEnd = this.pos + want
+  }
+
+  /** Moves past the next `n` bytes without reading them; fails when the file ends first. */
+  skip(n: number): void {
+    if (n > this.remaining()) {
+      this.fail(`truncated: needs ${n} bytes at offset ${this.pos} but the file has ${this.size} bytes`)
+    }
+    this.pos += n
   }
 
   private at(n: number): number {

@@ -1,6 +1,7 @@
 /**
- * Thrown when a file is not a well-formed GGUF file: wrong magic, unsupported version, truncated
- * data, counts or lengths that cannot fit in the file, unknown value or tensor types.
+ * Thrown when a file is not a well-formed GGUF file: not a regular file, wrong magic, unsupported
+ * version, truncated data, counts or lengths that cannot fit in the file or go past a limit,
+ * unknown value or tensor types. The message never quotes the file's bytes.
  *
  * It does not extend `@rbee/common`'s base error because this package has no runtime
  * dependencies; servers map it by its stable `code`.
@@ -10,6 +11,8 @@ export class GgufFormatError extends Error {
   readonly code = 'RBEE_GGUF_INVALID'
   /** The file the error concerns. */
   readonly path: string
+  /** What is wrong, without the path (the message is `invalid GGUF file <path>: <problem>`). */
+  readonly problem: string
 
   /**
    * @param path - the file that was read
@@ -19,5 +22,6 @@ export class GgufFormatError extends Error {
     super(`invalid GGUF file ${path}: ${problem}`, options)
     this.name = 'GgufFormatError'
     this.path = path
+    this.problem = problem
   }
 }

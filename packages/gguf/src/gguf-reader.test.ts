@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -166,10 +167,11 @@ test('without general.file_type the quantization is the type holding most matrix
   assert.equal((await readGgufHeader(path)).quantization, 'Q8_0')
 })
 
-test('the reader rejects files that are not GGUF', async () => {
+test('the reader rejects files that are not GGUF without quoting their bytes', async () => {
   const text = join(dir, 'notes.gguf')
   await writeFile(text, 'these are my notes, not a model\n')
-  await rejects(text, /not a GGUF file: starts with "thes"/)
+  await rejects(text, /not a GGUF file: it does not start with the GGUF magic$/)
+  await assert.rejects(readGgufHeader(text), (err: Error) => !/thes|0x/.test(err.message))
   const empty = join(dir, 'empty.gguf')
   await writeFile(empty, '')
   await rejects(empty, /not a GGUF file: only 0 bytes/)
@@ -226,7 +228,7 @@ test('the reader rejects absurd counts and lengths quickly, without allocating t
   )
   await rejects(
     await patched('huge-array.gguf', (b) => b.writeBigUInt64LE(1n << 31n, afterKey(b, 't.ints') + 8)),
-    /array t.ints has 2147483648 elements, over the 16777216 limit/,
+    /array t.ints has 2147483648 elements, over the 4194304 limit/,
   )
   await rejects(
     await patched('string.gguf', (b) => b.writeBigUInt64LE(1n << 33n, afterKey(b, 'general.name') + 4)),
@@ -270,6 +272,18 @@ test('the reader requires general.architecture and integer architecture fields',
     }),
     /llama.context_length must be a non-negative integer/,
   )
+})
+
+test('the reader refuses a FIFO, a directory and a device at once instead of waiting on them', {
+  timeout: 10_000,
+}, async () => {
+  const fifo = join(dir, 'pipe.gguf')
+  execFileSync('mkfifo', [fifo])
+  const started = performance.now()
+  await rejects(fifo, /not a regular file/)
+  assert.ok(performance.now() - started < 1000, 'no wait for a writer')
+  await rejects(dir, /not a regular file/)
+  await rejects('/dev/zero', /not a regular file/)
 })
 
 test('a missing file fails with the file system error, not a format error', async () => {

@@ -1,24 +1,16 @@
-import { open } from 'node:fs/promises'
-import { ChunkedReader } from './chunked-reader.js'
+import { constants, fstat, read } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { ChunkedReader, type ReadSource } from './chunked-reader.js'
 import { GGML_TYPES, type GgmlTypeName, ggmlByteSize, ggmlTypeName } from './ggml-types.js'
-import {
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
-  GGUF_SCALAR_SIZE,
-  GGUF_VALUE_TYPE,
-  type GgufScalarType,
-  ggufScalarType,
-} from './gguf-constants.js'
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './gguf-constants.js'
 import { GgufFormatError } from './gguf-format-error.js'
+import { type GgufLimits, resolveGgufLimits } from './gguf-limits.js'
+import { type Fail, HELD_BYTES, HeaderParse } from './header-parse.js'
 import { summarizeHeader } from './header-summary.js'
+import { type GgufValue, readMetadata } from './metadata-reader.js'
 
-/**
- * A metadata value as read. 64-bit integers are numbers when they fit in a double exactly,
- * bigints otherwise.
- */
-export type GgufScalarValue = number | bigint | boolean | string
-/** A metadata value: a scalar or an array of scalars (GGUF allows no nested arrays in practice; llama.cpp rejects them). */
-export type GgufValue = GgufScalarValue | readonly GgufScalarValue[]
+export type { GgufArraySummary, GgufScalarValue, GgufValue } from './metadata-reader.js'
 
 /** One tensor's description from the header. */
 export interface GgufTensorInfo {
@@ -73,7 +65,10 @@ export interface GgufHeader {
   valueLength?: number
   /** `<arch>.vocab_size`, else the length of `tokenizer.ggml.tokens`. */
   vocabSize?: number
-  /** All metadata in file order. */
+  /**
+   * All metadata in file order; arrays longer than `GgufLimits.maxInlineArrayLength` that were
+   * not asked for by key (`fullArrays`) as their type and length only.
+   */
   metadata: ReadonlyMap<string, GgufValue>
   tensors: readonly GgufTensorInfo[]
 }
@@ -85,13 +80,20 @@ export interface ReadGgufHeaderOptions {
    * @default 1048576
    */
   chunkSize?: number
+  /** Tighter or looser limits than `GGUF_LIMITS` (tests prove them with small files). */
+  limits?: Partial<GgufLimits>
+  /**
+   * Metadata arrays to read whole whatever their length (for example `tokenizer.ggml.tokens`);
+   * other arrays longer than `limits.maxInlineArrayLength` are kept as a `GgufArraySummary`.
+   */
+  fullArrays?: readonly string[]
+  /**
+   * An open descriptor of the file to read instead of opening `path` (which then only names the
+   * file in errors). The caller owns it and closes it.
+   */
+  fd?: number
 }
 
-/** Longest string accepted (chat templates are kilobytes; this stops a corrupt length from allocating gigabytes). */
-const MAX_STRING_BYTES = 16 * 1024 * 1024
-/** Most elements in one metadata array (the largest vocabularies are ~260k tokens). */
-const MAX_ARRAY_LENGTH = 16 * 1024 * 1024
-const MAX_KEY_BYTES = 65_535
 /** ggml's GGML_MAX_NAME - 1. */
 const MAX_TENSOR_NAME_BYTES = 63
 const MAX_DIMS = 4
@@ -99,137 +101,22 @@ const MAX_DIMS = 4
 const MIN_KV_BYTES = 8 + 1 + 4 + 1
 const MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8
 
-type Fail = (problem: string) => never
-
-function toSafeNumber(v: bigint, what: string, fail: Fail): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} ${v} is absurdly large`)
-  return Number(v)
-}
-
-function checkCount(r: ChunkedReader, count: number, minBytes: number, what: string, fail: Fail): void {
-  if (count * minBytes > r.remaining()) {
-    fail(
-      `${what} ${count} cannot fit in the ${r.remaining()} bytes left after offset ${r.pos} (truncated or corrupt)`,
-    )
-  }
-}
-
-/** Length of the string at `pos` (its 8-byte prefix must be buffered), checked against `maxBytes` and the file. */
-function peekStringLength(r: ChunkedReader, maxBytes: number, what: string, fail: Fail): number {
-  const length = toSafeNumber(r.peekU64(), `${what} length`, fail)
-  if (length > maxBytes) fail(`${what} length ${length} exceeds the ${maxBytes}-byte limit`)
-  if (length > r.remaining() - 8)
-    fail(`truncated: ${what} of ${length} bytes at offset ${r.pos} runs past the end`)
-  return length
-}
-
-async function readString(r: ChunkedReader, maxBytes: number, what: string, fail: Fail): Promise<string> {
-  if (!r.has(8)) await r.fill(8)
-  const length = peekStringLength(r, maxBytes, what, fail)
-  if (!r.has(8 + length)) await r.fill(8 + length)
-  r.u64()
-  return r.utf8(length)
-}
-
-/**
- * Decodes the next value when all its bytes are already buffered, else returns `undefined` and
- * consumes nothing. Keeps the common case (a whole vocabulary inside one chunk) synchronous.
- */
-function readScalarNow(
-  r: ChunkedReader,
-  type: GgufScalarType,
-  key: string,
-  fail: Fail,
-): GgufScalarValue | undefined {
-  const size = GGUF_SCALAR_SIZE[type]
-  if (!r.has(size)) return undefined
-  switch (type) {
-    case 'string': {
-      const length = peekStringLength(r, MAX_STRING_BYTES, `string value of ${key}`, fail)
-      if (!r.has(8 + length)) return undefined
-      r.u64()
-      return r.utf8(length)
-    }
-    case 'uint8':
-      return r.u8()
-    case 'int8':
-      return r.i8()
-    case 'uint16':
-      return r.u16()
-    case 'int16':
-      return r.i16()
-    case 'uint32':
-      return r.u32()
-    case 'int32':
-      return r.i32()
-    case 'float32':
-      return r.f32()
-    case 'float64':
-      return r.f64()
-    case 'bool':
-      // llama.cpp reads any non-zero byte as true
-      return r.u8() !== 0
-    case 'uint64':
-    case 'int64': {
-      const v = type === 'uint64' ? r.u64() : r.i64()
-      const n = Number(v)
-      return Number.isSafeInteger(n) ? n : v
-    }
-  }
-}
-
-async function readScalar(
-  r: ChunkedReader,
-  type: GgufScalarType,
-  key: string,
-  fail: Fail,
-): Promise<GgufScalarValue> {
-  if (type === 'string') return readString(r, MAX_STRING_BYTES, `string value of ${key}`, fail)
-  await r.fill(GGUF_SCALAR_SIZE[type])
-  const value = readScalarNow(r, type, key, fail)
-  if (value === undefined) return fail(`could not read ${key}`)
-  return value
-}
-
-async function readValue(r: ChunkedReader, typeId: number, key: string, fail: Fail): Promise<GgufValue> {
-  const scalar = ggufScalarType(typeId)
-  if (scalar !== undefined) return readScalarNow(r, scalar, key, fail) ?? readScalar(r, scalar, key, fail)
-  if (typeId !== GGUF_VALUE_TYPE.array) fail(`metadata ${key} has unknown value type ${typeId}`)
-  if (!r.has(12)) await r.fill(12)
-  const itemTypeId = r.u32()
-  const itemType = ggufScalarType(itemTypeId)
-  if (itemType === undefined) fail(`metadata ${key} is an array of unsupported type ${itemTypeId}`)
-  const length = toSafeNumber(r.u64(), `array length of ${key}`, fail)
-  if (length > MAX_ARRAY_LENGTH)
-    fail(`array ${key} has ${length} elements, over the ${MAX_ARRAY_LENGTH} limit`)
-  checkCount(r, length, GGUF_SCALAR_SIZE[itemType], `array ${key} length`, fail)
-  const items: GgufScalarValue[] = []
-  for (let i = 0; i < length; i++) {
-    items.push(readScalarNow(r, itemType, key, fail) ?? (await readScalar(r, itemType, key, fail)))
-  }
-  return items
-}
-
 function readAlignment(metadata: ReadonlyMap<string, GgufValue>, fail: Fail): number {
   const v = metadata.get('general.alignment')
   if (v === undefined) return GGUF_DEFAULT_ALIGNMENT
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > 0xffffffff || (v & (v - 1)) !== 0) {
-    fail(`general.alignment ${String(v)} is not a power of two`)
+    fail('general.alignment must be a power of two')
   }
   return v
 }
 
-interface RawTensorInfo {
-  name: string
-  type: GgmlTypeName
-  dims: number[]
-  elementCount: number
-  relativeOffset: number
-  byteSize: number
-}
+/** A tensor description whose `offset` is still relative to the data section. */
+type RawTensorInfo = GgufTensorInfo
 
-async function readTensorInfo(r: ChunkedReader, index: number, fail: Fail): Promise<RawTensorInfo> {
-  const name = await readString(r, MAX_TENSOR_NAME_BYTES, `name of tensor ${index}`, fail)
+async function readTensorInfo(p: HeaderParse, index: number): Promise<RawTensorInfo> {
+  const { r } = p
+  const fail: Fail = p.fail
+  const name = await p.string(MAX_TENSOR_NAME_BYTES, `name of tensor ${index}`)
   if (!r.has(4)) await r.fill(4)
   const nDims = r.u32()
   if (nDims < 1 || nDims > MAX_DIMS) fail(`tensor ${name} has ${nDims} dimensions (1 to ${MAX_DIMS} allowed)`)
@@ -237,7 +124,7 @@ async function readTensorInfo(r: ChunkedReader, index: number, fail: Fail): Prom
   const dims: number[] = []
   let elementCount = 1
   for (let d = 0; d < nDims; d++) {
-    const dim = toSafeNumber(r.u64(), `dimension ${d} of tensor ${name}`, fail)
+    const dim = p.safe(r.u64(), `dimension ${d} of tensor ${name}`)
     elementCount *= dim
     if (!Number.isSafeInteger(elementCount)) fail(`tensor ${name} has an absurd element count`)
     dims.push(dim)
@@ -245,87 +132,115 @@ async function readTensorInfo(r: ChunkedReader, index: number, fail: Fail): Prom
   const typeId = r.u32()
   const type = ggmlTypeName(typeId)
   if (type === undefined) fail(`tensor ${name} has unknown or retired ggml type ${typeId}`)
-  const relativeOffset = toSafeNumber(r.u64(), `offset of tensor ${name}`, fail)
+  const offset = p.safe(r.u64(), `offset of tensor ${name}`)
   const byteSize = ggmlByteSize(type, elementCount)
   if (byteSize === undefined || (dims[0] ?? 0) % GGML_TYPES[type].blockSize !== 0) {
     fail(
       `tensor ${name}: ne0 ${dims[0]} is not a multiple of ${type}'s block size ${GGML_TYPES[type].blockSize}`,
     )
   }
-  return { name, type, dims, elementCount, relativeOffset, byteSize }
+  return { name, type, dims, elementCount, offset, byteSize }
+}
+
+const readFd = promisify(read)
+const fstatFd = promisify(fstat)
+
+/** An open descriptor as a {@link ReadSource}. */
+function fdSource(fd: number): ReadSource {
+  return { read: (buffer, offset, length, position) => readFd(fd, buffer, offset, length, position) }
+}
+
+async function parse(
+  source: ReadSource,
+  size: number,
+  path: string,
+  options: ReadGgufHeaderOptions & { limits: GgufLimits; chunkSize: number },
+): Promise<GgufHeader> {
+  const fail: Fail = (problem) => {
+    throw new GgufFormatError(path, problem)
+  }
+  const p = new HeaderParse(new ChunkedReader(source, size, options.chunkSize, fail), options.limits, fail)
+  const { r, limits } = p
+  // The bytes are never quoted: an import may name any file, and its content is nobody's business.
+  if (size < 4) fail(`not a GGUF file: only ${size} bytes`)
+  await r.fill(4)
+  if (r.u32() !== GGUF_MAGIC) fail('not a GGUF file: it does not start with the GGUF magic')
+  if (!r.has(20)) await r.fill(20)
+  const version = r.u32()
+  if (version === 0x02000000 || version === 0x03000000) fail('big-endian GGUF files are not supported')
+  if (version !== 2 && version !== 3) fail(`unsupported GGUF version ${version} (2 and 3 are supported)`)
+  const tensorCount = p.safe(r.u64(), 'tensor count')
+  const kvCount = p.safe(r.u64(), 'metadata count')
+  p.fits(tensorCount, MIN_TENSOR_INFO_BYTES, 'tensor count')
+  p.fits(kvCount, MIN_KV_BYTES, 'metadata count')
+  if (tensorCount > limits.maxTensorCount) {
+    fail(`tensor count ${tensorCount} is over the ${limits.maxTensorCount} limit`)
+  }
+
+  const metadata = await readMetadata(p, { count: kvCount, fullArrays: new Set(options.fullArrays) })
+  const alignment = readAlignment(metadata, fail)
+
+  p.hold(tensorCount * HELD_BYTES.tensor, `${tensorCount} tensor descriptions`)
+  const tensors: RawTensorInfo[] = []
+  const names = new Set<string>()
+  for (let i = 0; i < tensorCount; i++) {
+    const info = await readTensorInfo(p, i)
+    if (names.has(info.name)) fail(`tensor ${info.name} appears twice`)
+    names.add(info.name)
+    tensors.push(info)
+  }
+
+  const dataOffset = Math.ceil(r.pos / alignment) * alignment
+  for (const t of tensors) {
+    if (t.offset % alignment !== 0) fail(`tensor ${t.name} offset ${t.offset} is not ${alignment}-aligned`)
+    t.offset += dataOffset
+    if (t.offset + t.byteSize > size) {
+      fail(
+        `truncated: tensor ${t.name} data ends at byte ${t.offset + t.byteSize} but the file has ${size} bytes`,
+      )
+    }
+  }
+  return summarizeHeader({ path, version, fileSize: size, alignment, dataOffset, metadata, tensors }, fail)
 }
 
 /**
- * Reads a GGUF file's header (metadata and tensor infos, not the weights) in chunks and summarizes it.
- * Memory use is bounded by the metadata itself, whatever the file size; every count and length is
- * checked against the bytes left in the file before anything is allocated for it.
+ * Reads a GGUF file's header (metadata and tensor infos, not the weights) in chunks and summarizes
+ * it, within `GGUF_LIMITS` (or `options.limits`): every count and length is checked against
+ * the limits and the bytes left in the file before anything is allocated for it, and metadata
+ * arrays longer than `maxInlineArrayLength` are skipped, kept as their type and length. The file
+ * is opened non-blocking and must be a regular file, so a FIFO or a device fails at once instead
+ * of blocking a thread.
  *
- * @throws GgufFormatError when the file is not GGUF (wrong magic), has an unsupported version, is
- *   truncated (header or tensor data), holds impossible counts, lengths, types or offsets, lacks
- *   `general.architecture`, or has architecture fields of the wrong type.
+ * Error messages never quote the file's bytes.
+ *
+ * @throws GgufFormatError when the file is not a regular file or not GGUF (wrong magic), has an
+ *   unsupported version, is truncated (header or tensor data), holds impossible counts, lengths,
+ *   types or offsets, goes past a limit, lacks `general.architecture`, or has architecture fields
+ *   of the wrong type.
  * @throws the file system's error (e.g. ENOENT) when the file cannot be opened or read.
+ * @throws RangeError for a `chunkSize` below 16 or a limit that is not a positive integer.
  */
 export async function readGgufHeader(path: string, options: ReadGgufHeaderOptions = {}): Promise<GgufHeader> {
   const chunkSize = options.chunkSize ?? 1024 * 1024
   if (!Number.isInteger(chunkSize) || chunkSize < 16)
     throw new RangeError('chunkSize must be an integer >= 16')
-  const fail: Fail = (problem) => {
-    throw new GgufFormatError(path, problem)
-  }
-  const handle = await open(path, 'r')
+  const limits = resolveGgufLimits(options.limits)
+  let handle: FileHandle | undefined
   try {
-    const { size } = await handle.stat()
-    const r = new ChunkedReader(handle, size, chunkSize, fail)
-    if (size < 4) fail(`not a GGUF file: only ${size} bytes`)
-    await r.fill(4)
-    const magic = r.u32()
-    if (magic !== GGUF_MAGIC) {
-      const text = JSON.stringify(
-        Buffer.from([magic, magic >>> 8, magic >>> 16, magic >>> 24]).toString('latin1'),
-      )
-      fail(`not a GGUF file: starts with ${text} (0x${magic.toString(16).padStart(8, '0')}), expected "GGUF"`)
+    let source: ReadSource
+    let stats: { size: number; isFile(): boolean }
+    if (options.fd === undefined) {
+      // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+      source = handle
+      stats = await handle.stat()
+    } else {
+      source = fdSource(options.fd)
+      stats = await fstatFd(options.fd)
     }
-    if (!r.has(20)) await r.fill(20)
-    const version = r.u32()
-    if (version === 0x02000000 || version === 0x03000000) fail('big-endian GGUF files are not supported')
-    if (version !== 2 && version !== 3) fail(`unsupported GGUF version ${version} (2 and 3 are supported)`)
-    const tensorCount = toSafeNumber(r.u64(), 'tensor count', fail)
-    const kvCount = toSafeNumber(r.u64(), 'metadata count', fail)
-    checkCount(r, tensorCount, MIN_TENSOR_INFO_BYTES, 'tensor count', fail)
-    checkCount(r, kvCount, MIN_KV_BYTES, 'metadata count', fail)
-
-    const metadata = new Map<string, GgufValue>()
-    for (let i = 0; i < kvCount; i++) {
-      const key = await readString(r, MAX_KEY_BYTES, `key of metadata entry ${i}`, fail)
-      if (metadata.has(key)) fail(`metadata key ${key} appears twice`)
-      if (!r.has(4)) await r.fill(4)
-      metadata.set(key, await readValue(r, r.u32(), key, fail))
-    }
-    const alignment = readAlignment(metadata, fail)
-
-    const raw: RawTensorInfo[] = []
-    const names = new Set<string>()
-    for (let i = 0; i < tensorCount; i++) {
-      const info = await readTensorInfo(r, i, fail)
-      if (names.has(info.name)) fail(`tensor ${info.name} appears twice`)
-      names.add(info.name)
-      raw.push(info)
-    }
-
-    const dataOffset = Math.ceil(r.pos / alignment) * alignment
-    const tensors = raw.map(({ relativeOffset, ...t }): GgufTensorInfo => {
-      if (relativeOffset % alignment !== 0)
-        fail(`tensor ${t.name} offset ${relativeOffset} is not ${alignment}-aligned`)
-      const offset = dataOffset + relativeOffset
-      if (offset + t.byteSize > size) {
-        fail(
-          `truncated: tensor ${t.name} data ends at byte ${offset + t.byteSize} but the file has ${size} bytes`,
-        )
-      }
-      return { ...t, offset }
-    })
-    return summarizeHeader({ path, version, fileSize: size, alignment, dataOffset, metadata, tensors }, fail)
+    if (!stats.isFile()) throw new GgufFormatError(path, 'not a regular file')
+    return await parse(source, stats.size, path, { ...options, chunkSize, limits })
   } finally {
-    await handle.close()
+    await handle?.close()
   }
 }

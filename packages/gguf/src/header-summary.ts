@@ -1,5 +1,6 @@
 import { fileTypeName } from './ggml-types.js'
-import type { GgufHeader, GgufTensorInfo, GgufValue } from './gguf-reader.js'
+import type { GgufHeader, GgufTensorInfo } from './gguf-reader.js'
+import { arrayLength, type GgufValue } from './metadata-reader.js'
 
 type HeaderBase = Pick<
   GgufHeader,
@@ -43,9 +44,8 @@ export function summarizeHeader(base: HeaderBase, fail: (problem: string) => nev
     ) {
       return Math.max(...v.map(Number))
     }
-    return fail(
-      `metadata ${key} must be a non-negative integer, got ${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`,
-    )
+    // The value is not quoted: it is the file's content.
+    return fail(`metadata ${key} must be a non-negative integer or a list of them, one per layer`)
   }
   const stringField = (key: string): string | undefined => {
     const v = metadata.get(key)
@@ -75,6 +75,6 @@ export function summarizeHeader(base: HeaderBase, fail: (problem: string) => nev
     headCountKv: intField(`${architecture}.attention.head_count_kv`) ?? headCount,
     keyLength: intField(`${architecture}.attention.key_length`),
     valueLength: intField(`${architecture}.attention.value_length`),
-    vocabSize: intField(`${architecture}.vocab_size`) ?? (Array.isArray(tokens) ? tokens.length : undefined),
+    vocabSize: intField(`${architecture}.vocab_size`) ?? arrayLength(tokens),
   }
 }

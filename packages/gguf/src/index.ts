@@ -8,7 +8,9 @@ export {
 export { GGML_TYPES, type GgmlTypeName } from './ggml-types.js'
 export type { GgufScalarType, GgufScalarValueMap } from './gguf-constants.js'
 export { GgufFormatError } from './gguf-format-error.js'
+export { GGUF_LIMITS, type GgufLimits } from './gguf-limits.js'
 export {
+  type GgufArraySummary,
   type GgufHeader,
   type GgufScalarValue,
   type GgufTensorInfo,
@@ -28,7 +30,14 @@ export {
   writeGguf,
 } from './gguf-writer.js'
 export {
+  type GgufHeaderFacts,
+  GgufHeaderPool,
+  type GgufHeaderPoolOptions,
+  type PoolReadOptions,
+} from './header-pool.js'
+export {
   estimateWorkerMemoryMb,
+  type MemoryEstimateInput,
   WORKER_RUNTIME_OVERHEAD_MB,
   type WorkerMemoryOptions,
 } from './memory-estimate.js'

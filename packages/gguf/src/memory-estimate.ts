@@ -23,7 +23,23 @@ const F32_BYTES = 4
  */
 export const WORKER_RUNTIME_OVERHEAD_MB = 100
 
-function required(header: GgufHeader, value: number | undefined, field: string): number {
+/** The header figures a memory estimate reads. */
+export type MemoryEstimateInput = Pick<
+  GgufHeader,
+  | 'path'
+  | 'architecture'
+  | 'fileSize'
+  | 'blockCount'
+  | 'embeddingLength'
+  | 'headCount'
+  | 'headCountKv'
+  | 'keyLength'
+  | 'valueLength'
+  | 'feedForwardLength'
+  | 'vocabSize'
+>
+
+function required(header: MemoryEstimateInput, value: number | undefined, field: string): number {
   if (value === undefined || value === 0) {
     throw new GgufFormatError(
       header.path,
@@ -60,7 +76,7 @@ function positiveInt(value: number, name: string): number {
  * @throws RangeError when `ctxSize`, `slots` or `ubatch` is not a positive integer.
  * @throws GgufFormatError when the header lacks `block_count`, `embedding_length` or `attention.head_count`.
  */
-export function estimateWorkerMemoryMb(header: GgufHeader, options: WorkerMemoryOptions): number {
+export function estimateWorkerMemoryMb(header: MemoryEstimateInput, options: WorkerMemoryOptions): number {
   const ctxSize = positiveInt(options.ctxSize, 'ctxSize')
   const slots = positiveInt(options.slots, 'slots')
   const ubatch = positiveInt(options.ubatch ?? 512, 'ubatch')

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { ConfigError, parseHiveConfig } from './config.js'
 
@@ -77,4 +78,14 @@ test('bad values are refused with the flag named', () => {
       argv.join(' '),
     )
   }
+})
+
+test('--import-dir repeats, RBEE_IMPORT_DIRS is comma-separated, and relative dirs become absolute', () => {
+  assert.deepEqual(parseHiveConfig([], {}).import_dirs, [])
+  assert.deepEqual(parseHiveConfig([], { RBEE_IMPORT_DIRS: '/srv/models, /mnt/nas/gguf' }).import_dirs, [
+    '/srv/models',
+    '/mnt/nas/gguf',
+  ])
+  const flagged = parseHiveConfig(['--import-dir', '/a', '--import-dir', 'rel'], { RBEE_IMPORT_DIRS: '/b' })
+  assert.deepEqual(flagged.import_dirs, ['/a', join(process.cwd(), 'rel')])
 })

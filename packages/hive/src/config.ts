@@ -25,6 +25,7 @@ export const HiveConfigSchema = z.object({
   nvidia_smi: z.string().min(1).optional(),
   hf_endpoint: UrlSchema,
   hf_token: z.string().min(1).optional(),
+  import_dirs: z.array(z.string().min(1)),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
@@ -46,6 +47,7 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
   'worker-stop-grace-ms': ['worker_stop_grace_ms', 'RBEE_WORKER_STOP_GRACE_MS', '10000', 'int'],
   'nvidia-smi': ['nvidia_smi', 'RBEE_NVIDIA_SMI', undefined, 'string'],
   'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', 'https://huggingface.co', 'string'],
+  'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
 }
 
 export const HIVE_USAGE = `Usage: rbee-hive [options]
@@ -72,6 +74,9 @@ Options (each also read from the environment variable shown; flags win):
   --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: 10000)
   --nvidia-smi PATH            RBEE_NVIDIA_SMI            nvidia-smi binary, or "none" (default: on PATH)
   --hf-endpoint URL            HF_ENDPOINT                Hugging Face base URL (default: https://huggingface.co)
+  --import-dir DIR             RBEE_IMPORT_DIRS           another directory model_import may read from;
+                                                          repeat the flag, or comma-separate in the env
+                                                          var (always allowed: HOME/import, HOME/models)
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)
@@ -85,6 +90,7 @@ export function parseHiveConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   const raw = readFlags(FLAGS, argv, env)
   raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
   if (typeof raw.home === 'string' && !isAbsolute(raw.home)) raw.home = resolve(raw.home)
+  raw.import_dirs = (raw.import_dirs as string[]).map((d) => resolve(d))
   if (env.HF_TOKEN) raw.hf_token = env.HF_TOKEN
   return validateFlags(FLAGS, HiveConfigSchema, raw)
 }

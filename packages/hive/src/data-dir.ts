@@ -9,6 +9,7 @@ import { join } from 'node:path'
  *   models/tiny.gguf        the built-in model
  *   models/hf/<org>/<repo>/<file>.gguf   downloads
  *   models/.partial/        downloads in progress (resumable)
+ *   import/                 where model files are put for model_import (one of the import dirs)
  *   logs/<worker_id>.log    per-worker stdout+stderr, rotated to .log.1, .log.2 …
  * ```
  */
@@ -17,6 +18,8 @@ export interface DataDir {
   catalog: string
   models: string
   partial: string
+  /** The drop dir for imports: always one of the hive's import dirs. */
+  import: string
   logs: string
 }
 
@@ -28,6 +31,7 @@ export function dataDir(home: string): DataDir {
     catalog: join(home, 'catalog.sqlite'),
     models,
     partial: join(models, '.partial'),
+    import: join(home, 'import'),
     logs: join(home, 'logs'),
   }
 }

@@ -49,6 +49,8 @@ before(async () => {
       '150',
       '--worker-stop-grace-ms',
       '5000',
+      '--import-dir',
+      scratch,
     ],
     env: { RBEE_FIXTURE_SMI_APPS: smiApps },
   })
@@ -420,6 +422,36 @@ test('model_import refuses a file that is not GGUF, and a relative path', async 
   )
   assert.ok(!list.models.some((m) => m.id === 'notes'))
   assert.ok(list.models.some((m) => m.id === 'tiny' && m.builtin && m.available))
+})
+
+test('model_import refuses a path outside the import dirs, alike whether it exists, and says where files may go', async () => {
+  const outside = await mkdtemp(join(tmpdir(), 'rbee-hive-outside-'))
+  try {
+    await copyFile(await tinyModelPath(), join(outside, 'real.gguf'))
+    const runs = await Promise.all(
+      ['real.gguf', 'missing.gguf'].map((f) =>
+        runJob(hive.url, { operation: 'model_import', path: join(outside, f) }),
+      ),
+    )
+    const [real, missing] = runs.map((r) => {
+      assert.equal(r.outcome, 'error')
+      assert.match(r.message ?? '', /^RBEE_IMPORT_DENIED: cannot import /)
+      return (r.message ?? '').replace(/real|missing/, 'X')
+    })
+    assert.equal(real, missing)
+    assert.deepEqual(payloadOf(runs[0]!, 'import_denied'), {
+      hive_id: 'test-hive',
+      path: join(outside, 'real.gguf'),
+      import_dirs: [join(hive.home, 'import'), join(hive.home, 'models'), scratch],
+    })
+    const inDrop = join(hive.home, 'import', 'dropped.gguf')
+    await copyFile(await tinyModelPath(), inDrop)
+    const dropped = await runJob(hive.url, { operation: 'model_import', path: inDrop })
+    assert.equal(dropped.outcome, 'done', dropped.message ?? '')
+    assert.equal(payloadOf<ModelEntry>(dropped, 'model').id, 'dropped')
+  } finally {
+    await rm(outside, { recursive: true, force: true })
+  }
 })
 
 test('a model whose file vanished is reported as unavailable and not served; the built-in one cannot be deleted', async () => {

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -28,7 +28,8 @@ import {
   hostPortUrl,
   IdSchema,
 } from '@rbee/contracts'
-import { BUILTIN_MODEL_ID, ensureBuiltinModel } from '@rbee/gguf'
+import { BUILTIN_MODEL_ID, ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
+import { ImportDirs } from './catalog/import-dirs.js'
 import { ModelCatalog } from './catalog/model-catalog.js'
 import { inspectModelFile } from './catalog/model-inspector.js'
 import { type DataDir, dataDir } from './data-dir.js'
@@ -100,6 +101,16 @@ export interface HiveOptions {
    * @default 5000
    */
   reannounceCheckMs?: number
+  /**
+   * Directories `model_import` may read from, besides `$RBEE_HOME/import` (created at start) and
+   * the models dir. A path that is, or links to, anything outside them is refused.
+   */
+  importDirs?: readonly string[]
+  /**
+   * How GGUF headers are read (import, download, built-in model, before each spawn): in worker
+   * threads, 2 at a time, each with a 192 MiB heap and 30 s, within `GGUF_LIMITS`.
+   */
+  headerReader?: GgufHeaderPoolOptions
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
   /**
@@ -142,6 +153,8 @@ export class Hive {
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
   readonly #workerCommand: WorkerCommand
+  readonly #headers: GgufHeaderPool
+  readonly #importDirs: ImportDirs
   readonly #running = new Set<Promise<void>>()
   readonly #startedAt = Date.now()
   #catalog: ModelCatalog | undefined
@@ -174,6 +187,10 @@ export class Hive {
     }
     this.#log = (options.logger ?? createLogger({ name: 'rbee-hive' })).child({ hive_id: this.hiveId })
     this.dirs = dataDir(options.home)
+    this.#importDirs = new ImportDirs([this.dirs.import, this.dirs.models, ...(options.importDirs ?? [])])
+    this.#headers = new GgufHeaderPool(options.headerReader)
+    // Closed last: jobs that read headers are cancelled before their threads go.
+    this.#closer.add(() => this.#headers.close())
     this.#workerCommand = resolveWorkerCommand(options.workerBin)
     const smiPath =
       options.nvidiaSmi === null
@@ -239,7 +256,9 @@ export class Hive {
     this.#started = true
     const o = this.#o
     await Promise.all(
-      [this.dirs.models, this.dirs.logs, this.dirs.partial].map((d) => mkdir(d, { recursive: true })),
+      [this.dirs.models, this.dirs.logs, this.dirs.partial, this.dirs.import].map((d) =>
+        mkdir(d, { recursive: true }),
+      ),
     )
     if (!o.audit) {
       const audit = this.#audit
@@ -255,6 +274,11 @@ export class Hive {
     this.#closer.add(() => this.#telemetry.close())
     const shape = { slots: o.workerSlots ?? 4, ctxSize: o.workerCtxSize ?? 2048 }
     await this.#ensureBuiltin()
+    for (const dir of o.importDirs ?? []) {
+      if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+        this.#log.warn({ dir }, 'import dir is not a directory (yet): nothing can be imported from it')
+      }
+    }
 
     const stopGraceMs = o.workerStopGraceMs ?? 10_000
     const supervisor = new WorkerSupervisor({
@@ -281,6 +305,7 @@ export class Hive {
     const downloads = new ModelDownloads({
       hub: new HfHub({ endpoint: o.hfEndpoint, token: o.hfToken }),
       catalog,
+      headers: this.#headers,
       dirs: this.dirs,
       logger: this.#log,
       estimateShape: shape,
@@ -291,6 +316,8 @@ export class Hive {
       version: VERSION,
       dirs: this.dirs,
       catalog,
+      headers: this.#headers,
+      importDirs: this.#importDirs,
       downloads,
       supervisor,
       monitor: this.#monitor,
@@ -338,7 +365,7 @@ export class Hive {
 
   async #ensureBuiltin(): Promise<void> {
     const path = await ensureBuiltinModel(this.dirs.models)
-    const facts = await inspectModelFile(path, {
+    const facts = await inspectModelFile(this.#headers, path, {
       slots: this.#o.workerSlots ?? 4,
       ctxSize: this.#o.workerCtxSize ?? 2048,
     })

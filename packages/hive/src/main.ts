@@ -63,6 +63,7 @@ async function main(): Promise<void> {
         backoffInitialMs: config.restart_backoff_ms,
       },
       workerStopGraceMs: config.worker_stop_grace_ms,
+      importDirs: config.import_dirs,
       onShutdownRequest: () => stop('POST /v1/shutdown'),
     })
   } catch (err) {

@@ -107,4 +107,11 @@ describe('queen configuration', () => {
     )
     assert.throws(() => parseQueenConfig(['--bogus'], HOME_ENV), ConfigError)
   })
+
+  test('--import-dir is passed on to the local hive: repeated, or comma-separated in RBEE_IMPORT_DIRS', () => {
+    assert.deepEqual(parseQueenConfig([], HOME_ENV).import_dirs, [])
+    const env = { ...HOME_ENV, RBEE_IMPORT_DIRS: '/srv/a,/srv/b' }
+    assert.deepEqual(parseQueenConfig([], env).import_dirs, ['/srv/a', '/srv/b'])
+    assert.deepEqual(parseQueenConfig(['--import-dir', '/x'], env).import_dirs, ['/x'])
+  })
 })

@@ -43,6 +43,7 @@ export const QueenConfigSchema = z
       .min(1024)
       .max(1024 * 1024 * 1024),
     max_attempts: z.int().min(1).max(10),
+    import_dirs: z.array(z.string().min(1)),
   })
   .superRefine((c, ctx) => {
     const users = new Set(c.api_keys)
@@ -106,6 +107,7 @@ const FLAGS: Record<
   ],
   'body-limit': ['body_limit', 'RBEE_BODY_LIMIT', String(8 * 1024 * 1024), 'int'],
   'max-attempts': ['max_attempts', 'RBEE_MAX_ATTEMPTS', '3', 'int'],
+  'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
 }
 
 export const QUEEN_USAGE = `Usage: queen-rbee [options]
@@ -154,6 +156,9 @@ Options (each also read from the environment variable shown; flags win):
   --worker-heartbeat-interval-ms N  RBEE_WORKER_HEARTBEAT_INTERVAL_MS  (default: 10000)
   --body-limit BYTES              RBEE_BODY_LIMIT           largest request body (default: 8 MiB)
   --max-attempts N                RBEE_MAX_ATTEMPTS         tries per request before the first token (default: 3)
+  --import-dir DIR                RBEE_IMPORT_DIRS          another directory the local hive imports models from;
+                                                            repeat, or comma-separate in the env var
+                                                            (always allowed: HOME/import, HOME/models)
   --help, --version
 `
 
@@ -201,6 +206,7 @@ export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   for (const k of ['home', 'hives_conf', 'audit_log'] as const) {
     if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
   }
+  raw.import_dirs = (raw.import_dirs as string[]).map((d) => resolve(d))
   return validateFlags(FLAGS, QueenConfigSchema, raw)
 }
 

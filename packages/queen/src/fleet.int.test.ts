@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type JobStream, QueenClient } from '@rbee/client'
@@ -61,7 +61,9 @@ describe('queen-rbee in front of several hives', () => {
   }
 
   test('a model only one hive has is routed to that hive, and a registering hive joins the fleet', async () => {
-    const path = await tinyModelPath()
+    // In hive-b's import dir: a hive imports only from there (or dirs its owner adds).
+    const path = join(hiveB.home, 'import', 'tiny2.gguf')
+    await copyFile(await tinyModelPath(), path)
     const ambiguous = await fetch(`${queen.url}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -68,6 +68,7 @@ try {
     nvidiaSmi: process.env.RBEE_NVIDIA_SMI === 'none' ? null : process.env.RBEE_NVIDIA_SMI || undefined,
     bodyLimit: config.body_limit,
     maxAttempts: config.max_attempts,
+    importDirs: config.import_dirs,
     logger,
     onShutdownRequest: () => stop('POST /v1/shutdown'),
   })

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { QueenClient } from '@rbee/client'
 import { delay } from '@rbee/common'
 import {
@@ -109,7 +109,7 @@ export interface Fleet {
    * the queen routes to it.
    */
   spawnWorker(i: number, model: string, options?: { slots?: number; ctxSize?: number }): Promise<WorkerRecord>
-  /** Registers a `.gguf` file on hive `i` under `id` (`model_import` through the queen). */
+  /** Copies a `.gguf` file into hive `i`'s import dir and registers it under `id` (`model_import` through the queen). */
   importModel(i: number, path: string, id: string): Promise<void>
   /**
    * Stops the queen (SIGTERM, or SIGKILL) and starts a new one on the same port with the same
@@ -362,7 +362,17 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         )
       },
       async importModel(i, path, id) {
-        const job = await queen!.client.run({ operation: 'model_import', hive_id: ids[i]!, path, id })
+        // A hive imports only from its import dirs: the file goes into this hive's drop dir, as
+        // rbee puts a local file there.
+        const dropped = join(hives[i]!.home, 'import', basename(path))
+        await mkdir(dirname(dropped), { recursive: true })
+        await copyFile(path, dropped)
+        const job = await queen!.client.run({
+          operation: 'model_import',
+          hive_id: ids[i]!,
+          path: dropped,
+          id,
+        })
         const out = await job.collect()
         if (out.outcome !== 'done') throw new Error(`model_import on ${ids[i]} failed: ${out.message}`)
       },

@@ -1,6 +1,7 @@
 export * from './daemon-env.js'
 export * from './fleet.js'
 export * from './hive-process.js'
+export * from './hostile-gguf.js'
 export * from './managed-process.js'
 export * from './models.js'
 export * from './netns.js'

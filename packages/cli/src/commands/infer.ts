@@ -14,8 +14,9 @@ import {
 } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
 import { NarrationView } from '../cli/progress-bar.js'
-import { resolveSettings } from '../config/settings.js'
+import { resolveSettings, type Settings } from '../config/settings.js'
 import type { Command } from './command.js'
+import { importFromThisMachine } from './local-import.js'
 import { ensureQueen, followJob, lastData, openQueen, pickHive, runOperation } from './queen-access.js'
 
 const spec: CommandSpec = {
@@ -99,6 +100,7 @@ export function inferOperation(args: ParsedArgs, prompt: string, model: string):
 async function resolveModel(
   ctx: CliContext,
   client: QueenClient,
+  settings: Settings,
   model: string,
   hive: string | undefined,
   view: NarrationView,
@@ -117,9 +119,8 @@ async function resolveModel(
     const target = hive ?? info?.local_hive ?? (await pickHive(client, undefined, ctx.signal))
     if (hive === undefined && !existsSync(path))
       throw new UsageError(spec.name, `--model: no such file: ${path}`)
-    return id(
-      await runOperation(ctx, client, { operation: 'model_import', path, hive_id: target }, view, { quiet }),
-    )
+    const op = { operation: 'model_import' as const, path, hive_id: target }
+    return id(await importFromThisMachine(ctx, client, settings, op, view, { quiet }))
   }
   if (model.startsWith('hf:')) {
     // Look in the catalogs (a job error carries no code to tell "not found" from a failure).
@@ -185,7 +186,15 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const client = openQueen(settings)
   try {
     await ensureQueen(ctx, settings, client, view, { autoStart: true })
-    const model = await resolveModel(ctx, client, stringFlag(args, 'model') ?? 'tiny', hive, view, quiet)
+    const model = await resolveModel(
+      ctx,
+      client,
+      settings,
+      stringFlag(args, 'model') ?? 'tiny',
+      hive,
+      view,
+      quiet,
+    )
     if (model === 'interrupted') return EXIT.interrupted
     const op = inferOperation(args, prompt, model)
 

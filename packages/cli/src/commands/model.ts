@@ -9,6 +9,7 @@ import { NarrationView } from '../cli/progress-bar.js'
 import { formatBytes, formatMb, renderTable } from '../cli/table.js'
 import { resolveSettings } from '../config/settings.js'
 import type { Command } from './command.js'
+import { importFromThisMachine } from './local-import.js'
 import { ensureQueen, lastData, openQueen, pickHive, runOperation } from './queen-access.js'
 
 const HIVE_FLAG: CommandSpec['flags'] = {
@@ -142,7 +143,11 @@ const importSpec: CommandSpec = {
   name: 'model import',
   summary: "Register a .gguf file that is already on the hive's machine.",
   usage: '[options] PATH',
-  description: 'The hive reads the file: with --hive, PATH is a path on that machine.',
+  description: [
+    'The hive reads the file: with --hive, PATH is a path on that machine. A hive imports only from',
+    'its import dirs ($RBEE_HOME/import, its models dir, and --import-dir DIR); a file elsewhere on',
+    "this machine is hard-linked (or, on another file system, copied) into the hive's import dir first.",
+  ].join('\n'),
   positionals: [1, 1],
   json: true,
   flags: {
@@ -173,7 +178,7 @@ async function importModel(ctx: CliContext, args: ParsedArgs): Promise<number> {
     await ensureQueen(ctx, settings, client, view, { autoStart: false })
     const hive = await pickHive(client, stringFlag(args, 'hive'), ctx.signal)
     const op = { operation: 'model_import' as const, hive_id: hive, path, ...(id ? { id } : {}) }
-    const out = await runOperation(ctx, client, op, view)
+    const out = await importFromThisMachine(ctx, client, settings, op, view)
     if (out === 'interrupted') return EXIT.interrupted
     printEntry(ctx, args, lastData(out, ModelEntrySchema, 'a catalog entry'), 'imported')
     return EXIT.ok

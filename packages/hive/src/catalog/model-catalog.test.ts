@@ -2,15 +2,17 @@ import assert from 'node:assert/strict'
 import { copyFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import { silentLogger } from '@rbee/common'
-import { ensureBuiltinModel } from '@rbee/gguf'
+import { ensureBuiltinModel, GgufHeaderPool } from '@rbee/gguf'
 import Database from 'better-sqlite3'
 import { MIGRATIONS } from './catalog-schema.js'
 import { ModelCatalog } from './model-catalog.js'
 import { inspectModelFile } from './model-inspector.js'
 
 const shape = { slots: 4, ctxSize: 2048 }
+const headers = new GgufHeaderPool()
+after(() => headers.close())
 
 async function scratch(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'rbee-catalog-'))
@@ -21,7 +23,7 @@ async function scratch(t: { after: (fn: () => Promise<void>) => void }): Promise
 test('a model registered from its GGUF header survives a reopen of the catalog', async (t) => {
   const dir = await scratch(t)
   const path = await ensureBuiltinModel(join(dir, 'models'))
-  const facts = await inspectModelFile(path, shape)
+  const facts = await inspectModelFile(headers, path, shape)
   assert.equal(facts.architecture, 'llama')
   assert.ok(facts.parameter_count > 0 && facts.context_length === 2048 && facts.memory_estimate_mb > 64)
   const db = join(dir, 'catalog.sqlite')
@@ -51,10 +53,15 @@ test('a vanished or changed file makes its model unavailable with the reason; a 
   for (const id of ['gone', 'changed', 'touched']) {
     const path = join(dir, `${id}.gguf`)
     await copyFile(src, path)
-    catalog.register({ ...(await inspectModelFile(path, shape)), id, source: `file:${path}`, builtin: false })
+    catalog.register({
+      ...(await inspectModelFile(headers, path, shape)),
+      id,
+      source: `file:${path}`,
+      builtin: false,
+    })
   }
   await rm(join(dir, 'gone.gguf'))
-  const changed = await inspectModelFile(join(dir, 'changed.gguf'), shape)
+  const changed = await inspectModelFile(headers, join(dir, 'changed.gguf'), shape)
   await writeFile(join(dir, 'changed.gguf'), Buffer.alloc(changed.size_bytes, 7))
   const later = new Date(Date.now() + 60_000)
   await utimes(join(dir, 'touched.gguf'), later, later)
@@ -72,7 +79,7 @@ test('a vanished or changed file makes its model unavailable with the reason; a 
 test('hf references find downloaded rows by source; a bare repo finds any of its files', async (t) => {
   const dir = await scratch(t)
   const path = await ensureBuiltinModel(join(dir, 'models'))
-  const facts = await inspectModelFile(path, shape)
+  const facts = await inspectModelFile(headers, path, shape)
   const catalog = new ModelCatalog({ path: join(dir, 'catalog.sqlite'), logger: silentLogger() })
   t.after(() => catalog.close())
   catalog.register({ ...facts, id: 'm.Q4_K_M', source: 'hf:acme/m-GGUF:m.Q4_K_M.gguf', builtin: false })

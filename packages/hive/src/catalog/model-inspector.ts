@@ -1,7 +1,15 @@
-import { stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { RbeeError } from '@rbee/common'
-import { estimateWorkerMemoryMb, GgufFormatError, type GgufHeader, readGgufHeader } from '@rbee/gguf'
+import {
+  estimateWorkerMemoryMb,
+  GgufFormatError,
+  type GgufHeader,
+  type GgufHeaderFacts,
+  type GgufHeaderPool,
+  type MemoryEstimateInput,
+} from '@rbee/gguf'
 import { fileSha256 } from './file-sha256.js'
+import { openModelFile } from './model-file.js'
 
 /** What the catalog records about a model file, read from the file itself. */
 export interface ModelFacts {
@@ -28,7 +36,11 @@ export interface EstimateShape {
  * the architecture figures fall back to the file size plus the runtime overhead, so an odd but
  * loadable model is still admitted by size.
  */
-export function estimateMemoryMb(header: GgufHeader, shape: EstimateShape, capToModel = false): number {
+export function estimateMemoryMb(
+  header: MemoryEstimateInput & Pick<GgufHeader, 'contextLength'>,
+  shape: EstimateShape,
+  capToModel = false,
+): number {
   const cap = capToModel ? (header.contextLength ?? shape.ctxSize) : shape.ctxSize
   const ctxSize = Math.max(128, Math.min(shape.ctxSize, cap))
   try {
@@ -39,44 +51,76 @@ export function estimateMemoryMb(header: GgufHeader, shape: EstimateShape, capTo
   }
 }
 
+/** Reads the header of the open `handle` in the pool, mapping a bad header to `RBEE_MODEL_INVALID`. */
+async function readHeader(
+  headers: GgufHeaderPool,
+  path: string,
+  handle: FileHandle,
+  signal: AbortSignal | undefined,
+): Promise<GgufHeaderFacts> {
+  try {
+    return await headers.read(path, { fd: handle.fd, signal })
+  } catch (err) {
+    if (!(err instanceof GgufFormatError)) throw err
+    throw new RbeeError('RBEE_MODEL_INVALID', `${path} is not a usable GGUF model: ${err.problem}`, {
+      cause: err,
+    })
+  }
+}
+
 /**
- * Reads a model's GGUF header (validating it) and hashes the file (unless `knownSha256` is given,
- * as after a download that hashed it on the way).
- * @throws RbeeError `RBEE_MODEL_INVALID` when the file is not GGUF, `RBEE_MODEL_NOT_FOUND` when
- *   it does not exist.
+ * Reads a model's GGUF header off the event loop (in `headers`, bounded in memory and time).
+ * @throws RbeeError `RBEE_MODEL_INVALID` when the file is not a regular file or not a usable
+ *   GGUF model, `RBEE_MODEL_NOT_FOUND` when it does not exist.
+ */
+export async function readModelHeader(
+  headers: GgufHeaderPool,
+  path: string,
+  signal?: AbortSignal,
+): Promise<GgufHeaderFacts> {
+  const handle = await openModelFile(path)
+  try {
+    return await readHeader(headers, path, handle, signal)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Options of {@link inspectModelFile}. */
+export interface InspectOptions {
+  /** The file's sha256 when already known (a download hashes on the way); else it is hashed. */
+  knownSha256?: string
+  signal?: AbortSignal
+}
+
+/**
+ * Reads a model's GGUF header (validating it) and hashes the file, all through one open handle,
+ * so the facts describe one file even if the path changes meanwhile.
+ * @throws as {@link readModelHeader}.
  */
 export async function inspectModelFile(
+  headers: GgufHeaderPool,
   path: string,
   shape: EstimateShape,
-  knownSha256?: string,
+  options: InspectOptions = {},
 ): Promise<ModelFacts> {
-  let header: GgufHeader
+  const handle = await openModelFile(path)
   try {
-    header = await readGgufHeader(path)
-  } catch (err) {
-    if (err instanceof GgufFormatError) {
-      throw new RbeeError('RBEE_MODEL_INVALID', `${path} is not a usable GGUF model: ${err.message}`, {
-        cause: err,
-      })
+    const header = await readHeader(headers, path, handle, options.signal)
+    const sha256 = options.knownSha256 ?? (await fileSha256(handle))
+    const st = await handle.stat()
+    return {
+      path,
+      size_bytes: st.size,
+      sha256,
+      architecture: header.architecture,
+      parameter_count: header.parameterCount,
+      quantization: header.quantization,
+      context_length: header.contextLength ?? 0,
+      memory_estimate_mb: estimateMemoryMb(header, shape, true),
+      mtime_ms: Math.trunc(st.mtimeMs),
     }
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new RbeeError('RBEE_MODEL_NOT_FOUND', `no such file: ${path}`, { cause: err })
-    }
-    if ((err as NodeJS.ErrnoException).code === 'EISDIR') {
-      throw new RbeeError('RBEE_MODEL_INVALID', `${path} is a directory, not a .gguf file`, { cause: err })
-    }
-    throw err
-  }
-  const [sha256, st] = await Promise.all([knownSha256 ?? fileSha256(path), stat(path)])
-  return {
-    path,
-    size_bytes: st.size,
-    sha256,
-    architecture: header.architecture,
-    parameter_count: header.parameterCount,
-    quantization: header.quantization,
-    context_length: header.contextLength ?? 0,
-    memory_estimate_mb: estimateMemoryMb(header, shape, true),
-    mtime_ms: Math.trunc(st.mtimeMs),
+  } finally {
+    await handle.close()
   }
 }

@@ -2,6 +2,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { type JobContext, type Logger, RbeeError } from '@rbee/common'
 import type { ModelEntry } from '@rbee/contracts'
+import type { GgufHeaderPool } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { type EstimateShape, inspectModelFile } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
@@ -14,6 +15,8 @@ import { resumableDownload } from './resumable-download.js'
 export interface ModelDownloadsOptions {
   hub: HfHub
   catalog: ModelCatalog
+  /** Reads the finished file's GGUF header off the event loop. */
+  headers: GgufHeaderPool
   dirs: DataDir
   logger: Logger
   estimateShape: EstimateShape
@@ -188,7 +191,10 @@ export class ModelDownloads {
         )
       }
       if (remote.sha256) job.narrate('download_verify', `sha256 verified (${result.sha256.slice(0, 12)}…)`)
-      const facts = await inspectModelFile(partial, this.#o.estimateShape, result.sha256)
+      const facts = await inspectModelFile(this.#o.headers, partial, this.#o.estimateShape, {
+        knownSha256: result.sha256,
+        signal: job.signal,
+      })
       job.signal.throwIfAborted()
       await mkdir(dirname(final), { recursive: true })
       await rename(partial, final)

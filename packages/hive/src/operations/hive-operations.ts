@@ -1,10 +1,17 @@
-import { access, constants, realpath, rm, stat } from 'node:fs/promises'
+import { access, constants, rm, stat } from 'node:fs/promises'
 import { basename, isAbsolute, relative } from 'node:path'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
-import { HIVE_OPERATIONS, IdSchema, type Operation, type OperationOf } from '@rbee/contracts'
-import { readGgufHeader } from '@rbee/gguf'
+import {
+  HIVE_OPERATIONS,
+  IdSchema,
+  type ImportDenied,
+  type Operation,
+  type OperationOf,
+} from '@rbee/contracts'
+import type { GgufHeaderPool } from '@rbee/gguf'
+import type { ImportDirs } from '../catalog/import-dirs.js'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
-import { estimateMemoryMb, inspectModelFile } from '../catalog/model-inspector.js'
+import { estimateMemoryMb, inspectModelFile, readModelHeader } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
 import type { ModelDownloads } from '../downloads/model-downloads.js'
 import { formatBytes } from '../downloads/progress-meter.js'
@@ -24,6 +31,10 @@ export interface HiveOperationsOptions {
   version: string
   dirs: DataDir
   catalog: ModelCatalog
+  /** Reads GGUF headers off the event loop. */
+  headers: GgufHeaderPool
+  /** Where `model_import` may read from. */
+  importDirs: ImportDirs
   downloads: ModelDownloads
   supervisor: WorkerSupervisor
   monitor: HostMonitor
@@ -115,7 +126,7 @@ export class HiveOperations {
   async #workerSpawn(op: OperationOf<'worker_spawn'>, ctx: JobContext): Promise<void> {
     const { supervisor, monitor, defaults } = this.#o
     const model = await this.#servable(op.model)
-    const header = await readGgufHeader(model.path)
+    const header = await readModelHeader(this.#o.headers, model.path, ctx.signal)
     const slots = op.slots ?? defaults.slots
     const ctxSize = op.ctx_size ?? Math.min(defaults.ctxSize, model.context_length || defaults.ctxSize)
     const neededMb = estimateMemoryMb(header, { slots, ctxSize })
@@ -171,7 +182,7 @@ export class HiveOperations {
   }
 
   async #modelImport(op: OperationOf<'model_import'>, ctx: JobContext): Promise<void> {
-    const { catalog, defaults } = this.#o
+    const { catalog, defaults, headers, importDirs } = this.#o
     if (!isAbsolute(op.path)) {
       throw new RbeeError(
         'RBEE_BAD_REQUEST',
@@ -180,14 +191,25 @@ export class HiveOperations {
     }
     let path: string
     try {
-      path = await realpath(op.path)
+      path = await importDirs.resolve(op.path)
     } catch (err) {
-      throw new RbeeError('RBEE_MODEL_NOT_FOUND', `cannot import ${op.path}: ${errorMessage(err)}`, {
-        cause: err,
-      })
+      if (err instanceof RbeeError && err.code === 'RBEE_IMPORT_DENIED') {
+        const denied: ImportDenied = {
+          hive_id: this.#o.hiveId,
+          path: op.path,
+          import_dirs: [...importDirs.dirs],
+        }
+        ctx.data('import_denied', denied)
+      }
+      throw err
     }
     ctx.narrate('import_check', `reading the GGUF header of ${path}`)
-    const facts = await inspectModelFile(path, { slots: defaults.slots, ctxSize: defaults.ctxSize })
+    const facts = await inspectModelFile(
+      headers,
+      path,
+      { slots: defaults.slots, ctxSize: defaults.ctxSize },
+      { signal: ctx.signal },
+    )
     const source = `file:${path}`
     const id = op.id ?? this.#idFromFile(path)
     const existing = catalog.find(id)

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
+import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import OpenAI from 'openai'
 import { canCreateNetworks, isProcessAlive, printFleetFigures, startFleet } from '../index.js'
@@ -625,17 +627,24 @@ test('bad input on every public endpoint of queen, hive and worker gets a 4xx wi
     }
   }
 
-  // A non-GGUF file named by a valid import is refused by the hive with a clear error.
-  const importJob = await (
-    await fleet.queen.client.run({
-      operation: 'model_import',
-      hive_id: hive.id,
-      path: '/etc/hostname',
-      id: 'hostname',
-    })
-  ).collect()
-  if (importJob.outcome !== 'error' || !/gguf/i.test(importJob.message ?? '')) {
-    wrong.push(`model_import of /etc/hostname ended ${importJob.outcome}: ${importJob.message}`)
+  // A file outside the hive's import dirs is refused without a word about its content; a file
+  // inside that is not GGUF is refused as such, its bytes not quoted either.
+  const runImport = async (path: string) =>
+    (await fleet.queen.client.run({ operation: 'model_import', hive_id: hive.id, path })).collect()
+  const outside = await runImport('/etc/hostname')
+  if (outside.outcome !== 'error' || !/^RBEE_IMPORT_DENIED: /.test(outside.message ?? '')) {
+    wrong.push(`model_import of /etc/hostname ended ${outside.outcome}: ${outside.message}`)
+  }
+  const notGguf = join(hive.home, 'import', 'notes.gguf')
+  await mkdir(dirname(notGguf), { recursive: true })
+  await writeFile(notGguf, 'root:x:0:0:root:/root:/bin/bash\n')
+  const inside = await runImport(notGguf)
+  if (
+    inside.outcome !== 'error' ||
+    !/^RBEE_MODEL_INVALID: .*does not start with the GGUF magic/.test(inside.message ?? '') ||
+    /root/.test(inside.message?.replace(notGguf, '') ?? '')
+  ) {
+    wrong.push(`model_import of a text file in the import dir ended ${inside.outcome}: ${inside.message}`)
   }
 
   const alive = await Promise.all(pids.map(isProcessAlive))
@@ -649,14 +658,14 @@ test('bad input on every public endpoint of queen, hive and worker gets a 4xx wi
   }).start().done
   const served = summarize(after)
   printFleetFigures('bad-input', {
-    cases: cases.length + 4,
+    cases: cases.length + 5,
     statuses,
     wrong_answers: wrong.length,
     processes_alive: alive.filter(Boolean).length,
     served_after: served.ok,
   })
 
-  assert.deepEqual(wrong, [], `${wrong.length} of ${cases.length + 4} bad requests were not answered well`)
+  assert.deepEqual(wrong, [], `${wrong.length} of ${cases.length + 5} bad requests were not answered well`)
   assert.deepEqual(alive, [true, true, true], 'queen, hive and worker are all still running')
   assert.equal((await fleet.status()).workers.find((w) => w.id === worker.id)?.pid, worker.pid)
   assert.equal(served.ok, 4)
