@@ -4,7 +4,13 @@ import { connect } from 'node:net'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import OpenAI from 'openai'
-import { canCreateNetworks, isProcessAlive, printFleetFigures, startFleet } from '../index.js'
+import {
+  canCreateNetworks,
+  isProcessAlive,
+  printFleetFigures,
+  startFleet,
+  writeBloatedGguf,
+} from '../index.js'
 import { Load, summarize } from './fleet-load.js'
 
 const skip = (await canCreateNetworks()) ? false : 'needs root and iproute2 to create network namespaces'
@@ -20,8 +26,8 @@ interface BadCase {
   /** A string is sent as is (malformed JSON), anything else JSON-encoded. */
   body?: unknown
   contentType?: string
-  /** Which credential to present. @default the one the endpoint needs */
-  auth?: 'api' | 'node' | 'none'
+  /** Which credential to present (`api` is a user key). @default the one the endpoint needs */
+  auth?: 'api' | 'admin' | 'node' | 'none'
   /** Accepted statuses. @default [400] */
   status?: number[]
   /** What the error message must say. */
@@ -492,6 +498,23 @@ function badCases(hiveId: string): BadCase[] {
       says: /not found|request|id/i,
     },
   )
+  // --- a credential at a door that is not its own, in spellings the router decodes (issue 14:
+  // an API key registered a hive at /v1/hive/%72eady and took over routing)
+  const evilHive = { hive_id: 'evil', hive_url: 'http://127.0.0.1:19999' }
+  const doors: Array<[Target, string, BadCase['auth'], unknown, number, RegExp]> = [
+    ['queen', '/v1/hive/%72eady', 'api', evilHive, 401, /node token/],
+    ['queen', '/v1/hive/%72eady', 'admin', evilHive, 401, /node token/],
+    ['queen', '/v1/worker%2dheartbeat', 'api', {}, 401, /node token/],
+    ['queen', '/v1/%6aobs', 'none', { operation: 'status' }, 401, /API key/],
+    ['queen', '/v1/jobs', 'api', { operation: 'model_import', path: '/etc/shadow' }, 403, /admin key/],
+    ['queen', '/v1/%73hutdown', 'api', {}, 403, /admin key/],
+    ['hive', '/v1/%6aobs', 'api', { operation: 'model_list' }, 401, /node token/],
+    ['hive', '/v1/%73hutdown', 'admin', {}, 401, /node token/],
+    ['worker', '/v1/%63hat/completions', 'api', chat({}), 401, /node token/],
+  ]
+  for (const [target, path, auth, body, status, says] of doors) {
+    cases.push({ target, name: `${auth} credential at ${path}`, path, auth, body, status: [status], says })
+  }
   return cases
 }
 
@@ -578,7 +601,7 @@ test('bad input on every public endpoint of queen, hive and worker gets a 4xx wi
   for (const c of cases) {
     const needs = c.target === 'queen' && !c.path.startsWith('/v1/hive/') && !c.path.startsWith('/v1/worker-')
     const auth = c.auth ?? (needs ? 'api' : 'node')
-    const token = auth === 'api' ? fleet.apiKey : auth === 'node' ? fleet.nodeToken : undefined
+    const token = { api: fleet.apiKey, admin: fleet.adminKey, node: fleet.nodeToken, none: undefined }[auth]
     const method = c.method ?? 'POST'
     let status: number
     let text: string
@@ -647,6 +670,19 @@ test('bad input on every public endpoint of queen, hive and worker gets a 4xx wi
     wrong.push(`model_import of a text file in the import dir ended ${inside.outcome}: ${inside.message}`)
   }
 
+  // A GGUF built to exhaust a reader's heap (issue 14: 26 arrays of 16 Mi uint8, 416 MiB; sparse
+  // on disk) is refused as invalid, fast, and nobody falls over.
+  const bloated = join(hive.home, 'import', 'bloated.gguf')
+  await writeBloatedGguf(bloated, { arrays: 26, arrayLength: 16 * MiB })
+  const t0 = performance.now()
+  const hostile = await runImport(bloated)
+  const hostileMs = Math.round(performance.now() - t0)
+  if (hostile.outcome !== 'error' || !/^RBEE_MODEL_INVALID: /.test(hostile.message ?? '')) {
+    wrong.push(`model_import of a 416 MiB hostile GGUF ended ${hostile.outcome}: ${hostile.message}`)
+  }
+  // No encoded spelling registered a hive.
+  if ((await fleet.status()).hives.some((h) => h.id === 'evil')) wrong.push('a hive "evil" was registered')
+
   const alive = await Promise.all(pids.map(isProcessAlive))
   const after = await new Load({
     queenUrl: fleet.queen.url,
@@ -658,14 +694,15 @@ test('bad input on every public endpoint of queen, hive and worker gets a 4xx wi
   }).start().done
   const served = summarize(after)
   printFleetFigures('bad-input', {
-    cases: cases.length + 5,
+    cases: cases.length + 7,
     statuses,
+    hostile_gguf_ms: hostileMs,
     wrong_answers: wrong.length,
     processes_alive: alive.filter(Boolean).length,
     served_after: served.ok,
   })
 
-  assert.deepEqual(wrong, [], `${wrong.length} of ${cases.length + 5} bad requests were not answered well`)
+  assert.deepEqual(wrong, [], `${wrong.length} of ${cases.length + 7} bad requests were not answered well`)
   assert.deepEqual(alive, [true, true, true], 'queen, hive and worker are all still running')
   assert.equal((await fleet.status()).workers.find((w) => w.id === worker.id)?.pid, worker.pid)
   assert.equal(served.ok, 4)
