@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   RBEE_MODEL_INVALID: 400,
   RBEE_DOWNLOAD_FAILED: 502,
   RBEE_CHECKSUM_MISMATCH: 502,
+  /** The hub's answer breaks a download rule (more bytes than announced, a compressed body). */
+  RBEE_DOWNLOAD_REFUSED: 502,
   RBEE_CANCELLED: 499,
   RBEE_CONFIG: 400,
   RBEE_ENGINE: 500,

@@ -25,6 +25,8 @@ export const HiveConfigSchema = z.object({
   nvidia_smi: z.string().min(1).optional(),
   hf_endpoint: UrlSchema,
   hf_token: z.string().min(1).optional(),
+  hf_timeout_ms: z.int().min(100).max(600_000),
+  download_stall_timeout_ms: z.int().min(100).max(3_600_000),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
@@ -46,6 +48,13 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
   'worker-stop-grace-ms': ['worker_stop_grace_ms', 'RBEE_WORKER_STOP_GRACE_MS', '10000', 'int'],
   'nvidia-smi': ['nvidia_smi', 'RBEE_NVIDIA_SMI', undefined, 'string'],
   'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', 'https://huggingface.co', 'string'],
+  'hf-timeout-ms': ['hf_timeout_ms', 'RBEE_HF_TIMEOUT_MS', '30000', 'int'],
+  'download-stall-timeout-ms': [
+    'download_stall_timeout_ms',
+    'RBEE_DOWNLOAD_STALL_TIMEOUT_MS',
+    '30000',
+    'int',
+  ],
 }
 
 export const HIVE_USAGE = `Usage: rbee-hive [options]
@@ -72,6 +81,12 @@ Options (each also read from the environment variable shown; flags win):
   --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: 10000)
   --nvidia-smi PATH            RBEE_NVIDIA_SMI            nvidia-smi binary, or "none" (default: on PATH)
   --hf-endpoint URL            HF_ENDPOINT                Hugging Face base URL (default: https://huggingface.co)
+  --hf-timeout-ms N            RBEE_HF_TIMEOUT_MS         each file-list or file-size request to the hub,
+                                                          answer included (default: 30000)
+  --download-stall-timeout-ms N
+                               RBEE_DOWNLOAD_STALL_TIMEOUT_MS
+                                                          no byte of a file for this long retries the
+                                                          transfer (default: 30000)
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)

@@ -88,6 +88,10 @@ export interface HiveOptions {
   subscriberMaxBufferedBytes?: number
   /** First retry delay of an interrupted download. @default 500 */
   downloadRetryInitialMs?: number
+  /** Each request to the hub for a file list or a file's size, answer read included. @default 30_000 */
+  hfTimeoutMs?: number
+  /** No answer or no byte of a file for this long aborts that transfer attempt. @default 30_000 */
+  downloadStallTimeoutMs?: number
   /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;
    * after two checks without a subscriber it announces itself to the queen again.
@@ -250,12 +254,13 @@ export class Hive {
     this.#supervisor = supervisor
     this.#closer.add(() => supervisor.close())
     const downloads = new ModelDownloads({
-      hub: new HfHub({ endpoint: o.hfEndpoint, token: o.hfToken }),
+      hub: new HfHub({ endpoint: o.hfEndpoint, token: o.hfToken, timeoutMs: o.hfTimeoutMs }),
       catalog,
       dirs: this.dirs,
       logger: this.#log,
       estimateShape: shape,
       retryInitialMs: o.downloadRetryInitialMs,
+      stallTimeoutMs: o.downloadStallTimeoutMs,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,

@@ -21,6 +21,8 @@ export interface ModelDownloadsOptions {
   maxAttempts?: number
   /** @default 500 */
   retryInitialMs?: number
+  /** No answer or no byte of the body for this long aborts a transfer attempt. @default 30_000 */
+  stallTimeoutMs?: number
   /** @default 500 */
   progressEveryMs?: number
 }
@@ -150,6 +152,7 @@ export class ModelDownloads {
         signal: job.signal,
         maxAttempts: this.#o.maxAttempts,
         retryInitialMs: this.#o.retryInitialMs,
+        stallTimeoutMs: this.#o.stallTimeoutMs,
         progressEveryMs: this.#o.progressEveryMs,
         httpError: (status) =>
           hubHttpError(status, `${target.file} in ${target.org}/${target.repo}`, hub.endpoint, hub.hasToken),
