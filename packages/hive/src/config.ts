@@ -85,8 +85,8 @@ Options (each also read from the environment variable shown; flags win):
                                                           answer included (default: 30000)
   --download-stall-timeout-ms N
                                RBEE_DOWNLOAD_STALL_TIMEOUT_MS
-                                                          no byte of a file for this long retries the
-                                                          transfer (default: 30000)
+                                                          less than 16 KiB of a file in this long
+                                                          retries the transfer (default: 30000)
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)

@@ -90,7 +90,7 @@ export interface HiveOptions {
   downloadRetryInitialMs?: number
   /** Each request to the hub for a file list or a file's size, answer read included. @default 30_000 */
   hfTimeoutMs?: number
-  /** No answer or no byte of a file for this long aborts that transfer attempt. @default 30_000 */
+  /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default 30_000 */
   downloadStallTimeoutMs?: number
   /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;

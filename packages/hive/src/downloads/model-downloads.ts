@@ -21,7 +21,7 @@ export interface ModelDownloadsOptions {
   maxAttempts?: number
   /** @default 500 */
   retryInitialMs?: number
-  /** No answer or no byte of the body for this long aborts a transfer attempt. @default 30_000 */
+  /** No answer, or less than 16 KiB of the body, in this long aborts a transfer attempt. @default 30_000 */
   stallTimeoutMs?: number
   /** @default 500 */
   progressEveryMs?: number

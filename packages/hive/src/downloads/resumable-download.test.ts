@@ -21,9 +21,11 @@ before(async () => {
   hub.addRepo('acme', 'resized', { 'm.gguf': file })
   hub.addRepo('acme', 'gzip', { 'm.gguf': file })
   hub.addRepo('acme', 'stuck', { 'm.gguf': file })
+  hub.addRepo('acme', 'drip', { 'm.gguf': file })
   hub.fault('acme', 'longer', 'm.gguf', { extraBytes: 64 * MiB })
   hub.fault('acme', 'gzip', 'm.gguf', { gzipInflatesTo: 64 * MiB })
   hub.fault('acme', 'stuck', 'm.gguf', { stallAtByte: 64 * 1024 })
+  hub.fault('acme', 'drip', 'm.gguf', { dripEveryMs: 20 })
 })
 
 after(async () => {
@@ -110,13 +112,28 @@ test('a transfer that stalls mid-body fails within the stall timeout, with garba
     const o = options('stuck', { stallTimeoutMs: 300, maxAttempts: 2, onRetry: (r) => retries.push(r.error) })
     await assert.rejects(within(10_000, resumableDownload(o)), (err: unknown) => {
       assert.ok(err instanceof RbeeError && err.code === 'RBEE_DOWNLOAD_FAILED', String(err))
-      assert.match(err.message, /after 2 attempts in a row \(no data for 300 ms\); 65536 bytes are kept/)
+      assert.match(
+        err.message,
+        /after 2 attempts in a row \(less than 16384 bytes in 300 ms\); 65536 bytes are kept/,
+      )
       return true
     })
   } finally {
     stopGc()
   }
   const ms = performance.now() - started
-  assert.deepEqual(retries, ['no data for 300 ms'])
+  assert.deepEqual(retries, ['less than 16384 bytes in 300 ms'])
   assert.ok(ms < 2000, `two stalls of 300 ms took ${Math.round(ms)} ms`)
+})
+
+test('a server that drips a byte now and then, never quiet for a whole stall period, fails like a stalled one', async () => {
+  const started = performance.now()
+  const o = options('drip', { stallTimeoutMs: 300, maxAttempts: 1 })
+  await assert.rejects(within(10_000, resumableDownload(o)), (err: unknown) => {
+    assert.ok(err instanceof RbeeError && err.code === 'RBEE_DOWNLOAD_FAILED', String(err))
+    assert.match(err.message, /\(less than 16384 bytes in 300 ms\)/)
+    return true
+  })
+  const ms = performance.now() - started
+  assert.ok(ms < 1500, `failed after ${Math.round(ms)} ms`)
 })

@@ -27,7 +27,8 @@ export interface ResumableDownloadOptions {
   /** @default 500 */
   retryInitialMs?: number
   /**
-   * No answer, or no byte of the body, for this long aborts the attempt (and retries).
+   * No answer, or less than `STALL_MIN_BYTES` of the body, for this long aborts the attempt (and
+   * retries).
    * @default 30_000
    */
   stallTimeoutMs?: number
@@ -44,6 +45,12 @@ export interface DownloadResult {
   resumedAt: number[]
   attempts: number
 }
+
+/**
+ * The body must bring this much per stall period: a server that drips a byte now and then (never
+ * quiet for a whole period) would otherwise hold a download for ever.
+ */
+export const STALL_MIN_BYTES = 16 * 1024
 
 class HttpStatusError extends Error {
   constructor(readonly status: number) {
@@ -144,7 +151,7 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
     const stall = new Deadline({
       ms: stallTimeoutMs,
       parent: o.signal,
-      message: `no data for ${stallTimeoutMs} ms`,
+      message: `less than ${STALL_MIN_BYTES} bytes in ${stallTimeoutMs} ms`,
     })
     try {
       // identity: a compressed answer would be inflated by fetch before any size check could
@@ -194,9 +201,14 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
       const fh = await open(o.dest, have > 0 ? 'a' : 'w')
       try {
         if (!res.body) throw new Error('empty response body')
+        let sinceRestart = 0
         for await (const chunk of res.body) {
-          stall.restart()
           let buf = chunk as Uint8Array
+          sinceRestart += buf.length
+          if (sinceRestart >= STALL_MIN_BYTES) {
+            stall.restart()
+            sinceRestart = 0
+          }
           const over = limit.bytes !== undefined && have + buf.length > limit.bytes
           // The bytes past the announced size are never written.
           if (over) buf = buf.subarray(0, limit.bytes! - have)

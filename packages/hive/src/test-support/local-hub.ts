@@ -30,6 +30,8 @@ export interface HubFault {
   corrupt?: boolean
   /** Every transfer that reaches this byte of the file hangs there until the client goes away. */
   stallAtByte?: number
+  /** Transfers send one byte every this many ms, until the client goes away (a slow drip). */
+  dripEveryMs?: number
   /**
    * Streams this many zero bytes after the file, chunked (no Content-Length), as a server that
    * announced the size and then kept sending would.
@@ -265,6 +267,14 @@ export class LocalHub {
         // Give the bytes a moment on the wire, then cut the connection mid-body.
         setTimeout(() => res.socket?.destroy(), 20)
       })
+      return
+    }
+    if (fault.dripEveryMs !== undefined) {
+      let sent = 0
+      const drip = setInterval(() => {
+        if (sent < body.length) res.write(body.subarray(sent, ++sent))
+      }, fault.dripEveryMs)
+      res.on('close', () => clearInterval(drip))
       return
     }
     const stallAt =
