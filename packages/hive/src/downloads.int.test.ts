@@ -204,7 +204,7 @@ test('a gzip-encoded answer is refused before anything is inflated to disk', asy
   assert.equal(run.outcome, 'error')
   assert.match(
     run.message ?? '',
-    /Content-Encoding: gzip .*compressed answers are refused, nothing was written/,
+    /Content-Encoding: gzip .*compressed answers are refused, and nothing of this one was written/,
   )
   const progress = run.narrations.filter((n) => n.action === 'download_progress')
   assert.ok(

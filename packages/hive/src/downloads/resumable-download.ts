@@ -179,7 +179,7 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
       if (encoding && encoding.toLowerCase() !== 'identity') {
         await res.body?.cancel()
         throw refused(
-          `the server sent the file with Content-Encoding: ${encoding} although identity was asked for; compressed answers are refused, nothing was written`,
+          `the server sent the file with Content-Encoding: ${encoding} although identity was asked for; compressed answers are refused, and nothing of this one was written`,
         )
       }
       if (have > 0 && res.status !== 206) {
