@@ -3,6 +3,7 @@
 // fastify or pino, which saves every CLI command their start-up time.
 export * from './auth.js'
 export * from './config-flags.js'
+export * from './deadline.js'
 export * from './error-disclosure.js'
 export * from './errors.js'
 export * from './format.js'

@@ -33,8 +33,12 @@ export const ERROR_CODES = {
   RBEE_WORKER_FAILED: 502,
   RBEE_SPAWN_FAILED: 500,
   RBEE_MODEL_INVALID: 400,
+  /** A prompt (or embedding input) that cannot fit the worker's context. */
+  RBEE_PROMPT_TOO_LONG: 400,
   RBEE_DOWNLOAD_FAILED: 502,
   RBEE_CHECKSUM_MISMATCH: 502,
+  /** The hub's answer breaks a download rule (more bytes than announced, a compressed body). */
+  RBEE_DOWNLOAD_REFUSED: 502,
   RBEE_CANCELLED: 499,
   RBEE_CONFIG: 400,
   RBEE_ENGINE: 500,

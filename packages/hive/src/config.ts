@@ -26,6 +26,8 @@ export const HiveConfigSchema = z.object({
   hf_endpoint: UrlSchema,
   hf_token: z.string().min(1).optional(),
   import_dirs: z.array(z.string().min(1)),
+  hf_timeout_ms: z.int().min(100).max(600_000),
+  download_stall_timeout_ms: z.int().min(100).max(3_600_000),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
@@ -48,6 +50,13 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
   'nvidia-smi': ['nvidia_smi', 'RBEE_NVIDIA_SMI', undefined, 'string'],
   'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', 'https://huggingface.co', 'string'],
   'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
+  'hf-timeout-ms': ['hf_timeout_ms', 'RBEE_HF_TIMEOUT_MS', '30000', 'int'],
+  'download-stall-timeout-ms': [
+    'download_stall_timeout_ms',
+    'RBEE_DOWNLOAD_STALL_TIMEOUT_MS',
+    '30000',
+    'int',
+  ],
 }
 
 export const HIVE_USAGE = `Usage: rbee-hive [options]
@@ -77,6 +86,12 @@ Options (each also read from the environment variable shown; flags win):
   --import-dir DIR             RBEE_IMPORT_DIRS           another directory model_import may read from;
                                                           repeat the flag, or comma-separate in the env
                                                           var (always allowed: HOME/import, HOME/models)
+  --hf-timeout-ms N            RBEE_HF_TIMEOUT_MS         each file-list or file-size request to the hub,
+                                                          answer included (default: 30000)
+  --download-stall-timeout-ms N
+                               RBEE_DOWNLOAD_STALL_TIMEOUT_MS
+                                                          less than 16 KiB of a file in this long
+                                                          retries the transfer (default: 30000)
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)

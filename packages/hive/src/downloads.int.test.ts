@@ -30,11 +30,16 @@ before(async () => {
   hub.addRepo('acme', 'slow', { 'slow.Q4_0.gguf': tiny })
   hub.addRepo('acme', 'paused', { 'paused.Q4_0.gguf': tiny })
   hub.addRepo('acme', 'html', { 'page.gguf': Buffer.from('<!doctype html><title>Sign in</title>\n') })
+  hub.addRepo('acme', 'endless', { 'endless.Q4_0.gguf': tiny })
+  hub.addRepo('acme', 'bomb', { 'bomb.Q4_0.gguf': tiny })
+  hub.addRepo('acme', 'silent', { 'silent.Q4_0.gguf': tiny }, { silent: true })
   hub.addRepo('gated', 'tiny', { 'tiny.Q4_K_M.gguf': tiny }, { token: HF_TOKEN })
   hub.addRepo('private', 'other', { 'other.Q4_K_M.gguf': tiny }, { token: 'hf_someone_elses_token' })
   hub.fault('acme', 'flaky', 'flaky.Q4_0.gguf', { dropAfterBytes: Math.floor(tiny.length / 3), times: 2 })
   hub.fault('acme', 'corrupt', 'corrupt.Q4_0.gguf', { corrupt: true })
   hub.fault('acme', 'slow', 'slow.Q4_0.gguf', { stallAfterBytes: 64 * 1024 })
+  hub.fault('acme', 'endless', 'endless.Q4_0.gguf', { extraBytes: 300 * 1024 * 1024 })
+  hub.fault('acme', 'bomb', 'bomb.Q4_0.gguf', { gzipInflatesTo: 64 * 1024 * 1024 })
   hive = await startHive({
     env: { HF_ENDPOINT: hub.url, HF_TOKEN },
     args: ['--telemetry-interval-ms', '1000'],
@@ -176,6 +181,55 @@ test('a downloaded file that is not GGUF is refused and removed', async () => {
   assert.match(run.message ?? '', /is not a usable GGUF model: .*not a GGUF file/)
   assert.deepEqual(await partials(), [])
   assert.ok(!(await catalogIds()).includes('page'))
+})
+
+test('a hub that lists a size and then streams more fails the download; nothing past that size is kept or registered', async () => {
+  const served = hub.bytesServed
+  const run = await runJob(hive.url, { operation: 'model_download', model: 'hf:acme/endless' })
+  assert.equal(run.outcome, 'error')
+  assert.match(
+    run.message ?? '',
+    new RegExp(
+      `sent more than the ${tiny.length} bytes the hub lists for the file; the download was stopped`,
+    ),
+  )
+  assert.ok(hub.bytesServed - served < 64 * 1024 * 1024, 'the transfer was cut off, not read to its end')
+  assert.deepEqual(await partials(), [])
+  assert.ok(!(await catalogIds()).includes('endless.Q4_0'))
+  await assert.rejects(stat(join(hive.home, 'models', 'hf', 'acme', 'endless')))
+})
+
+test('a gzip-encoded answer is refused before anything is inflated to disk', async () => {
+  const run = await runJob(hive.url, { operation: 'model_download', model: 'hf:acme/bomb' })
+  assert.equal(run.outcome, 'error')
+  assert.match(
+    run.message ?? '',
+    /Content-Encoding: gzip .*compressed answers are refused, and nothing of this one was written/,
+  )
+  const progress = run.narrations.filter((n) => n.action === 'download_progress')
+  assert.ok(
+    progress.every((n) => n.progress === 0),
+    'no byte was counted as downloaded',
+  )
+  assert.deepEqual(await partials(), [])
+  assert.ok(!(await catalogIds()).includes('bomb.Q4_0'))
+})
+
+test('a hub that never answers fails the download within --hf-timeout-ms', async (t) => {
+  const quick = await startHive({ env: { HF_ENDPOINT: hub.url }, args: ['--hf-timeout-ms', '500'] })
+  t.after(() => quick.close())
+  const started = performance.now()
+  const run = await runJob(quick.url, {
+    operation: 'model_download',
+    model: 'hf:acme/silent:silent.Q4_0.gguf',
+  })
+  const ms = performance.now() - started
+  assert.equal(run.outcome, 'error')
+  assert.match(
+    run.message ?? '',
+    /cannot reach http:\/\/127\.0\.0\.1:\d+ for silent\.Q4_0\.gguf in acme\/silent: no answer within 500 ms/,
+  )
+  assert.ok(ms < 3000, `the job took ${Math.round(ms)} ms`)
 })
 
 test('a hive stopped mid-download keeps the partial file, and the next download resumes it', async (t) => {

@@ -52,7 +52,13 @@ before(async () => {
       '--import-dir',
       scratch,
     ],
-    env: { RBEE_FIXTURE_SMI_APPS: smiApps },
+    // Secrets the hive's environment holds, which its workers must not inherit.
+    env: {
+      RBEE_FIXTURE_SMI_APPS: smiApps,
+      HF_TOKEN: 'hf_secret_of_the_hive',
+      OPENAI_API_KEY: 'sk-secret-of-the-hive',
+      LC_MEASUREMENT: 'C',
+    },
   })
   watcher = await HiveStreamWatcher.open(hive.url)
 })
@@ -260,6 +266,25 @@ test('worker_spawn runs a real worker on a port the OS picked, seen in worker_li
   assert.equal(exit.event.restarting, false)
   assert.equal(await alive(w.pid), false)
   assert.ok(!(await workerIds()).includes(w.worker_id))
+})
+
+test("a real worker's environment holds what it needs and none of the hive's secrets (HF_TOKEN, API keys)", async (t) => {
+  const w = await spawn()
+  t.after(() => stopWorker(w.worker_id))
+  const environ = await readFile(`/proc/${w.pid}/environ`, 'utf8')
+  const env = new Map(
+    environ
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  )
+  t.diagnostic(`worker environment: ${[...env.keys()].sort().join(' ')}`)
+  for (const secret of ['HF_TOKEN', 'HF_ENDPOINT', 'OPENAI_API_KEY', 'RBEE_FIXTURE_SMI_APPS'])
+    assert.ok(!env.has(secret), `${secret} reached the worker`)
+  assert.equal(env.get('PATH'), process.env.PATH)
+  assert.equal(env.get('LC_MEASUREMENT'), 'C')
+  assert.equal(env.get('UV_THREADPOOL_SIZE'), '1')
+  assert.equal(env.get('RBEE_EXIT_WITH_STDIN'), '1')
 })
 
 test("a worker's busy slots reach worker_get and telemetry while it generates, and go back to 0 when it stops", async (t) => {

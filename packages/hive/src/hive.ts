@@ -95,6 +95,10 @@ export interface HiveOptions {
   subscriberMaxBufferedBytes?: number
   /** First retry delay of an interrupted download. @default 500 */
   downloadRetryInitialMs?: number
+  /** Each request to the hub for a file list or a file's size, answer read included. @default 30_000 */
+  hfTimeoutMs?: number
+  /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default 30_000 */
+  downloadStallTimeoutMs?: number
   /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;
    * after two checks without a subscriber it announces itself to the queen again.
@@ -303,13 +307,14 @@ export class Hive {
     this.#supervisor = supervisor
     this.#closer.add(() => supervisor.close())
     const downloads = new ModelDownloads({
-      hub: new HfHub({ endpoint: o.hfEndpoint, token: o.hfToken }),
+      hub: new HfHub({ endpoint: o.hfEndpoint, token: o.hfToken, timeoutMs: o.hfTimeoutMs }),
       catalog,
       headers: this.#headers,
       dirs: this.dirs,
       logger: this.#log,
       estimateShape: shape,
       retryInitialMs: o.downloadRetryInitialMs,
+      stallTimeoutMs: o.downloadStallTimeoutMs,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,

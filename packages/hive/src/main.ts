@@ -53,6 +53,8 @@ async function main(): Promise<void> {
       logger,
       hfEndpoint: config.hf_endpoint,
       hfToken: config.hf_token,
+      hfTimeoutMs: config.hf_timeout_ms,
+      downloadStallTimeoutMs: config.download_stall_timeout_ms,
       nvidiaSmi: nvidiaSmiPath(config),
       workerBin: config.worker_bin,
       workerEnv: process.env,

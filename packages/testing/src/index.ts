@@ -1,5 +1,6 @@
 export * from './daemon-env.js'
 export * from './fleet.js'
+export * from './gc.js'
 export * from './hive-process.js'
 export * from './hostile-gguf.js'
 export * from './managed-process.js'

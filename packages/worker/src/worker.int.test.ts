@@ -46,6 +46,46 @@ async function ready(url: string) {
   return WorkerReadySchema.parse(await (await fetch(`${url}/v1/ready`)).json())
 }
 
+/**
+ * Runs `work` while asking `/health` over and over, one request after the other, and `thenAsk`
+ * times more once it is done (what a request sets off can outlast its first answer); resolves
+ * with its result, the slowest `/health` answer and how many there were.
+ */
+async function healthDuring<T>(
+  url: string,
+  work: () => Promise<T>,
+  thenAsk = 0,
+): Promise<{ result: T; slowestMs: number; answers: number }> {
+  let slowestMs = 0
+  let answers = 0
+  let done = false
+  let left = thenAsk
+  const asking = (async () => {
+    while (!done || left-- > 0) {
+      const started = performance.now()
+      const res = await fetch(`${url}/health`)
+      await res.text()
+      assert.equal(res.status, 200)
+      slowestMs = Math.max(slowestMs, performance.now() - started)
+      answers++
+    }
+  })()
+  let result: T
+  try {
+    result = await work()
+  } finally {
+    done = true
+    await asking
+  }
+  return { result, slowestMs, answers }
+}
+
+/** POSTs JSON and resolves with the status and the parsed body. */
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, { method: 'POST', headers: json, body: JSON.stringify(body) })
+  return { status: res.status, body: await res.json() }
+}
+
 /** Polls until `cond` holds; bounded so a broken worker fails the test instead of hanging it. */
 async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
@@ -311,6 +351,112 @@ describe('a worker on the tiny model', () => {
     assert.equal((await fetch(`${w.url}/nope`)).status, 404)
     assert.equal((await ready(w.url)).status, 'ready', 'the worker is still serving')
   })
+})
+
+describe('a worker given a prompt larger than its context', () => {
+  let w: StartedWorker
+  before(async () => {
+    w = await startWorker({ args: ['--slots', '2', '--ctx-size', '2048'] })
+  })
+  after(() => w.close())
+
+  // 7.6 MB: it held /health for 3.6 s (completions), 9.6 s (chat) and 5 s (embeddings, then a
+  // 500) before the byte bound: 2048 tokens of at most 13 bytes each cannot be more than 26624.
+  const big = 'hello world, the quick brown fox. '.repeat(230_000).slice(0, 7_600_000)
+  for (const [path, body, what, param] of [
+    ['/v1/completions', { model: 'tiny', prompt: big, max_tokens: 2 }, 'the prompt', 'prompt'],
+    [
+      '/v1/chat/completions',
+      { model: 'tiny', messages: [{ role: 'user', content: big }], max_tokens: 2 },
+      'the text of the messages',
+      'messages',
+    ],
+    ['/v1/embeddings', { model: 'tiny', input: big }, 'the input', 'input'],
+  ] as const) {
+    test(`${path} refuses it with a 400 at once, naming the limit, and /health keeps answering`, async (t) => {
+      const started = performance.now()
+      const { result, slowestMs, answers } = await healthDuring(w.url, () =>
+        postJson(`${w.url}${path}`, body),
+      )
+      const ms = performance.now() - started
+      t.diagnostic(
+        `400 after ${ms.toFixed(0)} ms; /health answered ${answers} times, the slowest in ${slowestMs.toFixed(0)} ms`,
+      )
+      assert.equal(result.status, 400)
+      const error = (result.body as { error: { code: string; message: string; param: string } }).error
+      assert.equal(error.code, 'RBEE_PROMPT_TOO_LONG')
+      assert.equal(error.param, param)
+      assert.equal(
+        error.message,
+        `${what} is 7600000 bytes and cannot fit ${path === '/v1/embeddings' ? 'the 2046 tokens an embedding input may have here' : "this worker's context of 2048 tokens"} (a token of this model stands for at most 13 bytes, so at most ${path === '/v1/embeddings' ? 26598 : 26624} bytes fit)`,
+      )
+      // Reading and parsing 7.6 MB of JSON is what is left; tokenizing it held /health for seconds.
+      assert.ok(slowestMs < 1000, `/health took ${slowestMs.toFixed(0)} ms`)
+    })
+  }
+
+  test('a prompt within the byte bound but over the context in tokens is refused after a context worth of tokenizing', async () => {
+    // Prose is about one token per 1.2 bytes here: 20 KB passes the byte bound, not the count.
+    const prose = 'It was the best of times, it was the worst of times. '.repeat(400)
+    const res = await postJson(`${w.url}/v1/completions`, { model: 'tiny', prompt: prose, max_tokens: 2 })
+    assert.equal(res.status, 400)
+    assert.match(
+      (res.body as { error: { message: string } }).error.message,
+      /^the prompt is \d+ tokens or more and cannot fit this worker's context of 2048 tokens$/,
+    )
+    const events = await infer(w.url, { prompt: prose.slice(0, 1000), max_tokens: 2 })
+    assert.equal(events.at(-1)?.type, 'end', 'a prompt that fits is still served')
+  })
+})
+
+describe('a worker with a 262144-token context', () => {
+  // 240000 tokens of ' the' (960 KB, the most text the tiny model's vocabulary fits in this
+  // context): tokenized in one call, counted first and then again by node-llama-cpp, it held
+  // /health for 638 ms (infer) and 686 ms (chat); in pieces the slowest answer took 42–66 ms.
+  const prompt = ' the'.repeat(240_000)
+  for (const [path, body] of [
+    ['/v1/infer', { prompt, max_tokens: 1 }],
+    [
+      '/v1/chat/completions',
+      { model: 'tiny', stream: true, messages: [{ role: 'user', content: prompt }], max_tokens: 1 },
+    ],
+  ] as const) {
+    test(`${path} tokenizes the largest prompt it takes in pieces, and /health answers within 300 ms meanwhile`, async (t) => {
+      // A worker each: a cancelled prompt is still evaluated to its end (minutes for this one).
+      // One llama.cpp thread: the other core answers /health, as on a machine with cores to spare.
+      const w = await startWorker({
+        args: ['--slots', '1', '--ctx-size', '262144', '--threads', '1', '--grace-ms', '0'],
+      })
+      t.after(() => w.close())
+      const ac = new AbortController()
+      t.after(() => ac.abort())
+      const {
+        result: first,
+        slowestMs,
+        answers,
+      } = await healthDuring(
+        w.url,
+        async () => {
+          const res = await fetch(`${w.url}${path}`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify(body),
+            signal: ac.signal,
+          })
+          assert.equal(res.status, 200)
+          for await (const m of readSse(res.body!)) return m.data
+          return ''
+        },
+        // node-llama-cpp takes the prompt over once the stream has started.
+        20,
+      )
+      t.diagnostic(
+        `/health answered ${answers} times until 20 answers after the stream started, the slowest in ${slowestMs.toFixed(0)} ms`,
+      )
+      assert.match(first, path === '/v1/infer' ? /"prompt_tokens":24000\d/ : /chat\.completion\.chunk/)
+      assert.ok(slowestMs < 300, `/health took ${slowestMs.toFixed(0)} ms`)
+    })
+  }
 })
 
 describe('worker start-up and shutdown', () => {

@@ -1,4 +1,4 @@
-import { errorMessage, parseJson, RbeeError } from '@rbee/common'
+import { Deadline, errorMessage, parseJson, RbeeError } from '@rbee/common'
 import { z } from 'zod'
 
 export interface HfHubOptions {
@@ -6,7 +6,10 @@ export interface HfHubOptions {
   endpoint?: string
   /** Sent as `Authorization: Bearer …` to the hub itself, never to the CDN it redirects to. */
   token?: string | undefined
-  /** Per metadata request. @default 30_000 */
+  /**
+   * Per metadata request (the repo listing, each HEAD): from sending it to the last byte read.
+   * @default 30_000
+   */
   timeoutMs?: number
 }
 
@@ -20,6 +23,30 @@ export interface RemoteFile {
 }
 
 const RepoInfoSchema = z.object({ siblings: z.array(z.object({ rfilename: z.string() })) })
+
+/** A repo listing larger than this is refused (the largest real ones are a few MB). */
+const MAX_LISTING_BYTES = 32 * 1024 * 1024
+
+/**
+ * The body as JSON (undefined when it is not JSON), reading at most `max` bytes: a hub that
+ * sends more is refused before it fills the memory.
+ */
+async function readJsonUpTo(res: Response, max: number, what: string): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of res.body ?? []) {
+    size += (chunk as Uint8Array).length
+    if (size > max) {
+      throw new RbeeError('RBEE_DOWNLOAD_REFUSED', `${what} is larger than ${max} bytes; refused`)
+    }
+    chunks.push(Buffer.from(chunk as Uint8Array))
+  }
+  try {
+    return parseJson(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    return undefined
+  }
+}
 
 /** `"abc…"` or `W/"abc…"` → `abc…`. */
 function unquoteEtag(v: string | null): string | undefined {
@@ -89,22 +116,34 @@ export class HfHub {
     return h
   }
 
-  async #fetch(url: string, init: RequestInit, signal: AbortSignal, what: string): Promise<Response> {
+  /**
+   * One metadata request: `read` gets the answer and reads what it needs of it, all within
+   * `timeoutMs` (a hub that accepts the connection and never answers, or answers slowly, fails).
+   */
+  async #request<T>(
+    url: string,
+    init: RequestInit & { headers?: Record<string, string> },
+    signal: AbortSignal,
+    what: string,
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
+    const deadline = new Deadline({ ms: this.#timeoutMs, parent: signal })
     try {
-      return await fetch(url, {
+      const res = await fetch(url, {
         ...init,
-        headers: this.headersFor(url),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
+        headers: { ...this.headersFor(url), ...init.headers },
+        signal: deadline.signal,
       })
+      return await read(res)
     } catch (err) {
       if (signal.aborted) throw signal.reason
-      throw new RbeeError(
-        'RBEE_DOWNLOAD_FAILED',
-        `cannot reach ${this.endpoint} for ${what}: ${errorMessage(err)}`,
-        {
-          cause: err,
-        },
-      )
+      if (err instanceof RbeeError) throw err
+      const why = deadline.timedOut ? errorMessage(deadline.signal.reason) : errorMessage(err)
+      throw new RbeeError('RBEE_DOWNLOAD_FAILED', `cannot reach ${this.endpoint} for ${what}: ${why}`, {
+        cause: err,
+      })
+    } finally {
+      deadline.clear()
     }
   }
 
@@ -112,17 +151,14 @@ export class HfHub {
   async listFiles(org: string, repo: string, signal: AbortSignal): Promise<string[]> {
     const what = `repo ${org}/${repo}`
     const url = `${this.endpoint}/api/models/${encodeURIComponent(org)}/${encodeURIComponent(repo)}`
-    const res = await this.#fetch(url, {}, signal, what)
-    if (!res.ok) {
-      await res.body?.cancel()
-      throw hubHttpError(res.status, what, this.endpoint, this.hasToken)
-    }
-    const parsed = RepoInfoSchema.safeParse(
-      await res
-        .text()
-        .then(parseJson)
-        .catch(() => undefined),
-    )
+    const listing = await this.#request(url, {}, signal, what, async (res) => {
+      if (!res.ok) {
+        await res.body?.cancel()
+        throw hubHttpError(res.status, what, this.endpoint, this.hasToken)
+      }
+      return readJsonUpTo(res, MAX_LISTING_BYTES, `${this.endpoint}'s listing of ${what}`)
+    })
+    const parsed = RepoInfoSchema.safeParse(listing)
     if (!parsed.success) {
       throw new RbeeError(
         'RBEE_DOWNLOAD_FAILED',
@@ -149,7 +185,14 @@ export class HfHub {
     let size: number | undefined
     let sha256: string | undefined
     for (let hop = 0; hop < 6; hop++) {
-      const res = await this.#fetch(url, { method: 'HEAD', redirect: 'manual' }, signal, what)
+      const res = await this.#request(
+        url,
+        // identity: a Content-Length that describes the file, not a compressed form of it.
+        { method: 'HEAD', redirect: 'manual', headers: { 'accept-encoding': 'identity' } },
+        signal,
+        what,
+        async (r) => r,
+      )
       const linkedSize = Number(res.headers.get('x-linked-size') ?? Number.NaN)
       if (Number.isSafeInteger(linkedSize)) size ??= linkedSize
       sha256 ??=

@@ -24,6 +24,8 @@ export interface ModelDownloadsOptions {
   maxAttempts?: number
   /** @default 500 */
   retryInitialMs?: number
+  /** No answer, or less than 16 KiB of the body, in this long aborts a transfer attempt. @default 30_000 */
+  stallTimeoutMs?: number
   /** @default 500 */
   progressEveryMs?: number
 }
@@ -153,6 +155,7 @@ export class ModelDownloads {
         signal: job.signal,
         maxAttempts: this.#o.maxAttempts,
         retryInitialMs: this.#o.retryInitialMs,
+        stallTimeoutMs: this.#o.stallTimeoutMs,
         progressEveryMs: this.#o.progressEveryMs,
         httpError: (status) =>
           hubHttpError(status, `${target.file} in ${target.org}/${target.repo}`, hub.endpoint, hub.hasToken),

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, stat, truncate } from 'node:fs/promises'
-import { Backoff, delay, errorMessage, RbeeError } from '@rbee/common'
+import { Backoff, Deadline, delay, errorMessage, RbeeError } from '@rbee/common'
 import { isPermanentStatus } from './hf-hub.js'
 import { type Progress, ProgressMeter } from './progress-meter.js'
 
@@ -26,7 +26,11 @@ export interface ResumableDownloadOptions {
   maxAttempts?: number
   /** @default 500 */
   retryInitialMs?: number
-  /** No byte for this long aborts the attempt (and retries). @default 30_000 */
+  /**
+   * No answer, or less than `STALL_MIN_BYTES` of the body, for this long aborts the attempt (and
+   * retries).
+   * @default 30_000
+   */
   stallTimeoutMs?: number
   /** @default 500 */
   progressEveryMs?: number
@@ -42,10 +46,50 @@ export interface DownloadResult {
   attempts: number
 }
 
+/**
+ * The body must bring this much per stall period: a server that drips a byte now and then (never
+ * quiet for a whole period) would otherwise hold a download for ever.
+ */
+export const STALL_MIN_BYTES = 16 * 1024
+
 class HttpStatusError extends Error {
   constructor(readonly status: number) {
     super(`HTTP ${status}`)
   }
+}
+
+/** A hub answer that breaks a download rule: permanent, and nothing of it is kept. */
+function refused(message: string): RbeeError {
+  return new RbeeError('RBEE_DOWNLOAD_REFUSED', message)
+}
+
+/**
+ * The most bytes the file may have: the size the hub listed, else the one this answer announces
+ * (Content-Range's total on a 206, Content-Length on a 200); a conflict when both are known and
+ * differ.
+ */
+function sizeLimit(
+  listed: number | undefined,
+  res: Pick<Response, 'status' | 'headers'>,
+): { bytes: number | undefined; from: string; conflict?: string } {
+  let announced: number | undefined
+  let header = 'Content-Length'
+  if (res.status === 206) {
+    header = 'Content-Range'
+    const total = /^bytes \d+-\d+\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1]
+    announced = total === undefined ? undefined : Number(total)
+  } else {
+    const length = Number(res.headers.get('content-length') ?? Number.NaN)
+    announced = Number.isSafeInteger(length) ? length : undefined
+  }
+  if (listed !== undefined) {
+    const conflict =
+      announced !== undefined && announced !== listed
+        ? `the server announced ${announced} bytes (${header}) for a file the hub lists at ${listed} bytes; refused`
+        : undefined
+    return { bytes: listed, from: 'the hub lists for the file', ...(conflict ? { conflict } : {}) }
+  }
+  return { bytes: announced, from: `its ${header} announced` }
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -68,12 +112,18 @@ async function hashPrefix(path: string, hash: Hash): Promise<void> {
  * ignores the range restarts from zero. A partial `dest` from an earlier run is resumed the same
  * way. The caller verifies the hash and renames the file.
  *
+ * The body is held to the size the hub lists for the file (else to the one the answer announces):
+ * nothing past it is written, and an answer that announces another size, sends more, or comes
+ * compressed (`Content-Encoding`, although `identity` is asked for) is refused at once.
+ *
  * @throws the abort reason when `signal` aborts (the partial file is left to the caller);
- *   `httpError(status)` for 4xx answers; RbeeError `RBEE_DOWNLOAD_FAILED` after `maxAttempts`
- *   consecutive failures.
+ *   `httpError(status)` for 4xx answers; RbeeError `RBEE_DOWNLOAD_REFUSED` for an answer that
+ *   breaks the rules above (the partial file is left to the caller); RbeeError
+ *   `RBEE_DOWNLOAD_FAILED` after `maxAttempts` consecutive failures.
  */
 export async function resumableDownload(o: ResumableDownloadOptions): Promise<DownloadResult> {
   const maxAttempts = o.maxAttempts ?? 5
+  const stallTimeoutMs = o.stallTimeoutMs ?? 30_000
   const backoff = new Backoff({ initialMs: o.retryInitialMs ?? 500, maxMs: 10_000 })
   let have = await sizeOf(o.dest)
   if (o.expectedSize !== undefined && have > o.expectedSize) {
@@ -97,24 +147,21 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
     o.signal.throwIfAborted()
     attempts++
     const before = have
-    const stall = new AbortController()
-    let stallTimer: NodeJS.Timeout | undefined
-    const armStall = (): void => {
-      clearTimeout(stallTimer)
-      stallTimer = setTimeout(
-        () => stall.abort(new Error(`no data for ${o.stallTimeoutMs ?? 30_000} ms`)),
-        o.stallTimeoutMs ?? 30_000,
-      )
-      stallTimer.unref()
-    }
+    // Covers the connection, the answer and every gap between chunks of the body.
+    const stall = new Deadline({
+      ms: stallTimeoutMs,
+      parent: o.signal,
+      message: `less than ${STALL_MIN_BYTES} bytes in ${stallTimeoutMs} ms`,
+    })
     try {
-      const headers = { ...o.headers }
+      // identity: a compressed answer would be inflated by fetch before any size check could
+      // see it (199 KB of gzip became 179 MB on disk); it is refused below instead.
+      const headers: Record<string, string> = { ...o.headers, 'accept-encoding': 'identity' }
       if (have > 0) {
         headers.range = `bytes=${have}-`
         resumedAt.push(have)
       }
-      armStall()
-      const res = await fetch(o.url, { headers, signal: AbortSignal.any([o.signal, stall.signal]) })
+      const res = await fetch(o.url, { headers, signal: stall.signal })
       if (have > 0 && res.status === 416 && o.expectedSize === have) {
         await res.body?.cancel()
         break
@@ -128,6 +175,13 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
         await res.body?.cancel()
         throw new HttpStatusError(res.status)
       }
+      const encoding = res.headers.get('content-encoding')
+      if (encoding && encoding.toLowerCase() !== 'identity') {
+        await res.body?.cancel()
+        throw refused(
+          `the server sent the file with Content-Encoding: ${encoding} although identity was asked for; compressed answers are refused, and nothing of this one was written`,
+        )
+      }
       if (have > 0 && res.status !== 206) {
         // The server ignored the range and sends everything again.
         await restart()
@@ -139,33 +193,52 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
           throw new Error(`server resumed at byte ${start}, not ${before}; starting over`)
         }
       }
+      const limit = sizeLimit(o.expectedSize, res)
+      if (limit.conflict) {
+        await res.body?.cancel()
+        throw refused(limit.conflict)
+      }
       const fh = await open(o.dest, have > 0 ? 'a' : 'w')
       try {
         if (!res.body) throw new Error('empty response body')
+        let sinceRestart = 0
         for await (const chunk of res.body) {
-          armStall()
-          const buf = chunk as Uint8Array
+          let buf = chunk as Uint8Array
+          sinceRestart += buf.length
+          if (sinceRestart >= STALL_MIN_BYTES) {
+            stall.restart()
+            sinceRestart = 0
+          }
+          const over = limit.bytes !== undefined && have + buf.length > limit.bytes
+          // The bytes past the announced size are never written.
+          if (over) buf = buf.subarray(0, limit.bytes! - have)
           await fh.write(buf)
           hash.update(buf)
           have += buf.length
           meter.update(have)
+          if (over) {
+            throw refused(
+              `the server sent more than the ${limit.bytes} bytes ${limit.from}; the download was stopped there and discarded`,
+            )
+          }
           if (meter.due()) o.onProgress(meter.read())
         }
       } finally {
         await fh.close()
       }
-      if (o.expectedSize !== undefined && have < o.expectedSize) {
-        throw new Error(`connection closed at ${have} of ${o.expectedSize} bytes`)
+      if (limit.bytes !== undefined && have < limit.bytes) {
+        throw new Error(`connection closed at ${have} of ${limit.bytes} bytes`)
       }
       break
     } catch (err) {
       if (o.signal.aborted) throw o.signal.reason
+      if (err instanceof RbeeError) throw err
       if (err instanceof HttpStatusError && isPermanentStatus(err.status)) throw o.httpError(err.status)
       if (have > before) {
         failures = 1
         backoff.reset()
       } else failures++
-      const msg = stall.signal.aborted ? errorMessage(stall.signal.reason) : errorMessage(err)
+      const msg = stall.timedOut ? errorMessage(stall.signal.reason) : errorMessage(err)
       if (failures >= maxAttempts) {
         throw new RbeeError(
           'RBEE_DOWNLOAD_FAILED',
@@ -177,7 +250,7 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
       o.onRetry({ error: msg, bytes: have, delayMs, attempt: failures, maxAttempts })
       await delay(delayMs, o.signal)
     } finally {
-      clearTimeout(stallTimer)
+      stall.clear()
     }
   }
   meter.update(have)

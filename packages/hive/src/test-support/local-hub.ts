@@ -1,10 +1,13 @@
 // A local Hugging Face hub for tests: a real HTTP server with the hub's URL scheme (the repo API,
 // resolve URLs that redirect to a separate CDN server with X-Linked-Etag/X-Linked-Size, Range
 // on the CDN) serving real bytes, plus injected faults (a dropped connection, a stall, corrupted
-// bytes, 401 for gated repos, 404). Not exported from the package entry point.
+// bytes, 401 for gated repos, 404) and hostile answers (a hub that never answers, more bytes
+// than announced, a gzip bomb). Not exported from the package entry point.
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { gzipSync } from 'node:zlib'
 
 export interface HubRequest {
   server: 'hub' | 'cdn'
@@ -12,6 +15,7 @@ export interface HubRequest {
   path: string
   range: string | undefined
   authorization: string | undefined
+  acceptEncoding: string | undefined
 }
 
 /** Faults of one file, applied to the next GETs of its bytes. */
@@ -24,6 +28,20 @@ export interface HubFault {
   stallAfterBytes?: number
   /** Serve bytes that differ from the hash the hub announces. */
   corrupt?: boolean
+  /** Every transfer that reaches this byte of the file hangs there until the client goes away. */
+  stallAtByte?: number
+  /** Transfers send one byte every this many ms, until the client goes away (a slow drip). */
+  dripEveryMs?: number
+  /**
+   * Streams this many zero bytes after the file, chunked (no Content-Length), as a server that
+   * announced the size and then kept sending would.
+   */
+  extraBytes?: number
+  /**
+   * Answers with `Content-Encoding: gzip` whatever the request accepts: a small body that
+   * inflates to this many zero bytes.
+   */
+  gzipInflatesTo?: number
 }
 
 interface HubFile {
@@ -34,6 +52,8 @@ interface HubFile {
 
 interface Repo {
   token: string | undefined
+  /** Every request about the repo is read and never answered. */
+  silent: boolean
   files: Map<string, HubFile>
 }
 
@@ -53,6 +73,8 @@ export class LocalHub {
   readonly #sockets = new Set<Socket>()
   readonly #stallWaiters: Array<() => void> = []
   #stalls = 0
+  /** Body bytes the CDN has handed to its sockets. */
+  bytesServed = 0
   url = ''
   cdnUrl = ''
   readonly #hub = createServer((req, res) => this.#hubRoute(req, res))
@@ -70,15 +92,23 @@ export class LocalHub {
     return hub
   }
 
-  /** Publishes a repo; with `token`, every request to it needs `Authorization: Bearer <token>`. */
-  addRepo(org: string, repo: string, files: Record<string, Buffer>, options: { token?: string } = {}): void {
+  /**
+   * Publishes a repo; with `token`, every request to it needs `Authorization: Bearer <token>`;
+   * `silent`: the hub never answers a request about it (the socket stays open).
+   */
+  addRepo(
+    org: string,
+    repo: string,
+    files: Record<string, Buffer>,
+    options: { token?: string; silent?: boolean } = {},
+  ): void {
     const map = new Map<string, HubFile>()
     for (const [name, bytes] of Object.entries(files)) {
       const f: HubFile = { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), fault: {} }
       map.set(name, f)
       this.#blobs.set(`${org}/${repo}/${f.sha256}`, f)
     }
-    this.#repos.set(`${org}/${repo}`, { token: options.token, files: map })
+    this.#repos.set(`${org}/${repo}`, { token: options.token, silent: options.silent ?? false, files: map })
   }
 
   /** Sets the faults of a file (replacing earlier ones). */
@@ -86,6 +116,11 @@ export class LocalHub {
     const f = this.#repos.get(`${org}/${repo}`)?.files.get(file)
     if (!f) throw new Error(`no ${file} in ${org}/${repo}`)
     f.fault = { times: 1, ...fault }
+  }
+
+  /** Where the CDN serves a file's bytes (what the hub's resolve URL redirects to). */
+  cdnUrlOf(org: string, repo: string, file: string): string {
+    return `${this.cdnUrl}/repos/${org}/${repo}/${this.sha256(org, repo, file)}`
   }
 
   /** The sha256 the hub announces for a file. */
@@ -123,6 +158,7 @@ export class LocalHub {
       path: req.url ?? '',
       range: req.headers.range,
       authorization: req.headers.authorization,
+      acceptEncoding: req.headers['accept-encoding'],
     })
   }
 
@@ -145,6 +181,7 @@ export class LocalHub {
       res.end(JSON.stringify({ error: 'Repository not found' }))
       return
     }
+    if (repo.silent) return
     if (!this.#authorized(repo, req, res)) return
     if (api) {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -189,6 +226,17 @@ export class LocalHub {
       const i = Math.floor(bytes.length / 2)
       bytes[i] = (bytes[i]! + 1) % 256
     }
+    const fault = file.fault
+    if (fault.gzipInflatesTo !== undefined) {
+      const body = gzipSync(Buffer.alloc(fault.gzipInflatesTo))
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-encoding': 'gzip',
+        'content-length': String(body.length),
+      })
+      this.#send(res, body, req.method === 'HEAD')
+      return
+    }
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
     const start = range ? Number(range[1]) : 0
     if (start >= bytes.length && range) {
@@ -197,6 +245,12 @@ export class LocalHub {
       return
     }
     const body = bytes.subarray(start)
+    if (fault.extraBytes !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      if (req.method === 'HEAD') res.end()
+      else void this.#stream(res, body, fault.extraBytes)
+      return
+    }
     res.writeHead(range ? 206 : 200, {
       'content-type': 'application/octet-stream',
       'content-length': String(body.length),
@@ -207,7 +261,6 @@ export class LocalHub {
       res.end()
       return
     }
-    const fault = file.fault
     if (fault.dropAfterBytes !== undefined && (fault.times ?? 1) > 0) {
       fault.times = (fault.times ?? 1) - 1
       res.write(body.subarray(0, fault.dropAfterBytes), () => {
@@ -216,14 +269,51 @@ export class LocalHub {
       })
       return
     }
-    if (fault.stallAfterBytes !== undefined) {
-      res.write(body.subarray(0, fault.stallAfterBytes), () => {
+    if (fault.dripEveryMs !== undefined) {
+      let sent = 0
+      const drip = setInterval(() => {
+        if (sent < body.length) res.write(body.subarray(sent, ++sent))
+      }, fault.dripEveryMs)
+      res.on('close', () => clearInterval(drip))
+      return
+    }
+    const stallAt =
+      fault.stallAfterBytes ?? (fault.stallAtByte === undefined ? undefined : fault.stallAtByte - start)
+    if (stallAt !== undefined) {
+      res.write(body.subarray(0, Math.max(0, stallAt)), () => {
         this.#stalls++
         for (const w of this.#stallWaiters.splice(0)) w()
       })
       return
     }
-    res.end(body)
+    this.#send(res, body, false)
+  }
+
+  #send(res: ServerResponse, body: Buffer, headOnly: boolean): void {
+    if (headOnly) {
+      res.end()
+      return
+    }
+    res.end(body, () => {
+      this.bytesServed += body.length
+    })
+  }
+
+  /** Sends `body` then `extra` zero bytes, 64 KiB at a time, as fast as the client reads. */
+  async #stream(res: ServerResponse, body: Buffer, extra: number): Promise<void> {
+    const zeros = Buffer.alloc(64 * 1024)
+    let left = body.length + extra
+    let offset = 0
+    const closed = once(res, 'close').then(() => false)
+    while (left > 0 && !res.destroyed) {
+      const chunk =
+        offset < body.length ? body.subarray(offset, offset + zeros.length) : zeros.subarray(0, left)
+      offset += chunk.length
+      left -= chunk.length
+      this.bytesServed += chunk.length
+      if (!res.write(chunk) && !(await Promise.race([once(res, 'drain').then(() => true), closed]))) return
+    }
+    if (!res.destroyed) res.end()
   }
 
   async close(): Promise<void> {

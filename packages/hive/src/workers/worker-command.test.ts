@@ -53,6 +53,45 @@ test("a worker does not inherit the hive's RBEE_* settings but gets the token, t
   })
 })
 
+test("a worker inherits what Node, the locale and the GPU runtimes read, and none of the hive's secrets", () => {
+  const env = workerEnv(
+    {
+      HOME: '/home/rbee',
+      LANG: 'en_US.UTF-8',
+      LC_ALL: 'C',
+      TMPDIR: '/scratch',
+      LD_LIBRARY_PATH: '/usr/local/cuda/lib64',
+      CUDA_VISIBLE_DEVICES: '1',
+      GGML_VK_VISIBLE_DEVICES: '0',
+      VK_ICD_FILENAMES: '/usr/share/vulkan/icd.d/nvidia_icd.json',
+      NODE_LLAMA_CPP_GPU: 'vulkan',
+      HF_TOKEN: 'hf_secret',
+      HUGGING_FACE_HUB_TOKEN: 'hf_secret',
+      HF_ENDPOINT: 'https://huggingface.co',
+      AWS_SECRET_ACCESS_KEY: 'aws',
+      OPENAI_API_KEY: 'sk',
+      NODE_AUTH_TOKEN: 'npm',
+      GGML_API_KEY: 'under an allowed prefix, still a secret',
+      DATABASE_URL: 'postgres://u:p@db/x',
+      SSH_AUTH_SOCK: '/tmp/agent',
+    },
+    { ...launch, token: undefined },
+  )
+  assert.deepEqual(Object.keys(env).sort(), [
+    'CUDA_VISIBLE_DEVICES',
+    'GGML_VK_VISIBLE_DEVICES',
+    'HOME',
+    'LANG',
+    'LC_ALL',
+    'LD_LIBRARY_PATH',
+    'NODE_LLAMA_CPP_GPU',
+    'RBEE_EXIT_WITH_STDIN',
+    'TMPDIR',
+    'UV_THREADPOOL_SIZE',
+    'VK_ICD_FILENAMES',
+  ])
+})
+
 test("a libuv pool size in the hive's environment is passed on as is", () => {
   assert.equal(workerEnv({ UV_THREADPOOL_SIZE: '4' }, launch).UV_THREADPOOL_SIZE, '4')
 })

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Backend } from '@rbee/contracts'
+import { inheritableEnv } from './env-allow-list.js'
 
 /** How to run `llm-worker-rbee`: the executable and the arguments before the worker's own. */
 export interface WorkerCommand {
@@ -71,15 +72,15 @@ export function workerArgs(l: WorkerLaunch): string[] {
 }
 
 /**
- * The worker's environment: the hive's, minus its `RBEE_*` settings (a worker reads the same
- * names, e.g. `RBEE_PORT`, and must not inherit the hive's), plus the stdin lifeline, a libuv
- * pool of one thread (unless the hive's environment names a size) and the token. The token travels in the environment, not argv, so `ps` does not show it.
+ * The worker's environment, built from an allow-list (see `env-allow-list.ts`): what Node and
+ * llama.cpp need from the hive's environment (PATH, HOME, locale, temp dirs, GPU runtime and
+ * ggml settings, `RBEE_LOG_LEVEL`), never `HF_TOKEN` or other secrets, nor the hive's other
+ * `RBEE_*` settings (a worker reads the same names, e.g. `RBEE_PORT`). The hive adds the stdin
+ * lifeline, a libuv pool of one thread (unless its environment names a size) and the token,
+ * which travels in the environment, not argv, so `ps` does not show it.
  */
 export function workerEnv(base: NodeJS.ProcessEnv, l: WorkerLaunch): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(base)) {
-    if (!k.startsWith('RBEE_') || k === 'RBEE_LOG_LEVEL') env[k] = v
-  }
+  const env = inheritableEnv(base)
   env.RBEE_EXIT_WITH_STDIN = '1'
   // One libuv pool thread: every llama.cpp call on the same thread (see llm-worker-rbee's bin).
   env.UV_THREADPOOL_SIZE = base.UV_THREADPOOL_SIZE ?? '1'

@@ -17,12 +17,23 @@ import {
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
+  type Token,
 } from 'node-llama-cpp'
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
 import { gatedGeneratingFirst } from './batch-priority.js'
-import type { Engine, EngineStatus, GenerationRequest, GenerationResult, ResolvedSampling } from './engine.js'
+import type {
+  Engine,
+  EngineStatus,
+  GenerationInput,
+  GenerationRequest,
+  GenerationResult,
+  ResolvedSampling,
+} from './engine.js'
 import { OutputQueue, overlapsOutput } from './output-queue.js'
+import { type TokenizeFn, tokenizeInPieces } from './piecewise-tokenizer.js'
+import { maxTokenBytes, PromptBudget } from './prompt-budget.js'
 import { SlotPool } from './slot-pool.js'
+import { TokenMemo } from './token-memo.js'
 
 export interface LlamaEngineOptions {
   modelPath: string
@@ -115,6 +126,47 @@ function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   return history
 }
 
+/** The text of the chat history (as `toHistory` builds it: plain strings), in UTF-8 bytes. */
+function historyBytes(history: ChatHistoryItem[]): number {
+  let bytes = 0
+  for (const item of history) {
+    const texts = item.type === 'model' ? item.response : [item.text]
+    for (const t of texts) if (typeof t === 'string') bytes += Buffer.byteLength(t)
+  }
+  return bytes
+}
+
+/**
+ * Whether LlamaCompletion puts a BOS token before a text prompt, and so tokenizes the text with
+ * `trimLeadingSpace` (node-llama-cpp's `resolveBeginningTokenToPrepend`, which it does not export).
+ */
+function completionPrependsBos(model: LlamaModel): boolean {
+  switch (model.vocabularyType) {
+    case 'rwkv':
+    case 'ugm':
+      return false
+    case 'wpm':
+      return model.tokens.bos != null
+    default:
+      return model.tokens.shouldPrependBosToken && model.tokens.bos != null
+  }
+}
+
+/** A prompt checked against the context and tokenized before a slot is taken. */
+type PreparedPrompt = { promptTokens: number; release: () => void } & (
+  | { kind: 'completion'; tokens: Token[] }
+  | { kind: 'chat'; history: ChatHistoryItem[] }
+)
+
+/** The embedding context is at most this many tokens. */
+const EMBEDDING_CONTEXT = 2048
+/**
+ * One embeddings request may have at most this many times an input's room in tokens, all inputs
+ * together (about 131k tokens with the 2048-token embedding context; OpenAI allows 300k): the
+ * vectors are computed one request at a time, so a larger one would hold the others back.
+ */
+const EMBEDDING_REQUEST_INPUTS_WORTH = 64
+
 /**
  * The real engine: one node-llama-cpp model, one context with `slots` sequences. Requests in
  * different slots are decoded together in the same batch by node-llama-cpp's batching dispatcher.
@@ -136,6 +188,12 @@ export class LlamaEngine implements Engine {
   #embedding: Promise<LlamaEmbeddingContext> | undefined
   #embedQueue: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** node-llama-cpp's own tokenizer (one native call), for tokenizing in pieces. */
+  readonly #tokenize: TokenizeFn
+  /** Chats tokenized ahead in pieces, found by LlamaChat's own tokenizing. */
+  readonly #memo: TokenMemo
+  readonly #budget: PromptBudget
+  readonly #completionOptions: 'trimLeadingSpace' | undefined
 
   private constructor(
     llama: Llama,
@@ -158,6 +216,20 @@ export class LlamaEngine implements Engine {
     )
     // llama.cpp splits the context between sequences; each slot gets `ctxSize` tokens.
     this.contextSize = Math.min(this.#sequences[0]?.contextSize ?? options.ctxSize, options.ctxSize)
+    this.#tokenize = model.tokenizer
+    this.#memo = TokenMemo.install(model)
+    this.#budget = new PromptBudget(this.contextSize, maxTokenBytes(model))
+    this.#completionOptions = completionPrependsBos(model) ? 'trimLeadingSpace' : undefined
+    options.logger.info(
+      {
+        vocabulary: model.vocabularyType,
+        context_tokens: this.contextSize,
+        max_token_bytes: this.#budget.maxTokenBytes ?? null,
+        max_prompt_bytes:
+          this.#budget.maxTokenBytes === undefined ? null : this.contextSize * this.#budget.maxTokenBytes,
+      },
+      'prompt limits',
+    )
     this.#pool = new SlotPool(options.slots, options.slotWaitMs, () => {
       for (const fn of this.#listeners) fn()
     })
@@ -228,9 +300,52 @@ export class LlamaEngine implements Engine {
     this.#listeners.push(fn)
   }
 
+  /**
+   * Refuses a prompt that cannot fit the context (by its bytes, before tokenizing; then by its
+   * tokens) and tokenizes it in pieces, a turn of the event loop between pieces, so that neither a
+   * refused nor an accepted prompt holds `/health` and the other requests for long.
+   * @throws RbeeError `RBEE_PROMPT_TOO_LONG`; the signal's reason when it aborts.
+   */
+  async #prepare(input: GenerationInput, signal: AbortSignal): Promise<PreparedPrompt> {
+    const budget = this.#budget
+    // One token of room for the answer at least.
+    const maxTokens = this.contextSize - 1
+    if (input.kind === 'completion') {
+      budget.checkBytes(Buffer.byteLength(input.prompt), 'the prompt', 'prompt')
+      const tokens = await tokenizeInPieces(this.#tokenize, input.prompt, {
+        options: this.#completionOptions,
+        maxTokens,
+        signal,
+      })
+      budget.checkTokens(tokens.length, 'the prompt', 'prompt')
+      return { kind: 'completion', tokens, promptTokens: tokens.length, release: () => {} }
+    }
+    const history = toHistory(input.messages)
+    budget.checkBytes(historyBytes(history), 'the text of the messages', 'messages')
+    const held = await this.#memo.hold(
+      this.#chatWrapper.generateContextState({ chatHistory: history }).contextText,
+      { maxTokens, signal },
+    )
+    try {
+      budget.checkTokens(held.count, 'the chat (messages and template)', 'messages')
+    } catch (err) {
+      held.release()
+      throw err
+    }
+    return { kind: 'chat', history, promptTokens: held.count, release: held.release }
+  }
+
   async generate(req: GenerationRequest): Promise<GenerationResult> {
     const queuedAt = performance.now()
-    const slot = await this.#pool.acquire(req.signal)
+    const prompt = await this.#prepare(req.input, req.signal)
+    const preparedAt = performance.now()
+    let slot: number
+    try {
+      slot = await this.#pool.acquire(req.signal)
+    } catch (err) {
+      prompt.release()
+      throw err
+    }
     const startedAt = performance.now()
     let firstTokenAt: number | undefined
     let tokensOut = 0
@@ -258,13 +373,12 @@ export class LlamaEngine implements Engine {
       )
       let text: string
       let reason: string
-      let promptTokens: number
-      if (req.input.kind === 'completion') {
-        promptTokens = this.#model.tokenize(req.input.prompt).length
-        req.onStart?.({ slot, promptTokens })
+      const promptTokens = prompt.promptTokens
+      req.onStart?.({ slot, promptTokens })
+      if (prompt.kind === 'completion') {
         const completion = new LlamaCompletion({ contextSequence: sequence })
         try {
-          const res = await completion.generateCompletionWithMeta(req.input.prompt, options)
+          const res = await completion.generateCompletionWithMeta(prompt.tokens, options)
           text = res.response
           reason = res.metadata.stopReason
         } finally {
@@ -274,12 +388,7 @@ export class LlamaEngine implements Engine {
       } else {
         const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#chatWrapper })
         try {
-          const history = toHistory(req.input.messages)
-          promptTokens = chat.chatWrapper
-            .generateContextState({ chatHistory: history })
-            .contextText.tokenize(this.#model.tokenizer).length
-          req.onStart?.({ slot, promptTokens })
-          const res = await chat.generateResponse(history, options)
+          const res = await chat.generateResponse(prompt.history, options)
           text = res.response
           reason = res.metadata.stopReason
         } finally {
@@ -293,8 +402,9 @@ export class LlamaEngine implements Engine {
         promptTokens,
         tokensOut,
         stopReason: req.signal.aborted ? 'cancelled' : toStopReason(reason),
-        queueMs: startedAt - queuedAt,
-        promptMs: (firstTokenAt ?? endedAt) - startedAt,
+        queueMs: startedAt - preparedAt,
+        // Tokenizing counts as prompt processing, as it did when it ran in the slot.
+        promptMs: (firstTokenAt ?? endedAt) - startedAt + (preparedAt - queuedAt),
         generationMs: firstTokenAt === undefined ? 0 : endedAt - firstTokenAt,
       }
     } catch (err) {
@@ -303,6 +413,7 @@ export class LlamaEngine implements Engine {
     } finally {
       doneGenerating()
       this.#pool.release(slot)
+      prompt.release()
     }
   }
 
@@ -335,22 +446,52 @@ export class LlamaEngine implements Engine {
     }
   }
 
-  embed(inputs: string[], signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }> {
+  /**
+   * Every input is checked against the embedding context by its bytes first (all of them, before
+   * any work), then tokenized in pieces and checked by its tokens; the vectors are computed one
+   * request at a time.
+   * @throws RbeeError `RBEE_PROMPT_TOO_LONG` naming the input; `RBEE_CANCELLED`.
+   */
+  async embed(inputs: string[], signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }> {
+    // BOS and EOS take two of the context's tokens, and the input must stay under its size.
+    const tokens = Math.min(this.contextSize, EMBEDDING_CONTEXT) - 2
+    const room = { tokens, name: `the ${tokens} tokens an embedding input may have here` }
+    const totalTokens = tokens * EMBEDDING_REQUEST_INPUTS_WORTH
+    const total = { tokens: totalTokens, name: `the ${totalTokens} tokens one embeddings request may have` }
+    const name = (i: number): string => (inputs.length === 1 ? 'the input' : `input[${i}]`)
+    const param = (i: number): string => (inputs.length === 1 ? 'input' : `input.${i}`)
+    const bytes = inputs.map((input) => Buffer.byteLength(input))
+    for (const [i, b] of bytes.entries()) this.#budget.checkBytes(b, name(i), param(i), room)
+    this.#budget.checkBytes(
+      bytes.reduce((a, b) => a + b, 0),
+      'the inputs together',
+      'input',
+      total,
+    )
+    const tokenized: Token[][] = []
+    let sum = 0
+    for (const [i, input] of inputs.entries()) {
+      const t = await tokenizeInPieces(this.#tokenize, input, { maxTokens: tokens - 1, signal })
+      this.#budget.checkTokens(t.length, name(i), param(i), room)
+      sum += t.length
+      this.#budget.checkTokens(sum, 'the inputs together', 'input', total)
+      tokenized.push(t)
+    }
     // One embedding context, used by one request at a time.
     const run = this.#embedQueue.then(async () => {
       this.#embedding ??= this.#model.createEmbeddingContext({
-        contextSize: Math.min(this.contextSize, 2048),
+        contextSize: Math.min(this.contextSize, EMBEDDING_CONTEXT),
       })
       const ctx = await this.#embedding
       const vectors: number[][] = []
-      let tokens = 0
-      for (const input of inputs) {
+      let used = 0
+      for (const input of tokenized) {
         if (signal.aborted) throw new RbeeError('RBEE_CANCELLED', 'request cancelled')
-        tokens += this.#model.tokenize(input).length
+        used += input.length
         const e = await ctx.getEmbeddingFor(input)
         vectors.push([...e.vector])
       }
-      return { vectors, tokens }
+      return { vectors, tokens: used }
     })
     this.#embedQueue = run.catch(() => {})
     return run
