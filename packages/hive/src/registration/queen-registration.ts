@@ -1,4 +1,4 @@
-import { Backoff, delay, errorMessage, type Logger } from '@rbee/common'
+import { Backoff, Deadline, delay, errorMessage, type Logger } from '@rbee/common'
 import type { HiveReady } from '@rbee/contracts'
 
 export interface QueenRegistrationOptions {
@@ -57,6 +57,7 @@ export class QueenRegistration {
     while (!signal.aborted) {
       this.#attempts++
       let problem: string
+      const deadline = new Deadline({ ms: this.#o.timeoutMs ?? 5000, parent: signal })
       try {
         const res = await fetch(url, {
           method: 'POST',
@@ -65,7 +66,7 @@ export class QueenRegistration {
             ...(this.#o.token ? { authorization: `Bearer ${this.#o.token}` } : {}),
           },
           body: JSON.stringify(this.#o.announcement),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.timeoutMs ?? 5000)]),
+          signal: deadline.signal,
         })
         const body = await res.text().catch(() => '')
         if (res.ok) {
@@ -80,6 +81,8 @@ export class QueenRegistration {
       } catch (err) {
         if (signal.aborted) return
         problem = errorMessage(err)
+      } finally {
+        deadline.clear()
       }
       if (!failing) log.warn({ problem }, 'queen did not accept the registration; retrying with backoff')
       failing = true

@@ -1,5 +1,5 @@
 import type { HiveClient } from '@rbee/client'
-import { errorMessage, type Logger, RbeeError } from '@rbee/common'
+import { Deadline, errorMessage, type Logger, RbeeError } from '@rbee/common'
 import type { WorkerSpawnResult } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
@@ -169,6 +169,12 @@ export class HiveSpawner implements Spawner {
     narrate?.(
       `starting a worker for ${model} on ${placement.hive.id} (${placement.device.id}, needs ${placement.needMb} MB)`,
     )
+    const spawnMs = this.#o.timeoutMs ?? 300_000
+    const deadline = new Deadline({
+      ms: spawnMs,
+      parent: signal,
+      message: `the hive started no worker within ${spawnMs} ms`,
+    })
     try {
       if (!client) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no connection to hive ${placement.hive.id}`)
       const result = await client.spawnWorker(
@@ -181,7 +187,7 @@ export class HiveSpawner implements Spawner {
           ...(this.#o.ctxSize ? { ctx_size: this.#o.ctxSize } : {}),
         },
         {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.timeoutMs ?? 300_000)]),
+          signal: deadline.signal,
           onNarration: (h) => narrate?.(`${placement.hive.id}: ${h}`),
         },
       )
@@ -206,6 +212,7 @@ export class HiveSpawner implements Spawner {
           })
         : new RbeeError('RBEE_SPAWN_FAILED', message, { cause: err })
     } finally {
+      deadline.clear()
       const left = (this.#reserved.get(key) ?? 0) - placement.needMb
       if (left > 0) this.#reserved.set(key, left)
       else this.#reserved.delete(key)
