@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
@@ -241,6 +242,31 @@ describe('queen-rbee with API keys and no node token', () => {
     await writeUnloadableModel(path)
     const imported = await (await admin.run({ operation: 'model_import', path, id: 'broken' })).collect()
     assert.equal(imported.outcome, 'done', imported.message ?? '')
+    // Who did it is in the audit log: the admin's import and its outcome, and the user's refused
+    // attempts of the test before, each with a key fingerprint and never a key.
+    const audit = await readFile(join(queen.home, 'logs', 'audit.log'), 'utf8')
+    assert.ok(!audit.includes(USER) && !audit.includes(ADMIN), 'no key in the audit log')
+    const lines = audit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    const adminKey = lines.find((l) => l.event === 'auth_ok' && l.role === 'admin')?.key
+    assert.match(String(adminKey), /^key:[0-9a-f]{12}$/)
+    const started = lines.find((l) => l.event === 'admin_action' && l.operation === 'model_import')
+    assert.deepEqual([started?.key, started?.import_path], [adminKey, path])
+    const ended = lines.find((l) => l.event === 'admin_result' && l.job_id === started?.job_id)
+    assert.equal(ended?.outcome, 'done')
+    const refused = lines.filter((l) => l.event === 'forbidden').map((l) => l.operation ?? l.path)
+    for (const what of [
+      'model_import',
+      'model_delete',
+      'worker_spawn',
+      'worker_stop',
+      'model_download',
+      '/v1/shutdown',
+    ]) {
+      assert.ok(refused.includes(what), `no forbidden line for ${what}: ${JSON.stringify(refused)}`)
+    }
     // Completions take the queen's fast lane, embeddings its HTTP server: both disclose alike.
     const ask = (key: string, path = '/v1/chat/completions') =>
       fetch(`${queen.url}${path}`, {
