@@ -29,6 +29,7 @@ export const gpuDevice = {
   memory_total_mb: 24564,
   memory_free_mb: 20011,
   backend: 'cuda',
+  backends: [],
 } satisfies Device
 
 export const cpuDevice = {
@@ -38,6 +39,7 @@ export const cpuDevice = {
   memory_total_mb: 64000,
   memory_free_mb: 51234,
   backend: 'cpu',
+  backends: [],
 } satisfies Device
 
 export const hiveInfo = {

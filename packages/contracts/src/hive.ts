@@ -2,6 +2,15 @@ import { z } from 'zod'
 import { IdSchema, PortSchema, TimestampSchema } from './common.js'
 import { BackendSchema, HostSchema, WorkerInfoSchema, WorkerStatusSchema } from './worker.js'
 
+/** Whether a llama.cpp build (backend) works on a device, as the hive found by loading it. */
+export const BackendSupportSchema = z.object({
+  backend: BackendSchema,
+  usable: z.boolean(),
+  /** Why it cannot be used, in words a user can act on ("the Vulkan loader is missing: install libvulkan1"). */
+  reason: z.string().max(1000).optional(),
+})
+export type BackendSupport = z.infer<typeof BackendSupportSchema>
+
 /** A compute device of a hive. */
 export const DeviceSchema = z.object({
   id: z.string().regex(/^(cpu|gpu):\d+$/),
@@ -9,9 +18,24 @@ export const DeviceSchema = z.object({
   type: z.enum(['cpu', 'gpu']),
   memory_total_mb: z.int().min(0),
   memory_free_mb: z.int().min(0),
+  /** The backend `auto` runs here: the best usable one, else the one the device would need. */
   backend: BackendSchema,
+  /**
+   * Every backend the hive tried on this device and whether it loads. Empty from hives that do
+   * not probe (their `backend` is taken on trust).
+   */
+  backends: z.array(BackendSupportSchema).max(8).default([]),
 })
 export type Device = z.infer<typeof DeviceSchema>
+
+/**
+ * The backend a worker would use on `device`, or undefined when none loads there (the device
+ * reported `backends` and its `backend` is not among the usable ones).
+ */
+export function usableBackend(device: Pick<Device, 'backend' | 'backends'>): Device['backend'] | undefined {
+  if (device.backends.length === 0) return device.backend
+  return device.backends.some((b) => b.backend === device.backend && b.usable) ? device.backend : undefined
+}
 
 export const HiveInfoSchema = z.object({
   id: IdSchema,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type Invalid, rejectsAt, roundTrips } from './fixtures.js'
-import { type Operation, type OperationName, OperationSchema } from './operation.js'
+import { deviceList, type Operation, type OperationName, OperationSchema } from './operation.js'
 
 /** One realistic example of every operation, as `rbee` would post it to `POST /v1/jobs`. */
 const EXAMPLES: { [N in OperationName]: Extract<Operation, { operation: N }> } = {
@@ -49,9 +49,15 @@ test('infer defaults its model to tiny', () => {
   assert.deepEqual(op, { operation: 'infer', model: 'tiny', prompt: 'hi' })
 })
 
-test('worker_spawn defaults worker to auto and device to 0', () => {
+test('worker_spawn defaults worker to auto and leaves the device to the hive; a device may be a list', () => {
   const op = roundTrips(OperationSchema, { operation: 'worker_spawn', model: 'tiny' })
-  assert.deepEqual(op, { operation: 'worker_spawn', model: 'tiny', worker: 'auto', device: 0 })
+  assert.deepEqual(op, { operation: 'worker_spawn', model: 'tiny', worker: 'auto' })
+  const split = roundTrips(OperationSchema, { operation: 'worker_spawn', model: 'tiny', device: [0, 1] })
+  assert.deepEqual(split, { operation: 'worker_spawn', model: 'tiny', worker: 'auto', device: [0, 1] })
+  assert.deepEqual(deviceList(undefined), undefined)
+  assert.deepEqual(deviceList(2), [2])
+  assert.equal(OperationSchema.safeParse({ ...split, device: [1, 1] }).success, false, 'a GPU twice')
+  assert.equal(OperationSchema.safeParse({ ...split, device: [] }).success, false, 'an empty list')
 })
 
 const invalid: Invalid[] = [

@@ -6,6 +6,23 @@ import { BackendRequestSchema } from './worker.js'
 
 const HiveTarget = { hive_id: IdSchema.optional() }
 
+const DeviceIndexSchema = z.int().min(0).max(63)
+/** One device index, or several (distinct) for a model split across GPUs. */
+export const DeviceSelectionSchema = z.union([
+  DeviceIndexSchema,
+  z
+    .array(DeviceIndexSchema)
+    .min(1)
+    .max(16)
+    .refine((l) => new Set(l).size === l.length, 'device indexes must differ'),
+])
+export type DeviceSelection = z.infer<typeof DeviceSelectionSchema>
+
+/** A device selection as a list (`undefined`: none given). */
+export function deviceList(selection: DeviceSelection | undefined): number[] | undefined {
+  return selection === undefined ? undefined : typeof selection === 'number' ? [selection] : [...selection]
+}
+
 /**
  * What a job does: a tagged union on `operation` (snake_case names from the seed). Hive-targeted
  * operations carry an optional `hive_id`: the queen forwards them there, a hive checks it is its own.
@@ -24,7 +41,11 @@ export const OperationSchema = z.discriminatedUnion('operation', [
       ...HiveTarget,
       model: ModelRefSchema,
       worker: BackendRequestSchema.default('auto'),
-      device: z.int().min(0).max(64).default(0),
+      /**
+       * The GPU index, or indexes to split the model across (layer split). Unset: the hive picks
+       * the device that fits (the CPU when no GPU does, or for `worker: cpu`).
+       */
+      device: DeviceSelectionSchema.optional(),
       slots: z.int().min(1).max(64).optional(),
       ctx_size: z.int().min(128).max(1_048_576).optional(),
     })

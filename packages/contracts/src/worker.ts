@@ -28,7 +28,13 @@ export const HostSchema = z
 export const WorkerInfoSchema = z.object({
   id: IdSchema,
   model_id: z.string().min(1).max(512),
-  device: z.string().regex(/^(cpu|cuda|vulkan|metal):\d+$/, 'must look like "cpu:0" or "cuda:1"'),
+  /** Backend and device index, or indexes for a model split across GPUs (`cuda:0,1`). */
+  device: z
+    .string()
+    .regex(
+      /^(cpu|cuda|vulkan|metal):\d{1,2}(,\d{1,2}){0,15}$/,
+      'must look like "cpu:0", "cuda:1" or "cuda:0,1"',
+    ),
   port: PortSchema,
   status: WorkerStatusSchema,
   implementation: z.string().min(1),

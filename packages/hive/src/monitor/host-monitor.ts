@@ -63,6 +63,7 @@ export class HostMonitor {
       memory_total_mb: mem.totalMb,
       memory_free_mb: mem.availableMb,
       backend: 'cpu',
+      backends: [],
     }
     return [
       cpu,
@@ -74,6 +75,7 @@ export class HostMonitor {
           memory_total_mb: Math.round(g.memoryTotalMb),
           memory_free_mb: Math.round(g.memoryFreeMb),
           backend: 'cuda',
+          backends: [],
         }),
       ),
     ]

@@ -2,6 +2,7 @@ import { access, constants, rm, stat } from 'node:fs/promises'
 import { basename, isAbsolute, relative } from 'node:path'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
 import {
+  deviceList,
   HIVE_OPERATIONS,
   IdSchema,
   type ImportDenied,
@@ -130,7 +131,7 @@ export class HiveOperations {
     const slots = op.slots ?? defaults.slots
     const ctxSize = op.ctx_size ?? Math.min(defaults.ctxSize, model.context_length || defaults.ctxSize)
     const neededMb = estimateMemoryMb(header, { slots, ctxSize })
-    const placement = placeWorker(op.worker, op.device, await monitor.devices())
+    const placement = placeWorker(op.worker, deviceList(op.device)?.[0] ?? 0, await monitor.devices())
     const where = `${placement.backend}:${placement.device}`
     ctx.narrate(
       'spawn_check',

@@ -10,6 +10,7 @@ const cpu: Device = {
   memory_total_mb: 32000,
   memory_free_mb: 1000,
   backend: 'cpu',
+  backends: [],
 }
 const gpu: Device = {
   id: 'gpu:0',
@@ -18,6 +19,7 @@ const gpu: Device = {
   memory_total_mb: 24564,
   memory_free_mb: 20011,
   backend: 'cuda',
+  backends: [],
 }
 
 test('auto means CUDA when that GPU exists, the CPU otherwise', () => {

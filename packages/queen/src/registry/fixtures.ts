@@ -49,6 +49,7 @@ export function device(freeMb: number, over: Partial<Device> = {}): Device {
     memory_total_mb: 64000,
     memory_free_mb: freeMb,
     backend: 'cpu',
+    backends: [],
     ...over,
   }
 }
