@@ -54,6 +54,18 @@ export function device(freeMb: number, over: Partial<Device> = {}): Device {
   }
 }
 
+/** A GPU `gpu:<index>` that CUDA runs on (nothing probed: `backend` taken on trust). */
+export function gpu(index: number, freeMb: number, over: Partial<Device> = {}): Device {
+  return device(freeMb, {
+    id: `gpu:${index}`,
+    name: `NVIDIA H200 #${index}`,
+    type: 'gpu',
+    memory_total_mb: 143771,
+    backend: 'cuda',
+    ...over,
+  })
+}
+
 export function telemetry(
   hiveId: string,
   workers: WorkerInfo[],

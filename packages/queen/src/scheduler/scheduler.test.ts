@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { deferred, RbeeError, silentLogger } from '@rbee/common'
-import { catalogEntry, device, info, T0, telemetry } from '../registry/fixtures.js'
+import { info, T0, telemetry } from '../registry/fixtures.js'
 import { Registry } from '../registry/registry.js'
 import { IdleReaper } from './idle-reaper.js'
-import { choosePlacement } from './placement.js'
 import { type Lease, Scheduler } from './scheduler.js'
 import type { Spawner, SpawnRequest } from './spawner.js'
 
@@ -177,44 +176,6 @@ describe('scheduler', () => {
     const waiting = scheduler.acquire('tiny')
     scheduler.close()
     await assert.rejects(waiting, (e: unknown) => e instanceof RbeeError && e.code === 'RBEE_DRAINING')
-  })
-})
-
-describe('placement', () => {
-  test('chooses the device that fits the model best and counts memory promised to other spawns', () => {
-    const registry = new Registry()
-    for (const id of ['small', 'large']) registry.upsertHive(id, `http://${id}`, 'config')
-    registry.hiveEvent(telemetry('small', [], { devices: [device(3000)] }))
-    registry.hiveEvent(
-      telemetry('large', [], {
-        devices: [device(60000), device(24000, { id: 'gpu:1', type: 'gpu', backend: 'cuda' })],
-      }),
-    )
-    registry.setCatalog('small', [catalogEntry('m', 2000)])
-    registry.setCatalog('large', [catalogEntry('m', 2000)])
-    const hives = registry.hivesWithModel('m')
-    const p = choosePlacement('m', hives)
-    assert.equal(p.hive.id, 'small')
-    assert.equal(p.backend, 'cpu')
-    const q = choosePlacement('m', hives, new Map([['small/cpu:0', 2000]]))
-    assert.equal(q.hive.id, 'large')
-    assert.equal(q.device.id, 'gpu:1')
-    assert.equal(q.backend, 'cuda')
-    assert.equal(q.deviceIndex, 1)
-  })
-
-  test('a model that fits nowhere is refused with what it needs and what is free', () => {
-    const registry = new Registry()
-    registry.upsertHive('a', 'http://a', 'config')
-    registry.hiveEvent(telemetry('a', [], { devices: [device(1500)] }))
-    registry.setCatalog('a', [catalogEntry('big', 8000)])
-    assert.throws(
-      () => choosePlacement('big', registry.hivesWithModel('big')),
-      (e: unknown) =>
-        e instanceof RbeeError &&
-        e.code === 'RBEE_NO_CAPACITY' &&
-        e.message === 'model big needs 8000 MB, free: a: cpu:0 1500 MB',
-    )
   })
 })
 

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { RbeeError, silentLogger } from '@rbee/common'
-import { catalogEntry, telemetry } from '../registry/fixtures.js'
+import type { HiveClient } from '@rbee/client'
+import { deferred, RbeeError, silentLogger } from '@rbee/common'
+import { type Device, deviceList, type WorkerSpawnResult } from '@rbee/contracts'
+import { catalogEntry, device, gpu, info, T0, telemetry } from '../registry/fixtures.js'
 import { Registry } from '../registry/registry.js'
+import { Scheduler } from './scheduler.js'
 import { type HiveDirectory, HiveSpawner } from './spawner.js'
 
 // These tests cover which hive a spawn may go to and when it waits for one; the hive directory
@@ -93,5 +96,180 @@ describe('HiveSpawner', () => {
       spawner.spawn({ model: 'tiny', hiveId: 'nope' }, new AbortController().signal),
     )
     assert.equal(err.code, 'RBEE_HIVE_NOT_FOUND')
+  })
+})
+
+// A hive client that stands in for a hive's `worker_spawn` job (no GPU here): a spawn on a GPU
+// fails as a hive reports a worker that could not load while `gpuLoads` is false; any other
+// spawn reports a ready worker on the registry, as the hive's stream would, and answers.
+type SpawnOp = Parameters<HiveClient['spawnWorker']>[0]
+const GIB = 1024
+const CUDA_FAILURE =
+  'worker w9 failed to start (exit code 1); last log lines:\nggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected'
+
+function gpuFleet(devices: Device[], needMb: number) {
+  const clock = { now: T0 }
+  const registry = new Registry({ logger: silentLogger() })
+  registry.upsertHive('h1', 'http://h1:7835', 'config')
+  registry.hiveEvent(telemetry('h1', [], { devices }))
+  registry.setCatalog('h1', [catalogEntry('m', needMb), catalogEntry('m2', 20_000)])
+  const calls: SpawnOp[] = []
+  const state: { gpuLoads: boolean; gate: Promise<void> | undefined; failure: RbeeError } = {
+    gpuLoads: false,
+    gate: undefined,
+    failure: new RbeeError('RBEE_SPAWN_FAILED', CUDA_FAILURE),
+  }
+  const spawnWorker = async (op: SpawnOp): Promise<WorkerSpawnResult> => {
+    calls.push(op)
+    await (state.gate ?? new Promise((r) => setImmediate(r)))
+    if (op.worker !== 'cpu' && !state.gpuLoads) throw state.failure
+    const n = calls.length
+    const where = op.worker === 'cpu' ? 'cpu:0' : `${op.worker}:${deviceList(op.device)?.join(',')}`
+    const worker = info(`w${n}`, { model_id: op.model, device: where, port: 40000 + n, slots_total: 4 })
+    registry.hiveEvent({
+      type: 'worker_ready',
+      hive_id: 'h1',
+      timestamp: new Date(clock.now).toISOString(),
+      worker,
+      pid: 100 + n,
+    })
+    return {
+      worker_id: worker.id,
+      port: worker.port,
+      pid: 100 + n,
+      host: worker.host,
+      url: `http://127.0.0.1:${worker.port}`,
+    }
+  }
+  const hives: HiveDirectory = {
+    client: (id) => (id === 'h1' ? { spawnWorker } : undefined),
+    refreshCatalogs: async () => {},
+  }
+  const spawner = new HiveSpawner({ registry, hives, logger: silentLogger(), now: () => clock.now })
+  const where = (): string[] => calls.map((c) => `${c.worker} ${JSON.stringify(c.device)}`)
+  const spawn = async (model = 'm', signal = new AbortController().signal): Promise<string[]> => {
+    const notes: string[] = []
+    await spawner.spawn({ model, hiveId: undefined }, signal, (h) => notes.push(h))
+    return notes
+  }
+  return { clock, registry, spawner, calls, state, where, spawn }
+}
+
+describe('HiveSpawner placement', () => {
+  const h200 = (): Device[] => [device(122 * GIB), gpu(0, 139 * GIB)]
+
+  test('a spawn that cannot load on the GPU is placed again on the CPU, and the GPU is tried again after its backoff', async () => {
+    const { clock, state, where, spawn } = gpuFleet(h200(), 40 * GIB)
+    const first = await spawn()
+    assert.deepEqual(where(), ['cuda 0', 'cpu 0'])
+    assert.deepEqual(first, [
+      'starting a worker for m on h1 (needs 40.0 GiB): gpu:0 cuda, 139 GiB free; cpu:0 not chosen: a GPU fits',
+      'h1/gpu:0 could not start m: worker w9 failed to start (exit code 1); last log lines: … ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected; placing it again',
+      'starting a worker for m on h1 (needs 40.0 GiB): cpu:0, 122 GiB free: no GPU can take it; gpu:0 skipped: spawns of m failed here, last just now: worker w9 failed to start (exit code 1); last log lines: … ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected; next try in 30 s',
+    ])
+
+    clock.now += 20_000
+    const second = await spawn()
+    assert.deepEqual(where().slice(2), ['cpu 0'], 'the GPU is skipped during its backoff')
+    assert.match(
+      second[0] ?? '',
+      /gpu:0 skipped: spawns of m failed here, last 20 s ago: .*; next try in 10 s$/,
+    )
+
+    clock.now += 10_000
+    const third = await spawn()
+    assert.deepEqual(where().slice(3), ['cuda 0', 'cpu 0'], 'tried again after 30 s, failed again')
+    assert.match(third.at(-1) ?? '', /spawns of m failed here \(2 times in a row\), .*; next try in 60 s$/)
+
+    clock.now += 60_000
+    state.gpuLoads = true
+    await spawn()
+    assert.deepEqual(where().slice(5), ['cuda 0'], 'the GPU works again')
+    state.gpuLoads = false
+    const after = await spawn()
+    assert.deepEqual(where().slice(6), ['cuda 0', 'cpu 0'], 'the success cleared the mark')
+    assert.match(after.at(-1) ?? '', /spawns of m failed here, last just now: .*; next try in 30 s$/)
+  })
+
+  test('a model too big for one GPU is asked of the hive as a device list, with memory reserved on each GPU', async () => {
+    const { calls, state, spawner, spawn } = gpuFleet(
+      [device(200 * GIB), gpu(0, 60_000), gpu(1, 80_000)],
+      120_000,
+    )
+    state.gpuLoads = true
+    const gate = deferred<void>()
+    state.gate = gate.promise
+    const big = spawn('m')
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual([calls[0]?.worker, calls[0]?.device], ['cuda', [1, 0]])
+    // gpu:1 has 80000 - 68572 MB left while the split loads, gpu:0 60000 - 51429: m2 (20000) fits neither.
+    const small = spawner.spawn({ model: 'm2', hiveId: undefined }, new AbortController().signal)
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual([calls[1]?.worker, calls[1]?.device], ['cpu', 0])
+    gate.resolve()
+    await Promise.all([big, small])
+  })
+
+  test('when no other device can take the model the spawn fails with the load error and says why', async () => {
+    const { spawner, where } = gpuFleet([device(8 * GIB), gpu(0, 139 * GIB)], 40 * GIB)
+    const notes: string[] = []
+    const err = await spawnError(
+      spawner.spawn({ model: 'm', hiveId: undefined }, new AbortController().signal, (h) => notes.push(h)),
+    )
+    assert.equal(err.code, 'RBEE_SPAWN_FAILED')
+    assert.match(err.message, /^could not start a worker for m on h1 \(gpu:0\): worker w9 failed to start/)
+    assert.deepEqual(where(), ['cuda 0'])
+    assert.match(
+      notes.at(-1) ?? '',
+      /^no other device can take m: model m needs 40\.0 GiB, no device can take it: h1\/cpu:0 too small: 8\.00 GiB free; h1\/gpu:0 skipped: spawns of m failed here/,
+    )
+  })
+
+  test('a spawn the hive cancelled ends there and does not mark the device', async () => {
+    const { state, where, spawn } = gpuFleet(h200(), 40 * GIB)
+    state.failure = new RbeeError('RBEE_CANCELLED', 'job j1 was cancelled')
+    await assert.rejects(spawn(), (e: unknown) => e instanceof RbeeError && e.code === 'RBEE_CANCELLED')
+    assert.deepEqual(where(), ['cuda 0'], 'no fallback for a cancel')
+    state.gpuLoads = true
+    await spawn()
+    assert.deepEqual(where(), ['cuda 0', 'cuda 0'])
+  })
+
+  test('a GPU its hive refuses for lack of memory is left for this spawn only', async () => {
+    const { state, where, spawn } = gpuFleet(h200(), 40 * GIB)
+    state.failure = new RbeeError(
+      'RBEE_NO_CAPACITY',
+      'not enough memory for m on cuda:0: needs ~40960 MB of VRAM, 2000 MB free',
+    )
+    const notes = await spawn()
+    assert.deepEqual(where(), ['cuda 0', 'cpu 0'])
+    assert.match(notes.at(-1) ?? '', /gpu:0 skipped: failed in this spawn: not enough memory for m on cuda:0/)
+    state.gpuLoads = true
+    await spawn()
+    assert.deepEqual(where().slice(2), ['cuda 0'], 'the next spawn tries the GPU again')
+  })
+
+  test('fifty requests whose spawn cannot load on the GPU are all served by a worker on the CPU', async () => {
+    const { registry, spawner, where } = gpuFleet(h200(), 40 * GIB)
+    const scheduler = new Scheduler({ registry, spawner, logger: silentLogger(), queueSize: 64 })
+    const notes = new Set<string>()
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, async () => {
+        const lease = await scheduler.acquire('m', { onSpawn: (h) => notes.add(h) })
+        setImmediate(() => lease.release())
+        return lease.worker.info.device
+      }),
+    )
+    scheduler.close()
+    assert.deepEqual(
+      results.map((r) => r.status),
+      results.map(() => 'fulfilled'),
+    )
+    assert.deepEqual(
+      new Set(results.map((r) => (r.status === 'fulfilled' ? r.value : r.reason))),
+      new Set(['cpu:0']),
+    )
+    assert.deepEqual(where(), ['cuda 0', 'cpu 0'], 'one spawn for all of them: the GPU, then the CPU')
+    assert.ok([...notes].some((n) => n.includes('gpu:0 skipped: spawns of m failed here')))
   })
 })

@@ -1,9 +1,10 @@
 import type { HiveClient } from '@rbee/client'
-import { Deadline, errorMessage, type Logger, RbeeError } from '@rbee/common'
+import { Deadline, type ErrorCode, errorMessage, type Logger, RbeeError } from '@rbee/common'
 import type { WorkerSpawnResult } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
-import { choosePlacement } from './placement.js'
+import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
+import { errorSummary, SpawnBackoff } from './spawn-backoff.js'
 
 /** A request for one more worker of `model`, optionally on one hive. */
 export interface SpawnRequest {
@@ -20,9 +21,22 @@ export interface Spawner {
   spawn(req: SpawnRequest, signal: AbortSignal, narrate?: (human: string) => void): Promise<void>
 }
 
+/**
+ * What a hive's spawn job fails with when the device could not load the model: the device is
+ * skipped for a while (see `SpawnBackoff`) and the spawn is placed again. A cancel, a full queue,
+ * an unknown model, an unreachable hive or a spawn that timed out are not taken as the device's
+ * fault.
+ */
+const DEVICE_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  'RBEE_SPAWN_FAILED',
+  'RBEE_JOB_FAILED',
+  'RBEE_ENGINE',
+  'RBEE_WORKER_FAILED',
+])
+
 /** What the spawner needs from the hive side of the queen. */
 export interface HiveDirectory {
-  client(hiveId: string): HiveClient | undefined
+  client(hiveId: string): Pick<HiveClient, 'spawnWorker'> | undefined
   /** Re-reads every online hive's catalog (a model may have been added since). */
   refreshCatalogs(): Promise<void>
 }
@@ -46,6 +60,8 @@ export interface HiveSpawnerOptions {
   ctxSize?: number | undefined
   /** Told about each worker a hive started, e.g. to read its info at once. */
   onSpawned?: (result: WorkerSpawnResult, hiveId: string) => Promise<void>
+  /** The clock of the spawn backoff. @default Date.now */
+  now?: () => number
 }
 
 /**
@@ -55,9 +71,11 @@ export interface HiveSpawnerOptions {
 export class HiveSpawner implements Spawner {
   readonly #o: HiveSpawnerOptions
   readonly #reserved = new Map<string, number>()
+  readonly #backoff: SpawnBackoff
 
   constructor(options: HiveSpawnerOptions) {
     this.#o = options
+    this.#backoff = new SpawnBackoff({ now: options.now })
   }
 
   #candidates(model: string, hiveId: string | undefined): HiveEntry[] {
@@ -158,16 +176,93 @@ export class HiveSpawner implements Spawner {
         `model ${model} is in no online hive's catalog (${hiveId ?? online.join(', ')}); download or import it first`,
       )
     }
-    const placement = choosePlacement(model, candidates, this.#reserved)
-    const key = `${placement.hive.id}/${placement.device.id}`
-    this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + placement.needMb)
+    return this.#placeAndSpawn(model, candidates, signal, narrate)
+  }
+
+  /**
+   * Places the worker and spawns it; when the device cannot load the model, skips it (for a
+   * while, see `SpawnBackoff`) and places it again, until a spawn succeeds or no device is left.
+   * @throws the last spawn's error when no other device can take the model.
+   */
+  async #placeAndSpawn(
+    model: string,
+    candidates: HiveEntry[],
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
+  ): Promise<void> {
+    // Devices this spawn found unable to take the model, for the rest of it (a hive's refusal
+    // for lack of memory is not worth a backoff: its figures were newer than ours).
+    const excluded = new Map<string, string>()
+    const blocked = (hive: string, device: string): string | undefined => {
+      const key = deviceKey(hive, device)
+      return this.#backoff.blocked(model, key) ?? excluded.get(key)
+    }
+    let failed: RbeeError | undefined
+    for (;;) {
+      let placement: Placement
+      try {
+        placement = choosePlacement(model, candidates, { reserved: this.#reserved, blocked })
+      } catch (err) {
+        // After a failed try, that failure is the answer; the narration says why no other device.
+        if (!failed || !(err instanceof RbeeError)) throw err
+        narrate?.(`no other device can take ${model}: ${err.message}`)
+        throw failed
+      }
+      const keys = placement.shares.map((s) => deviceKey(placement.hive.id, s.device.id))
+      try {
+        await this.#spawnOn(model, placement, signal, narrate)
+        for (const key of keys) this.#backoff.succeeded(model, key)
+        return
+      } catch (err) {
+        // What the hive answered (`#spawnOn` wraps it to name the model and the devices).
+        if (signal.aborted || !(err instanceof RbeeError) || !(err.cause instanceof RbeeError)) throw err
+        const hiveError = err.cause
+        const why = hiveError.message
+        const brief = errorSummary(why)
+        const log = this.#o.logger.child({ model, hive_id: placement.hive.id })
+        if (DEVICE_FAILURES.has(hiveError.code)) {
+          for (const key of keys) {
+            const ms = this.#backoff.failed(model, key, why)
+            log.warn(
+              { device: key, backoff_ms: ms, err: err.message },
+              'spawn failed; device skipped for a while',
+            )
+          }
+        } else if (hiveError.code === 'RBEE_NO_CAPACITY') {
+          log.info({ err: err.message }, 'hive refused the spawn for lack of memory; placing it again')
+        } else {
+          throw err
+        }
+        for (const key of keys) excluded.set(key, `failed in this spawn: ${brief}`)
+        narrate?.(`${keys.join(', ')} could not start ${model}: ${brief}; placing it again`)
+        failed = err
+      }
+    }
+  }
+
+  /** One spawn on the placement's devices, with their memory reserved until it reports. */
+  async #spawnOn(
+    model: string,
+    placement: Placement,
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
+  ): Promise<void> {
+    const reserved = placement.shares.map((s) => ({
+      key: deviceKey(placement.hive.id, s.device.id),
+      mb: s.mb,
+    }))
+    for (const r of reserved) this.#reserved.set(r.key, (this.#reserved.get(r.key) ?? 0) + r.mb)
     const client = this.#o.hives.client(placement.hive.id)
     const started = performance.now()
     const labels = { model, hive: placement.hive.id }
     const log = this.#o.logger.child({ model, hive_id: placement.hive.id })
-    log.info({ device: placement.device.id, need_mb: placement.needMb }, 'spawning worker')
+    const devices = placement.shares.map((s) => s.device.id).join(',')
+    log.info(
+      { device: devices, backend: placement.backend, need_mb: placement.needMb, reason: placement.reason },
+      'spawning worker',
+    )
     narrate?.(
-      `starting a worker for ${model} on ${placement.hive.id} (${placement.device.id}, needs ${placement.needMb} MB)`,
+      `starting a worker for ${model} on ${placement.hive.id} (needs ${formatMb(placement.needMb)}): ${placement.reason}`,
     )
     const spawnMs = this.#o.timeoutMs ?? 300_000
     const deadline = new Deadline({
@@ -182,7 +277,7 @@ export class HiveSpawner implements Spawner {
           hive_id: placement.hive.id,
           model,
           worker: placement.backend,
-          device: placement.deviceIndex,
+          device: placement.selection,
           ...(this.#o.slots ? { slots: this.#o.slots } : {}),
           ...(this.#o.ctxSize ? { ctx_size: this.#o.ctxSize } : {}),
         },
@@ -205,7 +300,7 @@ export class HiveSpawner implements Spawner {
         (performance.now() - started) / 1000,
       )
       if (signal.aborted) throw signal.reason
-      const message = `could not start a worker for ${model} on ${placement.hive.id}: ${errorMessage(err)}`
+      const message = `could not start a worker for ${model} on ${placement.hive.id} (${devices}): ${errorMessage(err)}`
       throw err instanceof RbeeError
         ? new RbeeError(err.code === 'RBEE_JOB_FAILED' ? 'RBEE_SPAWN_FAILED' : err.code, message, {
             cause: err,
@@ -213,9 +308,11 @@ export class HiveSpawner implements Spawner {
         : new RbeeError('RBEE_SPAWN_FAILED', message, { cause: err })
     } finally {
       deadline.clear()
-      const left = (this.#reserved.get(key) ?? 0) - placement.needMb
-      if (left > 0) this.#reserved.set(key, left)
-      else this.#reserved.delete(key)
+      for (const r of reserved) {
+        const left = (this.#reserved.get(r.key) ?? 0) - r.mb
+        if (left > 0) this.#reserved.set(r.key, left)
+        else this.#reserved.delete(r.key)
+      }
     }
   }
 }
