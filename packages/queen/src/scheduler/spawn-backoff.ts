@@ -1,3 +1,5 @@
+import type { RbeeError } from '@rbee/common'
+
 /** How long a device is skipped after the first spawn that failed there; doubles per failure. */
 export const SPAWN_BACKOFF_FIRST_MS = 30_000
 /** The longest a device is skipped after failed spawns. */
@@ -13,7 +15,8 @@ interface Mark {
   failures: number
   atMs: number
   untilMs: number
-  error: string
+  /** What the hive said: for the queen's log and an admin's error, never a placement reason. */
+  error: RbeeError
   /** The model started on another device since. */
   loadsElsewhere: boolean
 }
@@ -26,17 +29,6 @@ interface DeviceMarks {
 
 const seconds = (ms: number): string => `${Math.max(1, Math.ceil(ms / 1000))} s`
 const ago = (ms: number): string => (ms < 1000 ? 'just now' : `${Math.round(ms / 1000)} s ago`)
-
-/**
- * An error message on one short line: its first line, and its last one when there are more (a
- * failed spawn's message ends with the worker's last log lines, the last one usually the cause).
- */
-export function errorSummary(message: string): string {
-  const lines = message.split('\n').filter((l) => l.trim() !== '')
-  const first = lines[0] ?? ''
-  const line = lines.length > 1 ? `${first} … ${lines.at(-1)?.trim()}` : first
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line
-}
 
 export interface SpawnBackoffOptions {
   /** The clock. @default Date.now */
@@ -60,7 +52,7 @@ export class SpawnBackoff {
   }
 
   /** Records a failed spawn of `model` on `device` (`hive/device`); returns how long it is skipped. */
-  failed(model: string, device: string, error: string): number {
+  failed(model: string, device: string, error: RbeeError): number {
     const now = this.#now()
     let d = this.#devices.get(device)
     if (!d) {
@@ -73,7 +65,7 @@ export class SpawnBackoff {
       failures,
       atMs: now,
       untilMs: now + ms,
-      error: errorSummary(error),
+      error,
       loadsElsewhere: false,
     })
     return ms
@@ -100,15 +92,31 @@ export class SpawnBackoff {
     const now = this.#now()
     const own = d.byModel.get(model)
     if (own && now < own.untilMs) {
-      const times = own.failures > 1 ? ` (${own.failures} times in a row)` : ''
-      return `spawns of ${model} failed here${times}, last ${ago(now - own.atMs)}: ${own.error}; next try in ${seconds(own.untilMs - now)}`
+      const times = own.failures > 1 ? ` ${own.failures} times in a row` : ''
+      return `spawns of ${model} failed here${times} (${own.error.code}), last ${ago(now - own.atMs)}; next try in ${seconds(own.untilMs - now)}`
     }
     const others = [...d.byModel].filter(
       ([m, k]) => m !== model && k.loadsElsewhere && now < k.untilMs && k.atMs > d.okAtMs,
     )
     if (others.length < SPAWN_BACKOFF_MODELS_FOR_DEVICE) return undefined
     const until = Math.min(...others.map(([, k]) => k.untilMs))
-    const [, last] = others.reduce((a, b) => (b[1].atMs >= a[1].atMs ? b : a))
-    return `spawns of ${others.map(([m]) => m).join(', ')} failed here and started elsewhere, last: ${last.error}; next try in ${seconds(until - now)}`
+    return `spawns of ${others.map(([m]) => m).join(', ')} failed here and started elsewhere; next try in ${seconds(until - now)}`
+  }
+
+  /**
+   * The latest failure of `model` on any of `devices` that still keeps it away, and when the
+   * first of them is tried again; undefined when none does.
+   */
+  lastFailure(model: string, devices: Iterable<string>): { error: RbeeError; retryInMs: number } | undefined {
+    const now = this.#now()
+    let last: Mark | undefined
+    let retryInMs = Number.POSITIVE_INFINITY
+    for (const device of devices) {
+      const mark = this.#devices.get(device)?.byModel.get(model)
+      if (!mark || now >= mark.untilMs) continue
+      if (!last || mark.atMs >= last.atMs) last = mark
+      retryInMs = Math.min(retryInMs, mark.untilMs - now)
+    }
+    return last && { error: last.error, retryInMs }
   }
 }

@@ -164,8 +164,8 @@ describe('HiveSpawner placement', () => {
     assert.deepEqual(where(), ['cuda 0', 'cpu 0'])
     assert.deepEqual(first, [
       'starting a worker for m on h1 (needs 40.0 GiB): gpu:0 cuda, 139 GiB free; cpu:0 not chosen: a GPU fits',
-      'h1/gpu:0 could not start m: worker w9 failed to start (exit code 1); last log lines: … ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected; placing it again',
-      'starting a worker for m on h1 (needs 40.0 GiB): cpu:0, 122 GiB free: no GPU can take it; gpu:0 skipped: spawns of m failed here, last just now: worker w9 failed to start (exit code 1); last log lines: … ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected; next try in 30 s',
+      'h1/gpu:0 could not start m (RBEE_SPAWN_FAILED); placing it again',
+      'starting a worker for m on h1 (needs 40.0 GiB): cpu:0, 122 GiB free: no GPU can take it; gpu:0 skipped: spawns of m failed here (RBEE_SPAWN_FAILED), last just now; next try in 30 s',
     ])
 
     clock.now += 20_000
@@ -173,13 +173,16 @@ describe('HiveSpawner placement', () => {
     assert.deepEqual(where().slice(2), ['cpu 0'], 'the GPU is skipped during its backoff')
     assert.match(
       second[0] ?? '',
-      /gpu:0 skipped: spawns of m failed here, last 20 s ago: .*; next try in 10 s$/,
+      /gpu:0 skipped: spawns of m failed here \(RBEE_SPAWN_FAILED\), last 20 s ago; next try in 10 s$/,
     )
 
     clock.now += 10_000
     const third = await spawn()
     assert.deepEqual(where().slice(3), ['cuda 0', 'cpu 0'], 'tried again after 30 s, failed again')
-    assert.match(third.at(-1) ?? '', /spawns of m failed here \(2 times in a row\), .*; next try in 60 s$/)
+    assert.match(
+      third.at(-1) ?? '',
+      /spawns of m failed here 2 times in a row \(RBEE_SPAWN_FAILED\), last just now; next try in 60 s$/,
+    )
 
     clock.now += 60_000
     state.gpuLoads = true
@@ -188,7 +191,10 @@ describe('HiveSpawner placement', () => {
     state.gpuLoads = false
     const after = await spawn()
     assert.deepEqual(where().slice(6), ['cuda 0', 'cpu 0'], 'the success cleared the mark')
-    assert.match(after.at(-1) ?? '', /spawns of m failed here, last just now: .*; next try in 30 s$/)
+    assert.match(
+      after.at(-1) ?? '',
+      /spawns of m failed here \(RBEE_SPAWN_FAILED\), last just now; next try in 30 s$/,
+    )
   })
 
   test('a model too big for one GPU is asked of the hive as a device list, with memory reserved on each GPU', async () => {
@@ -219,9 +225,25 @@ describe('HiveSpawner placement', () => {
     assert.equal(err.code, 'RBEE_SPAWN_FAILED')
     assert.match(err.message, /^could not start a worker for m on h1 \(gpu:0\): worker w9 failed to start/)
     assert.deepEqual(where(), ['cuda 0'])
+    assert.equal(
+      notes.at(-1),
+      'no other device can take m: model m needs 40.0 GiB, no device can take it: h1/cpu:0 too small: 8.00 GiB free; ' +
+        'h1/gpu:0 skipped: spawns of m failed here (RBEE_SPAWN_FAILED), last just now; next try in 30 s',
+    )
+  })
+
+  test('while the only device that can take the model waits out its backoff, a spawn fails at once with its last failure', async () => {
+    const { clock, spawner, where } = gpuFleet([device(8 * GIB), gpu(0, 139 * GIB)], 40 * GIB)
+    const signal = new AbortController().signal
+    await spawnError(spawner.spawn({ model: 'm', hiveId: undefined }, signal))
+    clock.now += 10_000
+    const err = await spawnError(spawner.spawn({ model: 'm', hiveId: undefined }, signal))
+    assert.deepEqual(where(), ['cuda 0'], 'no second spawn on the GPU during its backoff')
+    // A server-side code: a caller without admin rights reads a short message with an error id.
+    assert.deepEqual([err.code, err.status, err.retryAfterS], ['RBEE_SPAWN_FAILED', 500, 20])
     assert.match(
-      notes.at(-1) ?? '',
-      /^no other device can take m: model m needs 40\.0 GiB, no device can take it: h1\/cpu:0 too small: 8\.00 GiB free; h1\/gpu:0 skipped: spawns of m failed here/,
+      err.message,
+      /gpu:0 skipped: spawns of m failed here .*; the last failure: worker w9 failed to start/,
     )
   })
 
@@ -243,7 +265,10 @@ describe('HiveSpawner placement', () => {
     )
     const notes = await spawn()
     assert.deepEqual(where(), ['cuda 0', 'cpu 0'])
-    assert.match(notes.at(-1) ?? '', /gpu:0 skipped: failed in this spawn: not enough memory for m on cuda:0/)
+    assert.match(
+      notes.at(-1) ?? '',
+      /gpu:0 skipped: failed in this spawn \(not enough memory for m on cuda:0: needs ~40960 MB of VRAM, 2000 MB free\)$/,
+    )
     state.gpuLoads = true
     await spawn()
     assert.deepEqual(where().slice(2), ['cuda 0'], 'the next spawn tries the GPU again')

@@ -1,10 +1,17 @@
 import type { HiveClient } from '@rbee/client'
-import { Deadline, type ErrorCode, errorMessage, type Logger, RbeeError } from '@rbee/common'
+import {
+  Deadline,
+  type ErrorCode,
+  errorMessage,
+  isServerSideError,
+  type Logger,
+  RbeeError,
+} from '@rbee/common'
 import type { WorkerSpawnResult } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
-import { errorSummary, SpawnBackoff } from './spawn-backoff.js'
+import { SpawnBackoff } from './spawn-backoff.js'
 
 /** A request for one more worker of `model`, optionally on one hive. */
 export interface SpawnRequest {
@@ -203,10 +210,13 @@ export class HiveSpawner implements Spawner {
       try {
         placement = choosePlacement(model, candidates, { reserved: this.#reserved, blocked })
       } catch (err) {
+        if (!(err instanceof RbeeError)) throw err
         // After a failed try, that failure is the answer; the narration says why no other device.
-        if (!failed || !(err instanceof RbeeError)) throw err
-        narrate?.(`no other device can take ${model}: ${err.message}`)
-        throw failed
+        if (failed) {
+          narrate?.(`no other device can take ${model}: ${err.message}`)
+          throw failed
+        }
+        throw this.#recentFailure(model, candidates, err) ?? err
       }
       const keys = placement.shares.map((s) => deviceKey(placement.hive.id, s.device.id))
       try {
@@ -217,12 +227,13 @@ export class HiveSpawner implements Spawner {
         // What the hive answered (`#spawnOn` wraps it to name the model and the devices).
         if (signal.aborted || !(err instanceof RbeeError) || !(err.cause instanceof RbeeError)) throw err
         const hiveError = err.cause
-        const why = hiveError.message
-        const brief = errorSummary(why)
+        // Reasons reach every caller (narration, 503s): a server-side message, which may carry
+        // paths and command lines, stays in the log and in the error an admin reads.
+        const said = isServerSideError(hiveError) ? hiveError.code : hiveError.message
         const log = this.#o.logger.child({ model, hive_id: placement.hive.id })
         if (DEVICE_FAILURES.has(hiveError.code)) {
           for (const key of keys) {
-            const ms = this.#backoff.failed(model, key, why)
+            const ms = this.#backoff.failed(model, key, hiveError)
             log.warn(
               { device: key, backoff_ms: ms, err: err.message },
               'spawn failed; device skipped for a while',
@@ -233,11 +244,29 @@ export class HiveSpawner implements Spawner {
         } else {
           throw err
         }
-        for (const key of keys) excluded.set(key, `failed in this spawn: ${brief}`)
-        narrate?.(`${keys.join(', ')} could not start ${model}: ${brief}; placing it again`)
+        for (const key of keys) excluded.set(key, `failed in this spawn (${said})`)
+        narrate?.(`${keys.join(', ')} could not start ${model} (${said}); placing it again`)
         failed = err
       }
     }
+  }
+
+  /**
+   * When nothing can take the model because its spawns failed on the devices that could, that
+   * failure (a spawn error, whose details only an admin reads) instead of a plain no-capacity one.
+   */
+  #recentFailure(
+    model: string,
+    candidates: readonly HiveEntry[],
+    noCapacity: RbeeError,
+  ): RbeeError | undefined {
+    const devices = candidates.flatMap((h) => h.devices.map((d) => deviceKey(h.id, d.id)))
+    const last = this.#backoff.lastFailure(model, devices)
+    if (!last) return undefined
+    return new RbeeError(last.error.code, `${noCapacity.message}; the last failure: ${last.error.message}`, {
+      cause: last.error,
+      retryAfterS: Math.ceil(last.retryInMs / 1000),
+    })
   }
 
   /** One spawn on the placement's devices, with their memory reserved until it reports. */
