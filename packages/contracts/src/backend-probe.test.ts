@@ -54,7 +54,12 @@ const valid: Valid[] = [
   [
     'a doctor report',
     DoctorReportSchema,
-    { hostname: 'gpu-box', devices: [cpuDevice], backend_probe: h200Probe, nvidia_smi: null },
+    {
+      hostname: 'gpu-box',
+      devices: [cpuDevice, gpuDevice],
+      backend_probe: h200Probe,
+      nvidia_smi: { path: '/usr/bin/nvidia-smi', error: null },
+    },
   ],
 ]
 

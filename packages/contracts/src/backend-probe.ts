@@ -67,8 +67,8 @@ export const DoctorReportSchema = z.object({
   hostname: z.string(),
   devices: z.array(DeviceSchema),
   backend_probe: BackendProbeSchema,
-  /** The `nvidia-smi` used for NVIDIA GPUs, or null when there is none. */
-  nvidia_smi: z.string().nullable(),
+  /** The `nvidia-smi` NVIDIA GPUs were listed with and how that went; null when there is none. */
+  nvidia_smi: z.object({ path: z.string(), error: z.string().nullable() }).nullable(),
 })
 export type DoctorReport = z.infer<typeof DoctorReportSchema>
 

@@ -15,7 +15,7 @@ export interface BackendFacts {
   arch: string
   /** node-llama-cpp's version: prebuilt packages must match it exactly. */
   version: string
-  /** Where node-llama-cpp is installed (its packages go next to it). */
+  /** The directory whose `node_modules` holds node-llama-cpp (its packages go next to it). */
   installDir: string
   /** The prebuilt packages of this backend here (none: node-llama-cpp ships none for the platform). */
   packages: PackageState[]
@@ -39,7 +39,7 @@ function osName(platform: string): string {
 }
 
 function installHint(f: BackendFacts, names: string[]): string {
-  return `npm install --no-save ${names.map((n) => `${n}@${f.version}`).join(' ')} (in ${f.installDir}, where node-llama-cpp is)`
+  return `run \`npm install --no-save ${names.map((n) => `${n}@${f.version}`).join(' ')}\` in ${f.installDir}`
 }
 
 /** Why the packages of a backend cannot serve, or undefined when they are there. */

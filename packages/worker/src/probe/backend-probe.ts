@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { dirname } from 'node:path'
 import { stripVTControlCharacters } from 'node:util'
 import type { Backend, BackendCheck, BackendProbe, ProbedGpu } from '@rbee/contracts'
 import { BackendProbeLineSchema } from '@rbee/contracts'
@@ -101,7 +102,7 @@ function gatherFacts(
     platform,
     arch,
     version,
-    installDir: dir.replace(/[/\\]node-llama-cpp$/, ''),
+    installDir: dirname(dirname(dir)),
     packages: packageStates(prebuiltPackages(backend, platform, arch), backend, dir),
     libraries,
     ...(drivers ? { vulkanDrivers: drivers } : {}),
