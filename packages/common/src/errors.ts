@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   RBEE_JOB_NOT_FOUND: 404,
   RBEE_CONFLICT: 409,
   RBEE_MODEL_IN_USE: 409,
+  /** A spawn asked for a backend that does not load on that device (the message says why). */
+  RBEE_BACKEND_UNUSABLE: 409,
   RBEE_PAYLOAD_TOO_LARGE: 413,
   RBEE_QUEUE_FULL: 429,
   RBEE_INTERNAL: 500,

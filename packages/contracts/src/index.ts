@@ -1,3 +1,4 @@
+export * from './backend-probe.js'
 export * from './common.js'
 export * from './fleet.js'
 export * from './hive.js'

@@ -33,6 +33,7 @@ describe('who may call each route of rbee-hive', () => {
       port: 0,
       token: NODE_TOKEN,
       nvidiaSmi: null,
+      backendProbe: null,
       logger: silentLogger(),
       // The walk calls shutdown with the token: it must not stop the hive under the walk.
       onShutdownRequest: () => {},

@@ -23,6 +23,8 @@ export const HiveConfigSchema = z.object({
   worker_bin: z.string().min(1).optional(),
   worker_stop_grace_ms: z.int().min(0).max(600_000),
   nvidia_smi: z.string().min(1).optional(),
+  backend_probe: z.string().min(1).optional(),
+  backend_probe_timeout_ms: z.int().min(1000).max(600_000),
   hf_endpoint: UrlSchema,
   hf_token: z.string().min(1).optional(),
   import_dirs: z.array(z.string().min(1)),
@@ -48,6 +50,8 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
   'worker-bin': ['worker_bin', 'RBEE_WORKER_BIN', undefined, 'string'],
   'worker-stop-grace-ms': ['worker_stop_grace_ms', 'RBEE_WORKER_STOP_GRACE_MS', '10000', 'int'],
   'nvidia-smi': ['nvidia_smi', 'RBEE_NVIDIA_SMI', undefined, 'string'],
+  'backend-probe': ['backend_probe', 'RBEE_BACKEND_PROBE', undefined, 'string'],
+  'backend-probe-timeout-ms': ['backend_probe_timeout_ms', 'RBEE_BACKEND_PROBE_TIMEOUT_MS', '60000', 'int'],
   'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', 'https://huggingface.co', 'string'],
   'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
   'hf-timeout-ms': ['hf_timeout_ms', 'RBEE_HF_TIMEOUT_MS', '30000', 'int'],
@@ -82,6 +86,12 @@ Options (each also read from the environment variable shown; flags win):
   --worker-bin PATH            RBEE_WORKER_BIN            llm-worker-rbee entry point (default: bundled)
   --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: 10000)
   --nvidia-smi PATH            RBEE_NVIDIA_SMI            nvidia-smi binary, or "none" (default: on PATH)
+  --backend-probe PATH         RBEE_BACKEND_PROBE         what checks at start which llama.cpp builds load:
+                                                          a program printing llm-worker-rbee --probe-backends
+                                                          lines, or "none" (backends taken on trust)
+                                                          (default: the worker's own --probe-backends)
+  --backend-probe-timeout-ms N RBEE_BACKEND_PROBE_TIMEOUT_MS
+                                                          all builds together (default: 60000)
   --hf-endpoint URL            HF_ENDPOINT                Hugging Face base URL (default: https://huggingface.co)
   --import-dir DIR             RBEE_IMPORT_DIRS           another directory model_import may read from;
                                                           repeat the flag, or comma-separate in the env

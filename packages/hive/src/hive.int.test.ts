@@ -25,8 +25,10 @@ import {
   readJob,
   runJob,
 } from './test-support/job-client.js'
+import { PROBE_FIXTURES, probeFixturePath } from './test-support/probe-fixtures.js'
 
-// The one test double here: nvidia-smi, since this machine has no NVIDIA GPU.
+// The test doubles here: nvidia-smi and the backend probe's answer (two NVIDIA GPUs the CUDA
+// build sees), since this machine has no NVIDIA GPU.
 const NVIDIA_SMI_FIXTURE = fileURLToPath(new URL('../fixtures/nvidia-smi', import.meta.url))
 
 let hive: StartedHive
@@ -54,6 +56,7 @@ before(async () => {
     ],
     // Secrets the hive's environment holds, which its workers must not inherit.
     env: {
+      RBEE_FIXTURE_PROBE: probeFixturePath(PROBE_FIXTURES.cuda),
       RBEE_FIXTURE_SMI_APPS: smiApps,
       HF_TOKEN: 'hf_secret_of_the_hive',
       OPENAI_API_KEY: 'sk-secret-of-the-hive',
@@ -133,7 +136,11 @@ test('a hive answers /health and reports its CPU and the GPUs nvidia-smi lists',
   assert.equal(health.service, 'rbee-hive')
   assert.equal(health.status, 'ok')
 
+  // Devices carry the backends once the probe has run; hive_check waits for it.
+  await runJob(hive.url, { operation: 'hive_check' })
   const caps = CapabilitiesSchema.parse(await (await fetch(`${hive.url}/v1/capabilities`)).json())
+  const vulkanReason =
+    'the Vulkan loader is missing (libvulkan.so.1 does not load): install libvulkan1 (Debian, Ubuntu) or vulkan-loader (Fedora, Arch)'
   assert.equal(caps.hive_id, 'test-hive')
   const cpu = caps.devices.find((d) => d.id === 'cpu:0')
   assert.ok(cpu && cpu.memory_total_mb > 0 && cpu.memory_free_mb > 0, 'the CPU device carries RAM figures')
@@ -147,6 +154,10 @@ test('a hive answers /health and reports its CPU and the GPUs nvidia-smi lists',
         memory_total_mb: 24564,
         memory_free_mb: 20011,
         backend: 'cuda',
+        backends: [
+          { backend: 'cuda', usable: true },
+          { backend: 'vulkan', usable: false, reason: vulkanReason },
+        ],
       },
       {
         id: 'gpu:1',
@@ -155,6 +166,10 @@ test('a hive answers /health and reports its CPU and the GPUs nvidia-smi lists',
         memory_total_mb: 81920,
         memory_free_mb: 81037,
         backend: 'cuda',
+        backends: [
+          { backend: 'cuda', usable: true },
+          { backend: 'vulkan', usable: false, reason: vulkanReason },
+        ],
       },
     ],
   )
@@ -515,7 +530,7 @@ test('worker_spawn refuses a worker that does not fit in free memory, naming nee
   )
 
   const missing = await runJob(hive.url, { ...spawnOp('tiny'), worker: 'cuda', device: 5 })
-  assert.match(missing.message ?? '', /no CUDA device 5 on this hive \(GPUs: gpu:0, gpu:1\)/)
+  assert.match(missing.message ?? '', /no GPU 5 on this hive \(GPUs: gpu:0, gpu:1\)/)
 })
 
 test('a job-stream subscriber that reconnects with Last-Event-ID gets the events it missed', async () => {

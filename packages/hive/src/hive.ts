@@ -21,6 +21,7 @@ import {
   registerJobRoutes,
 } from '@rbee/common'
 import {
+  type BackendProbe,
   type Capabilities,
   type Health,
   type HiveInfo,
@@ -36,13 +37,14 @@ import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
+import { probeBackends } from './monitor/backend-probe.js'
 import { HostMonitor } from './monitor/host-monitor.js'
 import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-smi.js'
 import { HiveOperations } from './operations/hive-operations.js'
 import { QueenRegistration } from './registration/queen-registration.js'
 import { VERSION } from './version.js'
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'
-import { resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
+import { probeEnv, resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
 import { WorkerSupervisor } from './workers/worker-supervisor.js'
 
 /** Everything a hive can be told; only `home` is required. */
@@ -75,6 +77,15 @@ export interface HiveOptions {
   nvidiaSmi?: string | null | undefined
   /** The `llm-worker-rbee` entry point. @default the one of the installed `@rbee/worker` */
   workerBin?: string | undefined
+  /**
+   * What finds out which llama.cpp builds load here, run at start: a program that prints what
+   * `llm-worker-rbee --probe-backends` prints (tests name a test double; `.js` runs under this
+   * Node). `null`: no probe, backends are taken on trust (NVIDIA GPUs are `cuda`).
+   * @default the worker's own `--probe-backends`
+   */
+  backendProbe?: string | null | undefined
+  /** How long the backend probe may take, all builds together. @default 60_000 */
+  backendProbeTimeoutMs?: number
   /** Environment workers inherit (minus `RBEE_*`). @default process.env */
   workerEnv?: NodeJS.ProcessEnv
   /** @default on-failure, 5 restarts per 60 s, backoff 0.5 s doubling to 30 s */
@@ -157,6 +168,8 @@ export class Hive {
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
   readonly #workerCommand: WorkerCommand
+  #backendProbe: BackendProbe | undefined
+  #probeDone: Promise<BackendProbe | undefined> = Promise.resolve(undefined)
   readonly #headers: GgufHeaderPool
   readonly #importDirs: ImportDirs
   readonly #running = new Set<Promise<void>>()
@@ -202,6 +215,7 @@ export class Hive {
         : (options.nvidiaSmi ?? findExecutable('nvidia-smi', STANDARD_BIN_DIRS))
     this.#monitor = new HostMonitor({
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
+      backendProbe: () => this.#backendProbe,
     })
     this.#auth = new Authenticator({ nodeToken: options.token })
     this.#audit =
@@ -259,6 +273,7 @@ export class Hive {
     if (this.#started) throw new Error('Hive.start() was already called')
     this.#started = true
     const o = this.#o
+    this.#probeDone = this.#probe()
     await Promise.all(
       [this.dirs.models, this.dirs.logs, this.dirs.partial, this.dirs.import].map((d) =>
         mkdir(d, { recursive: true }),
@@ -326,6 +341,7 @@ export class Hive {
       downloads,
       supervisor,
       monitor: this.#monitor,
+      backendProbe: () => this.#probeDone,
       workerCommand: this.#workerCommand,
       defaults: { ...shape, stopGraceMs },
       ensureBuiltin: () => this.#ensureBuiltin(),
@@ -366,6 +382,40 @@ export class Hive {
       watch.unref()
       this.#closer.add(() => clearInterval(watch))
     }
+  }
+
+  /**
+   * Runs the backend probe in the background (spawns wait for it): which llama.cpp builds load on
+   * this machine and the GPUs they see. Resolves with undefined when the hive does not probe.
+   */
+  #probe(): Promise<BackendProbe | undefined> {
+    const o = this.#o
+    if (o.backendProbe === null) return Promise.resolve(undefined)
+    const stop = new AbortController()
+    this.#closer.add(() => stop.abort())
+    const base = o.workerEnv ?? process.env
+    return probeBackends({
+      // A probe program named by the operator runs with the hive's environment, as nvidia-smi
+      // does; the worker's own probe with what a worker gets.
+      ...(o.backendProbe
+        ? { command: resolveWorkerCommand(o.backendProbe), env: base }
+        : { command: this.#workerCommand, env: probeEnv(base) }),
+      timeoutMs: o.backendProbeTimeoutMs ?? 60_000,
+      signal: stop.signal,
+    }).then((probe) => {
+      this.#backendProbe = probe
+      this.#log.info(
+        {
+          ms: probe.duration_ms,
+          usable: probe.backends.filter((b) => b.usable).map((b) => b.backend),
+          unusable: Object.fromEntries(
+            probe.backends.filter((b) => !b.usable).map((b) => [b.backend, b.reason]),
+          ),
+        },
+        'llama.cpp builds probed',
+      )
+      return probe
+    })
   }
 
   async #ensureBuiltin(): Promise<void> {

@@ -56,6 +56,8 @@ async function main(): Promise<void> {
       hfTimeoutMs: config.hf_timeout_ms,
       downloadStallTimeoutMs: config.download_stall_timeout_ms,
       nvidiaSmi: nvidiaSmiPath(config),
+      backendProbe: config.backend_probe === 'none' ? null : config.backend_probe,
+      backendProbeTimeoutMs: config.backend_probe_timeout_ms,
       workerBin: config.worker_bin,
       workerEnv: process.env,
       restartPolicy: {

@@ -22,6 +22,7 @@ before(async () => {
     port: 0,
     logger: silentLogger(),
     nvidiaSmi: null,
+    backendProbe: null,
     telemetryIntervalMs: 100,
     requestDeadlines: { headersMs: HEADERS_MS, bodyMs: BODY_MS },
   })

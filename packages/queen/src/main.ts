@@ -66,6 +66,8 @@ try {
     hfEndpoint: process.env.HF_ENDPOINT || undefined,
     hfToken: process.env.HF_TOKEN || undefined,
     nvidiaSmi: process.env.RBEE_NVIDIA_SMI === 'none' ? null : process.env.RBEE_NVIDIA_SMI || undefined,
+    backendProbe:
+      process.env.RBEE_BACKEND_PROBE === 'none' ? null : process.env.RBEE_BACKEND_PROBE || undefined,
     bodyLimit: config.body_limit,
     maxAttempts: config.max_attempts,
     importDirs: config.import_dirs,

@@ -100,6 +100,8 @@ export interface QueenOptions {
   hfToken?: string | undefined
   /** For the local hive: the `nvidia-smi` to run; `null` for none; unset searches the usual places. */
   nvidiaSmi?: string | null | undefined
+  /** For the local hive: its backend probe (see `HiveOptions.backendProbe`); `null` for none. */
+  backendProbe?: string | null | undefined
   /** For the local hive: directories `model_import` may read from besides `$RBEE_HOME/import` and its models dir. */
   importDirs?: readonly string[]
   logger?: Logger
@@ -450,6 +452,7 @@ export class Queen {
       hfEndpoint: o.hfEndpoint,
       hfToken: o.hfToken,
       nvidiaSmi: o.nvidiaSmi,
+      backendProbe: o.backendProbe,
       importDirs: o.importDirs,
     })
     // Closed before the queen's own parts (Closer runs last-added first): workers stop while

@@ -13,6 +13,7 @@ import {
   type WorkerSpawnResult,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
+import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
 import { daemonEnv } from './daemon-env.js'
 import { HIVE_MAIN } from './hive-process.js'
 import { ManagedProcess } from './managed-process.js'
@@ -273,6 +274,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           nodeToken,
           '--nvidia-smi',
           'none',
+          '--backend-probe',
+          BACKEND_PROBE_FIXTURE,
           ...(options.hiveArgs?.(i) ?? []),
         ],
         env: daemonEnv({ RBEE_EXIT_WITH_STDIN: '1' }),

@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
 import { daemonEnv } from './daemon-env.js'
 import { daemonLifetime } from './daemon-lifetime.js'
 import { ManagedProcess } from './managed-process.js'
@@ -25,6 +26,12 @@ export interface StartHiveOptions {
    * @default 'none' (tests do not depend on the machine's GPUs)
    */
   nvidiaSmi?: string
+  /**
+   * What the hive runs as its backend probe: a program path, `none`, or `real` for the worker's
+   * own `--probe-backends`.
+   * @default BACKEND_PROBE_FIXTURE (a machine without a GPU unless `RBEE_FIXTURE_PROBE` names another result)
+   */
+  backendProbe?: string
   /** @default 30_000 */
   readyTimeoutMs?: number
 }
@@ -65,6 +72,9 @@ export async function startHive(options: StartHiveOptions = {}): Promise<Started
     hiveId,
     '--nvidia-smi',
     options.nvidiaSmi ?? 'none',
+    ...(options.backendProbe === 'real'
+      ? []
+      : ['--backend-probe', options.backendProbe ?? BACKEND_PROBE_FIXTURE]),
     ...(options.token ? ['--token', options.token] : []),
     ...(options.args ?? []),
   ]

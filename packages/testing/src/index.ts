@@ -1,3 +1,4 @@
+export * from './backend-probe-fixture.js'
 export * from './daemon-env.js'
 export * from './fleet.js'
 export * from './gc.js'

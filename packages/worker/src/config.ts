@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { availableParallelism, homedir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, type FlagTable, readFlags, validateFlags } from '@rbee/common'
-import { BackendRequestSchema, HostSchema, IdSchema } from '@rbee/contracts'
+import { type Backend, BackendRequestSchema, BackendSchema, HostSchema, IdSchema } from '@rbee/contracts'
 import { BUILTIN_MODEL_ID } from '@rbee/gguf'
 import { z } from 'zod'
 
@@ -87,6 +87,14 @@ Options (each also read from the environment variable shown):
   --home DIR               RBEE_HOME               data dir (default: ~/.local/share/rbee)
   --llama-build B          RBEE_LLAMA_BUILD        auto|prebuilt|local: local = the llama.cpp built here by
                                                    \`npm run build:llama\` (faster on CPU); auto = local if present
+
+       llm-worker-rbee --probe-backends [cpu,cuda,vulkan,metal]
+
+Loads each llama.cpp build (default: all four) the way a worker would, without a model, and
+prints one JSON line per build ({"type":"backend_checked",…}) and then a summary line
+({"type":"backend_probe",…}: BackendProbe in @rbee/contracts): whether it loads, the GPUs it
+sees with their memory, and for a build that does not load, why (what to install). The hive
+runs this at start; \`rbee doctor\` shows it.
 `
 
 /**
@@ -107,3 +115,19 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
 }
 
 export { ConfigError }
+
+/**
+ * The builds `--probe-backends [LIST]` tries: all of them without a list.
+ * @throws ConfigError for a name that is not a backend.
+ */
+export function parseProbeBackends(list: string | undefined): Backend[] | undefined {
+  if (list === undefined || list.startsWith('--')) return undefined
+  return list.split(',').map((name) => {
+    const parsed = BackendSchema.safeParse(name.trim())
+    if (!parsed.success)
+      throw new ConfigError(
+        `--probe-backends: ${JSON.stringify(name)} is not one of cpu, cuda, vulkan, metal`,
+      )
+    return parsed.data
+  })
+}

@@ -4,7 +4,7 @@ import { createLogger, errorMessage } from '@rbee/common'
 // llm-worker-rbee: the only place that reads argv/env, installs signal handlers and exits.
 import type { WorkerStdoutMessage } from '@rbee/contracts'
 import { BUILTIN_MODEL_ID, ensureBuiltinModel, readGgufHeader } from '@rbee/gguf'
-import { ConfigError, parseWorkerConfig, WORKER_USAGE } from './config.js'
+import { ConfigError, parseProbeBackends, parseWorkerConfig, WORKER_USAGE } from './config.js'
 import { registerLlamaPatch } from './llama-patch/register.js'
 import { Worker } from './worker.js'
 
@@ -19,12 +19,34 @@ function fail(workerId: string, code: string, message: string, exitCode: number)
   process.exit(exitCode)
 }
 
+/** `--probe-backends [LIST]`: one JSON line per llama.cpp build, then the summary; exits 0. */
+async function probe(list: string | undefined): Promise<never> {
+  let backends: ReturnType<typeof parseProbeBackends>
+  try {
+    backends = parseProbeBackends(list)
+  } catch (err) {
+    process.stderr.write(`llm-worker-rbee: ${errorMessage(err)}\n`)
+    process.exit(2)
+  }
+  const { probeBackends } = await import('./probe/backend-probe.js')
+  const result = await probeBackends({
+    ...(backends ? { backends } : {}),
+    onChecked: (check) => process.stdout.write(`${JSON.stringify({ type: 'backend_checked', ...check })}\n`),
+    selfCommand: [process.execPath, ...process.execArgv, process.argv[1]!],
+    env: process.env,
+  })
+  // Exit once the line is out: a GPU runtime may keep threads that would hold the process open.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0))
+  return new Promise<never>(() => {})
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(WORKER_USAGE)
     return
   }
+  if (argv[0] === '--probe-backends') return probe(argv[1])
   let config: ReturnType<typeof parseWorkerConfig>
   try {
     config = parseWorkerConfig(argv, process.env)

@@ -56,6 +56,9 @@ describe('rbee exit codes and messages', () => {
       ['infer', '-m', 'hf:nope', 'hi'],
       ['infer'],
       ['worker', 'spawn', '--backend', 'tpu'],
+      ['worker', 'spawn', '--device', '0,0'],
+      ['worker', 'spawn', '--device', 'gpu1'],
+      ['doctor', '--backend-probe', 'none'],
       ['model', 'download', 'not-hf'],
       ['status', 'extra'],
     ]) {

@@ -1,5 +1,6 @@
 import type { Command } from './command.js'
 import { configCommand } from './config.js'
+import { doctorCommand } from './doctor.js'
 import { hiveCommands } from './hive.js'
 import { inferCommand } from './infer.js'
 import { modelCommands } from './model.js'
@@ -11,6 +12,7 @@ import { workerCommands } from './worker.js'
 export const COMMANDS: readonly Command[] = [
   inferCommand,
   statusCommand,
+  doctorCommand,
   ...queenCommands,
   ...hiveCommands,
   ...workerCommands,

@@ -3,9 +3,10 @@ import { RbeeError } from '@rbee/common/base'
 import type { HiveRecord } from '@rbee/contracts'
 import { boolFlag, type CommandSpec, numberFlag, type ParsedArgs, stringFlag } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
+import { deviceLines } from '../cli/device-backends.js'
 import { paint } from '../cli/output.js'
 import { NarrationView } from '../cli/progress-bar.js'
-import { formatAge, formatMb, renderTable } from '../cli/table.js'
+import { formatAge, renderTable } from '../cli/table.js'
 import { resolveSettings, type Settings } from '../config/settings.js'
 import { configuredHives, hiveTarget } from '../hosts/hive-hosts.js'
 import { existingLayout, installHive, uninstallHive } from '../install/hive-install.js'
@@ -103,7 +104,8 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
 
 const statusSpec: CommandSpec = {
   name: 'hive status',
-  summary: 'Show a hive as the queen sees it (devices, memory, workers) and whether its process runs.',
+  summary:
+    'Show a hive as the queen sees it (devices with their backend and why others do not load, memory, workers) and whether its process runs.',
   usage: '[options] [ALIAS]',
   positionals: [0, 1],
   json: true,
@@ -146,10 +148,7 @@ async function status(ctx: CliContext, args: ParsedArgs): Promise<number> {
       const lines = [
         `${paint(c, 'bold', h.id)}: ${h.online ? paint(c, 'green', 'online') : paint(c, 'red', 'offline')} at ${h.url} (${h.source})`,
         `  last seen ${h.last_seen ? `${formatAge((Date.now() - Date.parse(h.last_seen)) / 1000)} ago` : 'never'}, ${h.workers} worker(s)`,
-        ...h.devices.map(
-          (d) =>
-            `  ${d.id.padEnd(6)} ${d.backend.padEnd(6)} ${d.name}: ${formatMb(d.memory_free_mb)} free of ${formatMb(d.memory_total_mb)}`,
-        ),
+        ...deviceLines(c, h.devices),
       ]
       if (h.error) lines.push(`  error: ${h.error}`)
       ctx.out.stdout.write(`${lines.join('\n')}\n`)

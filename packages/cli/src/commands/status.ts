@@ -2,6 +2,7 @@ import type { QueenClient } from '@rbee/client'
 import { type FleetStatus, FleetStatusSchema } from '@rbee/contracts'
 import { boolFlag, type CommandSpec, type ParsedArgs } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
+import { backendLabel, missedBackends } from '../cli/device-backends.js'
 import { type Output, paint } from '../cli/output.js'
 import { NarrationView } from '../cli/progress-bar.js'
 import { formatAge, formatMb, renderTable } from '../cli/table.js'
@@ -11,7 +12,8 @@ import { ensureQueen, openQueen } from './queen-access.js'
 
 const spec: CommandSpec = {
   name: 'status',
-  summary: 'Show the fleet: hives (up/down, devices, free memory) and workers (model, address, load).',
+  summary:
+    'Show the fleet: hives (up/down, devices and their backend, free memory), backends a GPU cannot use and why, and workers (model, address, load).',
   usage: '[options]',
   json: true,
   flags: {
@@ -48,13 +50,22 @@ export function renderStatus(out: Pick<Output, 'color'>, status: FleetStatus): s
           h.id,
           h.online ? paint(c, 'green', 'up') : paint(c, 'red', 'down'),
           h.url,
-          h.devices.map((d) => `${d.id} ${d.backend}`).join(', ') || '-',
+          h.devices.map((d) => `${d.id} ${backendLabel(d)}`).join(', ') || '-',
           h.devices.map((d) => `${formatMb(d.memory_free_mb)}/${formatMb(d.memory_total_mb)}`).join(', ') ||
             '-',
           String(h.workers) + (h.error && !h.online ? `  (${h.error})` : ''),
         ]),
       ),
     )
+  }
+  const missed = status.hives.flatMap((h) =>
+    h.devices.flatMap((d) =>
+      missedBackends(d).map((b) => [h.id, d.id, b.backend, b.reason ?? 'its build does not load']),
+    ),
+  )
+  if (missed.length > 0) {
+    parts.push(`\n${paint(c, 'bold', 'BACKENDS NOT USABLE')} (rbee hive status ALIAS lists them all)\n`)
+    parts.push(renderTable(out, ['HIVE', 'DEVICE', 'BACKEND', 'WHY'], missed))
   }
   parts.push(`\n${paint(c, 'bold', `WORKERS (${status.workers.length})`)}\n`)
   if (status.workers.length === 0) parts.push('  (none)\n')

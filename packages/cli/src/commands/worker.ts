@@ -1,6 +1,8 @@
 import { RbeeError } from '@rbee/common/base'
 import {
   BackendRequestSchema,
+  type DeviceSelection,
+  DeviceSelectionSchema,
   FleetStatusSchema,
   HiveWorkerSchema,
   ModelRefSchema,
@@ -90,15 +92,39 @@ const spawnSpec: CommandSpec = {
     },
     ...HIVE_FLAG,
     backend: { type: 'string', value: 'B', description: 'auto|cpu|cuda|vulkan|metal (default: auto)' },
-    device: { type: 'string', value: 'N', description: 'device index (default: 0)' },
+    device: {
+      type: 'string',
+      value: 'N[,M…]',
+      description:
+        'GPU index (gpu:N), or several to split the model across (0,1) (default: the hive picks the GPU that fits best, else the CPU)',
+    },
     slots: { type: 'string', value: 'N', description: 'parallel sequences' },
     'ctx-size': { type: 'string', value: 'N', description: 'context size in tokens' },
   },
   examples: [
     'rbee worker spawn -m tiny',
     'rbee worker spawn -m llama-3.2-1b --hive gpu-box --backend cuda --device 1',
+    'rbee worker spawn -m llama-3.1-70b --hive gpu-box --device 0,1   # split across two GPUs',
     'rbee worker spawn -m tiny --slots 4 --json',
   ],
+}
+
+/** `--device 1` or `--device 0,1`; undefined lets the hive pick. */
+function deviceFlag(args: ParsedArgs): DeviceSelection | undefined {
+  const raw = stringFlag(args, 'device')
+  if (raw === undefined) return undefined
+  const parts = raw.split(',').map((p) => p.trim())
+  const list = parts.map(Number)
+  const parsed = DeviceSelectionSchema.safeParse(
+    parts.every((p) => /^\d+$/.test(p)) ? (list.length === 1 ? list[0] : list) : Number.NaN,
+  )
+  if (!parsed.success) {
+    throw new UsageError(
+      spawnSpec.name,
+      `--device must be a GPU index (0-63) or distinct indexes like 0,1, not '${raw}'`,
+    )
+  }
+  return parsed.data
 }
 
 async function spawnWorker(ctx: CliContext, args: ParsedArgs): Promise<number> {
@@ -110,7 +136,7 @@ async function spawnWorker(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (!ModelRefSchema.safeParse(model).success) {
     throw new UsageError(spawnSpec.name, `--model: '${model}' is not a catalog id or hf:org/repo[:file.gguf]`)
   }
-  const device = numberFlag(spawnSpec, args, 'device', { int: true, min: 0, max: 64 }) ?? 0
+  const device = deviceFlag(args)
   const slots = numberFlag(spawnSpec, args, 'slots', { int: true, min: 1, max: 64 })
   const ctxSize = numberFlag(spawnSpec, args, 'ctx-size', { int: true, min: 128 })
   const client = openQueen(settings)
@@ -123,7 +149,7 @@ async function spawnWorker(ctx: CliContext, args: ParsedArgs): Promise<number> {
       hive_id: hive,
       model,
       worker: backend.data,
-      device,
+      ...(device === undefined ? {} : { device }),
       ...(slots === undefined ? {} : { slots }),
       ...(ctxSize === undefined ? {} : { ctx_size: ctxSize }),
     }

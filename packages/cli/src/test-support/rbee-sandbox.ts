@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BACKEND_PROBE_FIXTURE } from '@rbee/testing'
 
 /** The built `rbee` entry point. */
 export const RBEE_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'main.js')
@@ -68,6 +69,9 @@ export class RbeeSandbox {
       RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'info',
       // No test may reach the real hub by accident.
       HF_ENDPOINT: 'http://127.0.0.1:9',
+      // Hives (the queen's local one) and `rbee doctor` read the backend probe's test double,
+      // a machine without a GPU unless RBEE_FIXTURE_PROBE names another result.
+      RBEE_BACKEND_PROBE: BACKEND_PROBE_FIXTURE,
       NO_COLOR: '1',
       ...extraEnv,
     }

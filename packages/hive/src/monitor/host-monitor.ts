@@ -1,5 +1,6 @@
 import { cpus } from 'node:os'
-import type { Device, ProcessStats, WorkerStatus } from '@rbee/contracts'
+import type { BackendProbe, Device, ProcessStats, WorkerStatus } from '@rbee/contracts'
+import { type DeviceLayout, layoutDevices } from './device-layout.js'
 import type { GpuSnapshot, NvidiaSmi } from './nvidia-smi.js'
 import { ProcessSampler } from './proc-stats.js'
 import { readSystemMemory } from './system-memory.js'
@@ -18,6 +19,11 @@ export interface HostMonitorOptions {
   nvidiaSmi?: NvidiaSmi | undefined
   /** @default '/proc' */
   procRoot?: string
+  /**
+   * The latest backend probe (which llama.cpp builds load, the GPUs they see); undefined while it
+   * runs or when the hive does not probe. @default none
+   */
+  backendProbe?: () => BackendProbe | undefined
 }
 
 /** Devices and per-worker figures at one moment. */
@@ -31,16 +37,20 @@ export const WORKER_GROUP = 'llm'
 
 /**
  * Reads what a hive reports about its machine: the CPU with its RAM, each NVIDIA GPU with its
- * memory, and per-worker figures from `/proc` plus GPU memory from `nvidia-smi`.
+ * memory, the GPUs only llama.cpp's Vulkan or Metal build sees, each with the backends that load
+ * there (from the backend probe), and per-worker figures from `/proc` plus GPU memory from
+ * `nvidia-smi`.
  */
 export class HostMonitor {
   readonly #smi: NvidiaSmi | undefined
+  readonly #probe: () => BackendProbe | undefined
   readonly #procRoot: string
   readonly #sampler: ProcessSampler
   readonly #cpuName = cpus()[0]?.model.trim() || 'CPU'
 
   constructor(options: HostMonitorOptions = {}) {
     this.#smi = options.nvidiaSmi
+    this.#probe = options.backendProbe ?? (() => undefined)
     this.#procRoot = options.procRoot ?? '/proc'
     this.#sampler = new ProcessSampler(this.#procRoot)
   }
@@ -54,42 +64,29 @@ export class HostMonitor {
     return this.#smi ? this.#smi.query() : { gpus: [], processes: [] }
   }
 
-  async #devices(gpu: GpuSnapshot): Promise<Device[]> {
+  async #layout(gpu: GpuSnapshot): Promise<DeviceLayout> {
     const mem = await readSystemMemory(this.#procRoot)
-    const cpu: Device = {
-      id: 'cpu:0',
-      name: this.#cpuName,
-      type: 'cpu',
-      memory_total_mb: mem.totalMb,
-      memory_free_mb: mem.availableMb,
-      backend: 'cpu',
-      backends: [],
-    }
-    return [
-      cpu,
-      ...gpu.gpus.map(
-        (g): Device => ({
-          id: `gpu:${g.index}`,
-          name: g.name,
-          type: 'gpu',
-          memory_total_mb: Math.round(g.memoryTotalMb),
-          memory_free_mb: Math.round(g.memoryFreeMb),
-          backend: 'cuda',
-          backends: [],
-        }),
-      ),
-    ]
+    return layoutDevices({
+      cpu: { name: this.#cpuName, totalMb: mem.totalMb, availableMb: mem.availableMb },
+      nvidia: gpu.gpus,
+      probe: this.#probe(),
+    })
+  }
+
+  /** The machine's devices now, with how workers name them per backend and the probe they come from. */
+  async layout(): Promise<DeviceLayout> {
+    return this.#layout(await this.#gpus())
   }
 
   /** The machine's devices now. */
   async devices(): Promise<Device[]> {
-    return this.#devices(await this.#gpus())
+    return (await this.layout()).devices
   }
 
   /** Devices and a `ProcessStats` per worker that still exists (one `nvidia-smi` run for both). */
   async snapshot(workers: readonly MonitoredWorker[]): Promise<HostSnapshot> {
     const gpu = await this.#gpus()
-    const devices = await this.#devices(gpu)
+    const { devices } = await this.#layout(gpu)
     const byUuid = new Map(gpu.gpus.map((g) => [g.uuid, g]))
     const stats: ProcessStats[] = []
     for (const w of workers) {

@@ -94,6 +94,7 @@ function run(command: string, args: string[], timeoutMs: number): Promise<string
 export class NvidiaSmi {
   readonly #o: Required<NvidiaSmiOptions>
   #failing = false
+  #lastError: string | undefined
 
   constructor(options: NvidiaSmiOptions) {
     this.#o = { timeoutMs: 5000, ...options }
@@ -101,6 +102,11 @@ export class NvidiaSmi {
 
   get command(): string {
     return this.#o.command
+  }
+
+  /** Why the last query failed; undefined after one that worked. */
+  get lastError(): string | undefined {
+    return this.#lastError
   }
 
   async query(): Promise<GpuSnapshot> {
@@ -112,6 +118,7 @@ export class NvidiaSmi {
       ])
       if (this.#failing) this.#o.logger.info({ command: this.#o.command }, 'nvidia-smi works again')
       this.#failing = false
+      this.#lastError = undefined
       return { gpus: parseGpuCsv(gpuText), processes: parseComputeAppsCsv(appsText) }
     } catch (err) {
       if (!this.#failing) {
@@ -121,6 +128,7 @@ export class NvidiaSmi {
         )
       }
       this.#failing = true
+      this.#lastError = errorMessage(err)
       return { gpus: [], processes: [] }
     }
   }

@@ -2,8 +2,10 @@ import { access, constants, rm, stat } from 'node:fs/promises'
 import { basename, isAbsolute, relative } from 'node:path'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
 import {
+  type BackendProbe,
   deviceList,
   HIVE_OPERATIONS,
+  type HiveCheck,
   IdSchema,
   type ImportDenied,
   type Operation,
@@ -17,7 +19,8 @@ import type { DataDir } from '../data-dir.js'
 import type { ModelDownloads } from '../downloads/model-downloads.js'
 import { formatBytes } from '../downloads/progress-meter.js'
 import type { HostMonitor } from '../monitor/host-monitor.js'
-import { checkMemoryFits, placeWorker } from '../workers/memory-check.js'
+import { checkMemoryFits } from '../workers/memory-check.js'
+import { placementName, placeWorker } from '../workers/placement.js'
 import type { WorkerCommand } from '../workers/worker-command.js'
 import type { WorkerSupervisor } from '../workers/worker-supervisor.js'
 
@@ -39,6 +42,11 @@ export interface HiveOperationsOptions {
   downloads: ModelDownloads
   supervisor: WorkerSupervisor
   monitor: HostMonitor
+  /**
+   * The hive's backend probe, once it has finished (it runs at start, within its deadline);
+   * undefined when the hive does not probe.
+   */
+  backendProbe: () => Promise<BackendProbe | undefined>
   workerCommand: WorkerCommand
   /** Spawn shape when an operation names none. */
   defaults: { slots: number; ctxSize: number; stopGraceMs: number }
@@ -131,13 +139,24 @@ export class HiveOperations {
     const slots = op.slots ?? defaults.slots
     const ctxSize = op.ctx_size ?? Math.min(defaults.ctxSize, model.context_length || defaults.ctxSize)
     const neededMb = estimateMemoryMb(header, { slots, ctxSize })
-    const placement = placeWorker(op.worker, deviceList(op.device)?.[0] ?? 0, await monitor.devices())
-    const where = `${placement.backend}:${placement.device}`
+    // Spawns wait for the probe the hive runs at start: a backend is never taken on trust.
+    await this.#o.backendProbe()
+    ctx.signal.throwIfAborted()
+    const placement = placeWorker(
+      { backend: op.worker, devices: deviceList(op.device), neededMb },
+      await monitor.layout(),
+    )
+    const where = placementName(placement)
+    if (placement.why) {
+      ctx.narrate(
+        'spawn_place',
+        `placing ${model.id} on ${where} (${placement.devices.map((d) => `${d.id} ${d.name}`).join(', ')}): ${placement.why}`,
+      )
+    }
+    const free = placement.devices.reduce((s, d) => s + d.memory_free_mb, 0)
     ctx.narrate(
       'spawn_check',
-      placement.memory
-        ? `${model.id} with ${slots} slot(s) x ${ctxSize} tokens needs ~${neededMb} MB; ${placement.memory.memory_free_mb} MB free on ${where}`
-        : `${model.id} needs ~${neededMb} MB; free memory on ${where} cannot be measured here`,
+      `${model.id} with ${slots} slot(s) x ${ctxSize} tokens needs ~${neededMb} MB; ${free} MB free on ${where}`,
     )
     checkMemoryFits(model.id, neededMb, placement)
     ctx.signal.throwIfAborted()
@@ -146,7 +165,7 @@ export class HiveOperations {
         modelId: model.id,
         modelPath: model.path,
         backend: placement.backend,
-        device: placement.device,
+        device: placement.workerDevices,
         slots,
         ctxSize,
       },
@@ -304,24 +323,38 @@ export class HiveOperations {
       if (!(await stat(target)).isFile()) throw new Error(`${target} is not a file`)
       return target
     })
+    const probe = await this.#o.backendProbe()
     const devices = await monitor.devices()
     await check('devices', async () =>
-      devices.map((d) => `${d.id} ${d.name} (${d.memory_free_mb}/${d.memory_total_mb} MB free)`).join('; '),
+      devices
+        .map((d) => `${d.id} ${d.name} (${d.backend}, ${d.memory_free_mb}/${d.memory_total_mb} MB free)`)
+        .join('; '),
     )
+    await check('llama.cpp builds', async () => {
+      if (!probe) return 'not probed (--backend-probe none): backends are taken on trust'
+      const usable = probe.backends.filter((b) => b.usable).map((b) => b.backend)
+      const not = probe.backends
+        .filter((b) => !b.usable)
+        .map((b) => `${b.backend}: ${b.reason ?? 'does not load'}`)
+      if (usable.length === 0) throw new Error(`no llama.cpp build loads here: ${not.join('; ')}`)
+      return `${usable.join(', ')} load${not.length > 0 ? `; not ${not.join('; ')}` : ''}`
+    })
     await check('gpu monitoring', async () =>
       monitor.hasNvidiaSmi
         ? 'nvidia-smi found'
         : 'no nvidia-smi: CPU only (that is fine without NVIDIA GPUs)',
     )
     const ok = checks.every((c) => c.ok)
-    ctx.data('hive_check', {
+    const data: HiveCheck = {
       hive_id: this.#o.hiveId,
       version: this.#o.version,
       ok,
       checks,
       devices,
       workers: supervisor.liveCount,
-    })
+      backend_probe: probe ?? null,
+    }
+    ctx.data('hive_check', data)
     if (!ok)
       throw new RbeeError(
         'RBEE_INTERNAL',

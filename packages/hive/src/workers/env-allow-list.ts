@@ -27,6 +27,9 @@ const EXACT = new Set([
   'XDG_CACHE_HOME',
   'XDG_CONFIG_HOME',
   'XDG_DATA_HOME',
+  // Where the Vulkan loader also looks for GPU drivers (vulkan/icd.d under each).
+  'XDG_DATA_DIRS',
+  'XDG_CONFIG_DIRS',
   // Native libraries (CUDA, ROCm and Vulkan runtimes installed outside the system paths).
   'LD_LIBRARY_PATH',
   'DYLD_LIBRARY_PATH',

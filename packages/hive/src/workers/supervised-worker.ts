@@ -14,7 +14,7 @@ import {
 } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
 import { decideRestart, describeExit, type ExitStatus, type RestartPolicy } from './restart-policy.js'
-import { type WorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
+import { deviceArg, type WorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
 
 export interface SupervisedWorkerOptions {
   launch: WorkerLaunch
@@ -120,7 +120,7 @@ export class SupervisedWorker {
     return {
       id: this.id,
       model_id: l.modelId,
-      device: `${l.backend}:${l.device}`,
+      device: `${l.backend}:${deviceArg(l.device)}`,
       port: this.#port,
       status: this.#status,
       implementation: 'llm-worker-rbee',

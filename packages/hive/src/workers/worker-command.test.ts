@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { test } from 'node:test'
-import { resolveWorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
+import { probeEnv, resolveWorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
 
 const launch: WorkerLaunch = {
   workerId: 'w-1',
@@ -46,6 +46,7 @@ test("a worker does not inherit the hive's RBEE_* settings but gets the token, t
   assert.deepEqual(env, {
     PATH: '/bin',
     RBEE_LOG_LEVEL: 'debug',
+    CUDA_DEVICE_ORDER: 'PCI_BUS_ID',
     RBEE_EXIT_WITH_STDIN: '1',
     UV_THREADPOOL_SIZE: '1',
     RBEE_API_TOKEN: 'shared-secret',
@@ -78,6 +79,7 @@ test("a worker inherits what Node, the locale and the GPU runtimes read, and non
     { ...launch, token: undefined },
   )
   assert.deepEqual(Object.keys(env).sort(), [
+    'CUDA_DEVICE_ORDER',
     'CUDA_VISIBLE_DEVICES',
     'GGML_VK_VISIBLE_DEVICES',
     'HOME',
@@ -94,4 +96,16 @@ test("a worker inherits what Node, the locale and the GPU runtimes read, and non
 
 test("a libuv pool size in the hive's environment is passed on as is", () => {
   assert.equal(workerEnv({ UV_THREADPOOL_SIZE: '4' }, launch).UV_THREADPOOL_SIZE, '4')
+})
+
+test('a model split across GPUs is passed as one --device list', () => {
+  const args = workerArgs({ ...launch, backend: 'cuda', device: [0, 1] })
+  assert.equal(args[args.indexOf('--device') + 1], '0,1')
+  assert.equal(workerArgs(launch)[workerArgs(launch).indexOf('--device') + 1], '0')
+})
+
+test("CUDA numbers GPUs as nvidia-smi does for workers and the probe, unless the hive's environment says otherwise", () => {
+  assert.equal(probeEnv({ HF_TOKEN: 'x' }).CUDA_DEVICE_ORDER, 'PCI_BUS_ID')
+  assert.equal(probeEnv({ HF_TOKEN: 'x' }).HF_TOKEN, undefined)
+  assert.equal(workerEnv({ CUDA_DEVICE_ORDER: 'FASTEST_FIRST' }, launch).CUDA_DEVICE_ORDER, 'FASTEST_FIRST')
 })

@@ -26,7 +26,8 @@ export interface WorkerLaunch {
   modelId: string
   modelPath: string
   backend: Backend
-  device: number
+  /** The backend's device index, or indexes for a model split across GPUs. */
+  device: number | readonly number[]
   slots: number
   ctxSize: number
   /** Address the worker binds. */
@@ -38,6 +39,11 @@ export interface WorkerLaunch {
   queenUrl?: string | undefined
   /** Shared secret: the worker requires it from callers and presents it to the queen. */
   token?: string | undefined
+}
+
+/** `--device`'s value: `1`, or `0,1` for a model split across GPUs. */
+export function deviceArg(device: number | readonly number[]): string {
+  return typeof device === 'number' ? String(device) : device.join(',')
 }
 
 /** The worker's command line: every setting as a flag, port 0 so the OS picks a free port. */
@@ -52,7 +58,7 @@ export function workerArgs(l: WorkerLaunch): string[] {
     '--backend',
     l.backend,
     '--device',
-    String(l.device),
+    deviceArg(l.device),
     '--host',
     l.bindHost,
     '--port',
@@ -72,6 +78,18 @@ export function workerArgs(l: WorkerLaunch): string[] {
 }
 
 /**
+ * The environment of `llm-worker-rbee --probe-backends`: what a worker inherits (see
+ * `workerEnv`), so the probe finds the same GPU runtimes and devices a worker will.
+ */
+export function probeEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = inheritableEnv(base)
+  // CUDA numbers GPUs fastest first unless told otherwise; the hive's gpu:N are nvidia-smi's
+  // (PCI bus) order, so `--device N` must mean the same GPU to CUDA.
+  env.CUDA_DEVICE_ORDER = base.CUDA_DEVICE_ORDER ?? 'PCI_BUS_ID'
+  return env
+}
+
+/**
  * The worker's environment, built from an allow-list (see `env-allow-list.ts`): what Node and
  * llama.cpp need from the hive's environment (PATH, HOME, locale, temp dirs, GPU runtime and
  * ggml settings, `RBEE_LOG_LEVEL`), never `HF_TOKEN` or other secrets, nor the hive's other
@@ -80,7 +98,7 @@ export function workerArgs(l: WorkerLaunch): string[] {
  * which travels in the environment, not argv, so `ps` does not show it.
  */
 export function workerEnv(base: NodeJS.ProcessEnv, l: WorkerLaunch): NodeJS.ProcessEnv {
-  const env = inheritableEnv(base)
+  const env = probeEnv(base)
   env.RBEE_EXIT_WITH_STDIN = '1'
   // One libuv pool thread: every llama.cpp call on the same thread (see llm-worker-rbee's bin).
   env.UV_THREADPOOL_SIZE = base.UV_THREADPOOL_SIZE ?? '1'

@@ -37,7 +37,8 @@ export interface SpawnRequest {
   modelId: string
   modelPath: string
   backend: Backend
-  device: number
+  /** The backend's device index, or indexes for a model split across GPUs. */
+  device: number | readonly number[]
   slots: number
   ctxSize: number
 }

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { FleetStatus } from '@rbee/contracts'
+import { renderStatus } from './status.js'
+
+// A fleet as the queen reports it, with a GPU hive that has no CUDA build (a test double of the
+// wire value: this machine has no GPU).
+const fleet: FleetStatus = {
+  queen: { version: '0.1.0', uptime_s: 3, url: 'http://127.0.0.1:7833' },
+  hives: [
+    {
+      id: 'gpu-box',
+      url: 'http://10.0.0.12:7835',
+      online: true,
+      source: 'config',
+      last_seen: '2026-11-27T10:00:00.000Z',
+      devices: [
+        {
+          id: 'cpu:0',
+          name: 'AMD EPYC',
+          type: 'cpu',
+          memory_total_mb: 24064,
+          memory_free_mb: 23347,
+          backend: 'cpu',
+          backends: [{ backend: 'cpu', usable: true }],
+        },
+        {
+          id: 'gpu:0',
+          name: 'NVIDIA H200',
+          type: 'gpu',
+          memory_total_mb: 143771,
+          memory_free_mb: 143000,
+          backend: 'vulkan',
+          backends: [
+            { backend: 'cuda', usable: false, reason: 'no CUDA build of llama.cpp is installed' },
+            { backend: 'vulkan', usable: true },
+          ],
+        },
+      ],
+      workers: 0,
+      error: null,
+    },
+  ],
+  workers: [],
+}
+
+test('rbee status shows each device with its backend and says why a better one is not usable', () => {
+  const text = renderStatus({ color: false }, fleet)
+  assert.match(text, /gpu-box +up +http:\/\/10\.0\.0\.12:7835 +cpu:0 cpu, gpu:0 vulkan /)
+  assert.match(
+    text,
+    /\nBACKENDS NOT USABLE \(rbee hive status ALIAS lists them all\)\nHIVE +DEVICE +BACKEND +WHY\ngpu-box +gpu:0 +cuda +no CUDA build of llama\.cpp is installed\n/,
+  )
+})
+
+test('rbee status has no backend section when every device runs its best backend', () => {
+  const gpu = fleet.hives[0]!.devices[1]!
+  const fine = structuredClone(fleet)
+  fine.hives[0]!.devices[1] = { ...gpu, backend: 'cuda', backends: [{ backend: 'cuda', usable: true }] }
+  assert.doesNotMatch(renderStatus({ color: false }, fine), /BACKENDS NOT USABLE/)
+})
