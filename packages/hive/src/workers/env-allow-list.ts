@@ -48,7 +48,7 @@ const EXACT = new Set([
   'RBEE_LOG_LEVEL',
 ])
 
-/** Locale, GPU runtimes (CUDA, ROCm/HIP, Vulkan, SYCL, OpenMP), ggml and node-llama-cpp. */
+/** Locale, GPU runtimes (CUDA, ROCm/HIP, Vulkan, SYCL, OpenMP, NVIDIA's driver), ggml and node-llama-cpp. */
 const PREFIXES = [
   'LC_',
   'CUDA_',
@@ -58,6 +58,8 @@ const PREFIXES = [
   'HSA_',
   'VK_',
   'MESA_',
+  // NVIDIA's driver settings, e.g. its shader cache (__GL_SHADER_DISK_CACHE_PATH).
+  '__GL_',
   'ONEAPI_',
   'SYCL_',
   'ZE_',
