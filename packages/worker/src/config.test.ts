@@ -33,3 +33,17 @@ test('a wrong value is reported by its flag name', () => {
     (e: unknown) => e instanceof ConfigError && /--model/.test(e.message),
   )
 })
+
+test('--device takes one GPU index or a list of them, from the flag or RBEE_DEVICE', () => {
+  assert.deepEqual(parseWorkerConfig(['--model', model], {}).device, [0])
+  assert.deepEqual(parseWorkerConfig(['--model', model, '--device', '1'], {}).device, [1])
+  assert.deepEqual(parseWorkerConfig(['--model', model, '--device', '0,1'], {}).device, [0, 1])
+  assert.deepEqual(parseWorkerConfig(['--model', model], { RBEE_DEVICE: '2,0,3' }).device, [2, 0, 3])
+  for (const bad of ['0,0', 'a', '1,', '-1', '64', ' 0']) {
+    assert.throws(
+      () => parseWorkerConfig(['--model', model, '--device', bad], {}),
+      (e: unknown) => e instanceof ConfigError && /--device/.test(e.message),
+      `--device ${JSON.stringify(bad)} was taken`,
+    )
+  }
+})

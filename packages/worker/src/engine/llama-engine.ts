@@ -21,6 +21,7 @@ import {
 } from 'node-llama-cpp'
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
 import { gatedGeneratingFirst } from './batch-priority.js'
+import { visibleDevicesEnv } from './device-selection.js'
 import type {
   Engine,
   EngineStatus,
@@ -38,7 +39,8 @@ import { TokenMemo } from './token-memo.js'
 export interface LlamaEngineOptions {
   modelPath: string
   backend: 'auto' | Backend
-  device: number
+  /** GPU indexes; several split the model across them. */
+  device: readonly number[]
   slots: number
   /** Context tokens per slot. */
   ctxSize: number
@@ -50,11 +52,6 @@ export interface LlamaEngineOptions {
   llamaBuild: 'auto' | 'prebuilt' | 'local'
   /** Loading progress, 0..1. */
   onLoadProgress?: (progress: number) => void
-}
-
-const GPU_ENV: Partial<Record<Backend, string>> = {
-  cuda: 'CUDA_VISIBLE_DEVICES',
-  vulkan: 'GGML_VK_VISIBLE_DEVICES',
 }
 
 /**
@@ -241,8 +238,8 @@ export class LlamaEngine implements Engine {
    */
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
     const log = options.logger
-    const envName = options.backend === 'auto' ? undefined : GPU_ENV[options.backend]
-    if (envName && process.env[envName] === undefined) process.env[envName] = String(options.device)
+    // llama.cpp reads these as it loads its backends.
+    Object.assign(process.env, visibleDevicesEnv(options.backend, options.device, process.env))
     let llama: Llama
     try {
       llama = await loadLlama(options, log)
