@@ -47,3 +47,13 @@ test('--device takes one GPU index or a list of them, from the flag or RBEE_DEVI
     )
   }
 })
+
+test('--warmup is auto unless set to on or off', () => {
+  assert.equal(parseWorkerConfig(['--model', model], {}).warmup, 'auto')
+  assert.equal(parseWorkerConfig(['--model', model, '--warmup', 'on'], {}).warmup, 'on')
+  assert.equal(parseWorkerConfig(['--model', model], { RBEE_WARMUP: 'off' }).warmup, 'off')
+  assert.throws(
+    () => parseWorkerConfig(['--model', model, '--warmup', 'yes'], {}),
+    (e: unknown) => e instanceof ConfigError && /--warmup/.test(e.message),
+  )
+})

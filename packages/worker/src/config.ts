@@ -40,6 +40,8 @@ export const WorkerConfigSchema = z.object({
   grace_ms: z.int().min(0).max(3_600_000),
   /** Which llama.cpp binary: the prebuilt one from npm, or one built here (`npm run build:llama`). */
   llama_build: z.enum(['auto', 'prebuilt', 'local']),
+  /** Run every batch shape once before reporting ready: `auto` = on a GPU only. */
+  warmup: z.enum(['auto', 'on', 'off']),
   /** Data dir; the built-in model is generated under `<home>/models`. */
   home: z.string().min(1),
 })
@@ -67,6 +69,7 @@ const FLAGS: FlagTable = {
   'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   'llama-build': ['llama_build', 'RBEE_LLAMA_BUILD', 'auto', 'string'],
+  warmup: ['warmup', 'RBEE_WARMUP', 'auto', 'string'],
 }
 
 export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
@@ -96,6 +99,9 @@ Options (each also read from the environment variable shown):
   --home DIR               RBEE_HOME               data dir (default: ~/.local/share/rbee)
   --llama-build B          RBEE_LLAMA_BUILD        auto|prebuilt|local: local = the llama.cpp built here by
                                                    \`npm run build:llama\` (faster on CPU); auto = local if present
+  --warmup W               RBEE_WARMUP             auto|on|off: before reporting ready, run every batch
+                                                   shape once (GPU kernels compile on first use);
+                                                   auto = on a GPU only (default: auto)
 `
 
 /**
