@@ -65,12 +65,20 @@ export interface WarmupReport {
   ms: number
   /** The token count of every batch it ran, in order. */
   batches: number[]
-  /** Whether those were the batches it meant to run (none split, none merged). */
+  /** Whether those were the batches it meant to run (none split, none merged, none left out). */
   asPlanned: boolean
+  /** False when its time budget ran out first. */
+  complete: boolean
 }
 
 /** Prompt tokens the warm-up leaves free in a sequence (it samples one token after each prompt). */
 const WARMUP_MARGIN = 2
+/**
+ * A warm-up starts no batch after this long: a hive waits 120 s (by default) for a worker to be
+ * ready, model loading included. On an NVIDIA GPU with empty caches it took seconds (bench/gpu);
+ * on a software Vulkan driver, minutes.
+ */
+const WARMUP_BUDGET_MS = 60_000
 
 /**
  * True when node-llama-cpp's batch loop carries rbee's patch (the worker's entry point installs
@@ -344,8 +352,13 @@ export class LlamaEngine implements Engine {
         batches: w.batches.length,
         batch_tokens: [...new Set(w.batches)].sort((a, b) => a - b),
         as_planned: w.asPlanned,
+        complete: w.complete,
       },
-      w.asPlanned ? 'warmed up: every batch shape ran once' : 'warmed up, but not every batch ran as planned',
+      w.asPlanned
+        ? 'warmed up: every batch shape ran once'
+        : w.complete
+          ? 'warmed up, but not every batch ran as planned'
+          : `warmed up in part: the warm-up stopped after ${WARMUP_BUDGET_MS / 1000} s (the other shapes compile on first use)`,
     )
     return engine
   }
@@ -363,8 +376,9 @@ export class LlamaEngine implements Engine {
     const plan = warmupPlan(this.#sequences.length, batchSize, room * this.#sequences.length)
     const batches: number[] = []
     this.#live.onBatch = (tokens) => batches.push(tokens)
+    let complete: boolean
     try {
-      await runWarmup({
+      complete = await runWarmup({
         sequences: this.#sequences,
         plan,
         room,
@@ -372,13 +386,14 @@ export class LlamaEngine implements Engine {
         setGenerating: (n) => {
           this.#live.generating = n
         },
+        deadline: started + WARMUP_BUDGET_MS,
       })
     } finally {
       this.#live.onBatch = undefined
     }
     const planned = plannedBatches(plan)
     const asPlanned = batches.length === planned.length && batches.every((b, i) => b === planned[i])
-    return { ms: performance.now() - started, batches, asPlanned }
+    return { ms: performance.now() - started, batches, asPlanned, complete }
   }
 
   status(): EngineStatus {

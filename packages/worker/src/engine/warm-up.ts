@@ -1,5 +1,5 @@
 import type { Backend } from '@rbee/contracts'
-import type { LlamaContextSequence, Token } from 'node-llama-cpp'
+import type { Token } from 'node-llama-cpp'
 
 /** `--warmup`: `auto` warms up on a GPU only. */
 export type WarmupMode = 'auto' | 'on' | 'off'
@@ -70,9 +70,18 @@ export function plannedBatches(plan: WarmupPlan): number[] {
   return [...plan.decodeWidths.flatMap((w) => Array<number>(DECODE_STEPS).fill(w)), ...plan.promptBatches]
 }
 
+/** What the warm-up uses of a context sequence (node-llama-cpp's `LlamaContextSequence`). */
+export interface WarmupSequence {
+  evaluate(
+    tokens: Token[],
+    options: { temperature: number; yieldEogToken: boolean },
+  ): AsyncGenerator<Token, void, Token | undefined>
+  clearHistory(): Promise<void>
+}
+
 export interface WarmupRun {
   /** The context's sequences (at least the widest decode's count). */
-  sequences: readonly LlamaContextSequence[]
+  sequences: readonly WarmupSequence[]
   plan: WarmupPlan
   /** Tokens one sequence may be given at once. */
   room: number
@@ -83,6 +92,12 @@ export interface WarmupRun {
    * have queued their token (`gatedGeneratingFirst`) and each decode batch holds all of them.
    */
   setGenerating: (n: number) => void
+  /**
+   * When (`performance.now()`) to stop starting batches: a slow device (a software Vulkan driver
+   * compiled for minutes) must not keep the worker from reporting ready past its hive's patience.
+   * The plan's order puts the shapes the first requests meet first.
+   */
+  deadline: number
 }
 
 /**
@@ -90,8 +105,9 @@ export interface WarmupRun {
  * together, each prompt batch as one batch spread over as few sequences as hold it. Sampling is
  * greedy and the tokens fed back are fixed (never an end of generation, which would stop a
  * sequence early). Every sequence is empty again afterwards.
+ * @returns false when the deadline stopped it before the end of the plan.
  */
-export async function runWarmup(run: WarmupRun): Promise<void> {
+export async function runWarmup(run: WarmupRun): Promise<boolean> {
   const { sequences, filler } = run
   const token = filler[0]
   if (token === undefined) throw new Error('no tokens to warm up with')
@@ -99,6 +115,7 @@ export async function runWarmup(run: WarmupRun): Promise<void> {
     Array.from({ length }, (_, i) => filler[(offset + i) % filler.length]!)
   const options = { temperature: 0, yieldEogToken: true }
   for (const width of run.plan.decodeWidths) {
+    if (performance.now() > run.deadline) return false
     const used = sequences.slice(0, width)
     run.setGenerating(width)
     try {
@@ -111,6 +128,7 @@ export async function runWarmup(run: WarmupRun): Promise<void> {
     await Promise.all(used.map((s) => s.clearHistory()))
   }
   for (const size of run.plan.promptBatches) {
+    if (performance.now() > run.deadline) return false
     const chunks = promptChunks(size, run.room)
     const used = sequences.slice(0, chunks.length)
     const its = used.map((s, i) => s.evaluate(prompt(chunks[i]!, i * run.room), options))
@@ -118,4 +136,5 @@ export async function runWarmup(run: WarmupRun): Promise<void> {
     await Promise.all(its.map((it) => it.return()))
     await Promise.all(used.map((s) => s.clearHistory()))
   }
+  return true
 }
