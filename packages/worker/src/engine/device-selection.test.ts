@@ -18,10 +18,9 @@ test('a Vulkan worker sees exactly its GPUs through GGML_VK_VISIBLE_DEVICES', ()
   assert.deepEqual(visibleDevicesEnv('vulkan', [0, 1], {}), { GGML_VK_VISIBLE_DEVICES: '0,1' })
 })
 
-test('auto restricts every runtime that has a setting; CPU and Metal workers set nothing', () => {
+test('auto restricts CUDA only (a Vulkan index could pick a CPU device); CPU and Metal workers set nothing', () => {
   assert.deepEqual(visibleDevicesEnv('auto', [1], {}), {
     CUDA_VISIBLE_DEVICES: '1',
-    GGML_VK_VISIBLE_DEVICES: '1',
     CUDA_DEVICE_ORDER: 'PCI_BUS_ID',
   })
   assert.deepEqual(visibleDevicesEnv('cpu', [0], {}), {})
@@ -45,9 +44,7 @@ test('an index past what the inherited setting leaves is refused, naming both; a
       /CUDA_VISIBLE_DEVICES=2,3/.test(e.message),
   )
   assert.throws(() => visibleDevicesEnv('cuda', [0], { CUDA_VISIBLE_DEVICES: '' }), RbeeError)
-  assert.deepEqual(visibleDevicesEnv('auto', [1], { CUDA_VISIBLE_DEVICES: '0' }), {
-    GGML_VK_VISIBLE_DEVICES: '1',
-  })
+  assert.deepEqual(visibleDevicesEnv('auto', [1], { CUDA_VISIBLE_DEVICES: '0' }), {})
 })
 
 test('WorkerInfo names the backend and every GPU of the worker', () => {

@@ -12,8 +12,11 @@ const VISIBLE_DEVICES: Partial<Record<Backend, string>> = {
 }
 
 /**
- * The environment variables that make exactly `devices` visible to the runtime of `backend`
- * (`auto`: every runtime that has such a setting), to set before llama.cpp loads.
+ * The environment variables that make exactly `devices` visible to the runtime of `backend`, to
+ * set before llama.cpp loads. `auto` restricts CUDA only: ggml-vulkan, left alone, uses the
+ * machine's GPUs and skips CPU devices (Mesa's llvmpipe), but an index it is given counts every
+ * Vulkan device, CPU ones included, so `auto` on a machine with llvmpipe and no GPU would turn a
+ * CPU worker into a much slower Vulkan one.
  *
  * Indexes count the GPUs the inherited environment already leaves visible: under a scheduler or
  * container that set `CUDA_VISIBLE_DEVICES=2,3`, device 0 is GPU 2. CUDA numbers GPUs fastest
@@ -27,10 +30,7 @@ export function visibleDevicesEnv(
   devices: readonly number[],
   inherited: NodeJS.ProcessEnv,
 ): Record<string, string> {
-  const names =
-    backend === 'auto'
-      ? Object.values(VISIBLE_DEVICES)
-      : [VISIBLE_DEVICES[backend]].filter((n) => n !== undefined)
+  const names = [VISIBLE_DEVICES[backend === 'auto' ? 'cuda' : backend]].filter((n) => n !== undefined)
   const env: Record<string, string> = {}
   for (const name of names) {
     const value = selectDevices(inherited[name], devices)
