@@ -11,6 +11,7 @@ import { join } from 'node:path'
  *   models/.partial/        downloads in progress (resumable)
  *   import/                 where model files are put for model_import (one of the import dirs)
  *   logs/<worker_id>.log    per-worker stdout+stderr, rotated to .log.1, .log.2 …
+ *   cache/gpu/              GPU drivers' shader and kernel caches, shared by the workers
  * ```
  */
 export interface DataDir {
@@ -21,6 +22,8 @@ export interface DataDir {
   /** The drop dir for imports: always one of the hive's import dirs. */
   import: string
   logs: string
+  /** The GPU drivers' caches of compiled shaders and kernels (see `gpuCacheEnv`). */
+  gpuCache: string
 }
 
 /** The layout of a data dir rooted at `home`. */
@@ -33,5 +36,6 @@ export function dataDir(home: string): DataDir {
     partial: join(models, '.partial'),
     import: join(home, 'import'),
     logs: join(home, 'logs'),
+    gpuCache: join(home, 'cache', 'gpu'),
   }
 }

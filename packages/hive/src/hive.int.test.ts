@@ -300,6 +300,13 @@ test("a real worker's environment holds what it needs and none of the hive's sec
   assert.equal(env.get('LC_MEASUREMENT'), 'C')
   assert.equal(env.get('UV_THREADPOOL_SIZE'), '1')
   assert.equal(env.get('RBEE_EXIT_WITH_STDIN'), '1')
+  // The GPU drivers' caches, in directories the hive made under its data dir for every worker.
+  const cache = join(hive.home, 'cache', 'gpu')
+  assert.equal(env.get('MESA_SHADER_CACHE_DIR'), join(cache, 'mesa'))
+  assert.equal(env.get('__GL_SHADER_DISK_CACHE'), '1')
+  assert.equal(env.get('__GL_SHADER_DISK_CACHE_PATH'), join(cache, 'nvidia'))
+  assert.equal(env.get('CUDA_CACHE_PATH'), join(cache, 'cuda'))
+  for (const dir of ['mesa', 'nvidia', 'cuda']) assert.ok((await stat(join(cache, dir))).isDirectory(), dir)
 })
 
 test("a worker's busy slots reach worker_get and telemetry while it generates, and go back to 0 when it stops", async (t) => {

@@ -304,6 +304,7 @@ export class Hive {
       hiveId: this.hiveId,
       logger: this.#log,
       logsDir: this.dirs.logs,
+      gpuCacheDir: this.dirs.gpuCache,
       command: this.#workerCommand,
       baseEnv: o.workerEnv ?? process.env,
       bindHost: this.#host,

@@ -37,7 +37,7 @@ describe('who may call each route of llm-worker-rbee', () => {
     heartbeatIntervalMs: 10_000,
     graceMs: 0,
     slots: 1,
-    device: 0,
+    device: [0],
     logger: silentLogger(),
     loadEngine: () => Promise.reject(new Error('not started')),
   }).routes

@@ -33,3 +33,27 @@ test('a wrong value is reported by its flag name', () => {
     (e: unknown) => e instanceof ConfigError && /--model/.test(e.message),
   )
 })
+
+test('--device takes one GPU index or a list of them, from the flag or RBEE_DEVICE', () => {
+  assert.deepEqual(parseWorkerConfig(['--model', model], {}).device, [0])
+  assert.deepEqual(parseWorkerConfig(['--model', model, '--device', '1'], {}).device, [1])
+  assert.deepEqual(parseWorkerConfig(['--model', model, '--device', '0,1'], {}).device, [0, 1])
+  assert.deepEqual(parseWorkerConfig(['--model', model], { RBEE_DEVICE: '2,0,3' }).device, [2, 0, 3])
+  for (const bad of ['0,0', 'a', '1,', '-1', '64', ' 0']) {
+    assert.throws(
+      () => parseWorkerConfig(['--model', model, '--device', bad], {}),
+      (e: unknown) => e instanceof ConfigError && /--device/.test(e.message),
+      `--device ${JSON.stringify(bad)} was taken`,
+    )
+  }
+})
+
+test('--warmup is auto unless set to on or off', () => {
+  assert.equal(parseWorkerConfig(['--model', model], {}).warmup, 'auto')
+  assert.equal(parseWorkerConfig(['--model', model, '--warmup', 'on'], {}).warmup, 'on')
+  assert.equal(parseWorkerConfig(['--model', model], { RBEE_WARMUP: 'off' }).warmup, 'off')
+  assert.throws(
+    () => parseWorkerConfig(['--model', model, '--warmup', 'yes'], {}),
+    (e: unknown) => e instanceof ConfigError && /--warmup/.test(e.message),
+  )
+})

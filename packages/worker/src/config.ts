@@ -2,7 +2,14 @@ import { existsSync, statSync } from 'node:fs'
 import { availableParallelism, homedir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, type FlagTable, readFlags, validateFlags } from '@rbee/common'
-import { type Backend, BackendRequestSchema, BackendSchema, HostSchema, IdSchema } from '@rbee/contracts'
+import {
+  type Backend,
+  BackendRequestSchema,
+  BackendSchema,
+  DeviceSelectionSchema,
+  HostSchema,
+  IdSchema,
+} from '@rbee/contracts'
 import { BUILTIN_MODEL_ID } from '@rbee/gguf'
 import { z } from 'zod'
 
@@ -15,7 +22,15 @@ export const WorkerConfigSchema = z.object({
     .refine((p) => p === BUILTIN_MODEL_ID || (existsSync(p) && statSync(p).isFile()), 'no such model file'),
   model_ref: z.string().min(1).max(512),
   backend: BackendRequestSchema,
-  device: z.int().min(0).max(64),
+  /** GPU indexes: one, or several to split the model across (`0,1`). */
+  device: z
+    .string()
+    .regex(/^\d{1,2}(,\d{1,2})*$/, 'must be a GPU index or a comma-separated list of them, e.g. 0 or 0,1')
+    .transform((s) => s.split(',').map(Number))
+    .refine(
+      (l) => DeviceSelectionSchema.safeParse(l).success,
+      'at most 16 different GPU indexes, each 0 to 63',
+    ),
   host: HostSchema,
   /** The host put in WorkerInfo and URLs; defaults to `host` unless that is a wildcard address. */
   advertise_host: HostSchema.optional(),
@@ -32,6 +47,8 @@ export const WorkerConfigSchema = z.object({
   grace_ms: z.int().min(0).max(3_600_000),
   /** Which llama.cpp binary: the prebuilt one from npm, or one built here (`npm run build:llama`). */
   llama_build: z.enum(['auto', 'prebuilt', 'local']),
+  /** Run every batch shape once before reporting ready: `auto` = on a GPU only. */
+  warmup: z.enum(['auto', 'on', 'off']),
   /** Data dir; the built-in model is generated under `<home>/models`. */
   home: z.string().min(1),
 })
@@ -43,7 +60,7 @@ const FLAGS: FlagTable = {
   model: ['model', 'RBEE_MODEL', undefined, 'string'],
   'model-ref': ['model_ref', 'RBEE_MODEL_REF', undefined, 'string'],
   backend: ['backend', 'RBEE_BACKEND', 'auto', 'string'],
-  device: ['device', 'RBEE_DEVICE', '0', 'int'],
+  device: ['device', 'RBEE_DEVICE', '0', 'string'],
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
   'advertise-host': ['advertise_host', 'RBEE_ADVERTISE_HOST', undefined, 'string'],
   port: ['port', 'RBEE_PORT', '0', 'int'],
@@ -59,6 +76,7 @@ const FLAGS: FlagTable = {
   'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   'llama-build': ['llama_build', 'RBEE_LLAMA_BUILD', 'auto', 'string'],
+  warmup: ['warmup', 'RBEE_WARMUP', 'auto', 'string'],
 }
 
 export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
@@ -70,7 +88,8 @@ Options (each also read from the environment variable shown):
   --model PATH|tiny        RBEE_MODEL              the .gguf file to load, or tiny (the built-in test model)
   --model-ref ID           RBEE_MODEL_REF          catalog id reported as model_id (default: file name)
   --backend B              RBEE_BACKEND            auto|cpu|cuda|vulkan|metal (default: auto)
-  --device N               RBEE_DEVICE             GPU index (default: 0)
+  --device N[,N...]        RBEE_DEVICE             GPU index, or indexes to split the model across
+                                                   (0,1: llama.cpp's layer split) (default: 0)
   --host ADDR              RBEE_HOST               bind address (default: 127.0.0.1)
   --advertise-host H       RBEE_ADVERTISE_HOST     host others use to reach this worker
   --port N                 RBEE_PORT               0 = the OS picks (default: 0)
@@ -87,6 +106,9 @@ Options (each also read from the environment variable shown):
   --home DIR               RBEE_HOME               data dir (default: ~/.local/share/rbee)
   --llama-build B          RBEE_LLAMA_BUILD        auto|prebuilt|local: local = the llama.cpp built here by
                                                    \`npm run build:llama\` (faster on CPU); auto = local if present
+  --warmup W               RBEE_WARMUP             auto|on|off: before reporting ready, run every batch
+                                                   shape once (GPU kernels compile on first use);
+                                                   auto = on a GPU only (default: auto)
 
        llm-worker-rbee --probe-backends [cpu,cuda,vulkan,metal]
 

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
         threads: config.threads,
         slotWaitMs: config.slot_wait_ms,
         llamaBuild: config.llama_build,
+        warmup: config.warmup,
         logger,
         onLoadProgress,
       }),

@@ -16,6 +16,7 @@ import {
   type WorkerReady,
   type WorkerStatus,
 } from '@rbee/contracts'
+import { deviceLabel } from './engine/device-selection.js'
 import type { Engine, GenerationRequest, GenerationResult } from './engine/engine.js'
 import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
@@ -37,8 +38,8 @@ export interface WorkerOptions {
   heartbeatIntervalMs: number
   graceMs: number
   slots: number
-  /** GPU index (reported as `<backend>:<device>`). */
-  device: number
+  /** GPU indexes (reported as `<backend>:<device>`, `cuda:0,1` for a model split across two). */
+  device: readonly number[]
   logger: Logger
   /** Loads the engine; called after the port is bound so `/v1/ready` can report progress. */
   loadEngine: (onProgress: (p: number) => void) => Promise<Engine>
@@ -149,7 +150,7 @@ export class Worker {
     return {
       id: this.#o.id,
       model_id: this.#o.modelRef,
-      device: `${this.#engine?.backend ?? 'cpu'}:${this.#engine?.backend === 'cpu' ? 0 : this.#o.device}`,
+      device: deviceLabel(this.#engine?.backend ?? 'cpu', this.#o.device),
       port: this.#port,
       status: this.#status,
       implementation: 'llm-worker-rbee',

@@ -51,7 +51,7 @@ const EXACT = new Set([
   'RBEE_LOG_LEVEL',
 ])
 
-/** Locale, GPU runtimes (CUDA, ROCm/HIP, Vulkan, SYCL, OpenMP), ggml and node-llama-cpp. */
+/** Locale, GPU runtimes (CUDA, ROCm/HIP, Vulkan, SYCL, OpenMP, NVIDIA's driver), ggml and node-llama-cpp. */
 const PREFIXES = [
   'LC_',
   'CUDA_',
@@ -61,6 +61,8 @@ const PREFIXES = [
   'HSA_',
   'VK_',
   'MESA_',
+  // NVIDIA's driver settings, e.g. its shader cache (__GL_SHADER_DISK_CACHE_PATH).
+  '__GL_',
   'ONEAPI_',
   'SYCL_',
   'ZE_',

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { test } from 'node:test'
-import { probeEnv, resolveWorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
+import {
+  gpuCacheEnv,
+  probeEnv,
+  resolveWorkerCommand,
+  type WorkerLaunch,
+  workerArgs,
+  workerEnv,
+} from './worker-command.js'
 
 const launch: WorkerLaunch = {
   workerId: 'w-1',
@@ -108,4 +115,30 @@ test("CUDA numbers GPUs as nvidia-smi does for workers and the probe, unless the
   assert.equal(probeEnv({ HF_TOKEN: 'x' }).CUDA_DEVICE_ORDER, 'PCI_BUS_ID')
   assert.equal(probeEnv({ HF_TOKEN: 'x' }).HF_TOKEN, undefined)
   assert.equal(workerEnv({ CUDA_DEVICE_ORDER: 'FASTEST_FIRST' }, launch).CUDA_DEVICE_ORDER, 'FASTEST_FIRST')
+})
+
+test("a worker's GPU drivers keep their compiled shaders and kernels under the hive's cache dir, unless the hive's environment says where", () => {
+  const withCache = { ...launch, gpuCacheDir: '/var/rbee/cache/gpu' }
+  const env = workerEnv({ PATH: '/bin' }, withCache)
+  assert.equal(env.MESA_SHADER_CACHE_DIR, '/var/rbee/cache/gpu/mesa')
+  assert.equal(env.__GL_SHADER_DISK_CACHE, '1')
+  assert.equal(env.__GL_SHADER_DISK_CACHE_PATH, '/var/rbee/cache/gpu/nvidia')
+  assert.equal(env.CUDA_CACHE_PATH, '/var/rbee/cache/gpu/cuda')
+  assert.deepEqual(Object.values(gpuCacheEnv('/var/rbee/cache/gpu').dirs).sort(), [
+    '/var/rbee/cache/gpu/cuda',
+    '/var/rbee/cache/gpu/mesa',
+    '/var/rbee/cache/gpu/nvidia',
+  ])
+  const own = workerEnv(
+    {
+      __GL_SHADER_DISK_CACHE_PATH: '/scratch/nv',
+      CUDA_CACHE_PATH: '/scratch/cuda',
+      __GL_SYNC_TO_VBLANK: '0',
+    },
+    withCache,
+  )
+  assert.equal(own.__GL_SHADER_DISK_CACHE_PATH, '/scratch/nv')
+  assert.equal(own.CUDA_CACHE_PATH, '/scratch/cuda')
+  assert.equal(own.__GL_SYNC_TO_VBLANK, '0', "NVIDIA's driver settings reach the worker")
+  assert.equal(workerEnv({}, launch).MESA_SHADER_CACHE_DIR, undefined, 'no cache dir given, none set')
 })

@@ -39,6 +39,8 @@ export interface WorkerLaunch {
   queenUrl?: string | undefined
   /** Shared secret: the worker requires it from callers and presents it to the queen. */
   token?: string | undefined
+  /** The hive's directory for the GPU drivers' caches (`gpuCacheEnv`). */
+  gpuCacheDir?: string | undefined
 }
 
 /** `--device`'s value: `1`, or `0,1` for a model split across GPUs. */
@@ -90,18 +92,44 @@ export function probeEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
+ * Where the GPU drivers keep what they compile, under the hive's `dir`, so that every worker of
+ * this machine finds what an earlier one compiled: a GPU worker's first batches of each shape
+ * compile shaders (ggml-vulkan builds its pipelines on first use) or JIT-compile kernels (CUDA,
+ * for a GPU its binary has no code for), which takes seconds on a fresh machine.
+ * - `MESA_SHADER_CACHE_DIR`: Mesa's Vulkan drivers (AMD's RADV, Intel's ANV, …).
+ * - `__GL_SHADER_DISK_CACHE(_PATH)`: NVIDIA's driver, for OpenGL and Vulkan pipelines alike (on
+ *   by default, but set: some setups turn it off, or have no writable home for its default).
+ * - `CUDA_CACHE_PATH`: the CUDA driver's cache of JIT-compiled kernels.
+ * `dirs` are the directories to create.
+ */
+export function gpuCacheEnv(dir: string): { env: Record<string, string>; dirs: Record<string, string> } {
+  const dirs = { mesa: join(dir, 'mesa'), nvidia: join(dir, 'nvidia'), cuda: join(dir, 'cuda') }
+  return {
+    env: {
+      MESA_SHADER_CACHE_DIR: dirs.mesa,
+      __GL_SHADER_DISK_CACHE: '1',
+      __GL_SHADER_DISK_CACHE_PATH: dirs.nvidia,
+      CUDA_CACHE_PATH: dirs.cuda,
+    },
+    dirs,
+  }
+}
+
+/**
  * The worker's environment, built from an allow-list (see `env-allow-list.ts`): what Node and
  * llama.cpp need from the hive's environment (PATH, HOME, locale, temp dirs, GPU runtime and
  * ggml settings, `RBEE_LOG_LEVEL`), never `HF_TOKEN` or other secrets, nor the hive's other
  * `RBEE_*` settings (a worker reads the same names, e.g. `RBEE_PORT`). The hive adds the stdin
- * lifeline, a libuv pool of one thread (unless its environment names a size) and the token,
- * which travels in the environment, not argv, so `ps` does not show it.
+ * lifeline, a libuv pool of one thread (unless its environment names a size), the GPU
+ * drivers' cache directories (unless its environment names them) and the token, which travels
+ * in the environment, not argv, so `ps` does not show it.
  */
 export function workerEnv(base: NodeJS.ProcessEnv, l: WorkerLaunch): NodeJS.ProcessEnv {
   const env = probeEnv(base)
   env.RBEE_EXIT_WITH_STDIN = '1'
   // One libuv pool thread: every llama.cpp call on the same thread (see llm-worker-rbee's bin).
   env.UV_THREADPOOL_SIZE = base.UV_THREADPOOL_SIZE ?? '1'
+  if (l.gpuCacheDir) for (const [k, v] of Object.entries(gpuCacheEnv(l.gpuCacheDir).env)) env[k] ??= v
   if (l.token) {
     env.RBEE_API_TOKEN = l.token
     env.RBEE_NODE_TOKEN = l.token

@@ -7,12 +7,14 @@ import { hostPortUrl } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
 import type { ExitStatus, RestartPolicy } from './restart-policy.js'
 import { SupervisedWorker } from './supervised-worker.js'
-import type { WorkerCommand } from './worker-command.js'
+import { gpuCacheEnv, type WorkerCommand } from './worker-command.js'
 
 export interface WorkerSupervisorOptions {
   hiveId: string
   logger: Logger
   logsDir: string
+  /** Where the GPU drivers keep compiled shaders and kernels for every worker (`gpuCacheEnv`). */
+  gpuCacheDir?: string | undefined
   command: WorkerCommand
   baseEnv: NodeJS.ProcessEnv
   /** Address workers bind. */
@@ -59,6 +61,10 @@ export class WorkerSupervisor {
   constructor(options: WorkerSupervisorOptions) {
     this.#o = options
     mkdirSync(options.logsDir, { recursive: true })
+    if (options.gpuCacheDir) {
+      for (const dir of Object.values(gpuCacheEnv(options.gpuCacheDir).dirs))
+        mkdirSync(dir, { recursive: true })
+    }
   }
 
   #newId(): string {
@@ -101,6 +107,7 @@ export class WorkerSupervisor {
         hiveUrl: this.#o.hiveUrl(),
         queenUrl: this.#o.queenUrl,
         token: this.#o.token,
+        gpuCacheDir: this.#o.gpuCacheDir,
       },
       command: this.#o.command,
       baseEnv: this.#o.baseEnv,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { BatchItem, Token } from 'node-llama-cpp'
-import { gatedGeneratingFirst, generatingFirst } from './batch-priority.js'
+import { gatedGeneratingFirst, generatingFirst, observed } from './batch-priority.js'
 
 const item = (tokens: number): BatchItem => ({
   tokens: Array.from({ length: tokens }, (_, i) => i as Token),
@@ -97,5 +97,21 @@ describe('gatedGeneratingFirst', () => {
     assert.equal(strategy({ items: [a], size: 512 }).length, 1)
     // and the count starts again for the next batch
     assert.deepEqual(strategy({ items: [a], size: 512 }), [])
+  })
+})
+
+describe('observed', () => {
+  test('tells how many tokens each batch holds, and nothing for a batch that waits', () => {
+    const seen: number[] = []
+    let generating = 2
+    const strategy = observed(
+      gatedGeneratingFirst(() => generating),
+      (n) => seen.push(n),
+    )
+    assert.deepEqual(strategy({ items: [item(1)], size: 512 }), [])
+    generating = 0
+    strategy({ items: [item(1), item(300), item(400)], size: 512 })
+    strategy({ items: [item(1), item(1)], size: 512 })
+    assert.deepEqual(seen, [512, 2])
   })
 })

@@ -69,3 +69,16 @@ export function gatedGeneratingFirst(
     return generatingFirst(options)
   }
 }
+
+type Strategy = (options: { items: readonly BatchItem[]; size: number }) => PrioritizedBatchItem[]
+
+/** `strategy`, telling `onBatch` how many tokens each batch it makes holds (empty ones are not batches). */
+export function observed(strategy: Strategy, onBatch: (tokens: number) => void): Strategy {
+  return (options) => {
+    const out = strategy(options)
+    let tokens = 0
+    for (const p of out) tokens += Math.min(p.processAmount, p.item.tokens.length)
+    if (tokens > 0) onBatch(tokens)
+    return out
+  }
+}

@@ -20,7 +20,8 @@ import {
   type Token,
 } from 'node-llama-cpp'
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
-import { gatedGeneratingFirst } from './batch-priority.js'
+import { gatedGeneratingFirst, observed } from './batch-priority.js'
+import { visibleDevicesEnv } from './device-selection.js'
 import type {
   Engine,
   EngineStatus,
@@ -34,11 +35,13 @@ import { type TokenizeFn, tokenizeInPieces } from './piecewise-tokenizer.js'
 import { maxTokenBytes, PromptBudget } from './prompt-budget.js'
 import { SlotPool } from './slot-pool.js'
 import { TokenMemo } from './token-memo.js'
+import { plannedBatches, runWarmup, shouldWarmUp, type WarmupMode, warmupPlan } from './warm-up.js'
 
 export interface LlamaEngineOptions {
   modelPath: string
   backend: 'auto' | Backend
-  device: number
+  /** GPU indexes; several split the model across them. */
+  device: readonly number[]
   slots: number
   /** Context tokens per slot. */
   ctxSize: number
@@ -50,12 +53,32 @@ export interface LlamaEngineOptions {
   llamaBuild: 'auto' | 'prebuilt' | 'local'
   /** Loading progress, 0..1. */
   onLoadProgress?: (progress: number) => void
+  /**
+   * Run every batch shape once before the engine is returned (see `shouldWarmUp`).
+   * @default 'auto'
+   */
+  warmup?: WarmupMode
 }
 
-const GPU_ENV: Partial<Record<Backend, string>> = {
-  cuda: 'CUDA_VISIBLE_DEVICES',
-  vulkan: 'GGML_VK_VISIBLE_DEVICES',
+/** What a warm-up ran and how long it took. */
+export interface WarmupReport {
+  ms: number
+  /** The token count of every batch it ran, in order. */
+  batches: number[]
+  /** Whether those were the batches it meant to run (none split, none merged, none left out). */
+  asPlanned: boolean
+  /** False when its time budget ran out first. */
+  complete: boolean
 }
+
+/** Prompt tokens the warm-up leaves free in a sequence (it samples one token after each prompt). */
+const WARMUP_MARGIN = 2
+/**
+ * A warm-up starts no batch after this long: a hive waits 120 s (by default) for a worker to be
+ * ready, model loading included. On an NVIDIA GPU with empty caches it took seconds (bench/gpu);
+ * on a software Vulkan driver, minutes.
+ */
+const WARMUP_BUDGET_MS = 60_000
 
 /**
  * True when node-llama-cpp's batch loop carries rbee's patch (the worker's entry point installs
@@ -158,6 +181,19 @@ type PreparedPrompt = { promptTokens: number; release: () => void } & (
   | { kind: 'chat'; history: ChatHistoryItem[] }
 )
 
+/**
+ * What the batch strategy reads: how many sequences are generating (it waits for their tokens),
+ * and who is told of each batch (the warm-up, while it runs).
+ */
+interface Live {
+  generating: number
+  onBatch: ((tokens: number) => void) | undefined
+}
+
+/** Ordinary text, tokenized for the warm-up's prompts. */
+const WARMUP_TEXT =
+  'The bees carry pollen from flower to flower while the hive keeps count of every trip, and the queen waits.'
+
 /** The embedding context is at most this many tokens. */
 const EMBEDDING_CONTEXT = 2048
 /**
@@ -182,7 +218,7 @@ export class LlamaEngine implements Engine {
   /** Resolved once: resolving the model's chat template costs ~0.5 s, far too much per request. */
   readonly #chatWrapper: ChatWrapper
   readonly #listeners: Array<() => void> = []
-  readonly #live: { generating: number }
+  readonly #live: Live
   /** Token output, written while the next token is computed where a core is free for it. */
   readonly #output: OutputQueue
   #embedding: Promise<LlamaEmbeddingContext> | undefined
@@ -201,7 +237,7 @@ export class LlamaEngine implements Engine {
     context: LlamaContext,
     backend: Backend,
     options: LlamaEngineOptions,
-    live: { generating: number },
+    live: Live,
   ) {
     this.#live = live
     this.#llama = llama
@@ -241,8 +277,8 @@ export class LlamaEngine implements Engine {
    */
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
     const log = options.logger
-    const envName = options.backend === 'auto' ? undefined : GPU_ENV[options.backend]
-    if (envName && process.env[envName] === undefined) process.env[envName] = String(options.device)
+    // llama.cpp reads these as it loads its backends.
+    Object.assign(process.env, visibleDevicesEnv(options.backend, options.device, process.env))
     let llama: Llama
     try {
       llama = await loadLlama(options, log)
@@ -270,7 +306,7 @@ export class LlamaEngine implements Engine {
       })
     }
     // Sequences generating now (first token out, not finished): the batch strategy waits for them.
-    const live = { generating: 0 }
+    const live: Live = { generating: 0, onBatch: undefined }
     let context: LlamaContext
     try {
       context = await model.createContext({
@@ -278,7 +314,12 @@ export class LlamaEngine implements Engine {
         contextSize: options.ctxSize * options.slots,
         threads: options.threads,
         batchSize: Math.min(512, options.ctxSize * options.slots),
-        batching: { itemPrioritizationStrategy: gatedGeneratingFirst(() => live.generating) },
+        batching: {
+          itemPrioritizationStrategy: observed(
+            gatedGeneratingFirst(() => live.generating),
+            (tokens) => live.onBatch?.(tokens),
+          ),
+        },
       })
     } catch (err) {
       await model.dispose().catch(() => {})
@@ -289,7 +330,70 @@ export class LlamaEngine implements Engine {
         { cause: err },
       )
     }
-    return new LlamaEngine(llama, model, context, backend, options, live)
+    const engine = new LlamaEngine(llama, model, context, backend, options, live)
+    const mode = options.warmup ?? 'auto'
+    if (!shouldWarmUp(mode, backend)) {
+      log.info(
+        { backend, warmup: mode },
+        mode === 'off' ? 'no warm-up (--warmup off)' : 'no warm-up on the CPU (--warmup on runs it anyway)',
+      )
+      return engine
+    }
+    try {
+      engine.warmup = await engine.#warmUp(context.batchSize)
+    } catch (err) {
+      await engine.close().catch(() => {})
+      throw new RbeeError('RBEE_ENGINE', `warm-up failed: ${String(err)}`, { cause: err })
+    }
+    const w = engine.warmup
+    log[w.asPlanned ? 'info' : 'warn'](
+      {
+        warmup_ms: Math.round(w.ms),
+        batches: w.batches.length,
+        batch_tokens: [...new Set(w.batches)].sort((a, b) => a - b),
+        as_planned: w.asPlanned,
+        complete: w.complete,
+      },
+      w.asPlanned
+        ? 'warmed up: every batch shape ran once'
+        : w.complete
+          ? 'warmed up, but not every batch ran as planned'
+          : `warmed up in part: the warm-up stopped after ${WARMUP_BUDGET_MS / 1000} s (the other shapes compile on first use)`,
+    )
+    return engine
+  }
+
+  /** What the warm-up ran before the engine was returned; undefined when it did not run. */
+  warmup: WarmupReport | undefined
+
+  /**
+   * Runs every batch shape the engine will use once, so its one-time GPU work (pipeline
+   * compiles, lazily loaded kernels) is done before the first request instead of during it.
+   */
+  async #warmUp(batchSize: number): Promise<WarmupReport> {
+    const started = performance.now()
+    const room = Math.max(1, this.contextSize - WARMUP_MARGIN)
+    const plan = warmupPlan(this.#sequences.length, batchSize, room * this.#sequences.length)
+    const batches: number[] = []
+    this.#live.onBatch = (tokens) => batches.push(tokens)
+    let complete: boolean
+    try {
+      complete = await runWarmup({
+        sequences: this.#sequences,
+        plan,
+        room,
+        filler: this.#model.tokenize(WARMUP_TEXT),
+        setGenerating: (n) => {
+          this.#live.generating = n
+        },
+        deadline: started + WARMUP_BUDGET_MS,
+      })
+    } finally {
+      this.#live.onBatch = undefined
+    }
+    const planned = plannedBatches(plan)
+    const asPlanned = batches.length === planned.length && batches.every((b, i) => b === planned[i])
+    return { ms: performance.now() - started, batches, asPlanned, complete }
   }
 
   status(): EngineStatus {
