@@ -56,11 +56,22 @@ test('a host whose link goes down under load is offline within a second, request
     { since: upAt, timeoutMs: 20_000 },
   )
   const onlineMs = online.at - upAt
-  await load.until(
-    `a new request served by ${cutWorker.id} again`,
-    (l) => l.results.some((r) => r.ok && r.worker === cutWorker.id && r.startedAt > online.at),
-    15_000,
-  )
+  try {
+    await load.until(
+      `a new request served by ${cutWorker.id} again`,
+      (l) => l.results.some((r) => r.ok && r.worker === cutWorker.id && r.startedAt > online.at),
+      15_000,
+    )
+  } catch (err) {
+    // What the queen and the load saw, so a failure here can be told apart from a slow machine.
+    const seen = (await fleet.status()).workers.find((w) => w.id === cutWorker.id)
+    const since = load.results.filter((r) => r.startedAt > online.at)
+    throw new Error(
+      `${(err as Error).message}; queen sees ${JSON.stringify(seen && { status: seen.status, routable: seen.routable, slots_busy: seen.slots_busy })}; ` +
+        `${since.length} requests started since online (${JSON.stringify(summarize(since).byWorker)}, ${summarize(since).failed} failed: ${since.find((r) => !r.ok)?.error}); ` +
+        `${load.inFlight} in flight, ${load.ended} ended; link down ${upAt - downAt} ms`,
+    )
+  }
   const results = await load.stop()
   const s = summarize(results)
   // When the queen took the host back (its own clock; this test hears of it a little later).
