@@ -1,10 +1,7 @@
-import { ERROR_CODES, type ErrorCode, errorMessage, parseJson, RbeeError } from '@rbee/common/base'
+import { errorMessage, isErrorCode, parseJson, RbeeError } from '@rbee/common/base'
 import { ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
 
-/** True when `code` is one of rbee's stable error codes. */
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)
-}
+export { isErrorCode }
 
 function retryAfterOf(header: string | string[] | undefined): number | undefined {
   const v = Array.isArray(header) ? header[0] : header

@@ -101,9 +101,13 @@ export class Authenticator {
     return this.#admin.length > 0
   }
 
-  /** The caller an `Authorization` header names. */
-  identify(authorization: string | undefined): Caller {
-    const token = bearerToken(authorization)
+  /**
+   * The caller a request's credential names: the token of its `Authorization: Bearer` header, or
+   * else its `x-api-key` header (Anthropic's, which Anthropic clients send).
+   */
+  identify(authorization: string | undefined, apiKey?: string | string[]): Caller {
+    const token =
+      bearerToken(authorization) ?? (typeof apiKey === 'string' ? apiKey.trim() || undefined : undefined)
     if (token === undefined) return { role: 'anonymous', key: null }
     const d = digest(token)
     // All three are compared every time, so timing says nothing about which list matched.

@@ -48,6 +48,11 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES
 
+/** True when `code` is one of rbee's stable error codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)
+}
+
 export interface RbeeErrorOptions {
   /** The underlying error, kept for logs and `--verbose`. */
   cause?: unknown
@@ -91,6 +96,13 @@ export class RbeeError extends Error {
 export function validationError(error: ZodError, what = 'request body'): RbeeError {
   return new RbeeError('RBEE_VALIDATION', `invalid ${what}: ${describeIssues(error)}`, {
     details: { issues: fieldIssues(error) },
+  })
+}
+
+/** A 400 for one field that only code beyond its schema can judge (`messages.2.content.0`). */
+export function fieldError(path: string, message: string): RbeeError {
+  return new RbeeError('RBEE_VALIDATION', `invalid request body: ${path}: ${message}`, {
+    details: { issues: [{ path, message }] },
   })
 }
 

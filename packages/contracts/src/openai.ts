@@ -1,4 +1,11 @@
 import { z } from 'zod'
+import {
+  ChatToolCallDeltaSchema,
+  ChatToolCallSchema,
+  ChatToolChoiceSchema,
+  ChatToolSchema,
+  ResponseFormatSchema,
+} from './openai-tools.js'
 import { MAX_TOKENS_LIMIT, SamplingParamsSchema, StopSchema, TimingsSchema } from './sampling.js'
 
 // The subset of OpenAI's API that rbee serves. Field names are OpenAI's. Unknown fields are
@@ -12,6 +19,10 @@ export const ChatMessageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([z.string(), z.array(ContentPartSchema), z.null()]),
   name: z.string().max(256).optional(),
+  /** On an assistant message: the calls it made. */
+  tool_calls: z.array(ChatToolCallSchema).max(128).optional(),
+  /** On a tool message: the call it answers. */
+  tool_call_id: z.string().min(1).max(256).optional(),
 })
 export type ChatMessage = z.infer<typeof ChatMessageSchema>
 
@@ -33,6 +44,10 @@ const OpenAiSamplingSchema = SamplingParamsSchema.extend({
 export const ChatCompletionRequestSchema = OpenAiSamplingSchema.extend({
   messages: z.array(ChatMessageSchema).min(1).max(1024),
   max_completion_tokens: z.int().min(1).max(MAX_TOKENS_LIMIT).nullable().optional(),
+  tools: z.array(ChatToolSchema).max(128).optional(),
+  tool_choice: ChatToolChoiceSchema.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: ResponseFormatSchema.optional(),
 })
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>
 
@@ -57,7 +72,7 @@ export const UsageSchema = z.object({
 })
 export type Usage = z.infer<typeof UsageSchema>
 
-export const FinishReasonSchema = z.enum(['stop', 'length']).nullable()
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls']).nullable()
 
 export const ChatCompletionSchema = z.object({
   id: z.string(),
@@ -67,7 +82,11 @@ export const ChatCompletionSchema = z.object({
   choices: z.array(
     z.object({
       index: z.int(),
-      message: z.object({ role: z.literal('assistant'), content: z.string() }),
+      message: z.object({
+        role: z.literal('assistant'),
+        content: z.string().nullable(),
+        tool_calls: z.array(ChatToolCallSchema).optional(),
+      }),
       finish_reason: FinishReasonSchema,
     }),
   ),
@@ -85,7 +104,11 @@ export const ChatCompletionChunkSchema = z.object({
   choices: z.array(
     z.object({
       index: z.int(),
-      delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }),
+      delta: z.object({
+        role: z.literal('assistant').optional(),
+        content: z.string().nullable().optional(),
+        tool_calls: z.array(ChatToolCallDeltaSchema).optional(),
+      }),
       finish_reason: FinishReasonSchema,
     }),
   ),

@@ -19,6 +19,7 @@ import {
 import { deviceLabel } from './engine/device-selection.js'
 import type { Engine, GenerationRequest, GenerationResult } from './engine/engine.js'
 import { HeartbeatSender } from './heartbeat.js'
+import { registerDialectRoutes } from './http/dialect-routes.js'
 import { registerNativeRoutes } from './http/native-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
@@ -84,6 +85,7 @@ export class Worker {
     })
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
+    registerDialectRoutes(this.#server.app, this)
     const onSlots = options.onSlots
     if (onSlots) {
       const report = new SlotReport({

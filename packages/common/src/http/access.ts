@@ -3,10 +3,15 @@ import type { AuditLog } from '../audit-log.js'
 import type { Access, Authenticator, Caller, Refusal } from '../auth.js'
 import { RbeeError } from '../errors.js'
 
+/** Builds an API's error body for an error (with the id of a server-side error's log line). */
+export type ErrorBodyShape = (e: RbeeError, errorId?: string) => unknown
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route; every route must say (registration fails otherwise). */
     access?: Access
+    /** The route's error body, for an API with its own shape (Anthropic's); unset: rbee's or OpenAI's. */
+    errorBody?: ErrorBodyShape
   }
   interface FastifyRequest {
     /** Who the request's credential makes its caller (set before any route runs). */
@@ -19,6 +24,17 @@ const ANONYMOUS: Caller = { role: 'anonymous', key: null }
 /** The request's caller; anonymous when the request failed before the access hook ran (a bad URL). */
 export function callerOf(req: FastifyRequest): Caller {
   return (req.caller as Caller | null) ?? ANONYMOUS
+}
+
+/**
+ * Route options for an API with its own error shape: who may call it, and the body its errors
+ * (refusals, validation, 5xx) are sent in.
+ */
+export function apiRoute(
+  access: Access,
+  errorBody: ErrorBodyShape,
+): { config: { access: Access; errorBody: ErrorBodyShape } } {
+  return { config: { access, errorBody } }
 }
 
 /** Route options that declare who may call a route: `app.get('/v1/info', ROUTE_ACCESS.user, handler)`. */
@@ -42,7 +58,7 @@ export function refusalError(refusal: Refusal, access: Access, auth: Authenticat
   const wanted = access === 'node' ? 'the node token' : access === 'admin' ? 'an admin key' : 'an API key'
   return new RbeeError(
     'RBEE_UNAUTHORIZED',
-    `missing or wrong credential: this needs ${wanted} (Authorization: Bearer …)`,
+    `missing or wrong credential: this needs ${wanted} (Authorization: Bearer …, or x-api-key: …)`,
   )
 }
 
@@ -92,7 +108,7 @@ export function installAccess(app: FastifyInstance, o: AccessOptions): readonly 
     for (const method of methods) declared.push({ method, url: route.url ?? route.path, access })
   })
   app.addHook('onRequest', async (req, reply) => {
-    const caller = o.auth.identify(req.headers.authorization)
+    const caller = o.auth.identify(req.headers.authorization, req.headers['x-api-key'])
     req.caller = caller
     const access = req.routeOptions.config.access
     if (access === undefined) return

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, isZodError, RbeeError, validationError } from '../errors.js'
+import type { ErrorBodyShape } from './access.js'
 
 /** Maps anything thrown in a route to an `RbeeError`; unknown errors become a logged 500. */
 export function toRbeeError(err: unknown, req?: FastifyRequest): RbeeError {
@@ -85,16 +86,25 @@ export function retryAfterHeader(e: RbeeError): string | undefined {
   return e.retryAfterS === undefined ? undefined : String(Math.max(1, Math.ceil(e.retryAfterS)))
 }
 
-/** Sends an error on a reply that has not started yet, in our shape or OpenAI's. */
+/** Sends an error on a reply that has not started yet, in our shape, OpenAI's, or the route's own. */
 export function sendError(
   reply: FastifyReply,
   e: RbeeError,
-  openAi: boolean,
+  shape: boolean | ErrorBodyShape,
   errorId?: string,
 ): FastifyReply {
   const retryAfter = retryAfterHeader(e)
   if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-  return reply.code(e.status).send(openAi ? openAiErrorBody(e, errorId) : errorBody(e, errorId))
+  const body = typeof shape === 'function' ? shape : shape ? openAiErrorBody : errorBody
+  return reply.code(e.status).send(body(e, errorId))
+}
+
+/** The error shape of a request's route: its own (`config.errorBody`), else OpenAI's or ours. */
+export function errorShapeOf(
+  req: FastifyRequest,
+  isOpenAi: (route: string | undefined) => boolean,
+): boolean | ErrorBodyShape {
+  return req.routeOptions.config?.errorBody ?? isOpenAi(req.routeOptions.url)
 }
 
 /**
@@ -128,7 +138,7 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandlingOptio
     const e = toRbeeError(err, req)
     if (e.code === 'RBEE_PAYLOAD_TOO_LARGE') discardBody(req, reply)
     const out = forClient(e, o.disclose(req), req.log)
-    return sendError(reply, out.error, o.isOpenAi(req.routeOptions.url), out.errorId)
+    return sendError(reply, out.error, errorShapeOf(req, o.isOpenAi), out.errorId)
   })
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? ''

@@ -6,7 +6,7 @@ import { RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { callerOf, type DeclaredRoute, installAccess } from './access.js'
 import { deadlineServerOptions, type RequestDeadlines, requestDeadlines } from './deadlines.js'
-import { installErrorHandling, sendError } from './error-handler.js'
+import { errorShapeOf, installErrorHandling, sendError } from './error-handler.js'
 import { installJsonBodyParser } from './json-body-parser.js'
 
 export interface HttpServerOptions {
@@ -75,14 +75,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return sendError(
         reply,
         new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 }),
-        isOpenAi(route),
+        errorShapeOf(req, isOpenAi),
       )
     }
   })
   const routes = installAccess(app, {
     auth,
     audit: options.audit,
-    refuse: (req, reply, e) => sendError(reply, e, isOpenAi(req.routeOptions.url)),
+    refuse: (req, reply, e) => sendError(reply, e, errorShapeOf(req, isOpenAi)),
   })
 
   const held = new Set<Socket>()

@@ -7,6 +7,12 @@ export interface SseEvent {
   data: unknown
 }
 
+/** Where SSE events go: an `SseWriter`, or something that translates them on the way to one. */
+export interface SseSink {
+  /** Sends one event; false if the stream is closed. */
+  send(ev: SseEvent): boolean
+}
+
 export interface SseWriterOptions {
   /** Comment line sent this often so proxies keep the stream open. 0 disables. @default 15_000 */
   keepAliveMs?: number
@@ -33,7 +39,7 @@ export function formatSse(ev: SseEvent): string {
  * Writes Server-Sent Events to a raw Node response: headers once, then frames. Owns its
  * keep-alive timer and drops a reader that falls too far behind.
  */
-export class SseWriter {
+export class SseWriter implements SseSink {
   readonly #res: ServerResponse
   readonly #maxBuffered: number
   #timer: NodeJS.Timeout | undefined

@@ -203,7 +203,7 @@ class LaneConnection {
     const head = parseRequestHead(buf.toString('latin1', 0, end))
     const route = head ? ROUTES[head.path] : undefined
     if (!head || !route || head.contentLength > o.bodyLimit || o.draining()) return 'hand-off'
-    const caller = o.auth.identify(head.headers.authorization)
+    const caller = o.auth.identify(head.headers.authorization, head.headers['x-api-key'])
     if (o.auth.refusal(route.access, caller) !== undefined) return 'hand-off'
     if (caller.key !== null)
       o.audit?.recordFirstUse(caller.key, this.#socket.remoteAddress ?? '', { role: caller.role })

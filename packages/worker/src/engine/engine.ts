@@ -34,6 +34,8 @@ export interface GenerationResult {
   promptTokens: number
   tokensOut: number
   stopReason: StopReason
+  /** The stop sequence (of `sampling.stop`) that ended the generation, if one did. */
+  stopSequence: string | null
   /** Time spent waiting for a slot. */
   queueMs: number
   /** Time from holding a slot to the first generated token (prompt processing). */
@@ -56,6 +58,11 @@ export interface Engine {
   readonly contextSize: number
   /** Runs one generation in a free slot; waits briefly for one, then throws `RBEE_BUSY`. */
   generate(req: GenerationRequest): Promise<GenerationResult>
+  /**
+   * The prompt tokens an input would take (a chat with its template), without generating.
+   * @throws RbeeError `RBEE_PROMPT_TOO_LONG` for one that cannot fit the context.
+   */
+  countTokens(input: GenerationInput, signal: AbortSignal): Promise<number>
   /** One embedding vector per input, and the tokens they used. */
   embed(inputs: string[], signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }>
   status(): EngineStatus

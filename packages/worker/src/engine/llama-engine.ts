@@ -135,6 +135,16 @@ function toStopReason(reason: string): StopReason {
   }
 }
 
+/**
+ * The stop sequence a custom stop trigger stands for: the trigger is the sequence's text (and
+ * tokens), so its text parts joined give it back.
+ */
+function stopSequenceOf(trigger: readonly unknown[] | undefined, stop: readonly string[]): string | null {
+  if (trigger === undefined) return null
+  const text = trigger.filter((t): t is string => typeof t === 'string').join('')
+  return stop.find((s) => s === text) ?? stop.find((s) => text.includes(s)) ?? (text || null)
+}
+
 function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = []
   for (const m of messages) {
@@ -439,6 +449,12 @@ export class LlamaEngine implements Engine {
     return { kind: 'chat', history, promptTokens: held.count, release: held.release }
   }
 
+  async countTokens(input: GenerationInput, signal: AbortSignal): Promise<number> {
+    const prompt = await this.#prepare(input, signal)
+    prompt.release()
+    return prompt.promptTokens
+  }
+
   async generate(req: GenerationRequest): Promise<GenerationResult> {
     const queuedAt = performance.now()
     const prompt = await this.#prepare(req.input, req.signal)
@@ -477,6 +493,7 @@ export class LlamaEngine implements Engine {
       )
       let text: string
       let reason: string
+      let trigger: readonly unknown[] | undefined
       const promptTokens = prompt.promptTokens
       req.onStart?.({ slot, promptTokens })
       if (prompt.kind === 'completion') {
@@ -485,6 +502,7 @@ export class LlamaEngine implements Engine {
           const res = await completion.generateCompletionWithMeta(prompt.tokens, options)
           text = res.response
           reason = res.metadata.stopReason
+          if (res.metadata.stopReason === 'customStopTrigger') trigger = res.metadata.customStopTrigger
         } finally {
           this.#output.flush()
           completion.dispose({ disposeSequence: false })
@@ -495,6 +513,7 @@ export class LlamaEngine implements Engine {
           const res = await chat.generateResponse(prompt.history, options)
           text = res.response
           reason = res.metadata.stopReason
+          if (res.metadata.stopReason === 'customStopTrigger') trigger = res.metadata.customStopTrigger
         } finally {
           this.#output.flush()
           chat.dispose({ disposeSequence: false })
@@ -506,6 +525,7 @@ export class LlamaEngine implements Engine {
         promptTokens,
         tokensOut,
         stopReason: req.signal.aborted ? 'cancelled' : toStopReason(reason),
+        stopSequence: stopSequenceOf(trigger, req.sampling.stop),
         queueMs: startedAt - preparedAt,
         // Tokenizing counts as prompt processing, as it did when it ran in the slot.
         promptMs: (firstTokenAt ?? endedAt) - startedAt + (preparedAt - queuedAt),

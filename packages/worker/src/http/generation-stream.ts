@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, RbeeError, SseWriter } from '@rbee/common'
+import { errorMessage, RbeeError, type SseSink, SseWriter } from '@rbee/common'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { GenerationRequest, GenerationResult } from '../engine/engine.js'
 import type { Worker } from '../worker.js'
@@ -13,12 +13,29 @@ export function disconnectSignal(reply: FastifyReply): AbortSignal {
   return ac.signal
 }
 
+export interface StartInfo {
+  slot: number
+  promptTokens: number
+  requestId: string
+}
+
+/** Where a stream's frames go on their way to the client, told how the generation ended. */
+export interface FrameSink extends SseSink {
+  /** Before the last frames: how the generation ended. */
+  ended(result: GenerationResult): void
+}
+
 export interface StreamHooks {
   /** First frames, once a slot is held. */
-  onStart: (sse: SseWriter, info: { slot: number; promptTokens: number; requestId: string }) => void
-  onText: (sse: SseWriter, text: string) => void
-  onEnd: (sse: SseWriter, result: GenerationResult) => void
-  onError: (sse: SseWriter, err: RbeeError) => void
+  onStart: (sse: SseSink, info: StartInfo) => void
+  onText: (sse: SseSink, text: string) => void
+  onEnd: (sse: SseSink, result: GenerationResult) => void
+  onError: (sse: SseSink, err: RbeeError) => void
+  /**
+   * Translates the frames the hooks send before they reach the client (another API's stream
+   * over the same generation); made once the stream starts.
+   */
+  frames?: ((sse: SseWriter, info: StartInfo) => FrameSink) | undefined
 }
 
 /**
@@ -36,6 +53,8 @@ export async function streamGeneration(
 ): Promise<void> {
   const signal = disconnectSignal(reply)
   let sse: SseWriter | undefined
+  let out: SseSink | undefined
+  let frames: FrameSink | undefined
   try {
     const result = await worker.generate(
       requestId,
@@ -44,23 +63,27 @@ export async function streamGeneration(
         onStart: (info) => {
           reply.hijack()
           sse = new SseWriter(reply.raw, { headers: { 'x-request-id': requestId } })
-          hooks.onStart(sse, { ...info, requestId })
+          const start = { ...info, requestId }
+          frames = hooks.frames?.(sse, start)
+          out = frames ?? sse
+          hooks.onStart(out, start)
         },
         onText: (text) => {
-          if (sse) hooks.onText(sse, text)
+          if (out) hooks.onText(out, text)
         },
       },
       signal,
     )
-    if (sse) {
-      hooks.onEnd(sse, result)
+    if (sse && out) {
+      frames?.ended(result)
+      hooks.onEnd(out, result)
       sse.close()
     }
   } catch (err) {
-    if (!sse) throw err
+    if (!sse || !out) throw err
     const e = err instanceof RbeeError ? err : new RbeeError('RBEE_ENGINE', errorMessage(err), { cause: err })
     req.log.warn({ err: e.message, code: e.code, requestId }, 'generation failed mid-stream')
-    hooks.onError(sse, e)
+    hooks.onError(out, e)
     sse.close()
   }
 }

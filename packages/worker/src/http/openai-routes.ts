@@ -3,6 +3,7 @@ import { openAiErrorBody, ROUTE_ACCESS, validationError } from '@rbee/common'
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
+  type ChatCompletionRequest,
   ChatCompletionRequestSchema,
   type Completion,
   CompletionRequestSchema,
@@ -11,11 +12,12 @@ import {
   type StopReason,
   type Usage,
 } from '@rbee/contracts'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GenerationInput, GenerationResult, ResolvedSampling } from '../engine/engine.js'
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
-import { disconnectSignal, streamGeneration } from './generation-stream.js'
+import { refuseUntilSupported } from './chat-unsupported.js'
+import { disconnectSignal, type StreamHooks, streamGeneration } from './generation-stream.js'
 import { timingsOf } from './timings.js'
 
 export const OPENAI_PATHS = [
@@ -43,70 +45,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
   app.post('/v1/chat/completions', ROUTE_ACCESS.node, async (req, reply) => {
     const parsed = ChatCompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    const body = parsed.data
-    const field = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
-    const sampling = resolveSampling(
-      { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
-      worker.engine().contextSize,
-      field,
-    )
-    const input: GenerationInput = { kind: 'chat', messages: body.messages }
-    const id = `chatcmpl-${randomUUID()}`
-    const base = { id, object: 'chat.completion.chunk' as const, created: now(), model: worker.modelRef }
-    if (body.stream) {
-      await streamGeneration(
-        worker,
-        req,
-        reply,
-        { input, sampling },
-        {
-          onStart: (sse) => {
-            const c: ChatCompletionChunk = {
-              ...base,
-              choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
-            }
-            sse.send({ data: c })
-          },
-          onText: (sse, text) => {
-            const c: ChatCompletionChunk = {
-              ...base,
-              choices: [{ index: 0, delta: { content: text }, finish_reason: null }],
-            }
-            sse.send({ data: c })
-          },
-          onEnd: (sse, r) => {
-            const c: ChatCompletionChunk = {
-              ...base,
-              choices: [{ index: 0, delta: {}, finish_reason: finishReason(r.stopReason) }],
-              timings: timingsOf(r),
-            }
-            sse.send({ data: c })
-            if (body.stream_options?.include_usage)
-              sse.send({ data: { ...base, choices: [], usage: usageOf(r) } })
-            sse.send({ data: '[DONE]' })
-          },
-          onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
-        },
-      )
-      return
-    }
-    const r = await runWhole(worker, reply, input, sampling)
-    const out: ChatCompletion = {
-      id,
-      object: 'chat.completion',
-      created: base.created,
-      model: worker.modelRef,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: r.text },
-          finish_reason: finishReason(r.stopReason),
-        },
-      ],
-      usage: usageOf(r),
-      timings: timingsOf(r),
-    }
-    return out
+    return serveChat(worker, req, reply, parsed.data)
   })
 
   app.post('/v1/completions', ROUTE_ACCESS.node, async (req, reply) => {
@@ -189,6 +128,97 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     }
     return out
   })
+}
+
+/** The generation input of a chat request. */
+export function chatInput(body: ChatCompletionRequest): GenerationInput {
+  return { kind: 'chat', messages: body.messages }
+}
+
+/** A chat turn answered in another API's shape (see dialect-routes.ts). */
+export interface ChatDialect {
+  /** Translates the stream's frames. */
+  frames: NonNullable<StreamHooks['frames']>
+  /** Translates a whole answer. */
+  whole: (c: ChatCompletion, r: GenerationResult) => unknown
+}
+
+/**
+ * Runs a chat completion request and answers it, streamed or whole, as OpenAI's chat API does,
+ * or through `dialect` in another API's shape.
+ */
+export async function serveChat(
+  worker: Worker,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  body: ChatCompletionRequest,
+  dialect?: ChatDialect,
+): Promise<unknown> {
+  refuseUntilSupported(body)
+  const field = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
+  const sampling = resolveSampling(
+    { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
+    worker.engine().contextSize,
+    field,
+  )
+  const input = chatInput(body)
+  const id = `chatcmpl-${randomUUID()}`
+  const base = { id, object: 'chat.completion.chunk' as const, created: now(), model: worker.modelRef }
+  if (body.stream) {
+    await streamGeneration(
+      worker,
+      req,
+      reply,
+      { input, sampling },
+      {
+        frames: dialect?.frames,
+        onStart: (sse) => {
+          const c: ChatCompletionChunk = {
+            ...base,
+            choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+          }
+          sse.send({ data: c })
+        },
+        onText: (sse, text) => {
+          const c: ChatCompletionChunk = {
+            ...base,
+            choices: [{ index: 0, delta: { content: text }, finish_reason: null }],
+          }
+          sse.send({ data: c })
+        },
+        onEnd: (sse, r) => {
+          const c: ChatCompletionChunk = {
+            ...base,
+            choices: [{ index: 0, delta: {}, finish_reason: finishReason(r.stopReason) }],
+            timings: timingsOf(r),
+          }
+          sse.send({ data: c })
+          if (body.stream_options?.include_usage)
+            sse.send({ data: { ...base, choices: [], usage: usageOf(r) } })
+          sse.send({ data: '[DONE]' })
+        },
+        onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
+      },
+    )
+    return
+  }
+  const r = await runWhole(worker, reply, input, sampling)
+  const out: ChatCompletion = {
+    id,
+    object: 'chat.completion',
+    created: base.created,
+    model: worker.modelRef,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: r.text },
+        finish_reason: finishReason(r.stopReason),
+      },
+    ],
+    usage: usageOf(r),
+    timings: timingsOf(r),
+  }
+  return dialect ? dialect.whole(out, r) : out
 }
 
 async function runWhole(
