@@ -1,5 +1,5 @@
 import { errorMessage, isErrorCode, parseJson, RbeeError } from '@rbee/common/base'
-import { ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
+import { AnthropicErrorSchema, ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
 
 export { isErrorCode }
 
@@ -12,8 +12,8 @@ function retryAfterOf(header: string | string[] | undefined): number | undefined
 
 /**
  * Turns a non-2xx answer into an `RbeeError` that keeps the server's code, message, details,
- * status and `Retry-After`. Both our `{ error: { code, message } }` body and OpenAI's error
- * shape are understood; anything else becomes `RBEE_UPSTREAM` with the status and a body excerpt.
+ * status and `Retry-After`. Our `{ error: { code, message } }` body, OpenAI's error shape and
+ * Anthropic's (with rbee's `code`) are understood; anything else becomes `RBEE_UPSTREAM` with the status and a body excerpt.
  */
 export function errorFromResponse(
   status: number,
@@ -45,6 +45,11 @@ export function errorFromResponse(
       details: param === null ? undefined : { param },
       retryAfterS,
     })
+  }
+  const anthropic = AnthropicErrorSchema.safeParse(json)
+  if (anthropic.success) {
+    const { code, message } = anthropic.data.error
+    return new RbeeError(isErrorCode(code) ? code : 'RBEE_UPSTREAM', message, { status, retryAfterS })
   }
   const excerpt = bodyText.slice(0, 200).replace(/\s+/g, ' ').trim()
   return new RbeeError('RBEE_UPSTREAM', `${what} answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`, {

@@ -23,6 +23,7 @@ import {
   requestDeadlines,
 } from '@rbee/common'
 import { type FleetStatus, hostPortUrl, OPERATION_ACCESS } from '@rbee/contracts'
+import { registerDialectRoutes } from './dialects/routes.js'
 import { FastLane } from './fastlane/fast-lane.js'
 import { HiveManager } from './hives/hive-manager.js'
 import { FleetStream } from './http/fleet-stream.js'
@@ -284,6 +285,7 @@ export class Queen {
       },
     )
     registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
+    registerDialectRoutes(this.#server.app, router)
     registerQueenRoutes(this.#server.app, {
       queen: this,
       registry: this.registry,

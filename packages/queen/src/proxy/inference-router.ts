@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
+import { errorMessage, type JobContext, RbeeError, type StreamProtocol } from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -42,6 +42,8 @@ export interface OpenAiRequest {
   key: string | null
   /** Aborted when the client goes away. */
   signal: AbortSignal
+  /** The answer's protocol when the route is another API's (Anthropic's, …); OpenAI's when unset. */
+  protocol?: StreamProtocol | undefined
 }
 
 /**
@@ -79,11 +81,12 @@ export class InferenceRouter {
     path: string,
     model: string,
     stream: boolean,
+    protocol?: StreamProtocol,
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
     await this.openAiOn(
       {
-        commit: (worker) => this.#hijack(reply, worker, requestId),
+        commit: (worker) => this.#hijack(reply, worker, requestId, protocol?.contentType),
         sendWhole: (status, contentType, buf, worker) => {
           reply.code(status).header('content-type', contentType).header('x-rbee-worker', worker.id).send(buf)
         },
@@ -100,6 +103,7 @@ export class InferenceRouter {
         requestId,
         key: req.caller.key,
         signal: clientGoneSignal(reply),
+        protocol,
       },
     )
   }
@@ -143,6 +147,7 @@ export class InferenceRouter {
               to.sendWhole(status, contentType, buf, worker)
             },
             onFirstToken: () => metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
+            protocol: r.protocol,
           })
         },
         () => committed,
@@ -161,11 +166,11 @@ export class InferenceRouter {
     }
   }
 
-  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string): RelayTarget {
+  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string, contentType?: string): RelayTarget {
     reply.hijack()
     const res = reply.raw
     // No Connection header: node:http keeps the connection or closes it as the client asked.
-    res.writeHead(200, streamHeaders(worker.id, requestId))
+    res.writeHead(200, streamHeaders(worker.id, requestId, contentType))
     res.socket?.setNoDelay(true)
     return res
   }

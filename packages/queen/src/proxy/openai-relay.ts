@@ -1,4 +1,11 @@
-import { errorMessage, openAiErrorBody, parseJson, RbeeError } from '@rbee/common'
+import {
+  countMarks,
+  errorMessage,
+  openAiErrorBody,
+  parseJson,
+  RbeeError,
+  type StreamProtocol,
+} from '@rbee/common'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import {
   failureFrom,
@@ -25,9 +32,13 @@ export interface RelayTarget {
 }
 
 /** The head of a relayed stream, however it is written (fastify reply or fast lane). */
-export function streamHeaders(workerId: string, requestId: string): Record<string, string> {
+export function streamHeaders(
+  workerId: string,
+  requestId: string,
+  contentType = 'text/event-stream',
+): Record<string, string> {
   return {
-    'content-type': 'text/event-stream; charset=utf-8',
+    'content-type': `${contentType}; charset=utf-8`,
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
     'x-request-id': requestId,
@@ -107,6 +118,22 @@ export interface OpenAiRelayOptions {
   sendWhole: (statusCode: number, contentType: string, body: Buffer) => void
   /** When the first output has been sent: the first token frame, or a whole answer with status 200. */
   onFirstToken: () => void
+  /** The stream's protocol when it is another API's than OpenAI's (Anthropic's, …). */
+  protocol?: StreamProtocol | undefined
+}
+
+/** Whether a frame commits the answer, by the request's protocol (OpenAI's when none). */
+function commits(frame: string, worker: WorkerEntry, protocol: StreamProtocol | undefined): boolean {
+  if (protocol === undefined) return frameCommits(frame, worker)
+  const kind = protocol.classify(frame)
+  if (typeof kind === 'object') {
+    throw new WorkerFailure(worker.id, `worker ${worker.id} failed before the first token: ${kind.error}`, {
+      retryable: true,
+      quarantine: false,
+      status: 502,
+    })
+  }
+  return kind === 'output'
 }
 
 /**
@@ -119,6 +146,9 @@ export interface OpenAiRelayOptions {
  * `WorkerFailure`; after it, the client gets an OpenAI error frame and the stream ends.
  */
 export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
+  const p = o.protocol
+  const frameEnd = p?.frameEnd ?? FRAME_END
+  const tokensIn = (buf: Buffer): number => (p ? countMarks(buf, p.tokenMarks) : countTokens(buf))
   return new Promise<RelayOutcome>((resolve, reject) => {
     let mode: 'sse' | 'whole' | 'failed' = 'whole'
     let status = 0
@@ -141,7 +171,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
       const owed = chunked ? control.owedChunkBytes() : 0
       if (owed > 0 && !target.destroyed)
         target.writeChunked!(Buffer.from(`${'\n'.repeat(owed - 2)}\r\n`, 'latin1'))
-      return endWithError(target, o.worker, tokens, why)
+      return endWithError(target, o.worker, tokens, why, p)
     }
     const settle = (outcome: RelayOutcome | Error): void => {
       if (settled) return
@@ -174,7 +204,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         mode =
           statusCode >= 500
             ? 'failed'
-            : statusCode === 200 && ct.startsWith('text/event-stream')
+            : statusCode === 200 && ct.startsWith(p?.contentType ?? 'text/event-stream')
               ? 'sse'
               : 'whole'
       },
@@ -185,7 +215,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
           return true
         }
         if (res) {
-          tokens += countTokens(chunk)
+          tokens += tokensIn(chunk)
           tail = tail === undefined || chunk.length >= 64 ? chunk : Buffer.concat([tail.subarray(-64), chunk])
           return chunked ? res.writeChunked!(chunk) : res.write(chunk)
         }
@@ -194,10 +224,10 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         let skipped = 0
         let committed = false
         try {
-          for (let end = pending.indexOf(FRAME_END); end >= 0; end = pending.indexOf(FRAME_END, scanFrom)) {
+          for (let end = pending.indexOf(frameEnd); end >= 0; end = pending.indexOf(frameEnd, scanFrom)) {
             const frame = pending.slice(scanFrom, end)
-            scanFrom = end + FRAME_END.length
-            if (frameCommits(frame, o.worker)) {
+            scanFrom = end + frameEnd.length
+            if (commits(frame, o.worker, p)) {
               committed = true
               break
             }
@@ -218,7 +248,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         // Bookkeeping after the write, so it never delays the first token.
         o.onFirstToken()
         // Frames held back before the first output (the role chunk) are not tokens.
-        tokens += Math.max(0, countTokens(held) - skipped)
+        tokens += Math.max(0, tokensIn(held) - (p ? 0 : skipped))
         tail = held
         return more
       },
@@ -236,7 +266,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
             return
           }
           o.onFirstToken()
-          settle({ outcome: 'ok', tokens: completionTokens(whole) })
+          settle({ outcome: 'ok', tokens: p ? wholeTokens(whole, p) : completionTokens(whole) })
           return
         }
         if (!res) {
@@ -244,8 +274,9 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
           settle(transportFailure(o.worker, new Error('stream ended before the first token')))
           return
         }
-        if (!tail!.subarray(-64).toString('latin1').includes(DONE_FRAME)) {
-          settle(fail(res, 'stream ended without [DONE]'))
+        const last = tail!.subarray(-64).toString('latin1')
+        if (!(p?.endMarks ?? [DONE_FRAME]).some((m) => last.includes(m))) {
+          settle(fail(res, p ? 'stream ended before its last event' : 'stream ended without [DONE]'))
           return
         }
         res.end()
@@ -268,11 +299,27 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
   })
 }
 
-function endWithError(res: RelayTarget, worker: WorkerEntry, tokens: number, why: string): RelayOutcome {
+function endWithError(
+  res: RelayTarget,
+  worker: WorkerEntry,
+  tokens: number,
+  why: string,
+  protocol: StreamProtocol | undefined,
+): RelayOutcome {
   const message = `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`
-  const body = openAiErrorBody(new RbeeError('RBEE_WORKER_FAILED', message))
-  if (!res.destroyed) res.end(`data: ${JSON.stringify(body)}\n\n`)
+  const e = new RbeeError('RBEE_WORKER_FAILED', message)
+  if (!res.destroyed)
+    res.end(protocol ? protocol.errorFrame(e) : `data: ${JSON.stringify(openAiErrorBody(e))}\n\n`)
   return { outcome: 'error', tokens, message }
+}
+
+/** The output tokens a whole answer of another API reports, 0 if it is not JSON. */
+function wholeTokens(buf: Buffer, protocol: StreamProtocol): number {
+  try {
+    return protocol.wholeTokens(parseJson(buf.toString('utf8')))
+  } catch {
+    return 0
+  }
 }
 
 /** `usage.completion_tokens` of a whole OpenAI answer, 0 if absent. */
