@@ -233,7 +233,7 @@ const invalid: Invalid[] = [
     ChatCompletionSchema,
     {
       ...completion,
-      choices: [{ ...completion.choices[0], finish_reason: 'tool_calls' }],
+      choices: [{ ...completion.choices[0], finish_reason: 'content_filter' }],
     },
     'choices.0.finish_reason',
   ],
@@ -294,11 +294,8 @@ test('a chat request with every nullable OpenAI field set to null is accepted', 
   assert.equal(req.max_tokens, null)
 })
 
-test('an assistant message with tool calls and null content passes, its extra fields dropped', () => {
-  const msg = ChatMessageSchema.parse({
-    role: 'assistant',
-    content: null,
-    tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
-  })
-  assert.deepEqual(msg, { role: 'assistant', content: null })
+test('an assistant message with tool calls and null content passes, its calls kept and extra fields dropped', () => {
+  const calls = [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }]
+  const msg = ChatMessageSchema.parse({ role: 'assistant', content: null, tool_calls: calls, refusal: null })
+  assert.deepEqual(msg, { role: 'assistant', content: null, tool_calls: calls })
 })

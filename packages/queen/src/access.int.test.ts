@@ -19,6 +19,9 @@ const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'POST /v1/chat/completions': 'user',
   'POST /v1/completions': 'user',
   'POST /v1/embeddings': 'user',
+  'POST /v1/messages': 'user',
+  'POST /v1/messages/count_tokens': 'user',
+  'POST /v1/responses': 'user',
   'POST /v1/jobs': 'user',
   'GET /v1/jobs/:id': 'user',
   'GET /v1/jobs/:id/stream': 'user',
@@ -39,6 +42,9 @@ const CREDENTIALS: WalkCredential[] = [
   { name: 'user key', authorization: bearer(USER_KEY), opens: (a) => a === 'public' || a === 'user' },
   { name: 'admin key', authorization: bearer(ADMIN_KEY), opens: (a) => a !== 'node' },
   { name: 'node token', authorization: bearer(NODE_TOKEN), opens: (a) => a === 'public' || a === 'node' },
+  // Anthropic's header carries a key like a bearer token: the same doors, no more.
+  { name: 'user key as x-api-key', apiKey: USER_KEY, opens: (a) => a === 'public' || a === 'user' },
+  { name: 'wrong key as x-api-key', apiKey: 'sk-wrong-0123456789', opens: (a) => a === 'public' },
 ]
 
 // A real queen (in-process, for its route table) with user and admin keys and a node token, on a

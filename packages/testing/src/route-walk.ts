@@ -14,6 +14,8 @@ export interface WalkedRoute {
 export interface WalkCredential {
   name: string
   authorization?: string
+  /** Its `x-api-key` header (Anthropic's way to send a key), if any. */
+  apiKey?: string
   /** Whether this credential may call a route of the given access on this daemon. */
   opens: (access: RouteAccessName) => boolean
 }
@@ -86,7 +88,7 @@ interface Answer {
 }
 
 /** One raw HTTP/1.1 request with the path exactly as given (no client normalises it). */
-function call(base: URL, method: string, path: string, authorization: string | undefined): Promise<Answer> {
+function call(base: URL, method: string, path: string, cred: WalkCredential): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{}' : undefined
     const req = request(
@@ -96,7 +98,8 @@ function call(base: URL, method: string, path: string, authorization: string | u
         method,
         path,
         headers: {
-          ...(authorization ? { authorization } : {}),
+          ...(cred.authorization ? { authorization: cred.authorization } : {}),
+          ...(cred.apiKey ? { 'x-api-key': cred.apiKey } : {}),
           ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}),
         },
         timeout: 10_000,
@@ -158,7 +161,7 @@ export async function walkRoutes(options: {
     )
     for (const path of pathVariants(filled)) {
       for (const cred of options.credentials) {
-        const answer = await call(base, route.method, path, cred.authorization)
+        const answer = await call(base, route.method, path, cred)
         const refused = answer.status === 401 || answer.status === 403
         const unrouted = answer.status === 404 && answer.code === 'RBEE_NOT_FOUND'
         const allowed = cred.opens(route.access)

@@ -24,6 +24,9 @@ const WORKER_ROUTES: Record<string, RouteAccessName> = {
   'POST /v1/chat/completions': 'node',
   'POST /v1/completions': 'node',
   'POST /v1/embeddings': 'node',
+  'POST /v1/messages': 'node',
+  'POST /v1/messages/count_tokens': 'node',
+  'POST /v1/responses': 'node',
 }
 
 describe('who may call each route of llm-worker-rbee', () => {

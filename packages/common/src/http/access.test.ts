@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Authenticator } from '../auth.js'
 import { silentLogger } from '../logger.js'
-import { ROUTE_ACCESS } from './access.js'
+import { apiRoute, ROUTE_ACCESS } from './access.js'
 import { createHttpServer } from './server.js'
 
 const keys = {
@@ -61,5 +61,27 @@ test('without keys the user and admin doors are open, and without a node token s
     server.app.get(`/${access}`, ROUTE_ACCESS[access], async () => 'ok')
   for (const path of ['/user', '/admin', '/node'])
     assert.equal((await server.app.inject({ url: path })).statusCode, 200)
+  await server.close()
+})
+
+test("Anthropic's x-api-key header opens the same doors as a bearer token; a route with its own error shape refuses in it", async () => {
+  const server = createHttpServer({ logger: silentLogger(), auth: new Authenticator(keys) })
+  server.app.get('/user', ROUTE_ACCESS.user, async () => 'ok')
+  server.app.get(
+    '/messages',
+    apiRoute('user', (e) => ({ type: 'error', error: { type: 'x', message: e.code } })),
+    async () => 'ok',
+  )
+  const call = (url: string, headers: Record<string, string>) => server.app.inject({ url, headers })
+  assert.equal((await call('/user', { 'x-api-key': 'user-key-123456' })).statusCode, 200)
+  assert.equal((await call('/user', { 'x-api-key': 'node-token-123456' })).statusCode, 401)
+  // A bearer token, when there is one, is the credential.
+  assert.equal(
+    (await call('/user', { authorization: 'Bearer wrong', 'x-api-key': 'user-key-123456' })).statusCode,
+    401,
+  )
+  const refused = await call('/messages', { 'x-api-key': 'wrong-key' })
+  assert.equal(refused.statusCode, 401)
+  assert.deepEqual(refused.json(), { type: 'error', error: { type: 'x', message: 'RBEE_UNAUTHORIZED' } })
   await server.close()
 })

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { ChatCompletionChunk } from '@rbee/contracts'
+import { RbeeError } from '../../errors.js'
+import type { TurnEnd } from '../dialect.js'
+import { OPENAI_RESPONSES } from './index.js'
+
+const end: TurnEnd = {
+  promptTokens: 10,
+  completionTokens: 4,
+  stopSequence: null,
+  timings: { prompt_tokens: 10, prompt_ms: 1, generation_ms: 2, tokens_per_s: 3, queue_ms: 0 },
+}
+const chunk = (
+  delta: ChatCompletionChunk['choices'][0]['delta'],
+  finish: 'length' | 'tool_calls' | null = null,
+) => ({
+  id: 'c',
+  object: 'chat.completion.chunk' as const,
+  created: 0,
+  model: 'tiny',
+  choices: [{ index: 0, delta, finish_reason: finish }],
+})
+const refusal = (body: unknown): string => {
+  try {
+    OPENAI_RESPONSES.parse(body)
+  } catch (err) {
+    assert.ok(err instanceof RbeeError)
+    assert.equal(err.status, 400)
+    return err.message
+  }
+  assert.fail('accepted')
+}
+
+test('a Responses request becomes a chat request: instructions, messages, function calls and their outputs', () => {
+  const req = OPENAI_RESPONSES.parse({
+    model: 'tiny',
+    instructions: 'be brief',
+    input: [
+      { role: 'user', content: 'weather?' },
+      { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'checking' }] },
+      { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { type: 'function_call_output', call_id: 'call_1', output: 'sunny' },
+    ],
+    tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' }, strict: true }],
+    tool_choice: { type: 'function', name: 'get_weather' },
+    max_output_tokens: 20,
+    text: { format: { type: 'json_schema', name: 'w', schema: { type: 'object' } } },
+    store: false,
+  })
+  assert.deepEqual(OPENAI_RESPONSES.toChat(req), {
+    model: 'tiny',
+    messages: [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'weather?' },
+      {
+        role: 'assistant',
+        content: 'checking',
+        tool_calls: [
+          {
+            id: 'call_1',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ],
+    max_completion_tokens: 20,
+    tools: [
+      { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } },
+    ],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    response_format: { type: 'json_schema', json_schema: { name: 'w', schema: { type: 'object' } } },
+    stream: false,
+  })
+})
+
+test('state on the server is refused with a 400 that says rbee keeps none; so is what a worker cannot honour', () => {
+  const base = { model: 'tiny', input: 'hi' }
+  assert.match(
+    refusal({ ...base, previous_response_id: 'resp_1' }),
+    /previous_response_id: rbee keeps no state/,
+  )
+  assert.match(refusal({ ...base, store: true }), /store: rbee keeps no state/)
+  assert.match(refusal({ ...base, conversation: 'conv_1' }), /conversation: rbee keeps no state/)
+  assert.match(refusal({ ...base, reasoning: { effort: 'low' } }), /reasoning: reasoning is not supported/)
+  assert.match(refusal({ ...base, tools: [{ type: 'web_search' }] }), /tools\.0\.type: only function tools/)
+  assert.match(
+    refusal({ ...base, input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] }),
+    /input\.0\.content\.0\.type: image input is not supported/,
+  )
+  assert.match(
+    refusal({ ...base, input: [{ type: 'item_reference', id: 'x' }] }),
+    /input\.0\.type: item references/,
+  )
+  assert.match(refusal({ ...base, seed: 1 }), /seed: Unrecognized key/)
+})
+
+test('a streamed turn is Responses events with sequence numbers, its final event named in its last bytes', () => {
+  const req = OPENAI_RESPONSES.parse({ model: 'tiny', input: 'hi', stream: true })
+  const s = OPENAI_RESPONSES.stream(req)
+  const events = [
+    ...s.start({ promptTokens: 10 }),
+    ...s.chunk(chunk({ role: 'assistant', content: '' })),
+    ...s.chunk(chunk({ content: 'Hel' })),
+    ...s.chunk(chunk({ content: 'lo' })),
+    ...s.chunk(chunk({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'f', arguments: '{}' } }] })),
+    ...s.chunk(chunk({}, 'tool_calls')),
+    ...s.end(end),
+  ]
+  assert.deepEqual(
+    events.map((e) => e.event),
+    [
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ],
+  )
+  assert.deepEqual(
+    events.map((e) => (e.data as { sequence_number: number }).sequence_number),
+    events.map((_, i) => i),
+  )
+  const done = events.at(-1)!.data as { response: { output: unknown[]; usage: unknown; status: string } }
+  assert.equal(done.response.status, 'completed')
+  assert.deepEqual(done.response.output[1], {
+    type: 'function_call',
+    id: (done.response.output[1] as { id: string }).id,
+    status: 'completed',
+    call_id: 'call_1',
+    name: 'f',
+    arguments: '{}',
+  })
+  assert.deepEqual(done.response.usage, {
+    input_tokens: 10,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 4,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 14,
+  })
+  assert.ok(JSON.stringify(done).endsWith('"type":"response.completed"}'))
+  assert.ok(OPENAI_RESPONSES.protocol.endMarks.some((m) => JSON.stringify(done).endsWith(m)))
+})
+
+test('an answer cut short by max_output_tokens is incomplete, streamed or whole', () => {
+  const req = OPENAI_RESPONSES.parse({ model: 'tiny', input: 'hi', max_output_tokens: 4 })
+  const s = OPENAI_RESPONSES.stream(req)
+  s.start({ promptTokens: 10 })
+  s.chunk(chunk({ content: 'abcd' }))
+  s.chunk(chunk({}, 'length'))
+  const last = s.end(end).at(-1)!
+  assert.equal(last.event, 'response.incomplete')
+  const whole = OPENAI_RESPONSES.whole(
+    req,
+    {
+      id: 'c',
+      object: 'chat.completion',
+      created: 0,
+      model: 'tiny',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'abcd' }, finish_reason: 'length' }],
+      usage: { prompt_tokens: 10, completion_tokens: 4, total_tokens: 14 },
+    },
+    end,
+  ) as { status: string; incomplete_details: unknown; output: Array<{ status: string }> }
+  assert.equal(whole.status, 'incomplete')
+  assert.deepEqual(whole.incomplete_details, { reason: 'max_output_tokens' })
+  assert.equal(whole.output[0]?.status, 'incomplete')
+})
+
+test('an error names the Responses parameter, not the chat field it became', () => {
+  const e = new RbeeError(
+    'RBEE_VALIDATION',
+    'invalid request body: max_completion_tokens: 99999 is more than 2048',
+    {
+      details: { issues: [{ path: 'max_completion_tokens', message: 'must be <= 2048' }] },
+    },
+  )
+  const body = OPENAI_RESPONSES.errorBody(e) as { error: { param: string; message: string } }
+  assert.equal(body.error.param, 'max_output_tokens')
+  assert.equal(body.error.message, 'invalid request body: max_output_tokens: 99999 is more than 2048')
+})
