@@ -1,36 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { AnthropicStreamEventSchema, type ChatCompletionChunk } from '@rbee/contracts'
+import { AnthropicStreamEventSchema } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
-import type { TurnEnd } from '../dialect.js'
+import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
 import { ANTHROPIC_MESSAGES, parseAnthropicCountTokens } from './index.js'
 
-const end: TurnEnd = {
-  promptTokens: 12,
-  completionTokens: 5,
-  stopSequence: null,
-  timings: { prompt_tokens: 12, prompt_ms: 1, generation_ms: 2, tokens_per_s: 3, queue_ms: 0 },
-}
-const chunk = (
-  delta: ChatCompletionChunk['choices'][0]['delta'],
-  finish: 'stop' | 'tool_calls' | null = null,
-) => ({
-  id: 'c',
-  object: 'chat.completion.chunk' as const,
-  created: 0,
-  model: 'tiny',
-  choices: [{ index: 0, delta, finish_reason: finish }],
-})
-const refusal = (body: unknown): string => {
-  try {
-    ANTHROPIC_MESSAGES.parse(body)
-  } catch (err) {
-    assert.ok(err instanceof RbeeError)
-    assert.equal(err.status, 400)
-    return err.message
-  }
-  assert.fail('accepted')
-}
+const end = turnEnd(12, 5)
+const chunk = chatChunk
+const refusal = (body: unknown): string => refusalOf((b) => ANTHROPIC_MESSAGES.parse(b), body)
 const base = { model: 'tiny', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }
 
 test('a Messages request becomes a chat request: system, text blocks, tool_use and tool_result in order', () => {

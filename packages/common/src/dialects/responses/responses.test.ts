@@ -1,36 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { ChatCompletionChunk } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
-import type { TurnEnd } from '../dialect.js'
+import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
 import { OPENAI_RESPONSES } from './index.js'
 
-const end: TurnEnd = {
-  promptTokens: 10,
-  completionTokens: 4,
-  stopSequence: null,
-  timings: { prompt_tokens: 10, prompt_ms: 1, generation_ms: 2, tokens_per_s: 3, queue_ms: 0 },
-}
-const chunk = (
-  delta: ChatCompletionChunk['choices'][0]['delta'],
-  finish: 'length' | 'tool_calls' | null = null,
-) => ({
-  id: 'c',
-  object: 'chat.completion.chunk' as const,
-  created: 0,
-  model: 'tiny',
-  choices: [{ index: 0, delta, finish_reason: finish }],
-})
-const refusal = (body: unknown): string => {
-  try {
-    OPENAI_RESPONSES.parse(body)
-  } catch (err) {
-    assert.ok(err instanceof RbeeError)
-    assert.equal(err.status, 400)
-    return err.message
-  }
-  assert.fail('accepted')
-}
+const end = turnEnd(10, 4)
+const chunk = chatChunk
+const refusal = (body: unknown): string => refusalOf((b) => OPENAI_RESPONSES.parse(b), body)
 
 test('a Responses request becomes a chat request: instructions, messages, function calls and their outputs', () => {
   const req = OPENAI_RESPONSES.parse({
