@@ -89,6 +89,11 @@ export const AnthropicToolSchema = z.strictObject({
     .optional(),
   strict: z.boolean().optional(),
   cache_control: CacheControlSchema,
+  /**
+   * Honoured as Anthropic defines it: a deferred tool stays out of the prompt (there, only a tool
+   * search brings it in; rbee runs no tool search, so the model cannot call it).
+   */
+  defer_loading: z.boolean().optional(),
 })
 export type AnthropicTool = z.infer<typeof AnthropicToolSchema>
 
@@ -106,13 +111,57 @@ export type AnthropicToolChoice = z.infer<typeof AnthropicToolChoiceSchema>
 
 const SystemSchema = stringOr(z.array(TextBlockSchema).max(1024))
 
-const ThinkingSchema = z.looseObject({ type: z.string() }).superRefine((t, ctx) => {
-  if (t.type !== 'disabled' || Object.keys(t).length > 1) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'extended thinking is not supported: rbee does not run it (only {"type":"disabled"})',
-    })
-  }
+const NO_THINKING =
+  'extended thinking is not supported: rbee runs no thinking (only "disabled" or "adaptive")'
+
+/**
+ * `disabled`, or `adaptive` (the model decides whether to think: rbee's models never do, so an
+ * answer has no thinking blocks and `display` has nothing to show); `enabled` asks for thinking.
+ */
+const ThinkingSchema = z.looseObject({ type: z.string() }).pipe(
+  z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({ type: z.literal('disabled') }),
+      z.strictObject({
+        type: z.literal('adaptive'),
+        display: z.enum(['omitted', 'summarized']).optional(),
+      }),
+    ],
+    { error: NO_THINKING },
+  ),
+)
+
+/**
+ * Server-side context edits: clearing earlier thinking is honoured (there is none to clear, as no
+ * thinking is ever run or accepted); clearing tool results is not done here.
+ */
+const ContextManagementSchema = z.strictObject({
+  edits: z
+    .array(
+      z
+        .looseObject({ type: z.string() })
+        .pipe(
+          z.discriminatedUnion(
+            'type',
+            [z.strictObject({ type: z.literal('clear_thinking_20251015'), keep: z.unknown().optional() })],
+            { error: 'only clear_thinking edits are supported: rbee does not clear tool results' },
+          ),
+        ),
+    )
+    .max(16),
+})
+
+/**
+ * `effort: "high"` is the default (a worker spends what the request allows); the others are not
+ * honoured. `format` (a JSON schema the answer must follow) becomes the chat's `response_format`.
+ */
+const OutputConfigSchema = z.strictObject({
+  effort: z.literal('high', { error: 'only "high" (the default) is supported' }).optional(),
+  format: z
+    .strictObject({ type: z.literal('json_schema'), schema: JsonSchemaObjectSchema })
+    .nullable()
+    .optional(),
 })
 
 /** What both `/v1/messages` and `/v1/messages/count_tokens` take. */
@@ -123,6 +172,8 @@ const PromptFields = {
   tools: z.array(AnthropicToolSchema).max(128).optional(),
   tool_choice: AnthropicToolChoiceSchema.optional(),
   thinking: ThinkingSchema.optional(),
+  context_management: ContextManagementSchema.nullable().optional(),
+  output_config: OutputConfigSchema.optional(),
   /** Accepted like the blocks' own hint (see `CacheControlSchema`). */
   cache_control: CacheControlSchema,
 }
@@ -136,7 +187,7 @@ export const AnthropicMessagesRequestSchema = z.strictObject({
   top_p: z.number().gt(0).max(1).optional(),
   top_k: z.int().min(0).max(10_000).optional(),
   /** `user_id` is passed on as the request's user (OpenAI's `user`). */
-  metadata: z.strictObject({ user_id: z.string().max(256).nullable().optional() }).optional(),
+  metadata: z.strictObject({ user_id: z.string().max(512).nullable().optional() }).optional(),
 })
 export type AnthropicMessagesRequest = z.infer<typeof AnthropicMessagesRequestSchema>
 

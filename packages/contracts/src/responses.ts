@@ -104,13 +104,35 @@ export const ResponsesInputItemSchema = z.preprocess(
 export type ResponsesInputItem = z.infer<typeof ResponsesInputItemSchema>
 
 export const ResponsesFunctionToolSchema = z.strictObject({
-  type: z.literal('function', { error: 'only function tools are supported: rbee runs no built-in tools' }),
+  type: z.literal('function'),
   name: ToolNameSchema,
   description: z.string().max(65_536).nullable().optional(),
   parameters: JsonSchemaObjectSchema.nullable().optional(),
   strict: z.boolean().nullable().optional(),
 })
 export type ResponsesFunctionTool = z.infer<typeof ResponsesFunctionToolSchema>
+
+const BUILT_IN = 'built-in tools are not supported: rbee runs no tools itself (only function tools)'
+const UNSUPPORTED_TOOLS: Record<string, string> = {
+  web_search: BUILT_IN,
+  web_search_preview: BUILT_IN,
+  file_search: BUILT_IN,
+  computer_use_preview: BUILT_IN,
+  code_interpreter: BUILT_IN,
+  image_generation: BUILT_IN,
+  local_shell: BUILT_IN,
+  shell: BUILT_IN,
+  apply_patch: BUILT_IN,
+  mcp: 'MCP tools are not supported: only function tools',
+  custom: 'custom (free-form) tools are not supported: only function tools',
+  namespace: 'tool namespaces are not supported: give function tools at the top level',
+}
+
+/** A tool: function tools are honoured; every other kind is refused with the reason. */
+export const ResponsesToolSchema = z.discriminatedUnion('type', [
+  ResponsesFunctionToolSchema,
+  refusedTypes(UNSUPPORTED_TOOLS),
+])
 
 export const ResponsesToolChoiceSchema = z.union([
   z.enum(['none', 'auto', 'required']),
@@ -145,7 +167,7 @@ export const ResponsesRequestSchema = z.strictObject({
     })
     .nullable()
     .optional(),
-  tools: z.array(ResponsesFunctionToolSchema).max(128).optional(),
+  tools: z.array(ResponsesToolSchema).max(128).optional(),
   tool_choice: ResponsesToolChoiceSchema.optional(),
   parallel_tool_calls: z.boolean().nullable().optional(),
   text: z.strictObject({ format: ResponsesTextFormatSchema.optional() }).optional(),
@@ -162,8 +184,32 @@ export const ResponsesRequestSchema = z.strictObject({
     z.union([z.literal(false), z.null()]),
     'background responses are not supported',
   ).optional(),
-  include: z.array(z.string()).max(0, 'rbee has no extra output to include').nullable().optional(),
-  reasoning: only(z.null(), 'reasoning is not supported: rbee does not run reasoning').optional(),
+  /**
+   * `reasoning.encrypted_content` is honoured: reasoning items carry it, and there are none. Any
+   * other extra output (log probabilities, …) is not produced.
+   */
+  include: z
+    .array(z.literal('reasoning.encrypted_content', { error: 'rbee has no such output to include' }))
+    .max(1)
+    .nullable()
+    .optional(),
+  /**
+   * No reasoning is run: `effort: "none"` (or none given) is honoured, and a `summary` has nothing
+   * to summarize; any other effort asks for reasoning.
+   */
+  reasoning: z
+    .strictObject({
+      effort: z
+        .literal('none', { error: 'reasoning is not supported: rbee runs none (only "none")' })
+        .nullable()
+        .optional(),
+      summary: z.enum(['auto', 'concise', 'detailed']).nullable().optional(),
+      generate_summary: z.enum(['auto', 'concise', 'detailed']).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
+  /** Codex's client identification (thread and turn ids): accepted; rbee keeps no per-client state. */
+  client_metadata: z.record(z.string().max(256), z.string().max(16_384)).optional(),
   truncation: only(
     z.union([z.literal('disabled'), z.null()]),
     'truncation "auto" is not supported: a prompt that does not fit the context is refused',

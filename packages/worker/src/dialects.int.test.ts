@@ -127,9 +127,9 @@ describe("a worker speaks Anthropic's Messages API and OpenAI's Responses API", 
         model: 'tiny',
         max_tokens: 8,
         messages: hello,
-        thinking: { type: 'adaptive' },
+        thinking: { type: 'enabled', budget_tokens: 1024 },
       }),
-      /thinking: extended thinking is not supported/,
+      /thinking\.type: extended thinking is not supported/,
     )
     const stranger = new Anthropic({ baseURL: w.url, apiKey: 'sk-wrong-0123456789', maxRetries: 0 })
     await assert.rejects(

@@ -80,6 +80,38 @@ test('a Messages request becomes a chat request: system, text blocks, tool_use a
   )
 })
 
+test('what Claude Code sends is taken: adaptive thinking (none runs), clearing thinking, default effort, deferred tools left out', () => {
+  const req = ANTHROPIC_MESSAGES.parse({
+    ...base,
+    messages: [
+      ...base.messages,
+      { role: 'system', content: [{ type: 'text', text: 'now', cache_control: { type: 'ephemeral' } }] },
+    ],
+    thinking: { type: 'adaptive', display: 'omitted' },
+    context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+    output_config: { effort: 'high' },
+    metadata: { user_id: '{"device_id":"d","session_id":"s"}' },
+    tools: [
+      { name: 'Bash', input_schema: { type: 'object' } },
+      { name: 'DeferredToolPlaceholder', input_schema: { type: 'object' }, defer_loading: true },
+    ],
+  })
+  const chat = ANTHROPIC_MESSAGES.toChat(req)
+  assert.deepEqual(
+    chat.tools?.map((t) => t.function.name),
+    ['Bash'],
+  )
+  assert.deepEqual(chat.messages.at(-1), { role: 'system', content: 'now' })
+  assert.match(
+    refusal({
+      ...base,
+      tools: [{ name: 'x', input_schema: { type: 'object' }, defer_loading: true }],
+      tool_choice: { type: 'tool', name: 'x' },
+    }),
+    /tool_choice\.name: no tool named x is loaded/,
+  )
+})
+
 test('what a worker cannot honour is a 400 naming the field, with the reason', () => {
   assert.match(
     refusal({ ...base, messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }),
@@ -87,7 +119,12 @@ test('what a worker cannot honour is a 400 naming the field, with the reason', (
   )
   assert.match(
     refusal({ ...base, thinking: { type: 'enabled', budget_tokens: 1024 } }),
-    /thinking: extended thinking/,
+    /thinking\.type: extended thinking/,
+  )
+  assert.match(refusal({ ...base, output_config: { effort: 'low' } }), /output_config\.effort: only "high"/)
+  assert.match(
+    refusal({ ...base, context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] } }),
+    /context_management\.edits\.0\.type: only clear_thinking edits/,
   )
   assert.match(refusal({ ...base, service_tier: 'auto' }), /service_tier: Unrecognized key/)
   assert.match(refusal({ ...base, max_tokens: undefined }), /max_tokens: /)

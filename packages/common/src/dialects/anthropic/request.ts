@@ -78,7 +78,10 @@ function toolChoice(c: AnthropicToolChoice): ChatToolChoice {
 /** The prompt part of a Messages or count_tokens request as chat request fields. */
 export function anthropicPrompt(
   req: AnthropicCountTokensRequest,
-): Pick<ChatCompletionRequest, 'model' | 'messages' | 'tools' | 'tool_choice' | 'parallel_tool_calls'> {
+): Pick<
+  ChatCompletionRequest,
+  'model' | 'messages' | 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'response_format'
+> {
   const messages: ChatMessage[] = []
   if (req.system !== undefined) {
     messages.push({
@@ -89,16 +92,30 @@ export function anthropicPrompt(
   for (const [i, m] of req.messages.entries())
     messages.push(...toChatMessages(m.role, m.content, `messages.${i}.content`))
   const choice = req.tool_choice
+  // A deferred tool stays out of the prompt, so it cannot be the one the model must call.
+  const loaded = req.tools?.filter((t) => t.defer_loading !== true)
+  if (choice?.type === 'tool' && req.tools !== undefined && !loaded?.some((t) => t.name === choice.name)) {
+    throw fieldError('tool_choice.name', `no tool named ${choice.name} is loaded (given and not deferred)`)
+  }
+  const format = req.output_config?.format
   return {
     model: req.model,
     messages,
-    ...(req.tools === undefined
+    ...(loaded === undefined || loaded.length === 0
       ? {}
-      : { tools: req.tools.map((t) => chatTool({ ...t, parameters: t.input_schema })) }),
+      : { tools: loaded.map((t) => chatTool({ ...t, parameters: t.input_schema })) }),
     ...(choice === undefined ? {} : { tool_choice: toolChoice(choice) }),
     ...(choice !== undefined && choice.type !== 'none' && choice.disable_parallel_tool_use
       ? { parallel_tool_calls: false }
       : {}),
+    ...(format == null
+      ? {}
+      : {
+          response_format: {
+            type: 'json_schema',
+            json_schema: { name: 'output', schema: format.schema, strict: true },
+          },
+        }),
   }
 }
 

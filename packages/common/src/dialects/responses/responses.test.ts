@@ -52,6 +52,27 @@ test('a Responses request becomes a chat request: instructions, messages, functi
   })
 })
 
+test('what Codex sends is taken: no reasoning to run or summarize, no encrypted reasoning to include, its ids', () => {
+  const req = OPENAI_RESPONSES.parse({
+    model: 'tiny',
+    stream: true,
+    input: [{ type: 'message', role: 'developer', content: [{ type: 'input_text', text: 'rules' }] }],
+    tools: [{ type: 'function', name: 'exec_command', parameters: { type: 'object' }, strict: false }],
+    tool_choice: 'auto',
+    parallel_tool_calls: true,
+    reasoning: { summary: 'auto' },
+    store: false,
+    include: ['reasoning.encrypted_content'],
+    prompt_cache_key: 'thread-1',
+    client_metadata: { thread_id: 'thread-1' },
+  })
+  assert.deepEqual(OPENAI_RESPONSES.toChat(req).messages, [{ role: 'developer', content: 'rules' }])
+  assert.match(
+    refusal({ ...req, tools: [{ type: 'web_search' }] }),
+    /tools\.0\.type: built-in tools are not supported/,
+  )
+})
+
 test('state on the server is refused with a 400 that says rbee keeps none; so is what a worker cannot honour', () => {
   const base = { model: 'tiny', input: 'hi' }
   assert.match(
@@ -60,8 +81,18 @@ test('state on the server is refused with a 400 that says rbee keeps none; so is
   )
   assert.match(refusal({ ...base, store: true }), /store: rbee keeps no state/)
   assert.match(refusal({ ...base, conversation: 'conv_1' }), /conversation: rbee keeps no state/)
-  assert.match(refusal({ ...base, reasoning: { effort: 'low' } }), /reasoning: reasoning is not supported/)
-  assert.match(refusal({ ...base, tools: [{ type: 'web_search' }] }), /tools\.0\.type: only function tools/)
+  assert.match(
+    refusal({ ...base, reasoning: { effort: 'low' } }),
+    /reasoning\.effort: reasoning is not supported/,
+  )
+  assert.match(
+    refusal({ ...base, include: ['message.output_text.logprobs'] }),
+    /include\.0: rbee has no such output/,
+  )
+  assert.match(
+    refusal({ ...base, tools: [{ type: 'web_search' }] }),
+    /tools\.0\.type: built-in tools are not supported/,
+  )
   assert.match(
     refusal({ ...base, input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] }),
     /input\.0\.content\.0\.type: image input is not supported/,
