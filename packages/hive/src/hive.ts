@@ -112,6 +112,11 @@ export interface HiveOptions {
   /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default 30_000 */
   downloadStallTimeoutMs?: number
   /**
+   * Free bytes a download must leave on the models' file system (checked before it starts and as
+   * it goes). @default DEFAULT_DOWNLOAD_DISK_MARGIN_MB MiB
+   */
+  downloadDiskMarginBytes?: number
+  /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;
    * after two checks without a subscriber it announces itself to the queen again.
    * @default 5000
@@ -333,6 +338,7 @@ export class Hive {
       estimateShape: shape,
       retryInitialMs: o.downloadRetryInitialMs,
       stallTimeoutMs: o.downloadStallTimeoutMs,
+      diskMarginBytes: o.downloadDiskMarginBytes,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,
