@@ -273,6 +273,64 @@ test('a hive stopped mid-download keeps the partial file, and the next download 
   )
 })
 
+test('three concurrent downloads of the same file all succeed with one transfer: the later ones follow the first', async () => {
+  hub.addRepo('acme', 'shared', { 'shared.Q4_0.gguf': tiny })
+  hub.fault('acme', 'shared', 'shared.Q4_0.gguf', { holdAtByte: 64 * 1024 })
+  const before = hub.requests.length
+  const stalls = hub.stalls + 1
+  const posted = await Promise.all(
+    [1, 2, 3].map(() => postJob(hive.url, { operation: 'model_download', model: 'hf:acme/shared' })),
+  )
+  assert.deepEqual(
+    posted.map((p) => p.status),
+    [201, 201, 201],
+  )
+  const ids = posted.map((p) => String(p.body.job_id))
+  // Each job is read to its end. Two of them follow the first (or, before followers existed,
+  // end at once): the transfer is held until both have.
+  let twoSettled!: () => void
+  const both = new Promise<void>((r) => {
+    twoSettled = r
+  })
+  let settled = 0
+  const runs = ids.map((id) => {
+    let seen = false
+    const events = readJob(hive.url, id, {
+      onEvent: (e) => {
+        const follows = e.kind === 'narration' && e.narration.action === 'download_follow'
+        if (!seen && (follows || e.kind === 'end')) {
+          seen = true
+          if (++settled === 2) twoSettled()
+        }
+      },
+    })
+    return { id, events }
+  })
+  await hub.stalled(stalls)
+  await both
+  hub.release()
+  const done = await Promise.all(runs.map(async (r) => summarize(r.id, await r.events)))
+
+  for (const run of done) assert.equal(run.outcome, 'done', `job ${run.job_id}: ${run.message}`)
+  const entries = done.map((run) => ModelEntrySchema.parse(payloadOf(run, 'model')))
+  assert.deepEqual(new Set(entries.map((e) => e.id)), new Set(['shared.Q4_0']))
+  assert.equal(entries[0]!.sha256, hub.sha256('acme', 'shared', 'shared.Q4_0.gguf'))
+  const gets = hub.requests.slice(before).filter((r) => r.server === 'cdn' && r.method === 'GET')
+  assert.equal(gets.length, 1, 'one transfer for the three jobs')
+
+  const leaders = done.filter((run) => !run.narrations.some((n) => n.action === 'download_follow'))
+  assert.equal(leaders.length, 1, 'one job transfers, two follow it')
+  for (const run of done.filter((r) => r !== leaders[0])) {
+    const follow = run.narrations.find((n) => n.action === 'download_follow')!
+    assert.match(
+      follow.human,
+      new RegExp(`being downloaded by job ${leaders[0]!.job_id}; following its progress`),
+    )
+    const progress = run.narrations.filter((n) => n.action === 'download_progress')
+    assert.equal(progress.at(-1)?.progress, 1, 'a follower hears the transfer to its end')
+  }
+})
+
 const MiB = 1024 * 1024
 const noTmpfs = (await canMountTmpfs()) ? false : 'needs root to mount a small tmpfs'
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative } from 'node:path'
-import { type JobContext, type Logger, RbeeError } from '@rbee/common'
+import { type Logger, RbeeError } from '@rbee/common'
 import type { ModelEntry } from '@rbee/contracts'
 import type { GgufHeaderPool } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
@@ -12,6 +12,7 @@ import { hfModelId, hfSource, isHfRef, parseHfRef } from './hf-ref.js'
 import { pickGgufFile } from './pick-quantization.js'
 import { formatBytes } from './progress-meter.js'
 import { resumableDownload } from './resumable-download.js'
+import { type DownloadReporter, SharedDownload } from './shared-download.js'
 
 export interface ModelDownloadsOptions {
   hub: HfHub
@@ -43,20 +44,21 @@ interface PartialMeta {
   size: number | null
 }
 
-/** The part of a job a download reports to. */
-export type DownloadReporter = Pick<JobContext, 'signal' | 'narrate'>
+export type { DownloadReporter }
 
 /**
  * `model_download`: resolves an `hf:` reference (picking the best quantization when no file is
  * named), streams the file into `models/.partial/` with progress, resumes interrupted transfers,
  * checks the sha256 against the hub's LFS hash, validates the GGUF header, renames the file into
  * `models/hf/<org>/<repo>/` and registers it. Cancelling removes the partial file and registers
- * nothing. Free space is checked against the bytes still to download plus a margin, before and during.
+ * nothing. A download of a file already being downloaded follows that transfer (its progress,
+ * then its result or error); the transfer stops only when every job following it is cancelled.
+ * Free space is checked against the bytes still to download plus a margin, before and during.
  */
 export class ModelDownloads {
   readonly #o: ModelDownloadsOptions
-  /** Sources being downloaded now → the job doing it. */
-  readonly #active = new Map<string, string>()
+  /** Sources being downloaded now → their transfer. */
+  readonly #active = new Map<string, SharedDownload<ModelEntry>>()
 
   constructor(options: ModelDownloadsOptions) {
     this.#o = options
@@ -102,15 +104,27 @@ export class ModelDownloads {
       }
     }
     const id = existing?.id ?? hfModelId(target, (candidate) => catalog.idTakenByOther(candidate, source))
-    const running = this.#active.get(source)
-    if (running)
-      throw new RbeeError('RBEE_CONFLICT', `${source} is already being downloaded by job ${running}`)
-    this.#active.set(source, job.id)
-    try {
-      return await this.#download(target, source, id, job)
-    } finally {
-      this.#active.delete(source)
+    for (let running = this.#active.get(source); running; running = this.#active.get(source)) {
+      if (!running.signal.aborted) {
+        job.narrate(
+          'download_follow',
+          `${source} is already being downloaded by job ${running.leader}; following its progress`,
+        )
+        running.join(job)
+        return running.result
+      }
+      // Everyone left that one: let it clean up, then start afresh.
+      await running.result.catch(() => {})
     }
+    job.signal.throwIfAborted()
+    const shared = new SharedDownload<ModelEntry>(job.id)
+    shared.join(job)
+    this.#active.set(source, shared)
+    return shared.run((reporter) =>
+      this.#download(target, source, id, reporter).finally(() => {
+        if (this.#active.get(source) === shared) this.#active.delete(source)
+      }),
+    )
   }
 
   /** What could be freed on the models' file system: the largest downloaded models. */
