@@ -16,6 +16,7 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   RBEE_SPAWN_FAILED: 'a worker for this model could not be started',
   RBEE_DOWNLOAD_FAILED: 'the model download failed',
   RBEE_CHECKSUM_MISMATCH: 'the downloaded model did not match its checksum',
+  RBEE_DISK_FULL: 'the hive has not enough free disk space for the model',
   RBEE_ENGINE: 'the inference engine failed',
 }
 

@@ -41,6 +41,11 @@ export const ERROR_CODES = {
   RBEE_CHECKSUM_MISMATCH: 502,
   /** The hub's answer breaks a download rule (more bytes than announced, a compressed body). */
   RBEE_DOWNLOAD_REFUSED: 502,
+  /**
+   * Not enough free space on the hive for a download (before it starts, or as it goes): the
+   * message gives the bytes needed, the bytes free, where, and what to free.
+   */
+  RBEE_DISK_FULL: 507,
   RBEE_CANCELLED: 499,
   RBEE_CONFIG: 400,
   RBEE_ENGINE: 500,

@@ -45,6 +45,7 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ? (await client.hives(ctx.signal)).filter((h) => h.online).map((h) => h.id)
         : [await pickHive(client, named, ctx.signal)]
     const rows: Array<{ hive: string; model: ModelEntry }> = []
+    const rebuiltNotes: string[] = []
     for (const hive of hives) {
       const out = await runOperation(ctx, client, { operation: 'model_list', hive_id: hive }, view, {
         quiet: true,
@@ -52,6 +53,7 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
       if (out === 'interrupted') return EXIT.interrupted
       for (const model of lastData(out, ModelListPayloadSchema, 'a model list').models)
         rows.push({ hive, model })
+      for (const n of out.narration) if (n.action === 'catalog_rebuilt') rebuiltNotes.push(n.human)
     }
     if (boolFlag(args, 'json')) {
       ctx.out.stdout.write(
@@ -70,7 +72,11 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ['HIVE', 'ID', 'ARCH', 'PARAMS', 'QUANT', 'SIZE', 'MEMORY/WORKER', 'SOURCE'],
         rows.map(({ hive, model: m }) => [
           hive,
-          m.available ? m.id : `${m.id} ${paint(c, 'red', '(unavailable)')}`,
+          [
+            m.id,
+            ...(m.rebuilt ? [paint(c, 'yellow', '(rebuilt)')] : []),
+            ...(m.available ? [] : [paint(c, 'red', '(unavailable)')]),
+          ].join(' '),
           m.architecture,
           formatParams(m.parameter_count),
           m.quantization,
@@ -80,6 +86,8 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ]),
       ),
     )
+    // A hive that rebuilt its catalog says where the old one went and what came back.
+    for (const note of rebuiltNotes) ctx.out.stderr.write(`${paint(c, 'yellow', '(rebuilt)')} ${note}\n`)
     return EXIT.ok
   } finally {
     await client.close()
