@@ -11,6 +11,7 @@ import {
   openAiErrorBody,
   RbeeError,
   type RequestDeadlines,
+  requestDeadline,
   retryAfterHeader,
   toRbeeError,
 } from '@rbee/common'
@@ -90,6 +91,8 @@ interface LaneRequest {
   key: string | null
   /** Whether the caller may read server-side error details. */
   disclose: boolean
+  /** From `X-Request-Deadline`/`X-Request-Timeout` (epoch milliseconds). */
+  deadlineAt: number | undefined
 }
 
 /** One client connection while the lane holds it. */
@@ -220,6 +223,13 @@ class LaneConnection {
     }
     const parsed = route.schema.safeParse(json)
     if (!parsed.success) return 'hand-off'
+    let deadlineAt: number | undefined
+    try {
+      deadlineAt = requestDeadline(head.headers)
+    } catch {
+      // The HTTP server answers it: a 400 naming the header.
+      return 'hand-off'
+    }
     this.#buf = buf.subarray(total)
     return {
       head,
@@ -228,10 +238,11 @@ class LaneConnection {
       stream: parsed.data.stream === true,
       key: caller.key,
       disclose: o.auth.isAdmin(caller),
+      deadlineAt,
     }
   }
 
-  async #serve({ head, body, model, stream, key, disclose }: LaneRequest): Promise<void> {
+  async #serve({ head, body, model, stream, key, disclose, deadlineAt }: LaneRequest): Promise<void> {
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -250,7 +261,7 @@ class LaneConnection {
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream, body, requestId, key, signal: ac.signal },
+        { path: head.path, model, stream, body, requestId, key, signal: ac.signal, deadlineAt },
       )
     } catch (err) {
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
+import { errorMessage, type JobContext, RbeeError, requestDeadline } from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -42,6 +42,11 @@ export interface OpenAiRequest {
   key: string | null
   /** Aborted when the client goes away. */
   signal: AbortSignal
+  /**
+   * The request's deadline (epoch milliseconds, from `X-Request-Deadline`/`X-Request-Timeout`):
+   * queue wait, spawn wait and generation all count against it.
+   */
+  deadlineAt?: number | undefined
 }
 
 /**
@@ -63,6 +68,7 @@ export class InferenceRouter {
       if (err.code === 'RBEE_QUEUE_FULL') return 'queue_full'
       if (err.code === 'RBEE_QUEUE_TIMEOUT') return 'queue_timeout'
       if (err.code === 'RBEE_CANCELLED') return 'cancelled'
+      if (err.code === 'RBEE_DEADLINE_EXCEEDED') return 'deadline'
       if (err.status < 500) return 'rejected'
     }
     return 'error'
@@ -72,6 +78,7 @@ export class InferenceRouter {
    * Proxies an OpenAI request (a fastify route's) to a worker serving `model`. Until the first
    * token the answer can still be an ordinary error (thrown, so the server answers in OpenAI's
    * shape); from then on the reply is hijacked and bytes pass straight through.
+   * @throws RbeeError `RBEE_VALIDATION` (400) for a malformed or past deadline header.
    */
   async openAi(
     req: FastifyRequest,
@@ -81,6 +88,7 @@ export class InferenceRouter {
     stream: boolean,
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
+    const deadlineAt = requestDeadline(req.headers)
     await this.openAiOn(
       {
         commit: (worker) => this.#hijack(reply, worker, requestId),
@@ -100,6 +108,7 @@ export class InferenceRouter {
         requestId,
         key: req.caller.key,
         signal: clientGoneSignal(reply),
+        deadlineAt,
       },
     )
   }
@@ -111,7 +120,7 @@ export class InferenceRouter {
    */
   async openAiOn(to: OpenAiResponder, r: OpenAiRequest): Promise<void> {
     const { metrics } = this.#o
-    const { path, model, body, requestId, signal } = r
+    const { path, model, body, requestId, signal, deadlineAt } = r
     const route = path.slice('/v1/'.length)
     const started = performance.now()
     let committed = false
@@ -121,7 +130,7 @@ export class InferenceRouter {
       const outcome = await routeRequest(
         this.#o,
         model,
-        { signal },
+        { signal, deadlineAt },
         async (worker, _attempt, trySignal) => {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
@@ -133,6 +142,7 @@ export class InferenceRouter {
             body,
             signal: trySignal,
             requestId,
+            deadlineAt,
             headersTimeoutMs: r.stream ? STREAM_HEADERS_TIMEOUT_MS : WHOLE_ANSWER_TIMEOUT_MS,
             commit: () => {
               committed = true
@@ -173,7 +183,9 @@ export class InferenceRouter {
   /** The `infer` operation: tokens become the job's `token` events as they are generated. */
   async infer(op: OperationOf<'infer'>, ctx: JobContext): Promise<void> {
     const { metrics } = this.#o
-    const { operation: _op, model, prompt, hive_id: hiveId, ...sampling } = op
+    // The job's deadline (its `timeout`) reaches the worker as a header, like every other.
+    const { operation: _op, model, prompt, hive_id: hiveId, timeout: _t, ...sampling } = op
+    const { deadlineAt } = ctx
     const body = JSON.stringify({ prompt, ...sampling, request_id: ctx.id })
     const started = performance.now()
     let tokens = 0
@@ -185,6 +197,7 @@ export class InferenceRouter {
         model,
         {
           signal: ctx.signal,
+          deadlineAt,
           hiveId,
           onQueued: (position, depth) =>
             ctx.narrate(
@@ -210,6 +223,7 @@ export class InferenceRouter {
             signal: trySignal,
             requestId: ctx.id,
             headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
+            deadlineAt,
           })
           if (res.statusCode !== 200) throw await this.#o.proxy.failure(worker, res)
           const end = await relayInfer(res, {
