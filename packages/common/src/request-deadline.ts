@@ -24,8 +24,8 @@ function headerError(header: string, problem: string): RbeeError {
 
 /** A header value as shown in a message: bounded, printable. */
 function shown(value: string): string {
-  const v = value.length > 64 ? `${value.slice(0, 64)}…` : value
-  return `'${v.replace(/[^\x20-\x7e]/g, '?')}'`
+  const v = value.replace(/[^\x20-\x7e]/g, '?')
+  return `'${v.length > 64 ? `${v.slice(0, 64)}…` : v}'`
 }
 
 function single(headers: HeaderBag, name: string): string | undefined {
