@@ -37,6 +37,24 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
     return Date.now() - t0
   }
 
+  /** Takes the worker's only slot with a long stream until `release()`. */
+  const hogTheSlot = async (): Promise<{ release: () => Promise<void> }> => {
+    const ac = new AbortController()
+    const busy = await openai.completions.create(
+      { model: 'tiny', prompt: 'hog', max_tokens: 16000, stream: true },
+      { signal: ac.signal },
+    )
+    const reading = (async () => {
+      for await (const _ of busy);
+    })().catch(() => {})
+    return {
+      release: async () => {
+        ac.abort()
+        await reading
+      },
+    }
+  }
+
   before(async () => {
     queen = await startQueen({ args: ['--worker-slots', '1', '--worker-ctx-size', '16384'] })
     client = new QueenClient({ baseUrl: queen.url })
@@ -64,7 +82,8 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
     assert.equal(job.outcome, 'error')
     assert.match(
       job.message ?? '',
-      /^RBEE_DEADLINE_EXCEEDED: deadline exceeded: the job did not finish within [\d.]+ s; last step: /,
+      // The job's own deadline and the queue's fire together; either says where it was.
+      /^RBEE_DEADLINE_EXCEEDED: deadline exceeded: (the job did not finish within [\d.]+ s; last step: |waited [\d.]+ s for a worker of tiny to start)/,
     )
     assert.ok(Date.now() - t0 < 300 + DEADLINE_GRACE_MS, `answered after ${Date.now() - t0} ms`)
     // The spawn was not the requests' to cancel: the worker comes up for the next one.
@@ -212,14 +231,7 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
     assert.ok((await slotsFree(w.url)) < 500)
 
     // The only slot is busy with a long stream: the next request waits in the queue until its deadline.
-    const hog = new AbortController()
-    const busy = await openai.completions.create(
-      { model: 'tiny', prompt: 'hog', max_tokens: 16000, stream: true },
-      { signal: hog.signal },
-    )
-    const reading = (async () => {
-      for await (const _ of busy);
-    })().catch(() => {})
+    const hog = await hogTheSlot()
     try {
       const t0 = Date.now()
       const queued = await post(
@@ -235,8 +247,51 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
       const took = Date.now() - t0
       assert.ok(took >= 480 && took < 1500, `answered after ${took} ms`)
     } finally {
-      hog.abort()
-      await reading
+      await hog.release()
+    }
+  })
+
+  test('a streamed request that asks for progress (X-Rbee-Progress: 1) hears its queue position as SSE comments, which the official openai client skips', async () => {
+    const hog = await hogTheSlot()
+    try {
+      // Raw: the stream opens with the position, and the deadline that passes in the queue is its
+      // last frame (the status was sent with the first comment).
+      const raw = await post(
+        '/v1/completions',
+        { model: 'tiny', prompt: 'x', max_tokens: 2, stream: true },
+        { 'x-rbee-progress': '1', 'x-request-timeout': '0.4' },
+      )
+      assert.equal(raw.status, 200)
+      const text = await raw.text()
+      assert.match(text, /^: queued: position 1 of 1\n\n/)
+      assert.match(
+        text,
+        /data: \{"error":\{"message":"deadline exceeded: waited [\d.]+ s in the queue for tiny[^\n]*"code":"RBEE_DEADLINE_EXCEEDED"/,
+      )
+      const bad = await post(
+        '/v1/completions',
+        { model: 'tiny', prompt: 'x', stream: true },
+        { 'x-rbee-progress': 'yes' },
+      )
+      assert.equal(bad.status, 400)
+      assert.equal(((await bad.json()) as { error: { param: string } }).error.param, 'X-Rbee-Progress')
+
+      // The openai client: the stream opens while queued, and the tokens follow once the slot frees.
+      const stream = await openai.chat.completions.create(
+        { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true },
+        { headers: { 'X-Rbee-Progress': '1' } },
+      )
+      await hog.release()
+      let content = ''
+      let finish: string | null = null
+      for await (const chunk of stream) {
+        content += chunk.choices[0]?.delta.content ?? ''
+        finish = chunk.choices[0]?.finish_reason ?? finish
+      }
+      assert.ok(content.length > 0)
+      assert.ok(finish === 'length' || finish === 'stop', String(finish))
+    } finally {
+      await hog.release()
     }
   })
 

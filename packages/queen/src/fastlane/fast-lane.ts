@@ -19,6 +19,7 @@ import { ChatCompletionRequestSchema, CompletionRequestSchema } from '@rbee/cont
 import type { QueenMetrics } from '../metrics.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import { streamHeaders } from '../proxy/openai-relay.js'
+import { progressRequested } from '../proxy/queue-progress.js'
 import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
 import { ArrivalDeadline, type ArrivalPhase } from './arrival-deadline.js'
 import { LaneResponse } from './lane-response.js'
@@ -93,6 +94,8 @@ interface LaneRequest {
   disclose: boolean
   /** From `X-Request-Deadline`/`X-Request-Timeout` (epoch milliseconds). */
   deadlineAt: number | undefined
+  /** `X-Rbee-Progress: 1`. */
+  progress: boolean
 }
 
 /** One client connection while the lane holds it. */
@@ -224,8 +227,10 @@ class LaneConnection {
     const parsed = route.schema.safeParse(json)
     if (!parsed.success) return 'hand-off'
     let deadlineAt: number | undefined
+    let progress: boolean
     try {
       deadlineAt = requestDeadline(head.headers)
+      progress = progressRequested(head.headers)
     } catch {
       // The HTTP server answers it: a 400 naming the header.
       return 'hand-off'
@@ -239,10 +244,12 @@ class LaneConnection {
       key: caller.key,
       disclose: o.auth.isAdmin(caller),
       deadlineAt,
+      progress,
     }
   }
 
-  async #serve({ head, body, model, stream, key, disclose, deadlineAt }: LaneRequest): Promise<void> {
+  async #serve(lane: LaneRequest): Promise<void> {
+    const { head, body, model, stream, key, disclose, deadlineAt, progress } = lane
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -256,12 +263,12 @@ class LaneConnection {
     try {
       await this.#o.router.openAiOn(
         {
-          commit: (worker) => res.stream(200, streamHeaders(worker.id, requestId)),
+          commit: (worker) => res.stream(200, streamHeaders(worker?.id, requestId)),
           sendWhole: (status, contentType, buf, worker) =>
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream, body, requestId, key, signal: ac.signal, deadlineAt },
+        { path: head.path, model, stream, body, requestId, key, signal: ac.signal, deadlineAt, progress },
       )
     } catch (err) {
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, type JobContext, RbeeError, requestDeadline } from '@rbee/common'
+import { errorMessage, type JobContext, RbeeError, requestDeadline, toRbeeError } from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -7,6 +7,7 @@ import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
 import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
+import { progressRequested, QueueProgress } from './queue-progress.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import type { WorkerProxy } from './worker-proxy.js'
 
@@ -16,8 +17,11 @@ const STREAM_HEADERS_TIMEOUT_MS = 60_000
 
 /** Where an OpenAI answer goes: a fastify reply, or a connection of the queen's fast lane. */
 export interface OpenAiResponder {
-  /** The answer becomes a stream: sends status 200 and the SSE headers; the bytes go to the target. */
-  commit(worker: WorkerEntry): RelayTarget
+  /**
+   * The answer becomes a stream: sends status 200 and the SSE headers (naming the worker, once one
+   * is chosen); the bytes go to the target.
+   */
+  commit(worker: WorkerEntry | undefined): RelayTarget
   /** A whole answer (a non-streamed one, or the worker's own 4xx). */
   sendWhole(status: number, contentType: string, body: Buffer, worker: WorkerEntry): void
   /** The client went away: drop its connection. */
@@ -47,6 +51,8 @@ export interface OpenAiRequest {
    * queue wait, spawn wait and generation all count against it.
    */
   deadlineAt?: number | undefined
+  /** A streamed request asked for its queue position and spawn progress (`X-Rbee-Progress: 1`). */
+  progress?: boolean | undefined
 }
 
 /**
@@ -78,7 +84,8 @@ export class InferenceRouter {
    * Proxies an OpenAI request (a fastify route's) to a worker serving `model`. Until the first
    * token the answer can still be an ordinary error (thrown, so the server answers in OpenAI's
    * shape); from then on the reply is hijacked and bytes pass straight through.
-   * @throws RbeeError `RBEE_VALIDATION` (400) for a malformed or past deadline header.
+   * @throws RbeeError `RBEE_VALIDATION` (400) for a malformed or past deadline header, or a
+   * malformed `X-Rbee-Progress`.
    */
   async openAi(
     req: FastifyRequest,
@@ -89,6 +96,7 @@ export class InferenceRouter {
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
     const deadlineAt = requestDeadline(req.headers)
+    const progress = progressRequested(req.headers)
     await this.openAiOn(
       {
         commit: (worker) => this.#hijack(reply, worker, requestId),
@@ -109,20 +117,24 @@ export class InferenceRouter {
         key: req.caller.key,
         signal: clientGoneSignal(reply),
         deadlineAt,
+        progress,
       },
     )
   }
 
   /**
    * Proxies an OpenAI request to a worker serving `model`, answering through `to`. Errors
-   * before anything was sent are thrown for the caller to answer; a client that went away
-   * (`signal`) gets its connection destroyed.
+   * before anything was sent are thrown for the caller to answer (or, on a stream a `progress`
+   * request opened early, written as its last frame); a client that went away (`signal`) gets its
+   * connection destroyed.
    */
   async openAiOn(to: OpenAiResponder, r: OpenAiRequest): Promise<void> {
     const { metrics } = this.#o
     const { path, model, body, requestId, signal, deadlineAt } = r
     const route = path.slice('/v1/'.length)
     const started = performance.now()
+    const progress =
+      r.progress && r.stream ? new QueueProgress(() => to.commit(undefined), this.#o.logger) : undefined
     let committed = false
     let release: (() => void) | undefined
     try {
@@ -130,7 +142,13 @@ export class InferenceRouter {
       const outcome = await routeRequest(
         this.#o,
         model,
-        { signal, deadlineAt },
+        {
+          signal,
+          deadlineAt,
+          onQueued:
+            progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
+          onSpawn: progress && ((human) => progress.say(`spawn: ${human}`)),
+        },
         async (worker, _attempt, trySignal) => {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
@@ -146,11 +164,12 @@ export class InferenceRouter {
             headersTimeoutMs: r.stream ? STREAM_HEADERS_TIMEOUT_MS : WHOLE_ANSWER_TIMEOUT_MS,
             commit: () => {
               committed = true
-              return to.commit(worker)
+              return progress?.target ?? to.commit(worker)
             },
             sendWhole: (status, contentType, buf) => {
               committed = true
-              to.sendWhole(status, contentType, buf, worker)
+              if (progress?.target) progress.endWith(buf)
+              else to.sendWhole(status, contentType, buf, worker)
             },
             onFirstToken: () => metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
           })
@@ -165,17 +184,18 @@ export class InferenceRouter {
         to.destroy()
         return
       }
+      if (progress?.fail(toRbeeError(err))) return
       throw err
     } finally {
       release?.()
     }
   }
 
-  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string): RelayTarget {
+  #hijack(reply: FastifyReply, worker: WorkerEntry | undefined, requestId: string): RelayTarget {
     reply.hijack()
     const res = reply.raw
     // No Connection header: node:http keeps the connection or closes it as the client asked.
-    res.writeHead(200, streamHeaders(worker.id, requestId))
+    res.writeHead(200, streamHeaders(worker?.id, requestId))
     res.socket?.setNoDelay(true)
     return res
   }

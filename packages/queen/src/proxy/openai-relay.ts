@@ -24,14 +24,17 @@ export interface RelayTarget {
   on(event: 'drain', listener: () => void): unknown
 }
 
-/** The head of a relayed stream, however it is written (fastify reply or fast lane). */
-export function streamHeaders(workerId: string, requestId: string): Record<string, string> {
+/**
+ * The head of a relayed stream, however it is written (fastify reply or fast lane); without a
+ * worker when the stream opens before one is chosen (`X-Rbee-Progress`).
+ */
+export function streamHeaders(workerId: string | undefined, requestId: string): Record<string, string> {
   return {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
     'x-request-id': requestId,
-    'x-rbee-worker': workerId,
+    ...(workerId === undefined ? {} : { 'x-rbee-worker': workerId }),
   }
 }
 
