@@ -119,6 +119,9 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
       )
       assert.match(err.message, why)
     }
+    const field0 = await post('/v1/completions', { model: 'tiny', prompt: 'x', timeout: 0 })
+    assert.equal(field0.status, 400)
+    assert.equal(((await field0.json()) as { error: { param: string } }).error.param, 'timeout')
     const job = await post('/v1/jobs', { operation: 'infer', prompt: 'x' }, { 'x-request-timeout': '-1' })
     assert.equal(job.status, 400)
     assert.match(((await job.json()) as { error: { message: string } }).error.message, /X-Request-Timeout/)
@@ -234,11 +237,13 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
     const hog = await hogTheSlot()
     try {
       const t0 = Date.now()
-      const queued = await post(
-        '/v1/completions',
-        { model: 'tiny', prompt: 'x', max_tokens: 2 },
-        { 'x-request-timeout': '0.5' },
-      )
+      // rbee's `timeout` extension of OpenAI bodies, in seconds.
+      const queued = await post('/v1/completions', {
+        model: 'tiny',
+        prompt: 'x',
+        max_tokens: 2,
+        timeout: 0.5,
+      })
       assert.equal(queued.status, 504)
       assert.match(
         ((await queued.json()) as { error: { message: string } }).error.message,

@@ -17,7 +17,7 @@ import {
 } from '@rbee/common'
 import { ChatCompletionRequestSchema, CompletionRequestSchema } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
-import type { InferenceRouter } from '../proxy/inference-router.js'
+import { type InferenceRouter, openAiDeadline } from '../proxy/inference-router.js'
 import { streamHeaders } from '../proxy/openai-relay.js'
 import { progressRequested } from '../proxy/queue-progress.js'
 import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
@@ -229,7 +229,7 @@ class LaneConnection {
     let deadlineAt: number | undefined
     let progress: boolean
     try {
-      deadlineAt = requestDeadline(head.headers)
+      deadlineAt = openAiDeadline(requestDeadline(head.headers), parsed.data.timeout)
       progress = progressRequested(head.headers)
     } catch {
       // The HTTP server answers it: a 400 naming the header.

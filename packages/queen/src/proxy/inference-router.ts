@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, type JobContext, RbeeError, requestDeadline, toRbeeError } from '@rbee/common'
+import {
+  earliestDeadline,
+  errorMessage,
+  type JobContext,
+  RbeeError,
+  requestDeadline,
+  toRbeeError,
+} from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -55,6 +62,25 @@ export interface OpenAiRequest {
   progress?: boolean | undefined
 }
 
+/** What the router reads of a validated OpenAI body. */
+export interface OpenAiBodyFields {
+  model: string
+  stream?: boolean | null | undefined
+  /** rbee's `timeout` extension (seconds). */
+  timeout?: number | null | undefined
+}
+
+/**
+ * An OpenAI request's deadline: its headers' (`headerAt`, epoch milliseconds) or its body's
+ * `timeout` from now, the earlier.
+ */
+export function openAiDeadline(
+  headerAt: number | undefined,
+  timeoutS: number | null | undefined,
+): number | undefined {
+  return earliestDeadline(headerAt, timeoutS == null ? undefined : Date.now() + timeoutS * 1000)
+}
+
 /**
  * Runs inference requests through the scheduler on workers: OpenAI requests (streamed or not)
  * proxied as they come, and `infer` jobs as `token` events. Records requests, tokens and time
@@ -91,12 +117,13 @@ export class InferenceRouter {
     req: FastifyRequest,
     reply: FastifyReply,
     path: string,
-    model: string,
-    stream: boolean,
+    parsed: OpenAiBodyFields,
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
-    const deadlineAt = requestDeadline(req.headers)
+    const deadlineAt = openAiDeadline(requestDeadline(req.headers), parsed.timeout)
     const progress = progressRequested(req.headers)
+    const { model } = parsed
+    const stream = parsed.stream === true
     await this.openAiOn(
       {
         commit: (worker) => this.#hijack(reply, worker, requestId),

@@ -74,7 +74,7 @@ export async function streamGeneration(
 }
 
 /**
- * Runs a generation whose answer is sent whole.
+ * Runs a generation whose answer is sent whole (`timeoutS`: a `timeout` from the body).
  * @throws RbeeError `RBEE_DEADLINE_EXCEEDED` (504) when its deadline passes first (the generation
  * stops there and its slot is freed); the engine's errors.
  */
@@ -83,8 +83,9 @@ export async function generateWhole(
   req: FastifyRequest,
   reply: FastifyReply,
   gen: Omit<GenerationRequest, 'signal' | 'onText' | 'onStart'>,
+  timeoutS?: number,
 ): Promise<GenerationResult> {
-  const rs = new RequestSignal(req, reply)
+  const rs = new RequestSignal(req, reply, timeoutS)
   try {
     const result = await worker.generate(randomUUID(), { ...gen, onText: () => {} }, rs.signal)
     if (rs.expired && result.stopReason === 'cancelled') throw rs.error(result.tokensOut)

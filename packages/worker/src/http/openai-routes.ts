@@ -88,10 +88,11 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
           },
           onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
         },
+        { timeoutS: body.timeout ?? undefined },
       )
       return
     }
-    const r = await generateWhole(worker, req, reply, { input, sampling })
+    const r = await generateWhole(worker, req, reply, { input, sampling }, body.timeout ?? undefined)
     const out: ChatCompletion = {
       id,
       object: 'chat.completion',
@@ -151,10 +152,11 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
           },
           onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
         },
+        { timeoutS: body.timeout ?? undefined },
       )
       return
     }
-    const r = await generateWhole(worker, req, reply, { input, sampling })
+    const r = await generateWhole(worker, req, reply, { input, sampling }, body.timeout ?? undefined)
     const out: Completion = {
       ...base,
       choices: [
@@ -176,7 +178,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
     const inputs = typeof body.input === 'string' ? [body.input] : body.input
-    const rs = new RequestSignal(req, reply)
+    const rs = new RequestSignal(req, reply, body.timeout ?? undefined)
     let embedded: { vectors: number[][]; tokens: number }
     try {
       embedded = await worker.engine().embed(inputs, rs.signal)
