@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import {
-  earliestDeadline,
-  errorMessage,
-  type JobContext,
-  RbeeError,
-  requestDeadline,
-  toRbeeError,
-} from '@rbee/common'
+import { errorMessage, type JobContext, RbeeError, requestDeadline, toRbeeError } from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -15,6 +8,7 @@ import { relayInfer } from './infer-relay.js'
 import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
+import { openAiDeadline } from './request-deadline.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import type { WorkerProxy } from './worker-proxy.js'
 
@@ -68,17 +62,6 @@ export interface OpenAiBodyFields {
   stream?: boolean | null | undefined
   /** rbee's `timeout` extension (seconds). */
   timeout?: number | null | undefined
-}
-
-/**
- * An OpenAI request's deadline: its headers' (`headerAt`, epoch milliseconds) or its body's
- * `timeout` from now, the earlier.
- */
-export function openAiDeadline(
-  headerAt: number | undefined,
-  timeoutS: number | null | undefined,
-): number | undefined {
-  return earliestDeadline(headerAt, timeoutS == null ? undefined : Date.now() + timeoutS * 1000)
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Deadline, deadlineExceeded } from '@rbee/common'
+import { Deadline, deadlineExceeded, earliestDeadline } from '@rbee/common'
 
 /**
  * How long after a request's deadline the queen ends it itself. The worker is told the deadline
@@ -22,4 +22,15 @@ export function requestDeadlineSignal(
     error: () => deadlineExceeded('the worker did not end the request at its deadline; the queen ended it'),
   })
   return { signal: d.signal, clear: () => d.clear() }
+}
+
+/**
+ * An OpenAI request's deadline: its headers' (`headerAt`, epoch milliseconds) or its body's
+ * `timeout` from now, the earlier.
+ */
+export function openAiDeadline(
+  headerAt: number | undefined,
+  timeoutS: number | null | undefined,
+): number | undefined {
+  return earliestDeadline(headerAt, timeoutS == null ? undefined : Date.now() + timeoutS * 1000)
 }
