@@ -27,6 +27,7 @@ const CLIENT_FACING = new Set<ErrorCode>([
   'RBEE_NOT_READY',
   'RBEE_NO_CAPACITY',
   'RBEE_QUEUE_TIMEOUT',
+  'RBEE_DEADLINE_EXCEEDED',
 ])
 
 /** A fresh id that ties an error a client saw to the daemon's log line (`err-5f3a…`). */

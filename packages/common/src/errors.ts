@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   RBEE_NO_CAPACITY: 503,
   RBEE_QUEUE_TIMEOUT: 503,
   RBEE_HIVE_OFFLINE: 503,
+  /**
+   * The request's or job's deadline (`X-Request-Deadline`, `X-Request-Timeout`, a `timeout`
+   * field) passed before it finished: in the queue, waiting for a spawn, or while generating.
+   */
+  RBEE_DEADLINE_EXCEEDED: 504,
   RBEE_WORKER_FAILED: 502,
   RBEE_SPAWN_FAILED: 500,
   RBEE_MODEL_INVALID: 400,

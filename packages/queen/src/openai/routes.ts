@@ -36,25 +36,19 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
   app.post('/v1/chat/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = ChatCompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(
-      req,
-      reply,
-      '/v1/chat/completions',
-      parsed.data.model,
-      parsed.data.stream === true,
-    )
+    await deps.router.openAi(req, reply, '/v1/chat/completions', parsed.data)
   })
 
   app.post('/v1/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = CompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(req, reply, '/v1/completions', parsed.data.model, parsed.data.stream === true)
+    await deps.router.openAi(req, reply, '/v1/completions', parsed.data)
   })
 
   app.post('/v1/embeddings', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = EmbeddingRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(req, reply, '/v1/embeddings', parsed.data.model, false)
+    await deps.router.openAi(req, reply, '/v1/embeddings', { ...parsed.data, stream: false })
   })
 }
 
