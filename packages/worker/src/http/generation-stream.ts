@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { errorMessage, RbeeError, SseWriter } from '@rbee/common'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { GenerationRequest, GenerationResult } from '../engine/engine.js'
+import type { GenerationRequest, GenerationResult, ToolCallEvent } from '../engine/engine.js'
 import type { Worker } from '../worker.js'
 
 /** An AbortSignal that fires when the client goes away before the response has finished. */
@@ -17,6 +17,8 @@ export interface StreamHooks {
   /** First frames, once a slot is held. */
   onStart: (sse: SseWriter, info: { slot: number; promptTokens: number; requestId: string }) => void
   onText: (sse: SseWriter, text: string) => void
+  /** Each piece of a tool call (chats with tools). */
+  onToolCall?: (sse: SseWriter, event: ToolCallEvent) => void
   onEnd: (sse: SseWriter, result: GenerationResult) => void
   onError: (sse: SseWriter, err: RbeeError) => void
 }
@@ -30,7 +32,7 @@ export async function streamGeneration(
   worker: Worker,
   req: FastifyRequest,
   reply: FastifyReply,
-  gen: Omit<GenerationRequest, 'signal' | 'onText' | 'onStart'>,
+  gen: Omit<GenerationRequest, 'signal' | 'onText' | 'onStart' | 'onToolCall'>,
   hooks: StreamHooks,
   requestId: string = randomUUID(),
 ): Promise<void> {
@@ -48,6 +50,9 @@ export async function streamGeneration(
         },
         onText: (text) => {
           if (sse) hooks.onText(sse, text)
+        },
+        onToolCall: (event) => {
+          if (sse) hooks.onToolCall?.(sse, event)
         },
       },
       signal,
