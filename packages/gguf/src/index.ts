@@ -42,7 +42,7 @@ export {
   type WorkerMemoryOptions,
 } from './memory-estimate.js'
 export {
-  CHATML_TEMPLATE,
+  CHAT_TEMPLATE,
   describeLlamaModel,
   generateLlamaModel,
   type LlamaModelSpec,

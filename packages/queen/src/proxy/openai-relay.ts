@@ -52,9 +52,9 @@ const ERROR_FRAME = 'data: {"error":'
 const TOKEN_MARK = Buffer.from('"finish_reason":null')
 
 /**
- * Decides whether an OpenAI stream frame (before anything was sent) carries output. The role
- * chunk a chat stream opens with carries none: holding it back lets the request move to another
- * worker if this one fails before the first token.
+ * Decides whether an OpenAI stream frame (before anything was sent) carries output: text, a piece
+ * of a tool call, or the end. The role chunk a chat stream opens with carries none: holding it
+ * back lets the request move to another worker if this one fails before the first token.
  */
 function frameCommits(frame: string, worker: WorkerEntry): boolean {
   // The common cases without JSON parsing: a text or content delta that is not empty.
@@ -68,7 +68,11 @@ function frameCommits(frame: string, worker: WorkerEntry): boolean {
   if (data === '[DONE]') return true
   let chunk: {
     error?: { message?: string; code?: string }
-    choices?: Array<{ delta?: { content?: string }; text?: string; finish_reason?: string | null }>
+    choices?: Array<{
+      delta?: { content?: string; tool_calls?: unknown[] }
+      text?: string
+      finish_reason?: string | null
+    }>
   }
   try {
     chunk = parseJson(data) as typeof chunk
@@ -92,7 +96,12 @@ function frameCommits(frame: string, worker: WorkerEntry): boolean {
   }
   const c = chunk.choices?.[0]
   if (!c) return true
-  return Boolean(c.delta?.content) || Boolean(c.text) || (c.finish_reason ?? null) !== null
+  return (
+    Boolean(c.delta?.content) ||
+    (c.delta?.tool_calls?.length ?? 0) > 0 ||
+    Boolean(c.text) ||
+    (c.finish_reason ?? null) !== null
+  )
 }
 
 function countTokens(buf: Buffer): number {

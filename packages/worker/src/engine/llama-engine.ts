@@ -3,9 +3,10 @@ import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { type Logger, RbeeError } from '@rbee/common'
-import type { Backend, ChatMessage, StopReason } from '@rbee/contracts'
+import type { Backend, StopReason } from '@rbee/contracts'
 import {
   type ChatHistoryItem,
+  type ChatModelFunctions,
   type ChatWrapper,
   getLlama,
   type Llama,
@@ -14,27 +15,33 @@ import {
   LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
+  type LlamaGrammar,
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
   type Token,
 } from 'node-llama-cpp'
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
+import { patchJsonGrammar } from '../llama-patch/json-grammar-patch.js'
 import { gatedGeneratingFirst, observed } from './batch-priority.js'
+import { chatHistoryBytes, toChatHistory } from './chat-history.js'
 import { visibleDevicesEnv } from './device-selection.js'
 import type {
   Engine,
   EngineStatus,
+  GeneratedToolCall,
   GenerationInput,
   GenerationRequest,
   GenerationResult,
   ResolvedSampling,
 } from './engine.js'
+import { jsonSchemaGrammar } from './json-grammar.js'
 import { OutputQueue, overlapsOutput } from './output-queue.js'
 import { type TokenizeFn, tokenizeInPieces } from './piecewise-tokenizer.js'
 import { maxTokenBytes, PromptBudget } from './prompt-budget.js'
 import { SlotPool } from './slot-pool.js'
 import { TokenMemo } from './token-memo.js'
+import { callSyntaxTokens, planTools, ToolCallStream, type ToolPlan } from './tool-calls.js'
 import { plannedBatches, runWarmup, shouldWarmUp, type WarmupMode, warmupPlan } from './warm-up.js'
 
 export interface LlamaEngineOptions {
@@ -135,30 +142,6 @@ function toStopReason(reason: string): StopReason {
   }
 }
 
-function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = []
-  for (const m of messages) {
-    const text =
-      typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join('')
-    if (m.role === 'system' || m.role === 'developer') history.push({ type: 'system', text })
-    else if (m.role === 'assistant') history.push({ type: 'model', response: [text] })
-    else history.push({ type: 'user', text })
-  }
-  // An empty model turn at the end asks for a new answer (a non-empty one is continued).
-  if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] })
-  return history
-}
-
-/** The text of the chat history (as `toHistory` builds it: plain strings), in UTF-8 bytes. */
-function historyBytes(history: ChatHistoryItem[]): number {
-  let bytes = 0
-  for (const item of history) {
-    const texts = item.type === 'model' ? item.response : [item.text]
-    for (const t of texts) if (typeof t === 'string') bytes += Buffer.byteLength(t)
-  }
-  return bytes
-}
-
 /**
  * Whether LlamaCompletion puts a BOS token before a text prompt, and so tokenizes the text with
  * `trimLeadingSpace` (node-llama-cpp's `resolveBeginningTokenToPrepend`, which it does not export).
@@ -178,8 +161,14 @@ function completionPrependsBos(model: LlamaModel): boolean {
 /** A prompt checked against the context and tokenized before a slot is taken. */
 type PreparedPrompt = { promptTokens: number; release: () => void } & (
   | { kind: 'completion'; tokens: Token[] }
-  | { kind: 'chat'; history: ChatHistoryItem[] }
+  | { kind: 'chat'; history: ChatHistoryItem[]; tools: ToolPlan; grammar: LlamaGrammar | undefined }
 )
+
+/** How many tool calls, and generated tokens, a chat with tools may have. */
+interface ToolBudget {
+  calls: number
+  maxTokens: number
+}
 
 /**
  * What the batch strategy reads: how many sequences are generating (it waits for their tokens),
@@ -230,6 +219,8 @@ export class LlamaEngine implements Engine {
   readonly #memo: TokenMemo
   readonly #budget: PromptBudget
   readonly #completionOptions: 'trimLeadingSpace' | undefined
+  /** Context tokens each tool call takes beyond the ones the model samples. */
+  readonly #callSyntaxTokens: number
 
   private constructor(
     llama: Llama,
@@ -256,6 +247,7 @@ export class LlamaEngine implements Engine {
     this.#memo = TokenMemo.install(model)
     this.#budget = new PromptBudget(this.contextSize, maxTokenBytes(model))
     this.#completionOptions = completionPrependsBos(model) ? 'trimLeadingSpace' : undefined
+    this.#callSyntaxTokens = callSyntaxTokens(this.#chatWrapper.settings, model.tokenizer)
     options.logger.info(
       {
         vocabulary: model.vocabularyType,
@@ -277,6 +269,10 @@ export class LlamaEngine implements Engine {
    */
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
     const log = options.logger
+    if (!(await patchJsonGrammar()))
+      log.warn(
+        'node-llama-cpp is not the version rbee patches: its JSON grammar can write numbers out of range',
+      )
     // llama.cpp reads these as it loads its backends.
     Object.assign(process.env, visibleDevicesEnv(options.backend, options.device, process.env))
     let llama: Llama
@@ -424,10 +420,17 @@ export class LlamaEngine implements Engine {
       budget.checkTokens(tokens.length, 'the prompt', 'prompt')
       return { kind: 'completion', tokens, promptTokens: tokens.length, release: () => {} }
     }
-    const history = toHistory(input.messages)
-    budget.checkBytes(historyBytes(history), 'the text of the messages', 'messages')
+    const history = toChatHistory(input.turns)
+    const tools = planTools(this.#chatWrapper, input.tools)
+    budget.checkBytes(chatHistoryBytes(history), 'the text of the messages', 'messages')
+    const grammar =
+      input.format === undefined ? undefined : await jsonSchemaGrammar(this.#llama, input.format)
     const held = await this.#memo.hold(
-      this.#chatWrapper.generateContextState({ chatHistory: history }).contextText,
+      tools.wrapper.generateContextState({
+        chatHistory: history,
+        ...(tools.functions === undefined ? {} : { availableFunctions: tools.functions }),
+        documentFunctionParams: true,
+      }).contextText,
       { maxTokens, signal },
     )
     try {
@@ -436,7 +439,27 @@ export class LlamaEngine implements Engine {
       held.release()
       throw err
     }
-    return { kind: 'chat', history, promptTokens: held.count, release: held.release }
+    return { kind: 'chat', history, tools, grammar, promptTokens: held.count, release: held.release }
+  }
+
+  /**
+   * The most calls and generated tokens a chat with tools may have: node-llama-cpp counts only
+   * sampled tokens against `maxTokens`, and a context that fills up in the middle of a call
+   * cannot be shifted, so each call's own syntax is kept room for.
+   * @throws RbeeError `RBEE_PROMPT_TOO_LONG` when the chat leaves no room for a call.
+   */
+  #toolBudget(plan: ToolPlan, promptTokens: number, maxTokens: number): ToolBudget {
+    const room = this.contextSize - promptTokens - 1
+    const per = this.#callSyntaxTokens
+    // At most half the room for the calls' syntax.
+    const calls = Math.min(plan.maxCalls, Math.floor(room / (2 * per)))
+    if (calls < 1)
+      throw new RbeeError(
+        'RBEE_PROMPT_TOO_LONG',
+        `the chat with its tools is ${promptTokens} tokens and leaves no room for a tool call in this worker's context of ${this.contextSize} tokens`,
+        { details: { issues: [{ path: 'messages', message: 'does not fit the context' }] } },
+      )
+    return { calls, maxTokens: Math.max(1, Math.min(maxTokens, room - calls * per)) }
   }
 
   async generate(req: GenerationRequest): Promise<GenerationResult> {
@@ -444,7 +467,10 @@ export class LlamaEngine implements Engine {
     const prompt = await this.#prepare(req.input, req.signal)
     const preparedAt = performance.now()
     let slot: number
+    let toolBudget: ToolBudget | undefined
     try {
+      if (prompt.kind === 'chat' && prompt.tools.functions !== undefined)
+        toolBudget = this.#toolBudget(prompt.tools, prompt.promptTokens, req.sampling.maxTokens)
       slot = await this.#pool.acquire(req.signal)
     } catch (err) {
       prompt.release()
@@ -459,24 +485,26 @@ export class LlamaEngine implements Engine {
       generating = false
     }
     const sequence = this.#sequences[slot]!
+    const countTokens = (count: number): void => {
+      if (firstTokenAt === undefined) {
+        firstTokenAt = performance.now()
+        generating = true
+        this.#live.generating++
+      }
+      tokensOut += count
+      // The last token: this sequence queues no more decodes.
+      if (tokensOut >= req.sampling.maxTokens) doneGenerating()
+    }
     try {
       const options = this.#options(
         req.sampling,
         req.signal,
-        (tokens) => {
-          if (firstTokenAt === undefined) {
-            firstTokenAt = performance.now()
-            generating = true
-            this.#live.generating++
-          }
-          tokensOut += tokens.length
-          // The last token: this sequence queues no more decodes.
-          if (tokensOut >= req.sampling.maxTokens) doneGenerating()
-        },
+        (tokens) => countTokens(tokens.length),
         req.onText,
       )
       let text: string
       let reason: string
+      let toolCalls: GeneratedToolCall[] = []
       const promptTokens = prompt.promptTokens
       req.onStart?.({ slot, promptTokens })
       if (prompt.kind === 'completion') {
@@ -490,11 +518,20 @@ export class LlamaEngine implements Engine {
           completion.dispose({ disposeSequence: false })
         }
       } else {
-        const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#chatWrapper })
+        const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: prompt.tools.wrapper })
+        const calls = new ToolCallStream(
+          (event) => this.#output.push(() => req.onToolCall?.(event)),
+          countTokens,
+          this.#model.tokenizer,
+        )
         try {
-          const res = await chat.generateResponse(prompt.history, options)
+          const res = await chat.generateResponse(
+            prompt.history,
+            this.#chatOptions(prompt.tools, prompt.grammar, toolBudget, options, calls),
+          )
           text = res.response
           reason = res.metadata.stopReason
+          toolCalls = calls.calls
         } finally {
           this.#output.flush()
           chat.dispose({ disposeSequence: false })
@@ -503,6 +540,7 @@ export class LlamaEngine implements Engine {
       const endedAt = performance.now()
       return {
         text,
+        toolCalls,
         promptTokens,
         tokensOut,
         stopReason: req.signal.aborted ? 'cancelled' : toStopReason(reason),
@@ -518,6 +556,28 @@ export class LlamaEngine implements Engine {
       doneGenerating()
       this.#pool.release(slot)
       prompt.release()
+    }
+  }
+
+  /** LlamaChat's options: sampling, and either the tools' functions or an answer grammar. */
+  #chatOptions<O extends { maxTokens: number }>(
+    tools: ToolPlan,
+    grammar: LlamaGrammar | undefined,
+    budget: ToolBudget | undefined,
+    options: O,
+    calls: ToolCallStream,
+  ) {
+    if (grammar !== undefined) return { ...options, grammar }
+    if (tools.functions === undefined || budget === undefined) return options
+    const functions: ChatModelFunctions = tools.functions
+    return {
+      ...options,
+      maxTokens: budget.maxTokens,
+      functions,
+      documentFunctionParams: true,
+      maxParallelFunctionCalls: budget.calls,
+      onFunctionCallParamsChunk: calls.paramsChunk,
+      onFunctionCall: calls.called,
     }
   }
 

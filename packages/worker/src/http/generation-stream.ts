@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { errorMessage, RbeeError, SseWriter } from '@rbee/common'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { GenerationRequest, GenerationResult } from '../engine/engine.js'
+import type { GenerationRequest, GenerationResult, ToolCallEvent } from '../engine/engine.js'
 import type { Worker } from '../worker.js'
 import { RequestSignal } from './request-signal.js'
 
@@ -9,6 +9,8 @@ export interface StreamHooks {
   /** First frames, once a slot is held. */
   onStart: (sse: SseWriter, info: { slot: number; promptTokens: number; requestId: string }) => void
   onText: (sse: SseWriter, text: string) => void
+  /** Each piece of a tool call (chats with tools). */
+  onToolCall?: (sse: SseWriter, event: ToolCallEvent) => void
   onEnd: (sse: SseWriter, result: GenerationResult) => void
   onError: (sse: SseWriter, err: RbeeError) => void
 }
@@ -31,7 +33,7 @@ export async function streamGeneration(
   worker: Worker,
   req: FastifyRequest,
   reply: FastifyReply,
-  gen: Omit<GenerationRequest, 'signal' | 'onText' | 'onStart'>,
+  gen: Omit<GenerationRequest, 'signal' | 'onText' | 'onStart' | 'onToolCall'>,
   hooks: StreamHooks,
   options: StreamOptions = {},
 ): Promise<void> {
@@ -52,6 +54,9 @@ export async function streamGeneration(
         onText: (text) => {
           pieces++
           if (sse) hooks.onText(sse, text)
+        },
+        onToolCall: (event) => {
+          if (sse) hooks.onToolCall?.(sse, event)
         },
       },
       rs.signal,

@@ -16,6 +16,7 @@ import type { GenerationInput, GenerationResult } from '../engine/engine.js'
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
 import { generateWhole, streamGeneration } from './generation-stream.js'
+import { chatFinishReason, chatInput, chatMessage, toolCallDelta } from './openai-chat.js'
 import { RequestSignal } from './request-signal.js'
 import { timingsOf } from './timings.js'
 
@@ -51,7 +52,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
       worker.engine().contextSize,
       field,
     )
-    const input: GenerationInput = { kind: 'chat', messages: body.messages }
+    const input = chatInput(body)
     const id = `chatcmpl-${randomUUID()}`
     const base = { id, object: 'chat.completion.chunk' as const, created: now(), model: worker.modelRef }
     if (body.stream) {
@@ -69,16 +70,25 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
             sse.send({ data: c })
           },
           onText: (sse, text) => {
+            // node-llama-cpp ends a turn of tool calls with an empty text chunk.
+            if (text === '') return
             const c: ChatCompletionChunk = {
               ...base,
               choices: [{ index: 0, delta: { content: text }, finish_reason: null }],
             }
             sse.send({ data: c })
           },
+          onToolCall: (sse, event) => {
+            const c: ChatCompletionChunk = {
+              ...base,
+              choices: [{ index: 0, delta: { tool_calls: toolCallDelta(event) }, finish_reason: null }],
+            }
+            sse.send({ data: c })
+          },
           onEnd: (sse, r) => {
             const c: ChatCompletionChunk = {
               ...base,
-              choices: [{ index: 0, delta: {}, finish_reason: finishReason(r.stopReason) }],
+              choices: [{ index: 0, delta: {}, finish_reason: chatFinishReason(r) }],
               timings: timingsOf(r),
             }
             sse.send({ data: c })
@@ -98,13 +108,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
       object: 'chat.completion',
       created: base.created,
       model: worker.modelRef,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: r.text },
-          finish_reason: finishReason(r.stopReason),
-        },
-      ],
+      choices: [{ index: 0, message: chatMessage(r), finish_reason: chatFinishReason(r) }],
       usage: usageOf(r),
       timings: timingsOf(r),
     }
