@@ -42,7 +42,7 @@ import { HostMonitor } from './monitor/host-monitor.js'
 import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-smi.js'
 import { HiveOperations } from './operations/hive-operations.js'
 import { QueenRegistration } from './registration/queen-registration.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'
 import { probeEnv, resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
 import { WorkerSupervisor } from './workers/worker-supervisor.js'
@@ -361,7 +361,7 @@ export class Hive {
     if (o.queenUrl) {
       const registration = new QueenRegistration({
         queenUrl: o.queenUrl,
-        announcement: { hive_id: this.hiveId, hive_url: this.url },
+        announcement: { hive_id: this.hiveId, hive_url: this.url, version: VERSION, protocol: PROTOCOL },
         token: o.token,
         logger: this.#log,
       })
@@ -459,6 +459,7 @@ export class Hive {
       operational_status: this.#status,
       health_status: gaveUp ? 'degraded' : 'healthy',
       version: VERSION,
+      protocol: PROTOCOL,
       devices,
     }
   }

@@ -22,7 +22,7 @@ import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 
 export interface WorkerOptions {
   id: string
@@ -155,6 +155,7 @@ export class Worker {
       status: this.#status,
       implementation: 'llm-worker-rbee',
       version: VERSION,
+      protocol: PROTOCOL,
       host: this.advertiseHost,
       hive_id: this.#o.hiveId ?? null,
       slots_total: s?.slotsTotal ?? this.#o.slots,

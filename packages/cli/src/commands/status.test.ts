@@ -6,7 +6,7 @@ import { renderStatus } from './status.js'
 // A fleet as the queen reports it, with a GPU hive that has no CUDA build (a test double of the
 // wire value: this machine has no GPU).
 const fleet: FleetStatus = {
-  queen: { version: '0.1.0', uptime_s: 3, url: 'http://127.0.0.1:7833' },
+  queen: { version: '0.1.0', protocol: 1, uptime_s: 3, url: 'http://127.0.0.1:7833' },
   hives: [
     {
       id: 'gpu-box',
@@ -39,6 +39,9 @@ const fleet: FleetStatus = {
       ],
       workers: 0,
       error: null,
+      version: '0.1.0',
+      protocol: 1,
+      compatible: true,
     },
   ],
   workers: [],
