@@ -37,6 +37,7 @@ import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
+import { HiveMetrics } from './metrics.js'
 import { probeBackends } from './monitor/backend-probe.js'
 import { HostMonitor } from './monitor/host-monitor.js'
 import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-smi.js'
@@ -135,6 +136,11 @@ export interface HiveOptions {
   audit?: AuditLog | undefined
   /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
   requestDeadlines?: Partial<RequestDeadlines>
+  /**
+   * Node's process metrics (CPU, memory, event loop) in `/metrics`; off for a hive inside another
+   * daemon's process, whose own `/metrics` has them. @default true
+   */
+  processMetrics?: boolean
 }
 
 type Status = HiveInfo['operational_status']
@@ -167,6 +173,7 @@ export class Hive {
   readonly #jobs: JobRegistry
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
+  readonly #metrics: HiveMetrics
   readonly #workerCommand: WorkerCommand
   #backendProbe: BackendProbe | undefined
   #probeDone: Promise<BackendProbe | undefined> = Promise.resolve(undefined)
@@ -217,6 +224,13 @@ export class Hive {
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
       backendProbe: () => this.#backendProbe,
     })
+    this.#metrics = new HiveMetrics(
+      {
+        devices: () => this.#monitor.devices(),
+        workers: () => this.#supervisor?.list() ?? [],
+      },
+      { processMetrics: options.processMetrics },
+    )
     this.#auth = new Authenticator({ nodeToken: options.token })
     this.#audit =
       options.audit ?? new AuditLog({ path: join(this.dirs.logs, 'audit.log'), daemon: 'rbee-hive' })
@@ -339,7 +353,7 @@ export class Hive {
       catalog,
       headers: this.#headers,
       importDirs: this.#importDirs,
-      downloads,
+      downloads: this.#metrics.downloads(downloads),
       supervisor,
       monitor: this.#monitor,
       backendProbe: () => this.#probeDone,
@@ -435,6 +449,7 @@ export class Hive {
   }
 
   #publish(ev: HiveStreamEvent): void {
+    this.#metrics.event(ev)
     this.#telemetry.publish(ev)
   }
 
@@ -497,6 +512,10 @@ export class Hive {
     )
     app.get('/v1/info', ROUTE_ACCESS.node, async () => this.info())
     app.get('/v1/capabilities', ROUTE_ACCESS.node, async () => this.capabilities())
+    // The node token, like everything on a hive but health (a hive has no user or admin keys).
+    app.get('/metrics', ROUTE_ACCESS.node, async (_req, reply) =>
+      reply.header('content-type', this.#metrics.contentType).send(await this.#metrics.text()),
+    )
     app.get('/v1/heartbeats/stream', ROUTE_ACCESS.node, async (_req, reply) => {
       reply.hijack()
       this.#telemetry.subscribe(reply.raw)

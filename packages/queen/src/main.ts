@@ -78,10 +78,12 @@ try {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   // SIGHUP re-reads hives.conf and the key files and keeps serving (reloads never overlap).
+  // Each reload's lines carry its number, so `rbee queen reload` can pick them out of the log.
+  let reloads = 0
   const reload = serialized(async () => {
-    logger.info('SIGHUP: reloading hives.conf and key files')
-    queen.reload(await readQueenReload(config, { configuredHives: queen.configuredHives }, logger))
-    logger.info(RELOAD_DONE)
+    const log = logger.child({ reload: ++reloads })
+    queen.reload(await readQueenReload(config, { configuredHives: queen.configuredHives }, log), log)
+    log.info(RELOAD_DONE)
   })
   const starting = queen.start()
   // A SIGHUP while starting is applied once the configured hives are connected.

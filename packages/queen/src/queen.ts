@@ -486,13 +486,13 @@ export class Queen {
    * a node token) or a new node token (hives and workers hold the old one) is refused, with an
    * error logged and the old value kept.
    */
-  reload(next: QueenReload): void {
+  reload(next: QueenReload, log: Logger = this.#log): void {
     if (this.#closer.closed) return
-    if (next.hives) this.#reloadHives(next.hives)
-    if (next.keys) this.#reloadKeys(next.keys)
+    if (next.hives) this.#reloadHives(next.hives, log)
+    if (next.keys) this.#reloadKeys(next.keys, log)
   }
 
-  #reloadHives(entries: readonly HiveConfEntry[]): void {
+  #reloadHives(entries: readonly HiveConfEntry[], log: Logger): void {
     const next = new Map(entries.map((e) => [e.id, hiveConfUrl(e)]))
     const added: string[] = []
     const moved: string[] = []
@@ -507,31 +507,31 @@ export class Queen {
     }
     for (const id of [...added, ...moved]) this.#hives.add(id, next.get(id)!, 'config')
     this.#configHives = next
-    this.#log.info({ added, removed, moved, hives: next.size }, 'hives.conf reloaded')
+    log.info({ added, removed, moved, hives: next.size }, 'hives.conf reloaded')
     if (added.length > 0 && this.#localHiveId !== null) {
-      this.#log.info(
+      log.info(
         { local_hive: this.#localHiveId },
         'the local hive keeps running next to the configured hives until the queen restarts',
       )
     }
   }
 
-  #reloadKeys(keys: NonNullable<QueenReload['keys']>): void {
+  #reloadKeys(keys: NonNullable<QueenReload['keys']>, log: Logger): void {
     if (keys.node_token !== this.#o.nodeToken) {
-      this.#log.error(
+      log.error(
         'the node token changed in its file: refused, the running one is kept (hives and workers hold it); restart queen, hives and workers with the new one',
       )
     }
     const count = keys.api_keys.length + keys.admin_keys.length
     if (count === 0 && !isLoopbackHost(this.#host)) {
-      this.#log.error(
+      log.error(
         { host: this.#host },
         'the key files now hold no key: refused (the API would be open beyond loopback); the old keys are kept',
       )
       return
     }
     if (count > 0 && this.#nodeToken === undefined) {
-      this.#log.error(
+      log.error(
         'keys where the queen started without any: refused (its hives and workers have no node token); restart the queen to turn keys on',
       )
       return
@@ -540,7 +540,7 @@ export class Queen {
     const admin = keyChanges(this.#keys.admin, keys.admin_keys)
     this.#auth.update({ userKeys: keys.api_keys, adminKeys: keys.admin_keys, nodeToken: this.#nodeToken })
     this.#keys = { user: keys.api_keys, admin: keys.admin_keys }
-    this.#log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
+    log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
   }
 
   async #startLocalHive(Hive: typeof import('@rbee/hive').Hive, hiveId: string): Promise<void> {
@@ -554,6 +554,8 @@ export class Queen {
       token: this.#nodeToken,
       audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
+      // Same process: the queen's /metrics has the process figures.
+      processMetrics: false,
       telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
       ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),
       ...(o.workerCtxSize ? { workerCtxSize: o.workerCtxSize } : {}),

@@ -62,3 +62,29 @@ test('rbee status has no backend section when every device runs its best backend
   fine.hives[0]!.devices[1] = { ...gpu, backend: 'cuda', backends: [{ backend: 'cuda', usable: true }] }
   assert.doesNotMatch(renderStatus({ color: false }, fine), /BACKENDS NOT USABLE/)
 })
+
+test('rbee status shows a hive of another release, and one of another protocol as incompatible with why', () => {
+  const base = fleet.hives[0]!
+  const mixed = structuredClone(fleet)
+  mixed.hives = [
+    { ...base, id: 'newer', version: '0.2.0' },
+    {
+      ...base,
+      id: 'future',
+      online: false,
+      version: '9.0.0',
+      protocol: 2,
+      compatible: false,
+      error:
+        'hive future runs rbee 9.0.0 (protocol 2) and this queen runs rbee 0.1.0 (protocol 1): they cannot work together; install the same rbee release on both',
+    },
+  ]
+  const text = renderStatus({ color: false }, mixed)
+  assert.match(text, /^queen http:\/\/127\.0\.0\.1:7833 {2}version 0\.1\.0 \(protocol 1\)/)
+  assert.match(text, /\nnewer +up +.* 0\.2\.0 \(queen 0\.1\.0\)\n/)
+  assert.match(
+    text,
+    /\nfuture +incompatible +.*\(hive future runs rbee 9\.0\.0 \(protocol 2\) and this queen runs rbee 0\.1\.0/,
+  )
+  assert.match(text, /9\.0\.0 \(protocol 2, queen 1\)\n/)
+})

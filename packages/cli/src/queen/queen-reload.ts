@@ -12,8 +12,8 @@ export interface ReloadLogLine {
   fields: Record<string, unknown>
 }
 
-/** Fields every pino line has; not worth showing. */
-const NOISE = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg'])
+/** Fields every pino line has (and the reload's number); not worth showing. */
+const NOISE = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'reload'])
 
 function parseLine(line: string): ReloadLogLine | undefined {
   let v: unknown
@@ -24,7 +24,9 @@ function parseLine(line: string): ReloadLogLine | undefined {
   }
   if (typeof v !== 'object' || v === null) return undefined
   const o = v as Record<string, unknown>
-  if (typeof o.msg !== 'string' || typeof o.level !== 'number') return undefined
+  // Only the reload's own lines: the queen binds each reload's number to them.
+  if (typeof o.msg !== 'string' || typeof o.level !== 'number' || typeof o.reload !== 'number')
+    return undefined
   const fields = Object.fromEntries(Object.entries(o).filter(([k]) => !NOISE.has(k)))
   return { level: o.level, msg: o.msg, fields }
 }
@@ -44,7 +46,7 @@ async function readFrom(path: string, offset: number): Promise<string> {
 
 /**
  * Sends SIGHUP to the queen `pid` (one rbee started, logging to `files.logFile`) and collects
- * what it logs about the reload, up to its "reload done" line.
+ * what it logs about the reload (its lines carry a `reload` number), up to its "reload done".
  * @returns the reload's log lines, and whether "reload done" was seen within `timeoutMs`.
  */
 export async function reloadQueen(options: {
