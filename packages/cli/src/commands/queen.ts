@@ -217,7 +217,7 @@ async function status(ctx: CliContext, args: ParsedArgs): Promise<number> {
     }
     const lines = [
       `queen-rbee: ${paint(out.color, 'green', 'running')} at ${settings.queenUrl}${pid ? ` (pid ${pid})` : ''}`,
-      `  version ${info.version}, up ${formatAge(info.uptime_s)}`,
+      `  version ${info.version} (protocol ${info.protocol}), up ${formatAge(info.uptime_s)}`,
       `  hives   ${info.hives_online}/${info.hives_total} online${info.local_hive ? ` (local hive: ${info.local_hive})` : ''}`,
       `  workers ${info.workers_ready}/${info.workers_total} ready`,
       `  auth    API key ${info.auth.api_keys ? 'required' : 'off'}, node token ${info.auth.node_token ? 'required' : 'off'}`,
