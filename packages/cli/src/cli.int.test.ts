@@ -254,6 +254,28 @@ describe('rbee against a real queen it starts itself', () => {
     assert.match(unknown.stderr, /^rbee worker list: Unknown option '--colour'\nUsage: rbee worker list/)
   })
 
+  test('rbee queen reload has the queen re-read hives.conf, says what changed, and refuses a file that does not parse', async () => {
+    const pid = await sb.queenPid()
+    const ok = await sb.run(['queen', 'reload'])
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.equal(
+      ok.stdout,
+      `queen-rbee (pid ${pid}) reloaded:\n  hives.conf reloaded  added=[] removed=[] moved=[] hives=0\n`,
+    )
+    const conf = join(sb.configDir, 'hives.conf')
+    await mkdir(sb.configDir, { recursive: true })
+    await writeFile(conf, 'Host h1\n    Bogus yes\n')
+    const bad = await sb.run(['queen', 'reload'])
+    await rm(conf)
+    assert.equal(bad.code, 1, bad.stderr)
+    assert.match(
+      bad.stdout,
+      /refusing what did not parse \(kept as it was\):\n {2}reload refused: hives\.conf kept as it was/,
+    )
+    assert.match(bad.stdout, /hives\.conf:2: unknown keyword "Bogus"/)
+    assert.equal(await sb.queenPid(), pid, 'the same queen serves on')
+  })
+
   test('rbee queen stop leaves no queen, hive or worker process behind', async () => {
     const pid = await sb.queenPid()
     assert.ok(pid)

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   RBEE_MODEL_IN_USE: 409,
   /** A spawn asked for a backend that does not load on that device (the message says why). */
   RBEE_BACKEND_UNUSABLE: 409,
+  /** A hive or worker of another wire protocol (the message names both releases). */
+  RBEE_PROTOCOL_MISMATCH: 409,
   RBEE_PAYLOAD_TOO_LARGE: 413,
   RBEE_QUEUE_FULL: 429,
   RBEE_INTERNAL: 500,

@@ -38,12 +38,13 @@ import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
+import { HiveMetrics } from './metrics.js'
 import { probeBackends } from './monitor/backend-probe.js'
 import { HostMonitor } from './monitor/host-monitor.js'
 import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-smi.js'
 import { HiveOperations } from './operations/hive-operations.js'
 import { QueenRegistration } from './registration/queen-registration.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'
 import { probeEnv, resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
 import { WorkerSupervisor } from './workers/worker-supervisor.js'
@@ -141,6 +142,11 @@ export interface HiveOptions {
   audit?: AuditLog | undefined
   /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
   requestDeadlines?: Partial<RequestDeadlines>
+  /**
+   * Node's process metrics (CPU, memory, event loop) in `/metrics`; off for a hive inside another
+   * daemon's process, whose own `/metrics` has them. @default true
+   */
+  processMetrics?: boolean
 }
 
 type Status = HiveInfo['operational_status']
@@ -173,6 +179,7 @@ export class Hive {
   readonly #jobs: JobRegistry
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
+  readonly #metrics: HiveMetrics
   readonly #workerCommand: WorkerCommand
   #backendProbe: BackendProbe | undefined
   #probeDone: Promise<BackendProbe | undefined> = Promise.resolve(undefined)
@@ -223,6 +230,13 @@ export class Hive {
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
       backendProbe: () => this.#backendProbe,
     })
+    this.#metrics = new HiveMetrics(
+      {
+        devices: () => this.#monitor.devices(),
+        workers: () => this.#supervisor?.list() ?? [],
+      },
+      { processMetrics: options.processMetrics },
+    )
     this.#auth = new Authenticator({ nodeToken: options.token })
     this.#audit =
       options.audit ?? new AuditLog({ path: join(this.dirs.logs, 'audit.log'), daemon: 'rbee-hive' })
@@ -347,7 +361,7 @@ export class Hive {
       catalog,
       headers: this.#headers,
       importDirs: this.#importDirs,
-      downloads,
+      downloads: this.#metrics.downloads(downloads),
       supervisor,
       monitor: this.#monitor,
       backendProbe: () => this.#probeDone,
@@ -370,7 +384,7 @@ export class Hive {
     if (o.queenUrl) {
       const registration = new QueenRegistration({
         queenUrl: o.queenUrl,
-        announcement: { hive_id: this.hiveId, hive_url: this.url },
+        announcement: { hive_id: this.hiveId, hive_url: this.url, version: VERSION, protocol: PROTOCOL },
         token: o.token,
         logger: this.#log,
       })
@@ -468,6 +482,7 @@ export class Hive {
   }
 
   #publish(ev: HiveStreamEvent): void {
+    this.#metrics.event(ev)
     this.#telemetry.publish(ev)
   }
 
@@ -492,6 +507,7 @@ export class Hive {
       operational_status: this.#status,
       health_status: gaveUp ? 'degraded' : 'healthy',
       version: VERSION,
+      protocol: PROTOCOL,
       devices,
     }
   }
@@ -529,6 +545,10 @@ export class Hive {
     )
     app.get('/v1/info', ROUTE_ACCESS.node, async () => this.info())
     app.get('/v1/capabilities', ROUTE_ACCESS.node, async () => this.capabilities())
+    // The node token, like everything on a hive but health (a hive has no user or admin keys).
+    app.get('/metrics', ROUTE_ACCESS.node, async (_req, reply) =>
+      reply.header('content-type', this.#metrics.contentType).send(await this.#metrics.text()),
+    )
     app.get('/v1/heartbeats/stream', ROUTE_ACCESS.node, async (_req, reply) => {
       reply.hijack()
       this.#telemetry.subscribe(reply.raw)

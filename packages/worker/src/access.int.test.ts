@@ -24,6 +24,7 @@ const WORKER_ROUTES: Record<string, RouteAccessName> = {
   'POST /v1/chat/completions': 'node',
   'POST /v1/completions': 'node',
   'POST /v1/embeddings': 'node',
+  'GET /metrics': 'node',
 }
 
 describe('who may call each route of llm-worker-rbee', () => {

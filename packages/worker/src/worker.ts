@@ -8,6 +8,7 @@ import {
   isLoopbackHost,
   type Logger,
   RbeeError,
+  ROUTE_ACCESS,
 } from '@rbee/common'
 import {
   type Backend,
@@ -21,8 +22,9 @@ import type { Engine, GenerationRequest, GenerationResult } from './engine/engin
 import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { WorkerMetrics } from './metrics.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 
 export interface WorkerOptions {
   id: string
@@ -60,6 +62,7 @@ export class Worker {
   readonly #closer = new Closer()
   readonly #inFlight = new Map<string, AbortController>()
   readonly #startedAt = Date.now()
+  readonly #metrics = new WorkerMetrics({ slots: () => this.#engine?.status() })
   #engine: Engine | undefined
   #status: WorkerStatus = 'starting'
   #progress = 0
@@ -84,6 +87,10 @@ export class Worker {
     })
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
+    // Who may call it: the node token, as every worker route but health.
+    this.#server.app.get('/metrics', ROUTE_ACCESS.node, async (_req, reply) =>
+      reply.header('content-type', this.#metrics.contentType).send(await this.#metrics.text()),
+    )
     const onSlots = options.onSlots
     if (onSlots) {
       const report = new SlotReport({
@@ -155,6 +162,7 @@ export class Worker {
       status: this.#status,
       implementation: 'llm-worker-rbee',
       version: VERSION,
+      protocol: PROTOCOL,
       host: this.advertiseHost,
       hive_id: this.#o.hiveId ?? null,
       slots_total: s?.slotsTotal ?? this.#o.slots,
@@ -231,7 +239,7 @@ export class Worker {
     signal.addEventListener('abort', onAbort, { once: true })
     this.#inFlight.set(requestId, ac)
     try {
-      return await engine.generate({ ...req, signal: ac.signal })
+      return await this.#metrics.generation({ ...req, signal: ac.signal }, (r) => engine.generate(r))
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.#inFlight.delete(requestId)

@@ -40,7 +40,7 @@ export interface HiveOperationsOptions {
   headers: GgufHeaderPool
   /** Where `model_import` may read from. */
   importDirs: ImportDirs
-  downloads: ModelDownloads
+  downloads: Pick<ModelDownloads, 'download'>
   supervisor: WorkerSupervisor
   monitor: HostMonitor
   /**
