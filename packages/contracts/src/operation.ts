@@ -63,7 +63,15 @@ export const OperationSchema = z.discriminatedUnion('operation', [
     })
     .strict(),
   z.object({ operation: z.literal('model_list'), ...HiveTarget }).strict(),
-  z.object({ operation: z.literal('model_get'), ...HiveTarget, model: ModelRefSchema }).strict(),
+  z
+    .object({
+      operation: z.literal('model_get'),
+      ...HiveTarget,
+      model: ModelRefSchema,
+      /** Also send the file's GGUF metadata (a `model_metadata` data event, `ModelMetadata`). */
+      metadata: z.boolean().optional(),
+    })
+    .strict(),
   z.object({ operation: z.literal('model_delete'), ...HiveTarget, model: ModelRefSchema }).strict(),
   z.object({ operation: z.literal('hive_list') }).strict(),
   z.object({ operation: z.literal('hive_get'), hive_id: IdSchema }).strict(),

@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
-import { type StartedHive, startHive, tinyModelPath } from '@rbee/testing'
+import { LocalHub, type StartedHive, startHive, tinyModelPath } from '@rbee/testing'
 import { payloadOf, postJob, readJob, runJob, summarize } from './test-support/job-client.js'
-import { LocalHub } from './test-support/local-hub.js'
 
 const HF_TOKEN = 'hf_test_token_for_gated_repos'
 let hub: LocalHub

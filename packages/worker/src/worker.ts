@@ -20,7 +20,9 @@ import { deviceLabel } from './engine/device-selection.js'
 import type { Engine, GenerationRequest, GenerationResult } from './engine/engine.js'
 import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
+import { registerOllamaRoutes } from './http/ollama-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { RERANK_PATHS, registerRerankRoutes } from './http/rerank-routes.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
 import { VERSION } from './version.js'
 
@@ -79,11 +81,13 @@ export class Worker {
     this.#server = createHttpServer({
       logger: options.logger,
       bodyLimit: 8 * 1024 * 1024,
-      openAiPaths: OPENAI_PATHS,
+      openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
       auth: new Authenticator({ nodeToken: options.apiToken }),
     })
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
+    registerRerankRoutes(this.#server.app, this)
+    registerOllamaRoutes(this.#server.app, this)
     const onSlots = options.onSlots
     if (onSlots) {
       const report = new SlotReport({

@@ -85,16 +85,41 @@ export function retryAfterHeader(e: RbeeError): string | undefined {
   return e.retryAfterS === undefined ? undefined : String(Math.max(1, Math.ceil(e.retryAfterS)))
 }
 
-/** Sends an error on a reply that has not started yet, in our shape or OpenAI's. */
+/**
+ * Ollama's error body for an `RbeeError`: `{ error: message }`, plus the stable `code` (and the
+ * `error_id` of a server-side error), which Ollama's clients ignore.
+ */
+export function ollamaErrorBody(
+  e: RbeeError,
+  errorId?: string,
+): { error: string; code: string; error_id?: string } {
+  return { error: e.message, code: e.code, ...(errorId === undefined ? {} : { error_id: errorId }) }
+}
+
+/**
+ * The error shape a route answers in: ours (`{ error: { code, message } }`), OpenAI's, or
+ * Ollama's (`{ error: "…" }`). A route declares a shape other than its server's default with
+ * `config.errorShape`.
+ */
+export type ErrorShape = 'rbee' | 'openai' | 'ollama'
+
+/** An error's body in `shape`. */
+export function errorBodyIn(shape: ErrorShape, e: RbeeError, errorId?: string): object {
+  if (shape === 'openai') return openAiErrorBody(e, errorId)
+  if (shape === 'ollama') return ollamaErrorBody(e, errorId)
+  return errorBody(e, errorId)
+}
+
+/** Sends an error on a reply that has not started yet, in the shape given. */
 export function sendError(
   reply: FastifyReply,
   e: RbeeError,
-  openAi: boolean,
+  shape: ErrorShape,
   errorId?: string,
 ): FastifyReply {
   const retryAfter = retryAfterHeader(e)
   if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-  return reply.code(e.status).send(openAi ? openAiErrorBody(e, errorId) : errorBody(e, errorId))
+  return reply.code(e.status).send(errorBodyIn(shape, e, errorId))
 }
 
 /**
@@ -116,8 +141,8 @@ function discardBody(req: FastifyRequest, reply: FastifyReply): void {
 }
 
 export interface ErrorHandlingOptions {
-  /** Whether a route (as registered) answers in OpenAI's error shape. */
-  isOpenAi: (route: string | undefined) => boolean
+  /** The shape the route a request matched answers errors in. */
+  shapeOf: (req: FastifyRequest) => ErrorShape
   /** Whether this request's caller may read server-side error details. */
   disclose: (req: FastifyRequest) => boolean
 }
@@ -128,11 +153,11 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandlingOptio
     const e = toRbeeError(err, req)
     if (e.code === 'RBEE_PAYLOAD_TOO_LARGE') discardBody(req, reply)
     const out = forClient(e, o.disclose(req), req.log)
-    return sendError(reply, out.error, o.isOpenAi(req.routeOptions.url), out.errorId)
+    return sendError(reply, out.error, o.shapeOf(req), out.errorId)
   })
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? ''
     const e = new RbeeError('RBEE_NOT_FOUND', `no route for ${req.method} ${path.slice(0, 512)}`)
-    return sendError(reply, e, false)
+    return sendError(reply, e, 'rbee')
   })
 }

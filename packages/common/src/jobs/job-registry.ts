@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { endMarker, type JobCreated, type Narration } from '@rbee/contracts'
+import { endMarker, type JobCreated, type Narration, type Transfer } from '@rbee/contracts'
 import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { SseWriter } from '../sse/sse-writer.js'
+
+/** What a narration may carry besides its text: a progress fraction, a transfer's figures. */
+export interface NarrationExtra {
+  progress?: number | undefined
+  transfer?: Transfer | undefined
+}
 
 /** What a running job can do: report progress, results and tokens, and notice cancellation. */
 export interface JobContext {
@@ -14,7 +20,7 @@ export interface JobContext {
   /** Aborted by `DELETE /v1/jobs/:id` or when the registry closes: stop the work. */
   readonly signal: AbortSignal
   readonly log: Logger
-  narrate(action: string, human: string, extra?: { progress?: number }): void
+  narrate(action: string, human: string, extra?: NarrationExtra): void
   data(action: string, payload: unknown): void
   token(t: string, i: number): void
 }
@@ -137,6 +143,7 @@ export class JobRegistry {
           job_id: job.id,
           ts: new Date().toISOString(),
           ...(extra?.progress === undefined ? {} : { progress: Math.min(1, Math.max(0, extra.progress)) }),
+          ...(extra?.transfer === undefined ? {} : { transfer: extra.transfer }),
         }
         this.#emit(job, 'narration', n)
       },

@@ -8,6 +8,7 @@ import {
   type HiveCheck,
   IdSchema,
   type ImportDenied,
+  type ModelMetadata,
   type Operation,
   type OperationOf,
 } from '@rbee/contracts'
@@ -113,6 +114,11 @@ export class HiveOperations {
         const { entry, problem } = await this.#o.catalog.get(op.model)
         if (problem) ctx.narrate('model_unavailable', `${entry.id} cannot be served: ${problem}`)
         ctx.data('model', entry)
+        if (op.metadata && !problem) {
+          const header = await readModelHeader(this.#o.headers, entry.path, ctx.signal, true)
+          const metadata: ModelMetadata = { model_id: entry.id, metadata: header.scalars ?? {} }
+          ctx.data('model_metadata', metadata)
+        }
         return
       }
       case 'model_delete':

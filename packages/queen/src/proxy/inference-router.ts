@@ -42,6 +42,16 @@ export interface OpenAiRequest {
   key: string | null
   /** Aborted when the client goes away. */
   signal: AbortSignal
+  /** The request goes to `worker` (each try). */
+  onDispatch?: ((worker: WorkerEntry) => void) | undefined
+}
+
+/** What a route may change about the request it hands to `openAi`. */
+export interface OpenAiRouteOptions {
+  /** The body to send (JSON text). @default the request's body as it came */
+  body?: string
+  /** The request goes to `worker` (each try). */
+  onDispatch?: (worker: WorkerEntry) => void
 }
 
 /**
@@ -79,6 +89,7 @@ export class InferenceRouter {
     path: string,
     model: string,
     stream: boolean,
+    options: OpenAiRouteOptions = {},
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
     await this.openAiOn(
@@ -96,10 +107,11 @@ export class InferenceRouter {
         path,
         model,
         stream,
-        body: JSON.stringify(req.body),
+        body: options.body ?? JSON.stringify(req.body),
         requestId,
         key: req.caller.key,
         signal: clientGoneSignal(reply),
+        onDispatch: options.onDispatch,
       },
     )
   }
@@ -112,7 +124,8 @@ export class InferenceRouter {
   async openAiOn(to: OpenAiResponder, r: OpenAiRequest): Promise<void> {
     const { metrics } = this.#o
     const { path, model, body, requestId, signal } = r
-    const route = path.slice('/v1/'.length)
+    // `chat/completions`, `rerank`, `api/embed`: the path without the OpenAI prefix.
+    const route = path.replace(/^\/(?:v1\/)?/, '')
     const started = performance.now()
     let committed = false
     let release: (() => void) | undefined
@@ -121,7 +134,7 @@ export class InferenceRouter {
       const outcome = await routeRequest(
         this.#o,
         model,
-        { signal },
+        { signal, onDispatch: r.onDispatch },
         async (worker, _attempt, trySignal) => {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
