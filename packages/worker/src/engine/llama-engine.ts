@@ -252,6 +252,8 @@ export class LlamaEngine implements Engine {
   readonly #budget: PromptBudget
   readonly #completionOptions: 'trimLeadingSpace' | undefined
   readonly #ranker: Ranker
+  /** llama.cpp compute threads of every context (0: every core). */
+  readonly #threads: number
 
   private constructor(
     llama: Llama,
@@ -278,6 +280,7 @@ export class LlamaEngine implements Engine {
     this.#memo = TokenMemo.install(model)
     this.#budget = new PromptBudget(this.contextSize, maxTokenBytes(model))
     this.#completionOptions = completionPrependsBos(model) ? 'trimLeadingSpace' : undefined
+    this.#threads = options.threads
     this.#ranker = new Ranker({
       model,
       tokenize: this.#tokenize,
@@ -624,8 +627,11 @@ export class LlamaEngine implements Engine {
     }
     // One embedding context, used by one request at a time.
     const run = this.#embedQueue.then(async () => {
+      // The worker's own thread count: node-llama-cpp's default (6) spin-waits on a smaller CPU
+      // (two short inputs took 7 s on 2 cores, 0.1 s with 1 thread).
       this.#embedding ??= this.#model.createEmbeddingContext({
-        contextSize: Math.min(this.contextSize, EMBEDDING_CONTEXT),
+        contextSize: this.embeddingContextSize,
+        threads: this.#threads,
       })
       const ctx = await this.#embedding
       const vectors: number[][] = []
