@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type RerankResponse, RerankResponseSchema } from '@rbee/contracts'
 import { describeRerankerModel, encodeGguf, TINY_RERANKER_SPEC } from '@rbee/gguf'
-import { LocalHub, type StartedQueen, startQueen } from '@rbee/testing'
+import { LocalHub, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
 import { Ollama, type ProgressResponse } from 'ollama'
 
 const TINY_SHA256 = '641befabef122d93297125257b7468596145bfadd5dab609944b219ba0a6ca11'
@@ -154,6 +156,29 @@ describe('the Ollama API and rerank on queen-rbee', () => {
     assert.deepEqual(RerankResponseSchema.parse(await alias.json()).results, body.results.slice(0, 1))
   })
 
+  test('a pull whose client goes away cancels the download: the partial file is removed', async () => {
+    hub.addRepo('rbee', 'stalls-GGUF', { 'stalls.gguf': RERANKER })
+    hub.fault('rbee', 'stalls-GGUF', 'stalls.gguf', { stallAfterBytes: 64 * 1024 })
+    const partial = join(queen.home, 'models', '.partial')
+    const parts = async (): Promise<string[]> =>
+      (await readdir(partial).catch(() => [])).filter((f) => f.endsWith('.part'))
+    const stream = await ollama.pull({ model: 'hf.co/rbee/stalls-GGUF', stream: true })
+    const seen: ProgressResponse[] = []
+    const reading = (async () => {
+      for await (const p of stream) seen.push(p)
+    })()
+    await hub.stalled()
+    await waitFor('the partial file of the transfer', async () => (await parts()).length === 1)
+    stream.abort()
+    await assert.rejects(reading)
+    assert.ok(
+      seen.some((p) => p.status.startsWith('downloading')),
+      JSON.stringify(seen),
+    )
+    await waitFor('the hive to drop the partial download', async () => (await parts()).length === 0)
+    assert.ok(!(await ollama.list()).models.some((m) => m.name === 'stalls'))
+  })
+
   test('a refused request says why, in the shape of its API', async () => {
     const noHead = await rerank({ model: 'tiny', query: 'q', documents: ['a'] })
     assert.equal(noHead.status, 400)
@@ -176,6 +201,14 @@ describe('the Ollama API and rerank on queen-rbee', () => {
     assert.match(registry.message, /rbee pulls from Hugging Face only/)
     const missing = await refusal(ollama.pull({ model: 'hf.co/rbee/nope', stream: true }))
     assert.equal(missing.status, 404)
+    const builtin = await refusal(ollama.delete({ model: 'tiny' }))
+    assert.deepEqual(
+      [builtin.status, builtin.message],
+      [409, 'tiny is the built-in model and cannot be deleted'],
+    )
+    const inUse = await refusal(ollama.delete({ model: 'tiny-rerank:latest' }))
+    assert.equal(inUse.status, 409)
+    assert.match(inUse.message, /model tiny-rerank is in use by worker/)
     const raw = await fetch(`${queen.url}/api/embed`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
