@@ -14,6 +14,13 @@ export function toRbeeError(err: unknown, req?: FastifyRequest): RbeeError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RbeeError('RBEE_PAYLOAD_TOO_LARGE', 'request body is too large')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      // Only JSON is read: a browser may send a text/plain or form body to a loopback daemon from
+      // any page without asking first (no CORS preflight), so those are never taken for JSON.
+      return new RbeeError(
+        'RBEE_BAD_REQUEST',
+        `unsupported content type ${String(req?.headers['content-type'] ?? '(none)').slice(0, 100)}: send the body as JSON with Content-Type: application/json`,
+        { status: fe.statusCode ?? 415 },
+      )
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new RbeeError('RBEE_BAD_REQUEST', errorMessage(err), { status: fe.statusCode ?? 400 })
   }
