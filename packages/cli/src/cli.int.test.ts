@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import {
@@ -38,6 +40,16 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
     if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 250))
   }
+}
+
+/** Waits until `rbee hive list` shows the hive online. */
+function waitOnline(hiveId: string): Promise<void> {
+  return waitUntil(async () => {
+    const list = await sb.run(['hive', 'list', '--json'])
+    return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
+      (h) => h.id === hiveId && h.state === 'online',
+    )
+  }, 20_000)
 }
 
 function alive(pid: number): boolean {
@@ -166,12 +178,7 @@ describe('rbee against a real queen it starts itself', () => {
       args: ['--queen-url', sb.queenUrl],
     })
     t.after(() => dl.close())
-    await waitUntil(async () => {
-      const list = await sb.run(['hive', 'list', '--json'])
-      return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
-        (h) => h.id === 'dl-hive' && h.state === 'online',
-      )
-    }, 20_000)
+    await waitOnline('dl-hive')
 
     hub.bytesPerSecond = 96 * 1024
     const ref = 'hf:acme/tiny-GGUF:tiny-dl.Q8_0.gguf'
@@ -198,6 +205,40 @@ describe('rbee against a real queen it starts itself', () => {
     assert.equal(answer.code, 0, answer.stderr)
     assert.match(answer.stderr, /of hive dl-hive/)
     assert.ok(answer.stdout.trim().length > 0)
+  })
+
+  test('rbee model list marks the entries a hive rebuilt from its files after finding its catalog corrupt', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'rbee-cli-heal-'))
+    t.after(() => rm(home, { recursive: true, force: true }))
+    const dir = join(home, 'models', 'hf', 'acme', 'kept-GGUF')
+    await mkdir(dir, { recursive: true })
+    await copyFile(await tinyModelPath(), join(dir, 'kept.Q4_0.gguf'))
+    await writeFile(join(home, 'catalog.sqlite'), randomBytes(8192))
+    const healed = await startHive({ hiveId: 'heal-hive', home, args: ['--queen-url', sb.queenUrl] })
+    t.after(() => healed.close())
+    await waitOnline('heal-hive')
+
+    const listed = await sb.run(['model', 'list', '--hive', 'heal-hive'])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.match(
+      listed.stdout,
+      /^heal-hive +kept\.Q4_0 \(rebuilt\) +llama .* hf:acme\/kept-GGUF:kept\.Q4_0\.gguf$/m,
+    )
+    assert.match(listed.stdout, /^heal-hive +tiny +llama/m)
+    assert.ok(
+      listed.stderr.includes(
+        `the catalog ${join(home, 'catalog.sqlite')} was unusable (file is not a database) and was moved to ${join(home, 'catalog.sqlite.corrupt-')}`,
+      ),
+      listed.stderr,
+    )
+    const json = await sb.run(['model', 'list', '--json', '--hive', 'heal-hive'])
+    const rebuilt = Object.fromEntries(
+      z
+        .array(ModelEntrySchema)
+        .parse(JSON.parse(json.stdout))
+        .map((m) => [m.id, m.rebuilt]),
+    )
+    assert.deepEqual(rebuilt, { tiny: false, 'kept.Q4_0': true })
   })
 
   test('bad flags exit with code 2 and a usage line', async () => {

@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   RBEE_NO_CAPACITY: 503,
   RBEE_QUEUE_TIMEOUT: 503,
   RBEE_HIVE_OFFLINE: 503,
+  /**
+   * The request's or job's deadline (`X-Request-Deadline`, `X-Request-Timeout`, a `timeout`
+   * field) passed before it finished: in the queue, waiting for a spawn, or while generating.
+   */
+  RBEE_DEADLINE_EXCEEDED: 504,
   RBEE_WORKER_FAILED: 502,
   RBEE_SPAWN_FAILED: 500,
   RBEE_MODEL_INVALID: 400,
@@ -41,6 +46,11 @@ export const ERROR_CODES = {
   RBEE_CHECKSUM_MISMATCH: 502,
   /** The hub's answer breaks a download rule (more bytes than announced, a compressed body). */
   RBEE_DOWNLOAD_REFUSED: 502,
+  /**
+   * Not enough free space on the hive for a download (before it starts, or as it goes): the
+   * message gives the bytes needed, the bytes free, where, and what to free.
+   */
+  RBEE_DISK_FULL: 507,
   RBEE_CANCELLED: 499,
   RBEE_CONFIG: 400,
   RBEE_ENGINE: 500,

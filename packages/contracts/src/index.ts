@@ -1,5 +1,6 @@
 export * from './backend-probe.js'
 export * from './common.js'
+export * from './deadline.js'
 export * from './fleet.js'
 export * from './hive.js'
 export * from './infer.js'

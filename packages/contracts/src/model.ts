@@ -40,6 +40,12 @@ export const ModelEntrySchema = z.object({
   /** Why an unavailable model cannot be served (`file … has vanished`); absent when available. */
   unavailable_reason: z.string().optional(),
   builtin: z.boolean(),
+  /**
+   * True when the hive rebuilt this entry from the file on disk after its catalog was found
+   * corrupt: the id may differ from the one given at import, and the last use is not known.
+   * Cleared when the model is downloaded or imported again. Absent from older hives (read: false).
+   */
+  rebuilt: z.boolean().optional(),
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>
 

@@ -1,10 +1,17 @@
 import { z } from 'zod'
+import { TimeoutSecondsSchema } from './deadline.js'
 import { MAX_TOKENS_LIMIT, SamplingParamsSchema, StopSchema, TimingsSchema } from './sampling.js'
 
 // The subset of OpenAI's API that rbee serves. Field names are OpenAI's. Unknown fields are
 // accepted and ignored (clients send many), but every field we read is range-checked. OpenAI
 // types most optional fields as `T | null` and typed clients do send an explicit `null`, so the
 // fields we read accept `null` as "not set".
+
+/**
+ * rbee's extension: seconds the request may take, waiting included (the `X-Request-Timeout`
+ * header does the same; the earliest limit wins).
+ */
+const RequestTimeoutSchema = TimeoutSecondsSchema.nullable().optional()
 
 const ContentPartSchema = z.object({ type: z.literal('text'), text: z.string() })
 
@@ -28,6 +35,7 @@ const OpenAiSamplingSchema = SamplingParamsSchema.extend({
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   user: z.string().max(256).optional(),
+  timeout: RequestTimeoutSchema,
 })
 
 export const ChatCompletionRequestSchema = OpenAiSamplingSchema.extend({
@@ -47,6 +55,7 @@ export const EmbeddingRequestSchema = z.object({
   input: z.union([z.string(), z.array(z.string()).min(1).max(256)]),
   encoding_format: z.enum(['float', 'base64']).optional(),
   user: z.string().max(256).optional(),
+  timeout: RequestTimeoutSchema,
 })
 export type EmbeddingRequest = z.infer<typeof EmbeddingRequestSchema>
 

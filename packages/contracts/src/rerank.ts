@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { TimeoutSecondsSchema } from './deadline.js'
 
 // Rerank (`POST /v1/rerank`, `POST /rerank`) in the shape llama.cpp's server, Jina's and
 // Cohere's clients send and read. Strict: a field rbee does not serve (Cohere's
@@ -20,6 +21,8 @@ export const RerankRequestSchema = z
     top_n: z.int().min(1).nullish(),
     /** Whether each result carries its document's text. @default true */
     return_documents: z.boolean().nullish(),
+    /** rbee's extension, as on its OpenAI routes: seconds the request may take, waiting included. */
+    timeout: TimeoutSecondsSchema.nullish(),
   })
   .strict()
 export type RerankRequest = z.infer<typeof RerankRequestSchema>

@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { ConfigError, type FlagKind, readFlags, validateFlags } from '@rbee/common'
 import { HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
 import { z } from 'zod'
+import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB } from './downloads/disk-space.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
 
@@ -30,6 +31,10 @@ export const HiveConfigSchema = z.object({
   import_dirs: z.array(z.string().min(1)),
   hf_timeout_ms: z.int().min(100).max(600_000),
   download_stall_timeout_ms: z.int().min(100).max(3_600_000),
+  download_disk_margin_mb: z
+    .int()
+    .min(0)
+    .max(1024 * 1024),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
@@ -59,6 +64,12 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
     'download_stall_timeout_ms',
     'RBEE_DOWNLOAD_STALL_TIMEOUT_MS',
     '30000',
+    'int',
+  ],
+  'download-disk-margin-mb': [
+    'download_disk_margin_mb',
+    'RBEE_DOWNLOAD_DISK_MARGIN_MB',
+    String(DEFAULT_DOWNLOAD_DISK_MARGIN_MB),
     'int',
   ],
 }
@@ -102,6 +113,11 @@ Options (each also read from the environment variable shown; flags win):
                                RBEE_DOWNLOAD_STALL_TIMEOUT_MS
                                                           less than 16 KiB of a file in this long
                                                           retries the transfer (default: 30000)
+  --download-disk-margin-mb N
+                               RBEE_DOWNLOAD_DISK_MARGIN_MB
+                                                          free space a download leaves on the models'
+                                                          file system, checked before it starts and
+                                                          as it goes (default: ${DEFAULT_DOWNLOAD_DISK_MARGIN_MB})
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)

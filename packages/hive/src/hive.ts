@@ -30,9 +30,10 @@ import {
   IdSchema,
 } from '@rbee/contracts'
 import { BUILTIN_MODEL_ID, ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
+import { type CatalogRecovery, rebuildCatalog } from './catalog/catalog-rebuild.js'
 import { ImportDirs } from './catalog/import-dirs.js'
 import { ModelCatalog } from './catalog/model-catalog.js'
-import { inspectModelFile } from './catalog/model-inspector.js'
+import { type EstimateShape, inspectModelFile } from './catalog/model-inspector.js'
 import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
@@ -110,6 +111,11 @@ export interface HiveOptions {
   hfTimeoutMs?: number
   /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default 30_000 */
   downloadStallTimeoutMs?: number
+  /**
+   * Free bytes a download must leave on the models' file system (checked before it starts and as
+   * it goes). @default DEFAULT_DOWNLOAD_DISK_MARGIN_MB MiB
+   */
+  downloadDiskMarginBytes?: number
   /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;
    * after two checks without a subscriber it announces itself to the queen again.
@@ -293,6 +299,7 @@ export class Hive {
     this.#closer.add(() => this.#telemetry.close())
     const shape = { slots: o.workerSlots ?? 4, ctxSize: o.workerCtxSize ?? 2048 }
     await this.#ensureBuiltin()
+    const recovery = catalog.setAside && (await this.#rebuildCatalog(catalog, shape))
     for (const dir of o.importDirs ?? []) {
       if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
         this.#log.warn({ dir }, 'import dir is not a directory (yet): nothing can be imported from it')
@@ -331,6 +338,7 @@ export class Hive {
       estimateShape: shape,
       retryInitialMs: o.downloadRetryInitialMs,
       stallTimeoutMs: o.downloadStallTimeoutMs,
+      diskMarginBytes: o.downloadDiskMarginBytes,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,
@@ -346,6 +354,7 @@ export class Hive {
       workerCommand: this.#workerCommand,
       defaults: { ...shape, stopGraceMs },
       ensureBuiltin: () => this.#ensureBuiltin(),
+      catalogRecovery: recovery,
     })
     this.#closer.add(() => this.#settleJobs())
     this.#closer.add(() => this.#jobs.close())
@@ -417,6 +426,30 @@ export class Hive {
       )
       return probe
     })
+  }
+
+  /** Registers the model files a catalog that was set aside at open knew (after the built-in). */
+  async #rebuildCatalog(catalog: ModelCatalog, shape: EstimateShape): Promise<CatalogRecovery> {
+    const setAside = catalog.setAside!
+    const report = await rebuildCatalog({
+      catalog,
+      models: this.dirs.models,
+      partial: this.dirs.partial,
+      importDirs: [this.dirs.import],
+      headers: this.#headers,
+      shape,
+      log: this.#log,
+    })
+    this.#log.warn(
+      {
+        path: setAside.path,
+        moved_to: setAside.movedTo,
+        recovered: report.recovered.map((r) => r.id),
+        skipped: report.skipped,
+      },
+      'catalog rebuilt from the model files',
+    )
+    return { ...setAside, ...report }
   }
 
   async #ensureBuiltin(): Promise<void> {

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       hfToken: config.hf_token,
       hfTimeoutMs: config.hf_timeout_ms,
       downloadStallTimeoutMs: config.download_stall_timeout_ms,
+      downloadDiskMarginBytes: config.download_disk_margin_mb * 1024 * 1024,
       nvidiaSmi: nvidiaSmiPath(config),
       backendProbe: config.backend_probe === 'none' ? null : config.backend_probe,
       backendProbeTimeoutMs: config.backend_probe_timeout_ms,

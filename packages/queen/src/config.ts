@@ -145,7 +145,7 @@ Options (each also read from the environment variable shown; flags win):
   --local-hive-id ID              RBEE_LOCAL_HIVE_ID        id of the local hive (default: host name)
   --advertise-url URL             RBEE_ADVERTISE_URL        URL hives and workers use for the queen
   --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: 64)
-  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot (default: 60000)
+  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot without a deadline (default: 60000)
   --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: 300000)
   --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn fails (default: 5000)
   --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: 600000; 0 = never)

@@ -1,20 +1,21 @@
 import { access, constants, rm, stat } from 'node:fs/promises'
-import { basename, isAbsolute, relative } from 'node:path'
+import { isAbsolute, relative } from 'node:path'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
 import {
   type BackendProbe,
   deviceList,
   HIVE_OPERATIONS,
   type HiveCheck,
-  IdSchema,
   type ImportDenied,
   type ModelMetadata,
   type Operation,
   type OperationOf,
 } from '@rbee/contracts'
 import type { GgufHeaderPool } from '@rbee/gguf'
+import { type CatalogRecovery, describeRecovery } from '../catalog/catalog-rebuild.js'
 import type { ImportDirs } from '../catalog/import-dirs.js'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
+import { modelIdFromFile } from '../catalog/model-id.js'
 import { estimateMemoryMb, inspectModelFile, readModelHeader } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
 import type { ModelDownloads } from '../downloads/model-downloads.js'
@@ -53,6 +54,8 @@ export interface HiveOperationsOptions {
   defaults: { slots: number; ctxSize: number; stopGraceMs: number }
   /** Rewrites the built-in model if its file went missing or changed. */
   ensureBuiltin: () => Promise<void>
+  /** The catalog found unusable at start and what was rebuilt; undefined when it was fine. */
+  catalogRecovery?: CatalogRecovery | undefined
 }
 
 /**
@@ -237,7 +240,9 @@ export class HiveOperations {
       { signal: ctx.signal },
     )
     const source = `file:${path}`
-    const id = op.id ?? this.#idFromFile(path)
+    const id = op.id ?? modelIdFromFile(path)
+    if (id === undefined)
+      throw new RbeeError('RBEE_BAD_REQUEST', `cannot derive a model id from ${path}; give one with "id"`)
     const existing = catalog.find(id)
     if (existing && existing.source !== source) {
       throw new RbeeError(
@@ -253,20 +258,11 @@ export class HiveOperations {
     ctx.data('model', entry)
   }
 
-  #idFromFile(path: string): string {
-    const stem = basename(path).replace(/\.gguf$/i, '')
-    const id = stem
-      .replace(/[^A-Za-z0-9._:@-]/g, '-')
-      .replace(/\.{2,}/g, '.')
-      .replace(/^[^A-Za-z0-9]+/, '')
-    const parsed = IdSchema.safeParse(id.slice(0, 128))
-    if (!parsed.success)
-      throw new RbeeError('RBEE_BAD_REQUEST', `cannot derive a model id from ${path}; give one with "id"`)
-    return parsed.data
-  }
-
   async #modelList(ctx: JobContext): Promise<void> {
     const checked = await this.#o.catalog.list()
+    const recovery = this.#o.catalogRecovery
+    if (recovery && checked.some((c) => c.entry.rebuilt))
+      ctx.narrate('catalog_rebuilt', describeRecovery(recovery))
     for (const { entry, problem } of checked) {
       if (problem) ctx.narrate('model_unavailable', `${entry.id} cannot be served: ${problem}`)
     }
@@ -320,9 +316,11 @@ export class HiveOperations {
     await check('catalog', async () => {
       const models = await catalog.list()
       const bad = models.filter((m) => m.problem)
-      if (bad.length === 0) return `${models.length} model(s), all available`
+      const recovery = this.#o.catalogRecovery
+      const rebuilt = recovery ? `; ${describeRecovery(recovery)}` : ''
+      if (bad.length === 0) return `${models.length} model(s), all available${rebuilt}`
       // A vanished model is worth a warning, not a failed check: the hive itself is fine.
-      return `${models.length} model(s); unavailable: ${bad.map((m) => `${m.entry.id} (${m.problem})`).join(', ')}`
+      return `${models.length} model(s); unavailable: ${bad.map((m) => `${m.entry.id} (${m.problem})`).join(', ')}${rebuilt}`
     })
     await check('worker binary', async () => {
       const target = workerCommand.prefixArgs[0] ?? workerCommand.command

@@ -112,10 +112,16 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
       const { keep_alive, ...body } = parsed.data
       refuseOllamaOptions(body.options, OLLAMA_EMBED_OPTIONS, 'embeddings')
       const model = resolveOllamaModel(body.model, fleetModels(registry))
-      await deps.router.openAi(req, reply, path, model, false, {
-        body: JSON.stringify({ ...body, model }),
-        onDispatch: keepAlive(keep_alive),
-      })
+      await deps.router.openAi(
+        req,
+        reply,
+        path,
+        { model },
+        {
+          body: JSON.stringify({ ...body, model }),
+          onDispatch: keepAlive(keep_alive),
+        },
+      )
     })
   }
 

@@ -39,25 +39,19 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
   app.post('/v1/chat/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = ChatCompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(
-      req,
-      reply,
-      '/v1/chat/completions',
-      parsed.data.model,
-      parsed.data.stream === true,
-    )
+    await deps.router.openAi(req, reply, '/v1/chat/completions', parsed.data)
   })
 
   app.post('/v1/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = CompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(req, reply, '/v1/completions', parsed.data.model, parsed.data.stream === true)
+    await deps.router.openAi(req, reply, '/v1/completions', parsed.data)
   })
 
   app.post('/v1/embeddings', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = EmbeddingRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(req, reply, '/v1/embeddings', parsed.data.model, false)
+    await deps.router.openAi(req, reply, '/v1/embeddings', { ...parsed.data, stream: false })
   })
 
   // Rerank (Jina's and Cohere's shape; `/rerank` is llama.cpp's spelling), on workers of the
@@ -66,7 +60,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     app.post(path, ROUTE_ACCESS.user, async (req, reply) => {
       const parsed = RerankRequestSchema.safeParse(req.body)
       if (!parsed.success) throw validationError(parsed.error)
-      await deps.router.openAi(req, reply, '/v1/rerank', parsed.data.model, false)
+      await deps.router.openAi(req, reply, '/v1/rerank', { model: parsed.data.model })
     })
   }
 }

@@ -1,4 +1,4 @@
-import { errorMessage, openAiErrorBody, parseJson, RbeeError } from '@rbee/common'
+import { errorMessage, isDeadlineExceeded, openAiErrorBody, parseJson, RbeeError } from '@rbee/common'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import {
   failureFrom,
@@ -24,26 +24,31 @@ export interface RelayTarget {
   on(event: 'drain', listener: () => void): unknown
 }
 
-/** The head of a relayed stream, however it is written (fastify reply or fast lane). */
-export function streamHeaders(workerId: string, requestId: string): Record<string, string> {
+/**
+ * The head of a relayed stream, however it is written (fastify reply or fast lane); without a
+ * worker when the stream opens before one is chosen (`X-Rbee-Progress`).
+ */
+export function streamHeaders(workerId: string | undefined, requestId: string): Record<string, string> {
   return {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
     'x-request-id': requestId,
-    'x-rbee-worker': workerId,
+    ...(workerId === undefined ? {} : { 'x-rbee-worker': workerId }),
   }
 }
 
 /** How a relayed stream ended. */
 export interface RelayOutcome {
-  outcome: 'ok' | 'error' | 'cancelled' | 'rejected'
+  outcome: 'ok' | 'error' | 'cancelled' | 'rejected' | 'deadline'
   tokens: number
   message?: string
 }
 
 const FRAME_END = '\n\n'
 const DONE_FRAME = 'data: [DONE]'
+/** How a stream's error frame starts (rbee's, in OpenAI's error shape). */
+const ERROR_FRAME = 'data: {"error":'
 const TOKEN_MARK = Buffer.from('"finish_reason":null')
 
 /**
@@ -69,6 +74,10 @@ function frameCommits(frame: string, worker: WorkerEntry): boolean {
     chunk = parseJson(data) as typeof chunk
   } catch {
     return true
+  }
+  if (chunk.error?.code === 'RBEE_DEADLINE_EXCEEDED') {
+    // The worker ended the request at its deadline before any output: a 504, not a retry.
+    throw new RbeeError('RBEE_DEADLINE_EXCEEDED', chunk.error.message ?? 'deadline exceeded')
   }
   if (chunk.error) {
     throw new WorkerFailure(
@@ -101,6 +110,8 @@ export interface OpenAiRelayOptions {
   signal: AbortSignal
   requestId: string
   headersTimeoutMs: number
+  /** The request's deadline (epoch milliseconds), passed on to the worker. */
+  deadlineAt?: number | undefined
   /** Called once, when the response turns into a stream: sends the head, returns where bytes go. */
   commit: () => RelayTarget
   /** A whole (non-SSE) answer, e.g. the worker's 4xx: send it as is. */
@@ -129,6 +140,8 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
     let tokens = 0
     /** The stream's last bytes (64 or more when there are), to see how it ended. */
     let tail: Buffer | undefined
+    /** The piece before the last one (an error frame can be followed by the chunk framing alone). */
+    let before: Buffer | undefined
     /** Bytes go to `res.writeChunked` as the worker framed them. */
     let chunked = false
     let settled = false
@@ -137,7 +150,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
      * through leaves it open: it is closed first (its rest as newlines), so the client's HTTP
      * framing stays whole.
      */
-    const fail = (target: RelayTarget, why: string): RelayOutcome => {
+    const fail = (target: RelayTarget, why: string | RbeeError): RelayOutcome => {
       const owed = chunked ? control.owedChunkBytes() : 0
       if (owed > 0 && !target.destroyed)
         target.writeChunked!(Buffer.from(`${'\n'.repeat(owed - 2)}\r\n`, 'latin1'))
@@ -152,6 +165,11 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
     }
     const onAbort = (): void => {
       const reason: unknown = o.signal.reason
+      if (isDeadlineExceeded(reason)) {
+        // Past the deadline: a 504 before any output, a final error frame after.
+        settle(res ? fail(res, reason) : reason)
+        return
+      }
       if (reason instanceof WorkerFailure) {
         // The worker was lost (its hive went offline): before any output the request may move to
         // another worker; after, the client gets a clean error instead of a stalled stream.
@@ -186,6 +204,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         }
         if (res) {
           tokens += countTokens(chunk)
+          before = tail
           tail = tail === undefined || chunk.length >= 64 ? chunk : Buffer.concat([tail.subarray(-64), chunk])
           return chunked ? res.writeChunked!(chunk) : res.write(chunk)
         }
@@ -244,7 +263,16 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
           settle(transportFailure(o.worker, new Error('stream ended before the first token')))
           return
         }
-        if (!tail!.subarray(-64).toString('latin1').includes(DONE_FRAME)) {
+        const last = tail!.subarray(-64).toString('latin1')
+        if (!last.includes(DONE_FRAME)) {
+          const ended = endedWithError(before === undefined ? tail! : Buffer.concat([before, tail!]))
+          if (ended !== undefined) {
+            // The worker ended the stream with its own error frame (its deadline, say): that
+            // frame is the client's last word.
+            res.end()
+            settle({ outcome: ended === 'RBEE_DEADLINE_EXCEEDED' ? 'deadline' : 'error', tokens })
+            return
+          }
           settle(fail(res, 'stream ended without [DONE]'))
           return
         }
@@ -262,17 +290,56 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
       o.worker,
       o.path,
       o.body,
-      { signal: o.signal, requestId: o.requestId, headersTimeoutMs: o.headersTimeoutMs },
+      {
+        signal: o.signal,
+        requestId: o.requestId,
+        headersTimeoutMs: o.headersTimeoutMs,
+        deadlineAt: o.deadlineAt,
+      },
       sink,
     )
   })
 }
 
-function endWithError(res: RelayTarget, worker: WorkerEntry, tokens: number, why: string): RelayOutcome {
-  const message = `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`
-  const body = openAiErrorBody(new RbeeError('RBEE_WORKER_FAILED', message))
+/**
+ * Ends a stream with an error frame: the worker's failure (`why` as text), or the error given
+ * (a deadline that passed).
+ */
+function endWithError(
+  res: RelayTarget,
+  worker: WorkerEntry,
+  tokens: number,
+  why: string | RbeeError,
+): RelayOutcome {
+  const error =
+    typeof why === 'string'
+      ? new RbeeError(
+          'RBEE_WORKER_FAILED',
+          `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`,
+        )
+      : new RbeeError(why.code, `${why.message} (after ${tokens} tokens)`)
+  const body = openAiErrorBody(error)
   if (!res.destroyed) res.end(`data: ${JSON.stringify(body)}\n\n`)
-  return { outcome: 'error', tokens, message }
+  return { outcome: isDeadlineExceeded(error) ? 'deadline' : 'error', tokens, message: error.message }
+}
+
+/**
+ * The code of the error frame a stream's bytes end with, if they end with one (`tail`: the last
+ * pieces the worker sent; an error frame is written at once, and passed-through chunk framing may
+ * follow it).
+ */
+function endedWithError(tail: Buffer): string | undefined {
+  const text = tail.toString('utf8')
+  const start = text.lastIndexOf(ERROR_FRAME)
+  if (start < 0) return undefined
+  const end = text.indexOf('\n\n', start)
+  if (end < 0 || !/^[\s0-9a-fA-F]*$/.test(text.slice(end))) return undefined
+  try {
+    const body = parseJson(text.slice(start + 'data: '.length, end)) as { error?: { code?: unknown } }
+    return typeof body.error?.code === 'string' ? body.error.code : 'RBEE_WORKER_FAILED'
+  } catch {
+    return undefined
+  }
 }
 
 /** `usage.completion_tokens` of a whole OpenAI answer, 0 if absent. */

@@ -62,6 +62,32 @@ describe('scheduler', () => {
     assert.ok(spawnNotes.includes('loading'))
   })
 
+  test('a request with a deadline waits until then, not the queue timeout, and its 504 says what it waited for', async () => {
+    const { registry, scheduler } = setup({ queueTimeoutMs: 20 })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const busy = await scheduler.acquire('tiny')
+    const t0 = Date.now()
+    await assert.rejects(scheduler.acquire('tiny', { deadlineAt: t0 + 120 }), (e: unknown) => {
+      assert.ok(e instanceof RbeeError)
+      assert.equal(e.code, 'RBEE_DEADLINE_EXCEEDED')
+      assert.equal(e.status, 504)
+      assert.match(e.message, /in the queue for tiny \(position 1 of 1\): no slot became free/)
+      return true
+    })
+    assert.ok(Date.now() - t0 >= 115, `failed after ${Date.now() - t0} ms`)
+    assert.equal(scheduler.queueDepth('tiny'), 0)
+    busy.release()
+    await assert.rejects(scheduler.acquire('tiny', { deadlineAt: Date.now() - 1 }), /no time was left/)
+
+    // Waiting for a spawn that takes longer: the request gives up, the spawn goes on.
+    const slow = setup({ spawn: () => new Promise((r) => setTimeout(r, 200)) })
+    await assert.rejects(
+      slow.scheduler.acquire('tiny', { deadlineAt: Date.now() + 30 }),
+      /deadline exceeded: waited [\d.]+ s for a worker of tiny to start/,
+    )
+    assert.deepEqual(slow.scheduler.spawning, new Set(['tiny']))
+  })
+
   test('requests wait in order, see their queue position, and a full queue answers 429', async () => {
     const { registry, scheduler } = setup({ queueSize: 2 })
     registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))

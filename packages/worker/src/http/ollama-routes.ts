@@ -17,7 +17,7 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { VERSION } from '../version.js'
 import type { Worker } from '../worker.js'
-import { disconnectSignal } from './generation-stream.js'
+import { RequestSignal } from './request-signal.js'
 
 const KEEP_ALIVE_ON_WORKER =
   'not supported on a worker: it stays loaded until its hive stops it; send keep_alive to the queen, which maps it to the idle TTL'
@@ -63,12 +63,13 @@ export function registerOllamaRoutes(app: FastifyInstance, worker: Worker): void
     const contextSize = embedContext(worker, body.options)
     // Ollama drops an empty string input: nothing to embed.
     const inputs = typeof body.input === 'string' ? (body.input === '' ? [] : [body.input]) : body.input
+    const engine = worker.engine()
     const { vectors, tokens } =
       inputs.length === 0
         ? { vectors: [], tokens: 0 }
-        : await worker
-            .engine()
-            .embed(inputs, disconnectSignal(reply), { truncate: body.truncate ?? true, contextSize })
+        : await new RequestSignal(req, reply).run((signal) =>
+            engine.embed(inputs, signal, { truncate: body.truncate ?? true, contextSize }),
+          )
     const dims = body.dimensions ?? undefined
     const width = vectors[0]?.length ?? 0
     if (dims !== undefined && vectors.length > 0 && dims > width)
@@ -90,9 +91,10 @@ export function registerOllamaRoutes(app: FastifyInstance, worker: Worker): void
     const contextSize = embedContext(worker, body.options)
     if (body.prompt === '') return { embedding: [] }
     // Ollama's older endpoint neither truncates nor normalizes.
-    const { vectors } = await worker
-      .engine()
-      .embed([body.prompt], disconnectSignal(reply), { contextSize, field: 'prompt' })
+    const engine = worker.engine()
+    const { vectors } = await new RequestSignal(req, reply).run((signal) =>
+      engine.embed([body.prompt], signal, { contextSize, field: 'prompt' }),
+    )
     return { embedding: vectors[0]! }
   })
 }

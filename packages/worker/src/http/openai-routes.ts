@@ -12,10 +12,11 @@ import {
   type Usage,
 } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
-import type { GenerationInput, GenerationResult, ResolvedSampling } from '../engine/engine.js'
+import type { GenerationInput, GenerationResult } from '../engine/engine.js'
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
-import { disconnectSignal, streamGeneration } from './generation-stream.js'
+import { generateWhole, streamGeneration } from './generation-stream.js'
+import { RequestSignal } from './request-signal.js'
 import { timingsOf } from './timings.js'
 
 export const OPENAI_PATHS = [
@@ -87,10 +88,11 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
           },
           onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
         },
+        { timeoutS: body.timeout ?? undefined },
       )
       return
     }
-    const r = await runWhole(worker, reply, input, sampling)
+    const r = await generateWhole(worker, req, reply, { input, sampling }, body.timeout ?? undefined)
     const out: ChatCompletion = {
       id,
       object: 'chat.completion',
@@ -150,10 +152,11 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
           },
           onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
         },
+        { timeoutS: body.timeout ?? undefined },
       )
       return
     }
-    const r = await runWhole(worker, reply, input, sampling)
+    const r = await generateWhole(worker, req, reply, { input, sampling }, body.timeout ?? undefined)
     const out: Completion = {
       ...base,
       choices: [
@@ -175,7 +178,16 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
     const inputs = typeof body.input === 'string' ? [body.input] : body.input
-    const { vectors, tokens } = await worker.engine().embed(inputs, disconnectSignal(reply))
+    const rs = new RequestSignal(req, reply, body.timeout ?? undefined)
+    let embedded: { vectors: number[][]; tokens: number }
+    try {
+      embedded = await worker.engine().embed(inputs, rs.signal)
+    } catch (err) {
+      throw rs.expired ? rs.error(undefined) : err
+    } finally {
+      rs.clear()
+    }
+    const { vectors, tokens } = embedded
     const out: EmbeddingResponse = {
       object: 'list',
       model: worker.modelRef,
@@ -189,13 +201,4 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     }
     return out
   })
-}
-
-async function runWhole(
-  worker: Worker,
-  reply: Parameters<typeof disconnectSignal>[0],
-  input: GenerationInput,
-  sampling: ResolvedSampling,
-): Promise<GenerationResult> {
-  return worker.generate(randomUUID(), { input, sampling, onText: () => {} }, disconnectSignal(reply))
 }

@@ -8,7 +8,7 @@ import {
 } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
 import type { Worker } from '../worker.js'
-import { disconnectSignal } from './generation-stream.js'
+import { RequestSignal } from './request-signal.js'
 
 /** Rerank's paths: OpenAI-style (Jina, Cohere clients) and llama.cpp's server's alias. */
 export const RERANK_PATHS = ['/v1/rerank', '/rerank'] as const
@@ -25,7 +25,10 @@ export function registerRerankRoutes(app: FastifyInstance, worker: Worker): void
       if (!parsed.success) throw validationError(parsed.error)
       const body = parsed.data
       const texts = body.documents.map(rerankDocumentText)
-      const { scores, tokens } = await worker.engine().rank(body.query, texts, disconnectSignal(reply))
+      const engine = worker.engine()
+      const { scores, tokens } = await new RequestSignal(req, reply, body.timeout ?? undefined).run(
+        (signal) => engine.rank(body.query, texts, signal),
+      )
       const withDocuments = body.return_documents ?? true
       const results: RerankResult[] = scores
         .map((relevance_score, index) => ({ index, relevance_score }))
