@@ -1,11 +1,8 @@
-import { throwIfFailed } from '@rbee/client'
 import {
   type AuditLog,
   OLLAMA_EMBED_OPTIONS,
-  RbeeError,
   ROUTE_ACCESS,
   refuseOllamaOptions,
-  requestAuditFields,
   routeConfig,
   validationError,
 } from '@rbee/common'
@@ -31,6 +28,7 @@ import type { Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { IdleReaper } from '../scheduler/idle-reaper.js'
 import { VERSION } from '../version.js'
+import { deleteModel } from './delete-model.js'
 import { fleetModels } from './fleet-models.js'
 import { ollamaPs, ollamaTags } from './model-listing.js'
 import { resolveOllamaModel } from './model-names.js'
@@ -134,26 +132,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
   app.delete('/api/delete', admin, async (req, reply) => {
     const parsed = OllamaDeleteRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    const name = parsed.data.model ?? parsed.data.name ?? ''
-    const model = resolveOllamaModel(name, fleetModels(registry))
-    const hives = registry.hivesWithModel(model).filter((h) => h.online)
-    if (hives.length === 0) throw new RbeeError('RBEE_MODEL_NOT_FOUND', `model '${name}' not found`)
-    const fields = { ...requestAuditFields(req), operation: 'model_delete', model }
-    for (const hive of hives) {
-      const client = deps.hives.client(hive.id)
-      if (!client) continue
-      deps.audit?.record('admin_action', { ...fields, hive_id: hive.id })
-      const job = await client.run({ operation: 'model_delete', hive_id: hive.id, model })
-      let outcome = 'error'
-      try {
-        const out = await job.collect()
-        outcome = out.outcome
-        throwIfFailed(job.jobId, out)
-      } finally {
-        deps.audit?.record('admin_result', { ...fields, hive_id: hive.id, job_id: job.jobId, outcome })
-        await deps.hives.refreshCatalog(hive.id)
-      }
-    }
+    await deleteModel(req, parsed.data.model ?? parsed.data.name ?? '', deps)
     return reply.code(200).send()
   })
 }
