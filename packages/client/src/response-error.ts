@@ -1,5 +1,5 @@
 import { ERROR_CODES, type ErrorCode, errorMessage, parseJson, RbeeError } from '@rbee/common/base'
-import { ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
+import { ErrorBodySchema, OllamaErrorSchema, OpenAiErrorSchema } from '@rbee/contracts'
 
 /** True when `code` is one of rbee's stable error codes. */
 export function isErrorCode(code: unknown): code is ErrorCode {
@@ -48,6 +48,11 @@ export function errorFromResponse(
       details: param === null ? undefined : { param },
       retryAfterS,
     })
+  }
+  const ollama = OllamaErrorSchema.safeParse(json)
+  if (ollama.success) {
+    const { code, error } = ollama.data
+    return new RbeeError(isErrorCode(code) ? code : 'RBEE_UPSTREAM', error, { status, retryAfterS })
   }
   const excerpt = bodyText.slice(0, 200).replace(/\s+/g, ' ').trim()
   return new RbeeError('RBEE_UPSTREAM', `${what} answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`, {

@@ -106,6 +106,13 @@ export function validationError(error: ZodError, what = 'request body'): RbeeErr
   })
 }
 
+/** A 400 that names one field of the body (`options.temperature`) and why it is refused. */
+export function refusedField(path: string, why: string): RbeeError {
+  return new RbeeError('RBEE_VALIDATION', `invalid request body: ${path}: ${why}`, {
+    details: { issues: [{ path, message: why }] },
+  })
+}
+
 /** True for errors thrown by zod's `parse`. */
 export function isZodError(err: unknown): err is ZodError {
   return (

@@ -1,5 +1,6 @@
 export * from './audit-log.js'
 export * from './base.js'
+export * from './dialects/ollama/options.js'
 export * from './http/access.js'
 export * from './http/deadlines.js'
 export * from './http/error-handler.js'

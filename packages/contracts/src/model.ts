@@ -61,3 +61,22 @@ export const ImportDeniedSchema = z.object({
   import_dirs: z.array(z.string()).min(1),
 })
 export type ImportDenied = z.infer<typeof ImportDeniedSchema>
+
+/** Keys of GGUF metadata one `model_metadata` answer carries at most. */
+export const MODEL_METADATA_MAX_KEYS = 4096
+
+/**
+ * A model file's GGUF metadata as `model_get` with `metadata: true` sends it (`model_metadata`
+ * data): every key with its scalar value; arrays, and strings over the hive's size limit, are
+ * `null` (their presence is still told).
+ */
+export const ModelMetadataSchema = z.object({
+  model_id: IdSchema,
+  metadata: z
+    .record(z.string().max(256), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+    .refine(
+      (m) => Object.keys(m).length <= MODEL_METADATA_MAX_KEYS,
+      `at most ${MODEL_METADATA_MAX_KEYS} keys`,
+    ),
+})
+export type ModelMetadata = z.infer<typeof ModelMetadataSchema>

@@ -80,7 +80,14 @@ export const OperationSchema = z.discriminatedUnion('operation', [
     .strict(),
   z.object({ operation: z.literal('model_list'), ...HiveTarget, ...JobFields }).strict(),
   z
-    .object({ operation: z.literal('model_get'), ...HiveTarget, ...JobFields, model: ModelRefSchema })
+    .object({
+      operation: z.literal('model_get'),
+      ...HiveTarget,
+      ...JobFields,
+      model: ModelRefSchema,
+      /** Also send the file's GGUF metadata (a `model_metadata` data event, `ModelMetadata`). */
+      metadata: z.boolean().optional(),
+    })
     .strict(),
   z
     .object({ operation: z.literal('model_delete'), ...HiveTarget, ...JobFields, model: ModelRefSchema })

@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
-import { startHive, tinyModelPath } from '@rbee/testing'
+import { LocalHub, startHive, tinyModelPath } from '@rbee/testing'
 import { payloadOf, runJob } from './test-support/job-client.js'
-import { LocalHub } from './test-support/local-hub.js'
 
 test('a hive whose catalog has its first 4 KiB overwritten moves it aside naming both paths, rebuilds its models (marked rebuilt) and starts', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'rbee-hive-heal-'))

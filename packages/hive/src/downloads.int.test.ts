@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
 import {
   canMountTmpfs,
+  LocalHub,
   mountTmpfs,
   type StartedHive,
   startHive,
@@ -13,7 +14,6 @@ import {
   tinyModelPath,
 } from '@rbee/testing'
 import { payloadOf, postJob, readJob, runJob, summarize } from './test-support/job-client.js'
-import { LocalHub } from './test-support/local-hub.js'
 
 const HF_TOKEN = 'hf_test_token_for_gated_repos'
 let hub: LocalHub

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
 import { WorkerSpawnResultSchema } from '@rbee/contracts'
-import { hasMetric, metricValue, startHive, tinyModelPath, waitFor } from '@rbee/testing'
+import { hasMetric, LocalHub, metricValue, startHive, tinyModelPath, waitFor } from '@rbee/testing'
 import { payloadOf, runJob } from './test-support/job-client.js'
-import { LocalHub } from './test-support/local-hub.js'
 
 const TOKEN = 'node-token-hive-metrics'
 const headers = { authorization: `Bearer ${TOKEN}` }

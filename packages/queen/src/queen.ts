@@ -30,6 +30,7 @@ import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
+import { registerOllamaRoutes } from './ollama/routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
@@ -309,6 +310,14 @@ export class Queen {
       },
     )
     registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
+    registerOllamaRoutes(this.#server.app, {
+      registry: this.registry,
+      hives: this.#hives,
+      router,
+      reaper: this.#reaper,
+      localHiveId: () => this.#localHiveId,
+      audit: this.#audit,
+    })
     registerQueenRoutes(this.#server.app, {
       queen: this,
       registry: this.registry,

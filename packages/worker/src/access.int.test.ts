@@ -25,6 +25,11 @@ const WORKER_ROUTES: Record<string, RouteAccessName> = {
   'POST /v1/completions': 'node',
   'POST /v1/embeddings': 'node',
   'GET /metrics': 'node',
+  'POST /v1/rerank': 'node',
+  'POST /rerank': 'node',
+  'GET /api/version': 'node',
+  'POST /api/embed': 'node',
+  'POST /api/embeddings': 'node',
 }
 
 describe('who may call each route of llm-worker-rbee', () => {

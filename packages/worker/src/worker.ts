@@ -21,7 +21,9 @@ import { deviceLabel } from './engine/device-selection.js'
 import type { Engine, GenerationRequest, GenerationResult } from './engine/engine.js'
 import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
+import { registerOllamaRoutes } from './http/ollama-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { RERANK_PATHS, registerRerankRoutes } from './http/rerank-routes.js'
 import { WorkerMetrics } from './metrics.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
 import { PROTOCOL, VERSION } from './version.js'
@@ -82,7 +84,7 @@ export class Worker {
     this.#server = createHttpServer({
       logger: options.logger,
       bodyLimit: 8 * 1024 * 1024,
-      openAiPaths: OPENAI_PATHS,
+      openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
       auth: new Authenticator({ nodeToken: options.apiToken }),
     })
     registerNativeRoutes(this.#server.app, this)
@@ -91,6 +93,8 @@ export class Worker {
     this.#server.app.get('/metrics', ROUTE_ACCESS.node, async (_req, reply) =>
       reply.header('content-type', this.#metrics.contentType).send(await this.#metrics.text()),
     )
+    registerRerankRoutes(this.#server.app, this)
+    registerOllamaRoutes(this.#server.app, this)
     const onSlots = options.onSlots
     if (onSlots) {
       const report = new SlotReport({

@@ -2,11 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditLog } from '../audit-log.js'
 import type { Access, Authenticator, Caller, Refusal } from '../auth.js'
 import { RbeeError } from '../errors.js'
+import type { ErrorShape } from './error-handler.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route; every route must say (registration fails otherwise). */
     access?: Access
+    /** The shape the route answers errors in, when not its server's default. */
+    errorShape?: ErrorShape
   }
   interface FastifyRequest {
     /** Who the request's credential makes its caller (set before any route runs). */
@@ -27,6 +30,17 @@ export const ROUTE_ACCESS: Readonly<Record<Access, { readonly config: { readonly
   user: { config: { access: 'user' } },
   admin: { config: { access: 'admin' } },
   node: { config: { access: 'node' } },
+}
+
+/**
+ * Route options that declare who may call a route and the API whose error shape it answers in:
+ * `app.post('/api/embed', routeConfig('user', 'ollama'), handler)`.
+ */
+export function routeConfig(
+  access: Access,
+  errorShape: ErrorShape,
+): { readonly config: { readonly access: Access; readonly errorShape: ErrorShape } } {
+  return { config: { access, errorShape } }
 }
 
 /** The 401 or 403 for a refused call, with a message that says which credential is wanted. */

@@ -14,6 +14,13 @@ export function toRbeeError(err: unknown, req?: FastifyRequest): RbeeError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RbeeError('RBEE_PAYLOAD_TOO_LARGE', 'request body is too large')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      // Only JSON is read: a browser may send a text/plain or form body to a loopback daemon from
+      // any page without asking first (no CORS preflight), so those are never taken for JSON.
+      return new RbeeError(
+        'RBEE_BAD_REQUEST',
+        `unsupported content type ${String(req?.headers['content-type'] ?? '(none)').slice(0, 100)}: send the body as JSON with Content-Type: application/json`,
+        { status: fe.statusCode ?? 415 },
+      )
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new RbeeError('RBEE_BAD_REQUEST', errorMessage(err), { status: fe.statusCode ?? 400 })
   }
@@ -85,16 +92,41 @@ export function retryAfterHeader(e: RbeeError): string | undefined {
   return e.retryAfterS === undefined ? undefined : String(Math.max(1, Math.ceil(e.retryAfterS)))
 }
 
-/** Sends an error on a reply that has not started yet, in our shape or OpenAI's. */
+/**
+ * Ollama's error body for an `RbeeError`: `{ error: message }`, plus the stable `code` (and the
+ * `error_id` of a server-side error), which Ollama's clients ignore.
+ */
+export function ollamaErrorBody(
+  e: RbeeError,
+  errorId?: string,
+): { error: string; code: string; error_id?: string } {
+  return { error: e.message, code: e.code, ...(errorId === undefined ? {} : { error_id: errorId }) }
+}
+
+/**
+ * The error shape a route answers in: ours (`{ error: { code, message } }`), OpenAI's, or
+ * Ollama's (`{ error: "…" }`). A route declares a shape other than its server's default with
+ * `config.errorShape`.
+ */
+export type ErrorShape = 'rbee' | 'openai' | 'ollama'
+
+/** An error's body in `shape`. */
+export function errorBodyIn(shape: ErrorShape, e: RbeeError, errorId?: string): object {
+  if (shape === 'openai') return openAiErrorBody(e, errorId)
+  if (shape === 'ollama') return ollamaErrorBody(e, errorId)
+  return errorBody(e, errorId)
+}
+
+/** Sends an error on a reply that has not started yet, in the shape given. */
 export function sendError(
   reply: FastifyReply,
   e: RbeeError,
-  openAi: boolean,
+  shape: ErrorShape,
   errorId?: string,
 ): FastifyReply {
   const retryAfter = retryAfterHeader(e)
   if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-  return reply.code(e.status).send(openAi ? openAiErrorBody(e, errorId) : errorBody(e, errorId))
+  return reply.code(e.status).send(errorBodyIn(shape, e, errorId))
 }
 
 /**
@@ -116,8 +148,8 @@ function discardBody(req: FastifyRequest, reply: FastifyReply): void {
 }
 
 export interface ErrorHandlingOptions {
-  /** Whether a route (as registered) answers in OpenAI's error shape. */
-  isOpenAi: (route: string | undefined) => boolean
+  /** The shape the route a request matched answers errors in. */
+  shapeOf: (req: FastifyRequest) => ErrorShape
   /** Whether this request's caller may read server-side error details. */
   disclose: (req: FastifyRequest) => boolean
 }
@@ -128,11 +160,11 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandlingOptio
     const e = toRbeeError(err, req)
     if (e.code === 'RBEE_PAYLOAD_TOO_LARGE') discardBody(req, reply)
     const out = forClient(e, o.disclose(req), req.log)
-    return sendError(reply, out.error, o.isOpenAi(req.routeOptions.url), out.errorId)
+    return sendError(reply, out.error, o.shapeOf(req), out.errorId)
   })
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? ''
     const e = new RbeeError('RBEE_NOT_FOUND', `no route for ${req.method} ${path.slice(0, 512)}`)
-    return sendError(reply, e, false)
+    return sendError(reply, e, 'rbee')
   })
 }

@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { endMarker, type JobCreated, type Narration } from '@rbee/contracts'
+import { endMarker, type JobCreated, type Narration, type Transfer } from '@rbee/contracts'
 import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, RbeeError } from '../errors.js'
 import { formatSeconds } from '../format.js'
 import type { Logger } from '../logger.js'
 import { deadlineExceeded } from '../request-deadline.js'
 import { SseWriter } from '../sse/sse-writer.js'
+
+/** What a narration may carry besides its text: a progress fraction, a transfer's figures. */
+export interface NarrationExtra {
+  progress?: number | undefined
+  transfer?: Transfer | undefined
+}
 
 /** What a running job can do: report progress, results and tokens, and notice cancellation. */
 export interface JobContext {
@@ -22,7 +28,7 @@ export interface JobContext {
    */
   readonly deadlineAt: number | undefined
   readonly log: Logger
-  narrate(action: string, human: string, extra?: { progress?: number }): void
+  narrate(action: string, human: string, extra?: NarrationExtra): void
   data(action: string, payload: unknown): void
   token(t: string, i: number): void
 }
@@ -163,6 +169,7 @@ export class JobRegistry {
           job_id: job.id,
           ts: new Date().toISOString(),
           ...(extra?.progress === undefined ? {} : { progress: Math.min(1, Math.max(0, extra.progress)) }),
+          ...(extra?.transfer === undefined ? {} : { transfer: extra.transfer }),
         }
         job.lastStep = human
         this.#emit(job, 'narration', n)

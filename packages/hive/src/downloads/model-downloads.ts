@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative } from 'node:path'
 import { type Logger, RbeeError } from '@rbee/common'
-import type { ModelEntry } from '@rbee/contracts'
+import type { ModelEntry, Transfer } from '@rbee/contracts'
 import type { GgufHeaderPool } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { type EstimateShape, inspectModelFile } from '../catalog/model-inspector.js'
@@ -191,10 +191,16 @@ export class ModelDownloads {
     await space.before(have)
     await writeFile(metaPath, JSON.stringify(meta))
 
+    const transfer = (completed: number): Transfer => ({
+      file: target.file,
+      sha256: remote.sha256 ?? null,
+      completed,
+      total: remote.size ?? null,
+    })
     job.narrate(
       'download_start',
       `downloading ${target.file} from ${target.org}/${target.repo} (${remote.size === undefined ? 'size unknown' : formatBytes(remote.size)}; ${remote.sha256 ? 'sha256 will be checked' : 'the hub gives no sha256 to check'})`,
-      { progress: 0 },
+      { progress: 0, transfer: transfer(0) },
     )
     let result: Awaited<ReturnType<typeof resumableDownload>>
     try {
@@ -212,7 +218,10 @@ export class ModelDownloads {
         httpError: (status) =>
           hubHttpError(status, `${target.file} in ${target.org}/${target.repo}`, hub.endpoint, hub.hasToken),
         onProgress: (p) =>
-          job.narrate('download_progress', `${target.file}: ${p.human}`, { progress: p.fraction ?? 0 }),
+          job.narrate('download_progress', `${target.file}: ${p.human}`, {
+            progress: p.fraction ?? 0,
+            transfer: transfer(p.bytes),
+          }),
         onRetry: (r) =>
           job.narrate(
             'download_retry',

@@ -7,6 +7,7 @@ import {
   HIVE_OPERATIONS,
   type HiveCheck,
   type ImportDenied,
+  type ModelMetadata,
   type Operation,
   type OperationOf,
 } from '@rbee/contracts'
@@ -116,6 +117,11 @@ export class HiveOperations {
         const { entry, problem } = await this.#o.catalog.get(op.model)
         if (problem) ctx.narrate('model_unavailable', `${entry.id} cannot be served: ${problem}`)
         ctx.data('model', entry)
+        if (op.metadata && !problem) {
+          const header = await readModelHeader(this.#o.headers, entry.path, ctx.signal, true)
+          const metadata: ModelMetadata = { model_id: entry.id, metadata: header.scalars ?? {} }
+          ctx.data('model_metadata', metadata)
+        }
         return
       }
       case 'model_delete':

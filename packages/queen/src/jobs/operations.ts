@@ -111,11 +111,10 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
     const out = await job.collect((ev) => {
       switch (ev.kind) {
         case 'narration':
-          ctx.narrate(
-            ev.narration.action,
-            `${hiveId}: ${ev.narration.human}`,
-            ev.narration.progress === undefined ? undefined : { progress: ev.narration.progress },
-          )
+          ctx.narrate(ev.narration.action, `${hiveId}: ${ev.narration.human}`, {
+            progress: ev.narration.progress,
+            transfer: ev.narration.transfer,
+          })
           break
         case 'data':
           ctx.data(ev.data.action, ev.data.payload)

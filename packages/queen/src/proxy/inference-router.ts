@@ -54,6 +54,8 @@ export interface OpenAiRequest {
   deadlineAt?: number | undefined
   /** A streamed request asked for its queue position and spawn progress (`X-Rbee-Progress: 1`). */
   progress?: boolean | undefined
+  /** The request goes to `worker` (each try). */
+  onDispatch?: ((worker: WorkerEntry) => void) | undefined
 }
 
 /** What the router reads of a validated OpenAI body. */
@@ -62,6 +64,14 @@ export interface OpenAiBodyFields {
   stream?: boolean | null | undefined
   /** rbee's `timeout` extension (seconds). */
   timeout?: number | null | undefined
+}
+
+/** What a route may change about the request it hands to `openAi`. */
+export interface OpenAiRouteOptions {
+  /** The body to send (JSON text). @default the request's body as it came */
+  body?: string
+  /** The request goes to `worker` (each try). */
+  onDispatch?: (worker: WorkerEntry) => void
 }
 
 /**
@@ -101,6 +111,7 @@ export class InferenceRouter {
     reply: FastifyReply,
     path: string,
     parsed: OpenAiBodyFields,
+    options: OpenAiRouteOptions = {},
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
     const deadlineAt = openAiDeadline(requestDeadline(req.headers), parsed.timeout)
@@ -122,12 +133,13 @@ export class InferenceRouter {
         path,
         model,
         stream,
-        body: JSON.stringify(req.body),
+        body: options.body ?? JSON.stringify(req.body),
         requestId,
         key: req.caller.key,
         signal: clientGoneSignal(reply),
         deadlineAt,
         progress,
+        onDispatch: options.onDispatch,
       },
     )
   }
@@ -141,7 +153,8 @@ export class InferenceRouter {
   async openAiOn(to: OpenAiResponder, r: OpenAiRequest): Promise<void> {
     const { metrics } = this.#o
     const { path, model, body, requestId, signal, deadlineAt } = r
-    const route = path.slice('/v1/'.length)
+    // `chat/completions`, `rerank`, `api/embed`: the path without the OpenAI prefix.
+    const route = path.replace(/^\/(?:v1\/)?/, '')
     const started = performance.now()
     const progress =
       r.progress && r.stream ? new QueueProgress(() => to.commit(undefined), this.#o.logger) : undefined
@@ -155,6 +168,7 @@ export class InferenceRouter {
         {
           signal,
           deadlineAt,
+          onDispatch: r.onDispatch,
           onQueued:
             progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
           onSpawn: progress && ((human) => progress.say(`spawn: ${human}`)),

@@ -571,6 +571,14 @@ export class Registry {
     this.#refresh(w)
   }
 
+  /**
+   * Sets how long a worker may stay idle before the queen stops it (an Ollama request's
+   * `keep_alive`): `Infinity` keeps it, 0 stops it once idle, `null` goes back to its model's TTL.
+   */
+  setKeepAlive(w: WorkerEntry, ms: number | null): void {
+    w.keepAliveMs = ms
+  }
+
   /** Marks a worker as being stopped by the queen (not routable), or undoes it. */
   setStopping(w: WorkerEntry, stopping: boolean): void {
     w.stopping = stopping

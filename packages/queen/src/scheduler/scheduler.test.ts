@@ -230,4 +230,36 @@ describe('idle reaper', () => {
     assert.equal(registry.pick('big'), undefined, 'a worker being stopped is not routable')
     assert.equal(registry.pick('tiny')?.id, 't')
   })
+
+  test("an Ollama keep_alive replaces its worker's TTL: forever, at once, or back to the model's", () => {
+    let now = T0
+    const registry = new Registry({ now: () => now })
+    registry.upsertHive('h1', 'http://h1', 'config')
+    const workers = ['k', 'z', 'd'].map((id, i) => info(id, { model_id: 'big', port: 40000 + i }))
+    registry.hiveEvent(telemetry('h1', workers))
+    const stopped: string[] = []
+    const reaper = new IdleReaper({
+      registry,
+      ttlMs: () => 60_000,
+      stop: async (w) => {
+        stopped.push(w.id)
+      },
+      logger: silentLogger(),
+      now: () => now,
+    })
+    const [k, z, d] = ['k', 'z', 'd'].map((id) => registry.worker(id)!)
+    registry.setKeepAlive(k!, Number.POSITIVE_INFINITY)
+    registry.setKeepAlive(z!, 0)
+    registry.setKeepAlive(d!, 5000)
+    registry.setKeepAlive(d!, null)
+    assert.deepEqual(
+      [k, z, d].map((w) => reaper.expiresAtMs(w!)),
+      [Number.POSITIVE_INFINITY, T0, T0 + 60_000],
+    )
+    reaper.sweep()
+    assert.deepEqual(stopped, ['z'], 'keep_alive 0 stops the worker once it is idle')
+    now += 10 * 60_000
+    reaper.sweep()
+    assert.deepEqual(stopped, ['z', 'd'], 'a negative keep_alive keeps its worker for ever')
+  })
 })

@@ -102,6 +102,22 @@ export interface GenerationResult {
   generationMs: number
 }
 
+/** How `Engine.embed` treats its inputs. */
+export interface EmbedOptions {
+  /** Cut an input longer than the room to its first tokens instead of refusing it. @default false */
+  truncate?: boolean | undefined
+  /** A context smaller than the engine's own for these inputs (they get its tokens, less BOS and EOS). */
+  contextSize?: number | undefined
+  /** The request field the inputs came from, as errors name it. @default 'input' */
+  field?: string | undefined
+}
+
+/** What `Engine.rank` found: one relevance probability per document, and the tokens evaluated. */
+export interface RankResult {
+  scores: number[]
+  tokens: number
+}
+
 export interface EngineStatus {
   slotsTotal: number
   slotsBusy: number
@@ -116,8 +132,19 @@ export interface Engine {
   readonly contextSize: number
   /** Runs one generation in a free slot; waits briefly for one, then throws `RBEE_BUSY`. */
   generate(req: GenerationRequest): Promise<GenerationResult>
+  /** The context an embedding input gets at most (its tokens, BOS and EOS included). */
+  readonly embeddingContextSize: number
   /** One embedding vector per input, and the tokens they used. */
-  embed(inputs: string[], signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }>
+  embed(
+    inputs: string[],
+    signal: AbortSignal,
+    options?: EmbedOptions,
+  ): Promise<{ vectors: number[][]; tokens: number }>
+  /**
+   * How relevant each document is to the query, by the model's classification head (a reranker).
+   * @throws RbeeError `RBEE_BAD_REQUEST` naming why the model cannot rank.
+   */
+  rank(query: string, documents: string[], signal: AbortSignal): Promise<RankResult>
   status(): EngineStatus
   /** Called whenever a slot is taken or freed. */
   onStatusChange(fn: () => void): void

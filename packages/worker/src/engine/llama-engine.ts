@@ -27,18 +27,21 @@ import { gatedGeneratingFirst, observed } from './batch-priority.js'
 import { chatHistoryBytes, toChatHistory } from './chat-history.js'
 import { visibleDevicesEnv } from './device-selection.js'
 import type {
+  EmbedOptions,
   Engine,
   EngineStatus,
   GeneratedToolCall,
   GenerationInput,
   GenerationRequest,
   GenerationResult,
+  RankResult,
   ResolvedSampling,
 } from './engine.js'
 import { jsonSchemaGrammar } from './json-grammar.js'
 import { OutputQueue, overlapsOutput } from './output-queue.js'
 import { type TokenizeFn, tokenizeInPieces } from './piecewise-tokenizer.js'
 import { maxTokenBytes, PromptBudget } from './prompt-budget.js'
+import { Ranker } from './ranker.js'
 import { SlotPool } from './slot-pool.js'
 import { TokenMemo } from './token-memo.js'
 import { callSyntaxTokens, planTools, ToolCallStream, type ToolPlan } from './tool-calls.js'
@@ -193,6 +196,24 @@ const EMBEDDING_CONTEXT = 2048
 const EMBEDDING_REQUEST_INPUTS_WORTH = 64
 
 /**
+ * Each input cut to the bytes that `tokens` tokens can span at most (a token stands for at most
+ * `maxTokenBytes` bytes), at a character boundary: what is cut could only have become tokens past
+ * the first `tokens`. Inputs are kept whole when the vocabulary gives no such bound.
+ */
+function truncatedToBytes(inputs: string[], tokens: number, maxTokenBytes: number | undefined): string[] {
+  if (maxTokenBytes === undefined) return inputs
+  const max = tokens * maxTokenBytes
+  return inputs.map((input) => {
+    if (Buffer.byteLength(input) <= max) return input
+    // A character cut in half decodes to U+FFFD at the end: dropped.
+    return Buffer.from(input, 'utf8')
+      .subarray(0, max)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '')
+  })
+}
+
+/**
  * The real engine: one node-llama-cpp model, one context with `slots` sequences. Requests in
  * different slots are decoded together in the same batch by node-llama-cpp's batching dispatcher.
  */
@@ -221,6 +242,9 @@ export class LlamaEngine implements Engine {
   readonly #completionOptions: 'trimLeadingSpace' | undefined
   /** Context tokens each tool call takes beyond the ones the model samples. */
   readonly #callSyntaxTokens: number
+  readonly #ranker: Ranker
+  /** llama.cpp compute threads of every context (0: every core). */
+  readonly #threads: number
 
   private constructor(
     llama: Llama,
@@ -248,6 +272,14 @@ export class LlamaEngine implements Engine {
     this.#budget = new PromptBudget(this.contextSize, maxTokenBytes(model))
     this.#completionOptions = completionPrependsBos(model) ? 'trimLeadingSpace' : undefined
     this.#callSyntaxTokens = callSyntaxTokens(this.#chatWrapper.settings, model.tokenizer)
+    this.#threads = options.threads
+    this.#ranker = new Ranker({
+      model,
+      tokenize: this.#tokenize,
+      budget: this.#budget,
+      contextSize: this.contextSize,
+      threads: options.threads,
+    })
     options.logger.info(
       {
         vocabulary: model.vocabularyType,
@@ -610,41 +642,56 @@ export class LlamaEngine implements Engine {
     }
   }
 
+  get embeddingContextSize(): number {
+    return Math.min(this.contextSize, EMBEDDING_CONTEXT)
+  }
+
   /**
    * Every input is checked against the embedding context by its bytes first (all of them, before
    * any work), then tokenized in pieces and checked by its tokens; the vectors are computed one
-   * request at a time.
+   * request at a time. With `truncate`, an input that does not fit keeps its first tokens instead
+   * (cut first by bytes, where a token's longest text bounds how many can matter).
    * @throws RbeeError `RBEE_PROMPT_TOO_LONG` naming the input; `RBEE_CANCELLED`.
    */
-  async embed(inputs: string[], signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }> {
+  async embed(
+    inputs: string[],
+    signal: AbortSignal,
+    options: EmbedOptions = {},
+  ): Promise<{ vectors: number[][]; tokens: number }> {
     // BOS and EOS take two of the context's tokens, and the input must stay under its size.
-    const tokens = Math.min(this.contextSize, EMBEDDING_CONTEXT) - 2
+    const tokens = Math.min(this.embeddingContextSize, options.contextSize ?? Number.POSITIVE_INFINITY) - 2
     const room = { tokens, name: `the ${tokens} tokens an embedding input may have here` }
     const totalTokens = tokens * EMBEDDING_REQUEST_INPUTS_WORTH
     const total = { tokens: totalTokens, name: `the ${totalTokens} tokens one embeddings request may have` }
-    const name = (i: number): string => (inputs.length === 1 ? 'the input' : `input[${i}]`)
-    const param = (i: number): string => (inputs.length === 1 ? 'input' : `input.${i}`)
-    const bytes = inputs.map((input) => Buffer.byteLength(input))
+    const field = options.field ?? 'input'
+    const name = (i: number): string => (inputs.length === 1 ? `the ${field}` : `${field}[${i}]`)
+    const param = (i: number): string => (inputs.length === 1 ? field : `${field}.${i}`)
+    const keep = options.truncate ? truncatedToBytes(inputs, tokens - 1, this.#budget.maxTokenBytes) : inputs
+    const bytes = keep.map((input) => Buffer.byteLength(input))
     for (const [i, b] of bytes.entries()) this.#budget.checkBytes(b, name(i), param(i), room)
     this.#budget.checkBytes(
       bytes.reduce((a, b) => a + b, 0),
       'the inputs together',
-      'input',
+      field,
       total,
     )
     const tokenized: Token[][] = []
     let sum = 0
-    for (const [i, input] of inputs.entries()) {
-      const t = await tokenizeInPieces(this.#tokenize, input, { maxTokens: tokens - 1, signal })
+    for (const [i, input] of keep.entries()) {
+      let t = await tokenizeInPieces(this.#tokenize, input, { maxTokens: tokens - 1, signal })
+      if (options.truncate) t = t.slice(0, tokens - 1)
       this.#budget.checkTokens(t.length, name(i), param(i), room)
       sum += t.length
-      this.#budget.checkTokens(sum, 'the inputs together', 'input', total)
+      this.#budget.checkTokens(sum, 'the inputs together', field, total)
       tokenized.push(t)
     }
     // One embedding context, used by one request at a time.
     const run = this.#embedQueue.then(async () => {
+      // The worker's own thread count: node-llama-cpp's default (6) spin-waits on a smaller CPU
+      // (two short inputs took 7 s on 2 cores, 0.1 s with 1 thread).
       this.#embedding ??= this.#model.createEmbeddingContext({
-        contextSize: Math.min(this.contextSize, EMBEDDING_CONTEXT),
+        contextSize: this.embeddingContextSize,
+        threads: this.#threads,
       })
       const ctx = await this.#embedding
       const vectors: number[][] = []
@@ -661,10 +708,15 @@ export class LlamaEngine implements Engine {
     return run
   }
 
+  rank(query: string, documents: string[], signal: AbortSignal): Promise<RankResult> {
+    return this.#ranker.rank(query, documents, signal)
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#pool.close()
+    await this.#ranker.close()
     const embedding = this.#embedding
     if (embedding) await (await embedding.catch(() => undefined))?.dispose()
     await this.#context.dispose()

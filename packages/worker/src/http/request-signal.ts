@@ -58,6 +58,20 @@ export class RequestSignal {
     )
   }
 
+  /**
+   * Runs `work` under the signal and clears the timer after; a deadline that passed is answered
+   * with the deadline's error, whatever the aborted work threw.
+   */
+  async run<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.signal)
+    } catch (err) {
+      throw this.expired ? this.error(undefined) : err
+    } finally {
+      this.clear()
+    }
+  }
+
   /** Stops the deadline's timer. Idempotent. */
   clear(): void {
     this.#deadline?.clear()

@@ -2,7 +2,7 @@
 // resolve URLs that redirect to a separate CDN server with X-Linked-Etag/X-Linked-Size, Range
 // on the CDN) serving real bytes, plus injected faults (a dropped connection, a stall, corrupted
 // bytes, 401 for gated repos, 404) and hostile answers (a hub that never answers, more bytes
-// than announced, a gzip bomb). Not exported from the package entry point.
+// than announced, a gzip bomb).
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
