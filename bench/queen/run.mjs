@@ -323,6 +323,7 @@ async function compare(title, model, targets, pids) {
 
 async function decisionBench() {
   const { Registry } = await import(join(root, 'packages/queen/dist/index.js'))
+  const { RBEE_PROTOCOL } = await import(join(root, 'packages/contracts/dist/index.js'))
   console.log('\n## Registry decision time (1,000 hives x 10 workers, synthetic telemetry)\n')
   const registry = new Registry()
   const models = ['m0', 'm1', 'm2', 'm3']
@@ -339,6 +340,7 @@ async function decisionBench() {
       status: 'ready',
       implementation: 'llm-worker-rbee',
       version: '0.1.0',
+      protocol: RBEE_PROTOCOL,
       host: `10.0.${h >> 8}.${h & 255}`,
       hive_id: hive,
       slots_total: 4,
@@ -354,6 +356,7 @@ async function decisionBench() {
         operational_status: 'running',
         health_status: 'healthy',
         version: '0.1.0',
+        protocol: RBEE_PROTOCOL,
         devices: [
           {
             id: 'gpu:0',

@@ -8,6 +8,7 @@
 //   node bench/queen/stand-in-worker.mjs --queen-url http://127.0.0.1:7833 [--interval-ms 2] [--slots 256]
 import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
+import { RBEE_PROTOCOL } from '../../packages/contracts/dist/index.js'
 
 const { values } = parseArgs({
   options: {
@@ -83,6 +84,8 @@ function info() {
     status: 'ready',
     implementation: 'stand-in',
     version: '0.0.0',
+    // The queen refuses a peer of another wire protocol; the stand-in speaks the current one.
+    protocol: RBEE_PROTOCOL,
     host: '127.0.0.1',
     hive_id: null,
     slots_total: Number(values.slots),

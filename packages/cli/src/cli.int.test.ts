@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import {
@@ -38,6 +40,16 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
     if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 250))
   }
+}
+
+/** Waits until `rbee hive list` shows the hive online. */
+function waitOnline(hiveId: string): Promise<void> {
+  return waitUntil(async () => {
+    const list = await sb.run(['hive', 'list', '--json'])
+    return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
+      (h) => h.id === hiveId && h.state === 'online',
+    )
+  }, 20_000)
 }
 
 function alive(pid: number): boolean {
@@ -166,12 +178,7 @@ describe('rbee against a real queen it starts itself', () => {
       args: ['--queen-url', sb.queenUrl],
     })
     t.after(() => dl.close())
-    await waitUntil(async () => {
-      const list = await sb.run(['hive', 'list', '--json'])
-      return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
-        (h) => h.id === 'dl-hive' && h.state === 'online',
-      )
-    }, 20_000)
+    await waitOnline('dl-hive')
 
     hub.bytesPerSecond = 96 * 1024
     const ref = 'hf:acme/tiny-GGUF:tiny-dl.Q8_0.gguf'
@@ -200,6 +207,40 @@ describe('rbee against a real queen it starts itself', () => {
     assert.ok(answer.stdout.trim().length > 0)
   })
 
+  test('rbee model list marks the entries a hive rebuilt from its files after finding its catalog corrupt', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'rbee-cli-heal-'))
+    t.after(() => rm(home, { recursive: true, force: true }))
+    const dir = join(home, 'models', 'hf', 'acme', 'kept-GGUF')
+    await mkdir(dir, { recursive: true })
+    await copyFile(await tinyModelPath(), join(dir, 'kept.Q4_0.gguf'))
+    await writeFile(join(home, 'catalog.sqlite'), randomBytes(8192))
+    const healed = await startHive({ hiveId: 'heal-hive', home, args: ['--queen-url', sb.queenUrl] })
+    t.after(() => healed.close())
+    await waitOnline('heal-hive')
+
+    const listed = await sb.run(['model', 'list', '--hive', 'heal-hive'])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.match(
+      listed.stdout,
+      /^heal-hive +kept\.Q4_0 \(rebuilt\) +llama .* hf:acme\/kept-GGUF:kept\.Q4_0\.gguf$/m,
+    )
+    assert.match(listed.stdout, /^heal-hive +tiny +llama/m)
+    assert.ok(
+      listed.stderr.includes(
+        `the catalog ${join(home, 'catalog.sqlite')} was unusable (file is not a database) and was moved to ${join(home, 'catalog.sqlite.corrupt-')}`,
+      ),
+      listed.stderr,
+    )
+    const json = await sb.run(['model', 'list', '--json', '--hive', 'heal-hive'])
+    const rebuilt = Object.fromEntries(
+      z
+        .array(ModelEntrySchema)
+        .parse(JSON.parse(json.stdout))
+        .map((m) => [m.id, m.rebuilt]),
+    )
+    assert.deepEqual(rebuilt, { tiny: false, 'kept.Q4_0': true })
+  })
+
   test('bad flags exit with code 2 and a usage line', async () => {
     const run = await sb.run(['infer', '--max-tokens', 'many', 'hi'])
     assert.equal(run.code, 2)
@@ -211,6 +252,28 @@ describe('rbee against a real queen it starts itself', () => {
     const unknown = await sb.run(['worker', 'list', '--colour'])
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /^rbee worker list: Unknown option '--colour'\nUsage: rbee worker list/)
+  })
+
+  test('rbee queen reload has the queen re-read hives.conf, says what changed, and refuses a file that does not parse', async () => {
+    const pid = await sb.queenPid()
+    const ok = await sb.run(['queen', 'reload'])
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.equal(
+      ok.stdout,
+      `queen-rbee (pid ${pid}) reloaded:\n  hives.conf reloaded  added=[] removed=[] moved=[] hives=0\n`,
+    )
+    const conf = join(sb.configDir, 'hives.conf')
+    await mkdir(sb.configDir, { recursive: true })
+    await writeFile(conf, 'Host h1\n    Bogus yes\n')
+    const bad = await sb.run(['queen', 'reload'])
+    await rm(conf)
+    assert.equal(bad.code, 1, bad.stderr)
+    assert.match(
+      bad.stdout,
+      /refusing what did not parse \(kept as it was\):\n {2}reload refused: hives\.conf kept as it was/,
+    )
+    assert.match(bad.stdout, /hives\.conf:2: unknown keyword "Bogus"/)
+    assert.equal(await sb.queenPid(), pid, 'the same queen serves on')
   })
 
   test('rbee queen stop leaves no queen, hive or worker process behind', async () => {

@@ -1,5 +1,5 @@
 import { errorMessage, isErrorCode, parseJson, RbeeError } from '@rbee/common/base'
-import { AnthropicErrorSchema, ErrorBodySchema, OpenAiErrorSchema } from '@rbee/contracts'
+import { AnthropicErrorSchema, ErrorBodySchema, OllamaErrorSchema, OpenAiErrorSchema } from '@rbee/contracts'
 
 export { isErrorCode }
 
@@ -50,6 +50,11 @@ export function errorFromResponse(
   if (anthropic.success) {
     const { code, message } = anthropic.data.error
     return new RbeeError(isErrorCode(code) ? code : 'RBEE_UPSTREAM', message, { status, retryAfterS })
+  }
+  const ollama = OllamaErrorSchema.safeParse(json)
+  if (ollama.success) {
+    const { code, error } = ollama.data
+    return new RbeeError(isErrorCode(code) ? code : 'RBEE_UPSTREAM', error, { status, retryAfterS })
   }
   const excerpt = bodyText.slice(0, 200).replace(/\s+/g, ' ').trim()
   return new RbeeError('RBEE_UPSTREAM', `${what} answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`, {

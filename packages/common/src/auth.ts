@@ -73,14 +73,20 @@ export function generateNodeToken(): string {
  * Decides who a request's bearer credential is and whether it may call a route of a given
  * access. Comparisons are constant-time. Keys and the node token each open only their own doors:
  * the node token is no API key, an API key never opens a node route, and a user key never
- * opens an admin route.
+ * opens an admin route. `update` swaps the credentials in place (a reload), so every server and
+ * lane holding this authenticator applies the new ones from the next request on.
  */
 export class Authenticator {
-  readonly #user: Buffer[]
-  readonly #admin: Buffer[]
-  readonly #node: Buffer[]
+  #user: Buffer[] = []
+  #admin: Buffer[] = []
+  #node: Buffer[] = []
 
   constructor(c: Credentials = {}) {
+    this.update(c)
+  }
+
+  /** Replaces every accepted credential at once. */
+  update(c: Credentials): void {
     this.#user = (c.userKeys ?? []).map(digest)
     this.#admin = (c.adminKeys ?? []).map(digest)
     this.#node = c.nodeToken ? [digest(c.nodeToken)] : []

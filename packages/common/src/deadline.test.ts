@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { test } from 'node:test'
 import { Deadline } from './deadline.js'
+import { RbeeError } from './errors.js'
 
 /** Waits for `signal` to abort; the deadline's timer is unref'd, so this holds the loop open. */
 async function aborted(signal: AbortSignal): Promise<void> {
@@ -53,4 +54,16 @@ test('clear() stops the timer and lets go of the parent', async () => {
   await new Promise((r) => setTimeout(r, 60))
   parent.abort()
   assert.equal(d.signal.aborted, false)
+})
+
+test('Deadline.until aborts at an absolute time with the reason it is given, and tells the time left', async () => {
+  const at = Date.now() + 40
+  const d = Deadline.until(at, { error: () => new RbeeError('RBEE_DEADLINE_EXCEEDED', 'too late') })
+  assert.equal(d.expiresAt, at)
+  assert.ok(d.remainingMs > 0 && d.remainingMs <= 40)
+  await aborted(d.signal)
+  assert.ok(Date.now() >= at - 1)
+  assert.equal((d.signal.reason as RbeeError).code, 'RBEE_DEADLINE_EXCEEDED')
+  assert.equal(d.remainingMs, 0)
+  assert.equal(d.timedOut, true)
 })

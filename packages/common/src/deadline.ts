@@ -5,6 +5,11 @@ export interface DeadlineOptions {
   parent?: AbortSignal | undefined
   /** The message of the error the signal aborts with when the time is up. @default 'no answer within <ms> ms' */
   message?: string
+  /**
+   * Builds the reason the signal aborts with when the time is up (an `RbeeError` with its own
+   * code, say). @default a `TimeoutError` with `message`
+   */
+  error?: () => Error
 }
 
 /**
@@ -22,7 +27,9 @@ export class Deadline {
   readonly #ms: number
   readonly #parent: AbortSignal | undefined
   readonly #message: string
+  readonly #error: (() => Error) | undefined
   #timer: NodeJS.Timeout | undefined
+  #expiresAt = 0
   #timedOut = false
   readonly #onParentAbort = (): void => {
     this.clear()
@@ -33,12 +40,31 @@ export class Deadline {
     this.#ms = options.ms
     this.#parent = options.parent
     this.#message = options.message ?? `no answer within ${options.ms} ms`
+    this.#error = options.error
     if (this.#parent?.aborted) {
       this.#ac.abort(this.#parent.reason)
       return
     }
     this.#parent?.addEventListener('abort', this.#onParentAbort, { once: true })
     this.restart()
+  }
+
+  /**
+   * A deadline at an absolute time (epoch milliseconds): one already past aborts at the next
+   * turn of the event loop.
+   */
+  static until(at: number, options: Omit<DeadlineOptions, 'ms'> = {}): Deadline {
+    return new Deadline({ ...options, ms: Math.max(0, at - Date.now()) })
+  }
+
+  /** When the time runs out (epoch milliseconds); `restart()` moves it. */
+  get expiresAt(): number {
+    return this.#expiresAt
+  }
+
+  /** Milliseconds left until the time runs out (0 once it has). */
+  get remainingMs(): number {
+    return Math.max(0, this.#expiresAt - Date.now())
   }
 
   /** Aborts when the parent aborts or the time is up. */
@@ -55,12 +81,11 @@ export class Deadline {
   restart(): void {
     if (this.#ac.signal.aborted) return
     clearTimeout(this.#timer)
+    this.#expiresAt = Date.now() + this.#ms
     this.#timer = setTimeout(() => {
       this.#timedOut = true
       this.#parent?.removeEventListener('abort', this.#onParentAbort)
-      const err = new Error(this.#message)
-      err.name = 'TimeoutError'
-      this.#ac.abort(err)
+      this.#ac.abort(this.#error ? this.#error() : timeoutError(this.#message))
     }, this.#ms)
     // The request it guards keeps the process alive; the timer alone must not.
     this.#timer.unref()
@@ -72,4 +97,10 @@ export class Deadline {
     this.#timer = undefined
     this.#parent?.removeEventListener('abort', this.#onParentAbort)
   }
+}
+
+function timeoutError(message: string): Error {
+  const err = new Error(message)
+  err.name = 'TimeoutError'
+  return err
 }

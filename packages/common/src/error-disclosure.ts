@@ -16,6 +16,7 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   RBEE_SPAWN_FAILED: 'a worker for this model could not be started',
   RBEE_DOWNLOAD_FAILED: 'the model download failed',
   RBEE_CHECKSUM_MISMATCH: 'the downloaded model did not match its checksum',
+  RBEE_DISK_FULL: 'the hive has not enough free disk space for the model',
   RBEE_ENGINE: 'the inference engine failed',
 }
 
@@ -26,6 +27,7 @@ const CLIENT_FACING = new Set<ErrorCode>([
   'RBEE_NOT_READY',
   'RBEE_NO_CAPACITY',
   'RBEE_QUEUE_TIMEOUT',
+  'RBEE_DEADLINE_EXCEEDED',
 ])
 
 /** A fresh id that ties an error a client saw to the daemon's log line (`err-5f3a…`). */

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   RBEE_MODEL_IN_USE: 409,
   /** A spawn asked for a backend that does not load on that device (the message says why). */
   RBEE_BACKEND_UNUSABLE: 409,
+  /** A hive or worker of another wire protocol (the message names both releases). */
+  RBEE_PROTOCOL_MISMATCH: 409,
   RBEE_PAYLOAD_TOO_LARGE: 413,
   RBEE_QUEUE_FULL: 429,
   RBEE_INTERNAL: 500,
@@ -32,6 +34,11 @@ export const ERROR_CODES = {
   RBEE_NO_CAPACITY: 503,
   RBEE_QUEUE_TIMEOUT: 503,
   RBEE_HIVE_OFFLINE: 503,
+  /**
+   * The request's or job's deadline (`X-Request-Deadline`, `X-Request-Timeout`, a `timeout`
+   * field) passed before it finished: in the queue, waiting for a spawn, or while generating.
+   */
+  RBEE_DEADLINE_EXCEEDED: 504,
   RBEE_WORKER_FAILED: 502,
   RBEE_SPAWN_FAILED: 500,
   RBEE_MODEL_INVALID: 400,
@@ -41,6 +48,11 @@ export const ERROR_CODES = {
   RBEE_CHECKSUM_MISMATCH: 502,
   /** The hub's answer breaks a download rule (more bytes than announced, a compressed body). */
   RBEE_DOWNLOAD_REFUSED: 502,
+  /**
+   * Not enough free space on the hive for a download (before it starts, or as it goes): the
+   * message gives the bytes needed, the bytes free, where, and what to free.
+   */
+  RBEE_DISK_FULL: 507,
   RBEE_CANCELLED: 499,
   RBEE_CONFIG: 400,
   RBEE_ENGINE: 500,
@@ -99,10 +111,10 @@ export function validationError(error: ZodError, what = 'request body'): RbeeErr
   })
 }
 
-/** A 400 for one field that only code beyond its schema can judge (`messages.2.content.0`). */
-export function fieldError(path: string, message: string): RbeeError {
-  return new RbeeError('RBEE_VALIDATION', `invalid request body: ${path}: ${message}`, {
-    details: { issues: [{ path, message }] },
+/** A 400 that names one field of the body (`options.temperature`) and why it is refused. */
+export function refusedField(path: string, why: string): RbeeError {
+  return new RbeeError('RBEE_VALIDATION', `invalid request body: ${path}: ${why}`, {
+    details: { issues: [{ path, message: why }] },
   })
 }
 

@@ -10,3 +10,9 @@ export function formatBytes(n: number): string {
   }
   return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`
 }
+
+/** A duration in milliseconds as seconds for a message: `0.05 s`, `0.3 s`, `2.5 s`, `30 s`. */
+export function formatSeconds(ms: number): string {
+  const s = ms / 1000
+  return `${s >= 10 ? s.toFixed(0) : Number(s.toFixed(s >= 1 ? 1 : 2))} s`
+}

@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import { RbeeError } from './errors.js'
 
 /**
@@ -55,4 +56,16 @@ export function jsonTooDeepError(what = 'JSON'): RbeeError {
 export function parseJson(text: string, what?: string): unknown {
   if (jsonNestsDeeperThan(text)) throw jsonTooDeepError(what)
   return JSON.parse(text)
+}
+
+/** `parseJson`, then `schema`: the value when `text` is JSON of that shape, else undefined. */
+export function parseJsonAs<S extends z.ZodType>(schema: S, text: string): z.output<S> | undefined {
+  let json: unknown
+  try {
+    json = parseJson(text)
+  } catch {
+    return undefined
+  }
+  const parsed = schema.safeParse(json)
+  return parsed.success ? parsed.data : undefined
 }

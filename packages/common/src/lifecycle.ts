@@ -112,3 +112,35 @@ export function deferred<T>(): {
   })
   return { promise, resolve, reject }
 }
+
+/**
+ * The message a daemon logs when a reload (SIGHUP) is over; what `rbee queen reload` waits for
+ * in the queen's log.
+ */
+export const RELOAD_DONE = 'reload done'
+
+/**
+ * Runs `task` one at a time: a call while it runs asks for one more run after it (calls in
+ * between coalesce), so a burst of SIGHUPs reloads once more, never twice at the same time.
+ * `task` must not throw (it logs its own failures). Returns the trigger.
+ */
+export function serialized(task: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined
+  let again = false
+  const run = (): Promise<void> => {
+    if (running) {
+      again = true
+      return running
+    }
+    running = (async () => {
+      do {
+        again = false
+        await task().catch(() => {})
+      } while (again)
+    })().finally(() => {
+      running = undefined
+    })
+    return running
+  }
+  return run
+}

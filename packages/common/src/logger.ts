@@ -9,6 +9,8 @@ export interface LoggerOptions {
   level?: string
   /** Extra fields bound to every line (hive_id, worker_id…). */
   bindings?: Record<string, unknown>
+  /** Where the JSON lines go (tests read them). @default stderr */
+  destination?: pino.DestinationStream
 }
 
 /**
@@ -19,7 +21,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.RBEE_LOG_LEVEL ?? 'info'
   return pino(
     { name: options.name, level, base: { pid: process.pid, ...options.bindings } },
-    pino.destination({ fd: 2, sync: true }),
+    options.destination ?? pino.destination({ fd: 2, sync: true }),
   )
 }
 

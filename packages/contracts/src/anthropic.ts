@@ -1,7 +1,6 @@
 import { z } from 'zod'
-import { JsonSchemaObjectSchema, ToolNameSchema } from './openai-tools.js'
+import { FunctionNameSchema, GrammarSchemaSchema, refusedKinds, textOr } from './openai-tools.js'
 import { MAX_TOKENS_LIMIT, TimingsSchema } from './sampling.js'
-import { refusedTypes, stringOr } from './validation.js'
 
 // Anthropic's Messages API (`anthropic-version: 2023-06-01`), the part rbee serves. Like
 // Anthropic's own API, a field it does not know is refused (400 naming it), and so is every
@@ -26,7 +25,7 @@ const TextBlockSchema = z.strictObject({
 const ToolUseBlockSchema = z.strictObject({
   type: z.literal('tool_use'),
   id: z.string().min(1).max(256),
-  name: ToolNameSchema,
+  name: FunctionNameSchema,
   input: z.record(z.string(), z.unknown()),
   cache_control: CacheControlSchema,
   /** As an answer says it: only direct calls exist here. */
@@ -36,7 +35,7 @@ const ToolUseBlockSchema = z.strictObject({
 const ToolResultBlockSchema = z.strictObject({
   type: z.literal('tool_result'),
   tool_use_id: z.string().min(1).max(256),
-  content: stringOr(z.array(TextBlockSchema)).optional(),
+  content: textOr(z.string(), z.array(TextBlockSchema)).optional(),
   /** Honoured: the result reaches the model as `Error: …`. */
   is_error: z.boolean().optional(),
   cache_control: CacheControlSchema,
@@ -59,26 +58,23 @@ const UNSUPPORTED_BLOCKS: Record<string, string> = {
   container_upload: 'container_upload blocks are not supported: rbee keeps no containers',
 }
 
-const UnsupportedBlockSchema = refusedTypes(UNSUPPORTED_BLOCKS)
-
-export const AnthropicContentBlockSchema = z.discriminatedUnion('type', [
-  TextBlockSchema,
-  ToolUseBlockSchema,
-  ToolResultBlockSchema,
-  UnsupportedBlockSchema,
-])
+export const AnthropicContentBlockSchema = z.discriminatedUnion(
+  'type',
+  [TextBlockSchema, ToolUseBlockSchema, ToolResultBlockSchema],
+  refusedKinds('type', UNSUPPORTED_BLOCKS),
+)
 export type AnthropicContentBlock = z.infer<typeof AnthropicContentBlockSchema>
 
 export const AnthropicMessageParamSchema = z.strictObject({
   role: z.enum(['user', 'assistant', 'system']),
-  content: stringOr(z.array(AnthropicContentBlockSchema).max(1024)),
+  content: textOr(z.string(), z.array(AnthropicContentBlockSchema).max(1024)),
 })
 export type AnthropicMessageParam = z.infer<typeof AnthropicMessageParamSchema>
 
 export const AnthropicToolSchema = z.strictObject({
-  name: ToolNameSchema,
+  name: FunctionNameSchema,
   description: z.string().max(65_536).optional(),
-  input_schema: JsonSchemaObjectSchema.refine(
+  input_schema: GrammarSchemaSchema.refine(
     (s) => s.type === 'object',
     'must be a JSON Schema of type "object"',
   ),
@@ -102,14 +98,14 @@ export const AnthropicToolChoiceSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('any'), disable_parallel_tool_use: z.boolean().optional() }),
   z.strictObject({
     type: z.literal('tool'),
-    name: ToolNameSchema,
+    name: FunctionNameSchema,
     disable_parallel_tool_use: z.boolean().optional(),
   }),
   z.strictObject({ type: z.literal('none') }),
 ])
 export type AnthropicToolChoice = z.infer<typeof AnthropicToolChoiceSchema>
 
-const SystemSchema = stringOr(z.array(TextBlockSchema).max(1024))
+const SystemSchema = textOr(z.string(), z.array(TextBlockSchema).max(1024))
 
 const NO_THINKING =
   'extended thinking is not supported: rbee runs no thinking (only "disabled" or "adaptive")'
@@ -159,7 +155,7 @@ const ContextManagementSchema = z.strictObject({
 const OutputConfigSchema = z.strictObject({
   effort: z.literal('high', { error: 'only "high" (the default) is supported' }).optional(),
   format: z
-    .strictObject({ type: z.literal('json_schema'), schema: JsonSchemaObjectSchema })
+    .strictObject({ type: z.literal('json_schema'), schema: GrammarSchemaSchema })
     .nullable()
     .optional(),
 })
@@ -186,7 +182,7 @@ export const AnthropicMessagesRequestSchema = z.strictObject({
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().gt(0).max(1).optional(),
   top_k: z.int().min(0).max(10_000).optional(),
-  /** `user_id` is passed on as the request's user (OpenAI's `user`). */
+  /** Informational (who asked, for Anthropic's abuse checks): accepted, no effect on the answer. */
   metadata: z.strictObject({ user_id: z.string().max(512).nullable().optional() }).optional(),
 })
 export type AnthropicMessagesRequest = z.infer<typeof AnthropicMessagesRequestSchema>

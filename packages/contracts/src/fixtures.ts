@@ -16,6 +16,7 @@ export const workerInfo = {
   status: 'ready',
   implementation: 'llm-worker-rbee',
   version: '0.1.0',
+  protocol: 1,
   host: '10.0.0.12',
   hive_id: 'gpu-box',
   slots_total: 4,
@@ -49,6 +50,7 @@ export const hiveInfo = {
   operational_status: 'running',
   health_status: 'healthy',
   version: '0.1.0',
+  protocol: 1,
   devices: [cpuDevice, gpuDevice],
 } satisfies HiveInfo
 

@@ -30,6 +30,9 @@ const hiveRecord = {
   devices: [gpuDevice],
   workers: 1,
   error: null,
+  version: '0.2.0',
+  protocol: 1,
+  compatible: true,
 }
 const workerRecord = {
   ...workerInfo,
@@ -83,7 +86,7 @@ const valid: Valid[] = [
     'a fleet status',
     FleetStatusSchema,
     {
-      queen: { version: '0.1.0', uptime_s: 60, url: 'http://127.0.0.1:7833' },
+      queen: { version: '0.1.0', protocol: 1, uptime_s: 60, url: 'http://127.0.0.1:7833' },
       hives: [hiveRecord],
       workers: [workerRecord],
     },
@@ -104,6 +107,12 @@ const invalid: Invalid[] = [
   ['an unknown hive source', HiveRecordSchema, { ...hiveRecord, source: 'magic' }, 'source'],
   ['a negative worker count', HiveRecordSchema, { ...hiveRecord, workers: -1 }, 'workers'],
   [
+    'a hive record without compatible',
+    HiveRecordSchema,
+    { ...hiveRecord, compatible: undefined },
+    'compatible',
+  ],
+  [
     'a worker record without routable',
     WorkerRecordSchema,
     { ...workerRecord, routable: undefined },
@@ -114,7 +123,7 @@ const invalid: Invalid[] = [
     'a fleet status with a bad worker',
     FleetStatusSchema,
     {
-      queen: { version: '0.1.0', uptime_s: 60, url: 'x' },
+      queen: { version: '0.1.0', protocol: 1, uptime_s: 60, url: 'x' },
       hives: [],
       workers: [{ ...workerRecord, status: 'zombie' }],
     },
@@ -188,6 +197,7 @@ test('the queen info names its auth mode and local hive, and rejects a bad one b
   const info = {
     service: 'queen-rbee',
     version: '0.1.0',
+    protocol: 1,
     uptime_s: 12.5,
     url: 'http://127.0.0.1:7833',
     hives_total: 2,

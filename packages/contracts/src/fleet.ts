@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { IdSchema, TimestampSchema } from './common.js'
 import { DeviceSchema, HiveStreamEventSchema } from './hive.js'
+import { ProtocolSchema, VersionSchema } from './protocol.js'
 import { WorkerInfoSchema } from './worker.js'
 
 /** One hive as the queen sees it. */
@@ -13,6 +14,11 @@ export const HiveRecordSchema = z.object({
   devices: z.array(DeviceSchema),
   workers: z.int().min(0),
   error: z.string().nullable(),
+  /** The release and protocol the hive last reported (registration or telemetry); null before. */
+  version: VersionSchema.nullable(),
+  protocol: ProtocolSchema.nullable(),
+  /** False for a hive of another protocol: refused, never used; `error` says why. */
+  compatible: z.boolean(),
 })
 export type HiveRecord = z.infer<typeof HiveRecordSchema>
 
@@ -31,7 +37,12 @@ export type WorkerRecord = z.infer<typeof WorkerRecordSchema>
 
 /** The `status` operation's payload and `rbee status --json`. */
 export const FleetStatusSchema = z.object({
-  queen: z.object({ version: z.string(), uptime_s: z.number().min(0), url: z.string() }),
+  queen: z.object({
+    version: VersionSchema,
+    protocol: ProtocolSchema,
+    uptime_s: z.number().min(0),
+    url: z.string(),
+  }),
   hives: z.array(HiveRecordSchema),
   workers: z.array(WorkerRecordSchema),
 })
@@ -65,7 +76,8 @@ export type QueenStreamEvent = z.infer<typeof QueenStreamEventSchema>
 /** `GET /v1/info` on the queen. */
 export const QueenInfoSchema = z.object({
   service: z.literal('queen-rbee'),
-  version: z.string(),
+  version: VersionSchema,
+  protocol: ProtocolSchema,
   uptime_s: z.number().min(0),
   url: z.string(),
   hives_total: z.int().min(0),

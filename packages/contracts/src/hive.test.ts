@@ -57,8 +57,16 @@ const valid: Valid[] = [
     ProcessStatsSchema,
     { ...processStats, model: null, status: 'starting' },
   ],
-  ['an http hive announcement', HiveReadySchema, { hive_id: 'gpu-box', hive_url: 'http://10.0.0.12:7835' }],
-  ['an https hive announcement', HiveReadySchema, { hive_id: 'gpu-box', hive_url: 'https://gpu-box.lan' }],
+  [
+    'an http hive announcement',
+    HiveReadySchema,
+    { hive_id: 'gpu-box', hive_url: 'http://10.0.0.12:7835', version: '0.1.0', protocol: 1 },
+  ],
+  [
+    'an https hive announcement',
+    HiveReadySchema,
+    { hive_id: 'gpu-box', hive_url: 'https://gpu-box.lan', version: '0.1.0', protocol: 1 },
+  ],
   ['a spawn result', WorkerSpawnResultSchema, spawned],
   ['a telemetry event', HiveStreamEventSchema, telemetryEvent],
   ['a worker_spawned event', HiveStreamEventSchema, { ...workerReadyEvent, type: 'worker_spawned' }],
@@ -116,6 +124,12 @@ const invalid: Invalid[] = [
   ['a negative cpu_pct', ProcessStatsSchema, { ...processStats, cpu_pct: -1 }, 'cpu_pct'],
   ['pid 0', ProcessStatsSchema, { ...processStats, pid: 0 }, 'pid'],
   ['an ftp hive url', HiveReadySchema, { hive_id: 'gpu-box', hive_url: 'ftp://gpu-box/' }, 'hive_url'],
+  [
+    'a hive announcement without its protocol',
+    HiveReadySchema,
+    { hive_id: 'gpu-box', hive_url: 'http://gpu-box:7835', version: '0.1.0' },
+    'protocol',
+  ],
   [
     'a hive url that is not a url',
     HiveReadySchema,

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { IdSchema, PortSchema, TimestampSchema } from './common.js'
+import { ProtocolSchema, VersionSchema } from './protocol.js'
 import { BackendSchema, HostSchema, WorkerInfoSchema, WorkerStatusSchema } from './worker.js'
 
 /** Whether a llama.cpp build (backend) works on a device, as the hive found by loading it. */
@@ -43,7 +44,9 @@ export const HiveInfoSchema = z.object({
   port: PortSchema,
   operational_status: z.enum(['starting', 'running', 'stopping']),
   health_status: z.enum(['healthy', 'degraded', 'unhealthy']),
-  version: z.string(),
+  version: VersionSchema,
+  /** The wire protocol the hive speaks (`RBEE_PROTOCOL` of its build). */
+  protocol: ProtocolSchema,
   devices: z.array(DeviceSchema),
 })
 export type HiveInfo = z.infer<typeof HiveInfoSchema>
@@ -71,10 +74,15 @@ export const ProcessStatsSchema = z.object({
 })
 export type ProcessStats = z.infer<typeof ProcessStatsSchema>
 
-/** `POST {queen}/v1/hive/ready`: a hive announcing where it can be reached. */
+/**
+ * `POST {queen}/v1/hive/ready`: a hive announcing where it can be reached, and which release and
+ * protocol it runs (a queen refuses another protocol with 409 `RBEE_PROTOCOL_MISMATCH`).
+ */
 export const HiveReadySchema = z.object({
   hive_id: IdSchema,
   hive_url: z.url({ protocol: /^https?$/ }),
+  version: VersionSchema,
+  protocol: ProtocolSchema,
 })
 export type HiveReady = z.infer<typeof HiveReadySchema>
 

@@ -1,10 +1,13 @@
 import { z } from 'zod'
+import { TimeoutSecondsSchema } from './deadline.js'
 import { SamplingParamsSchema, StopReasonSchema, TimingsSchema } from './sampling.js'
 
 /** Body of a worker's native `POST /v1/infer`. */
 export const InferRequestSchema = SamplingParamsSchema.extend({
   prompt: z.string().min(1).max(1_000_000),
   request_id: z.string().max(128).optional(),
+  /** Seconds the request may take (the `X-Request-Timeout` header does the same; the earliest wins). */
+  timeout: TimeoutSecondsSchema.optional(),
 }).strict()
 export type InferRequest = z.infer<typeof InferRequestSchema>
 

@@ -5,6 +5,25 @@ import { IdSchema, TimestampSchema } from './common.js'
 export const JobCreatedSchema = z.object({ job_id: IdSchema, sse_url: z.string() })
 export type JobCreated = z.infer<typeof JobCreatedSchema>
 
+/**
+ * A transfer's figures (a download's), for clients that draw their own progress from them (the
+ * queen's Ollama `/api/pull` lines).
+ */
+export const TransferSchema = z.object({
+  /** The file, as its source names it. */
+  file: z.string().max(1024),
+  /** The sha256 (hex) the source announces for the bytes; null when it gives none. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
+  /** Bytes on disk so far (resumed bytes included). */
+  completed: z.int().min(0),
+  /** The file's size; null when the source does not say. */
+  total: z.int().min(0).nullable(),
+})
+export type Transfer = z.infer<typeof TransferSchema>
+
 /** Human-readable progress. */
 export const NarrationSchema = z.object({
   actor: z.string(),
@@ -14,6 +33,7 @@ export const NarrationSchema = z.object({
   ts: TimestampSchema,
   /** Optional machine-readable progress (0..1), e.g. for a download's progress bar. */
   progress: z.number().min(0).max(1).optional(),
+  transfer: TransferSchema.optional(),
 })
 export type Narration = z.infer<typeof NarrationSchema>
 

@@ -40,6 +40,12 @@ export const ModelEntrySchema = z.object({
   /** Why an unavailable model cannot be served (`file … has vanished`); absent when available. */
   unavailable_reason: z.string().optional(),
   builtin: z.boolean(),
+  /**
+   * True when the hive rebuilt this entry from the file on disk after its catalog was found
+   * corrupt: the id may differ from the one given at import, and the last use is not known.
+   * Cleared when the model is downloaded or imported again. Absent from older hives (read: false).
+   */
+  rebuilt: z.boolean().optional(),
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>
 
@@ -55,3 +61,22 @@ export const ImportDeniedSchema = z.object({
   import_dirs: z.array(z.string()).min(1),
 })
 export type ImportDenied = z.infer<typeof ImportDeniedSchema>
+
+/** Keys of GGUF metadata one `model_metadata` answer carries at most. */
+export const MODEL_METADATA_MAX_KEYS = 4096
+
+/**
+ * A model file's GGUF metadata as `model_get` with `metadata: true` sends it (`model_metadata`
+ * data): every key with its scalar value; arrays, and strings over the hive's size limit, are
+ * `null` (their presence is still told).
+ */
+export const ModelMetadataSchema = z.object({
+  model_id: IdSchema,
+  metadata: z
+    .record(z.string().max(256), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+    .refine(
+      (m) => Object.keys(m).length <= MODEL_METADATA_MAX_KEYS,
+      `at most ${MODEL_METADATA_MAX_KEYS} keys`,
+    ),
+})
+export type ModelMetadata = z.infer<typeof ModelMetadataSchema>

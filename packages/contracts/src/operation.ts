@@ -1,10 +1,19 @@
 import { z } from 'zod'
 import { IdSchema } from './common.js'
+import { TimeoutSecondsSchema } from './deadline.js'
 import { ModelRefSchema } from './model.js'
 import { SamplingParamsSchema } from './sampling.js'
 import { BackendRequestSchema } from './worker.js'
 
 const HiveTarget = { hive_id: IdSchema.optional() }
+
+/**
+ * Fields every job takes. `timeout`: seconds the job may run (queue wait, worker spawn and
+ * generation included); then it stops and ends with `[ERROR] RBEE_DEADLINE_EXCEEDED: …`. An
+ * `X-Request-Timeout` or `X-Request-Deadline` header on `POST /v1/jobs` does the same; the
+ * earliest limit wins.
+ */
+const JobFields = { timeout: TimeoutSecondsSchema.optional() }
 
 const DeviceIndexSchema = z.int().min(0).max(63)
 /** One device index, or several (distinct) for a model split across GPUs. */
@@ -28,17 +37,19 @@ export function deviceList(selection: DeviceSelection | undefined): number[] | u
  * operations carry an optional `hive_id`: the queen forwards them there, a hive checks it is its own.
  */
 export const OperationSchema = z.discriminatedUnion('operation', [
-  z.object({ operation: z.literal('status') }).strict(),
+  z.object({ operation: z.literal('status'), ...JobFields }).strict(),
   SamplingParamsSchema.extend({
     operation: z.literal('infer'),
     model: ModelRefSchema.default('tiny'),
     prompt: z.string().min(1).max(1_000_000),
     ...HiveTarget,
+    ...JobFields,
   }).strict(),
   z
     .object({
       operation: z.literal('worker_spawn'),
       ...HiveTarget,
+      ...JobFields,
       model: ModelRefSchema,
       worker: BackendRequestSchema.default('auto'),
       /**
@@ -50,25 +61,41 @@ export const OperationSchema = z.discriminatedUnion('operation', [
       ctx_size: z.int().min(128).max(1_048_576).optional(),
     })
     .strict(),
-  z.object({ operation: z.literal('worker_list'), ...HiveTarget }).strict(),
-  z.object({ operation: z.literal('worker_get'), ...HiveTarget, worker_id: IdSchema }).strict(),
-  z.object({ operation: z.literal('worker_stop'), ...HiveTarget, worker_id: IdSchema }).strict(),
-  z.object({ operation: z.literal('model_download'), ...HiveTarget, model: ModelRefSchema }).strict(),
+  z.object({ operation: z.literal('worker_list'), ...HiveTarget, ...JobFields }).strict(),
+  z.object({ operation: z.literal('worker_get'), ...HiveTarget, ...JobFields, worker_id: IdSchema }).strict(),
+  z
+    .object({ operation: z.literal('worker_stop'), ...HiveTarget, ...JobFields, worker_id: IdSchema })
+    .strict(),
+  z
+    .object({ operation: z.literal('model_download'), ...HiveTarget, ...JobFields, model: ModelRefSchema })
+    .strict(),
   z
     .object({
       operation: z.literal('model_import'),
       ...HiveTarget,
+      ...JobFields,
       path: z.string().min(1).max(4096),
       id: IdSchema.optional(),
     })
     .strict(),
-  z.object({ operation: z.literal('model_list'), ...HiveTarget }).strict(),
-  z.object({ operation: z.literal('model_get'), ...HiveTarget, model: ModelRefSchema }).strict(),
-  z.object({ operation: z.literal('model_delete'), ...HiveTarget, model: ModelRefSchema }).strict(),
-  z.object({ operation: z.literal('hive_list') }).strict(),
-  z.object({ operation: z.literal('hive_get'), hive_id: IdSchema }).strict(),
-  z.object({ operation: z.literal('queen_check') }).strict(),
-  z.object({ operation: z.literal('hive_check'), ...HiveTarget }).strict(),
+  z.object({ operation: z.literal('model_list'), ...HiveTarget, ...JobFields }).strict(),
+  z
+    .object({
+      operation: z.literal('model_get'),
+      ...HiveTarget,
+      ...JobFields,
+      model: ModelRefSchema,
+      /** Also send the file's GGUF metadata (a `model_metadata` data event, `ModelMetadata`). */
+      metadata: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({ operation: z.literal('model_delete'), ...HiveTarget, ...JobFields, model: ModelRefSchema })
+    .strict(),
+  z.object({ operation: z.literal('hive_list'), ...JobFields }).strict(),
+  z.object({ operation: z.literal('hive_get'), hive_id: IdSchema, ...JobFields }).strict(),
+  z.object({ operation: z.literal('queen_check'), ...JobFields }).strict(),
+  z.object({ operation: z.literal('hive_check'), ...HiveTarget, ...JobFields }).strict(),
 ])
 export type Operation = z.infer<typeof OperationSchema>
 /** The operation names, e.g. `'worker_spawn'`. */

@@ -1,7 +1,6 @@
 import { z } from 'zod'
-import { JsonSchemaObjectSchema, ToolNameSchema } from './openai-tools.js'
+import { FunctionNameSchema, GrammarSchemaSchema, refusedKinds, textOr } from './openai-tools.js'
 import { MAX_TOKENS_LIMIT, TimingsSchema } from './sampling.js'
-import { refusedTypes, stringOr } from './validation.js'
 
 // OpenAI's Responses API, the stateless part rbee serves. As OpenAI's API does, a parameter it
 // does not know is refused (400 naming it), and so is every parameter it knows but cannot honour,
@@ -29,20 +28,19 @@ const UNSUPPORTED_PARTS: Record<string, string> = {
   input_audio: 'audio input is not supported: rbee workers read text only',
   refusal: 'refusal parts are not supported in input',
 }
-const UnsupportedPartSchema = refusedTypes(UNSUPPORTED_PARTS)
 
-const ContentPartSchema = z.discriminatedUnion('type', [
-  InputTextSchema,
-  OutputTextSchema,
-  UnsupportedPartSchema,
-])
+const ContentPartSchema = z.discriminatedUnion(
+  'type',
+  [InputTextSchema, OutputTextSchema],
+  refusedKinds('type', UNSUPPORTED_PARTS),
+)
 
 export const ResponsesMessageItemSchema = z.strictObject({
   type: z.literal('message'),
   id: z.string().max(256).optional(),
   status: z.enum(['in_progress', 'completed', 'incomplete']).optional(),
   role: z.enum(['user', 'assistant', 'system', 'developer']),
-  content: stringOr(z.array(ContentPartSchema).max(1024)),
+  content: textOr(z.string(), z.array(ContentPartSchema).max(1024)),
 })
 
 export const ResponsesFunctionCallItemSchema = z.strictObject({
@@ -50,7 +48,7 @@ export const ResponsesFunctionCallItemSchema = z.strictObject({
   id: z.string().max(256).optional(),
   status: z.enum(['in_progress', 'completed', 'incomplete']).optional(),
   call_id: z.string().min(1).max(256),
-  name: ToolNameSchema,
+  name: FunctionNameSchema,
   arguments: z.string(),
 })
 
@@ -59,7 +57,7 @@ export const ResponsesFunctionCallOutputItemSchema = z.strictObject({
   id: z.string().max(256).nullable().optional(),
   status: z.enum(['in_progress', 'completed', 'incomplete']).nullable().optional(),
   call_id: z.string().min(1).max(256),
-  output: stringOr(z.array(InputTextSchema).max(1024)),
+  output: textOr(z.string(), z.array(InputTextSchema).max(1024)),
 })
 
 const UNSUPPORTED_ITEMS: Record<string, string> = {
@@ -85,7 +83,6 @@ const UNSUPPORTED_ITEMS: Record<string, string> = {
   custom_tool_call_output: 'custom (free-form) tools are not supported: only function tools',
   compaction: `compaction items are not supported: ${NO_STATE}`,
 }
-const UnsupportedItemSchema = refusedTypes(UNSUPPORTED_ITEMS)
 
 /** One input item: a message (its `type` may be left out), a function call or its output. */
 export const ResponsesInputItemSchema = z.preprocess(
@@ -94,20 +91,19 @@ export const ResponsesInputItemSchema = z.preprocess(
     typeof v === 'object' && v !== null && !Array.isArray(v) && !('type' in v)
       ? { ...v, type: 'message' }
       : v,
-  z.discriminatedUnion('type', [
-    ResponsesMessageItemSchema,
-    ResponsesFunctionCallItemSchema,
-    ResponsesFunctionCallOutputItemSchema,
-    UnsupportedItemSchema,
-  ]),
+  z.discriminatedUnion(
+    'type',
+    [ResponsesMessageItemSchema, ResponsesFunctionCallItemSchema, ResponsesFunctionCallOutputItemSchema],
+    refusedKinds('type', UNSUPPORTED_ITEMS),
+  ),
 )
 export type ResponsesInputItem = z.infer<typeof ResponsesInputItemSchema>
 
 export const ResponsesFunctionToolSchema = z.strictObject({
   type: z.literal('function'),
-  name: ToolNameSchema,
+  name: FunctionNameSchema,
   description: z.string().max(65_536).nullable().optional(),
-  parameters: JsonSchemaObjectSchema.nullable().optional(),
+  parameters: GrammarSchemaSchema.nullable().optional(),
   strict: z.boolean().nullable().optional(),
 })
 export type ResponsesFunctionTool = z.infer<typeof ResponsesFunctionToolSchema>
@@ -129,14 +125,15 @@ const UNSUPPORTED_TOOLS: Record<string, string> = {
 }
 
 /** A tool: function tools are honoured; every other kind is refused with the reason. */
-export const ResponsesToolSchema = z.discriminatedUnion('type', [
-  ResponsesFunctionToolSchema,
-  refusedTypes(UNSUPPORTED_TOOLS),
-])
+export const ResponsesToolSchema = z.discriminatedUnion(
+  'type',
+  [ResponsesFunctionToolSchema],
+  refusedKinds('type', UNSUPPORTED_TOOLS),
+)
 
 export const ResponsesToolChoiceSchema = z.union([
   z.enum(['none', 'auto', 'required']),
-  z.strictObject({ type: z.literal('function'), name: ToolNameSchema }),
+  z.strictObject({ type: z.literal('function'), name: FunctionNameSchema }),
 ])
 export type ResponsesToolChoice = z.infer<typeof ResponsesToolChoiceSchema>
 
@@ -146,7 +143,7 @@ export const ResponsesTextFormatSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('json_schema'),
     name: z.string().min(1).max(64),
-    schema: JsonSchemaObjectSchema,
+    schema: GrammarSchemaSchema,
     description: z.string().max(65_536).optional(),
     strict: z.boolean().nullable().optional(),
   }),
@@ -155,7 +152,7 @@ export type ResponsesTextFormat = z.infer<typeof ResponsesTextFormatSchema>
 
 export const ResponsesRequestSchema = z.strictObject({
   model: z.string().min(1).max(512),
-  input: stringOr(z.array(ResponsesInputItemSchema).min(1).max(1024)),
+  input: textOr(z.string(), z.array(ResponsesInputItemSchema).min(1).max(1024)),
   instructions: z.string().nullable().optional(),
   max_output_tokens: z.int().min(1).max(MAX_TOKENS_LIMIT).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { IdSchema, PortSchema, TimestampSchema } from './common.js'
+import { ProtocolSchema, VersionSchema } from './protocol.js'
 
 /** Lifecycle of a worker process (seed: `WorkerStatus`). */
 export const WorkerStatusSchema = z.enum(['starting', 'ready', 'busy', 'stopping', 'stopped'])
@@ -38,7 +39,9 @@ export const WorkerInfoSchema = z.object({
   port: PortSchema,
   status: WorkerStatusSchema,
   implementation: z.string().min(1),
-  version: z.string().min(1),
+  version: VersionSchema,
+  /** The wire protocol the worker speaks (`RBEE_PROTOCOL` of its build). */
+  protocol: ProtocolSchema,
   host: HostSchema,
   hive_id: IdSchema.nullable(),
   slots_total: z.int().min(1).max(1024),

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type GgufDigest, ggufDigest, writeGguf } from './gguf-writer.js'
+import { type GgufDigest, type GgufFileInput, ggufDigest, writeGguf } from './gguf-writer.js'
 import { describeLlamaModel, type LlamaModelSpec } from './model-generator.js'
 
 /** Model id of the built-in test model (the `tiny` model of {@link TINY_MODEL_SPEC}). */
@@ -54,13 +54,26 @@ export const BENCH_LARGE_MODEL_SPEC: Readonly<LlamaModelSpec> = Object.freeze({
   weightType: 'F16',
 })
 
+/**
+ * The tiny reranking model (`describeRerankerModel`): the tiny model's shape as a Qwen3 with a
+ * classification head, ~0.5 MB. For tests of `/v1/rerank`; never a built-in of the hive.
+ */
+export const TINY_RERANKER_SPEC: Readonly<LlamaModelSpec> = Object.freeze({
+  ...TINY_MODEL_SPEC,
+  name: 'tiny-rerank',
+  seed: 0x7e58,
+})
+
+/** Builds a model's GGUF description from its spec (`describeLlamaModel`, `describeRerankerModel`). */
+export type ModelDescriber = (spec: LlamaModelSpec) => GgufFileInput
+
 const expectedDigests = new Map<string, GgufDigest>()
 
-function expectedDigest(spec: LlamaModelSpec): GgufDigest {
-  const key = JSON.stringify(spec)
+function expectedDigest(spec: LlamaModelSpec, describe: ModelDescriber): GgufDigest {
+  const key = `${describe.name}:${JSON.stringify(spec)}`
   let digest = expectedDigests.get(key)
   if (digest === undefined) {
-    digest = ggufDigest(describeLlamaModel(spec))
+    digest = ggufDigest(describe(spec))
     expectedDigests.set(key, digest)
   }
   return digest
@@ -91,19 +104,21 @@ async function isUpToDate(path: string, expected: GgufDigest): Promise<boolean> 
  * chunks (memoized per process) and one hash of the file.
  *
  * @param spec - @default TINY_MODEL_SPEC
+ * @param describe - what kind of model the spec is for. @default describeLlamaModel
  * @throws RangeError for an invalid spec, or the file system's error.
  */
 export async function ensureBuiltinModel(
   dir: string,
   spec: LlamaModelSpec = TINY_MODEL_SPEC,
+  describe: ModelDescriber = describeLlamaModel,
 ): Promise<string> {
-  const expected = expectedDigest(spec)
+  const expected = expectedDigest(spec, describe)
   const path = join(dir, `${spec.name}.gguf`)
   if (await isUpToDate(path, expected)) return path
   await mkdir(dir, { recursive: true })
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
   try {
-    const written = await writeGguf(tmp, describeLlamaModel(spec))
+    const written = await writeGguf(tmp, describe(spec))
     if (written.sha256 !== expected.sha256) throw new Error(`generator for ${spec.name} is not deterministic`)
     await rename(tmp, path)
   } catch (err) {

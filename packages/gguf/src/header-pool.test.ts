@@ -6,6 +6,8 @@ import { TINY_MODEL_SPEC } from './builtin-model.js'
 import { GgufFormatError } from './gguf-format-error.js'
 import { writeGguf } from './gguf-writer.js'
 import { GgufHeaderPool } from './header-pool.js'
+import type { GgufValue } from './metadata-reader.js'
+import { scalarMetadata } from './metadata-scalars.js'
 import { writeLlamaModel } from './model-generator.js'
 import { scratchDir } from './scratch-dir.js'
 
@@ -40,6 +42,27 @@ test('a header is read in a thread and only its figures come back', async () => 
   assert.ok(facts.tensorCount > 0 && facts.metadataCount > 0)
   assert.ok(facts.vocabSize !== undefined && facts.vocabSize > 0)
   assert.ok(!('metadata' in facts) && !('tensors' in facts))
+})
+
+test('asked for, the scalar metadata comes back bounded: arrays as null, values JSON-safe', async () => {
+  const facts = await pool().read(tiny, { scalars: true })
+  const m = facts.scalars!
+  assert.equal(m['general.architecture'], 'llama')
+  assert.equal(m['llama.context_length'], 2048)
+  assert.equal(m['tokenizer.ggml.add_bos_token'], true)
+  assert.match(String(m['tokenizer.chat_template']), /<\|im_start\|>/)
+  assert.equal(m['tokenizer.ggml.tokens'], null)
+  assert.equal(Object.keys(m).length, facts.metadataCount)
+  const capped = scalarMetadata(
+    new Map<string, GgufValue>([
+      ['a', 'x'.repeat(10)],
+      ['b', 'y'.repeat(10)],
+      ['c', 2n ** 70n],
+      ['d', 1],
+    ]),
+    { maxKeys: 3, maxStringLength: 10, maxTotalStringLength: 15 },
+  )
+  assert.deepEqual(capped, { a: 'x'.repeat(10), b: null, c: String(2n ** 70n) })
 })
 
 test('a header read through an open descriptor gives the same figures', async () => {

@@ -2,11 +2,14 @@ import { Worker } from 'node:worker_threads'
 import { GgufFormatError } from './gguf-format-error.js'
 import type { GgufLimits } from './gguf-limits.js'
 import type { GgufHeader } from './gguf-reader.js'
+import type { GgufScalarJson } from './metadata-scalars.js'
 
 /** A header's figures without its metadata and tensor list: what a {@link GgufHeaderPool} hands back. */
 export type GgufHeaderFacts = Omit<GgufHeader, 'metadata' | 'tensors'> & {
   tensorCount: number
   metadataCount: number
+  /** The metadata's scalar values (`scalarMetadata`), when the read asked for them. */
+  scalars?: Record<string, GgufScalarJson>
 }
 
 /** What a header thread is started with. */
@@ -14,6 +17,7 @@ export interface HeaderThreadInput {
   path: string
   fd: number | undefined
   limits: Partial<GgufLimits> | undefined
+  scalars: boolean
 }
 
 /** What a header thread posts back. */
@@ -51,6 +55,8 @@ export interface PoolReadOptions {
   fd?: number
   /** Aborting stops the read (a waiting one never starts). */
   signal?: AbortSignal
+  /** Also hand back the metadata's scalar values (`GgufHeaderFacts.scalars`). @default false */
+  scalars?: boolean
 }
 
 interface Task {
@@ -139,7 +145,12 @@ export class GgufHeaderPool {
   #run(task: Task): void {
     const { path, options } = task
     options.signal?.removeEventListener('abort', task.dequeue)
-    const input: HeaderThreadInput = { path, fd: options.fd, limits: this.#limits }
+    const input: HeaderThreadInput = {
+      path,
+      fd: options.fd,
+      limits: this.#limits,
+      scalars: options.scalars ?? false,
+    }
     const thread = new Worker(THREAD, {
       workerData: input,
       resourceLimits: { maxOldGenerationSizeMb: this.#heapMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },

@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { GgufFormatError } from './gguf-format-error.js'
 import { readGgufHeader } from './gguf-reader.js'
 import type { HeaderThreadInput, HeaderThreadResult } from './header-pool.js'
+import { scalarMetadata } from './metadata-scalars.js'
 
 function failure(err: unknown): HeaderThreadResult {
   if (err instanceof GgufFormatError) return { ok: false, kind: 'gguf', message: err.problem }
@@ -18,7 +19,15 @@ try {
     fd: input.fd,
     limits: input.limits,
   })
-  result = { ok: true, facts: { ...facts, tensorCount: tensors.length, metadataCount: metadata.size } }
+  result = {
+    ok: true,
+    facts: {
+      ...facts,
+      tensorCount: tensors.length,
+      metadataCount: metadata.size,
+      ...(input.scalars ? { scalars: scalarMetadata(metadata) } : {}),
+    },
+  }
 } catch (err) {
   result = failure(err)
 }

@@ -3,7 +3,9 @@ export {
   BENCH_MODEL_SPEC,
   BUILTIN_MODEL_ID,
   ensureBuiltinModel,
+  type ModelDescriber,
   TINY_MODEL_SPEC,
+  TINY_RERANKER_SPEC,
 } from './builtin-model.js'
 export { GGML_TYPES, type GgmlTypeName } from './ggml-types.js'
 export type { GgufScalarType, GgufScalarValueMap } from './gguf-constants.js'
@@ -42,9 +44,16 @@ export {
   type WorkerMemoryOptions,
 } from './memory-estimate.js'
 export {
-  CHATML_TEMPLATE,
+  type GgufScalarJson,
+  SCALAR_METADATA_LIMITS,
+  type ScalarMetadataLimits,
+  scalarMetadata,
+} from './metadata-scalars.js'
+export {
+  CHAT_TEMPLATE,
   describeLlamaModel,
   generateLlamaModel,
   type LlamaModelSpec,
   writeLlamaModel,
 } from './model-generator.js'
+export { describeRerankerModel } from './reranker-model.js'

@@ -108,11 +108,30 @@ describe('node-llama-cpp 3.21.1 with the generated tiny model', { timeout: 120_0
     assert.deepEqual(model.tokenize('<|im_start|>', true), [tokens.indexOf('<|im_start|>')])
   })
 
-  test('a chat through the model’s own ChatML template yields printable ASCII until maxTokens', async () => {
+  test('a chat through the model’s own template yields printable ASCII until maxTokens, and its tool-call syntax is read from it', async () => {
     const template = header.metadata.get('tokenizer.chat_template')
     assert.equal(typeof template, 'string')
+    const resolved = nlc.resolveChatWrapper(model)
+    // The template's tools make it more than plain ChatML: node-llama-cpp renders it itself and
+    // takes the function-call syntax (Hermes/Qwen 2.5 style) from it.
+    assert.equal(resolved.wrapperName, 'JinjaTemplate')
+    assert.match(
+      nlc.LlamaText(resolved.settings.functions.call.prefix).toString(),
+      /^<tool_call>\n\{"name": "$/,
+    )
+    const plain = [
+      { type: 'user' as const, text: 'Hi' },
+      { type: 'model' as const, response: [] },
+    ]
+    assert.deepEqual(
+      resolved.generateContextState({ chatHistory: plain }).contextText.tokenize(model.tokenizer),
+      new nlc.ChatMLChatWrapper()
+        .generateContextState({ chatHistory: plain })
+        .contextText.tokenize(model.tokenizer),
+      'a chat without tools is tokenized exactly as plain ChatML',
+    )
     const wrappers = [
-      { expectedName: 'ChatML', chatWrapper: 'auto' as const },
+      { expectedName: 'JinjaTemplate', chatWrapper: 'auto' as const },
       {
         expectedName: 'JinjaTemplate',
         chatWrapper: new nlc.JinjaTemplateChatWrapper({ template: String(template) }),

@@ -32,12 +32,41 @@ export interface LlamaModelSpec {
 }
 
 /**
- * ChatML (`<|im_start|>role\ncontent<|im_end|>\n`…) with `add_generation_prompt`, as the
- * generated models' `tokenizer.chat_template`.
+ * The generated models' `tokenizer.chat_template`: ChatML (`<|im_start|>role\ncontent<|im_end|>\n`…,
+ * with `add_generation_prompt`) that also takes tools the way Hermes and Qwen 2.5 models do:
+ * the tools as JSON in the system turn, calls as `<tool_call>\n{"name": …, "arguments": …}\n</tool_call>`
+ * in the assistant's turn, results as `<tool_response>` in a user turn. node-llama-cpp reads
+ * that syntax back out of the template for its function calling. A chat without tools renders
+ * exactly as plain ChatML after the BOS token (which the vocabulary asks for).
  */
-export const CHATML_TEMPLATE =
-  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
-  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+export const CHAT_TEMPLATE = [
+  '{{- bos_token }}',
+  '{%- if tools %}',
+  "{{- '<|im_start|>system\\n' }}",
+  "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] + '\\n\\n' }}{%- endif %}",
+  "{{- '# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}",
+  "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}",
+  '{{- \'\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{"name": <function-name>, "arguments": <args-json-object>}\\n</tool_call><|im_end|>\\n\' }}',
+  '{%- endif %}',
+  '{%- for message in messages %}',
+  "{%- if message.role == 'system' and tools and loop.first %}",
+  "{%- elif message.role == 'assistant' and message.tool_calls %}",
+  "{{- '<|im_start|>assistant' }}{%- if message.content %}{{- '\\n' + message.content }}{%- endif %}",
+  '{%- for tool_call in message.tool_calls %}',
+  '{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}',
+  '{{- \'\\n<tool_call>\\n{"name": "\' }}{{- tool_call.name }}{{- \'", "arguments": \' }}{{- tool_call.arguments | tojson }}{{- \'}\\n</tool_call>\' }}',
+  '{%- endfor %}',
+  "{{- '<|im_end|>\\n' }}",
+  "{%- elif message.role == 'tool' %}",
+  "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}",
+  "{{- '\\n<tool_response>\\n' + message.content + '\\n</tool_response>' }}",
+  "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}",
+  '{%- else %}',
+  "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}",
+  '{%- endif %}',
+  '{%- endfor %}',
+  "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}",
+].join('')
 
 /** Value of the reserved residual dimension d0 in every token embedding. */
 const D0_VALUE = 4
@@ -138,7 +167,7 @@ function metadata(spec: LlamaModelSpec, vocab: LlamaVocab): GgufMetadataEntry[] 
     { key: 'tokenizer.ggml.padding_token_id', type: 'uint32', value: vocab.padId },
     { key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: true },
     { key: 'tokenizer.ggml.add_eos_token', type: 'bool', value: false },
-    { key: 'tokenizer.chat_template', type: 'string', value: CHATML_TEMPLATE },
+    { key: 'tokenizer.chat_template', type: 'string', value: CHAT_TEMPLATE },
   ]
 }
 

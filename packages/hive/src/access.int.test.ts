@@ -14,6 +14,7 @@ const HIVE_ROUTES: Record<string, RouteAccessName> = {
   'GET /health': 'public',
   'GET /v1/info': 'node',
   'GET /v1/capabilities': 'node',
+  'GET /metrics': 'node',
   'GET /v1/heartbeats/stream': 'node',
   'POST /v1/shutdown': 'node',
   'POST /v1/jobs': 'node',

@@ -1,8 +1,9 @@
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
-import { ConfigError, type FlagKind, readFlags, validateFlags } from '@rbee/common'
+import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
 import { HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
 import { z } from 'zod'
+import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB } from './downloads/disk-space.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
 
@@ -15,6 +16,8 @@ export const HiveConfigSchema = z.object({
   advertise_url: UrlSchema.optional(),
   home: z.string().min(1),
   token: z.string().min(8, 'must be at least 8 characters').optional(),
+  /** Where the token came from, when a file (re-read on SIGHUP to check it is unchanged). */
+  token_file: z.string().min(1).optional(),
   telemetry_interval_ms: z.int().min(50).max(3_600_000),
   restart_policy: RestartPolicyNameSchema,
   max_restarts: z.int().min(0).max(1000),
@@ -30,6 +33,10 @@ export const HiveConfigSchema = z.object({
   import_dirs: z.array(z.string().min(1)),
   hf_timeout_ms: z.int().min(100).max(600_000),
   download_stall_timeout_ms: z.int().min(100).max(3_600_000),
+  download_disk_margin_mb: z
+    .int()
+    .min(0)
+    .max(1024 * 1024),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
@@ -42,6 +49,7 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
   'advertise-url': ['advertise_url', 'RBEE_ADVERTISE_URL', undefined, 'string'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   token: ['token', 'RBEE_NODE_TOKEN', undefined, 'string'],
+  'token-file': ['token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
   'telemetry-interval-ms': ['telemetry_interval_ms', 'RBEE_TELEMETRY_INTERVAL_MS', '1000', 'int'],
   'restart-policy': ['restart_policy', 'RBEE_RESTART_POLICY', 'on-failure', 'string'],
   'max-restarts': ['max_restarts', 'RBEE_MAX_RESTARTS', '5', 'int'],
@@ -61,6 +69,12 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
     '30000',
     'int',
   ],
+  'download-disk-margin-mb': [
+    'download_disk_margin_mb',
+    'RBEE_DOWNLOAD_DISK_MARGIN_MB',
+    String(DEFAULT_DOWNLOAD_DISK_MARGIN_MB),
+    'int',
+  ],
 }
 
 export const HIVE_USAGE = `Usage: rbee-hive [options]
@@ -78,6 +92,7 @@ Options (each also read from the environment variable shown; flags win):
   --home DIR                   RBEE_HOME                  data dir (default: ~/.local/share/rbee)
   --token T                    RBEE_NODE_TOKEN            shared secret with queen and workers;
                                                           required when bound beyond loopback
+  --token-file PATH            RBEE_NODE_TOKEN_FILE       file holding that token (mode 600); --token wins
   --telemetry-interval-ms N    RBEE_TELEMETRY_INTERVAL_MS telemetry period (default: 1000)
   --restart-policy P           RBEE_RESTART_POLICY        never|on-failure|always (default: on-failure)
   --max-restarts N             RBEE_MAX_RESTARTS          restarts per window before giving up (default: 5)
@@ -102,6 +117,11 @@ Options (each also read from the environment variable shown; flags win):
                                RBEE_DOWNLOAD_STALL_TIMEOUT_MS
                                                           less than 16 KiB of a file in this long
                                                           retries the transfer (default: 30000)
+  --download-disk-margin-mb N
+                               RBEE_DOWNLOAD_DISK_MARGIN_MB
+                                                          free space a download leaves on the models'
+                                                          file system, checked before it starts and
+                                                          as it goes (default: ${DEFAULT_DOWNLOAD_DISK_MARGIN_MB})
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)
@@ -117,6 +137,13 @@ export function parseHiveConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (typeof raw.home === 'string' && !isAbsolute(raw.home)) raw.home = resolve(raw.home)
   raw.import_dirs = (raw.import_dirs as string[]).map((d) => resolve(d))
   if (env.HF_TOKEN) raw.hf_token = env.HF_TOKEN
+  if (typeof raw.token_file === 'string') {
+    const file = resolve(raw.token_file)
+    raw.token_file = file
+    if (raw.token === undefined) raw.token = readSecretFile(file, 'node token')[0]
+    // A token given by flag or env wins; the file then plays no part, on start or on reload.
+    else delete raw.token_file
+  }
   return validateFlags(FLAGS, HiveConfigSchema, raw)
 }
 

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
-import { type StartedHive, startHive, tinyModelPath } from '@rbee/testing'
+import {
+  canMountTmpfs,
+  LocalHub,
+  mountTmpfs,
+  type StartedHive,
+  startHive,
+  type Tmpfs,
+  tinyModelPath,
+} from '@rbee/testing'
 import { payloadOf, postJob, readJob, runJob, summarize } from './test-support/job-client.js'
-import { LocalHub } from './test-support/local-hub.js'
 
 const HF_TOKEN = 'hf_test_token_for_gated_repos'
 let hub: LocalHub
@@ -264,4 +271,139 @@ test('a hive stopped mid-download keeps the partial file, and the next download 
     gets.map((r) => r.range),
     [`bytes=${kept}-`],
   )
+})
+
+test('three concurrent downloads of the same file all succeed with one transfer: the later ones follow the first', async () => {
+  hub.addRepo('acme', 'shared', { 'shared.Q4_0.gguf': tiny })
+  hub.fault('acme', 'shared', 'shared.Q4_0.gguf', { holdAtByte: 64 * 1024 })
+  const before = hub.requests.length
+  const stalls = hub.stalls + 1
+  const posted = await Promise.all(
+    [1, 2, 3].map(() => postJob(hive.url, { operation: 'model_download', model: 'hf:acme/shared' })),
+  )
+  assert.deepEqual(
+    posted.map((p) => p.status),
+    [201, 201, 201],
+  )
+  const ids = posted.map((p) => String(p.body.job_id))
+  // Each job is read to its end. Two of them follow the first (or, before followers existed,
+  // end at once): the transfer is held until both have.
+  let twoSettled!: () => void
+  const both = new Promise<void>((r) => {
+    twoSettled = r
+  })
+  let settled = 0
+  const runs = ids.map((id) => {
+    let seen = false
+    const events = readJob(hive.url, id, {
+      onEvent: (e) => {
+        const follows = e.kind === 'narration' && e.narration.action === 'download_follow'
+        if (!seen && (follows || e.kind === 'end')) {
+          seen = true
+          if (++settled === 2) twoSettled()
+        }
+      },
+    })
+    return { id, events }
+  })
+  await hub.stalled(stalls)
+  await both
+  hub.release()
+  const done = await Promise.all(runs.map(async (r) => summarize(r.id, await r.events)))
+
+  for (const run of done) assert.equal(run.outcome, 'done', `job ${run.job_id}: ${run.message}`)
+  const entries = done.map((run) => ModelEntrySchema.parse(payloadOf(run, 'model')))
+  assert.deepEqual(new Set(entries.map((e) => e.id)), new Set(['shared.Q4_0']))
+  assert.equal(entries[0]!.sha256, hub.sha256('acme', 'shared', 'shared.Q4_0.gguf'))
+  const gets = hub.requests.slice(before).filter((r) => r.server === 'cdn' && r.method === 'GET')
+  assert.equal(gets.length, 1, 'one transfer for the three jobs')
+
+  const leaders = done.filter((run) => !run.narrations.some((n) => n.action === 'download_follow'))
+  assert.equal(leaders.length, 1, 'one job transfers, two follow it')
+  for (const run of done.filter((r) => r !== leaders[0])) {
+    const follow = run.narrations.find((n) => n.action === 'download_follow')!
+    assert.match(
+      follow.human,
+      new RegExp(`being downloaded by job ${leaders[0]!.job_id}; following its progress`),
+    )
+    const progress = run.narrations.filter((n) => n.action === 'download_progress')
+    assert.equal(progress.at(-1)?.progress, 1, 'a follower hears the transfer to its end')
+  }
+})
+
+const MiB = 1024 * 1024
+const noTmpfs = (await canMountTmpfs()) ? false : 'needs root to mount a small tmpfs'
+
+/** A hive whose models dir is a tmpfs of `sizeBytes`, leaving a 1 MiB margin on downloads. */
+async function hiveOnSmallDisk(
+  t: { after: (fn: () => Promise<void>) => void },
+  sizeBytes: number,
+): Promise<{ hive: StartedHive; disk: Tmpfs }> {
+  const home = await mkdtemp(join(tmpdir(), 'rbee-hive-disk-'))
+  const disk = await mountTmpfs(sizeBytes, join(home, 'models'))
+  let small: StartedHive | undefined
+  t.after(async () => {
+    await small?.close(1000)
+    await disk.close()
+    await rm(home, { recursive: true, force: true })
+  })
+  small = await startHive({ home, env: { HF_ENDPOINT: hub.url }, args: ['--download-disk-margin-mb', '1'] })
+  return { hive: small, disk }
+}
+
+test('a download larger than the free space is refused before any byte is fetched, with the figures and what to free', {
+  skip: noTmpfs,
+}, async (t) => {
+  const { hive: small, disk } = await hiveOnSmallDisk(t, 8 * MiB)
+  hub.addRepo('acme', 'big', { 'big.Q4_0.gguf': Buffer.concat([tiny, Buffer.alloc(16 * MiB - tiny.length)]) })
+  const before = hub.requests.length
+  const run = await runJob(small.url, { operation: 'model_download', model: 'hf:acme/big' })
+  assert.equal(run.outcome, 'error')
+  assert.match(
+    run.message ?? '',
+    new RegExp(
+      `^RBEE_DISK_FULL: not enough disk space to download big\\.Q4_0\\.gguf from acme/big: it needs 17\\.0 MiB free \\(16\\.0 MiB still to download \\+ 1\\.00 MiB margin\\) on the file system of ${disk.dir}, which has [\\d.]+ MiB free; free at least [\\d.]+ MiB there: delete models you do not need with rbee model rm ID`,
+    ),
+  )
+  const gets = hub.requests.slice(before).filter((r) => r.server === 'cdn')
+  assert.deepEqual(gets, [], 'nothing was downloaded')
+  assert.ok(!run.narrations.some((n) => n.action === 'download_start'))
+  assert.deepEqual(await readdir(join(disk.dir, '.partial')), [])
+})
+
+test('a disk that fills up during a download stops it at once, not retried, and the partial file is removed', {
+  skip: noTmpfs,
+}, async (t) => {
+  const { hive: small, disk } = await hiveOnSmallDisk(t, 12 * MiB)
+  hub.addRepo('acme', 'filled', {
+    'filled.Q4_0.gguf': Buffer.concat([tiny, Buffer.alloc(6 * MiB - tiny.length)]),
+  })
+  hub.fault('acme', 'filled', 'filled.Q4_0.gguf', { holdAtByte: MiB })
+  const before = hub.requests.length
+  const stalls = hub.stalls + 1
+  const { body } = await postJob(small.url, { operation: 'model_download', model: 'hf:acme/filled' })
+  const jobId = String(body.job_id)
+  const events = readJob(small.url, jobId)
+  await hub.stalled(stalls)
+  // Something else takes the rest of the disk while the transfer waits at 1 MiB.
+  const filler = await disk.fill()
+  const released = performance.now()
+  hub.release()
+  const run = summarize(jobId, await events)
+  t.diagnostic(`job ended ${Math.round(performance.now() - released)} ms after the disk filled up`)
+  assert.equal(run.outcome, 'error')
+  assert.match(
+    run.message ?? '',
+    /^RBEE_DISK_FULL: the disk filled up while downloading filled\.Q4_0\.gguf from acme\/filled \(ENOSPC\): it needs [\d.]+ MiB free \([\d.]+ MiB still to download \+ 1\.00 MiB margin\) on the file system of .*, which has 0 B free; the download was stopped at once \(not retried\) and the [\d.]+ MiB downloaded so far were removed so the disk is not left full; free at least [\d.]+ MiB there: /,
+  )
+  assert.deepEqual(
+    run.narrations.filter((n) => n.action === 'download_retry'),
+    [],
+  )
+  const gets = hub.requests.slice(before).filter((r) => r.server === 'cdn' && r.method === 'GET')
+  assert.equal(gets.length, 1, 'one transfer, no retry')
+  assert.deepEqual(await readdir(join(disk.dir, '.partial')), [])
+  const { bavail, bsize } = await statfs(disk.dir)
+  assert.ok(bavail * bsize >= MiB, 'the bytes of the stopped download were given back')
+  await rm(filler.path)
 })

@@ -30,19 +30,21 @@ import {
   IdSchema,
 } from '@rbee/contracts'
 import { BUILTIN_MODEL_ID, ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
+import { type CatalogRecovery, rebuildCatalog } from './catalog/catalog-rebuild.js'
 import { ImportDirs } from './catalog/import-dirs.js'
 import { ModelCatalog } from './catalog/model-catalog.js'
-import { inspectModelFile } from './catalog/model-inspector.js'
+import { type EstimateShape, inspectModelFile } from './catalog/model-inspector.js'
 import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
+import { HiveMetrics } from './metrics.js'
 import { probeBackends } from './monitor/backend-probe.js'
 import { HostMonitor } from './monitor/host-monitor.js'
 import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-smi.js'
 import { HiveOperations } from './operations/hive-operations.js'
 import { QueenRegistration } from './registration/queen-registration.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'
 import { probeEnv, resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
 import { WorkerSupervisor } from './workers/worker-supervisor.js'
@@ -111,6 +113,11 @@ export interface HiveOptions {
   /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default 30_000 */
   downloadStallTimeoutMs?: number
   /**
+   * Free bytes a download must leave on the models' file system (checked before it starts and as
+   * it goes). @default DEFAULT_DOWNLOAD_DISK_MARGIN_MB MiB
+   */
+  downloadDiskMarginBytes?: number
+  /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;
    * after two checks without a subscriber it announces itself to the queen again.
    * @default 5000
@@ -135,6 +142,11 @@ export interface HiveOptions {
   audit?: AuditLog | undefined
   /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
   requestDeadlines?: Partial<RequestDeadlines>
+  /**
+   * Node's process metrics (CPU, memory, event loop) in `/metrics`; off for a hive inside another
+   * daemon's process, whose own `/metrics` has them. @default true
+   */
+  processMetrics?: boolean
 }
 
 type Status = HiveInfo['operational_status']
@@ -167,6 +179,7 @@ export class Hive {
   readonly #jobs: JobRegistry
   readonly #telemetry: TelemetryHub
   readonly #monitor: HostMonitor
+  readonly #metrics: HiveMetrics
   readonly #workerCommand: WorkerCommand
   #backendProbe: BackendProbe | undefined
   #probeDone: Promise<BackendProbe | undefined> = Promise.resolve(undefined)
@@ -217,6 +230,13 @@ export class Hive {
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
       backendProbe: () => this.#backendProbe,
     })
+    this.#metrics = new HiveMetrics(
+      {
+        devices: () => this.#monitor.devices(),
+        workers: () => this.#supervisor?.list() ?? [],
+      },
+      { processMetrics: options.processMetrics },
+    )
     this.#auth = new Authenticator({ nodeToken: options.token })
     this.#audit =
       options.audit ?? new AuditLog({ path: join(this.dirs.logs, 'audit.log'), daemon: 'rbee-hive' })
@@ -293,6 +313,7 @@ export class Hive {
     this.#closer.add(() => this.#telemetry.close())
     const shape = { slots: o.workerSlots ?? 4, ctxSize: o.workerCtxSize ?? 2048 }
     await this.#ensureBuiltin()
+    const recovery = catalog.setAside && (await this.#rebuildCatalog(catalog, shape))
     for (const dir of o.importDirs ?? []) {
       if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
         this.#log.warn({ dir }, 'import dir is not a directory (yet): nothing can be imported from it')
@@ -331,6 +352,7 @@ export class Hive {
       estimateShape: shape,
       retryInitialMs: o.downloadRetryInitialMs,
       stallTimeoutMs: o.downloadStallTimeoutMs,
+      diskMarginBytes: o.downloadDiskMarginBytes,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,
@@ -339,13 +361,14 @@ export class Hive {
       catalog,
       headers: this.#headers,
       importDirs: this.#importDirs,
-      downloads,
+      downloads: this.#metrics.downloads(downloads),
       supervisor,
       monitor: this.#monitor,
       backendProbe: () => this.#probeDone,
       workerCommand: this.#workerCommand,
       defaults: { ...shape, stopGraceMs },
       ensureBuiltin: () => this.#ensureBuiltin(),
+      catalogRecovery: recovery,
     })
     this.#closer.add(() => this.#settleJobs())
     this.#closer.add(() => this.#jobs.close())
@@ -361,7 +384,7 @@ export class Hive {
     if (o.queenUrl) {
       const registration = new QueenRegistration({
         queenUrl: o.queenUrl,
-        announcement: { hive_id: this.hiveId, hive_url: this.url },
+        announcement: { hive_id: this.hiveId, hive_url: this.url, version: VERSION, protocol: PROTOCOL },
         token: o.token,
         logger: this.#log,
       })
@@ -419,6 +442,30 @@ export class Hive {
     })
   }
 
+  /** Registers the model files a catalog that was set aside at open knew (after the built-in). */
+  async #rebuildCatalog(catalog: ModelCatalog, shape: EstimateShape): Promise<CatalogRecovery> {
+    const setAside = catalog.setAside!
+    const report = await rebuildCatalog({
+      catalog,
+      models: this.dirs.models,
+      partial: this.dirs.partial,
+      importDirs: [this.dirs.import],
+      headers: this.#headers,
+      shape,
+      log: this.#log,
+    })
+    this.#log.warn(
+      {
+        path: setAside.path,
+        moved_to: setAside.movedTo,
+        recovered: report.recovered.map((r) => r.id),
+        skipped: report.skipped,
+      },
+      'catalog rebuilt from the model files',
+    )
+    return { ...setAside, ...report }
+  }
+
   async #ensureBuiltin(): Promise<void> {
     const path = await ensureBuiltinModel(this.dirs.models)
     const facts = await inspectModelFile(this.#headers, path, {
@@ -435,6 +482,7 @@ export class Hive {
   }
 
   #publish(ev: HiveStreamEvent): void {
+    this.#metrics.event(ev)
     this.#telemetry.publish(ev)
   }
 
@@ -459,6 +507,7 @@ export class Hive {
       operational_status: this.#status,
       health_status: gaveUp ? 'degraded' : 'healthy',
       version: VERSION,
+      protocol: PROTOCOL,
       devices,
     }
   }
@@ -496,6 +545,10 @@ export class Hive {
     )
     app.get('/v1/info', ROUTE_ACCESS.node, async () => this.info())
     app.get('/v1/capabilities', ROUTE_ACCESS.node, async () => this.capabilities())
+    // The node token, like everything on a hive but health (a hive has no user or admin keys).
+    app.get('/metrics', ROUTE_ACCESS.node, async (_req, reply) =>
+      reply.header('content-type', this.#metrics.contentType).send(await this.#metrics.text()),
+    )
     app.get('/v1/heartbeats/stream', ROUTE_ACCESS.node, async (_req, reply) => {
       reply.hijack()
       this.#telemetry.subscribe(reply.raw)

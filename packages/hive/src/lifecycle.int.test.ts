@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { isLoopbackHost } from '@rbee/common'
-import { HiveReadySchema, WorkerSpawnResultSchema } from '@rbee/contracts'
+import { HiveReadySchema, RBEE_PROTOCOL, RBEE_VERSION, WorkerSpawnResultSchema } from '@rbee/contracts'
 import { HIVE_MAIN, type StartedHive, startHive } from '@rbee/testing'
 import { payloadOf, runJob } from './test-support/job-client.js'
 
@@ -157,7 +157,12 @@ test('an --advertise-url is what the hive announces', async (t) => {
   t.after(() => hive.close(1000))
   const deadline = Date.now() + 10_000
   while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
-  assert.deepEqual(bodies[0], { hive_id: 'test-hive', hive_url: 'http://gpu-box.lan:7835' })
+  assert.deepEqual(bodies[0], {
+    hive_id: 'test-hive',
+    hive_url: 'http://gpu-box.lan:7835',
+    version: RBEE_VERSION,
+    protocol: RBEE_PROTOCOL,
+  })
 })
 
 test('bad flags and unsafe combinations exit with code 2 and a message naming the flag', async () => {

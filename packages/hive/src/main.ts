@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // rbee-hive: the only place that reads argv/env, installs signal handlers and exits.
-import { createLogger, errorMessage, RbeeError } from '@rbee/common'
+import { createLogger, errorMessage, RbeeError, RELOAD_DONE } from '@rbee/common'
 import { ConfigError, HIVE_USAGE, type HiveConfig, parseHiveConfig } from './config.js'
 import { Hive } from './hive.js'
 import { findExecutable } from './monitor/nvidia-smi.js'
+import { reloadHiveFiles } from './reload.js'
 
 function nvidiaSmiPath(config: HiveConfig): string | null {
   if (config.nvidia_smi === 'none') return null
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
       hfToken: config.hf_token,
       hfTimeoutMs: config.hf_timeout_ms,
       downloadStallTimeoutMs: config.download_stall_timeout_ms,
+      downloadDiskMarginBytes: config.download_disk_margin_mb * 1024 * 1024,
       nvidiaSmi: nvidiaSmiPath(config),
       backendProbe: config.backend_probe === 'none' ? null : config.backend_probe,
       backendProbeTimeoutMs: config.backend_probe_timeout_ms,
@@ -77,6 +79,11 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP re-reads the hive's files and keeps serving (it used to end the process).
+  process.on('SIGHUP', () => {
+    reloadHiveFiles(config, logger)
+    logger.info(RELOAD_DONE)
+  })
   if (process.env.RBEE_EXIT_WITH_STDIN === '1') {
     // The parent holds our stdin open; when it goes away (even killed -9), so do we.
     process.stdin.on('end', () => stop('stdin closed'))

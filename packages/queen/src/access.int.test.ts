@@ -22,6 +22,16 @@ const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'POST /v1/messages': 'user',
   'POST /v1/messages/count_tokens': 'user',
   'POST /v1/responses': 'user',
+  'POST /v1/rerank': 'user',
+  'POST /rerank': 'user',
+  'GET /api/version': 'user',
+  'GET /api/tags': 'user',
+  'GET /api/ps': 'user',
+  'POST /api/show': 'user',
+  'POST /api/embed': 'user',
+  'POST /api/embeddings': 'user',
+  'POST /api/pull': 'admin',
+  'DELETE /api/delete': 'admin',
   'POST /v1/jobs': 'user',
   'GET /v1/jobs/:id': 'user',
   'GET /v1/jobs/:id/stream': 'user',
@@ -32,6 +42,9 @@ const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'POST /v1/hive/ready': 'node',
   'POST /v1/worker-heartbeat': 'node',
 }
+
+/** Routes served for HEAD alone: the ollama CLI's "is a server up" probe (`GET /` is the dashboard's). */
+const HEAD_ONLY_ROUTES: Record<string, RouteAccessName> = { '/': 'public' }
 
 const bearer = (t: string): string => `Bearer ${t}`
 /** Every credential a caller can present, and the doors each opens on a queen with keys. */
@@ -76,7 +89,8 @@ describe('who may call each route of queen-rbee', () => {
   test('every route declares who may call it, and the table above names them all', () => {
     assert.deepEqual(routeTable(queen.routes), QUEEN_ROUTES)
     for (const head of queen.routes.filter((r) => r.method === 'HEAD')) {
-      assert.equal(head.access, QUEEN_ROUTES[`GET ${head.url}`], `HEAD ${head.url} has its GET's access`)
+      const expected = QUEEN_ROUTES[`GET ${head.url}`] ?? HEAD_ONLY_ROUTES[head.url]
+      assert.equal(head.access, expected, `HEAD ${head.url} has its GET's access, or its own`)
     }
   })
 

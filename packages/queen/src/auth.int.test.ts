@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
 import { RbeeError } from '@rbee/common'
-import type { Operation } from '@rbee/contracts'
+import { type Operation, RBEE_PROTOCOL, RBEE_VERSION } from '@rbee/contracts'
 import {
   ManagedProcess,
   QUEEN_MAIN,
@@ -24,7 +24,8 @@ const heartbeat = {
     port: 1,
     status: 'ready',
     implementation: 'llm-worker-rbee',
-    version: '0.1.0',
+    version: RBEE_VERSION,
+    protocol: RBEE_PROTOCOL,
     host: '127.0.0.1',
     hive_id: null,
     slots_total: 1,
@@ -107,7 +108,7 @@ describe('queen-rbee authentication', () => {
     const ready = { hive_id: 'h', hive_url: 'http://127.0.0.1:9' }
     assert.equal((await call('/v1/hive/ready', { body: ready, token: API_KEY })).status, 401)
     const bad = await call('/v1/hive/ready', {
-      body: { hive_id: '../x', hive_url: 'ftp://x' },
+      body: { hive_id: '../x', hive_url: 'ftp://x', version: RBEE_VERSION, protocol: RBEE_PROTOCOL },
       token: NODE_TOKEN,
     })
     assert.equal(bad.status, 400)

@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { HostSchema, IdSchema } from '@rbee/contracts'
+import { describeIssues, HostSchema, IdSchema } from '@rbee/contracts'
 import { z } from 'zod'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
@@ -11,6 +11,49 @@ const SecretSchema = z
   .min(8, 'must be at least 8 characters')
   .max(4096)
   .regex(/^\S+$/, 'must not contain spaces')
+
+/** Keys and node token as given by flags and env, and the files that add to them (re-read on SIGHUP). */
+export const QueenKeySourcesSchema = z.object({
+  api_keys: z.array(z.string()),
+  admin_keys: z.array(z.string()),
+  node_token: z.string().optional(),
+  api_key_file: z.string().min(1).optional(),
+  admin_key_file: z.string().min(1).optional(),
+  node_token_file: z.string().min(1).optional(),
+})
+export type QueenKeySources = z.infer<typeof QueenKeySourcesSchema>
+
+/** No key may be both a user and an admin key, and the node token is no API key. */
+function refineKeys(
+  c: { api_keys: readonly string[]; admin_keys: readonly string[]; node_token?: string | undefined },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const users = new Set(c.api_keys)
+  if (c.admin_keys.some((k) => users.has(k))) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admin_keys'],
+      message: 'a key cannot be both a user key and an admin key',
+    })
+  }
+  if (c.node_token !== undefined && (users.has(c.node_token) || c.admin_keys.includes(c.node_token))) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['node_token'],
+      message: 'the node token must differ from every API key',
+    })
+  }
+}
+
+/** The keys and node token a queen accepts, merged from flags, env and files. */
+export const QueenKeysSchema = z
+  .object({
+    api_keys: z.array(SecretSchema).max(10_000),
+    admin_keys: z.array(SecretSchema).max(10_000),
+    node_token: SecretSchema.optional(),
+  })
+  .superRefine(refineKeys)
+export type QueenKeys = z.infer<typeof QueenKeysSchema>
 
 /** Everything `queen-rbee` is started with, after parsing and validation. */
 export const QueenConfigSchema = z
@@ -44,35 +87,15 @@ export const QueenConfigSchema = z
       .max(1024 * 1024 * 1024),
     max_attempts: z.int().min(1).max(10),
     import_dirs: z.array(z.string().min(1)),
+    key_sources: QueenKeySourcesSchema,
   })
-  .superRefine((c, ctx) => {
-    const users = new Set(c.api_keys)
-    if (c.admin_keys.some((k) => users.has(k))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['admin_keys'],
-        message: 'a key cannot be both a user key and an admin key',
-      })
-    }
-    if (c.node_token !== undefined && (users.has(c.node_token) || c.admin_keys.includes(c.node_token))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['node_token'],
-        message: 'the node token must differ from every API key',
-      })
-    }
-  })
+  .superRefine(refineKeys)
 export type QueenConfig = z.infer<typeof QueenConfigSchema>
 
 /** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
 const FLAGS: Record<
   string,
-  readonly [
-    keyof QueenConfig | 'api_key_file' | 'admin_key_file' | 'node_token_file',
-    string,
-    string | undefined,
-    FlagKind,
-  ]
+  readonly [keyof QueenConfig | keyof QueenKeySources, string, string | undefined, FlagKind]
 > = {
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
   port: ['port', 'RBEE_PORT', '7833', 'int'],
@@ -145,7 +168,7 @@ Options (each also read from the environment variable shown; flags win):
   --local-hive-id ID              RBEE_LOCAL_HIVE_ID        id of the local hive (default: host name)
   --advertise-url URL             RBEE_ADVERTISE_URL        URL hives and workers use for the queen
   --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: 64)
-  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot (default: 60000)
+  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot without a deadline (default: 60000)
   --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: 300000)
   --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn fails (default: 5000)
   --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: 600000; 0 = never)
@@ -176,6 +199,49 @@ function readKeyFile(path: string): { user: string[]; admin: string[] } {
 }
 
 /**
+ * The keys and node token of `sources`: those given by flags and env plus what the key files
+ * hold now (files are read again on every call: SIGHUP reloads them). A node token flag wins
+ * over the node token file.
+ * @throws ConfigError naming the file and what is wrong with it.
+ */
+export function readQueenKeys(sources: QueenKeySources): {
+  api_keys: string[]
+  admin_keys: string[]
+  node_token: string | undefined
+} {
+  const out = {
+    api_keys: [...sources.api_keys],
+    admin_keys: [...sources.admin_keys],
+    node_token: sources.node_token,
+  }
+  if (sources.api_key_file !== undefined) {
+    const keys = readKeyFile(sources.api_key_file)
+    out.api_keys.push(...keys.user)
+    out.admin_keys.push(...keys.admin)
+  }
+  if (sources.admin_key_file !== undefined) {
+    out.admin_keys.push(...readSecretFile(sources.admin_key_file, 'admin key'))
+  }
+  if (sources.node_token_file !== undefined && out.node_token === undefined) {
+    out.node_token = readSecretFile(sources.node_token_file, 'node token')[0]
+  }
+  return out
+}
+
+/**
+ * `readQueenKeys`, validated as at start (lengths, no key both user and admin…), for a reload.
+ * @throws ConfigError naming the files and what is wrong.
+ */
+export function reloadQueenKeys(sources: QueenKeySources): QueenKeys {
+  const parsed = QueenKeysSchema.safeParse(readQueenKeys(sources))
+  if (parsed.success) return parsed.data
+  const files = [sources.api_key_file, sources.admin_key_file, sources.node_token_file].filter(
+    (f) => f !== undefined,
+  )
+  throw new ConfigError(`the keys in ${files.join(', ')}: ${describeIssues(parsed.error)}`)
+}
+
+/**
  * Builds the queen configuration from argv and env (flags win over env, env over defaults).
  * @throws ConfigError naming the flag and what is wrong.
  */
@@ -186,17 +252,18 @@ export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if ((raw.api_keys as string[]).length === 0 && env.RBEE_API_KEY) raw.api_keys = [env.RBEE_API_KEY.trim()]
   if ((raw.admin_keys as string[]).length === 0 && env.RBEE_ADMIN_KEY)
     raw.admin_keys = [env.RBEE_ADMIN_KEY.trim()]
-  if (typeof raw.api_key_file === 'string') {
-    const keys = readKeyFile(raw.api_key_file)
-    raw.api_keys = [...(raw.api_keys as string[]), ...keys.user]
-    raw.admin_keys = [...(raw.admin_keys as string[]), ...keys.admin]
+  for (const k of ['api_key_file', 'admin_key_file', 'node_token_file'] as const) {
+    if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
   }
-  if (typeof raw.admin_key_file === 'string') {
-    raw.admin_keys = [...(raw.admin_keys as string[]), ...readSecretFile(raw.admin_key_file, 'admin key')]
-  }
-  if (typeof raw.node_token_file === 'string' && raw.node_token === undefined) {
-    raw.node_token = readSecretFile(raw.node_token_file, 'node token')[0]
-  }
+  const sources = QueenKeySourcesSchema.parse({
+    api_keys: raw.api_keys,
+    admin_keys: raw.admin_keys,
+    node_token: raw.node_token,
+    api_key_file: raw.api_key_file,
+    admin_key_file: raw.admin_key_file,
+    node_token_file: raw.node_token_file,
+  })
+  Object.assign(raw, readQueenKeys(sources), { key_sources: sources })
   delete raw.api_key_file
   delete raw.admin_key_file
   delete raw.node_token_file

@@ -118,19 +118,21 @@ describe("queen-rbee routes Anthropic's Messages API and OpenAI's Responses API 
     assert.equal(metricValue(m, 'rbee_queen_requests_total', { route: 'responses', outcome: 'ok' }), 2)
   })
 
-  // Tool calls run through the worker's chat tool calling (issue 17, point 1): this needs it.
-  test('a forced tool through the queen: a tool_use block and a function_call item (needs worker tool calling)', async () => {
+  // Tool calls: the worker's chat tool calling, relayed like chat's (a call's first piece is output).
+  test('a forced tool through the queen: a tool_use block and a function_call item', async () => {
     const schema = {
       type: 'object' as const,
-      properties: { city: { type: 'string' } },
+      // A short, fixed set of answers: even a noise model's call ends well within max_tokens.
+      properties: { city: { type: 'string', enum: ['Paris', 'Lyon'] } },
       required: ['city'],
+      additionalProperties: false,
     }
     const message = await anthropic.messages.create({
       model: 'tiny',
       max_tokens: 64,
       messages: [{ role: 'user', content: 'Weather in Paris?' }],
       tools: [{ name: 'get_weather', input_schema: schema }],
-      tool_choice: { type: 'any' },
+      tool_choice: { type: 'any', disable_parallel_tool_use: true },
     })
     assert.equal(message.stop_reason, 'tool_use')
     assert.ok(message.content.some((b) => b.type === 'tool_use' && b.name === 'get_weather'))
@@ -139,6 +141,7 @@ describe("queen-rbee routes Anthropic's Messages API and OpenAI's Responses API 
       input: 'Weather in Paris?',
       tools: [{ type: 'function', name: 'get_weather', parameters: schema, strict: false }],
       tool_choice: 'required',
+      parallel_tool_calls: false,
       max_output_tokens: 64,
       stream: true,
     })
@@ -179,13 +182,13 @@ describe("queen-rbee routes Anthropic's Messages API and OpenAI's Responses API 
   })
 
   test("a worker killed mid-stream: the client gets Anthropic's error event, not a hang", async () => {
-    const w = await liveWorker()
-    const stream = await anthropic.messages.create({
-      model: 'tiny',
-      max_tokens: 16_000,
-      messages: hello,
-      stream: true,
-    })
+    const { data: stream, response } = await anthropic.messages
+      .create({ model: 'tiny', max_tokens: 16_000, messages: hello, stream: true })
+      .withResponse()
+    // The worker the queen chose says its name in the stream's head.
+    const serving = response.headers.get('x-rbee-worker')
+    const w = (await client.status()).workers.find((x) => x.id === serving)
+    assert.ok(w?.pid, `no worker ${serving}`)
     let deltas = 0
     await assert.rejects(
       async () => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { loadHivesConf } from '@rbee/client'
-import { createLogger, errorMessage, RbeeError } from '@rbee/common'
+import { createLogger, errorMessage, RbeeError, RELOAD_DONE, serialized } from '@rbee/common'
 import { ConfigError, parseQueenConfig, QUEEN_USAGE } from './config.js'
 import { Queen } from './queen.js'
+import { readQueenReload } from './reload.js'
 import { VERSION } from './version.js'
 
 // The one place that reads argv/env, installs signal handlers and exits. Stdout carries one
@@ -76,7 +77,18 @@ try {
   })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-  const { url, port } = await queen.start()
+  // SIGHUP re-reads hives.conf and the key files and keeps serving (reloads never overlap).
+  // Each reload's lines carry its number, so `rbee queen reload` can pick them out of the log.
+  let reloads = 0
+  const reload = serialized(async () => {
+    const log = logger.child({ reload: ++reloads })
+    queen.reload(await readQueenReload(config, { configuredHives: queen.configuredHives }, log), log)
+    log.info(RELOAD_DONE)
+  })
+  const starting = queen.start()
+  // A SIGHUP while starting is applied once the configured hives are connected.
+  process.on('SIGHUP', () => void starting.then(reload, () => {}))
+  const { url, port } = await starting
   process.stdout.write(
     `${JSON.stringify({ type: 'listening', port, url, pid: process.pid, local_hive: queen.localHiveId })}\n`,
   )

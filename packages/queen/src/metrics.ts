@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry as PromRegistry } from 'prom-client'
+import { createMetricsRegistry } from '@rbee/common'
+import { Counter, Gauge, Histogram } from 'prom-client'
 
 /** Values read when `/metrics` is scraped (so gauges never go stale). */
 export interface MetricsSources {
@@ -7,16 +8,13 @@ export interface MetricsSources {
   hives: () => Iterable<[hiveId: string, up: boolean]>
 }
 
-/** How often the event-loop lag metric samples, ms. */
-const EVENT_LOOP_SAMPLE_MS = 250
-
 /**
  * The queen's Prometheus metrics, on a registry of its own (several queens may live in one test
  * process): requests, tokens, time to first token, queue depth, workers by state, hive up/down,
  * spawn durations, retries.
  */
 export class QueenMetrics {
-  readonly registry = new PromRegistry()
+  readonly registry = createMetricsRegistry('rbee_queen_')
   readonly requests: Counter<'route' | 'model' | 'outcome'>
   readonly tokens: Counter<'model'>
   readonly ttft: Histogram<'route' | 'model'>
@@ -26,13 +24,6 @@ export class QueenMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
-    // The event-loop lag is sampled by a timer; prom-client's default (every 10 ms) woke an idle
-    // queen 100 times a second, ~90 µs of CPU each on a small VM (bench/queen/RESULTS.md).
-    collectDefaultMetrics({
-      register: this.registry,
-      prefix: 'rbee_queen_',
-      eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
-    })
     this.requests = new Counter({
       name: 'rbee_queen_requests_total',
       help: 'Inference requests by route, model and outcome (ok, error, queue_full, queue_timeout, cancelled, …)',

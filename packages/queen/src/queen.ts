@@ -16,6 +16,7 @@ import {
   isLoopbackHost,
   isWildcardHost,
   JobRegistry,
+  keyFingerprint,
   type Logger,
   RbeeError,
   type RequestDeadlines,
@@ -30,6 +31,7 @@ import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
+import { registerOllamaRoutes } from './ollama/routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
@@ -37,7 +39,7 @@ import { Registry } from './registry/registry.js'
 import { IdleReaper } from './scheduler/idle-reaper.js'
 import { Scheduler } from './scheduler/scheduler.js'
 import { HiveSpawner } from './scheduler/spawner.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
 export interface QueenOptions {
@@ -110,6 +112,25 @@ export interface QueenOptions {
   onShutdownRequest?: () => void
 }
 
+/** What a reload (SIGHUP) re-read. A part left out (its file did not parse) stays as it was. */
+export interface QueenReload {
+  /** hives.conf's hives now. */
+  hives?: readonly HiveConfEntry[]
+  /** The user and admin keys, and the node token, from flags, env and key files now. */
+  keys?: { api_keys: readonly string[]; admin_keys: readonly string[]; node_token?: string | undefined }
+}
+
+/** Fingerprints added to and removed from a key list, for logs (never the keys). */
+function keyChanges(before: readonly string[], after: readonly string[]) {
+  const was = new Set(before)
+  const now = new Set(after)
+  return {
+    added: [...now].filter((k) => !was.has(k)).map(keyFingerprint),
+    removed: [...was].filter((k) => !now.has(k)).map(keyFingerprint),
+    total: now.size,
+  }
+}
+
 /**
  * queen-rbee: knows every hive and worker, decides where each request runs, streams answers
  * back. `await new Queen(opts).start()` binds and connects; `close()` drains and stops
@@ -134,6 +155,10 @@ export class Queen {
   readonly #audit: AuditLog | undefined
   readonly #startedAt = Date.now()
   readonly #discovering = new Map<string, number>()
+  /** hives.conf's hives as last applied: id → URL. */
+  #configHives = new Map<string, string>()
+  /** The keys in force (kept to tell what a reload changes). */
+  #keys: { user: readonly string[]; admin: readonly string[] }
   /** Set before the port is bound, so `/v1/info` says from its first answer that one is coming. */
   #localHiveId: string | null = null
   #port = 0
@@ -173,6 +198,7 @@ export class Queen {
       )
     }
     this.#auth = new Authenticator({ userKeys: apiKeys, adminKeys, nodeToken: this.#nodeToken })
+    this.#keys = { user: apiKeys, admin: adminKeys }
     const auditPath =
       options.auditLog === null
         ? undefined
@@ -285,13 +311,31 @@ export class Queen {
       },
     )
     registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
+    registerOllamaRoutes(this.#server.app, {
+      registry: this.registry,
+      hives: this.#hives,
+      router,
+      reaper: this.#reaper,
+      localHiveId: () => this.#localHiveId,
+      audit: this.#audit,
+    })
     registerDialectRoutes(this.#server.app, router)
     registerQueenRoutes(this.#server.app, {
       queen: this,
       registry: this.registry,
       fleet: this.#fleet,
       metrics: this.metrics,
-      onHiveReady: (ready) => this.#hives.add(ready.hive_id, ready.hive_url, 'registration'),
+      onHiveReady: (ready) => {
+        this.#hives.add(ready.hive_id, ready.hive_url, 'registration')
+        this.registry.hiveVersion(ready.hive_id, ready)
+      },
+      onHiveRefused: (ready) => {
+        // Kept (not connected to) so `rbee status` shows it and why, instead of dropping it.
+        if (!this.registry.hive(ready.hive_id)) {
+          this.registry.upsertHive(ready.hive_id, new URL(ready.hive_url).origin, 'registration')
+        }
+        this.registry.hiveVersion(ready.hive_id, ready)
+      },
       onWorkerHeartbeat: (hiveId, workerUrl) => this.#discover(hiveId, workerUrl),
       audit: this.#audit,
       onShutdown: () => {
@@ -330,6 +374,11 @@ export class Queen {
   /** Id of the in-process hive, if one runs. */
   get localHiveId(): string | null {
     return this.#localHiveId
+  }
+
+  /** How many hives hives.conf names now (as last loaded or reloaded). */
+  get configuredHives(): number {
+    return this.#configHives.size
   }
 
   get authInfo(): { api_keys: boolean; node_token: boolean } {
@@ -377,7 +426,7 @@ export class Queen {
   /** Every hive and worker, as `status` and `rbee status --json` show them. */
   fleetStatus(): FleetStatus {
     return {
-      queen: { version: VERSION, uptime_s: this.uptimeS, url: this.url },
+      queen: { version: VERSION, protocol: PROTOCOL, uptime_s: this.uptimeS, url: this.url },
       hives: [...this.registry.hives()].map((h) => this.registry.toHiveRecord(h)),
       workers: [...this.registry.workers()].map((w) => w.toRecord()),
     }
@@ -422,7 +471,10 @@ export class Queen {
     const reap = setInterval(() => this.#reaper.sweep(), 5000)
     reap.unref()
     this.#closer.add(() => clearInterval(reap))
-    for (const h of o.hives ?? []) this.#hives.add(h.id, hiveConfUrl(h), 'config')
+    for (const h of o.hives ?? []) {
+      this.#configHives.set(h.id, hiveConfUrl(h))
+      this.#hives.add(h.id, hiveConfUrl(h), 'config')
+    }
     if (hiveModule) await this.#startLocalHive(hiveModule.Hive, this.#localHiveId!)
     this.#log.info(
       {
@@ -437,6 +489,71 @@ export class Queen {
     return { url: this.url, port: this.#port }
   }
 
+  /**
+   * Applies what a reload re-read (main calls it on SIGHUP): hives added to hives.conf are
+   * connected, removed ones dropped (with their workers), moved ones reconnected; new user and
+   * admin keys take effect with the next request. Logs what changed by id and key fingerprint,
+   * never a key. A change that would leave the API unsafe (no key beyond loopback, keys without
+   * a node token) or a new node token (hives and workers hold the old one) is refused, with an
+   * error logged and the old value kept.
+   */
+  reload(next: QueenReload, log: Logger = this.#log): void {
+    if (this.#closer.closed) return
+    if (next.hives) this.#reloadHives(next.hives, log)
+    if (next.keys) this.#reloadKeys(next.keys, log)
+  }
+
+  #reloadHives(entries: readonly HiveConfEntry[], log: Logger): void {
+    const next = new Map(entries.map((e) => [e.id, hiveConfUrl(e)]))
+    const added: string[] = []
+    const moved: string[] = []
+    const removed = [...this.#configHives.keys()].filter((id) => !next.has(id))
+    for (const [id, url] of next) {
+      const was = this.#configHives.get(id)
+      if (was === undefined) added.push(id)
+      else if (was !== url) moved.push(id)
+    }
+    for (const id of removed) {
+      if (this.registry.hive(id)?.source !== 'local') this.#hives.remove(id)
+    }
+    for (const id of [...added, ...moved]) this.#hives.add(id, next.get(id)!, 'config')
+    this.#configHives = next
+    log.info({ added, removed, moved, hives: next.size }, 'hives.conf reloaded')
+    if (added.length > 0 && this.#localHiveId !== null) {
+      log.info(
+        { local_hive: this.#localHiveId },
+        'the local hive keeps running next to the configured hives until the queen restarts',
+      )
+    }
+  }
+
+  #reloadKeys(keys: NonNullable<QueenReload['keys']>, log: Logger): void {
+    if (keys.node_token !== this.#o.nodeToken) {
+      log.error(
+        'the node token changed in its file: refused, the running one is kept (hives and workers hold it); restart queen, hives and workers with the new one',
+      )
+    }
+    const count = keys.api_keys.length + keys.admin_keys.length
+    if (count === 0 && !isLoopbackHost(this.#host)) {
+      log.error(
+        { host: this.#host },
+        'the key files now hold no key: refused (the API would be open beyond loopback); the old keys are kept',
+      )
+      return
+    }
+    if (count > 0 && this.#nodeToken === undefined) {
+      log.error(
+        'keys where the queen started without any: refused (its hives and workers have no node token); restart the queen to turn keys on',
+      )
+      return
+    }
+    const user = keyChanges(this.#keys.user, keys.api_keys)
+    const admin = keyChanges(this.#keys.admin, keys.admin_keys)
+    this.#auth.update({ userKeys: keys.api_keys, adminKeys: keys.admin_keys, nodeToken: this.#nodeToken })
+    this.#keys = { user: keys.api_keys, admin: keys.admin_keys }
+    log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
+  }
+
   async #startLocalHive(Hive: typeof import('@rbee/hive').Hive, hiveId: string): Promise<void> {
     const o = this.#o
     const hive = new Hive({
@@ -448,6 +565,8 @@ export class Queen {
       token: this.#nodeToken,
       audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
+      // Same process: the queen's /metrics has the process figures.
+      processMetrics: false,
       telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
       ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),
       ...(o.workerCtxSize ? { workerCtxSize: o.workerCtxSize } : {}),

@@ -58,6 +58,25 @@ export class ManagedProcess {
     return this.#exitInfo !== undefined
   }
 
+  /**
+   * The log lines (pino's JSON on stderr, the last 2000 kept) whose message is `msg` (or matches
+   * it), parsed.
+   */
+  logged(msg: string | RegExp): Array<Record<string, unknown>> {
+    const out: Array<Record<string, unknown>> = []
+    for (const line of this.stderrLines) {
+      if (!line.startsWith('{')) continue
+      try {
+        const v = JSON.parse(line) as Record<string, unknown>
+        const m = typeof v.msg === 'string' ? v.msg : undefined
+        if (m !== undefined && (typeof msg === 'string' ? m === msg : msg.test(m))) out.push(v)
+      } catch {
+        // Not a log line.
+      }
+    }
+    return out
+  }
+
   /** The last stderr lines, for assertion messages. */
   stderrTail(n = 30): string {
     return this.stderrLines.slice(-n).join('\n')

@@ -4,8 +4,10 @@ import {
   BENCH_LARGE_MODEL_SPEC,
   BENCH_MODEL_SPEC,
   describeLlamaModel,
+  describeRerankerModel,
   ensureBuiltinModel,
   TINY_MODEL_SPEC,
+  TINY_RERANKER_SPEC,
   writeGguf,
 } from '@rbee/gguf'
 
@@ -15,6 +17,11 @@ export const TEST_MODEL_DIR = process.env.RBEE_TEST_MODEL_DIR ?? join(tmpdir(), 
 /** The built-in tiny model (a few hundred KB, output is noise), generated once per machine. */
 export function tinyModelPath(): Promise<string> {
   return ensureBuiltinModel(TEST_MODEL_DIR, TINY_MODEL_SPEC)
+}
+
+/** The tiny reranking model (a Qwen3 with a classification head; its scores are noise), for rerank tests. */
+export function tinyRerankerModelPath(): Promise<string> {
+  return ensureBuiltinModel(TEST_MODEL_DIR, TINY_RERANKER_SPEC, describeRerankerModel)
 }
 
 /** The larger generated model used by benchmarks. */

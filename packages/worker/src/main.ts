@@ -137,6 +137,10 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP reloads the other daemons; a worker reads no file after start, and must not die of it.
+  process.on('SIGHUP', () =>
+    logger.info('SIGHUP: nothing to reload (a worker reads no file after start); still serving'),
+  )
   if (process.env.RBEE_EXIT_WITH_STDIN === '1') {
     // The parent holds our stdin open; when it goes away (even killed -9), so do we.
     process.stdin.on('end', () => stop('stdin closed'))

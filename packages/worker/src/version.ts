@@ -1,2 +1,2 @@
-/** The version reported in WorkerInfo and /health. */
-export const VERSION = '0.1.0'
+// The release is defined once, with the wire protocol, in @rbee/contracts.
+export { RBEE_PROTOCOL as PROTOCOL, RBEE_VERSION as VERSION } from '@rbee/contracts'

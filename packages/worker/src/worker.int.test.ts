@@ -6,8 +6,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { readSse } from '@rbee/common'
-import { type InferEvent, InferEventSchema, WorkerHeartbeatSchema, WorkerReadySchema } from '@rbee/contracts'
-import { ManagedProcess, type StartedWorker, startWorker, tinyModelPath, WORKER_MAIN } from '@rbee/testing'
+import {
+  type InferEvent,
+  InferEventSchema,
+  RerankResponseSchema,
+  WorkerHeartbeatSchema,
+  WorkerReadySchema,
+} from '@rbee/contracts'
+import {
+  ManagedProcess,
+  type StartedWorker,
+  startWorker,
+  tinyModelPath,
+  tinyRerankerModelPath,
+  WORKER_MAIN,
+} from '@rbee/testing'
+import { Ollama } from 'ollama'
 import OpenAI from 'openai'
 
 const json = { 'content-type': 'application/json' }
@@ -350,6 +364,82 @@ describe('a worker on the tiny model', () => {
     )
     assert.equal((await fetch(`${w.url}/nope`)).status, 404)
     assert.equal((await ready(w.url)).status, 'ready', 'the worker is still serving')
+  })
+
+  test('the official ollama client embeds on a worker directly; rerank says this model cannot rank', async () => {
+    const ollama = new Ollama({ host: w.url })
+    assert.match((await ollama.version()).version, /^\d+\.\d+\.\d+$/)
+    const e = await ollama.embed({ model: 'tiny', input: ['a bee', 'a hive'], dimensions: 16 })
+    assert.deepEqual(
+      e.embeddings.map((v) => [v.length, Math.round(Math.hypot(...v) * 1e6) / 1e6]),
+      [
+        [16, 1],
+        [16, 1],
+      ],
+    )
+    await assert.rejects(ollama.embed({ model: 'tiny', input: 'a', keep_alive: '5m' }), (err: Error) => {
+      assert.match(err.message, /keep_alive: not supported on a worker/)
+      return true
+    })
+    const res = await fetch(`${w.url}/v1/rerank`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ model: 'tiny', query: 'q', documents: ['a'] }),
+    })
+    assert.equal(res.status, 400)
+    const err = (await res.json()) as { error: { message: string; param: string } }
+    assert.match(err.error.message, /no classification head \(a cls.weight or cls.output.weight tensor\)/)
+    assert.equal(err.error.param, 'model')
+  })
+})
+
+describe('a worker on a reranking model', () => {
+  let w: StartedWorker
+  before(async () => {
+    w = await startWorker({
+      model: await tinyRerankerModelPath(),
+      args: ['--slots', '1', '--ctx-size', '512'],
+    })
+  })
+  after(() => w.close())
+  const rerank = async (body: unknown, path = '/v1/rerank') =>
+    fetch(`${w.url}${path}`, { method: 'POST', headers: json, body: JSON.stringify(body) })
+
+  test('scores every document against the query, most relevant first, on both paths', async () => {
+    const documents = ['honey', { text: 'the hive keeps count of every trip' }, 'cars', 'honey']
+    const res = await rerank({ model: 'tiny-rerank', query: 'what do bees make?', documents })
+    assert.equal(res.status, 200, await res.clone().text())
+    const all = RerankResponseSchema.parse(await res.json())
+    assert.deepEqual(all.results.map((r) => r.index).sort(), [0, 1, 2, 3])
+    const scores = all.results.map((r) => r.relevance_score)
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+    )
+    for (const r of all.results) assert.ok(r.relevance_score > 0 && r.relevance_score < 1)
+    const same = all.results.filter((r) => r.index === 0 || r.index === 3)
+    assert.equal(same[0]?.relevance_score, same[1]?.relevance_score, 'the same pair scores the same')
+    assert.ok(all.usage.prompt_tokens > 0)
+    const best = RerankResponseSchema.parse(
+      await (
+        await rerank(
+          { model: 'x', query: 'what do bees make?', documents, top_n: 2, return_documents: false },
+          '/rerank',
+        )
+      ).json(),
+    )
+    assert.deepEqual(
+      best.results,
+      all.results.slice(0, 2).map(({ index, relevance_score }) => ({ index, relevance_score })),
+    )
+  })
+
+  test('a document that cannot fit with the query is refused by name, before any scoring', async () => {
+    const res = await rerank({ model: 'x', query: 'q', documents: ['short', 'bee '.repeat(2000)] })
+    assert.equal(res.status, 400)
+    const err = (await res.json()) as { error: { message: string; param: string } }
+    assert.equal(err.error.param, 'documents.1')
+    assert.match(err.error.message, /documents\[1\]/)
   })
 })
 

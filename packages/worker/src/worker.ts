@@ -8,6 +8,7 @@ import {
   isLoopbackHost,
   type Logger,
   RbeeError,
+  ROUTE_ACCESS,
 } from '@rbee/common'
 import {
   type Backend,
@@ -21,9 +22,12 @@ import type { Engine, GenerationRequest, GenerationResult } from './engine/engin
 import { HeartbeatSender } from './heartbeat.js'
 import { registerDialectRoutes } from './http/dialect-routes.js'
 import { registerNativeRoutes } from './http/native-routes.js'
+import { registerOllamaRoutes } from './http/ollama-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { RERANK_PATHS, registerRerankRoutes } from './http/rerank-routes.js'
+import { WorkerMetrics } from './metrics.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
-import { VERSION } from './version.js'
+import { PROTOCOL, VERSION } from './version.js'
 
 export interface WorkerOptions {
   id: string
@@ -61,6 +65,7 @@ export class Worker {
   readonly #closer = new Closer()
   readonly #inFlight = new Map<string, AbortController>()
   readonly #startedAt = Date.now()
+  readonly #metrics = new WorkerMetrics({ slots: () => this.#engine?.status() })
   #engine: Engine | undefined
   #status: WorkerStatus = 'starting'
   #progress = 0
@@ -80,11 +85,17 @@ export class Worker {
     this.#server = createHttpServer({
       logger: options.logger,
       bodyLimit: 8 * 1024 * 1024,
-      openAiPaths: OPENAI_PATHS,
+      openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
       auth: new Authenticator({ nodeToken: options.apiToken }),
     })
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
+    // Who may call it: the node token, as every worker route but health.
+    this.#server.app.get('/metrics', ROUTE_ACCESS.node, async (_req, reply) =>
+      reply.header('content-type', this.#metrics.contentType).send(await this.#metrics.text()),
+    )
+    registerRerankRoutes(this.#server.app, this)
+    registerOllamaRoutes(this.#server.app, this)
     registerDialectRoutes(this.#server.app, this)
     const onSlots = options.onSlots
     if (onSlots) {
@@ -157,6 +168,7 @@ export class Worker {
       status: this.#status,
       implementation: 'llm-worker-rbee',
       version: VERSION,
+      protocol: PROTOCOL,
       host: this.advertiseHost,
       hive_id: this.#o.hiveId ?? null,
       slots_total: s?.slotsTotal ?? this.#o.slots,
@@ -233,7 +245,7 @@ export class Worker {
     signal.addEventListener('abort', onAbort, { once: true })
     this.#inFlight.set(requestId, ac)
     try {
-      return await engine.generate({ ...req, signal: ac.signal })
+      return await this.#metrics.generation({ ...req, signal: ac.signal }, (r) => engine.generate(r))
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.#inFlight.delete(requestId)

@@ -22,6 +22,13 @@ export const EXIT = {
   ok: 0,
   failed: 1,
   usage: 2,
+  /**
+   * The queen's queue for the model was full and `--no-wait` said not to wait (EX_TEMPFAIL:
+   * try again later).
+   */
+  busy: 75,
+  /** The command's `--timeout` passed first (as `timeout(1)` reports it). */
+  timeout: 124,
   /** Interrupted by Ctrl+C (128 + SIGINT), as shells report it. */
   interrupted: 130,
 } as const

@@ -12,6 +12,12 @@ const CREDENTIAL_HINTS: Partial<Record<string, string>> = {
   RBEE_FORBIDDEN: 'pass an admin key with --admin-key KEY (RBEE_ADMIN_KEY)',
 }
 
+/** Errors with an exit code of their own, for scripts (the rest exit 1). */
+const EXIT_CODES: Partial<Record<string, number>> = {
+  RBEE_QUEUE_FULL: EXIT.busy,
+  RBEE_DEADLINE_EXCEEDED: EXIT.timeout,
+}
+
 /** The lines of an error for the user: one line, or with `verbose` its code and causes too. */
 export function describeError(err: unknown, verbose: boolean): string[] {
   const hint = err instanceof RbeeError ? CREDENTIAL_HINTS[err.code] : undefined
@@ -40,8 +46,8 @@ export function describeError(err: unknown, verbose: boolean): string[] {
 }
 
 /**
- * Runs one rbee command line and resolves with its exit code: 0 ok, 1 failed, 2 usage,
- * 130 interrupted. Everything is written through `ctx.out`; nothing here exits the process.
+ * Runs one rbee command line and resolves with its exit code: 0 ok, 1 failed, 2 usage, 75 the
+ * queue was full (`--no-wait`), 124 the `--timeout` passed, 130 interrupted. Everything is written through `ctx.out`; nothing here exits the process.
  */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
   const { out } = ctx
@@ -93,6 +99,6 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     }
     const [first, ...more] = describeError(err, verbose)
     out.stderr.write(`${paint(out.color, 'red', 'rbee:')} ${first}\n${more.map((l) => `${l}\n`).join('')}`)
-    return EXIT.failed
+    return (err instanceof RbeeError ? EXIT_CODES[err.code] : undefined) ?? EXIT.failed
   }
 }

@@ -14,10 +14,12 @@ import {
 } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
 import { NarrationView } from '../cli/progress-bar.js'
+import { TIMEOUT_FLAG, timeoutDeadline } from '../cli/timeout-flag.js'
 import { resolveSettings, type Settings } from '../config/settings.js'
 import type { Command } from './command.js'
 import { importFromThisMachine } from './local-import.js'
-import { ensureQueen, followJob, lastData, openQueen, pickHive, runOperation } from './queen-access.js'
+import { ensureQueen, lastData, openQueen, pickHive, runOperation } from './queen-access.js'
+import { runWaitingInQueue } from './queue-wait.js'
 
 const spec: CommandSpec = {
   name: 'infer',
@@ -28,6 +30,9 @@ const spec: CommandSpec = {
     'queen URL (and the URL on this machine), queen-rbee is started in the background with its',
     'own local hive; it keeps running for the next request (stop it with `rbee queen stop`).',
     'PROMPT "-" reads the prompt from standard input. Ctrl+C cancels the job on the queen.',
+    "When every slot for the model is busy the request waits in the queen's queue (its position",
+    'is shown), and when that queue is full it waits for a place in it, until --timeout if given;',
+    '--no-wait fails at once instead (exit code 75). Past --timeout: exit code 124.',
   ].join('\n'),
   positionals: [1, Number.POSITIVE_INFINITY],
   json: true,
@@ -46,6 +51,11 @@ const spec: CommandSpec = {
     seed: { type: 'string', value: 'N', description: 'sampling seed, for repeatable output' },
     stop: { type: 'string', multiple: true, value: 'TEXT', description: 'stop at this text (up to 4 times)' },
     hive: { type: 'string', value: 'ALIAS', description: 'run on this hive' },
+    ...TIMEOUT_FLAG,
+    'no-wait': {
+      type: 'boolean',
+      description: "fail at once (exit code 75) when the queen's queue for the model is full",
+    },
     'no-stream': { type: 'boolean', description: 'print the whole answer at the end instead of as it comes' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr' },
   },
@@ -53,6 +63,8 @@ const spec: CommandSpec = {
     'rbee infer "Why is the sky blue?"',
     'rbee infer -m hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF "Hello" --max-tokens 64',
     'rbee infer -m ./models/my-model.Q4_K_M.gguf --temperature 0 --seed 1 "Once upon a time"',
+    'rbee infer --timeout 30 "Quick answer please"   # exit code 124 after 30 s, waiting included',
+    'rbee infer --no-wait "hi" || echo "busy: exit $?"   # 75 when the queue is full',
     'echo "Summarise: …" | rbee infer -',
     'rbee infer --json "hi" | jq -r \'select(.kind=="token").token.t\'',
   ],
@@ -105,6 +117,7 @@ async function resolveModel(
   hive: string | undefined,
   view: NarrationView,
   quiet: boolean,
+  deadlineAt: number | undefined,
 ): Promise<string | 'interrupted'> {
   const id = (out: JobOutcome | 'interrupted'): string | 'interrupted' =>
     out === 'interrupted' ? out : lastData(out, ModelEntrySchema, 'a catalog entry').id
@@ -140,6 +153,7 @@ async function resolveModel(
     return id(
       await runOperation(ctx, client, { operation: 'model_download', model, hive_id: target }, view, {
         quiet,
+        deadlineAt,
       }),
     )
   }
@@ -175,6 +189,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const quiet = boolFlag(args, 'quiet')
   const noStream = boolFlag(args, 'no-stream')
   const hive = stringFlag(args, 'hive')
+  const deadlineAt = timeoutDeadline(spec, args)
   let prompt = args.positionals.join(' ')
   if (prompt === '-') prompt = await ctx.readStdin()
   if (prompt.trim() === '') throw new UsageError(spec.name, 'the prompt is empty')
@@ -194,16 +209,17 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
       hive,
       view,
       quiet,
+      deadlineAt,
     )
     if (model === 'interrupted') return EXIT.interrupted
     const op = inferOperation(args, prompt, model)
 
-    const hard = new AbortController()
-    const job = await client.run(op, { signal: hard.signal })
     let endedWithNewline = true
-    const { outcome, interrupted } = await followJob(ctx, job, hard, {
+    const { job, follow } = await runWaitingInQueue(ctx, client, op, {
       view,
-      quietNarration: quiet || json,
+      wait: !boolFlag(args, 'no-wait'),
+      deadlineAt,
+      quiet: quiet || json,
       onEvent: (ev) => {
         if (json) {
           ctx.out.stdout.write(`${JSON.stringify(ev)}\n`)
@@ -215,6 +231,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
         }
       },
     })
+    const { outcome, interrupted } = follow
     if (!json && noStream && outcome.text !== '') {
       ctx.out.stdout.write(outcome.text)
       endedWithNewline = outcome.text.endsWith('\n')

@@ -7,6 +7,7 @@ import { type CliContext, EXIT } from '../cli/context.js'
 import { paint } from '../cli/output.js'
 import { NarrationView } from '../cli/progress-bar.js'
 import { formatBytes, formatMb, renderTable } from '../cli/table.js'
+import { TIMEOUT_FLAG, timeoutDeadline } from '../cli/timeout-flag.js'
 import { resolveSettings } from '../config/settings.js'
 import type { Command } from './command.js'
 import { importFromThisMachine } from './local-import.js'
@@ -45,6 +46,7 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ? (await client.hives(ctx.signal)).filter((h) => h.online).map((h) => h.id)
         : [await pickHive(client, named, ctx.signal)]
     const rows: Array<{ hive: string; model: ModelEntry }> = []
+    const rebuiltNotes: string[] = []
     for (const hive of hives) {
       const out = await runOperation(ctx, client, { operation: 'model_list', hive_id: hive }, view, {
         quiet: true,
@@ -52,6 +54,7 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
       if (out === 'interrupted') return EXIT.interrupted
       for (const model of lastData(out, ModelListPayloadSchema, 'a model list').models)
         rows.push({ hive, model })
+      for (const n of out.narration) if (n.action === 'catalog_rebuilt') rebuiltNotes.push(n.human)
     }
     if (boolFlag(args, 'json')) {
       ctx.out.stdout.write(
@@ -70,7 +73,11 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ['HIVE', 'ID', 'ARCH', 'PARAMS', 'QUANT', 'SIZE', 'MEMORY/WORKER', 'SOURCE'],
         rows.map(({ hive, model: m }) => [
           hive,
-          m.available ? m.id : `${m.id} ${paint(c, 'red', '(unavailable)')}`,
+          [
+            m.id,
+            ...(m.rebuilt ? [paint(c, 'yellow', '(rebuilt)')] : []),
+            ...(m.available ? [] : [paint(c, 'red', '(unavailable)')]),
+          ].join(' '),
           m.architecture,
           formatParams(m.parameter_count),
           m.quantization,
@@ -80,6 +87,8 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ]),
       ),
     )
+    // A hive that rebuilt its catalog says where the old one went and what came back.
+    for (const note of rebuiltNotes) ctx.out.stderr.write(`${paint(c, 'yellow', '(rebuilt)')} ${note}\n`)
     return EXIT.ok
   } finally {
     await client.close()
@@ -101,7 +110,7 @@ const downloadSpec: CommandSpec = {
     'Without a file name the best available quantization is picked. HF_TOKEN (on the hive) is used\nfor gated repos; HF_ENDPOINT points the hive at a mirror.',
   positionals: [1, 1],
   json: true,
-  flags: { ...HIVE_FLAG },
+  flags: { ...HIVE_FLAG, ...TIMEOUT_FLAG },
   examples: [
     'rbee model download hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF',
     'rbee model download hf:bartowski/Llama-3.2-1B-Instruct-GGUF:Llama-3.2-1B-Instruct-Q4_K_M.gguf --hive gpu-box',
@@ -122,12 +131,15 @@ async function download(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (!model.startsWith('hf:') || !ModelRefSchema.safeParse(model).success) {
     throw new UsageError(downloadSpec.name, `'${model}' must look like hf:org/repo or hf:org/repo:file.gguf`)
   }
+  const deadlineAt = timeoutDeadline(downloadSpec, args)
   const client = openQueen(settings)
   const view = new NarrationView(ctx.out, { verbose: settings.verbose })
   try {
     await ensureQueen(ctx, settings, client, view, { autoStart: false })
     const hive = await pickHive(client, stringFlag(args, 'hive'), ctx.signal)
-    const out = await runOperation(ctx, client, { operation: 'model_download', hive_id: hive, model }, view)
+    const out = await runOperation(ctx, client, { operation: 'model_download', hive_id: hive, model }, view, {
+      deadlineAt,
+    })
     if (out === 'interrupted') {
       view.line('download cancelled (a later download of the same file resumes where this one stopped)')
       return EXIT.interrupted

@@ -1,5 +1,5 @@
 import { type JobOutcome, type JobStream, QueenClient, throwIfFailed } from '@rbee/client'
-import { isLoopbackHost, RbeeError } from '@rbee/common/base'
+import { deadlineExceeded, isLoopbackHost, RbeeError, remainingSeconds } from '@rbee/common/base'
 import type { JobStreamEvent, Operation } from '@rbee/contracts'
 import type { z } from 'zod'
 import type { CliContext } from '../cli/context.js'
@@ -138,19 +138,30 @@ export async function followJob(
 }
 
 /**
+ * The operation with what is left of `deadlineAt` (a `--timeout`) as its `timeout`: the queen
+ * and the hive stop the job there.
+ * @throws RbeeError `RBEE_DEADLINE_EXCEEDED` when no time is left.
+ */
+export function withDeadline<O extends Operation>(op: O, deadlineAt: number | undefined): O {
+  if (deadlineAt === undefined) return op
+  if (Date.now() >= deadlineAt) throw deadlineExceeded(`no time was left for ${op.operation}`)
+  return { ...op, timeout: remainingSeconds(deadlineAt) }
+}
+
+/**
  * Starts an operation on the queen and follows it to its end, narration shown.
  * @returns the outcome, or `'interrupted'` after Ctrl+C cancelled it.
- * @throws RbeeError the job's error when it failed.
+ * @throws RbeeError the job's error when it failed (`RBEE_DEADLINE_EXCEEDED` past `deadlineAt`).
  */
 export async function runOperation(
   ctx: CliContext,
   client: QueenClient,
   op: Operation,
   view: NarrationView,
-  options: { quiet?: boolean } = {},
+  options: { quiet?: boolean; deadlineAt?: number | undefined } = {},
 ): Promise<JobOutcome | 'interrupted'> {
   const hard = new AbortController()
-  const job = await client.run(op, { signal: hard.signal })
+  const job = await client.run(withDeadline(op, options.deadlineAt), { signal: hard.signal })
   const { outcome, interrupted } = await followJob(ctx, job, hard, { view, quietNarration: options.quiet })
   if (interrupted) return 'interrupted'
   throwIfFailed(job.jobId, outcome)

@@ -16,6 +16,7 @@ import {
   startQueenDaemon,
   stopQueen,
 } from '../queen/queen-daemon.js'
+import { type ReloadLogLine, reloadQueen } from '../queen/queen-reload.js'
 import type { Command } from './command.js'
 import { isLocalUrl, openQueen } from './queen-access.js'
 
@@ -132,6 +133,58 @@ async function stop(ctx: CliContext, args: ParsedArgs): Promise<number> {
   }
 }
 
+const reloadSpec: CommandSpec = {
+  name: 'queen reload',
+  summary:
+    'Make the queen rbee started re-read hives.conf and its key files (SIGHUP), and show what changed.',
+  usage: '[options]',
+  description: [
+    'Sends SIGHUP to the queen whose pid is in $RBEE_HOME/queen.pid and prints what it logs about',
+    'the reload: hives added, removed or moved, key fingerprints added or removed. A file that',
+    'does not parse is refused (the queen keeps what it had) and the command exits 1. A queen',
+    'started some other way reloads on `kill -HUP PID` as well.',
+  ].join('\n'),
+  json: true,
+  flags: {},
+  examples: ['rbee queen reload', 'rbee queen reload --json'],
+}
+
+/** A reload log line as one line of text: its message and its fields (never secrets: the queen logs none). */
+function reloadLine(c: boolean, l: ReloadLogLine): string {
+  const fields = Object.entries(l.fields)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ')
+  // pino levels: 50 is error.
+  const msg = l.level >= 50 ? paint(c, 'red', l.msg) : l.msg
+  return `  ${msg}${fields ? `  ${fields}` : ''}`
+}
+
+async function reload(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  const settings = resolveSettings(ctx, args)
+  const files = queenFiles(settings.dataDir)
+  const pid = await runningQueenPid(files)
+  if (pid === undefined) {
+    throw new RbeeError(
+      'RBEE_NOT_FOUND',
+      `no queen started by rbee runs out of ${settings.dataDir} (no live pid in ${files.pidFile}); a queen started otherwise reloads on: kill -HUP <its pid>`,
+    )
+  }
+  const result = await reloadQueen({ pid, files, signal: ctx.signal })
+  const refused = result.lines.some((l) => l.level >= 50)
+  if (boolFlag(args, 'json')) {
+    ctx.out.stdout.write(`${JSON.stringify({ pid, done: result.done, refused, log: result.lines })}\n`)
+  } else {
+    const c = ctx.out.color
+    const head = !result.done
+      ? `sent SIGHUP to queen-rbee (pid ${pid}); no end of the reload in ${files.logFile} yet: see rbee queen logs`
+      : refused
+        ? `queen-rbee (pid ${pid}) reloaded, refusing what did not parse (kept as it was):`
+        : `queen-rbee (pid ${pid}) reloaded:`
+    ctx.out.stdout.write(`${[head, ...result.lines.map((l) => reloadLine(c, l))].join('\n')}\n`)
+  }
+  return result.done && !refused ? EXIT.ok : EXIT.failed
+}
+
 const statusSpec: CommandSpec = {
   name: 'queen status',
   summary: 'Say whether queen-rbee is running, and how it is doing. Exit code 1 when it is not.',
@@ -164,7 +217,7 @@ async function status(ctx: CliContext, args: ParsedArgs): Promise<number> {
     }
     const lines = [
       `queen-rbee: ${paint(out.color, 'green', 'running')} at ${settings.queenUrl}${pid ? ` (pid ${pid})` : ''}`,
-      `  version ${info.version}, up ${formatAge(info.uptime_s)}`,
+      `  version ${info.version} (protocol ${info.protocol}), up ${formatAge(info.uptime_s)}`,
       `  hives   ${info.hives_online}/${info.hives_total} online${info.local_hive ? ` (local hive: ${info.local_hive})` : ''}`,
       `  workers ${info.workers_ready}/${info.workers_total} ready`,
       `  auth    API key ${info.auth.api_keys ? 'required' : 'off'}, node token ${info.auth.node_token ? 'required' : 'off'}`,
@@ -234,10 +287,11 @@ export async function followFile(ctx: CliContext, path: string, offset: number):
   }
 }
 
-/** `rbee queen start|stop|status|logs`. */
+/** `rbee queen start|stop|reload|status|logs`. */
 export const queenCommands: Command[] = [
   { spec: startSpec, run: start },
   { spec: stopSpec, run: stop },
+  { spec: reloadSpec, run: reload },
   { spec: statusSpec, run: status },
   { spec: logsSpec, run: logs },
 ]

@@ -6,7 +6,7 @@ import { renderStatus } from './status.js'
 // A fleet as the queen reports it, with a GPU hive that has no CUDA build (a test double of the
 // wire value: this machine has no GPU).
 const fleet: FleetStatus = {
-  queen: { version: '0.1.0', uptime_s: 3, url: 'http://127.0.0.1:7833' },
+  queen: { version: '0.1.0', protocol: 1, uptime_s: 3, url: 'http://127.0.0.1:7833' },
   hives: [
     {
       id: 'gpu-box',
@@ -39,6 +39,9 @@ const fleet: FleetStatus = {
       ],
       workers: 0,
       error: null,
+      version: '0.1.0',
+      protocol: 1,
+      compatible: true,
     },
   ],
   workers: [],
@@ -58,4 +61,30 @@ test('rbee status has no backend section when every device runs its best backend
   const fine = structuredClone(fleet)
   fine.hives[0]!.devices[1] = { ...gpu, backend: 'cuda', backends: [{ backend: 'cuda', usable: true }] }
   assert.doesNotMatch(renderStatus({ color: false }, fine), /BACKENDS NOT USABLE/)
+})
+
+test('rbee status shows a hive of another release, and one of another protocol as incompatible with why', () => {
+  const base = fleet.hives[0]!
+  const mixed = structuredClone(fleet)
+  mixed.hives = [
+    { ...base, id: 'newer', version: '0.2.0' },
+    {
+      ...base,
+      id: 'future',
+      online: false,
+      version: '9.0.0',
+      protocol: 2,
+      compatible: false,
+      error:
+        'hive future runs rbee 9.0.0 (protocol 2) and this queen runs rbee 0.1.0 (protocol 1): they cannot work together; install the same rbee release on both',
+    },
+  ]
+  const text = renderStatus({ color: false }, mixed)
+  assert.match(text, /^queen http:\/\/127\.0\.0\.1:7833 {2}version 0\.1\.0 \(protocol 1\)/)
+  assert.match(text, /\nnewer +up +.* 0\.2\.0 \(queen 0\.1\.0\)\n/)
+  assert.match(
+    text,
+    /\nfuture +incompatible +.*\(hive future runs rbee 9\.0\.0 \(protocol 2\) and this queen runs rbee 0\.1\.0/,
+  )
+  assert.match(text, /9\.0\.0 \(protocol 2, queen 1\)\n/)
 })

@@ -1,5 +1,5 @@
 import type { QueenClient } from '@rbee/client'
-import { type FleetStatus, FleetStatusSchema } from '@rbee/contracts'
+import { type FleetStatus, FleetStatusSchema, type HiveRecord } from '@rbee/contracts'
 import { boolFlag, type CommandSpec, type ParsedArgs } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
 import { backendLabel, missedBackends } from '../cli/device-backends.js'
@@ -35,7 +35,7 @@ const spec: CommandSpec = {
 export function renderStatus(out: Pick<Output, 'color'>, status: FleetStatus): string {
   const c = out.color
   const parts: string[] = [
-    `${paint(c, 'bold', 'queen')} ${status.queen.url}  version ${status.queen.version}, up ${formatAge(status.queen.uptime_s)}\n`,
+    `${paint(c, 'bold', 'queen')} ${status.queen.url}  version ${status.queen.version} (protocol ${status.queen.protocol}), up ${formatAge(status.queen.uptime_s)}\n`,
   ]
   parts.push(
     `\n${paint(c, 'bold', `HIVES (${status.hives.filter((h) => h.online).length}/${status.hives.length} online)`)}\n`,
@@ -45,15 +45,20 @@ export function renderStatus(out: Pick<Output, 'color'>, status: FleetStatus): s
     parts.push(
       renderTable(
         out,
-        ['ID', 'STATE', 'URL', 'DEVICES', 'FREE MEMORY', 'WORKERS'],
+        ['ID', 'STATE', 'URL', 'DEVICES', 'FREE MEMORY', 'WORKERS', 'VERSION'],
         status.hives.map((h) => [
           h.id,
-          h.online ? paint(c, 'green', 'up') : paint(c, 'red', 'down'),
+          !h.compatible
+            ? paint(c, 'red', 'incompatible')
+            : h.online
+              ? paint(c, 'green', 'up')
+              : paint(c, 'red', 'down'),
           h.url,
           h.devices.map((d) => `${d.id} ${backendLabel(d)}`).join(', ') || '-',
           h.devices.map((d) => `${formatMb(d.memory_free_mb)}/${formatMb(d.memory_total_mb)}`).join(', ') ||
             '-',
           String(h.workers) + (h.error && !h.online ? `  (${h.error})` : ''),
+          hiveVersion(c, h, status.queen),
         ]),
       ),
     )
@@ -89,6 +94,14 @@ export function renderStatus(out: Pick<Output, 'color'>, status: FleetStatus): s
     )
   }
   return parts.join('')
+}
+
+/** A hive's release, marked when it differs from the queen's (compatible) or cannot work with it. */
+function hiveVersion(c: boolean, h: HiveRecord, queen: FleetStatus['queen']): string {
+  if (h.version === null) return '-'
+  if (!h.compatible) return paint(c, 'red', `${h.version} (protocol ${h.protocol}, queen ${queen.protocol})`)
+  if (h.version !== queen.version) return paint(c, 'yellow', `${h.version} (queen ${queen.version})`)
+  return h.version
 }
 
 async function fetchStatus(client: QueenClient, signal: AbortSignal): Promise<FleetStatus> {

@@ -20,6 +20,7 @@ import {
 import { type CliContext, EXIT } from '../cli/context.js'
 import { NarrationView } from '../cli/progress-bar.js'
 import { formatMb, renderTable } from '../cli/table.js'
+import { TIMEOUT_FLAG, timeoutDeadline } from '../cli/timeout-flag.js'
 import { resolveSettings } from '../config/settings.js'
 import type { Command } from './command.js'
 import { ensureQueen, lastData, openQueen, pickHive, runOperation } from './queen-access.js'
@@ -100,6 +101,7 @@ const spawnSpec: CommandSpec = {
     },
     slots: { type: 'string', value: 'N', description: 'parallel sequences' },
     'ctx-size': { type: 'string', value: 'N', description: 'context size in tokens' },
+    ...TIMEOUT_FLAG,
   },
   examples: [
     'rbee worker spawn -m tiny',
@@ -139,6 +141,7 @@ async function spawnWorker(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const device = deviceFlag(args)
   const slots = numberFlag(spawnSpec, args, 'slots', { int: true, min: 1, max: 64 })
   const ctxSize = numberFlag(spawnSpec, args, 'ctx-size', { int: true, min: 128 })
+  const deadlineAt = timeoutDeadline(spawnSpec, args)
   const client = openQueen(settings)
   const view = new NarrationView(ctx.out, { verbose: settings.verbose })
   try {
@@ -153,7 +156,7 @@ async function spawnWorker(ctx: CliContext, args: ParsedArgs): Promise<number> {
       ...(slots === undefined ? {} : { slots }),
       ...(ctxSize === undefined ? {} : { ctx_size: ctxSize }),
     }
-    const out = await runOperation(ctx, client, op, view)
+    const out = await runOperation(ctx, client, op, view, { deadlineAt })
     if (out === 'interrupted') return EXIT.interrupted
     const result = lastData(out, WorkerSpawnResultSchema, 'the spawned worker')
     ctx.out.stdout.write(

@@ -1,13 +1,18 @@
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionRequest,
-  ChatTool,
-  ChatToolCallDelta,
-  Timings,
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  ChatCompletionRequestSchema,
+  type Timings,
+  type ToolCallDeltaSchema,
+  type ToolSchema,
 } from '@rbee/contracts'
+import type { z } from 'zod'
 import type { RbeeError } from '../errors.js'
+import { validationError } from '../errors.js'
+import type { ErrorShape } from '../http/error-handler.js'
 import type { SseEvent } from '../sse/sse-writer.js'
+import { type FieldRenames, renamedError } from './field-names.js'
 import type { StreamProtocol } from './stream-protocol.js'
 
 /** What a worker knows when a chat turn starts streaming (it holds a slot, the prompt is read). */
@@ -49,31 +54,40 @@ export interface Dialect<Req> {
   /** Its name in logs and messages (`anthropic`). */
   readonly name: string
   /**
-   * Parses a body with the dialect's schema.
-   * @throws RbeeError `RBEE_VALIDATION` naming every bad or refused field.
+   * Parses a body with the dialect's schema and translates it: the request, and the chat request
+   * that runs it (its model and `stream` are the request's).
+   * @throws RbeeError `RBEE_VALIDATION` naming every bad or refused field, as the dialect names it.
    */
-  parse(body: unknown): Req
-  model(req: Req): string
-  streamed(req: Req): boolean
-  /**
-   * The chat request that runs it.
-   * @throws RbeeError `RBEE_VALIDATION` for what only the translation can see.
-   */
-  toChat(req: Req): ChatCompletionRequest
+  read(body: unknown): { request: Req; chat: ChatCompletionRequest }
   /** The whole answer in the dialect's shape. */
   whole(req: Req, c: ChatCompletion, e: TurnEnd): unknown
   /** A translator for one streamed answer. */
   stream(req: Req): DialectStream
-  /** The dialect's error body (the HTTP status stays rbee's). */
-  errorBody(e: RbeeError, errorId?: string): unknown
+  /** The shape its routes answer errors in (the HTTP status stays rbee's). */
+  readonly errorShape: Extract<ErrorShape, 'anthropic' | 'responses'>
   /** How the queen relays the dialect's stream. */
   readonly protocol: StreamProtocol
+}
+
+/** A chat request as a dialect writes it, before it is checked like one from outside. */
+export type ChatRequestBody = z.input<typeof ChatCompletionRequestSchema>
+
+/**
+ * A dialect's chat request, checked as a chat request from outside is (tool calls paired with
+ * their results, tool schemas within what a grammar can hold, …); errors name the dialect's
+ * fields (`names`).
+ * @throws RbeeError `RBEE_VALIDATION` naming the chat request's fields.
+ */
+export function checkedChat(body: ChatRequestBody, names: FieldRenames = []): ChatCompletionRequest {
+  const parsed = ChatCompletionRequestSchema.safeParse(body)
+  if (!parsed.success) throw renamedError(validationError(parsed.error), names)
+  return parsed.data
 }
 
 /** What one chat chunk carries: its text, its tool call pieces, its finish reason. */
 export function chunkParts(c: ChatCompletionChunk): {
   text: string
-  calls: readonly ChatToolCallDelta[]
+  calls: readonly z.output<typeof ToolCallDeltaSchema>[]
   finish: string | null
 } {
   const choice = c.choices[0]
@@ -90,7 +104,7 @@ export function chatTool(t: {
   description?: string | null | undefined
   parameters?: Record<string, unknown> | null | undefined
   strict?: boolean | null | undefined
-}): ChatTool {
+}): z.input<typeof ToolSchema> {
   return {
     type: 'function',
     function: {

@@ -2,9 +2,15 @@ export {
   ANTHROPIC_MESSAGES,
   anthropicErrorBody,
   anthropicErrorType,
-  anthropicPrompt,
-  parseAnthropicCountTokens,
+  readAnthropicCountTokens,
 } from './anthropic/index.js'
 export type { Dialect, DialectStream, TurnEnd, TurnStart } from './dialect.js'
+export { type ChatRequestBody, checkedChat } from './dialect.js'
 export { OPENAI_RESPONSES } from './responses/index.js'
-export { countMarks, type FrameKind, type StreamProtocol, sseFrameParts } from './stream-protocol.js'
+export {
+  countMarks,
+  type FrameError,
+  type FrameKind,
+  type StreamProtocol,
+  sseFrameParts,
+} from './stream-protocol.js'

@@ -2,8 +2,14 @@ import type { RbeeError } from '../errors.js'
 import { parseJson } from '../json-limits.js'
 import { formatSse } from '../sse/sse-writer.js'
 
+/** An error a worker sent in a stream: its message, and rbee's code when the frame has one. */
+export interface FrameError {
+  error: string
+  code: string | undefined
+}
+
 /** What one frame of a stream is, before the first output reached the client. */
-export type FrameKind = 'hold' | 'output' | { error: string }
+export type FrameKind = 'hold' | 'output' | FrameError
 
 /**
  * How the queen relays one API's stream from a worker (OpenAI chat is the built-in one): which
@@ -25,7 +31,12 @@ export interface StreamProtocol {
   /** One of these is in the last bytes of a stream that ended as it should. */
   readonly endMarks: readonly string[]
   /** The bytes that end a stream cut off mid-way, in the API's shape. */
-  errorFrame(e: RbeeError): string
+  errorFrame(e: RbeeError, errorId?: string): string
+  /**
+   * The rbee code of the error frame a stream's last bytes end with, if they end with one (the
+   * worker's own last word: its deadline, say).
+   */
+  endedWithError(tail: string): string | undefined
   /** The output tokens a whole (non-streamed) answer reports, 0 when it says none. */
   wholeTokens(body: unknown): number
 }
@@ -50,13 +61,18 @@ export function countMarks(buf: Buffer, marks: readonly Buffer[]): number {
   return n
 }
 
-/** The message of an error frame's data: `pick` finds it in the JSON, else the text is the message. */
-export function errorFrameMessage(data: string, pick: (body: unknown) => string | undefined): string {
+/** An error frame's message and code: `pick` finds them in its JSON, else the text is the message. */
+export function errorFrameOf(
+  data: string,
+  pick: (body: unknown) => { message: string; code?: string | undefined } | undefined,
+): FrameError {
   try {
-    return pick(parseJson(data)) ?? data
+    const found = pick(parseJson(data))
+    if (found !== undefined) return { error: found.message, code: found.code }
   } catch {
-    return data
+    // Not JSON: the frame's text is the message.
   }
+  return { error: data, code: undefined }
 }
 
 /** `usage.output_tokens` of a whole answer (Anthropic's and the Responses API's), 0 if absent. */
@@ -74,10 +90,11 @@ export function usageOutputTokens(body: unknown): number {
  */
 export function namedEventProtocol(o: {
   hold: readonly string[]
-  errorMessage: (body: unknown) => string | undefined
+  /** The message and code of an `error` event's data. */
+  errorOf: (body: unknown) => { message: string; code?: string | undefined } | undefined
   tokenMarks: readonly string[]
   endMarks: readonly string[]
-  errorData: (e: RbeeError) => unknown
+  errorData: (e: RbeeError, errorId?: string) => unknown
 }): StreamProtocol {
   const hold = new Set(o.hold)
   return {
@@ -85,12 +102,22 @@ export function namedEventProtocol(o: {
     frameEnd: '\n\n',
     classify(frame) {
       const { event, data } = sseFrameParts(frame)
-      if (event === 'error') return { error: errorFrameMessage(data, o.errorMessage) }
+      if (event === 'error') return errorFrameOf(data, o.errorOf)
       return event === undefined || hold.has(event) ? 'hold' : 'output'
     },
     tokenMarks: o.tokenMarks.map((m) => Buffer.from(m)),
     endMarks: o.endMarks,
-    errorFrame: (e) => formatSse({ event: 'error', data: o.errorData(e) }),
+    errorFrame: (e, errorId) => formatSse({ event: 'error', data: o.errorData(e, errorId) }),
+    endedWithError(tail) {
+      const start = tail.lastIndexOf(ERROR_EVENT)
+      if (start < 0) return undefined
+      const end = tail.indexOf('\n\n', start)
+      // Only chunk framing (hex sizes, CRLFs) may follow the frame.
+      if (end < 0 || !/^[\s0-9a-fA-F]*$/.test(tail.slice(end))) return undefined
+      return errorFrameOf(sseFrameParts(tail.slice(start, end)).data, o.errorOf).code ?? 'RBEE_WORKER_FAILED'
+    },
     wholeTokens: usageOutputTokens,
   }
 }
+
+const ERROR_EVENT = 'event: error\n'

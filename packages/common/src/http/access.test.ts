@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Authenticator } from '../auth.js'
 import { silentLogger } from '../logger.js'
-import { apiRoute, ROUTE_ACCESS } from './access.js'
+import { ROUTE_ACCESS, routeConfig } from './access.js'
 import { createHttpServer } from './server.js'
 
 const keys = {
@@ -67,11 +67,7 @@ test('without keys the user and admin doors are open, and without a node token s
 test("Anthropic's x-api-key header opens the same doors as a bearer token; a route with its own error shape refuses in it", async () => {
   const server = createHttpServer({ logger: silentLogger(), auth: new Authenticator(keys) })
   server.app.get('/user', ROUTE_ACCESS.user, async () => 'ok')
-  server.app.get(
-    '/messages',
-    apiRoute('user', (e) => ({ type: 'error', error: { type: 'x', message: e.code } })),
-    async () => 'ok',
-  )
+  server.app.get('/messages', routeConfig('user', 'anthropic'), async () => 'ok')
   const call = (url: string, headers: Record<string, string>) => server.app.inject({ url, headers })
   assert.equal((await call('/user', { 'x-api-key': 'user-key-123456' })).statusCode, 200)
   assert.equal((await call('/user', { 'x-api-key': 'node-token-123456' })).statusCode, 401)
@@ -82,6 +78,10 @@ test("Anthropic's x-api-key header opens the same doors as a bearer token; a rou
   )
   const refused = await call('/messages', { 'x-api-key': 'wrong-key' })
   assert.equal(refused.statusCode, 401)
-  assert.deepEqual(refused.json(), { type: 'error', error: { type: 'x', message: 'RBEE_UNAUTHORIZED' } })
+  const body = refused.json() as { type: string; error: { type: string; code: string } }
+  assert.deepEqual(
+    [body.type, body.error.type, body.error.code],
+    ['error', 'authentication_error', 'RBEE_UNAUTHORIZED'],
+  )
   await server.close()
 })

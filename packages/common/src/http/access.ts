@@ -2,16 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditLog } from '../audit-log.js'
 import type { Access, Authenticator, Caller, Refusal } from '../auth.js'
 import { RbeeError } from '../errors.js'
-
-/** Builds an API's error body for an error (with the id of a server-side error's log line). */
-export type ErrorBodyShape = (e: RbeeError, errorId?: string) => unknown
+import type { ErrorShape } from './error-handler.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route; every route must say (registration fails otherwise). */
     access?: Access
-    /** The route's error body, for an API with its own shape (Anthropic's); unset: rbee's or OpenAI's. */
-    errorBody?: ErrorBodyShape
+    /** The shape the route answers errors in, when not its server's default. */
+    errorShape?: ErrorShape
   }
   interface FastifyRequest {
     /** Who the request's credential makes its caller (set before any route runs). */
@@ -26,23 +24,23 @@ export function callerOf(req: FastifyRequest): Caller {
   return (req.caller as Caller | null) ?? ANONYMOUS
 }
 
-/**
- * Route options for an API with its own error shape: who may call it, and the body its errors
- * (refusals, validation, 5xx) are sent in.
- */
-export function apiRoute(
-  access: Access,
-  errorBody: ErrorBodyShape,
-): { config: { access: Access; errorBody: ErrorBodyShape } } {
-  return { config: { access, errorBody } }
-}
-
 /** Route options that declare who may call a route: `app.get('/v1/info', ROUTE_ACCESS.user, handler)`. */
 export const ROUTE_ACCESS: Readonly<Record<Access, { readonly config: { readonly access: Access } }>> = {
   public: { config: { access: 'public' } },
   user: { config: { access: 'user' } },
   admin: { config: { access: 'admin' } },
   node: { config: { access: 'node' } },
+}
+
+/**
+ * Route options that declare who may call a route and the API whose error shape it answers in:
+ * `app.post('/api/embed', routeConfig('user', 'ollama'), handler)`.
+ */
+export function routeConfig(
+  access: Access,
+  errorShape: ErrorShape,
+): { readonly config: { readonly access: Access; readonly errorShape: ErrorShape } } {
+  return { config: { access, errorShape } }
 }
 
 /** The 401 or 403 for a refused call, with a message that says which credential is wanted. */

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { anthropicErrorBody } from '../dialects/anthropic/errors.js'
+import { asResponsesError } from '../dialects/responses/errors.js'
 import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, isZodError, RbeeError, validationError } from '../errors.js'
-import type { ErrorBodyShape } from './access.js'
 
 /** Maps anything thrown in a route to an `RbeeError`; unknown errors become a logged 500. */
 export function toRbeeError(err: unknown, req?: FastifyRequest): RbeeError {
@@ -15,6 +16,13 @@ export function toRbeeError(err: unknown, req?: FastifyRequest): RbeeError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RbeeError('RBEE_PAYLOAD_TOO_LARGE', 'request body is too large')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      // Only JSON is read: a browser may send a text/plain or form body to a loopback daemon from
+      // any page without asking first (no CORS preflight), so those are never taken for JSON.
+      return new RbeeError(
+        'RBEE_BAD_REQUEST',
+        `unsupported content type ${String(req?.headers['content-type'] ?? '(none)').slice(0, 100)}: send the body as JSON with Content-Type: application/json`,
+        { status: fe.statusCode ?? 415 },
+      )
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new RbeeError('RBEE_BAD_REQUEST', errorMessage(err), { status: fe.statusCode ?? 400 })
   }
@@ -86,25 +94,51 @@ export function retryAfterHeader(e: RbeeError): string | undefined {
   return e.retryAfterS === undefined ? undefined : String(Math.max(1, Math.ceil(e.retryAfterS)))
 }
 
-/** Sends an error on a reply that has not started yet, in our shape, OpenAI's, or the route's own. */
+/**
+ * Ollama's error body for an `RbeeError`: `{ error: message }`, plus the stable `code` (and the
+ * `error_id` of a server-side error), which Ollama's clients ignore.
+ */
+export function ollamaErrorBody(
+  e: RbeeError,
+  errorId?: string,
+): { error: string; code: string; error_id?: string } {
+  return { error: e.message, code: e.code, ...(errorId === undefined ? {} : { error_id: errorId }) }
+}
+
+/**
+ * The error shape a route answers in: ours (`{ error: { code, message } }`), OpenAI's, Ollama's
+ * (`{ error: "…" }`), Anthropic's (`{ type: "error", error: { type, message } }`), or OpenAI's
+ * naming the Responses API's parameters (`responses`). A route declares a shape other than its
+ * server's default with `config.errorShape`.
+ */
+export type ErrorShape = 'rbee' | 'openai' | 'ollama' | 'anthropic' | 'responses'
+
+/** An error's body in `shape`. */
+export function errorBodyIn(shape: ErrorShape, e: RbeeError, errorId?: string): object {
+  switch (shape) {
+    case 'openai':
+      return openAiErrorBody(e, errorId)
+    case 'ollama':
+      return ollamaErrorBody(e, errorId)
+    case 'anthropic':
+      return anthropicErrorBody(e, errorId)
+    case 'responses':
+      return openAiErrorBody(asResponsesError(e), errorId)
+    case 'rbee':
+      return errorBody(e, errorId)
+  }
+}
+
+/** Sends an error on a reply that has not started yet, in the shape given. */
 export function sendError(
   reply: FastifyReply,
   e: RbeeError,
-  shape: boolean | ErrorBodyShape,
+  shape: ErrorShape,
   errorId?: string,
 ): FastifyReply {
   const retryAfter = retryAfterHeader(e)
   if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-  const body = typeof shape === 'function' ? shape : shape ? openAiErrorBody : errorBody
-  return reply.code(e.status).send(body(e, errorId))
-}
-
-/** The error shape of a request's route: its own (`config.errorBody`), else OpenAI's or ours. */
-export function errorShapeOf(
-  req: FastifyRequest,
-  isOpenAi: (route: string | undefined) => boolean,
-): boolean | ErrorBodyShape {
-  return req.routeOptions.config?.errorBody ?? isOpenAi(req.routeOptions.url)
+  return reply.code(e.status).send(errorBodyIn(shape, e, errorId))
 }
 
 /**
@@ -126,8 +160,8 @@ function discardBody(req: FastifyRequest, reply: FastifyReply): void {
 }
 
 export interface ErrorHandlingOptions {
-  /** Whether a route (as registered) answers in OpenAI's error shape. */
-  isOpenAi: (route: string | undefined) => boolean
+  /** The shape the route a request matched answers errors in. */
+  shapeOf: (req: FastifyRequest) => ErrorShape
   /** Whether this request's caller may read server-side error details. */
   disclose: (req: FastifyRequest) => boolean
 }
@@ -138,11 +172,11 @@ export function installErrorHandling(app: FastifyInstance, o: ErrorHandlingOptio
     const e = toRbeeError(err, req)
     if (e.code === 'RBEE_PAYLOAD_TOO_LARGE') discardBody(req, reply)
     const out = forClient(e, o.disclose(req), req.log)
-    return sendError(reply, out.error, errorShapeOf(req, o.isOpenAi), out.errorId)
+    return sendError(reply, out.error, o.shapeOf(req), out.errorId)
   })
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? ''
     const e = new RbeeError('RBEE_NOT_FOUND', `no route for ${req.method} ${path.slice(0, 512)}`)
-    return sendError(reply, e, false)
+    return sendError(reply, e, 'rbee')
   })
 }

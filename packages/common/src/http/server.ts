@@ -1,19 +1,24 @@
 import type { AddressInfo, Socket } from 'node:net'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify'
 import type { AuditLog } from '../audit-log.js'
 import { Authenticator } from '../auth.js'
 import { RbeeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { callerOf, type DeclaredRoute, installAccess } from './access.js'
 import { deadlineServerOptions, type RequestDeadlines, requestDeadlines } from './deadlines.js'
-import { errorShapeOf, installErrorHandling, sendError } from './error-handler.js'
+import { type ErrorShape, installErrorHandling, sendError } from './error-handler.js'
 import { installJsonBodyParser } from './json-body-parser.js'
 
 export interface HttpServerOptions {
   logger: Logger
   /** Largest accepted request body. @default 1 MiB */
   bodyLimit?: number
-  /** Routes (as registered) answered in OpenAI's error shape. */
+  /** Routes (as registered) answered in OpenAI's error shape (a route may declare `config.errorShape` instead). */
   openAiPaths?: readonly string[]
   /**
    * The credentials this server accepts; each route declares which it needs (`config.access`).
@@ -62,8 +67,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const auth = options.auth ?? new Authenticator()
   const openAiRoutes = new Set(options.openAiPaths ?? [])
   // Matched by the route the router chose, never by the URL's text.
-  const isOpenAi = (route: string | undefined): boolean => route !== undefined && openAiRoutes.has(route)
-  installErrorHandling(app, { isOpenAi, disclose: (req) => auth.isAdmin(callerOf(req)) })
+  const shapeOf = (req: FastifyRequest): ErrorShape => {
+    const declared = req.routeOptions.config?.errorShape
+    if (declared !== undefined) return declared
+    const route = req.routeOptions.url
+    return route !== undefined && openAiRoutes.has(route) ? 'openai' : 'rbee'
+  }
+  installErrorHandling(app, { shapeOf, disclose: (req) => auth.isAdmin(callerOf(req)) })
   installJsonBodyParser(app)
   let draining = false
   let drainAllow = new Set<string>()
@@ -75,14 +85,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return sendError(
         reply,
         new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 }),
-        errorShapeOf(req, isOpenAi),
+        shapeOf(req),
       )
     }
   })
   const routes = installAccess(app, {
     auth,
     audit: options.audit,
-    refuse: (req, reply, e) => sendError(reply, e, errorShapeOf(req, isOpenAi)),
+    refuse: (req, reply, e) => sendError(reply, e, shapeOf(req)),
   })
 
   const held = new Set<Socket>()

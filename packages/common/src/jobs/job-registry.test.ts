@@ -201,3 +201,48 @@ test('a bad operation is answered 400 naming the field, and an unknown job 404',
   assert.equal(malformed.status, 400)
   assert.equal((await fetch(`${base}/v1/jobs/nope/stream`)).status, 404)
 })
+
+test('a job past its timeout is stopped and ends with [ERROR] RBEE_DEADLINE_EXCEEDED naming its last step; a deadline header does the same, a bad one is a 400', async () => {
+  const t0 = Date.now()
+  const job = await submit({ operation: 'model_get', model: 'm2', timeout: 0.2 })
+  const gate = await waitForGate(job.job_id)
+  const aborted = gate.promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  const end = (await collect(job.sse_url)).at(-1)
+  assert.ok(end?.kind === 'end' && end.outcome === 'error')
+  assert.match(
+    end.message ?? '',
+    /^RBEE_DEADLINE_EXCEEDED: deadline exceeded: the job did not finish within 0\.\d+ s; last step: step 1$/,
+  )
+  assert.ok(Date.now() - t0 >= 195, `ended after ${Date.now() - t0} ms`)
+  assert.equal(((await aborted) as RbeeError).code, 'RBEE_DEADLINE_EXCEEDED', 'the work was aborted')
+
+  const post = (body: unknown, headers: Record<string, string>) =>
+    fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    })
+  const viaHeader = await post(
+    { operation: 'model_get', model: 'm1', timeout: 60 },
+    { 'x-request-timeout': '0.1' },
+  )
+  assert.equal(viaHeader.status, 201)
+  const headerEnd = (await collect(((await viaHeader.json()) as { sse_url: string }).sse_url)).at(-1)
+  assert.ok(headerEnd?.kind === 'end' && /^RBEE_DEADLINE_EXCEEDED: /.test(headerEnd.message ?? ''))
+
+  const badHeader = await post({ operation: 'model_get', model: 'm1' }, { 'x-request-deadline': 'tomorrow' })
+  assert.equal(badHeader.status, 400)
+  assert.match(
+    ((await badHeader.json()) as { error: { message: string } }).error.message,
+    /X-Request-Deadline/,
+  )
+  const zero = await post({ operation: 'model_get', model: 'm1', timeout: 0 }, {})
+  assert.equal(zero.status, 400)
+  assert.match(
+    ((await zero.json()) as { error: { message: string } }).error.message,
+    /^invalid operation: timeout: /,
+  )
+})

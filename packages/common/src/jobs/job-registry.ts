@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { endMarker, type JobCreated, type Narration } from '@rbee/contracts'
+import { endMarker, type JobCreated, type Narration, type Transfer } from '@rbee/contracts'
 import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, RbeeError } from '../errors.js'
+import { formatSeconds } from '../format.js'
 import type { Logger } from '../logger.js'
+import { deadlineExceeded } from '../request-deadline.js'
 import { SseWriter } from '../sse/sse-writer.js'
+
+/** What a narration may carry besides its text: a progress fraction, a transfer's figures. */
+export interface NarrationExtra {
+  progress?: number | undefined
+  transfer?: Transfer | undefined
+}
 
 /** What a running job can do: report progress, results and tokens, and notice cancellation. */
 export interface JobContext {
@@ -13,8 +21,14 @@ export interface JobContext {
   readonly owner: string | null
   /** Aborted by `DELETE /v1/jobs/:id` or when the registry closes: stop the work. */
   readonly signal: AbortSignal
+  /**
+   * When the job must be done (epoch milliseconds), if it has a deadline: past it the signal
+   * aborts and the job ends with `RBEE_DEADLINE_EXCEEDED`. Work done elsewhere (a worker, a
+   * hive's job) is handed what is left of it.
+   */
+  readonly deadlineAt: number | undefined
   readonly log: Logger
-  narrate(action: string, human: string, extra?: { progress?: number }): void
+  narrate(action: string, human: string, extra?: NarrationExtra): void
   data(action: string, payload: unknown): void
   token(t: string, i: number): void
 }
@@ -85,6 +99,15 @@ class Job {
   nextId = 1
   expiry: NodeJS.Timeout | undefined
   unread: NodeJS.Timeout | undefined
+  deadline: NodeJS.Timeout | undefined
+  /** The last narration, for the message of a job that runs out of time. */
+  lastStep: string | undefined
+  tokens = 0
+}
+
+export interface JobStartOptions {
+  /** The job ends with `RBEE_DEADLINE_EXCEEDED` at this time (epoch milliseconds). */
+  deadlineAt?: number | undefined
 }
 
 /**
@@ -114,20 +137,29 @@ export class JobRegistry {
   }
 
   /**
-   * Starts `run` at once (on the next tick, so the caller can answer first).
+   * Starts `run` at once (on the next tick, so the caller can answer first). With a deadline the
+   * job's signal aborts at that time and the job ends with `RBEE_DEADLINE_EXCEEDED` at once,
+   * whatever `run` still does.
    * @throws RbeeError `RBEE_QUEUE_FULL` when `maxJobs` jobs are all still running.
    */
-  start(run: (ctx: JobContext) => Promise<void>, owner: JobOwner = SYSTEM): JobCreated {
+  start(
+    run: (ctx: JobContext) => Promise<void>,
+    owner: JobOwner = SYSTEM,
+    options: JobStartOptions = {},
+  ): JobCreated {
     if (this.#closed) throw new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 })
     this.#evict()
     const job = new Job(owner)
     this.#jobs.set(job.id, job)
     this.#watchUnread(job)
     const log = this.#o.logger.child({ job_id: job.id })
+    const { deadlineAt } = options
+    if (deadlineAt !== undefined) this.#watchDeadline(job, deadlineAt, log)
     const ctx: JobContext = {
       id: job.id,
       owner: owner.key,
       signal: job.ac.signal,
+      deadlineAt,
       log,
       narrate: (action, human, extra) => {
         const n: Narration = {
@@ -137,11 +169,16 @@ export class JobRegistry {
           job_id: job.id,
           ts: new Date().toISOString(),
           ...(extra?.progress === undefined ? {} : { progress: Math.min(1, Math.max(0, extra.progress)) }),
+          ...(extra?.transfer === undefined ? {} : { transfer: extra.transfer }),
         }
+        job.lastStep = human
         this.#emit(job, 'narration', n)
       },
       data: (action, payload) => this.#emit(job, 'data', { action, payload }),
-      token: (t, i) => this.#emit(job, 'token', { t, i }),
+      token: (t, i) => {
+        job.tokens++
+        this.#emit(job, 'token', { t, i })
+      },
     }
     setImmediate(() => {
       run(ctx).then(
@@ -199,6 +236,27 @@ export class JobRegistry {
     if (job.state !== 'running') return
     job.ac.abort(new RbeeError('RBEE_CANCELLED', why))
     this.#finish(job, 'cancelled', null)
+  }
+
+  /** Ends the job with `RBEE_DEADLINE_EXCEEDED` at `at`, saying where it was. */
+  #watchDeadline(job: Job, at: number, log: Logger): void {
+    job.deadline = setTimeout(
+      () => {
+        job.deadline = undefined
+        if (job.state !== 'running') return
+        const took = formatSeconds(Date.now() - job.createdAt.getTime())
+        const err = deadlineExceeded(
+          `the job did not finish within ${took}${job.tokens > 0 ? ` (${job.tokens} tokens sent)` : ''}${
+            job.lastStep === undefined ? '' : `; last step: ${job.lastStep}`
+          }`,
+        )
+        log.info({ code: err.code, tokens: job.tokens }, 'job ran past its deadline')
+        job.ac.abort(err)
+        this.#finish(job, 'error', `${err.code}: ${err.message}`)
+      },
+      Math.max(0, at - Date.now()),
+    )
+    job.deadline.unref()
   }
 
   /** (Re)starts the countdown after which a job nobody follows is cancelled. */
@@ -282,6 +340,8 @@ export class JobRegistry {
     job.error = error
     job.finishedAt = new Date()
     this.#stopWatchingUnread(job)
+    clearTimeout(job.deadline)
+    job.deadline = undefined
     const outcome = state === 'done' ? 'done' : state === 'cancelled' ? 'cancelled' : 'error'
     this.#emit(job, 'end', endMarker(outcome, error ?? undefined))
     for (const s of job.subscribers) s.close()

@@ -4,6 +4,7 @@ import type { AuditLog } from '../audit-log.js'
 import type { Access, Authenticator } from '../auth.js'
 import { validationError } from '../errors.js'
 import { refusalError, requestAuditFields } from '../http/access.js'
+import { earliestDeadline, requestDeadline } from '../request-deadline.js'
 import type { JobContext, JobRegistry, JobViewer } from './job-registry.js'
 
 /** Runs one operation inside a job: resolve → `[DONE]`, throw → `[ERROR] msg`, abort → `[CANCELLED]`. */
@@ -36,7 +37,8 @@ function operationTarget(op: Operation): Record<string, string | undefined> {
 }
 
 /**
- * The jobs API: `POST {base}` (an Operation) → `{ job_id, sse_url }`, `GET {base}/:id`,
+ * The jobs API: `POST {base}` (an Operation; its `timeout`, `X-Request-Timeout` and
+ * `X-Request-Deadline` set the job's deadline, the earliest winning) → `{ job_id, sse_url }`, `GET {base}/:id`,
  * `GET {base}/:id/stream` (SSE; `Last-Event-ID` header or `?last_event_id=` resumes) and
  * `DELETE {base}/:id` (cancel). Each operation is checked against `operationAccess`; a caller
  * without admin rights sees and cancels only the jobs its own key started.
@@ -55,9 +57,16 @@ export function registerJobRoutes(
     admin: auth.isAdmin(req.caller),
   })
   app.post(base, { config }, async (req, reply) => {
+    const now = Date.now()
     const parsed = OperationSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error, 'operation')
     const op = parsed.data
+    const timing = {
+      deadlineAt: earliestDeadline(
+        requestDeadline(req.headers, now),
+        op.timeout === undefined ? undefined : now + op.timeout * 1000,
+      ),
+    }
     const access = options.operationAccess?.(op) ?? options.access
     const refusal = auth.refusal(access, req.caller)
     if (refusal !== undefined) {
@@ -71,19 +80,23 @@ export function registerJobRoutes(
     options.precheck?.(op)
     const owner = { key: req.caller.key, disclose: auth.isAdmin(req.caller) }
     if (access !== 'admin' || !audit) {
-      return reply.code(201).send(registry.start((ctx) => runOperation(op, ctx), owner))
+      return reply.code(201).send(registry.start((ctx) => runOperation(op, ctx), owner, timing))
     }
     const fields = { ...requestAuditFields(req), ...operationTarget(op) }
-    const created = registry.start(async (ctx) => {
-      try {
-        await runOperation(op, ctx)
-        audit.record('admin_result', { ...fields, job_id: ctx.id, outcome: 'done' })
-      } catch (err) {
-        const outcome = ctx.signal.aborted ? 'cancelled' : 'error'
-        audit.record('admin_result', { ...fields, job_id: ctx.id, outcome })
-        throw err
-      }
-    }, owner)
+    const created = registry.start(
+      async (ctx) => {
+        try {
+          await runOperation(op, ctx)
+          audit.record('admin_result', { ...fields, job_id: ctx.id, outcome: 'done' })
+        } catch (err) {
+          const outcome = ctx.signal.aborted ? 'cancelled' : 'error'
+          audit.record('admin_result', { ...fields, job_id: ctx.id, outcome })
+          throw err
+        }
+      },
+      owner,
+      timing,
+    )
     audit.record('admin_action', { ...fields, job_id: created.job_id })
     return reply.code(201).send(created)
   })

@@ -1,3 +1,5 @@
+import { existsSync, rmSync } from 'node:fs'
+import type { Logger } from '@rbee/common'
 import type Database from 'better-sqlite3'
 
 /**
@@ -23,6 +25,8 @@ export const MIGRATIONS: readonly string[] = [
      mtime_ms           INTEGER NOT NULL
    );
    CREATE UNIQUE INDEX models_source ON models (source);`,
+  // 1 when the row was rebuilt from the file on disk after the catalog was found corrupt.
+  'ALTER TABLE models ADD COLUMN rebuilt INTEGER NOT NULL DEFAULT 0;',
 ]
 
 /** Thrown when the catalog was written by a newer hive than this one. */
@@ -30,15 +34,32 @@ export class CatalogVersionError extends Error {
   override name = 'CatalogVersionError'
 }
 
+/** Where the copy of a catalog at schema `version` is kept before it is migrated. */
+export function migrationBackupPath(path: string, version: number): string {
+  return `${path}.schema-${version}.bak`
+}
+
 /**
- * Brings the schema up to date inside one transaction per migration.
+ * Brings the schema up to date inside one transaction per migration. A catalog that already
+ * holds a schema is first copied, whole and consistent (`VACUUM INTO`, WAL included), to
+ * {@link migrationBackupPath}: a migration that goes wrong, or a downgrade, can start from it.
  * @throws CatalogVersionError when the file's schema is newer than this code knows.
  */
-export function migrate(db: Database.Connection, path: string): void {
+export function migrate(db: Database.Connection, path: string, log?: Logger): void {
   const current = Number(db.pragma('user_version', { simple: true }))
   if (current > MIGRATIONS.length) {
     throw new CatalogVersionError(
       `catalog ${path} has schema version ${current}, newer than this rbee-hive understands (${MIGRATIONS.length}); upgrade rbee-hive`,
+    )
+  }
+  if (current > 0 && current < MIGRATIONS.length) {
+    const backup = migrationBackupPath(path, current)
+    // VACUUM INTO refuses an existing file; an older copy of the same version is superseded.
+    if (existsSync(backup)) rmSync(backup)
+    db.prepare('VACUUM INTO ?').run(backup)
+    log?.info(
+      { path, backup, from: current, to: MIGRATIONS.length },
+      'catalog schema backed up before migration',
     )
   }
   for (let v = current; v < MIGRATIONS.length; v++) {

@@ -6,7 +6,7 @@ import { after, test } from 'node:test'
 import { silentLogger } from '@rbee/common'
 import { ensureBuiltinModel, GgufHeaderPool } from '@rbee/gguf'
 import Database from 'better-sqlite3'
-import { MIGRATIONS } from './catalog-schema.js'
+import { MIGRATIONS, migrationBackupPath } from './catalog-schema.js'
 import { ModelCatalog } from './model-catalog.js'
 import { inspectModelFile } from './model-inspector.js'
 
@@ -101,4 +101,29 @@ test('a catalog written by a newer hive is refused instead of being misread', as
     () => new ModelCatalog({ path, logger: silentLogger() }),
     /newer than this rbee-hive understands/,
   )
+})
+
+test('a catalog at an older schema is copied, whole, before it is migrated', async (t) => {
+  const dir = await scratch(t)
+  const path = join(dir, 'catalog.sqlite')
+  const facts = await inspectModelFile(headers, await ensureBuiltinModel(join(dir, 'models')), shape)
+  const old = new Database(path)
+  old.pragma('journal_mode = WAL')
+  old.exec(MIGRATIONS[0]!)
+  old.pragma('user_version = 1')
+  old
+    .prepare(
+      `INSERT INTO models VALUES (@id, @source, @path, @size_bytes, @sha256, @architecture, @parameter_count,
+         @quantization, @context_length, @memory_estimate_mb, @added_at, NULL, 0, @mtime_ms)`,
+    )
+    .run({ ...facts, id: 'kept', source: `file:${facts.path}`, added_at: new Date().toISOString() })
+  old.close()
+
+  const catalog = new ModelCatalog({ path, logger: silentLogger() })
+  t.after(() => catalog.close())
+  assert.equal((await catalog.get('kept')).entry.rebuilt, false)
+  const backup = new Database(migrationBackupPath(path, 1), { readonly: true })
+  t.after(() => backup.close())
+  assert.equal(backup.pragma('user_version', { simple: true }), 1)
+  assert.deepEqual(backup.prepare('SELECT id FROM models').all(), [{ id: 'kept' }])
 })

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises'
 import { type Logger, RbeeError } from '@rbee/common'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { z } from 'zod'
 import { isHfRef, parseHfRef } from '../downloads/hf-ref.js'
-import { migrate } from './catalog-schema.js'
+import { openCatalogFile, type SetAsideCatalog } from './catalog-file.js'
 import { fileSha256 } from './file-sha256.js'
 import type { ModelFacts } from './model-inspector.js'
 
@@ -14,6 +14,8 @@ export interface NewModel extends ModelFacts {
   /** `builtin`, `hf:org/repo:file.gguf`, or `file:<original path>`. */
   source: string
   builtin: boolean
+  /** Rebuilt from the file after the catalog was found corrupt. @default false */
+  rebuilt?: boolean
 }
 
 export interface ModelCatalogOptions {
@@ -37,6 +39,7 @@ const RowSchema = z.object({
   last_used_at: z.string().nullable(),
   builtin: z.union([z.literal(0), z.literal(1)]),
   mtime_ms: z.int(),
+  rebuilt: z.union([z.literal(0), z.literal(1)]),
 })
 type Row = z.infer<typeof RowSchema>
 
@@ -55,15 +58,21 @@ export class ModelCatalog {
   readonly #db: Database.Connection
   readonly #log: Logger
   readonly #path: string
+  /** The unusable catalog file moved aside to open this one (the models need rebuilding). */
+  readonly setAside: SetAsideCatalog | undefined
 
-  /** Opens (and migrates) the catalog. @throws CatalogVersionError for a newer schema. */
+  /**
+   * Opens (and migrates) the catalog; an unusable file is moved aside and a new one created
+   * (see `openCatalogFile`).
+   * @throws CatalogVersionError for a newer schema; RbeeError naming the file when it cannot be
+   *   opened nor moved aside.
+   */
   constructor(options: ModelCatalogOptions) {
     this.#path = options.path
     this.#log = options.logger
-    this.#db = new Database(options.path, { timeout: 5000 })
-    this.#db.pragma('journal_mode = WAL')
-    this.#db.pragma('synchronous = NORMAL')
-    migrate(this.#db, options.path)
+    const opened = openCatalogFile(options.path, options.logger)
+    this.#db = opened.db
+    this.setAside = opened.setAside
   }
 
   /** Adds a model or replaces the row with the same id (and any other row for the same source). */
@@ -74,20 +83,25 @@ export class ModelCatalog {
       this.#db
         .prepare(
           `INSERT INTO models (id, source, path, size_bytes, sha256, architecture, parameter_count, quantization,
-             context_length, memory_estimate_mb, added_at, last_used_at, builtin, mtime_ms)
+             context_length, memory_estimate_mb, added_at, last_used_at, builtin, mtime_ms, rebuilt)
            VALUES (@id, @source, @path, @size_bytes, @sha256, @architecture, @parameter_count, @quantization,
-             @context_length, @memory_estimate_mb, @added_at, NULL, @builtin, @mtime_ms)
+             @context_length, @memory_estimate_mb, @added_at, NULL, @builtin, @mtime_ms, @rebuilt)
            ON CONFLICT (id) DO UPDATE SET source = excluded.source, path = excluded.path,
              size_bytes = excluded.size_bytes, sha256 = excluded.sha256, architecture = excluded.architecture,
              parameter_count = excluded.parameter_count, quantization = excluded.quantization,
              context_length = excluded.context_length, memory_estimate_mb = excluded.memory_estimate_mb,
-             builtin = excluded.builtin, mtime_ms = excluded.mtime_ms,
+             builtin = excluded.builtin, mtime_ms = excluded.mtime_ms, rebuilt = excluded.rebuilt,
              added_at = CASE WHEN models.sha256 = excluded.sha256 THEN models.added_at ELSE excluded.added_at END`,
         )
-        .run({ ...model, builtin: model.builtin ? 1 : 0, added_at: now })
+        .run({ ...model, builtin: model.builtin ? 1 : 0, rebuilt: model.rebuilt ? 1 : 0, added_at: now })
     })()
     this.#log.info({ model_id: model.id, source: model.source, path: model.path }, 'model registered')
     return toEntry(this.#row(model.id)!, null)
+  }
+
+  /** True when a row points at `path`. */
+  hasPath(path: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM models WHERE path = ?').get(path) !== undefined
   }
 
   /** True when `id` is taken by a model from another source. */
@@ -211,6 +225,7 @@ function toEntry(row: Row, problem: string | null): ModelEntry {
     last_used_at: row.last_used_at,
     available: problem === null,
     builtin: row.builtin === 1,
+    rebuilt: row.rebuilt === 1,
     ...(problem === null ? {} : { unavailable_reason: problem }),
   })
 }

@@ -57,9 +57,10 @@ async function readHeader(
   path: string,
   handle: FileHandle,
   signal: AbortSignal | undefined,
+  scalars = false,
 ): Promise<GgufHeaderFacts> {
   try {
-    return await headers.read(path, { fd: handle.fd, signal })
+    return await headers.read(path, { fd: handle.fd, signal, scalars })
   } catch (err) {
     if (!(err instanceof GgufFormatError)) throw err
     throw new RbeeError('RBEE_MODEL_INVALID', `${path} is not a usable GGUF model: ${err.problem}`, {
@@ -69,7 +70,8 @@ async function readHeader(
 }
 
 /**
- * Reads a model's GGUF header off the event loop (in `headers`, bounded in memory and time).
+ * Reads a model's GGUF header off the event loop (in `headers`, bounded in memory and time);
+ * with `scalars`, its metadata's scalar values too.
  * @throws RbeeError `RBEE_MODEL_INVALID` when the file is not a regular file or not a usable
  *   GGUF model, `RBEE_MODEL_NOT_FOUND` when it does not exist.
  */
@@ -77,10 +79,11 @@ export async function readModelHeader(
   headers: GgufHeaderPool,
   path: string,
   signal?: AbortSignal,
+  scalars = false,
 ): Promise<GgufHeaderFacts> {
   const handle = await openModelFile(path)
   try {
-    return await readHeader(headers, path, handle, signal)
+    return await readHeader(headers, path, handle, signal, scalars)
   } finally {
     await handle.close()
   }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { RbeeError } from '@rbee/common'
-import { collectGarbageEvery } from '@rbee/testing'
-import { LocalHub } from '../test-support/local-hub.js'
+import { collectGarbageEvery, LocalHub } from '@rbee/testing'
 import { HfHub } from './hf-hub.js'
 
 let hub: LocalHub

@@ -1,16 +1,18 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { type JobContext, type Logger, RbeeError } from '@rbee/common'
-import type { ModelEntry } from '@rbee/contracts'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, isAbsolute, join, relative } from 'node:path'
+import { type Logger, RbeeError } from '@rbee/common'
+import type { ModelEntry, Transfer } from '@rbee/contracts'
 import type { GgufHeaderPool } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { type EstimateShape, inspectModelFile } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
+import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB, DownloadSpace } from './disk-space.js'
 import { type HfHub, hubHttpError } from './hf-hub.js'
 import { hfModelId, hfSource, isHfRef, parseHfRef } from './hf-ref.js'
 import { pickGgufFile } from './pick-quantization.js'
 import { formatBytes } from './progress-meter.js'
 import { resumableDownload } from './resumable-download.js'
+import { type DownloadReporter, SharedDownload } from './shared-download.js'
 
 export interface ModelDownloadsOptions {
   hub: HfHub
@@ -28,6 +30,11 @@ export interface ModelDownloadsOptions {
   stallTimeoutMs?: number
   /** @default 500 */
   progressEveryMs?: number
+  /**
+   * Free bytes a download must leave on the models' file system, checked before it starts and as
+   * it goes. @default DEFAULT_DOWNLOAD_DISK_MARGIN_MB MiB
+   */
+  diskMarginBytes?: number
 }
 
 /** What a partial download was for; a partial for anything else is discarded, not resumed. */
@@ -37,20 +44,21 @@ interface PartialMeta {
   size: number | null
 }
 
-/** The part of a job a download reports to. */
-export type DownloadReporter = Pick<JobContext, 'signal' | 'narrate'>
+export type { DownloadReporter }
 
 /**
  * `model_download`: resolves an `hf:` reference (picking the best quantization when no file is
  * named), streams the file into `models/.partial/` with progress, resumes interrupted transfers,
  * checks the sha256 against the hub's LFS hash, validates the GGUF header, renames the file into
  * `models/hf/<org>/<repo>/` and registers it. Cancelling removes the partial file and registers
- * nothing.
+ * nothing. A download of a file already being downloaded follows that transfer (its progress,
+ * then its result or error); the transfer stops only when every job following it is cancelled.
+ * Free space is checked against the bytes still to download plus a margin, before and during.
  */
 export class ModelDownloads {
   readonly #o: ModelDownloadsOptions
-  /** Sources being downloaded now → the job doing it. */
-  readonly #active = new Map<string, string>()
+  /** Sources being downloaded now → their transfer. */
+  readonly #active = new Map<string, SharedDownload<ModelEntry>>()
 
   constructor(options: ModelDownloadsOptions) {
     this.#o = options
@@ -96,15 +104,45 @@ export class ModelDownloads {
       }
     }
     const id = existing?.id ?? hfModelId(target, (candidate) => catalog.idTakenByOther(candidate, source))
-    const running = this.#active.get(source)
-    if (running)
-      throw new RbeeError('RBEE_CONFLICT', `${source} is already being downloaded by job ${running}`)
-    this.#active.set(source, job.id)
-    try {
-      return await this.#download(target, source, id, job)
-    } finally {
-      this.#active.delete(source)
+    for (let running = this.#active.get(source); running; running = this.#active.get(source)) {
+      if (!running.signal.aborted) {
+        job.narrate(
+          'download_follow',
+          `${source} is already being downloaded by job ${running.leader}; following its progress`,
+        )
+        running.join(job)
+        return running.result
+      }
+      // Everyone left that one: let it clean up, then start afresh.
+      await running.result.catch(() => {})
     }
+    job.signal.throwIfAborted()
+    const shared = new SharedDownload<ModelEntry>(job.id)
+    shared.join(job)
+    this.#active.set(source, shared)
+    return shared.run((reporter) =>
+      this.#download(target, source, id, reporter).finally(() => {
+        if (this.#active.get(source) === shared) this.#active.delete(source)
+      }),
+    )
+  }
+
+  /** What could be freed on the models' file system: the largest downloaded models. */
+  async #freeingHint(): Promise<string> {
+    const { dirs } = this.#o
+    const owned = (await this.#o.catalog.list())
+      .map((c) => c.entry)
+      .filter((e) => {
+        const rel = relative(dirs.models, e.path)
+        return !e.builtin && e.available && !rel.startsWith('..') && !isAbsolute(rel)
+      })
+      .sort((a, b) => b.size_bytes - a.size_bytes)
+      .slice(0, 3)
+    const models =
+      owned.length === 0
+        ? ''
+        : ` (largest here: ${owned.map((e) => `${e.id} ${formatBytes(e.size_bytes)}`).join(', ')})`
+    return `there: delete models you do not need with rbee model rm ID${models}, or give the hive a --home with more room`
   }
 
   async #download(
@@ -134,16 +172,35 @@ export class ModelDownloads {
     ) {
       await rm(partial, { force: true })
     }
-    await writeFile(metaPath, JSON.stringify(meta))
     const removePartial = async (): Promise<void> => {
       await rm(partial, { force: true })
       await rm(metaPath, { force: true })
     }
+    const space = new DownloadSpace({
+      what: `${target.file} from ${target.org}/${target.repo}`,
+      dir: dirs.models,
+      partial,
+      total: remote.size,
+      margin: this.#o.diskMarginBytes ?? DEFAULT_DOWNLOAD_DISK_MARGIN_MB * 1024 * 1024,
+      hint: () => this.#freeingHint(),
+    })
+    const have = await stat(partial).then(
+      (st) => st.size,
+      () => 0,
+    )
+    await space.before(have)
+    await writeFile(metaPath, JSON.stringify(meta))
 
+    const transfer = (completed: number): Transfer => ({
+      file: target.file,
+      sha256: remote.sha256 ?? null,
+      completed,
+      total: remote.size ?? null,
+    })
     job.narrate(
       'download_start',
       `downloading ${target.file} from ${target.org}/${target.repo} (${remote.size === undefined ? 'size unknown' : formatBytes(remote.size)}; ${remote.sha256 ? 'sha256 will be checked' : 'the hub gives no sha256 to check'})`,
-      { progress: 0 },
+      { progress: 0, transfer: transfer(0) },
     )
     let result: Awaited<ReturnType<typeof resumableDownload>>
     try {
@@ -157,10 +214,14 @@ export class ModelDownloads {
         retryInitialMs: this.#o.retryInitialMs,
         stallTimeoutMs: this.#o.stallTimeoutMs,
         progressEveryMs: this.#o.progressEveryMs,
+        space: { check: (bytes) => space.during(bytes), full: (bytes, cause) => space.full(bytes, cause) },
         httpError: (status) =>
           hubHttpError(status, `${target.file} in ${target.org}/${target.repo}`, hub.endpoint, hub.hasToken),
         onProgress: (p) =>
-          job.narrate('download_progress', `${target.file}: ${p.human}`, { progress: p.fraction ?? 0 }),
+          job.narrate('download_progress', `${target.file}: ${p.human}`, {
+            progress: p.fraction ?? 0,
+            transfer: transfer(p.bytes),
+          }),
         onRetry: (r) =>
           job.narrate(
             'download_retry',
@@ -175,6 +236,9 @@ export class ModelDownloads {
       } else if (job.signal.aborted) {
         await removePartial()
         log.info('download cancelled; partial file removed')
+      } else if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL') {
+        if (space.dropPartial) await removePartial()
+        log.warn({ partial, kept: !space.dropPartial, details: err.details }, 'download stopped: disk full')
       } else if (err instanceof RbeeError && err.code !== 'RBEE_DOWNLOAD_FAILED') {
         // 401/404 and the like: nothing worth resuming.
         await removePartial()

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { RbeeError } from '@rbee/common'
-import { collectGarbageEvery } from '@rbee/testing'
-import { LocalHub } from '../test-support/local-hub.js'
+import { collectGarbageEvery, LocalHub } from '@rbee/testing'
 import { type ResumableDownloadOptions, resumableDownload } from './resumable-download.js'
 
 let hub: LocalHub

@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, stat, truncate } from 'node:fs/promises'
+import { type FileHandle, open, stat, truncate } from 'node:fs/promises'
 import { Backoff, Deadline, delay, errorMessage, RbeeError } from '@rbee/common'
+import { isNoSpaceError, SPACE_CHECK_EVERY_BYTES } from './disk-space.js'
 import { isPermanentStatus } from './hf-hub.js'
 import { type Progress, ProgressMeter } from './progress-meter.js'
 
@@ -36,6 +37,15 @@ export interface ResumableDownloadOptions {
   progressEveryMs?: number
   /** Builds the error for a non-retryable HTTP status. */
   httpError: (status: number) => RbeeError
+  /**
+   * Free space: `check` runs before each attempt writes and after every
+   * `SPACE_CHECK_EVERY_BYTES` written (it throws to stop the download); `full` builds the error
+   * for a write that found the disk full. Neither is retried.
+   */
+  space?: {
+    check: (have: number) => Promise<void>
+    full: (have: number, cause: unknown) => Promise<RbeeError>
+  }
 }
 
 export interface DownloadResult {
@@ -101,6 +111,17 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
+/** Writes all of `buf`: a short write (a disk nearly full) is continued, so the next one fails. */
+async function writeAll(fh: FileHandle, buf: Uint8Array): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done)
+    // A regular file takes no bytes only when there is no room for them.
+    if (bytesWritten === 0)
+      throw Object.assign(new Error('no byte written: no space left'), { code: 'ENOSPC' })
+    done += bytesWritten
+  }
+}
+
 async function hashPrefix(path: string, hash: Hash): Promise<void> {
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
     hash.update(chunk as Buffer)
@@ -117,6 +138,7 @@ async function hashPrefix(path: string, hash: Hash): Promise<void> {
  * compressed (`Content-Encoding`, although `identity` is asked for) is refused at once.
  *
  * @throws the abort reason when `signal` aborts (the partial file is left to the caller);
+ *   RbeeError `RBEE_DISK_FULL` when `space.check` refuses or a write finds the disk full;
  *   `httpError(status)` for 4xx answers; RbeeError `RBEE_DOWNLOAD_REFUSED` for an answer that
  *   breaks the rules above (the partial file is left to the caller); RbeeError
  *   `RBEE_DOWNLOAD_FAILED` after `maxAttempts` consecutive failures.
@@ -154,6 +176,7 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
       message: `less than ${STALL_MIN_BYTES} bytes in ${stallTimeoutMs} ms`,
     })
     try {
+      await o.space?.check(have)
       // identity: a compressed answer would be inflated by fetch before any size check could
       // see it (199 KB of gzip became 179 MB on disk); it is refused below instead.
       const headers: Record<string, string> = { ...o.headers, 'accept-encoding': 'identity' }
@@ -198,11 +221,16 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
         await res.body?.cancel()
         throw refused(limit.conflict)
       }
+      let nextSpaceCheck = have + SPACE_CHECK_EVERY_BYTES
       const fh = await open(o.dest, have > 0 ? 'a' : 'w')
       try {
         if (!res.body) throw new Error('empty response body')
         let sinceRestart = 0
         for await (const chunk of res.body) {
+          if (o.space && have >= nextSpaceCheck) {
+            await o.space.check(have)
+            nextSpaceCheck = have + SPACE_CHECK_EVERY_BYTES
+          }
           let buf = chunk as Uint8Array
           sinceRestart += buf.length
           if (sinceRestart >= STALL_MIN_BYTES) {
@@ -212,7 +240,7 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
           const over = limit.bytes !== undefined && have + buf.length > limit.bytes
           // The bytes past the announced size are never written.
           if (over) buf = buf.subarray(0, limit.bytes! - have)
-          await fh.write(buf)
+          await writeAll(fh, buf)
           hash.update(buf)
           have += buf.length
           meter.update(have)
@@ -233,6 +261,12 @@ export async function resumableDownload(o: ResumableDownloadOptions): Promise<Do
     } catch (err) {
       if (o.signal.aborted) throw o.signal.reason
       if (err instanceof RbeeError) throw err
+      // A full disk stays full: retrying would only fill it again.
+      if (isNoSpaceError(err)) {
+        throw o.space
+          ? await o.space.full(have, err)
+          : new RbeeError('RBEE_DISK_FULL', `the disk is full after ${have} bytes`, { cause: err })
+      }
       if (err instanceof HttpStatusError && isPermanentStatus(err.status)) throw o.httpError(err.status)
       if (have > before) {
         failures = 1

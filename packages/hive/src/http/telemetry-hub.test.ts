@@ -19,6 +19,7 @@ function telemetry(padding = ''): Telemetry {
       operational_status: 'running',
       health_status: 'healthy',
       version: '0.1.0',
+      protocol: 1,
       devices: [],
     },
     timestamp: new Date().toISOString(),

@@ -1,19 +1,21 @@
 import { access, constants, rm, stat } from 'node:fs/promises'
-import { basename, isAbsolute, relative } from 'node:path'
+import { isAbsolute, relative } from 'node:path'
 import { errorMessage, type JobContext, RbeeError } from '@rbee/common'
 import {
   type BackendProbe,
   deviceList,
   HIVE_OPERATIONS,
   type HiveCheck,
-  IdSchema,
   type ImportDenied,
+  type ModelMetadata,
   type Operation,
   type OperationOf,
 } from '@rbee/contracts'
 import type { GgufHeaderPool } from '@rbee/gguf'
+import { type CatalogRecovery, describeRecovery } from '../catalog/catalog-rebuild.js'
 import type { ImportDirs } from '../catalog/import-dirs.js'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
+import { modelIdFromFile } from '../catalog/model-id.js'
 import { estimateMemoryMb, inspectModelFile, readModelHeader } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
 import type { ModelDownloads } from '../downloads/model-downloads.js'
@@ -39,7 +41,7 @@ export interface HiveOperationsOptions {
   headers: GgufHeaderPool
   /** Where `model_import` may read from. */
   importDirs: ImportDirs
-  downloads: ModelDownloads
+  downloads: Pick<ModelDownloads, 'download'>
   supervisor: WorkerSupervisor
   monitor: HostMonitor
   /**
@@ -52,6 +54,8 @@ export interface HiveOperationsOptions {
   defaults: { slots: number; ctxSize: number; stopGraceMs: number }
   /** Rewrites the built-in model if its file went missing or changed. */
   ensureBuiltin: () => Promise<void>
+  /** The catalog found unusable at start and what was rebuilt; undefined when it was fine. */
+  catalogRecovery?: CatalogRecovery | undefined
 }
 
 /**
@@ -113,6 +117,11 @@ export class HiveOperations {
         const { entry, problem } = await this.#o.catalog.get(op.model)
         if (problem) ctx.narrate('model_unavailable', `${entry.id} cannot be served: ${problem}`)
         ctx.data('model', entry)
+        if (op.metadata && !problem) {
+          const header = await readModelHeader(this.#o.headers, entry.path, ctx.signal, true)
+          const metadata: ModelMetadata = { model_id: entry.id, metadata: header.scalars ?? {} }
+          ctx.data('model_metadata', metadata)
+        }
         return
       }
       case 'model_delete':
@@ -231,7 +240,9 @@ export class HiveOperations {
       { signal: ctx.signal },
     )
     const source = `file:${path}`
-    const id = op.id ?? this.#idFromFile(path)
+    const id = op.id ?? modelIdFromFile(path)
+    if (id === undefined)
+      throw new RbeeError('RBEE_BAD_REQUEST', `cannot derive a model id from ${path}; give one with "id"`)
     const existing = catalog.find(id)
     if (existing && existing.source !== source) {
       throw new RbeeError(
@@ -247,20 +258,11 @@ export class HiveOperations {
     ctx.data('model', entry)
   }
 
-  #idFromFile(path: string): string {
-    const stem = basename(path).replace(/\.gguf$/i, '')
-    const id = stem
-      .replace(/[^A-Za-z0-9._:@-]/g, '-')
-      .replace(/\.{2,}/g, '.')
-      .replace(/^[^A-Za-z0-9]+/, '')
-    const parsed = IdSchema.safeParse(id.slice(0, 128))
-    if (!parsed.success)
-      throw new RbeeError('RBEE_BAD_REQUEST', `cannot derive a model id from ${path}; give one with "id"`)
-    return parsed.data
-  }
-
   async #modelList(ctx: JobContext): Promise<void> {
     const checked = await this.#o.catalog.list()
+    const recovery = this.#o.catalogRecovery
+    if (recovery && checked.some((c) => c.entry.rebuilt))
+      ctx.narrate('catalog_rebuilt', describeRecovery(recovery))
     for (const { entry, problem } of checked) {
       if (problem) ctx.narrate('model_unavailable', `${entry.id} cannot be served: ${problem}`)
     }
@@ -314,9 +316,11 @@ export class HiveOperations {
     await check('catalog', async () => {
       const models = await catalog.list()
       const bad = models.filter((m) => m.problem)
-      if (bad.length === 0) return `${models.length} model(s), all available`
+      const recovery = this.#o.catalogRecovery
+      const rebuilt = recovery ? `; ${describeRecovery(recovery)}` : ''
+      if (bad.length === 0) return `${models.length} model(s), all available${rebuilt}`
       // A vanished model is worth a warning, not a failed check: the hive itself is fine.
-      return `${models.length} model(s); unavailable: ${bad.map((m) => `${m.entry.id} (${m.problem})`).join(', ')}`
+      return `${models.length} model(s); unavailable: ${bad.map((m) => `${m.entry.id} (${m.problem})`).join(', ')}${rebuilt}`
     })
     await check('worker binary', async () => {
       const target = workerCommand.prefixArgs[0] ?? workerCommand.command

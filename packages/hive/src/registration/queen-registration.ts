@@ -1,5 +1,5 @@
-import { Backoff, Deadline, delay, errorMessage, type Logger } from '@rbee/common'
-import type { HiveReady } from '@rbee/contracts'
+import { Backoff, Deadline, delay, errorMessage, type Logger, parseJsonAs } from '@rbee/common'
+import { ErrorBodySchema, type HiveReady } from '@rbee/contracts'
 
 export interface QueenRegistrationOptions {
   queenUrl: string
@@ -15,9 +15,11 @@ export interface QueenRegistrationOptions {
 }
 
 /**
- * Announces the hive to its queen (`POST {queen}/v1/hive/ready { hive_id, hive_url }`) until the
- * queen accepts it, retrying with backoff and jitter while the queen is down or refuses. Logs the
- * first failure and the success, not every attempt.
+ * Announces the hive to its queen (`POST {queen}/v1/hive/ready { hive_id, hive_url, version,
+ * protocol }`) until the queen accepts it, retrying with backoff and jitter while the queen is
+ * down or refuses. Logs the first failure and the success, not every attempt; a queen of another
+ * protocol is logged as an error with its message (both releases), and asked again at the
+ * longest backoff, in case it is upgraded.
  */
 export class QueenRegistration {
   readonly #o: QueenRegistrationOptions
@@ -46,10 +48,8 @@ export class QueenRegistration {
   }
 
   async #loop(): Promise<void> {
-    const backoff = new Backoff({
-      initialMs: this.#o.initialBackoffMs ?? 500,
-      maxMs: this.#o.maxBackoffMs ?? 15_000,
-    })
+    const maxBackoffMs = this.#o.maxBackoffMs ?? 15_000
+    const backoff = new Backoff({ initialMs: this.#o.initialBackoffMs ?? 500, maxMs: maxBackoffMs })
     const url = `${this.#o.queenUrl.replace(/\/+$/, '')}/v1/hive/ready`
     const log = this.#o.logger.child({ queen_url: this.#o.queenUrl })
     const signal = this.#ac.signal
@@ -57,6 +57,7 @@ export class QueenRegistration {
     while (!signal.aborted) {
       this.#attempts++
       let problem: string
+      let refused: string | undefined
       const deadline = new Deadline({ ms: this.#o.timeoutMs ?? 5000, parent: signal })
       try {
         const res = await fetch(url, {
@@ -78,6 +79,11 @@ export class QueenRegistration {
           return
         }
         problem = `HTTP ${res.status}${body ? `: ${body.slice(0, 200)}` : ''}`
+        refused = protocolRefusal(res.status, body)
+        if (refused && !failing) {
+          log.error({ queen_says: refused }, 'the queen refused this hive: incompatible protocol')
+          failing = true
+        }
       } catch (err) {
         if (signal.aborted) return
         problem = errorMessage(err)
@@ -87,7 +93,7 @@ export class QueenRegistration {
       if (!failing) log.warn({ problem }, 'queen did not accept the registration; retrying with backoff')
       failing = true
       try {
-        await delay(backoff.next(), signal)
+        await delay(refused ? maxBackoffMs : backoff.next(), signal)
       } catch {
         return
       }
@@ -99,4 +105,11 @@ export class QueenRegistration {
     this.#ac.abort()
     await this.#running
   }
+}
+
+/** The queen's message when it refused the hive for its protocol, else undefined. */
+function protocolRefusal(status: number, body: string): string | undefined {
+  if (status !== 409) return undefined
+  const error = parseJsonAs(ErrorBodySchema, body)?.error
+  return error?.code === 'RBEE_PROTOCOL_MISMATCH' ? error.message : undefined
 }

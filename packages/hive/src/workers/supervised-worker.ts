@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import type { RotatingLog } from '@rbee/common'
-import { deferred, errorMessage, type Logger, parseJson, RbeeError } from '@rbee/common'
+import { deferred, errorMessage, type Logger, parseJsonAs, RbeeError } from '@rbee/common'
 import {
   type HiveStreamEvent,
   type HiveWorker,
   hostPortUrl,
+  RBEE_PROTOCOL,
   type WorkerExit,
   type WorkerInfo,
   type WorkerStatus,
@@ -125,6 +126,8 @@ export class SupervisedWorker {
       status: this.#status,
       implementation: 'llm-worker-rbee',
       version: this.#o.version,
+      // The worker is of this hive's build, so of its protocol.
+      protocol: RBEE_PROTOCOL,
       host: this.#host,
       hive_id: l.hiveId,
       slots_total: l.slots,
@@ -388,12 +391,5 @@ export class SupervisedWorker {
 /** A line a worker printed, if it is one of its messages for the hive. */
 function parseStdoutLine(line: string): WorkerStdoutMessage | undefined {
   if (!line.startsWith('{')) return undefined
-  let json: unknown
-  try {
-    json = parseJson(line)
-  } catch {
-    return undefined
-  }
-  const parsed = WorkerStdoutMessageSchema.safeParse(json)
-  return parsed.success ? parsed.data : undefined
+  return parseJsonAs(WorkerStdoutMessageSchema, line)
 }

@@ -11,6 +11,7 @@ import {
   openAiErrorBody,
   RbeeError,
   type RequestDeadlines,
+  requestDeadline,
   retryAfterHeader,
   toRbeeError,
 } from '@rbee/common'
@@ -18,6 +19,8 @@ import { ChatCompletionRequestSchema, CompletionRequestSchema } from '@rbee/cont
 import type { QueenMetrics } from '../metrics.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import { streamHeaders } from '../proxy/openai-relay.js'
+import { progressRequested } from '../proxy/queue-progress.js'
+import { openAiDeadline } from '../proxy/request-deadline.js'
 import { SAFE_REQUEST_ID } from '../proxy/worker-proxy.js'
 import { ArrivalDeadline, type ArrivalPhase } from './arrival-deadline.js'
 import { LaneResponse } from './lane-response.js'
@@ -90,6 +93,10 @@ interface LaneRequest {
   key: string | null
   /** Whether the caller may read server-side error details. */
   disclose: boolean
+  /** From `X-Request-Deadline`/`X-Request-Timeout` (epoch milliseconds). */
+  deadlineAt: number | undefined
+  /** `X-Rbee-Progress: 1`. */
+  progress: boolean
 }
 
 /** One client connection while the lane holds it. */
@@ -220,6 +227,15 @@ class LaneConnection {
     }
     const parsed = route.schema.safeParse(json)
     if (!parsed.success) return 'hand-off'
+    let deadlineAt: number | undefined
+    let progress: boolean
+    try {
+      deadlineAt = openAiDeadline(requestDeadline(head.headers), parsed.data.timeout)
+      progress = progressRequested(head.headers)
+    } catch {
+      // The HTTP server answers it: a 400 naming the header.
+      return 'hand-off'
+    }
     this.#buf = buf.subarray(total)
     return {
       head,
@@ -228,10 +244,13 @@ class LaneConnection {
       stream: parsed.data.stream === true,
       key: caller.key,
       disclose: o.auth.isAdmin(caller),
+      deadlineAt,
+      progress,
     }
   }
 
-  async #serve({ head, body, model, stream, key, disclose }: LaneRequest): Promise<void> {
+  async #serve(lane: LaneRequest): Promise<void> {
+    const { head, body, model, stream, key, disclose, deadlineAt, progress } = lane
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -245,12 +264,12 @@ class LaneConnection {
     try {
       await this.#o.router.openAiOn(
         {
-          commit: (worker) => res.stream(200, streamHeaders(worker.id, requestId)),
+          commit: (worker) => res.stream(200, streamHeaders(worker?.id, requestId)),
           sendWhole: (status, contentType, buf, worker) =>
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream, body, requestId, key, signal: ac.signal },
+        { path: head.path, model, stream, body, requestId, key, signal: ac.signal, deadlineAt, progress },
       )
     } catch (err) {
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')

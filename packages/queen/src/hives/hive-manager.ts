@@ -64,6 +64,14 @@ export class HiveManager implements HiveDirectory {
     conn.start()
   }
 
+  /** Forgets a hive (dropped from hives.conf): closes its stream, drops it and its workers. */
+  remove(id: string): void {
+    const conn = this.#conns.get(id)
+    this.#conns.delete(id)
+    if (conn) void conn.close()
+    this.#o.registry.removeHive(id)
+  }
+
   has(id: string): boolean {
     return this.#conns.has(id)
   }

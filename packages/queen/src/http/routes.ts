@@ -1,8 +1,9 @@
-import { type AuditLog, ROUTE_ACCESS, requestAuditFields, validationError } from '@rbee/common'
+import { type AuditLog, RbeeError, ROUTE_ACCESS, requestAuditFields, validationError } from '@rbee/common'
 import {
   type Health,
   type HiveReady,
   HiveReadySchema,
+  protocolMismatch,
   type QueenInfo,
   WorkerHeartbeatSchema,
   workerUrl,
@@ -10,7 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify'
 import type { QueenMetrics } from '../metrics.js'
 import type { Registry } from '../registry/registry.js'
-import { VERSION } from '../version.js'
+import { PROTOCOL, VERSION } from '../version.js'
 import type { FleetStream } from './fleet-stream.js'
 
 export interface QueenRouteDeps {
@@ -25,6 +26,8 @@ export interface QueenRouteDeps {
   fleet: FleetStream
   metrics: QueenMetrics
   onHiveReady: (ready: HiveReady) => void
+  /** A hive of another protocol announced itself (refused with 409; shown in status as such). */
+  onHiveRefused: (ready: HiveReady, why: string) => void
   /** A heartbeat from a worker whose hive the queen may not know yet. */
   onWorkerHeartbeat: (hiveId: string, workerUrl: string) => void
   onShutdown: () => void
@@ -53,6 +56,7 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     return {
       service: 'queen-rbee',
       version: VERSION,
+      protocol: PROTOCOL,
       uptime_s: queen.uptimeS,
       url: queen.url,
       hives_total: c.hivesTotal,
@@ -67,14 +71,22 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
   app.post('/v1/hive/ready', node, async (req, reply) => {
     const parsed = HiveReadySchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    deps.onHiveReady(parsed.data)
-    return reply.code(202).send({ accepted: true, hive_id: parsed.data.hive_id })
+    const ready = parsed.data
+    const mismatch = protocolMismatch(`hive ${ready.hive_id}`, ready, 'this queen')
+    if (mismatch) {
+      deps.onHiveRefused(ready, mismatch)
+      throw versionRefusal(mismatch, ready)
+    }
+    deps.onHiveReady(ready)
+    return reply.code(202).send({ accepted: true, hive_id: ready.hive_id })
   })
 
   app.post('/v1/worker-heartbeat', node, async (req, reply) => {
     const parsed = WorkerHeartbeatSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
     const hb = parsed.data
+    const mismatch = protocolMismatch(`worker ${hb.worker.id}`, hb.worker, 'this queen')
+    if (mismatch) throw versionRefusal(mismatch, hb.worker)
     registry.workerHeartbeat(hb)
     if (hb.worker.hive_id) deps.onWorkerHeartbeat(hb.worker.hive_id, workerUrl(hb.worker))
     return reply.code(202).send({ accepted: true })
@@ -95,5 +107,15 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     deps.audit?.record('admin_action', { ...requestAuditFields(req), operation: 'shutdown' })
     setImmediate(deps.onShutdown)
     return reply.code(202).send({ status: 'stopping' })
+  })
+}
+
+/** 409 `RBEE_PROTOCOL_MISMATCH` for a peer of another protocol, with both releases in the details. */
+function versionRefusal(message: string, peer: { version: string; protocol: number }): RbeeError {
+  return new RbeeError('RBEE_PROTOCOL_MISMATCH', message, {
+    details: {
+      peer: { version: peer.version, protocol: peer.protocol },
+      queen: { version: VERSION, protocol: PROTOCOL },
+    },
   })
 }

@@ -1,5 +1,5 @@
 import { throwIfFailed } from '@rbee/client'
-import { type JobContext, type OperationRunner, RbeeError } from '@rbee/common'
+import { type JobContext, type OperationRunner, RbeeError, remainingSeconds } from '@rbee/common'
 import { type FleetStatus, HIVE_OPERATIONS, type Operation } from '@rbee/contracts'
 import type { HiveManager } from '../hives/hive-manager.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
@@ -102,18 +102,19 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
       `hive ${hiveId} is offline${hive.error ? ` (${hive.error})` : ''}`,
     )
   }
-  const job = await client.run({ ...op, hive_id: hiveId } as Operation, { signal: ctx.signal })
+  // The hive's job gets what is left of this job's deadline, and stops there itself.
+  const timeout = ctx.deadlineAt === undefined ? op.timeout : remainingSeconds(ctx.deadlineAt)
+  const job = await client.run({ ...op, hive_id: hiveId, timeout } as Operation, { signal: ctx.signal })
   const onAbort = (): void => void job.cancel().catch(() => {})
   ctx.signal.addEventListener('abort', onAbort, { once: true })
   try {
     const out = await job.collect((ev) => {
       switch (ev.kind) {
         case 'narration':
-          ctx.narrate(
-            ev.narration.action,
-            `${hiveId}: ${ev.narration.human}`,
-            ev.narration.progress === undefined ? undefined : { progress: ev.narration.progress },
-          )
+          ctx.narrate(ev.narration.action, `${hiveId}: ${ev.narration.human}`, {
+            progress: ev.narration.progress,
+            transfer: ev.narration.transfer,
+          })
           break
         case 'data':
           ctx.data(ev.data.action, ev.data.payload)

@@ -4,6 +4,7 @@ import {
   CompletionRequestSchema,
   EmbeddingRequestSchema,
   type ModelList,
+  RerankRequestSchema,
 } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
 import type { HiveManager } from '../hives/hive-manager.js'
@@ -15,6 +16,8 @@ export const OPENAI_PATHS = [
   '/v1/completions',
   '/v1/embeddings',
   '/v1/models',
+  '/v1/rerank',
+  '/rerank',
 ] as const
 
 /** Catalogs older than this are re-read when `/v1/models` is asked. */
@@ -36,26 +39,30 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
   app.post('/v1/chat/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = ChatCompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(
-      req,
-      reply,
-      '/v1/chat/completions',
-      parsed.data.model,
-      parsed.data.stream === true,
-    )
+    await deps.router.openAi(req, reply, '/v1/chat/completions', parsed.data)
   })
 
   app.post('/v1/completions', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = CompletionRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(req, reply, '/v1/completions', parsed.data.model, parsed.data.stream === true)
+    await deps.router.openAi(req, reply, '/v1/completions', parsed.data)
   })
 
   app.post('/v1/embeddings', ROUTE_ACCESS.user, async (req, reply) => {
     const parsed = EmbeddingRequestSchema.safeParse(req.body)
     if (!parsed.success) throw validationError(parsed.error)
-    await deps.router.openAi(req, reply, '/v1/embeddings', parsed.data.model, false)
+    await deps.router.openAi(req, reply, '/v1/embeddings', { ...parsed.data, stream: false })
   })
+
+  // Rerank (Jina's and Cohere's shape; `/rerank` is llama.cpp's spelling), on workers of the
+  // model like embeddings. A model without a classification head gets the worker's 400.
+  for (const path of ['/v1/rerank', '/rerank']) {
+    app.post(path, ROUTE_ACCESS.user, async (req, reply) => {
+      const parsed = RerankRequestSchema.safeParse(req.body)
+      if (!parsed.success) throw validationError(parsed.error)
+      await deps.router.openAi(req, reply, '/v1/rerank', { model: parsed.data.model })
+    })
+  }
 }
 
 /** Every model in an online hive's catalog or served by a routable worker, with `loaded`. */

@@ -52,6 +52,8 @@ export async function relayInfer(
         case 'end':
           return ev
         case 'error':
+          // The worker ended the request at its deadline: the request's end, not a worker failure.
+          if (ev.code === 'RBEE_DEADLINE_EXCEEDED') throw new RbeeError(ev.code, ev.message)
           if (tokens === 0) {
             throw new WorkerFailure(o.worker.id, `worker ${o.worker.id}: ${ev.message}`, {
               retryable: true,

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, type JobContext, RbeeError, type StreamProtocol } from '@rbee/common'
+import {
+  errorMessage,
+  type JobContext,
+  RbeeError,
+  requestDeadline,
+  type StreamProtocol,
+  toRbeeError,
+} from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -7,6 +14,8 @@ import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
 import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
+import { progressRequested, QueueProgress } from './queue-progress.js'
+import { openAiDeadline } from './request-deadline.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import type { WorkerProxy } from './worker-proxy.js'
 
@@ -16,8 +25,11 @@ const STREAM_HEADERS_TIMEOUT_MS = 60_000
 
 /** Where an OpenAI answer goes: a fastify reply, or a connection of the queen's fast lane. */
 export interface OpenAiResponder {
-  /** The answer becomes a stream: sends status 200 and the SSE headers; the bytes go to the target. */
-  commit(worker: WorkerEntry): RelayTarget
+  /**
+   * The answer becomes a stream: sends status 200 and the SSE headers (naming the worker, once one
+   * is chosen); the bytes go to the target.
+   */
+  commit(worker: WorkerEntry | undefined): RelayTarget
   /** A whole answer (a non-streamed one, or the worker's own 4xx). */
   sendWhole(status: number, contentType: string, body: Buffer, worker: WorkerEntry): void
   /** The client went away: drop its connection. */
@@ -42,8 +54,35 @@ export interface OpenAiRequest {
   key: string | null
   /** Aborted when the client goes away. */
   signal: AbortSignal
+  /**
+   * The request's deadline (epoch milliseconds, from `X-Request-Deadline`/`X-Request-Timeout`):
+   * queue wait, spawn wait and generation all count against it.
+   */
+  deadlineAt?: number | undefined
+  /** A streamed request asked for its queue position and spawn progress (`X-Rbee-Progress: 1`). */
+  progress?: boolean | undefined
+  /** The request goes to `worker` (each try). */
+  onDispatch?: ((worker: WorkerEntry) => void) | undefined
   /** The answer's protocol when the route is another API's (Anthropic's, …); OpenAI's when unset. */
   protocol?: StreamProtocol | undefined
+}
+
+/** What the router reads of a validated OpenAI body. */
+export interface OpenAiBodyFields {
+  model: string
+  stream?: boolean | null | undefined
+  /** rbee's `timeout` extension (seconds). */
+  timeout?: number | null | undefined
+}
+
+/** What a route may change about the request it hands to `openAi`. */
+export interface OpenAiRouteOptions {
+  /** The body to send (JSON text). @default the request's body as it came */
+  body?: string
+  /** The request goes to `worker` (each try). */
+  onDispatch?: (worker: WorkerEntry) => void
+  /** The answer's protocol when the route is another API's (Anthropic's, …); OpenAI's when unset. */
+  protocol?: StreamProtocol
 }
 
 /**
@@ -65,6 +104,7 @@ export class InferenceRouter {
       if (err.code === 'RBEE_QUEUE_FULL') return 'queue_full'
       if (err.code === 'RBEE_QUEUE_TIMEOUT') return 'queue_timeout'
       if (err.code === 'RBEE_CANCELLED') return 'cancelled'
+      if (err.code === 'RBEE_DEADLINE_EXCEEDED') return 'deadline'
       if (err.status < 500) return 'rejected'
     }
     return 'error'
@@ -74,19 +114,24 @@ export class InferenceRouter {
    * Proxies an OpenAI request (a fastify route's) to a worker serving `model`. Until the first
    * token the answer can still be an ordinary error (thrown, so the server answers in OpenAI's
    * shape); from then on the reply is hijacked and bytes pass straight through.
+   * @throws RbeeError `RBEE_VALIDATION` (400) for a malformed or past deadline header, or a
+   * malformed `X-Rbee-Progress`.
    */
   async openAi(
     req: FastifyRequest,
     reply: FastifyReply,
     path: string,
-    model: string,
-    stream: boolean,
-    protocol?: StreamProtocol,
+    parsed: OpenAiBodyFields,
+    options: OpenAiRouteOptions = {},
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
+    const deadlineAt = openAiDeadline(requestDeadline(req.headers), parsed.timeout)
+    const progress = progressRequested(req.headers)
+    const { model } = parsed
+    const stream = parsed.stream === true
     await this.openAiOn(
       {
-        commit: (worker) => this.#hijack(reply, worker, requestId, protocol?.contentType),
+        commit: (worker) => this.#hijack(reply, worker, requestId, options.protocol?.contentType),
         sendWhole: (status, contentType, buf, worker) => {
           reply.code(status).header('content-type', contentType).header('x-rbee-worker', worker.id).send(buf)
         },
@@ -99,25 +144,34 @@ export class InferenceRouter {
         path,
         model,
         stream,
-        body: JSON.stringify(req.body),
+        body: options.body ?? JSON.stringify(req.body),
         requestId,
         key: req.caller.key,
         signal: clientGoneSignal(reply),
-        protocol,
+        deadlineAt,
+        progress,
+        onDispatch: options.onDispatch,
+        protocol: options.protocol,
       },
     )
   }
 
   /**
    * Proxies an OpenAI request to a worker serving `model`, answering through `to`. Errors
-   * before anything was sent are thrown for the caller to answer; a client that went away
-   * (`signal`) gets its connection destroyed.
+   * before anything was sent are thrown for the caller to answer (or, on a stream a `progress`
+   * request opened early, written as its last frame); a client that went away (`signal`) gets its
+   * connection destroyed.
    */
   async openAiOn(to: OpenAiResponder, r: OpenAiRequest): Promise<void> {
     const { metrics } = this.#o
-    const { path, model, body, requestId, signal } = r
-    const route = path.slice('/v1/'.length)
+    const { path, model, body, requestId, signal, deadlineAt } = r
+    // `chat/completions`, `rerank`, `api/embed`: the path without the OpenAI prefix.
+    const route = path.replace(/^\/(?:v1\/)?/, '')
     const started = performance.now()
+    const progress =
+      r.progress && r.stream
+        ? new QueueProgress(() => to.commit(undefined), this.#o.logger, r.protocol)
+        : undefined
     let committed = false
     let release: (() => void) | undefined
     try {
@@ -125,7 +179,14 @@ export class InferenceRouter {
       const outcome = await routeRequest(
         this.#o,
         model,
-        { signal },
+        {
+          signal,
+          deadlineAt,
+          onDispatch: r.onDispatch,
+          onQueued:
+            progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
+          onSpawn: progress && ((human) => progress.say(`spawn: ${human}`)),
+        },
         async (worker, _attempt, trySignal) => {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
@@ -137,14 +198,16 @@ export class InferenceRouter {
             body,
             signal: trySignal,
             requestId,
+            deadlineAt,
             headersTimeoutMs: r.stream ? STREAM_HEADERS_TIMEOUT_MS : WHOLE_ANSWER_TIMEOUT_MS,
             commit: () => {
               committed = true
-              return to.commit(worker)
+              return progress?.target ?? to.commit(worker)
             },
             sendWhole: (status, contentType, buf) => {
               committed = true
-              to.sendWhole(status, contentType, buf, worker)
+              if (progress?.target) progress.endWith(buf)
+              else to.sendWhole(status, contentType, buf, worker)
             },
             onFirstToken: () => metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
             protocol: r.protocol,
@@ -160,17 +223,23 @@ export class InferenceRouter {
         to.destroy()
         return
       }
+      if (progress?.fail(toRbeeError(err))) return
       throw err
     } finally {
       release?.()
     }
   }
 
-  #hijack(reply: FastifyReply, worker: WorkerEntry, requestId: string, contentType?: string): RelayTarget {
+  #hijack(
+    reply: FastifyReply,
+    worker: WorkerEntry | undefined,
+    requestId: string,
+    contentType?: string,
+  ): RelayTarget {
     reply.hijack()
     const res = reply.raw
     // No Connection header: node:http keeps the connection or closes it as the client asked.
-    res.writeHead(200, streamHeaders(worker.id, requestId, contentType))
+    res.writeHead(200, streamHeaders(worker?.id, requestId, contentType))
     res.socket?.setNoDelay(true)
     return res
   }
@@ -178,7 +247,9 @@ export class InferenceRouter {
   /** The `infer` operation: tokens become the job's `token` events as they are generated. */
   async infer(op: OperationOf<'infer'>, ctx: JobContext): Promise<void> {
     const { metrics } = this.#o
-    const { operation: _op, model, prompt, hive_id: hiveId, ...sampling } = op
+    // The job's deadline (its `timeout`) reaches the worker as a header, like every other.
+    const { operation: _op, model, prompt, hive_id: hiveId, timeout: _t, ...sampling } = op
+    const { deadlineAt } = ctx
     const body = JSON.stringify({ prompt, ...sampling, request_id: ctx.id })
     const started = performance.now()
     let tokens = 0
@@ -190,6 +261,7 @@ export class InferenceRouter {
         model,
         {
           signal: ctx.signal,
+          deadlineAt,
           hiveId,
           onQueued: (position, depth) =>
             ctx.narrate(
@@ -215,6 +287,7 @@ export class InferenceRouter {
             signal: trySignal,
             requestId: ctx.id,
             headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
+            deadlineAt,
           })
           if (res.statusCode !== 200) throw await this.#o.proxy.failure(worker, res)
           const end = await relayInfer(res, {

@@ -1,6 +1,7 @@
 import {
   countMarks,
   errorMessage,
+  isDeadlineExceeded,
   openAiErrorBody,
   parseJson,
   RbeeError,
@@ -31,9 +32,12 @@ export interface RelayTarget {
   on(event: 'drain', listener: () => void): unknown
 }
 
-/** The head of a relayed stream, however it is written (fastify reply or fast lane). */
+/**
+ * The head of a relayed stream, however it is written (fastify reply or fast lane); without a
+ * worker when the stream opens before one is chosen (`X-Rbee-Progress`).
+ */
 export function streamHeaders(
-  workerId: string,
+  workerId: string | undefined,
   requestId: string,
   contentType = 'text/event-stream',
 ): Record<string, string> {
@@ -42,25 +46,27 @@ export function streamHeaders(
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
     'x-request-id': requestId,
-    'x-rbee-worker': workerId,
+    ...(workerId === undefined ? {} : { 'x-rbee-worker': workerId }),
   }
 }
 
 /** How a relayed stream ended. */
 export interface RelayOutcome {
-  outcome: 'ok' | 'error' | 'cancelled' | 'rejected'
+  outcome: 'ok' | 'error' | 'cancelled' | 'rejected' | 'deadline'
   tokens: number
   message?: string
 }
 
 const FRAME_END = '\n\n'
 const DONE_FRAME = 'data: [DONE]'
+/** How a stream's error frame starts (rbee's, in OpenAI's error shape). */
+const ERROR_FRAME = 'data: {"error":'
 const TOKEN_MARK = Buffer.from('"finish_reason":null')
 
 /**
- * Decides whether an OpenAI stream frame (before anything was sent) carries output. The role
- * chunk a chat stream opens with carries none: holding it back lets the request move to another
- * worker if this one fails before the first token.
+ * Decides whether an OpenAI stream frame (before anything was sent) carries output: text, a piece
+ * of a tool call, or the end. The role chunk a chat stream opens with carries none: holding it
+ * back lets the request move to another worker if this one fails before the first token.
  */
 function frameCommits(frame: string, worker: WorkerEntry): boolean {
   // The common cases without JSON parsing: a text or content delta that is not empty.
@@ -74,12 +80,20 @@ function frameCommits(frame: string, worker: WorkerEntry): boolean {
   if (data === '[DONE]') return true
   let chunk: {
     error?: { message?: string; code?: string }
-    choices?: Array<{ delta?: { content?: string }; text?: string; finish_reason?: string | null }>
+    choices?: Array<{
+      delta?: { content?: string; tool_calls?: unknown[] }
+      text?: string
+      finish_reason?: string | null
+    }>
   }
   try {
     chunk = parseJson(data) as typeof chunk
   } catch {
     return true
+  }
+  if (chunk.error?.code === 'RBEE_DEADLINE_EXCEEDED') {
+    // The worker ended the request at its deadline before any output: a 504, not a retry.
+    throw new RbeeError('RBEE_DEADLINE_EXCEEDED', chunk.error.message ?? 'deadline exceeded')
   }
   if (chunk.error) {
     throw new WorkerFailure(
@@ -94,7 +108,12 @@ function frameCommits(frame: string, worker: WorkerEntry): boolean {
   }
   const c = chunk.choices?.[0]
   if (!c) return true
-  return Boolean(c.delta?.content) || Boolean(c.text) || (c.finish_reason ?? null) !== null
+  return (
+    Boolean(c.delta?.content) ||
+    (c.delta?.tool_calls?.length ?? 0) > 0 ||
+    Boolean(c.text) ||
+    (c.finish_reason ?? null) !== null
+  )
 }
 
 function countTokens(buf: Buffer): number {
@@ -112,6 +131,8 @@ export interface OpenAiRelayOptions {
   signal: AbortSignal
   requestId: string
   headersTimeoutMs: number
+  /** The request's deadline (epoch milliseconds), passed on to the worker. */
+  deadlineAt?: number | undefined
   /** Called once, when the response turns into a stream: sends the head, returns where bytes go. */
   commit: () => RelayTarget
   /** A whole (non-SSE) answer, e.g. the worker's 4xx: send it as is. */
@@ -126,14 +147,14 @@ export interface OpenAiRelayOptions {
 function commits(frame: string, worker: WorkerEntry, protocol: StreamProtocol | undefined): boolean {
   if (protocol === undefined) return frameCommits(frame, worker)
   const kind = protocol.classify(frame)
-  if (typeof kind === 'object') {
-    throw new WorkerFailure(worker.id, `worker ${worker.id} failed before the first token: ${kind.error}`, {
-      retryable: true,
-      quarantine: false,
-      status: 502,
-    })
-  }
-  return kind === 'output'
+  if (kind === 'hold' || kind === 'output') return kind === 'output'
+  // The worker ended the request at its deadline before any output: a 504, not a retry.
+  if (kind.code === 'RBEE_DEADLINE_EXCEEDED') throw new RbeeError('RBEE_DEADLINE_EXCEEDED', kind.error)
+  throw new WorkerFailure(worker.id, `worker ${worker.id} failed before the first token: ${kind.error}`, {
+    retryable: true,
+    quarantine: false,
+    status: 502,
+  })
 }
 
 /**
@@ -159,6 +180,8 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
     let tokens = 0
     /** The stream's last bytes (64 or more when there are), to see how it ended. */
     let tail: Buffer | undefined
+    /** The piece before the last one (an error frame can be followed by the chunk framing alone). */
+    let before: Buffer | undefined
     /** Bytes go to `res.writeChunked` as the worker framed them. */
     let chunked = false
     let settled = false
@@ -167,7 +190,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
      * through leaves it open: it is closed first (its rest as newlines), so the client's HTTP
      * framing stays whole.
      */
-    const fail = (target: RelayTarget, why: string): RelayOutcome => {
+    const fail = (target: RelayTarget, why: string | RbeeError): RelayOutcome => {
       const owed = chunked ? control.owedChunkBytes() : 0
       if (owed > 0 && !target.destroyed)
         target.writeChunked!(Buffer.from(`${'\n'.repeat(owed - 2)}\r\n`, 'latin1'))
@@ -182,6 +205,11 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
     }
     const onAbort = (): void => {
       const reason: unknown = o.signal.reason
+      if (isDeadlineExceeded(reason)) {
+        // Past the deadline: a 504 before any output, a final error frame after.
+        settle(res ? fail(res, reason) : reason)
+        return
+      }
       if (reason instanceof WorkerFailure) {
         // The worker was lost (its hive went offline): before any output the request may move to
         // another worker; after, the client gets a clean error instead of a stalled stream.
@@ -216,6 +244,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         }
         if (res) {
           tokens += tokensIn(chunk)
+          before = tail
           tail = tail === undefined || chunk.length >= 64 ? chunk : Buffer.concat([tail.subarray(-64), chunk])
           return chunked ? res.writeChunked!(chunk) : res.write(chunk)
         }
@@ -276,6 +305,15 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         }
         const last = tail!.subarray(-64).toString('latin1')
         if (!(p?.endMarks ?? [DONE_FRAME]).some((m) => last.includes(m))) {
+          const lastBytes = before === undefined ? tail! : Buffer.concat([before, tail!])
+          const ended = p ? p.endedWithError(lastBytes.toString('utf8')) : endedWithError(lastBytes)
+          if (ended !== undefined) {
+            // The worker ended the stream with its own error frame (its deadline, say): that
+            // frame is the client's last word.
+            res.end()
+            settle({ outcome: ended === 'RBEE_DEADLINE_EXCEEDED' ? 'deadline' : 'error', tokens })
+            return
+          }
           settle(fail(res, p ? 'stream ended before its last event' : 'stream ended without [DONE]'))
           return
         }
@@ -293,32 +331,56 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
       o.worker,
       o.path,
       o.body,
-      { signal: o.signal, requestId: o.requestId, headersTimeoutMs: o.headersTimeoutMs },
+      {
+        signal: o.signal,
+        requestId: o.requestId,
+        headersTimeoutMs: o.headersTimeoutMs,
+        deadlineAt: o.deadlineAt,
+      },
       sink,
     )
   })
 }
 
+/**
+ * Ends a stream with an error frame: the worker's failure (`why` as text), or the error given
+ * (a deadline that passed).
+ */
 function endWithError(
   res: RelayTarget,
   worker: WorkerEntry,
   tokens: number,
-  why: string,
+  why: string | RbeeError,
   protocol: StreamProtocol | undefined,
 ): RelayOutcome {
-  const message = `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`
-  const e = new RbeeError('RBEE_WORKER_FAILED', message)
+  const error =
+    typeof why === 'string'
+      ? new RbeeError(
+          'RBEE_WORKER_FAILED',
+          `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`,
+        )
+      : new RbeeError(why.code, `${why.message} (after ${tokens} tokens)`)
   if (!res.destroyed)
-    res.end(protocol ? protocol.errorFrame(e) : `data: ${JSON.stringify(openAiErrorBody(e))}\n\n`)
-  return { outcome: 'error', tokens, message }
+    res.end(protocol ? protocol.errorFrame(error) : `data: ${JSON.stringify(openAiErrorBody(error))}\n\n`)
+  return { outcome: isDeadlineExceeded(error) ? 'deadline' : 'error', tokens, message: error.message }
 }
 
-/** The output tokens a whole answer of another API reports, 0 if it is not JSON. */
-function wholeTokens(buf: Buffer, protocol: StreamProtocol): number {
+/**
+ * The code of the error frame a stream's bytes end with, if they end with one (`tail`: the last
+ * pieces the worker sent; an error frame is written at once, and passed-through chunk framing may
+ * follow it).
+ */
+function endedWithError(tail: Buffer): string | undefined {
+  const text = tail.toString('utf8')
+  const start = text.lastIndexOf(ERROR_FRAME)
+  if (start < 0) return undefined
+  const end = text.indexOf('\n\n', start)
+  if (end < 0 || !/^[\s0-9a-fA-F]*$/.test(text.slice(end))) return undefined
   try {
-    return protocol.wholeTokens(parseJson(buf.toString('utf8')))
+    const body = parseJson(text.slice(start + 'data: '.length, end)) as { error?: { code?: unknown } }
+    return typeof body.error?.code === 'string' ? body.error.code : 'RBEE_WORKER_FAILED'
   } catch {
-    return 0
+    return undefined
   }
 }
 
@@ -328,6 +390,15 @@ function completionTokens(buf: Buffer): number {
     const n = (parseJson(buf.toString('utf8')) as { usage?: { completion_tokens?: unknown } }).usage
       ?.completion_tokens
     return typeof n === 'number' ? n : 0
+  } catch {
+    return 0
+  }
+}
+
+/** The output tokens a whole answer of another API reports, 0 if it is not JSON. */
+function wholeTokens(buf: Buffer, protocol: StreamProtocol): number {
+  try {
+    return protocol.wholeTokens(parseJson(buf.toString('utf8')))
   } catch {
     return 0
   }

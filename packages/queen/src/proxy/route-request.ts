@@ -3,6 +3,7 @@ import type { QueenMetrics } from '../metrics.js'
 import type { Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { AcquireOptions, Scheduler } from '../scheduler/scheduler.js'
+import { requestDeadlineSignal } from './request-deadline.js'
 import { WorkerFailure } from './worker-proxy.js'
 
 export interface RouteDeps {
@@ -28,7 +29,9 @@ export interface RouteOptions extends AcquireOptions {
  * Runs a request on a worker chosen by the scheduler, holding the slot for as long as `run`
  * runs. If the worker fails before anything reached the client (`committed()` still false) the
  * request moves to another worker (or a fresh spawn), up to `maxAttempts` tries; once something
- * has been sent, the failure is the caller's to report.
+ * has been sent, the failure is the caller's to report. With `deadlineAt`, waiting for a slot ends
+ * there, and `run`'s signal aborts with `RBEE_DEADLINE_EXCEEDED` shortly after it (the worker,
+ * told the deadline, ends the request itself first; this catches one that does not).
  */
 export async function routeRequest<T>(
   deps: RouteDeps,
@@ -38,34 +41,41 @@ export async function routeRequest<T>(
   committed: () => boolean,
 ): Promise<T> {
   const maxAttempts = deps.maxAttempts ?? 3
-  for (let attempt = 1; ; attempt++) {
-    const lease = await deps.scheduler.acquire(model, options)
-    const worker = lease.worker
-    options.onDispatch?.(worker, attempt)
-    const lost = workerLostSignal(deps.registry, worker, options.signal)
-    try {
-      return await run(worker, attempt, lost.signal)
-    } catch (thrown) {
-      // The worker left routing (its hive went offline, or it exited) while this request ran on
-      // it: that is the failure, whatever error the aborted connection produced.
-      const err = lost.signal.aborted && !options.signal.aborted ? lost.signal.reason : thrown
-      lease.release()
-      if (options.signal.aborted || committed() || !(err instanceof WorkerFailure) || !err.retryable)
-        throw err
-      if (err.quarantine) deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
-      deps.metrics.retries.inc({ reason: err.quarantine ? 'worker_failed' : 'worker_busy' })
-      deps.logger.warn(
-        { worker_id: worker.id, model, attempt, err: errorMessage(err) },
-        'retrying on another worker',
-      )
-      if (attempt >= maxAttempts) throw err
-      options.onRetry?.(err, worker, attempt)
-      // A busy worker (someone else is using it directly) gets a moment before the next try.
-      if (!err.quarantine) await delay(50 * attempt, options.signal)
-    } finally {
-      lost.dispose()
-      lease.release()
+  const outer = requestDeadlineSignal(options.signal, options.deadlineAt)
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const lease = await deps.scheduler.acquire(model, options)
+      const worker = lease.worker
+      options.onDispatch?.(worker, attempt)
+      const lost = workerLostSignal(deps.registry, worker, outer.signal)
+      try {
+        return await run(worker, attempt, lost.signal)
+      } catch (thrown) {
+        // The worker left routing (its hive went offline, or it exited) while this request ran on
+        // it: that is the failure, whatever error the aborted connection produced.
+        const err = lost.signal.aborted && !outer.signal.aborted ? lost.signal.reason : thrown
+        lease.release()
+        // Past the deadline, that is the error, whatever the aborted connection made of it.
+        if (outer.signal.aborted && !options.signal.aborted) throw outer.signal.reason
+        if (options.signal.aborted || committed() || !(err instanceof WorkerFailure) || !err.retryable)
+          throw err
+        if (err.quarantine) deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
+        deps.metrics.retries.inc({ reason: err.quarantine ? 'worker_failed' : 'worker_busy' })
+        deps.logger.warn(
+          { worker_id: worker.id, model, attempt, err: errorMessage(err) },
+          'retrying on another worker',
+        )
+        if (attempt >= maxAttempts) throw err
+        options.onRetry?.(err, worker, attempt)
+        // A busy worker (someone else is using it directly) gets a moment before the next try.
+        if (!err.quarantine) await delay(50 * attempt, outer.signal)
+      } finally {
+        lost.dispose()
+        lease.release()
+      }
     }
+  } finally {
+    outer.clear()
   }
 }
 

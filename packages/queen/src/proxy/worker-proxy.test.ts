@@ -160,6 +160,22 @@ test('a connection paused for a full client as its answer ended is read again wh
   assert.equal(p.connections(), 1, 'the same connection carried the second request')
 })
 
+/** Relays one OpenAI request whose answer is a stream, into `target`. */
+function relayStream(proxy: WorkerProxy, worker: WorkerEntry, path: string, target: RelayTarget) {
+  return relayOpenAi({
+    proxy,
+    worker,
+    path,
+    body: '{}',
+    signal: new AbortController().signal,
+    requestId: 'r-1',
+    headersTimeoutMs: 5000,
+    commit: () => target,
+    sendWhole: () => assert.fail('not a whole answer'),
+    onFirstToken: () => {},
+  })
+}
+
 test('relayed in its own chunks, an answer cut inside a chunk still ends in whole chunks and an error frame', async (t) => {
   const token = (text: string) => `data: {"choices":[{"text":"${text}","finish_reason":null}]}\n\n`
   const chunk = (data: string) => `${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`
@@ -191,18 +207,7 @@ test('relayed in its own chunks, an answer cut inside a chunk still ends in whol
     destroyed: false,
     on: () => target,
   }
-  const outcome = await relayOpenAi({
-    proxy,
-    worker: p.worker,
-    path: '/v1/completions',
-    body: '{}',
-    signal: new AbortController().signal,
-    requestId: 'r-1',
-    headersTimeoutMs: 5000,
-    commit: () => target,
-    sendWhole: () => assert.fail('not a whole answer'),
-    onFirstToken: () => {},
-  })
+  const outcome = await relayStream(proxy, p.worker, '/v1/completions', target)
   assert.equal(outcome.outcome, 'error')
   assert.equal(outcome.tokens, 2)
   // Read the client's bytes back as chunked coding: every chunk whole, the error frame last.
@@ -221,4 +226,53 @@ test('relayed in its own chunks, an answer cut inside a chunk still ends in whol
   assert.equal(frames[1], token('b'))
   assert.equal(frames[2], `data: {"cho${'\n'.repeat(0x40 - 11)}`, 'the cut chunk closed with newlines')
   assert.match(frames[3]!, /^data: \{"error".*failed mid-stream after 2 tokens/)
+})
+
+test('a chat stream whose output is a tool call is passed on from the call’s first piece, not held to its end', {
+  timeout: 5000,
+}, async (t) => {
+  const frame = (delta: object, finish: string | null = null) =>
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+  const chunk = (data: string) => `${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`
+  const rest = deferred<void>()
+  const p = await peer(t, (socket) => {
+    socket.write(
+      'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n' +
+        chunk(frame({ role: 'assistant', content: '' })) +
+        chunk(
+          frame({
+            tool_calls: [
+              { index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } },
+            ],
+          }),
+        ),
+    )
+    // The rest of the call comes only once the first piece has reached the client.
+    void rest.promise.then(() =>
+      socket.end(
+        chunk(frame({ tool_calls: [{ index: 0, function: { arguments: '{}' } }] })) +
+          chunk(frame({}, 'tool_calls')) +
+          chunk('data: [DONE]\n\n') +
+          '0\r\n\r\n',
+      ),
+    )
+  })
+  const proxy = new WorkerProxy()
+  t.after(() => proxy.close())
+  let wire = ''
+  const target: RelayTarget = {
+    write: (c) => {
+      wire += c.toString()
+      if (wire.includes('call_1')) rest.resolve()
+      return true
+    },
+    end: () => {},
+    destroy: () => {},
+    destroyed: false,
+    on: () => target,
+  }
+  const outcome = await relayStream(proxy, p.worker, '/v1/chat/completions', target)
+  assert.equal(outcome.outcome, 'ok')
+  assert.match(wire, /"arguments":"\{\}"/)
+  assert.equal(outcome.tokens, 2, 'the two pieces of the call')
 })

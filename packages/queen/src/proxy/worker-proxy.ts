@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import { errorFromResponse } from '@rbee/client'
-import { errorMessage, parseJson, RbeeError } from '@rbee/common'
-import { type WorkerInfo, WorkerInfoSchema } from '@rbee/contracts'
+import { errorMessage, parseJson, RbeeError, timeoutHeaderValue } from '@rbee/common'
+import { REQUEST_TIMEOUT_HEADER, type WorkerInfo, WorkerInfoSchema } from '@rbee/contracts'
 import { Agent, type Dispatcher } from 'undici'
 import { z } from 'zod'
 import type { WorkerEntry } from '../registry/worker-entry.js'
@@ -88,14 +88,14 @@ export class WorkerProxy {
     worker: WorkerEntry,
     path: string,
     body: string,
-    options: { signal: AbortSignal; requestId?: string; headersTimeoutMs: number },
+    options: WorkerRequestOptions,
   ): Promise<Dispatcher.ResponseData> {
     try {
       return await this.#agent.request({
         origin: worker.url,
         path,
         method: 'POST',
-        headers: this.#headers(options.requestId),
+        headers: this.#headers(options.requestId, options.deadlineAt),
         body,
         signal: options.signal,
         headersTimeout: options.headersTimeoutMs,
@@ -128,7 +128,7 @@ export class WorkerProxy {
     worker: WorkerEntry,
     path: string,
     body: string,
-    options: { signal: AbortSignal; requestId?: string; headersTimeoutMs: number },
+    options: WorkerRequestOptions,
     sink: StreamSink,
   ): StreamControl {
     const { signal } = options
@@ -137,6 +137,10 @@ export class WorkerProxy {
       options.requestId && SAFE_REQUEST_ID.test(options.requestId)
         ? `x-request-id: ${options.requestId}\r\n`
         : ''
+    }${
+      options.deadlineAt === undefined
+        ? ''
+        : `${REQUEST_TIMEOUT_HEADER}: ${timeoutHeaderValue(options.deadlineAt)}\r\n`
     }content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
     let socket: Socket
     let done = false
@@ -265,8 +269,13 @@ export class WorkerProxy {
   }
 
   /** Headers of a request to a worker (the fixed part is built once, in the constructor). */
-  #headers(requestId: string | undefined): Record<string, string> {
-    return requestId ? { ...this.#baseHeaders, 'x-request-id': requestId } : this.#baseHeaders
+  #headers(requestId: string | undefined, deadlineAt: number | undefined): Record<string, string> {
+    if (!requestId && deadlineAt === undefined) return this.#baseHeaders
+    return {
+      ...this.#baseHeaders,
+      ...(requestId ? { 'x-request-id': requestId } : {}),
+      ...(deadlineAt === undefined ? {} : { [REQUEST_TIMEOUT_HEADER]: timeoutHeaderValue(deadlineAt) }),
+    }
   }
 
   /** Closes every pooled connection. */
@@ -274,6 +283,18 @@ export class WorkerProxy {
     this.#sockets.close()
     await this.#agent.destroy()
   }
+}
+
+/** How one request goes to a worker. */
+export interface WorkerRequestOptions {
+  signal: AbortSignal
+  requestId?: string | undefined
+  headersTimeoutMs: number
+  /**
+   * The request's deadline (epoch milliseconds): the worker is told what is left of it in
+   * `X-Request-Timeout` and stops generating there.
+   */
+  deadlineAt?: number | undefined
 }
 
 /** What the receiver of a streamed answer can ask of it. */
@@ -306,7 +327,8 @@ export function failureFrom(
   text: string,
 ): RbeeError {
   const e = errorFromResponse(statusCode, headers, text, `worker ${worker.id}`)
-  if (statusCode < 500) return e
+  // The worker ended the request at its deadline: not a worker failure, and nothing to retry.
+  if (statusCode < 500 || e.code === 'RBEE_DEADLINE_EXCEEDED') return e
   const transient = e.code === 'RBEE_BUSY' || e.code === 'RBEE_NOT_READY' || e.code === 'RBEE_DRAINING'
   return new WorkerFailure(worker.id, `worker ${worker.id} answered ${statusCode}: ${e.message}`, {
     retryable: true,

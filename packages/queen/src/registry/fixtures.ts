@@ -1,6 +1,13 @@
 // Synthetic wire values for registry and scheduler tests (and the decision benchmark). Not
 // exported from the package entry point.
-import type { Device, HiveStreamEvent, ModelEntry, ProcessStats, WorkerInfo } from '@rbee/contracts'
+import {
+  type Device,
+  type HiveStreamEvent,
+  type ModelEntry,
+  type ProcessStats,
+  RBEE_PROTOCOL,
+  type WorkerInfo,
+} from '@rbee/contracts'
 
 export const T0 = Date.parse('2026-11-27T10:00:00.000Z')
 
@@ -13,6 +20,7 @@ export function info(id: string, over: Partial<WorkerInfo> = {}): WorkerInfo {
     status: 'ready',
     implementation: 'llm-worker-rbee',
     version: '0.1.0',
+    protocol: RBEE_PROTOCOL,
     host: '127.0.0.1',
     hive_id: 'h1',
     slots_total: 4,
@@ -81,6 +89,7 @@ export function telemetry(
       operational_status: 'running',
       health_status: 'healthy',
       version: '0.1.0',
+      protocol: RBEE_PROTOCOL,
       devices: options.devices ?? [device(32000)],
     },
     timestamp: new Date(options.at ?? T0).toISOString(),

@@ -4,7 +4,9 @@ import {
   type HiveRecord,
   type HiveStreamEvent,
   type ModelEntry,
+  type PeerVersion,
   type ProcessStats,
+  protocolMismatch,
   type WorkerHeartbeat,
   type WorkerInfo,
   type WorkerStatus,
@@ -29,6 +31,10 @@ export interface HiveEntry {
   catalog: ModelEntry[] | null
   catalogAtMs: number
   workers: Set<WorkerEntry>
+  /** Release and protocol the hive last reported (registration or telemetry). */
+  version: PeerVersion | null
+  /** Why the hive cannot be used (another protocol); its events are ignored while set. */
+  incompatible: string | null
 }
 
 /** What changed, for the scheduler (dispatch queued requests) and the fleet stream. */
@@ -176,6 +182,8 @@ export class Registry {
       catalog: null,
       catalogAtMs: 0,
       workers: new Set(),
+      version: null,
+      incompatible: null,
     }
     this.#hives.set(id, hive)
     // Workers that heartbeated before their hive was known now belong to it (a rare event, so
@@ -217,10 +225,38 @@ export class Registry {
     this.#hives.delete(id)
   }
 
+  /**
+   * Records the release and protocol a hive reports. A hive of another protocol is taken offline
+   * and kept so (its events ignored, `error` naming both releases) until it reports a compatible
+   * one; returns why it cannot be used, or undefined.
+   */
+  hiveVersion(id: string, version: PeerVersion): string | undefined {
+    const hive = this.#hives.get(id)
+    if (!hive) return undefined
+    const changed = hive.version?.version !== version.version || hive.version.protocol !== version.protocol
+    hive.version = { version: version.version, protocol: version.protocol }
+    const mismatch = protocolMismatch(`hive ${id}`, version, 'this queen')
+    if (changed) {
+      this.#log[mismatch ? 'error' : 'info'](
+        { hive_id: id, version: version.version, protocol: version.protocol },
+        mismatch ? 'hive of an incompatible protocol refused' : 'hive version',
+      )
+    }
+    hive.incompatible = mismatch ?? null
+    if (mismatch) {
+      hive.error = mismatch
+      this.#setOffline(hive, mismatch)
+    }
+    return mismatch
+  }
+
   /** Applies one event from a hive's stream. Events of unknown hives are ignored. */
   hiveEvent(ev: HiveStreamEvent): void {
     const hive = this.#hives.get(ev.hive_id)
     if (!hive) return
+    if (ev.type === 'telemetry') this.hiveVersion(hive.id, ev.hive_info)
+    // A hive of another protocol is never used, whatever it says.
+    if (hive.incompatible) return
     const now = this.#now()
     hive.lastEventMs = now
     hive.error = null
@@ -535,6 +571,14 @@ export class Registry {
     this.#refresh(w)
   }
 
+  /**
+   * Sets how long a worker may stay idle before the queen stops it (an Ollama request's
+   * `keep_alive`): `Infinity` keeps it, 0 stops it once idle, `null` goes back to its model's TTL.
+   */
+  setKeepAlive(w: WorkerEntry, ms: number | null): void {
+    w.keepAliveMs = ms
+  }
+
   /** Marks a worker as being stopped by the queen (not routable), or undoes it. */
   setStopping(w: WorkerEntry, stopping: boolean): void {
     w.stopping = stopping
@@ -585,7 +629,10 @@ export class Registry {
       last_seen: h.lastEventMs === null ? null : new Date(h.lastEventMs).toISOString(),
       devices: h.devices,
       workers: h.workers.size,
-      error: h.error,
+      error: h.incompatible ?? h.error,
+      version: h.version?.version ?? null,
+      protocol: h.version?.protocol ?? null,
+      compatible: h.incompatible === null,
     }
   }
 }

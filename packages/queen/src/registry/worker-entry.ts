@@ -33,6 +33,11 @@ export class WorkerEntry {
   lastUsedMs: number
   /** Not routable before this time (a connection failure was just seen). */
   quarantinedUntilMs = 0
+  /**
+   * Idle time before the queen stops it, set by an Ollama request's `keep_alive` (`Infinity`:
+   * never, 0: once idle); null: its model's idle TTL.
+   */
+  keepAliveMs: number | null = null
   /** The queen asked its hive to stop it (idle TTL). */
   stopping = false
   routable = false

@@ -24,12 +24,31 @@ export class IdleReaper {
     this.#o = options
   }
 
+  /**
+   * How long `w` may stay idle: its `keep_alive` when an Ollama request set one, else its model's
+   * TTL; `Infinity` when it is never stopped.
+   */
+  idleLimitMs(w: WorkerEntry): number {
+    if (w.keepAliveMs !== null) return w.keepAliveMs
+    const ttl = this.#o.ttlMs(w.model)
+    return ttl > 0 ? ttl : Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * When the queen will stop `w` if no request comes (ms since epoch): its idle limit after its
+   * last use, or from now while it is busy; `Infinity` when never, or when no hive runs it.
+   */
+  expiresAtMs(w: WorkerEntry): number {
+    if (w.hiveId === null) return Number.POSITIVE_INFINITY
+    const now = (this.#o.now ?? Date.now)()
+    return (w.inflight > 0 ? now : w.lastUsedMs) + this.idleLimitMs(w)
+  }
+
   sweep(): void {
     const now = (this.#o.now ?? Date.now)()
     const due: WorkerEntry[] = []
     for (const w of this.#o.registry.idleWorkers()) {
-      const ttl = this.#o.ttlMs(w.model)
-      if (ttl > 0 && w.hiveId !== null && now - w.lastUsedMs >= ttl) due.push(w)
+      if (w.hiveId !== null && now - w.lastUsedMs >= this.idleLimitMs(w)) due.push(w)
     }
     for (const w of due) {
       this.#o.registry.setStopping(w, true)

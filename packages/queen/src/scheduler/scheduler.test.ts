@@ -62,6 +62,32 @@ describe('scheduler', () => {
     assert.ok(spawnNotes.includes('loading'))
   })
 
+  test('a request with a deadline waits until then, not the queue timeout, and its 504 says what it waited for', async () => {
+    const { registry, scheduler } = setup({ queueTimeoutMs: 20 })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const busy = await scheduler.acquire('tiny')
+    const t0 = Date.now()
+    await assert.rejects(scheduler.acquire('tiny', { deadlineAt: t0 + 120 }), (e: unknown) => {
+      assert.ok(e instanceof RbeeError)
+      assert.equal(e.code, 'RBEE_DEADLINE_EXCEEDED')
+      assert.equal(e.status, 504)
+      assert.match(e.message, /in the queue for tiny \(position 1 of 1\): no slot became free/)
+      return true
+    })
+    assert.ok(Date.now() - t0 >= 115, `failed after ${Date.now() - t0} ms`)
+    assert.equal(scheduler.queueDepth('tiny'), 0)
+    busy.release()
+    await assert.rejects(scheduler.acquire('tiny', { deadlineAt: Date.now() - 1 }), /no time was left/)
+
+    // Waiting for a spawn that takes longer: the request gives up, the spawn goes on.
+    const slow = setup({ spawn: () => new Promise((r) => setTimeout(r, 200)) })
+    await assert.rejects(
+      slow.scheduler.acquire('tiny', { deadlineAt: Date.now() + 30 }),
+      /deadline exceeded: waited [\d.]+ s for a worker of tiny to start/,
+    )
+    assert.deepEqual(slow.scheduler.spawning, new Set(['tiny']))
+  })
+
   test('requests wait in order, see their queue position, and a full queue answers 429', async () => {
     const { registry, scheduler } = setup({ queueSize: 2 })
     registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
@@ -203,5 +229,37 @@ describe('idle reaper', () => {
     assert.deepEqual(stopped, ['b'])
     assert.equal(registry.pick('big'), undefined, 'a worker being stopped is not routable')
     assert.equal(registry.pick('tiny')?.id, 't')
+  })
+
+  test("an Ollama keep_alive replaces its worker's TTL: forever, at once, or back to the model's", () => {
+    let now = T0
+    const registry = new Registry({ now: () => now })
+    registry.upsertHive('h1', 'http://h1', 'config')
+    const workers = ['k', 'z', 'd'].map((id, i) => info(id, { model_id: 'big', port: 40000 + i }))
+    registry.hiveEvent(telemetry('h1', workers))
+    const stopped: string[] = []
+    const reaper = new IdleReaper({
+      registry,
+      ttlMs: () => 60_000,
+      stop: async (w) => {
+        stopped.push(w.id)
+      },
+      logger: silentLogger(),
+      now: () => now,
+    })
+    const [k, z, d] = ['k', 'z', 'd'].map((id) => registry.worker(id)!)
+    registry.setKeepAlive(k!, Number.POSITIVE_INFINITY)
+    registry.setKeepAlive(z!, 0)
+    registry.setKeepAlive(d!, 5000)
+    registry.setKeepAlive(d!, null)
+    assert.deepEqual(
+      [k, z, d].map((w) => reaper.expiresAtMs(w!)),
+      [Number.POSITIVE_INFINITY, T0, T0 + 60_000],
+    )
+    reaper.sweep()
+    assert.deepEqual(stopped, ['z'], 'keep_alive 0 stops the worker once it is idle')
+    now += 10 * 60_000
+    reaper.sweep()
+    assert.deepEqual(stopped, ['z', 'd'], 'a negative keep_alive keeps its worker for ever')
   })
 })

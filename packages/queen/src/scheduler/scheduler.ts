@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, RbeeError } from '@rbee/common'
+import { deadlineExceeded, errorMessage, formatSeconds, type Logger, RbeeError } from '@rbee/common'
 import type { Registry, RegistryEvent } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { Spawner } from './spawner.js'
@@ -13,6 +13,11 @@ export interface AcquireOptions {
   /** Only this hive's workers (and spawns there). */
   hiveId?: string | undefined
   signal?: AbortSignal | undefined
+  /**
+   * The request's deadline (epoch milliseconds): it waits for a slot (and a spawn) until then,
+   * instead of the queen's `queueTimeoutMs`, and then fails with `RBEE_DEADLINE_EXCEEDED`.
+   */
+  deadlineAt?: number | undefined
   /** Told the request's place in the model's queue (1 = next), each time it changes. */
   onQueued?: (position: number, depth: number) => void
   /** Progress of a spawn this request is waiting for. */
@@ -25,7 +30,7 @@ export interface SchedulerOptions {
   logger: Logger
   /** Requests that may wait per model. @default 64 */
   queueSize?: number
-  /** Longest a request waits for a slot. @default 60_000 */
+  /** Longest a request without a deadline of its own waits for a slot. @default 60_000 */
   queueTimeoutMs?: number
 }
 
@@ -93,14 +98,20 @@ export class Scheduler {
   /**
    * Resolves with a slot on a worker serving `model`.
    * @throws RbeeError `RBEE_QUEUE_FULL` (429) when the model's queue is full, `RBEE_QUEUE_TIMEOUT`
-   * (503) after waiting too long, the spawn's error when no worker could be started, or the
-   * signal's reason when aborted.
+   * (503) after waiting too long, `RBEE_DEADLINE_EXCEEDED` (504) when the request's deadline
+   * passes first, the spawn's error when no worker could be started, or the signal's reason when
+   * aborted.
    */
   acquire(model: string, options: AcquireOptions = {}): Promise<Lease> {
     if (this.#ac.signal.aborted) {
       return Promise.reject(new RbeeError('RBEE_DRAINING', 'queen is shutting down', { retryAfterS: 1 }))
     }
     if (options.signal?.aborted) return Promise.reject(options.signal.reason)
+    const { deadlineAt } = options
+    const queuedAt = Date.now()
+    if (deadlineAt !== undefined && deadlineAt <= queuedAt) {
+      return Promise.reject(deadlineExceeded(`no time was left to find a slot for ${model}`))
+    }
     const queue = this.#queues.get(model)
     if (!queue || queue.length === 0) {
       const w = this.#o.registry.pick(model, options.hiveId)
@@ -119,16 +130,23 @@ export class Scheduler {
       )
     }
     return new Promise<Lease>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#drop(waiter)
-        reject(
-          new RbeeError(
-            'RBEE_QUEUE_TIMEOUT',
-            `no slot for ${model} became free within ${this.#o.queueTimeoutMs} ms`,
-            { retryAfterS: 5 },
-          ),
-        )
-      }, this.#o.queueTimeoutMs)
+      const timer = setTimeout(
+        () => {
+          // What it waited for, read before it leaves the queue.
+          const why = deadlineAt === undefined ? undefined : this.#waitedFor(waiter, queuedAt)
+          this.#drop(waiter)
+          reject(
+            why !== undefined
+              ? deadlineExceeded(why)
+              : new RbeeError(
+                  'RBEE_QUEUE_TIMEOUT',
+                  `no slot for ${model} became free within ${this.#o.queueTimeoutMs} ms`,
+                  { retryAfterS: 5 },
+                ),
+          )
+        },
+        deadlineAt === undefined ? this.#o.queueTimeoutMs : deadlineAt - queuedAt,
+      )
       const onAbort = (): void => {
         this.#drop(waiter)
         reject(options.signal?.reason)
@@ -156,6 +174,16 @@ export class Scheduler {
       this.#notifyPositions(q)
       this.#ensureWorker(model, options.hiveId)
     })
+  }
+
+  /** What a waiter whose deadline passed was waiting for, for its error. */
+  #waitedFor(waiter: Waiter, since: number): string {
+    const waited = formatSeconds(Date.now() - since)
+    if (this.#spawning.has(spawnKey(waiter.model, waiter.hiveId))) {
+      return `waited ${waited} for a worker of ${waiter.model} to start (the spawn goes on for later requests)`
+    }
+    const depth = this.queueDepth(waiter.model)
+    return `waited ${waited} in the queue for ${waiter.model} (position ${waiter.position} of ${depth}): no slot became free`
   }
 
   #lease(w: WorkerEntry): Lease {

@@ -40,6 +40,19 @@ const chat = (extra: Record<string, unknown>) => ({
   messages: [{ role: 'user', content: 'hi' }],
   ...extra,
 })
+/**
+ * The smallest valid body of an OpenAI route, with `extra` on top: the routes refuse fields that
+ * are not theirs, so a body made for another route would be refused for that instead.
+ */
+const bodyFor = (path: string, extra: Record<string, unknown>) => ({
+  model: 'tiny',
+  ...(path === '/v1/chat/completions'
+    ? { messages: [{ role: 'user', content: 'hi' }] }
+    : path === '/v1/completions'
+      ? { prompt: 'hi' }
+      : { input: 'hi' }),
+  ...extra,
+})
 
 /** Bad input for every public endpoint of queen, hive and worker. */
 function badCases(hiveId: string): BadCase[] {
@@ -91,7 +104,7 @@ function badCases(hiveId: string): BadCase[] {
         target: 'queen',
         name: 'unknown model',
         path,
-        body: { ...chat({}), model: 'no-such-model', prompt: 'hi', input: 'hi' },
+        body: bodyFor(path, { model: 'no-such-model' }),
         status: [404],
         says: /no-such-model/,
       },
@@ -101,7 +114,7 @@ function badCases(hiveId: string): BadCase[] {
         target: 'queen',
         name: `path trick in model ${JSON.stringify(model)}`,
         path,
-        body: { ...chat({}), model, prompt: 'hi', input: 'hi' },
+        body: bodyFor(path, { model }),
         status: [400, 404],
         says: /model/,
       })
@@ -113,7 +126,7 @@ function badCases(hiveId: string): BadCase[] {
         target: 'queen',
         name: `absurd max_tokens ${JSON.stringify(max_tokens)}`,
         path,
-        body: { ...chat({ max_tokens }), prompt: 'hi' },
+        body: bodyFor(path, { max_tokens }),
         says: /max_tokens/,
       })
     }
@@ -122,14 +135,14 @@ function badCases(hiveId: string): BadCase[] {
         target: 'queen',
         name: 'temperature 99',
         path,
-        body: { ...chat({ temperature: 99 }), prompt: 'hi' },
+        body: bodyFor(path, { temperature: 99 }),
         says: /temperature/,
       },
       {
         target: 'queen',
         name: 'stream "yes"',
         path,
-        body: { ...chat({ stream: 'yes' }), prompt: 'hi' },
+        body: bodyFor(path, { stream: 'yes' }),
         says: /stream/,
       },
     )

@@ -3,9 +3,10 @@ import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { type Logger, RbeeError } from '@rbee/common'
-import type { Backend, ChatMessage, StopReason } from '@rbee/contracts'
+import type { Backend, StopReason } from '@rbee/contracts'
 import {
   type ChatHistoryItem,
+  type ChatModelFunctions,
   type ChatWrapper,
   getLlama,
   type Llama,
@@ -14,27 +15,36 @@ import {
   LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
+  type LlamaGrammar,
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
   type Token,
 } from 'node-llama-cpp'
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
+import { patchJsonGrammar } from '../llama-patch/json-grammar-patch.js'
 import { gatedGeneratingFirst, observed } from './batch-priority.js'
+import { chatHistoryBytes, toChatHistory } from './chat-history.js'
 import { visibleDevicesEnv } from './device-selection.js'
 import type {
+  EmbedOptions,
   Engine,
   EngineStatus,
+  GeneratedToolCall,
   GenerationInput,
   GenerationRequest,
   GenerationResult,
+  RankResult,
   ResolvedSampling,
 } from './engine.js'
+import { jsonSchemaGrammar } from './json-grammar.js'
 import { OutputQueue, overlapsOutput } from './output-queue.js'
 import { type TokenizeFn, tokenizeInPieces } from './piecewise-tokenizer.js'
 import { maxTokenBytes, PromptBudget } from './prompt-budget.js'
+import { Ranker } from './ranker.js'
 import { SlotPool } from './slot-pool.js'
 import { TokenMemo } from './token-memo.js'
+import { callSyntaxTokens, planTools, ToolCallStream, type ToolPlan } from './tool-calls.js'
 import { plannedBatches, runWarmup, shouldWarmUp, type WarmupMode, warmupPlan } from './warm-up.js'
 
 export interface LlamaEngineOptions {
@@ -145,30 +155,6 @@ function stopSequenceOf(trigger: readonly unknown[] | undefined, stop: readonly 
   return stop.find((s) => s === text) ?? stop.find((s) => text.includes(s)) ?? (text || null)
 }
 
-function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = []
-  for (const m of messages) {
-    const text =
-      typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join('')
-    if (m.role === 'system' || m.role === 'developer') history.push({ type: 'system', text })
-    else if (m.role === 'assistant') history.push({ type: 'model', response: [text] })
-    else history.push({ type: 'user', text })
-  }
-  // An empty model turn at the end asks for a new answer (a non-empty one is continued).
-  if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] })
-  return history
-}
-
-/** The text of the chat history (as `toHistory` builds it: plain strings), in UTF-8 bytes. */
-function historyBytes(history: ChatHistoryItem[]): number {
-  let bytes = 0
-  for (const item of history) {
-    const texts = item.type === 'model' ? item.response : [item.text]
-    for (const t of texts) if (typeof t === 'string') bytes += Buffer.byteLength(t)
-  }
-  return bytes
-}
-
 /**
  * Whether LlamaCompletion puts a BOS token before a text prompt, and so tokenizes the text with
  * `trimLeadingSpace` (node-llama-cpp's `resolveBeginningTokenToPrepend`, which it does not export).
@@ -188,8 +174,14 @@ function completionPrependsBos(model: LlamaModel): boolean {
 /** A prompt checked against the context and tokenized before a slot is taken. */
 type PreparedPrompt = { promptTokens: number; release: () => void } & (
   | { kind: 'completion'; tokens: Token[] }
-  | { kind: 'chat'; history: ChatHistoryItem[] }
+  | { kind: 'chat'; history: ChatHistoryItem[]; tools: ToolPlan; grammar: LlamaGrammar | undefined }
 )
+
+/** How many tool calls, and generated tokens, a chat with tools may have. */
+interface ToolBudget {
+  calls: number
+  maxTokens: number
+}
 
 /**
  * What the batch strategy reads: how many sequences are generating (it waits for their tokens),
@@ -212,6 +204,24 @@ const EMBEDDING_CONTEXT = 2048
  * vectors are computed one request at a time, so a larger one would hold the others back.
  */
 const EMBEDDING_REQUEST_INPUTS_WORTH = 64
+
+/**
+ * Each input cut to the bytes that `tokens` tokens can span at most (a token stands for at most
+ * `maxTokenBytes` bytes), at a character boundary: what is cut could only have become tokens past
+ * the first `tokens`. Inputs are kept whole when the vocabulary gives no such bound.
+ */
+function truncatedToBytes(inputs: string[], tokens: number, maxTokenBytes: number | undefined): string[] {
+  if (maxTokenBytes === undefined) return inputs
+  const max = tokens * maxTokenBytes
+  return inputs.map((input) => {
+    if (Buffer.byteLength(input) <= max) return input
+    // A character cut in half decodes to U+FFFD at the end: dropped.
+    return Buffer.from(input, 'utf8')
+      .subarray(0, max)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '')
+  })
+}
 
 /**
  * The real engine: one node-llama-cpp model, one context with `slots` sequences. Requests in
@@ -240,6 +250,11 @@ export class LlamaEngine implements Engine {
   readonly #memo: TokenMemo
   readonly #budget: PromptBudget
   readonly #completionOptions: 'trimLeadingSpace' | undefined
+  /** Context tokens each tool call takes beyond the ones the model samples. */
+  readonly #callSyntaxTokens: number
+  readonly #ranker: Ranker
+  /** llama.cpp compute threads of every context (0: every core). */
+  readonly #threads: number
 
   private constructor(
     llama: Llama,
@@ -266,6 +281,15 @@ export class LlamaEngine implements Engine {
     this.#memo = TokenMemo.install(model)
     this.#budget = new PromptBudget(this.contextSize, maxTokenBytes(model))
     this.#completionOptions = completionPrependsBos(model) ? 'trimLeadingSpace' : undefined
+    this.#callSyntaxTokens = callSyntaxTokens(this.#chatWrapper.settings, model.tokenizer)
+    this.#threads = options.threads
+    this.#ranker = new Ranker({
+      model,
+      tokenize: this.#tokenize,
+      budget: this.#budget,
+      contextSize: this.contextSize,
+      threads: options.threads,
+    })
     options.logger.info(
       {
         vocabulary: model.vocabularyType,
@@ -287,6 +311,10 @@ export class LlamaEngine implements Engine {
    */
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
     const log = options.logger
+    if (!(await patchJsonGrammar()))
+      log.warn(
+        'node-llama-cpp is not the version rbee patches: its JSON grammar can write numbers out of range',
+      )
     // llama.cpp reads these as it loads its backends.
     Object.assign(process.env, visibleDevicesEnv(options.backend, options.device, process.env))
     let llama: Llama
@@ -434,10 +462,17 @@ export class LlamaEngine implements Engine {
       budget.checkTokens(tokens.length, 'the prompt', 'prompt')
       return { kind: 'completion', tokens, promptTokens: tokens.length, release: () => {} }
     }
-    const history = toHistory(input.messages)
-    budget.checkBytes(historyBytes(history), 'the text of the messages', 'messages')
+    const history = toChatHistory(input.turns)
+    const tools = planTools(this.#chatWrapper, input.tools)
+    budget.checkBytes(chatHistoryBytes(history), 'the text of the messages', 'messages')
+    const grammar =
+      input.format === undefined ? undefined : await jsonSchemaGrammar(this.#llama, input.format)
     const held = await this.#memo.hold(
-      this.#chatWrapper.generateContextState({ chatHistory: history }).contextText,
+      tools.wrapper.generateContextState({
+        chatHistory: history,
+        ...(tools.functions === undefined ? {} : { availableFunctions: tools.functions }),
+        documentFunctionParams: true,
+      }).contextText,
       { maxTokens, signal },
     )
     try {
@@ -446,7 +481,27 @@ export class LlamaEngine implements Engine {
       held.release()
       throw err
     }
-    return { kind: 'chat', history, promptTokens: held.count, release: held.release }
+    return { kind: 'chat', history, tools, grammar, promptTokens: held.count, release: held.release }
+  }
+
+  /**
+   * The most calls and generated tokens a chat with tools may have: node-llama-cpp counts only
+   * sampled tokens against `maxTokens`, and a context that fills up in the middle of a call
+   * cannot be shifted, so each call's own syntax is kept room for.
+   * @throws RbeeError `RBEE_PROMPT_TOO_LONG` when the chat leaves no room for a call.
+   */
+  #toolBudget(plan: ToolPlan, promptTokens: number, maxTokens: number): ToolBudget {
+    const room = this.contextSize - promptTokens - 1
+    const per = this.#callSyntaxTokens
+    // At most half the room for the calls' syntax.
+    const calls = Math.min(plan.maxCalls, Math.floor(room / (2 * per)))
+    if (calls < 1)
+      throw new RbeeError(
+        'RBEE_PROMPT_TOO_LONG',
+        `the chat with its tools is ${promptTokens} tokens and leaves no room for a tool call in this worker's context of ${this.contextSize} tokens`,
+        { details: { issues: [{ path: 'messages', message: 'does not fit the context' }] } },
+      )
+    return { calls, maxTokens: Math.max(1, Math.min(maxTokens, room - calls * per)) }
   }
 
   async countTokens(input: GenerationInput, signal: AbortSignal): Promise<number> {
@@ -460,7 +515,10 @@ export class LlamaEngine implements Engine {
     const prompt = await this.#prepare(req.input, req.signal)
     const preparedAt = performance.now()
     let slot: number
+    let toolBudget: ToolBudget | undefined
     try {
+      if (prompt.kind === 'chat' && prompt.tools.functions !== undefined)
+        toolBudget = this.#toolBudget(prompt.tools, prompt.promptTokens, req.sampling.maxTokens)
       slot = await this.#pool.acquire(req.signal)
     } catch (err) {
       prompt.release()
@@ -475,25 +533,27 @@ export class LlamaEngine implements Engine {
       generating = false
     }
     const sequence = this.#sequences[slot]!
+    const countTokens = (count: number): void => {
+      if (firstTokenAt === undefined) {
+        firstTokenAt = performance.now()
+        generating = true
+        this.#live.generating++
+      }
+      tokensOut += count
+      // The last token: this sequence queues no more decodes.
+      if (tokensOut >= req.sampling.maxTokens) doneGenerating()
+    }
     try {
       const options = this.#options(
         req.sampling,
         req.signal,
-        (tokens) => {
-          if (firstTokenAt === undefined) {
-            firstTokenAt = performance.now()
-            generating = true
-            this.#live.generating++
-          }
-          tokensOut += tokens.length
-          // The last token: this sequence queues no more decodes.
-          if (tokensOut >= req.sampling.maxTokens) doneGenerating()
-        },
+        (tokens) => countTokens(tokens.length),
         req.onText,
       )
       let text: string
       let reason: string
       let trigger: readonly unknown[] | undefined
+      let toolCalls: GeneratedToolCall[] = []
       const promptTokens = prompt.promptTokens
       req.onStart?.({ slot, promptTokens })
       if (prompt.kind === 'completion') {
@@ -508,12 +568,21 @@ export class LlamaEngine implements Engine {
           completion.dispose({ disposeSequence: false })
         }
       } else {
-        const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#chatWrapper })
+        const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: prompt.tools.wrapper })
+        const calls = new ToolCallStream(
+          (event) => this.#output.push(() => req.onToolCall?.(event)),
+          countTokens,
+          this.#model.tokenizer,
+        )
         try {
-          const res = await chat.generateResponse(prompt.history, options)
+          const res = await chat.generateResponse(
+            prompt.history,
+            this.#chatOptions(prompt.tools, prompt.grammar, toolBudget, options, calls),
+          )
           text = res.response
           reason = res.metadata.stopReason
           if (res.metadata.stopReason === 'customStopTrigger') trigger = res.metadata.customStopTrigger
+          toolCalls = calls.calls
         } finally {
           this.#output.flush()
           chat.dispose({ disposeSequence: false })
@@ -522,6 +591,7 @@ export class LlamaEngine implements Engine {
       const endedAt = performance.now()
       return {
         text,
+        toolCalls,
         promptTokens,
         tokensOut,
         stopReason: req.signal.aborted ? 'cancelled' : toStopReason(reason),
@@ -538,6 +608,28 @@ export class LlamaEngine implements Engine {
       doneGenerating()
       this.#pool.release(slot)
       prompt.release()
+    }
+  }
+
+  /** LlamaChat's options: sampling, and either the tools' functions or an answer grammar. */
+  #chatOptions<O extends { maxTokens: number }>(
+    tools: ToolPlan,
+    grammar: LlamaGrammar | undefined,
+    budget: ToolBudget | undefined,
+    options: O,
+    calls: ToolCallStream,
+  ) {
+    if (grammar !== undefined) return { ...options, grammar }
+    if (tools.functions === undefined || budget === undefined) return options
+    const functions: ChatModelFunctions = tools.functions
+    return {
+      ...options,
+      maxTokens: budget.maxTokens,
+      functions,
+      documentFunctionParams: true,
+      maxParallelFunctionCalls: budget.calls,
+      onFunctionCallParamsChunk: calls.paramsChunk,
+      onFunctionCall: calls.called,
     }
   }
 
@@ -570,41 +662,56 @@ export class LlamaEngine implements Engine {
     }
   }
 
+  get embeddingContextSize(): number {
+    return Math.min(this.contextSize, EMBEDDING_CONTEXT)
+  }
+
   /**
    * Every input is checked against the embedding context by its bytes first (all of them, before
    * any work), then tokenized in pieces and checked by its tokens; the vectors are computed one
-   * request at a time.
+   * request at a time. With `truncate`, an input that does not fit keeps its first tokens instead
+   * (cut first by bytes, where a token's longest text bounds how many can matter).
    * @throws RbeeError `RBEE_PROMPT_TOO_LONG` naming the input; `RBEE_CANCELLED`.
    */
-  async embed(inputs: string[], signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }> {
+  async embed(
+    inputs: string[],
+    signal: AbortSignal,
+    options: EmbedOptions = {},
+  ): Promise<{ vectors: number[][]; tokens: number }> {
     // BOS and EOS take two of the context's tokens, and the input must stay under its size.
-    const tokens = Math.min(this.contextSize, EMBEDDING_CONTEXT) - 2
+    const tokens = Math.min(this.embeddingContextSize, options.contextSize ?? Number.POSITIVE_INFINITY) - 2
     const room = { tokens, name: `the ${tokens} tokens an embedding input may have here` }
     const totalTokens = tokens * EMBEDDING_REQUEST_INPUTS_WORTH
     const total = { tokens: totalTokens, name: `the ${totalTokens} tokens one embeddings request may have` }
-    const name = (i: number): string => (inputs.length === 1 ? 'the input' : `input[${i}]`)
-    const param = (i: number): string => (inputs.length === 1 ? 'input' : `input.${i}`)
-    const bytes = inputs.map((input) => Buffer.byteLength(input))
+    const field = options.field ?? 'input'
+    const name = (i: number): string => (inputs.length === 1 ? `the ${field}` : `${field}[${i}]`)
+    const param = (i: number): string => (inputs.length === 1 ? field : `${field}.${i}`)
+    const keep = options.truncate ? truncatedToBytes(inputs, tokens - 1, this.#budget.maxTokenBytes) : inputs
+    const bytes = keep.map((input) => Buffer.byteLength(input))
     for (const [i, b] of bytes.entries()) this.#budget.checkBytes(b, name(i), param(i), room)
     this.#budget.checkBytes(
       bytes.reduce((a, b) => a + b, 0),
       'the inputs together',
-      'input',
+      field,
       total,
     )
     const tokenized: Token[][] = []
     let sum = 0
-    for (const [i, input] of inputs.entries()) {
-      const t = await tokenizeInPieces(this.#tokenize, input, { maxTokens: tokens - 1, signal })
+    for (const [i, input] of keep.entries()) {
+      let t = await tokenizeInPieces(this.#tokenize, input, { maxTokens: tokens - 1, signal })
+      if (options.truncate) t = t.slice(0, tokens - 1)
       this.#budget.checkTokens(t.length, name(i), param(i), room)
       sum += t.length
-      this.#budget.checkTokens(sum, 'the inputs together', 'input', total)
+      this.#budget.checkTokens(sum, 'the inputs together', field, total)
       tokenized.push(t)
     }
     // One embedding context, used by one request at a time.
     const run = this.#embedQueue.then(async () => {
+      // The worker's own thread count: node-llama-cpp's default (6) spin-waits on a smaller CPU
+      // (two short inputs took 7 s on 2 cores, 0.1 s with 1 thread).
       this.#embedding ??= this.#model.createEmbeddingContext({
-        contextSize: Math.min(this.contextSize, EMBEDDING_CONTEXT),
+        contextSize: this.embeddingContextSize,
+        threads: this.#threads,
       })
       const ctx = await this.#embedding
       const vectors: number[][] = []
@@ -621,10 +728,15 @@ export class LlamaEngine implements Engine {
     return run
   }
 
+  rank(query: string, documents: string[], signal: AbortSignal): Promise<RankResult> {
+    return this.#ranker.rank(query, documents, signal)
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#pool.close()
+    await this.#ranker.close()
     const embedding = this.#embedding
     if (embedding) await (await embedding.catch(() => undefined))?.dispose()
     await this.#context.dispose()

@@ -56,7 +56,7 @@ export function registerNativeRoutes(app: FastifyInstance, worker: Worker): void
           }),
         onError: (sse, e) => send(sse, { type: 'error', code: e.code, message: e.message }),
       },
-      body.request_id ?? randomUUID(),
+      { requestId: body.request_id ?? randomUUID(), timeoutS: body.timeout },
     )
   })
 

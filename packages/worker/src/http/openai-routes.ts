@@ -13,11 +13,12 @@ import {
   type Usage,
 } from '@rbee/contracts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { GenerationInput, GenerationResult, ResolvedSampling } from '../engine/engine.js'
+import type { GenerationInput, GenerationResult } from '../engine/engine.js'
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
-import { refuseUntilSupported } from './chat-unsupported.js'
-import { disconnectSignal, type StreamHooks, streamGeneration } from './generation-stream.js'
+import { generateWhole, type StreamHooks, streamGeneration } from './generation-stream.js'
+import { chatFinishReason, chatInput, chatMessage, toolCallDelta } from './openai-chat.js'
+import { RequestSignal } from './request-signal.js'
 import { timingsOf } from './timings.js'
 
 export const OPENAI_PATHS = [
@@ -89,10 +90,11 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
           },
           onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
         },
+        { timeoutS: body.timeout ?? undefined },
       )
       return
     }
-    const r = await runWhole(worker, reply, input, sampling)
+    const r = await generateWhole(worker, req, reply, { input, sampling }, body.timeout ?? undefined)
     const out: Completion = {
       ...base,
       choices: [
@@ -114,7 +116,16 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
     const inputs = typeof body.input === 'string' ? [body.input] : body.input
-    const { vectors, tokens } = await worker.engine().embed(inputs, disconnectSignal(reply))
+    const rs = new RequestSignal(req, reply, body.timeout ?? undefined)
+    let embedded: { vectors: number[][]; tokens: number }
+    try {
+      embedded = await worker.engine().embed(inputs, rs.signal)
+    } catch (err) {
+      throw rs.expired ? rs.error(undefined) : err
+    } finally {
+      rs.clear()
+    }
+    const { vectors, tokens } = embedded
     const out: EmbeddingResponse = {
       object: 'list',
       model: worker.modelRef,
@@ -128,11 +139,6 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     }
     return out
   })
-}
-
-/** The generation input of a chat request. */
-export function chatInput(body: ChatCompletionRequest): GenerationInput {
-  return { kind: 'chat', messages: body.messages }
 }
 
 /** A chat turn answered in another API's shape (see dialect-routes.ts). */
@@ -154,7 +160,6 @@ export async function serveChat(
   body: ChatCompletionRequest,
   dialect?: ChatDialect,
 ): Promise<unknown> {
-  refuseUntilSupported(body)
   const field = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
   const sampling = resolveSampling(
     { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
@@ -180,16 +185,25 @@ export async function serveChat(
           sse.send({ data: c })
         },
         onText: (sse, text) => {
+          // node-llama-cpp ends a turn of tool calls with an empty text chunk.
+          if (text === '') return
           const c: ChatCompletionChunk = {
             ...base,
             choices: [{ index: 0, delta: { content: text }, finish_reason: null }],
           }
           sse.send({ data: c })
         },
+        onToolCall: (sse, event) => {
+          const c: ChatCompletionChunk = {
+            ...base,
+            choices: [{ index: 0, delta: { tool_calls: toolCallDelta(event) }, finish_reason: null }],
+          }
+          sse.send({ data: c })
+        },
         onEnd: (sse, r) => {
           const c: ChatCompletionChunk = {
             ...base,
-            choices: [{ index: 0, delta: {}, finish_reason: finishReason(r.stopReason) }],
+            choices: [{ index: 0, delta: {}, finish_reason: chatFinishReason(r) }],
             timings: timingsOf(r),
           }
           sse.send({ data: c })
@@ -199,33 +213,19 @@ export async function serveChat(
         },
         onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
       },
+      { timeoutS: body.timeout ?? undefined },
     )
     return
   }
-  const r = await runWhole(worker, reply, input, sampling)
+  const r = await generateWhole(worker, req, reply, { input, sampling }, body.timeout ?? undefined)
   const out: ChatCompletion = {
     id,
     object: 'chat.completion',
     created: base.created,
     model: worker.modelRef,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: r.text },
-        finish_reason: finishReason(r.stopReason),
-      },
-    ],
+    choices: [{ index: 0, message: chatMessage(r), finish_reason: chatFinishReason(r) }],
     usage: usageOf(r),
     timings: timingsOf(r),
   }
   return dialect ? dialect.whole(out, r) : out
-}
-
-async function runWhole(
-  worker: Worker,
-  reply: Parameters<typeof disconnectSignal>[0],
-  input: GenerationInput,
-  sampling: ResolvedSampling,
-): Promise<GenerationResult> {
-  return worker.generate(randomUUID(), { input, sampling, onText: () => {} }, disconnectSignal(reply))
 }

@@ -3,15 +3,15 @@ import { test } from 'node:test'
 import { AnthropicStreamEventSchema } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
 import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
-import { ANTHROPIC_MESSAGES, parseAnthropicCountTokens } from './index.js'
+import { ANTHROPIC_MESSAGES, readAnthropicCountTokens } from './index.js'
 
 const end = turnEnd(12, 5)
 const chunk = chatChunk
-const refusal = (body: unknown): string => refusalOf((b) => ANTHROPIC_MESSAGES.parse(b), body)
+const refusal = (body: unknown): string => refusalOf((b) => ANTHROPIC_MESSAGES.read(b), body)
 const base = { model: 'tiny', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }
 
 test('a Messages request becomes a chat request: system, text blocks, tool_use and tool_result in order', () => {
-  const req = ANTHROPIC_MESSAGES.parse({
+  const req = ANTHROPIC_MESSAGES.read({
     ...base,
     system: [{ type: 'text', text: 'be brief', cache_control: { type: 'ephemeral' } }],
     messages: [
@@ -38,7 +38,7 @@ test('a Messages request becomes a chat request: system, text blocks, tool_use a
     top_k: 7,
     metadata: { user_id: 'u-1' },
   })
-  assert.deepEqual(ANTHROPIC_MESSAGES.toChat(req), {
+  assert.deepEqual(req.chat, {
     model: 'tiny',
     messages: [
       { role: 'system', content: 'be brief' },
@@ -61,7 +61,12 @@ test('a Messages request becomes a chat request: system, text blocks, tool_use a
     tools: [
       {
         type: 'function',
-        function: { name: 'get_weather', description: 'the weather', parameters: { type: 'object' } },
+        function: {
+          name: 'get_weather',
+          description: 'the weather',
+          // The schema in its normal form (see json-schema-subset.ts).
+          parameters: { type: 'object', properties: {}, additionalProperties: true },
+        },
       },
     ],
     tool_choice: { type: 'function', function: { name: 'get_weather' } },
@@ -70,18 +75,21 @@ test('a Messages request becomes a chat request: system, text blocks, tool_use a
     stop: ['END'],
     temperature: 0.5,
     top_k: 7,
-    user: 'u-1',
     stream: false,
   })
+  const tools = [{ name: 'f', input_schema: { type: 'object' } }]
   assert.equal(
-    ANTHROPIC_MESSAGES.toChat(ANTHROPIC_MESSAGES.parse({ ...base, tool_choice: { type: 'any' } }))
-      .tool_choice,
+    ANTHROPIC_MESSAGES.read({ ...base, tools, tool_choice: { type: 'any' } }).chat.tool_choice,
     'required',
+  )
+  assert.match(
+    refusal({ ...base, tool_choice: { type: 'any' } }),
+    /tool_choice: asks for a tool call, and no tool is loaded/,
   )
 })
 
 test('what Claude Code sends is taken: adaptive thinking (none runs), clearing thinking, default effort, deferred tools left out', () => {
-  const req = ANTHROPIC_MESSAGES.parse({
+  const req = ANTHROPIC_MESSAGES.read({
     ...base,
     messages: [
       ...base.messages,
@@ -96,7 +104,7 @@ test('what Claude Code sends is taken: adaptive thinking (none runs), clearing t
       { name: 'DeferredToolPlaceholder', input_schema: { type: 'object' }, defer_loading: true },
     ],
   })
-  const chat = ANTHROPIC_MESSAGES.toChat(req)
+  const chat = req.chat
   assert.deepEqual(
     chat.tools?.map((t) => t.function.name),
     ['Bash'],
@@ -151,20 +159,16 @@ test('what a worker cannot honour is a 400 naming the field, with the reason', (
     /messages\.0\.content\.0\.citations: citations are not supported/,
   )
   // The same rules for count_tokens, which takes no max_tokens.
-  assert.throws(() => parseAnthropicCountTokens({ ...base }), /max_tokens: Unrecognized key/)
+  assert.throws(() => readAnthropicCountTokens({ ...base }), /max_tokens: Unrecognized key/)
   assert.deepEqual(
-    parseAnthropicCountTokens({ model: 'tiny', messages: base.messages, thinking: { type: 'disabled' } }),
-    {
-      model: 'tiny',
-      messages: base.messages,
-      thinking: { type: 'disabled' },
-    },
+    readAnthropicCountTokens({ model: 'tiny', messages: base.messages, thinking: { type: 'disabled' } }),
+    { model: 'tiny', messages: base.messages },
   )
 })
 
 test('a streamed turn with text then a tool call is Anthropic events: blocks opened and closed, stop reason tool_use', () => {
-  const req = ANTHROPIC_MESSAGES.parse({ ...base, stream: true })
-  const s = ANTHROPIC_MESSAGES.stream(req)
+  const req = ANTHROPIC_MESSAGES.read({ ...base, stream: true })
+  const s = ANTHROPIC_MESSAGES.stream(req.request)
   const events = [
     ...s.start({ promptTokens: 12 }),
     ...s.chunk(chunk({ role: 'assistant', content: '' })),
@@ -217,7 +221,7 @@ test('a streamed turn with text then a tool call is Anthropic events: blocks ope
 })
 
 test('a whole answer names the stop sequence that ended it; tool calls become tool_use blocks', () => {
-  const req = ANTHROPIC_MESSAGES.parse(base)
+  const req = ANTHROPIC_MESSAGES.read(base)
   const completion = {
     id: 'c',
     object: 'chat.completion' as const,
@@ -226,7 +230,7 @@ test('a whole answer names the stop sequence that ended it; tool calls become to
     usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
   }
   const text = ANTHROPIC_MESSAGES.whole(
-    req,
+    req.request,
     {
       ...completion,
       choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
@@ -248,7 +252,7 @@ test('a whole answer names the stop sequence that ended it; tool calls become to
     },
   )
   const call = ANTHROPIC_MESSAGES.whole(
-    req,
+    req.request,
     {
       ...completion,
       choices: [
@@ -276,7 +280,7 @@ test('the relay protocol holds frames before output, reads an early error, and c
   assert.equal(p.classify('event: content_block_delta\ndata: {}'), 'output')
   assert.deepEqual(
     p.classify('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"busy"}}'),
-    { error: 'busy' },
+    { error: 'busy', code: undefined },
   )
   assert.equal(
     p.errorFrame(new RbeeError('RBEE_WORKER_FAILED', 'gone')),

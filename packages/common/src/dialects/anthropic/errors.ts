@@ -1,5 +1,16 @@
 import type { AnthropicError, AnthropicErrorType } from '@rbee/contracts'
 import type { RbeeError } from '../../errors.js'
+import { type FieldRenames, renamedError } from '../field-names.js'
+
+/** The Messages fields the chat request's fields came from. */
+export const ANTHROPIC_NAMES: FieldRenames = [
+  [/^stop\b/, 'stop_sequences'],
+  [/^response_format\.json_schema\b/, 'output_config.format'],
+  [/^response_format\b/, 'output_config.format'],
+  [/^tools\.(\d+)\.function\.parameters\b/, 'tools.$1.input_schema'],
+  [/^tools\.(\d+)\.function\b/, 'tools.$1'],
+  [/^tool_choice\.function\.name\b/, 'tool_choice.name'],
+]
 
 /** Anthropic's error type for an HTTP status. */
 export function anthropicErrorType(status: number): AnthropicErrorType {
@@ -23,8 +34,12 @@ export function anthropicErrorType(status: number): AnthropicErrorType {
   }
 }
 
-/** Anthropic's error body for an `RbeeError`, with rbee's stable code (and the log's error id). */
-export function anthropicErrorBody(e: RbeeError, errorId?: string): AnthropicError {
+/**
+ * Anthropic's error body for an `RbeeError`, with rbee's stable code (and the log's error id),
+ * naming the Messages fields instead of the chat fields they became.
+ */
+export function anthropicErrorBody(error: RbeeError, errorId?: string): AnthropicError {
+  const e = renamedError(error, ANTHROPIC_NAMES)
   return {
     type: 'error',
     error: {

@@ -6,7 +6,7 @@ import { anthropicErrorBody } from './errors.js'
 export const ANTHROPIC_PROTOCOL: StreamProtocol = namedEventProtocol({
   // Before any output: held back, so a failed request can still move to another worker.
   hold: ['message_start', 'ping', 'content_block_start'],
-  errorMessage: (body) => AnthropicErrorSchema.safeParse(body).data?.error.message,
+  errorOf: (body) => AnthropicErrorSchema.safeParse(body).data?.error,
   tokenMarks: ['"type":"content_block_delta"'],
   endMarks: ['{"type":"message_stop"}'],
   errorData: anthropicErrorBody,

@@ -4,12 +4,13 @@ import type {
   AnthropicMessagesRequest,
   AnthropicToolChoice,
   ChatCompletionRequest,
-  ChatMessage,
-  ChatToolCall,
-  ChatToolChoice,
 } from '@rbee/contracts'
-import { fieldError } from '../../errors.js'
-import { chatTool } from '../dialect.js'
+import { refusedField } from '../../errors.js'
+import { type ChatRequestBody, chatTool, checkedChat } from '../dialect.js'
+import { ANTHROPIC_NAMES } from './errors.js'
+
+type ChatMessage = ChatRequestBody['messages'][number]
+type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } }
 
 type TextBlock = Extract<AnthropicContentBlock, { type: 'text' }>
 type ToolResultBlock = Extract<AnthropicContentBlock, { type: 'tool_result' }>
@@ -34,15 +35,15 @@ function toChatMessages(
   if (typeof content === 'string') return [{ role, content }]
   const texts: TextBlock[] = []
   const out: ChatMessage[] = []
-  const calls: ChatToolCall[] = []
+  const calls: ToolCall[] = []
   for (const [i, b] of content.entries()) {
     if (b.type === 'text') texts.push(b)
     else if (b.type === 'tool_result') {
-      if (role !== 'user') throw fieldError(`${path}.${i}`, 'tool_result blocks belong in user messages')
+      if (role !== 'user') throw refusedField(`${path}.${i}`, 'tool_result blocks belong in user messages')
       out.push({ role: 'tool', tool_call_id: b.tool_use_id, content: toolResultText(b) })
     } else if (b.type === 'tool_use') {
       if (role !== 'assistant')
-        throw fieldError(`${path}.${i}`, 'tool_use blocks belong in assistant messages')
+        throw refusedField(`${path}.${i}`, 'tool_use blocks belong in assistant messages')
       calls.push({
         id: b.id,
         type: 'function',
@@ -62,7 +63,7 @@ function toChatMessages(
   return out
 }
 
-function toolChoice(c: AnthropicToolChoice): ChatToolChoice {
+function toolChoice(c: AnthropicToolChoice): ChatRequestBody['tool_choice'] {
   switch (c.type) {
     case 'auto':
       return 'auto'
@@ -79,7 +80,7 @@ function toolChoice(c: AnthropicToolChoice): ChatToolChoice {
 export function anthropicPrompt(
   req: AnthropicCountTokensRequest,
 ): Pick<
-  ChatCompletionRequest,
+  ChatRequestBody,
   'model' | 'messages' | 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'response_format'
 > {
   const messages: ChatMessage[] = []
@@ -95,19 +96,31 @@ export function anthropicPrompt(
   // A deferred tool stays out of the prompt, so it cannot be the one the model must call.
   const loaded = req.tools?.filter((t) => t.defer_loading !== true)
   if (choice?.type === 'tool' && req.tools !== undefined && !loaded?.some((t) => t.name === choice.name)) {
-    throw fieldError('tool_choice.name', `no tool named ${choice.name} is loaded (given and not deferred)`)
+    throw refusedField('tool_choice.name', `no tool named ${choice.name} is loaded (given and not deferred)`)
   }
+  const tools = loaded !== undefined && loaded.length > 0 ? loaded : undefined
+  if (tools === undefined && choice?.type === 'any')
+    throw refusedField('tool_choice', 'asks for a tool call, and no tool is loaded (given and not deferred)')
   const format = req.output_config?.format
+  if (format != null && tools !== undefined && choice?.type !== 'none') {
+    throw refusedField(
+      'output_config.format',
+      'cannot be combined with tools the model may call (one grammar at a time): set tool_choice to {"type":"none"} or send no tools',
+    )
+  }
   return {
     model: req.model,
     messages,
-    ...(loaded === undefined || loaded.length === 0
+    // Without tools, a choice of none or auto asks for nothing.
+    ...(tools === undefined
       ? {}
-      : { tools: loaded.map((t) => chatTool({ ...t, parameters: t.input_schema })) }),
-    ...(choice === undefined ? {} : { tool_choice: toolChoice(choice) }),
-    ...(choice !== undefined && choice.type !== 'none' && choice.disable_parallel_tool_use
-      ? { parallel_tool_calls: false }
-      : {}),
+      : {
+          tools: tools.map((t) => chatTool({ ...t, parameters: t.input_schema })),
+          ...(choice === undefined ? {} : { tool_choice: toolChoice(choice) }),
+          ...(choice !== undefined && choice.type !== 'none' && choice.disable_parallel_tool_use
+            ? { parallel_tool_calls: false }
+            : {}),
+        }),
     ...(format == null
       ? {}
       : {
@@ -121,14 +134,21 @@ export function anthropicPrompt(
 
 /** The chat request that runs a Messages request. */
 export function anthropicToChat(req: AnthropicMessagesRequest): ChatCompletionRequest {
-  return {
-    ...anthropicPrompt(req),
-    max_tokens: req.max_tokens,
-    ...(req.stop_sequences === undefined ? {} : { stop: req.stop_sequences }),
-    ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
-    ...(req.top_p === undefined ? {} : { top_p: req.top_p }),
-    ...(req.top_k === undefined ? {} : { top_k: req.top_k }),
-    ...(req.metadata?.user_id == null ? {} : { user: req.metadata.user_id }),
-    stream: req.stream === true,
-  }
+  return checkedChat(
+    {
+      ...anthropicPrompt(req),
+      max_tokens: req.max_tokens,
+      ...(req.stop_sequences === undefined ? {} : { stop: req.stop_sequences }),
+      ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
+      ...(req.top_p === undefined ? {} : { top_p: req.top_p }),
+      ...(req.top_k === undefined ? {} : { top_k: req.top_k }),
+      stream: req.stream === true,
+    },
+    ANTHROPIC_NAMES,
+  )
+}
+
+/** The chat request whose prompt a count_tokens request counts. */
+export function anthropicCountChat(req: AnthropicCountTokensRequest): ChatCompletionRequest {
+  return checkedChat(anthropicPrompt(req), ANTHROPIC_NAMES)
 }

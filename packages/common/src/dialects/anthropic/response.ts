@@ -4,7 +4,6 @@ import type {
   AnthropicResponseBlock,
   AnthropicStopReason,
   ChatCompletion,
-  ChatToolCall,
 } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
 import { parseJson } from '../../json-limits.js'
@@ -24,7 +23,7 @@ export function anthropicStopReason(finish: string | null, stopSequence: string 
  * A call's arguments as the object `tool_use.input` is.
  * @throws RbeeError `RBEE_ENGINE` when they are not a JSON object (the worker's grammar makes them one).
  */
-export function toolInput(call: ChatToolCall): Record<string, unknown> {
+export function toolInput(call: { id: string; function: { arguments: string } }): Record<string, unknown> {
   let input: unknown
   try {
     input = parseJson(call.function.arguments === '' ? '{}' : call.function.arguments)

@@ -9,12 +9,21 @@ export const RESPONSES_PROTOCOL: StreamProtocol = namedEventProtocol({
     'response.output_item.added',
     'response.content_part.added',
   ],
-  errorMessage: (body) =>
+  errorOf: (body) =>
     typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string'
-      ? body.message
+      ? {
+          message: body.message,
+          code: 'code' in body && typeof body.code === 'string' ? body.code : undefined,
+        }
       : undefined,
   tokenMarks: ['"type":"response.output_text.delta"', '"type":"response.function_call_arguments.delta"'],
   // A stream's events put `type` last (see ResponsesStream), so its final bytes name its end.
   endMarks: ['"type":"response.completed"}', '"type":"response.incomplete"}'],
-  errorData: (e) => ({ code: e.code, message: e.message, param: null, type: 'error' }),
+  errorData: (e, errorId) => ({
+    code: e.code,
+    message: e.message,
+    param: null,
+    ...(errorId === undefined ? {} : { error_id: errorId }),
+    type: 'error',
+  }),
 })

@@ -1,22 +1,22 @@
 import type {
   ChatCompletionRequest,
-  ChatMessage,
-  ChatToolChoice,
-  ResponseFormat,
   ResponsesRequest,
   ResponsesTextFormat,
   ResponsesToolChoice,
 } from '@rbee/contracts'
-import { fieldError } from '../../errors.js'
-import { chatTool } from '../dialect.js'
+import { refusedField } from '../../errors.js'
+import { type ChatRequestBody, chatTool, checkedChat } from '../dialect.js'
+import { RESPONSES_NAMES } from './errors.js'
+
+type ChatMessage = ChatRequestBody['messages'][number]
 
 const joinText = (parts: readonly { text: string }[]): string => parts.map((p) => p.text).join('\n\n')
 
-function toolChoice(c: ResponsesToolChoice): ChatToolChoice {
+function toolChoice(c: ResponsesToolChoice): ChatRequestBody['tool_choice'] {
   return typeof c === 'string' ? c : { type: 'function', function: { name: c.name } }
 }
 
-function responseFormat(f: ResponsesTextFormat): ResponseFormat | undefined {
+function responseFormat(f: ResponsesTextFormat): ChatRequestBody['response_format'] {
   switch (f.type) {
     case 'text':
       return undefined
@@ -75,7 +75,7 @@ function toMessages(req: ResponsesRequest): ChatMessage[] {
         break
       default:
         // The schema refuses every other item; this names it should one get through.
-        throw fieldError(`input.${i}.type`, 'not supported')
+        throw refusedField(`input.${i}.type`, 'not supported')
     }
   }
   return messages
@@ -84,17 +84,28 @@ function toMessages(req: ResponsesRequest): ChatMessage[] {
 /** The chat request that runs a Responses request. */
 export function responsesToChat(req: ResponsesRequest): ChatCompletionRequest {
   const format = req.text?.format === undefined ? undefined : responseFormat(req.text.format)
-  return {
-    model: req.model,
-    messages: toMessages(req),
-    ...(req.max_output_tokens == null ? {} : { max_completion_tokens: req.max_output_tokens }),
-    ...(req.temperature == null ? {} : { temperature: req.temperature }),
-    ...(req.top_p == null ? {} : { top_p: req.top_p }),
-    ...(req.user === undefined ? {} : { user: req.user }),
-    ...(req.tools === undefined ? {} : { tools: req.tools.map(chatTool) }),
-    ...(req.tool_choice === undefined ? {} : { tool_choice: toolChoice(req.tool_choice) }),
-    ...(req.parallel_tool_calls == null ? {} : { parallel_tool_calls: req.parallel_tool_calls }),
-    ...(format === undefined ? {} : { response_format: format }),
-    stream: req.stream === true,
-  }
+  const tools = req.tools !== undefined && req.tools.length > 0 ? req.tools : undefined
+  return checkedChat(
+    {
+      model: req.model,
+      messages: toMessages(req),
+      ...(req.max_output_tokens == null ? {} : { max_completion_tokens: req.max_output_tokens }),
+      ...(req.temperature == null ? {} : { temperature: req.temperature }),
+      ...(req.top_p == null ? {} : { top_p: req.top_p }),
+      ...(req.user === undefined ? {} : { user: req.user }),
+      // Without tools, a choice of none or auto asks for nothing (and required is refused).
+      ...(tools === undefined
+        ? req.tool_choice === undefined || req.tool_choice === 'auto' || req.tool_choice === 'none'
+          ? {}
+          : { tool_choice: toolChoice(req.tool_choice) }
+        : {
+            tools: tools.map(chatTool),
+            ...(req.tool_choice === undefined ? {} : { tool_choice: toolChoice(req.tool_choice) }),
+            ...(req.parallel_tool_calls == null ? {} : { parallel_tool_calls: req.parallel_tool_calls }),
+          }),
+      ...(format === undefined ? {} : { response_format: format }),
+      stream: req.stream === true,
+    },
+    RESPONSES_NAMES,
+  )
 }

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RbeeError } from '../../errors.js'
+import { errorBodyIn } from '../../http/error-handler.js'
 import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
 import { OPENAI_RESPONSES } from './index.js'
 
 const end = turnEnd(10, 4)
 const chunk = chatChunk
-const refusal = (body: unknown): string => refusalOf((b) => OPENAI_RESPONSES.parse(b), body)
+const refusal = (body: unknown): string => refusalOf((b) => OPENAI_RESPONSES.read(b), body)
 
 test('a Responses request becomes a chat request: instructions, messages, function calls and their outputs', () => {
-  const req = OPENAI_RESPONSES.parse({
+  const req = OPENAI_RESPONSES.read({
     model: 'tiny',
     instructions: 'be brief',
     input: [
@@ -21,10 +22,9 @@ test('a Responses request becomes a chat request: instructions, messages, functi
     tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' }, strict: true }],
     tool_choice: { type: 'function', name: 'get_weather' },
     max_output_tokens: 20,
-    text: { format: { type: 'json_schema', name: 'w', schema: { type: 'object' } } },
     store: false,
   })
-  assert.deepEqual(OPENAI_RESPONSES.toChat(req), {
+  assert.deepEqual(req.chat, {
     model: 'tiny',
     messages: [
       { role: 'system', content: 'be brief' },
@@ -44,16 +44,39 @@ test('a Responses request becomes a chat request: instructions, messages, functi
     ],
     max_completion_tokens: 20,
     tools: [
-      { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } },
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          // The schema in its normal form (see json-schema-subset.ts).
+          parameters: { type: 'object', properties: {}, additionalProperties: true },
+          strict: true,
+        },
+      },
     ],
     tool_choice: { type: 'function', function: { name: 'get_weather' } },
-    response_format: { type: 'json_schema', json_schema: { name: 'w', schema: { type: 'object' } } },
     stream: false,
   })
+  const formatted = OPENAI_RESPONSES.read({
+    model: 'tiny',
+    input: 'weather?',
+    text: { format: { type: 'json_schema', name: 'w', schema: { type: 'object' } } },
+  }).chat
+  assert.equal(formatted.response_format?.type, 'json_schema')
+  // A grammar for the answer and tools the model may call cannot go together: named as sent.
+  assert.match(
+    refusal({
+      model: 'tiny',
+      input: 'x',
+      tools: [{ type: 'function', name: 'f' }],
+      text: { format: { type: 'json_object' } },
+    }),
+    /text\.format: json_object cannot be combined with tools/,
+  )
 })
 
 test('what Codex sends is taken: no reasoning to run or summarize, no encrypted reasoning to include, its ids', () => {
-  const req = OPENAI_RESPONSES.parse({
+  const req = OPENAI_RESPONSES.read({
     model: 'tiny',
     stream: true,
     input: [{ type: 'message', role: 'developer', content: [{ type: 'input_text', text: 'rules' }] }],
@@ -66,9 +89,9 @@ test('what Codex sends is taken: no reasoning to run or summarize, no encrypted 
     prompt_cache_key: 'thread-1',
     client_metadata: { thread_id: 'thread-1' },
   })
-  assert.deepEqual(OPENAI_RESPONSES.toChat(req).messages, [{ role: 'developer', content: 'rules' }])
+  assert.deepEqual(req.chat.messages, [{ role: 'developer', content: 'rules' }])
   assert.match(
-    refusal({ ...req, tools: [{ type: 'web_search' }] }),
+    refusal({ ...req.request, tools: [{ type: 'web_search' }] }),
     /tools\.0\.type: built-in tools are not supported/,
   )
 })
@@ -105,8 +128,8 @@ test('state on the server is refused with a 400 that says rbee keeps none; so is
 })
 
 test('a streamed turn is Responses events with sequence numbers, its final event named in its last bytes', () => {
-  const req = OPENAI_RESPONSES.parse({ model: 'tiny', input: 'hi', stream: true })
-  const s = OPENAI_RESPONSES.stream(req)
+  const req = OPENAI_RESPONSES.read({ model: 'tiny', input: 'hi', stream: true })
+  const s = OPENAI_RESPONSES.stream(req.request)
   const events = [
     ...s.start({ promptTokens: 10 }),
     ...s.chunk(chunk({ role: 'assistant', content: '' })),
@@ -161,15 +184,15 @@ test('a streamed turn is Responses events with sequence numbers, its final event
 })
 
 test('an answer cut short by max_output_tokens is incomplete, streamed or whole', () => {
-  const req = OPENAI_RESPONSES.parse({ model: 'tiny', input: 'hi', max_output_tokens: 4 })
-  const s = OPENAI_RESPONSES.stream(req)
+  const req = OPENAI_RESPONSES.read({ model: 'tiny', input: 'hi', max_output_tokens: 4 })
+  const s = OPENAI_RESPONSES.stream(req.request)
   s.start({ promptTokens: 10 })
   s.chunk(chunk({ content: 'abcd' }))
   s.chunk(chunk({}, 'length'))
   const last = s.end(end).at(-1)!
   assert.equal(last.event, 'response.incomplete')
   const whole = OPENAI_RESPONSES.whole(
-    req,
+    req.request,
     {
       id: 'c',
       object: 'chat.completion',
@@ -193,7 +216,7 @@ test('an error names the Responses parameter, not the chat field it became', () 
       details: { issues: [{ path: 'max_completion_tokens', message: 'must be <= 2048' }] },
     },
   )
-  const body = OPENAI_RESPONSES.errorBody(e) as { error: { param: string; message: string } }
+  const body = errorBodyIn(OPENAI_RESPONSES.errorShape, e) as { error: { param: string; message: string } }
   assert.equal(body.error.param, 'max_output_tokens')
   assert.equal(body.error.message, 'invalid request body: max_output_tokens: 99999 is more than 2048')
 })

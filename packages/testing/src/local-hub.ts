@@ -2,7 +2,7 @@
 // resolve URLs that redirect to a separate CDN server with X-Linked-Etag/X-Linked-Size, Range
 // on the CDN) serving real bytes, plus injected faults (a dropped connection, a stall, corrupted
 // bytes, 401 for gated repos, 404) and hostile answers (a hub that never answers, more bytes
-// than announced, a gzip bomb). Not exported from the package entry point.
+// than announced, a gzip bomb).
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -30,6 +30,11 @@ export interface HubFault {
   corrupt?: boolean
   /** Every transfer that reaches this byte of the file hangs there until the client goes away. */
   stallAtByte?: number
+  /**
+   * Every transfer that reaches this byte of the file waits there (counted as a stall point)
+   * until `release()`, then sends the rest.
+   */
+  holdAtByte?: number
   /** Transfers send one byte every this many ms, until the client goes away (a slow drip). */
   dripEveryMs?: number
   /**
@@ -72,6 +77,7 @@ export class LocalHub {
   readonly #blobs = new Map<string, HubFile>()
   readonly #sockets = new Set<Socket>()
   readonly #stallWaiters: Array<() => void> = []
+  readonly #held: Array<() => void> = []
   #stalls = 0
   /** Body bytes the CDN has handed to its sockets. */
   bytesServed = 0
@@ -131,6 +137,11 @@ export class LocalHub {
   /** Transfers that reached a stall point so far. */
   get stalls(): number {
     return this.#stalls
+  }
+
+  /** Lets every transfer held at `holdAtByte` send the rest of the file. */
+  release(): void {
+    for (const send of this.#held.splice(0)) send()
   }
 
   /** Resolves once `n` transfers (in total) have reached a stall point; rejects after `timeoutMs`. */
@@ -277,16 +288,28 @@ export class LocalHub {
       res.on('close', () => clearInterval(drip))
       return
     }
-    const stallAt =
-      fault.stallAfterBytes ?? (fault.stallAtByte === undefined ? undefined : fault.stallAtByte - start)
-    if (stallAt !== undefined) {
-      res.write(body.subarray(0, Math.max(0, stallAt)), () => {
-        this.#stalls++
-        for (const w of this.#stallWaiters.splice(0)) w()
+    if (fault.holdAtByte !== undefined && fault.holdAtByte > start) {
+      const at = fault.holdAtByte - start
+      res.write(body.subarray(0, at), () => {
+        this.#held.push(() => {
+          if (!res.destroyed) this.#send(res, body.subarray(at), false)
+        })
+        this.#stalled()
       })
       return
     }
+    const stallAt =
+      fault.stallAfterBytes ?? (fault.stallAtByte === undefined ? undefined : fault.stallAtByte - start)
+    if (stallAt !== undefined) {
+      res.write(body.subarray(0, Math.max(0, stallAt)), () => this.#stalled())
+      return
+    }
     this.#send(res, body, false)
+  }
+
+  #stalled(): void {
+    this.#stalls++
+    for (const w of this.#stallWaiters.splice(0)) w()
   }
 
   #send(res: ServerResponse, body: Buffer, headOnly: boolean): void {
