@@ -8,6 +8,11 @@ export const HiveRecordSchema = z.object({
   id: IdSchema,
   url: z.string(),
   online: z.boolean(),
+  /**
+   * Online but quiet: nothing on its stream for a moment while its host still answers (a busy or
+   * stopped hive). New requests prefer other hives; it goes offline only after a longer silence.
+   */
+  suspect: z.boolean().default(false),
   source: z.enum(['config', 'registration', 'local']),
   last_seen: TimestampSchema.nullable(),
   devices: z.array(DeviceSchema),
@@ -53,7 +58,8 @@ export const QueenStreamEventSchema = z.discriminatedUnion('type', [
     workers_busy: z.int().min(0),
   }),
   z.object({
-    type: z.enum(['hive_online', 'hive_offline']),
+    // hive_suspect: quiet, still online; hive_steady: heard again after being suspect.
+    type: z.enum(['hive_online', 'hive_offline', 'hive_suspect', 'hive_steady']),
     timestamp: TimestampSchema,
     hive_id: IdSchema,
     reason: z.string(),

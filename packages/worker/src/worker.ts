@@ -21,6 +21,7 @@ import type { Engine, GenerationRequest, GenerationResult } from './engine/engin
 import { HeartbeatSender } from './heartbeat.js'
 import { registerNativeRoutes } from './http/native-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
+import { LivenessMeter } from './liveness.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
 import { VERSION } from './version.js'
 
@@ -67,6 +68,7 @@ export class Worker {
   #heartbeat: HeartbeatSender | undefined
   #drained: (() => void) | undefined
   readonly #slotReport: SlotReport | undefined
+  readonly #liveness: LivenessMeter
 
   constructor(options: WorkerOptions) {
     if (!isLoopbackHost(options.host) && !options.apiToken) {
@@ -82,6 +84,9 @@ export class Worker {
       openAiPaths: OPENAI_PATHS,
       auth: new Authenticator({ nodeToken: options.apiToken }),
     })
+    const liveness = new LivenessMeter()
+    this.#liveness = liveness
+    this.#closer.add(() => liveness.close())
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
     const onSlots = options.onSlots
@@ -191,6 +196,7 @@ export class Worker {
         queenUrl: this.#o.queenUrl,
         intervalMs: this.#o.heartbeatIntervalMs,
         info: () => this.info(),
+        liveness: () => this.#liveness.report(),
         logger: this.#o.logger,
         token: this.#o.nodeToken,
       })
@@ -231,7 +237,9 @@ export class Worker {
     signal.addEventListener('abort', onAbort, { once: true })
     this.#inFlight.set(requestId, ac)
     try {
-      return await engine.generate({ ...req, signal: ac.signal })
+      const result = await engine.generate({ ...req, signal: ac.signal })
+      this.#liveness.finished(result)
+      return result
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.#inFlight.delete(requestId)

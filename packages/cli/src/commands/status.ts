@@ -48,7 +48,12 @@ export function renderStatus(out: Pick<Output, 'color'>, status: FleetStatus): s
         ['ID', 'STATE', 'URL', 'DEVICES', 'FREE MEMORY', 'WORKERS'],
         status.hives.map((h) => [
           h.id,
-          h.online ? paint(c, 'green', 'up') : paint(c, 'red', 'down'),
+          // quiet: online, but nothing heard for a moment (new requests prefer other hives).
+          h.online
+            ? h.suspect
+              ? paint(c, 'yellow', 'quiet')
+              : paint(c, 'green', 'up')
+            : paint(c, 'red', 'down'),
           h.url,
           h.devices.map((d) => `${d.id} ${backendLabel(d)}`).join(', ') || '-',
           h.devices.map((d) => `${formatMb(d.memory_free_mb)}/${formatMb(d.memory_total_mb)}`).join(', ') ||
