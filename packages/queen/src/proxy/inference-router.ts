@@ -128,7 +128,14 @@ export class InferenceRouter {
       const outcome = await routeRequest(
         this.#o,
         model,
-        { signal, stall: (w) => stallBounds(this.#stall, body.length, w.liveness) },
+        {
+          signal,
+          // A whole answer shows no progress until its end: only its worker's liveness (its
+          // hive's probe) and the headers timeout bound it.
+          ...(r.stream
+            ? { stall: (w: WorkerEntry) => stallBounds(this.#stall, body.length, w.liveness) }
+            : {}),
+        },
         async (worker, _attempt, trySignal, progress) => {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
