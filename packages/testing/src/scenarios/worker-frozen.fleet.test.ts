@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { HiveWorkerSchema } from '@rbee/contracts'
 import { z } from 'zod'
 import { canCreateNetworks, isProcessAlive, printFleetFigures, startFleet } from '../index.js'
-import { Load, metricValue, summarize } from './fleet-load.js'
+import { queenRetries, startLoad, summarize } from './fleet-load.js'
 
 const skip = (await canCreateNetworks()) ? false : 'needs root and iproute2 to create network namespaces'
 
@@ -24,24 +24,14 @@ test('a worker frozen with SIGSTOP under load loses no request that had no token
     hiveArgs: () => ['--worker-unresponsive-restart-ms', String(RESTART_AFTER_MS)],
   })
   t.after(() => fleet.close())
-  const [victim, survivor] = await Promise.all([
-    fleet.spawnWorker(0, 'tiny', { slots: 4 }),
-    fleet.spawnWorker(1, 'tiny', { slots: 4 }),
-  ])
-  assert.ok(victim.pid && survivor.pid)
+  // Host 0's worker is frozen; host 1's serves on.
+  const workers = await Promise.all([0, 1].map((i) => fleet.spawnWorker(i, 'tiny', { slots: 4 })))
+  const victim = workers[0]!
+  assert.ok(victim.pid && workers[1]!.pid)
   const events = await fleet.watchEvents()
-  const retriesBefore = metricValue(await fleet.queen.client.metrics(), 'rbee_queen_retries_total')
-
-  const load = new Load({
-    queenUrl: fleet.queen.url,
-    apiKey: fleet.apiKey,
-    model: 'tiny',
-    total: 100_000,
-    concurrency: 12,
-    maxTokens: 120,
-    requestTimeoutMs: 60_000,
-    deadlineMs: 60_000,
-  }).start()
+  const retriesBefore = await queenRetries(fleet)
+  // Until stopped: a steady load across the freeze, the kill and the restart.
+  const load = startLoad(fleet, { total: 100_000, concurrency: 12, maxTokens: 120, requestTimeoutMs: 60_000 })
   t.after(() => load.stop())
   await load.until('both workers serving', (l) => new Set(l.results.map((r) => r.worker)).size === 2)
   const inFlightAtFreeze = load.inFlight
@@ -80,7 +70,7 @@ test('a worker frozen with SIGSTOP under load loses no request that had no token
   // Requests the freeze caught on the victim: dispatched to it and not finished when it froze.
   const caught = results.filter((r) => r.startedAt < unresponsive.at && r.endedAt > frozenAt)
   const duringFreeze = results.filter((r) => r.startedAt > frozenAt && r.endedAt < ready.at)
-  const retries = metricValue(await fleet.queen.client.metrics(), 'rbee_queen_retries_total') - retriesBefore
+  const retries = (await queenRetries(fleet)) - retriesBefore
   const listed = await (
     await fleet.queen.client.run({ operation: 'worker_list', hive_id: fleet.hives[0]!.id })
   ).result(z.object({ workers: z.array(HiveWorkerSchema) }))
