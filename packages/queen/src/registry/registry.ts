@@ -301,16 +301,18 @@ export class Registry {
     if (hive?.suspect) this.#setSuspect(hive, false, 'heard again')
   }
 
-  #setSuspect(hive: HiveEntry, suspect: boolean, reason: string): void {
+  /** Sets a hive's suspect flag and its workers' routing order; `announce` logs and emits it. */
+  #setSuspect(hive: HiveEntry, suspect: boolean, reason: string, announce = true): void {
     hive.suspect = suspect
-    this.#log[suspect ? 'warn' : 'info'](
-      { hive_id: hive.id, reason },
-      suspect ? 'hive suspect' : 'hive steady',
-    )
     for (const w of hive.workers) {
       w.onSuspectHive = suspect
       this.#routable.get(w.model)?.update(w)
     }
+    if (!announce) return
+    this.#log[suspect ? 'warn' : 'info'](
+      { hive_id: hive.id, reason },
+      suspect ? 'hive suspect' : 'hive steady',
+    )
     this.#emit({ type: 'hive_suspect', hiveId: hive.id, suspect, reason })
   }
 
@@ -339,7 +341,8 @@ export class Registry {
 
   #setOffline(hive: HiveEntry, reason: string): void {
     if (!hive.online) return
-    if (hive.suspect) this.#setSuspect(hive, false, 'offline')
+    // Offline says it all: no "steady" on the way.
+    if (hive.suspect) this.#setSuspect(hive, false, 'offline', false)
     hive.online = false
     this.#online.delete(hive.id)
     this.#log.warn({ hive_id: hive.id, reason }, 'hive offline')
