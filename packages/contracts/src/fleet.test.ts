@@ -42,6 +42,7 @@ const workerRecord = {
   gpu_util_pct: 87,
   last_seen: NOW,
   routable: true,
+  liveness: { event_loop_lag_ms: 4, prompt_tokens_per_s: 480, tokens_per_s: 35.5 },
 }
 const queenEvent = {
   type: 'queen',
@@ -79,7 +80,7 @@ const valid: Valid[] = [
   [
     'a worker record without a known pid',
     WorkerRecordSchema,
-    { ...workerRecord, pid: null, routable: false },
+    { ...workerRecord, pid: null, routable: false, liveness: null },
   ],
   [
     'a fleet status',

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { IdSchema, TimestampSchema } from './common.js'
 import { DeviceSchema, HiveStreamEventSchema } from './hive.js'
-import { WorkerInfoSchema } from './worker.js'
+import { WorkerInfoSchema, WorkerLivenessSchema } from './worker.js'
 
 /** One hive as the queen sees it. */
 export const HiveRecordSchema = z.object({
@@ -31,6 +31,8 @@ export const WorkerRecordSchema = WorkerInfoSchema.extend({
   gpu_util_pct: z.number().min(0),
   last_seen: TimestampSchema,
   routable: z.boolean(),
+  /** What the worker's last heartbeat said about its event loop and speed (null: none yet). */
+  liveness: WorkerLivenessSchema.nullable().default(null),
 })
 export type WorkerRecord = z.infer<typeof WorkerRecordSchema>
 

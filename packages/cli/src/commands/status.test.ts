@@ -85,6 +85,7 @@ test('rbee status shows an online hive that went quiet as quiet, and a worker it
       gpu_util_pct: 0,
       last_seen: '2026-11-27T10:00:00.000Z',
       routable: false,
+      liveness: null,
     },
   ]
   const text = renderStatus({ color: false }, quiet)

@@ -80,6 +80,7 @@ export class WorkerEntry {
       gpu_util_pct: s?.gpu_util_pct ?? 0,
       last_seen: new Date(this.lastSeenMs).toISOString(),
       routable: this.routable,
+      liveness: this.liveness,
     }
   }
 }
