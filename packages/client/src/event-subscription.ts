@@ -21,6 +21,13 @@ export interface EventSubscriptionOptions<S extends z.ZodType> {
    * connection is replaced. 0 disables. @default 0
    */
   idleTimeoutMs?: number
+  /**
+   * Longest wait for a connection attempt to be answered (the stream's response head); the
+   * attempt is then given up and the next one follows. @default `idleTimeoutMs`
+   */
+  connectTimeoutMs?: number
+  /** Anything arrived on the open stream (keep-alives included); called per chunk, keep it cheap. */
+  onActivity?: () => void
   /** Delay between reconnects. @default { initialMs: 250, maxMs: 5000, jitter: 0.3 } */
   backoff?: BackoffOptions
 }
@@ -38,6 +45,8 @@ export class EventSubscription<S extends z.ZodType> {
   #connected = false
   /** Ends the current backoff wait early. */
   #wake: (() => void) | undefined
+  /** Ends the current connection (see `drop`). */
+  #drop: ((reason: string) => void) | undefined
 
   constructor(options: EventSubscriptionOptions<S>) {
     this.#o = options
@@ -84,8 +93,11 @@ export class EventSubscription<S extends z.ZodType> {
     const onAbort = (): void => ac.abort(outer.reason)
     outer.addEventListener('abort', onAbort, { once: true })
     const idleMs = this.#o.idleTimeoutMs ?? 0
+    // Until the stream is open, the connect timeout applies; then the idle timeout.
+    let limitMs = this.#o.connectTimeoutMs ?? idleMs
     let idleTimer: NodeJS.Timeout | undefined
     let idleFired = false
+    let dropped: string | undefined
     let ended = false
     let lastDataAt = performance.now()
     // After this process itself stalled, timers run before the socket data that arrived in the
@@ -95,31 +107,48 @@ export class EventSubscription<S extends z.ZodType> {
       setImmediate(() => {
         if (ended) return
         const quiet = performance.now() - lastDataAt
-        if (quiet >= idleMs) {
+        if (quiet >= limitMs) {
           idleFired = true
           ac.abort(new Error('idle'))
           return
         }
-        idleTimer = setTimeout(check, idleMs - quiet)
+        idleTimer = setTimeout(check, limitMs - quiet)
         idleTimer.unref()
       })
     }
     const arm = (): void => {
-      if (idleMs <= 0) return
+      if (limitMs <= 0) return
       lastDataAt = performance.now()
       if (!idleTimer) {
-        idleTimer = setTimeout(check, idleMs)
+        idleTimer = setTimeout(check, limitMs)
         idleTimer.unref()
       }
+    }
+    const onActivity = this.#o.onActivity
+    const alive = onActivity
+      ? (): void => {
+          arm()
+          onActivity()
+        }
+      : arm
+    this.#drop = (reason) => {
+      dropped ??= reason
+      ac.abort(new Error(reason))
     }
     try {
       arm()
       const res = await this.#o.http.stream('GET', this.#o.path, { signal: ac.signal })
       this.#connected = true
+      if (idleMs !== limitMs) {
+        clearTimeout(idleTimer)
+        idleTimer = undefined
+        limitMs = idleMs
+      }
+      arm()
       this.#o.onConnect?.()
       try {
         // Keep-alive comments count as life: they prove the peer and the path are up.
-        const body = tap(res.body, arm)
+        const body = tap(res.body, alive)
         for await (const msg of readSse(body)) {
           let data: unknown
           try {
@@ -141,14 +170,26 @@ export class EventSubscription<S extends z.ZodType> {
         res.body.destroy()
       }
     } catch (err) {
-      if (idleFired) return `nothing received for ${idleMs} ms`
+      if (dropped !== undefined) return dropped
+      if (idleFired)
+        return this.#connected ? `nothing received for ${limitMs} ms` : `no answer within ${limitMs} ms`
       return errorMessage(err)
     } finally {
       ended = true
+      this.#drop = undefined
       this.#connected = false
       if (idleTimer) clearTimeout(idleTimer)
       outer.removeEventListener('abort', onAbort)
     }
+  }
+
+  /**
+   * Ends the current connection as if it had dropped: `onDisconnect(reason)`, then a reconnect
+   * after the backoff. Does nothing while not connecting or connected (e.g. the owner found the
+   * peer's host unreachable while the stream was quiet).
+   */
+  drop(reason: string): void {
+    this.#drop?.(reason)
   }
 
   /**

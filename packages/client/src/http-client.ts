@@ -1,5 +1,5 @@
 import { errorMessage, parseJson, RbeeError } from '@rbee/common/base'
-import { describeIssues } from '@rbee/contracts'
+import { describeIssues, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import { type Dispatcher, Pool } from 'undici'
 import type { z } from 'zod'
 import { errorFromResponse, unreachableError } from './response-error.js'
@@ -17,6 +17,17 @@ export interface HttpClientOptions {
   keepAliveMs?: number
   /** What to call the server in error messages. @default the base URL */
   name?: string
+  /**
+   * TCP keepalive: an idle connection is probed by the kernel after this long, so one whose peer
+   * host vanished errors out instead of waiting forever. @default 60_000 (undici's)
+   */
+  tcpKeepAliveMs?: number
+  /**
+   * A stream (job events) that brings nothing, not even a keep-alive comment, for this long is
+   * ended with `RBEE_STREAM_STALLED`: the server stopped answering. 0 disables.
+   * @default STREAM_IDLE_TIMEOUT_MS
+   */
+  streamIdleTimeoutMs?: number
 }
 
 export interface RequestOptions {
@@ -46,6 +57,8 @@ export class HttpClient {
   readonly #token: string | undefined
   readonly #timeoutMs: number
   readonly #name: string
+  /** See `HttpClientOptions.streamIdleTimeoutMs`. */
+  readonly streamIdleTimeoutMs: number
 
   constructor(options: HttpClientOptions) {
     const url = new URL(options.baseUrl)
@@ -57,10 +70,19 @@ export class HttpClient {
       connections: options.connections ?? null,
       keepAliveTimeout: options.keepAliveMs ?? 30_000,
       pipelining: 1,
+      ...(options.tcpKeepAliveMs === undefined
+        ? {}
+        : { connect: { keepAlive: true, keepAliveInitialDelay: options.tcpKeepAliveMs } }),
     })
+    this.streamIdleTimeoutMs = options.streamIdleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS
     this.#token = options.token
     this.#timeoutMs = options.timeoutMs ?? 30_000
     this.#name = options.name ?? url.origin
+  }
+
+  /** What the server is called in error messages. */
+  get name(): string {
+    return this.#name
   }
 
   #headers(extra: Record<string, string> | undefined, hasBody: boolean): Record<string, string> {

@@ -10,6 +10,7 @@ import {
 import { type JobData, type JobStreamEvent, type Narration, parseJobFrame } from '@rbee/contracts'
 import { z } from 'zod'
 import type { HttpClient } from './http-client.js'
+import { IdleWatch } from './idle-watch.js'
 import { isErrorCode } from './response-error.js'
 
 export interface JobStreamOptions {
@@ -18,6 +19,12 @@ export interface JobStreamOptions {
   lastEventId?: number
   /** Reconnects (with `Last-Event-ID`) when the stream drops before its end. @default 5 */
   maxReconnects?: number
+  /**
+   * Nothing received (not even a keep-alive comment) for this long ends the stream with
+   * `RBEE_STREAM_STALLED`: the server stopped answering. 0 disables.
+   * @default the client's `streamIdleTimeoutMs`
+   */
+  idleTimeoutMs?: number
 }
 
 /** Everything a finished job said. */
@@ -64,14 +71,35 @@ export class JobStream implements AsyncIterable<JobStreamEvent> {
     const backoff = new Backoff({ initialMs: 100, maxMs: 2000 })
     let reconnects = 0
     const path = `/v1/jobs/${encodeURIComponent(this.jobId)}/stream`
+    const idleMs = this.#options.idleTimeoutMs ?? this.#http.streamIdleTimeoutMs
     for (;;) {
-      const res = await this.#http.stream('GET', path, {
-        signal,
-        headers: this.#lastId >= 0 ? { 'last-event-id': String(this.#lastId) } : {},
+      // Silence is timed across the connection's opening and its events alike.
+      const ac = new AbortController()
+      const onAbort = (): void => ac.abort(signal?.reason)
+      if (signal?.aborted) onAbort()
+      else signal?.addEventListener('abort', onAbort, { once: true })
+      let stalled: RbeeError | undefined
+      const idle = new IdleWatch(idleMs, (quietMs) => {
+        stalled = new RbeeError(
+          'RBEE_STREAM_STALLED',
+          `${this.#http.name} stopped answering: nothing arrived on the stream of job ${this.jobId} for ${(quietMs / 1000).toFixed(1)} s (it sends a keep-alive while a job is quiet); is it overloaded, stopped or cut off?`,
+        )
+        ac.abort(stalled)
       })
+      let res: Awaited<ReturnType<HttpClient['stream']>>
+      try {
+        res = await this.#http.stream('GET', path, {
+          signal: ac.signal,
+          headers: this.#lastId >= 0 ? { 'last-event-id': String(this.#lastId) } : {},
+        })
+      } catch (err) {
+        idle.close()
+        signal?.removeEventListener('abort', onAbort)
+        throw stalled ?? err
+      }
       let dropped: unknown
       try {
-        for await (const msg of readSse(res.body)) {
+        for await (const msg of readSse(touching(res.body, idle))) {
           const id = msg.id === undefined ? this.#lastId + 1 : Number(msg.id)
           let ev: JobStreamEvent
           try {
@@ -92,9 +120,12 @@ export class JobStream implements AsyncIterable<JobStreamEvent> {
         dropped = new Error('stream ended before the job did')
       } catch (err) {
         if (signal?.aborted) throw signal.reason
+        if (stalled) throw stalled
         if (err instanceof RbeeError) throw err
         dropped = err
       } finally {
+        idle.close()
+        signal?.removeEventListener('abort', onAbort)
         res.body.destroy()
       }
       if (reconnects++ >= (this.#options.maxReconnects ?? 5)) {
@@ -166,4 +197,12 @@ export function throwIfFailed(jobId: string, out: Pick<JobOutcome, 'outcome' | '
   const m = /^(RBEE_[A-Z0-9_]+): (.*)$/s.exec(msg)
   if (m && isErrorCode(m[1])) throw new RbeeError(m[1], m[2]!)
   throw new RbeeError('RBEE_JOB_FAILED', msg)
+}
+
+/** Passes a body through, touching `idle` for every chunk (keep-alive comments included). */
+async function* touching(body: AsyncIterable<Uint8Array>, idle: IdleWatch): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    idle.touch()
+    yield chunk
+  }
 }

@@ -80,6 +80,8 @@ export abstract class ServiceClient {
 
   protected subscribe<S extends z.ZodType>(schema: S, options: HeartbeatOptions<S>): EventSubscription<S> {
     return new EventSubscription({
+      // A heartbeat stream carries keep-alives: one silent for the client's stream bound is dead.
+      idleTimeoutMs: this.http.streamIdleTimeoutMs,
       ...options,
       http: this.http,
       path: '/v1/heartbeats/stream',

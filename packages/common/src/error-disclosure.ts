@@ -13,6 +13,7 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   RBEE_JOB_FAILED: 'the job failed',
   RBEE_HIVE_OFFLINE: 'the hive this needs is offline',
   RBEE_WORKER_FAILED: 'the worker serving this request failed',
+  RBEE_WORKER_STALLED: 'the worker serving this request stopped producing tokens',
   RBEE_SPAWN_FAILED: 'a worker for this model could not be started',
   RBEE_DOWNLOAD_FAILED: 'the model download failed',
   RBEE_CHECKSUM_MISMATCH: 'the downloaded model did not match its checksum',

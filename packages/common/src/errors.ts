@@ -56,6 +56,10 @@ export const ERROR_CODES = {
   RBEE_CANCELLED: 499,
   RBEE_CONFIG: 400,
   RBEE_ENGINE: 500,
+  /** A worker sent no first token, or no next token, within the queen's stall bound. */
+  RBEE_WORKER_STALLED: 504,
+  /** A stream brought nothing, not even a keep-alive, within the client's bound: the server stopped answering. */
+  RBEE_STREAM_STALLED: 504,
 } as const satisfies Record<string, number>
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -40,3 +40,15 @@ export const HealthSchema = z.object({
   uptime_s: z.number().nonnegative(),
 })
 export type Health = z.infer<typeof HealthSchema>
+
+/**
+ * The queen's SSE streams (OpenAI and job streams, `/v1/heartbeats/stream`) carry a keep-alive
+ * comment after this long without anything else (default of the queen's `--keep-alive-ms`).
+ */
+export const STREAM_KEEP_ALIVE_MS = 10_000
+
+/**
+ * A client (`@rbee/client`, the CLI) ends a stream that brought nothing, not even a keep-alive,
+ * for this long: the server stopped answering. Three keep-alives' worth.
+ */
+export const STREAM_IDLE_TIMEOUT_MS = 3 * STREAM_KEEP_ALIVE_MS

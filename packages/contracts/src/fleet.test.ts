@@ -25,6 +25,7 @@ const hiveRecord = {
   id: 'gpu-box',
   url: 'http://10.0.0.12:7835',
   online: true,
+  suspect: false,
   source: 'config',
   last_seen: NOW,
   devices: [gpuDevice],
@@ -44,6 +45,7 @@ const workerRecord = {
   gpu_util_pct: 87,
   last_seen: NOW,
   routable: true,
+  liveness: { event_loop_lag_ms: 4, prompt_tokens_per_s: 480, tokens_per_s: 35.5 },
 }
 const queenEvent = {
   type: 'queen',
@@ -76,11 +78,12 @@ const valid: Valid[] = [
       error: 'ECONNREFUSED',
     },
   ],
+  ['a hive that is online but quiet (suspect)', HiveRecordSchema, { ...hiveRecord, suspect: true }],
   ['a worker record', WorkerRecordSchema, workerRecord],
   [
     'a worker record without a known pid',
     WorkerRecordSchema,
-    { ...workerRecord, pid: null, routable: false },
+    { ...workerRecord, pid: null, routable: false, liveness: null },
   ],
   [
     'a fleet status',
@@ -98,6 +101,27 @@ const valid: Valid[] = [
     { ...hiveOffline, type: 'hive_online', reason: 'telemetry resumed' },
   ],
   ['a hive_offline event', QueenStreamEventSchema, hiveOffline],
+  [
+    'a hive_suspect event',
+    QueenStreamEventSchema,
+    { ...hiveOffline, type: 'hive_suspect', reason: 'nothing on its stream for 1012 ms' },
+  ],
+  [
+    'a hive_steady event',
+    QueenStreamEventSchema,
+    { ...hiveOffline, type: 'hive_steady', reason: 'heard again' },
+  ],
+  [
+    'a relayed worker_status event (a worker that stopped answering its hive)',
+    QueenStreamEventSchema,
+    {
+      type: 'worker_status',
+      hive_id: 'gpu-box',
+      timestamp: NOW,
+      worker: { ...workerInfo, status: 'unresponsive' },
+      reason: 'unresponsive: no answer to GET /health within 3000 ms',
+    },
+  ],
   ['a relayed telemetry event', QueenStreamEventSchema, telemetryEvent],
   ['a relayed worker_ready event', QueenStreamEventSchema, workerReadyEvent],
   ['a relayed worker_exited event', QueenStreamEventSchema, workerExitedEvent],
@@ -170,11 +194,14 @@ test('QueenStreamEvent narrows both queen-own and relayed hive events by type', 
         return `queen ${ev.workers_ready}/${ev.workers_total}`
       case 'hive_online':
       case 'hive_offline':
+      case 'hive_suspect':
+      case 'hive_steady':
         return `${ev.type} ${ev.hive_id}`
       case 'telemetry':
         return `telemetry ${ev.hive_info.hostname}`
       case 'worker_spawned':
       case 'worker_ready':
+      case 'worker_status':
         return `${ev.type} ${ev.worker.id}`
       case 'worker_exited':
         return `exited ${ev.worker_id}`
@@ -211,4 +238,9 @@ test('the queen info names its auth mode and local hive, and rejects a bad one b
   rejectsAt(QueenInfoSchema, { ...info, service: 'rbee-hive' }, 'service')
   rejectsAt(QueenInfoSchema, { ...info, auth: { api_keys: 'yes', node_token: true } }, 'auth.api_keys')
   rejectsAt(QueenInfoSchema, { ...info, local_hive: '../x' }, 'local_hive')
+})
+
+test('a hive record from a queen that does not report suspect hives reads as not suspect', () => {
+  const { suspect: _, ...old } = hiveRecord
+  assert.equal(HiveRecordSchema.parse(old).suspect, false)
 })

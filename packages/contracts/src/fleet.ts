@@ -2,13 +2,18 @@ import { z } from 'zod'
 import { IdSchema, TimestampSchema } from './common.js'
 import { DeviceSchema, HiveStreamEventSchema } from './hive.js'
 import { ProtocolSchema, VersionSchema } from './protocol.js'
-import { WorkerInfoSchema } from './worker.js'
+import { WorkerInfoSchema, WorkerLivenessSchema } from './worker.js'
 
 /** One hive as the queen sees it. */
 export const HiveRecordSchema = z.object({
   id: IdSchema,
   url: z.string(),
   online: z.boolean(),
+  /**
+   * Online but quiet: nothing on its stream for a moment while its host still answers (a busy or
+   * stopped hive). New requests prefer other hives; it goes offline only after a longer silence.
+   */
+  suspect: z.boolean().default(false),
   source: z.enum(['config', 'registration', 'local']),
   last_seen: TimestampSchema.nullable(),
   devices: z.array(DeviceSchema),
@@ -32,6 +37,8 @@ export const WorkerRecordSchema = WorkerInfoSchema.extend({
   gpu_util_pct: z.number().min(0),
   last_seen: TimestampSchema,
   routable: z.boolean(),
+  /** What the worker's last heartbeat said about its event loop and speed (null: none yet). */
+  liveness: WorkerLivenessSchema.nullable().default(null),
 })
 export type WorkerRecord = z.infer<typeof WorkerRecordSchema>
 
@@ -64,7 +71,8 @@ export const QueenStreamEventSchema = z.discriminatedUnion('type', [
     workers_busy: z.int().min(0),
   }),
   z.object({
-    type: z.enum(['hive_online', 'hive_offline']),
+    // hive_suspect: quiet, still online; hive_steady: heard again after being suspect.
+    type: z.enum(['hive_online', 'hive_offline', 'hive_suspect', 'hive_steady']),
     timestamp: TimestampSchema,
     hive_id: IdSchema,
     reason: z.string(),

@@ -109,8 +109,10 @@ export function hiveStreamPingMs(telemetryIntervalMs: number): number {
 }
 
 /**
- * How long a reader of a hive's heartbeat stream waits without a byte before it calls the link
- * dead: 4 pings, and never more than 3 telemetry intervals.
+ * How long a reader of a hive's heartbeat stream waits without a byte before it suspects the
+ * hive or its link: 4 pings, and never more than 3 telemetry intervals. (A suspect hive is not
+ * offline yet: the queen then checks whether its host still answers, see the queen's
+ * `HiveLiveness`.)
  */
 export function hiveStreamIdleMs(telemetryIntervalMs: number): number {
   return Math.min(3 * telemetryIntervalMs, 4 * HIVE_STREAM_PING_MS)
@@ -145,6 +147,15 @@ export const HiveStreamEventSchema = z.discriminatedUnion('type', [
     expected: z.boolean(),
     restarting: z.boolean(),
     reason: z.string(),
+  }),
+  // A worker's status changed outside its own lifecycle: it stopped answering its hive's health
+  // probe (`unresponsive`, out of routing at once) or answers again.
+  z.object({
+    type: z.literal('worker_status'),
+    hive_id: IdSchema,
+    timestamp: TimestampSchema,
+    worker: WorkerInfoSchema,
+    reason: z.string().max(2000),
   }),
 ])
 export type HiveStreamEvent = z.infer<typeof HiveStreamEventSchema>

@@ -35,7 +35,11 @@ const workerReady = {
 }
 
 const valid: Valid[] = [
-  ['every worker status', WorkerStatusSchema.array(), ['starting', 'ready', 'busy', 'stopping', 'stopped']],
+  [
+    'every worker status',
+    WorkerStatusSchema.array(),
+    ['starting', 'ready', 'busy', 'unresponsive', 'stopping', 'stopped'],
+  ],
   ['every reported backend', BackendSchema.array(), ['cpu', 'cuda', 'vulkan', 'metal']],
   ['an auto backend request', BackendRequestSchema, 'auto'],
   ['an IPv4 host', HostSchema, '192.168.1.20'],
@@ -56,6 +60,24 @@ const valid: Valid[] = [
     },
   ],
   ['a heartbeat', WorkerHeartbeatSchema, { worker: workerInfo, timestamp: NOW }],
+  [
+    'a heartbeat with its liveness signal',
+    WorkerHeartbeatSchema,
+    {
+      worker: workerInfo,
+      timestamp: NOW,
+      liveness: { event_loop_lag_ms: 3, prompt_tokens_per_s: 512.5, tokens_per_s: 40.2 },
+    },
+  ],
+  [
+    'a heartbeat of a worker that has served nothing yet',
+    WorkerHeartbeatSchema,
+    {
+      worker: workerInfo,
+      timestamp: NOW,
+      liveness: { event_loop_lag_ms: 0, prompt_tokens_per_s: null, tokens_per_s: null },
+    },
+  ],
   ['a loading stdout line', WorkerStdoutMessageSchema, { type: 'loading', worker_id: 'w-1', progress: 0.42 }],
   ['a ready stdout line', WorkerStdoutMessageSchema, readyLine],
   [
@@ -108,6 +130,16 @@ const invalid: Invalid[] = [
       timestamp: NOW,
     },
     'worker.status',
+  ],
+  [
+    'a heartbeat with a negative event-loop lag',
+    WorkerHeartbeatSchema,
+    {
+      worker: workerInfo,
+      timestamp: NOW,
+      liveness: { event_loop_lag_ms: -1, prompt_tokens_per_s: null, tokens_per_s: null },
+    },
+    'liveness.event_loop_lag_ms',
   ],
   [
     'a heartbeat with a local-time timestamp',

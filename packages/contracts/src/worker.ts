@@ -2,8 +2,13 @@ import { z } from 'zod'
 import { IdSchema, PortSchema, TimestampSchema } from './common.js'
 import { ProtocolSchema, VersionSchema } from './protocol.js'
 
-/** Lifecycle of a worker process (seed: `WorkerStatus`). */
-export const WorkerStatusSchema = z.enum(['starting', 'ready', 'busy', 'stopping', 'stopped'])
+/**
+ * Lifecycle of a worker process (seed: `WorkerStatus`), plus `unresponsive`: its hive's health
+ * probe went unanswered (the process is alive but does not answer, e.g. stopped or hung). Such a
+ * worker is out of routing; its hive restarts it if it does not recover in time. Only a hive says
+ * it; a worker never reports it about itself.
+ */
+export const WorkerStatusSchema = z.enum(['starting', 'ready', 'busy', 'unresponsive', 'stopping', 'stopped'])
 export type WorkerStatus = z.infer<typeof WorkerStatusSchema>
 
 /** Compute backend a worker runs on; `auto` is only a request, never a reported value. */
@@ -49,10 +54,29 @@ export const WorkerInfoSchema = z.object({
 })
 export type WorkerInfo = z.infer<typeof WorkerInfoSchema>
 
-/** Worker → queen heartbeat (seed's Path 1). */
+/** A speed in tokens per second, as a worker measured it (null before it has a figure). */
+const RateSchema = z.number().min(0).max(1e9).nullable()
+
+/**
+ * How a worker is doing by its own measure, sent with each heartbeat: how late its event loop
+ * runs (a worker whose loop lags cannot answer anything in time) and how fast it has been
+ * working, which the queen's stall bounds are derived from.
+ */
+export const WorkerLivenessSchema = z.object({
+  /** Longest event-loop delay since the previous heartbeat (ms). */
+  event_loop_lag_ms: z.number().min(0).max(86_400_000),
+  /** Prompt processing speed of recent requests (tokens/s, smoothed). */
+  prompt_tokens_per_s: RateSchema,
+  /** Generation speed of recent requests, first token excluded (tokens/s, smoothed). */
+  tokens_per_s: RateSchema,
+})
+export type WorkerLiveness = z.infer<typeof WorkerLivenessSchema>
+
+/** Worker → queen heartbeat (seed's Path 1), with the worker's liveness signal. */
 export const WorkerHeartbeatSchema = z.object({
   worker: WorkerInfoSchema,
   timestamp: TimestampSchema,
+  liveness: WorkerLivenessSchema.optional(),
 })
 export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeatSchema>
 

@@ -4,6 +4,7 @@ import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } 
 import { HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
 import { z } from 'zod'
 import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB } from './downloads/disk-space.js'
+import { DEFAULT_WORKER_PROBE } from './workers/health-probe.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
 
@@ -37,6 +38,9 @@ export const HiveConfigSchema = z.object({
     .int()
     .min(0)
     .max(1024 * 1024),
+  worker_probe_interval_ms: z.int().min(0).max(3_600_000),
+  worker_probe_timeout_ms: z.int().min(10).max(3_600_000),
+  worker_unresponsive_restart_ms: z.int().min(0).max(86_400_000),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
@@ -73,6 +77,24 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
     'download_disk_margin_mb',
     'RBEE_DOWNLOAD_DISK_MARGIN_MB',
     String(DEFAULT_DOWNLOAD_DISK_MARGIN_MB),
+    'int',
+  ],
+  'worker-probe-interval-ms': [
+    'worker_probe_interval_ms',
+    'RBEE_WORKER_PROBE_INTERVAL_MS',
+    String(DEFAULT_WORKER_PROBE.intervalMs),
+    'int',
+  ],
+  'worker-probe-timeout-ms': [
+    'worker_probe_timeout_ms',
+    'RBEE_WORKER_PROBE_TIMEOUT_MS',
+    String(DEFAULT_WORKER_PROBE.timeoutMs),
+    'int',
+  ],
+  'worker-unresponsive-restart-ms': [
+    'worker_unresponsive_restart_ms',
+    'RBEE_WORKER_UNRESPONSIVE_RESTART_MS',
+    String(DEFAULT_WORKER_PROBE.restartAfterMs),
     'int',
   ],
 }
@@ -122,6 +144,17 @@ Options (each also read from the environment variable shown; flags win):
                                                           free space a download leaves on the models'
                                                           file system, checked before it starts and
                                                           as it goes (default: ${DEFAULT_DOWNLOAD_DISK_MARGIN_MB})
+  --worker-probe-interval-ms N RBEE_WORKER_PROBE_INTERVAL_MS
+                                                          how often each ready worker's GET /health is
+                                                          probed (default: 1000; 0 = never)
+  --worker-probe-timeout-ms N  RBEE_WORKER_PROBE_TIMEOUT_MS
+                                                          a probe unanswered this long makes the worker
+                                                          unresponsive: out of routing (default: 3000)
+  --worker-unresponsive-restart-ms N
+                               RBEE_WORKER_UNRESPONSIVE_RESTART_MS
+                                                          an unresponsive worker is killed (SIGKILL) and
+                                                          restarted per the restart policy after this
+                                                          long (default: 30000)
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)

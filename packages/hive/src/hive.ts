@@ -45,6 +45,7 @@ import { findExecutable, NvidiaSmi, STANDARD_BIN_DIRS } from './monitor/nvidia-s
 import { HiveOperations } from './operations/hive-operations.js'
 import { QueenRegistration } from './registration/queen-registration.js'
 import { PROTOCOL, VERSION } from './version.js'
+import { DEFAULT_WORKER_PROBE, type WorkerProbeSettings } from './workers/health-probe.js'
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'
 import { probeEnv, resolveWorkerCommand, type WorkerCommand } from './workers/worker-command.js'
 import { WorkerSupervisor } from './workers/worker-supervisor.js'
@@ -96,6 +97,12 @@ export interface HiveOptions {
   workerStopGraceMs?: number
   /** @default 120_000 */
   workerReadyTimeoutMs?: number
+  /**
+   * How ready workers are probed (`GET /health` with a deadline): a missed probe makes the worker
+   * `unresponsive` (out of routing), and one that stays so is killed and restarted per policy.
+   * @default DEFAULT_WORKER_PROBE (every 1 s, 3 s to answer, killed after 30 s)
+   */
+  workerProbe?: Partial<WorkerProbeSettings>
   /** Slots of a worker when `worker_spawn` names none. @default 4 */
   workerSlots?: number
   /** Context per slot when `worker_spawn` names none (capped at the model's). @default 2048 */
@@ -336,6 +343,7 @@ export class Hive {
       policy: { ...DEFAULT_RESTART_POLICY, ...o.restartPolicy },
       stopGraceMs,
       readyTimeoutMs: o.workerReadyTimeoutMs ?? 120_000,
+      probe: { ...DEFAULT_WORKER_PROBE, ...o.workerProbe },
       logMaxBytes: o.logMaxBytes ?? 10 * 1024 * 1024,
       logKeep: o.logKeep ?? 3,
       version: VERSION,

@@ -69,6 +69,11 @@ async function main(): Promise<void> {
         backoffInitialMs: config.restart_backoff_ms,
       },
       workerStopGraceMs: config.worker_stop_grace_ms,
+      workerProbe: {
+        intervalMs: config.worker_probe_interval_ms,
+        timeoutMs: config.worker_probe_timeout_ms,
+        restartAfterMs: config.worker_unresponsive_restart_ms,
+      },
       importDirs: config.import_dirs,
       onShutdownRequest: () => stop('POST /v1/shutdown'),
     })

@@ -2,8 +2,11 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { describeIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { describeIssues, HostSchema, IdSchema, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 import { z } from 'zod'
+import { DEFAULT_HIVE_OFFLINE_MS } from './hives/hive-manager.js'
+import { DEFAULT_STALL_SETTINGS } from './proxy/stall-watch.js'
+import { DEFAULT_HIVE_WAIT_MS } from './scheduler/spawner.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
 const SecretSchema = z
@@ -80,6 +83,10 @@ export const QueenConfigSchema = z
     worker_slots: z.int().min(1).max(64).optional(),
     worker_ctx_size: z.int().min(128).max(1_048_576).optional(),
     hive_interval_ms: z.int().min(50).max(3_600_000),
+    hive_offline_ms: z.int().min(100).max(3_600_000),
+    first_token_timeout_ms: z.int().min(0).max(86_400_000),
+    token_gap_timeout_ms: z.int().min(0).max(86_400_000),
+    keep_alive_ms: z.int().min(0).max(3_600_000),
     worker_heartbeat_interval_ms: z.int().min(100).max(3_600_000),
     body_limit: z
       .int()
@@ -116,12 +123,26 @@ const FLAGS: Record<
   'queue-size': ['queue_size', 'RBEE_QUEUE_SIZE', '64', 'int'],
   'queue-timeout-ms': ['queue_timeout_ms', 'RBEE_QUEUE_TIMEOUT_MS', '60000', 'int'],
   'spawn-timeout-ms': ['spawn_timeout_ms', 'RBEE_SPAWN_TIMEOUT_MS', '300000', 'int'],
-  'hive-wait-ms': ['hive_wait_ms', 'RBEE_HIVE_WAIT_MS', '5000', 'int'],
+  'hive-wait-ms': ['hive_wait_ms', 'RBEE_HIVE_WAIT_MS', String(DEFAULT_HIVE_WAIT_MS), 'int'],
   'idle-ttl-ms': ['idle_ttl_ms', 'RBEE_IDLE_TTL_MS', '600000', 'int'],
   'builtin-idle-ttl-ms': ['builtin_idle_ttl_ms', 'RBEE_BUILTIN_IDLE_TTL_MS', '0', 'int'],
   'worker-slots': ['worker_slots', 'RBEE_WORKER_SLOTS', undefined, 'int'],
   'worker-ctx-size': ['worker_ctx_size', 'RBEE_WORKER_CTX_SIZE', undefined, 'int'],
   'hive-interval-ms': ['hive_interval_ms', 'RBEE_HIVE_INTERVAL_MS', '1000', 'int'],
+  'hive-offline-ms': ['hive_offline_ms', 'RBEE_HIVE_OFFLINE_MS', String(DEFAULT_HIVE_OFFLINE_MS), 'int'],
+  'first-token-timeout-ms': [
+    'first_token_timeout_ms',
+    'RBEE_FIRST_TOKEN_TIMEOUT_MS',
+    String(DEFAULT_STALL_SETTINGS.firstTokenMs),
+    'int',
+  ],
+  'token-gap-timeout-ms': [
+    'token_gap_timeout_ms',
+    'RBEE_TOKEN_GAP_TIMEOUT_MS',
+    String(DEFAULT_STALL_SETTINGS.tokenGapMs),
+    'int',
+  ],
+  'keep-alive-ms': ['keep_alive_ms', 'RBEE_KEEP_ALIVE_MS', String(STREAM_KEEP_ALIVE_MS), 'int'],
   'worker-heartbeat-interval-ms': [
     'worker_heartbeat_interval_ms',
     'RBEE_WORKER_HEARTBEAT_INTERVAL_MS',
@@ -170,12 +191,27 @@ Options (each also read from the environment variable shown; flags win):
   --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: 64)
   --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot without a deadline (default: 60000)
   --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: 300000)
-  --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn fails (default: 5000)
+  --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn
+                                                            or hive operation fails (default: 5000)
   --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: 600000; 0 = never)
   --builtin-idle-ttl-ms N         RBEE_BUILTIN_IDLE_TTL_MS  the same for built-in models (default: 0 = never)
   --worker-slots N                RBEE_WORKER_SLOTS         slots of workers spawned on demand (default: hive's)
   --worker-ctx-size N             RBEE_WORKER_CTX_SIZE      context of workers spawned on demand (default: hive's)
-  --hive-interval-ms N            RBEE_HIVE_INTERVAL_MS     hive telemetry period; 3 missed = offline (default: 1000)
+  --hive-interval-ms N            RBEE_HIVE_INTERVAL_MS     hive telemetry period (default: 1000)
+  --hive-offline-ms N             RBEE_HIVE_OFFLINE_MS      a hive whose stream is quiet this long is offline
+                                                            though its host answers; quiet for 1 s it is
+                                                            suspect, and offline at once if its host does
+                                                            not accept a connection (default: 10000)
+  --first-token-timeout-ms N      RBEE_FIRST_TOKEN_TIMEOUT_MS
+                                                            no first token this long: the worker counts as
+                                                            failed and the request moves to another; raised
+                                                            for long prompts and slow workers (default:
+                                                            60000; 0 = no bound)
+  --token-gap-timeout-ms N        RBEE_TOKEN_GAP_TIMEOUT_MS no next token this long: the stream ends with
+                                                            RBEE_WORKER_STALLED; raised for slow workers
+                                                            (default: 30000; 0 = no bound)
+  --keep-alive-ms N               RBEE_KEEP_ALIVE_MS        a quiet SSE stream gets a keep-alive comment
+                                                            this often (default: 10000; 0 = none)
   --worker-heartbeat-interval-ms N  RBEE_WORKER_HEARTBEAT_INTERVAL_MS  (default: 10000)
   --body-limit BYTES              RBEE_BODY_LIMIT           largest request body (default: 8 MiB)
   --max-attempts N                RBEE_MAX_ATTEMPTS         tries per request before the first token (default: 3)

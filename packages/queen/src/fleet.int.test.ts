@@ -12,7 +12,19 @@ import { metricValue, waitFor } from './it-helpers.js'
 // itself), real workers spawned on demand. Workers get one slot and the queue one place, so a
 // third concurrent request is refused.
 describe('queen-rbee in front of several hives', () => {
-  const QUEEN_ARGS = ['--no-local-hive', '--worker-slots', '1', '--queue-size', '1', '--hive-wait-ms', '300']
+  // A stopped hive is offline after 2 s of silence here (the default, 10 s, rules out a hive
+  // that is only starved by its machine's load; see the stall tests).
+  const QUEEN_ARGS = [
+    '--no-local-hive',
+    '--worker-slots',
+    '1',
+    '--queue-size',
+    '1',
+    '--hive-wait-ms',
+    '300',
+    '--hive-offline-ms',
+    '2000',
+  ]
   let hiveA: StartedHive
   let hiveB: StartedHive
   let queen: StartedQueen

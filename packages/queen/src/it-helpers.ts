@@ -5,12 +5,13 @@ import { readFileSync } from 'node:fs'
 export { metricValue, waitFor } from '@rbee/testing'
 
 /**
- * What waits to be read on this machine's TCP sockets bound to local `port`, from
- * /proc/net/tcp{,6} (Linux): bytes received on its connections, plus connections its listening
- * socket has not accepted. Above 0 while a frozen server has a request it cannot read.
+ * The most bytes waiting to be read on any one TCP connection of this machine bound to local
+ * `port`, from /proc/net/tcp{,6} (Linux). Above a request's size once a frozen server holds that
+ * request unread; its hive's health probes, also unread while it is frozen, are one small GET per
+ * connection and stay below.
  */
-export function unreadBytesAt(port: number): number {
-  let sum = 0
+export function largestUnreadAt(port: number): number {
+  let most = 0
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string
     try {
@@ -24,8 +25,8 @@ export function unreadBytesAt(port: number): number {
       if (f.length < 5) continue
       const local = f[1]!
       if (Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16) !== port) continue
-      sum += Number.parseInt(f[4]!.split(':')[1]!, 16)
+      most = Math.max(most, Number.parseInt(f[4]!.split(':')[1]!, 16))
     }
   }
-  return sum
+  return most
 }

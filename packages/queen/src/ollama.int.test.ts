@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type RerankResponse, RerankResponseSchema } from '@rbee/contracts'
 import { describeRerankerModel, encodeGguf, TINY_RERANKER_SPEC } from '@rbee/gguf'
-import { LocalHub, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
+import { LocalHub, type StartedQueen, startQueen, tinyModelPath, waitFor } from '@rbee/testing'
 import { Ollama, type ProgressResponse } from 'ollama'
 
-const TINY_SHA256 = '641befabef122d93297125257b7468596145bfadd5dab609944b219ba0a6ca11'
 const RERANKER = encodeGguf(describeRerankerModel(TINY_RERANKER_SPEC))
 
 const norm = (v: number[]): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
@@ -56,7 +56,11 @@ describe('the Ollama API and rerank on queen-rbee', () => {
     const tiny = models.find((m) => m.name === 'tiny')
     assert.ok(tiny, JSON.stringify(models))
     assert.equal(tiny.model, 'tiny')
-    assert.equal(tiny.digest, TINY_SHA256)
+    // The digest is the file's sha256 (the built-in model as this checkout generates it).
+    const sha256 = createHash('sha256')
+      .update(await readFile(await tinyModelPath()))
+      .digest('hex')
+    assert.equal(tiny.digest, sha256)
     assert.ok(tiny.size > 100_000)
     assert.ok(!Number.isNaN(Date.parse(String(tiny.modified_at))))
     const d = tiny.details

@@ -4,7 +4,7 @@ import { QueenClient } from '@rbee/client'
 import { type StartedQueen, schemaErrors, startQueen } from '@rbee/testing'
 import OpenAI from 'openai'
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources'
-import { metricValue, unreadBytesAt, waitFor } from './it-helpers.js'
+import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
 // Tool calls and structured output through a real queen (its own local hive spawning real
 // workers of the tiny model), with the official openai client: validated once where they enter,
@@ -131,7 +131,13 @@ describe('tool calls and structured output through the queen', () => {
         tool_choice: { type: 'function', function: { name: 'get_weather' } },
         seed: 4,
       })
-      await waitFor('the request to reach the frozen worker', async () => unreadBytesAt(port) > 0, 10_000, 5)
+      // More than a health probe's bytes (the hive probes the frozen worker too): the request itself.
+      await waitFor(
+        'the request to reach the frozen worker',
+        async () => largestUnreadAt(port) > 150,
+        10_000,
+        5,
+      )
       process.kill(w.pid, 'SIGKILL')
       killed = true
       const final = await stream.finalChatCompletion()

@@ -7,7 +7,7 @@ import { deferred } from '@rbee/common'
 import type { FleetStatus, QueenStreamEvent } from '@rbee/contracts'
 import { type StartedQueen, startQueen } from '@rbee/testing'
 import OpenAI from 'openai'
-import { metricValue, unreadBytesAt, waitFor } from './it-helpers.js'
+import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
 // One real queen-rbee with no hive configured: it runs its own hive in-process, which spawns real
 // llm-worker-rbee processes on the built-in tiny model. Tests run in order and share it; the
@@ -425,7 +425,13 @@ describe('queen-rbee on one machine (zero config)', () => {
     try {
       const answer = openai.completions.create({ model: 'tiny', prompt: 'survive this too', max_tokens: 4 })
       // Frozen, the worker cannot read the request: it waits in its socket until the kill.
-      await waitFor('the request to reach the frozen worker', async () => unreadBytesAt(port) > 0, 10_000, 5)
+      // (A POST of a few hundred bytes; the hive's probes of the frozen worker are ~70 each.)
+      await waitFor(
+        'the request to reach the frozen worker',
+        async () => largestUnreadAt(port) > 150,
+        10_000,
+        5,
+      )
       kill(w.pid!)
       killed = true
       const completion = await answer

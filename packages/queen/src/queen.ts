@@ -23,10 +23,10 @@ import {
   registerJobRoutes,
   requestDeadlines,
 } from '@rbee/common'
-import { type FleetStatus, hostPortUrl, OPERATION_ACCESS } from '@rbee/contracts'
+import { type FleetStatus, hostPortUrl, OPERATION_ACCESS, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 import { registerDialectRoutes } from './dialects/routes.js'
 import { FastLane } from './fastlane/fast-lane.js'
-import { HiveManager } from './hives/hive-manager.js'
+import { DEFAULT_HIVE_OFFLINE_MS, HiveManager } from './hives/hive-manager.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
@@ -34,11 +34,12 @@ import { QueenMetrics } from './metrics.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
+import type { StallSettings } from './proxy/stall-watch.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
 import { Registry } from './registry/registry.js'
 import { IdleReaper } from './scheduler/idle-reaper.js'
 import { Scheduler } from './scheduler/scheduler.js'
-import { HiveSpawner } from './scheduler/spawner.js'
+import { DEFAULT_HIVE_WAIT_MS, HiveSpawner } from './scheduler/spawner.js'
 import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
@@ -72,8 +73,18 @@ export interface QueenOptions {
   localHiveId?: string
   /** URL hives and workers use to reach the queen. @default derived from the bind address */
   advertiseUrl?: string
-  /** Hive telemetry interval; 3 missed ones take a hive offline. @default 1000 */
+  /** Hive telemetry interval (its stream pings 4 times as often, at most every 250 ms). @default 1000 */
   hiveIntervalMs?: number
+  /**
+   * A hive whose stream is quiet this long is offline even though its host still accepts
+   * connections (quiet for 1 s it is suspect; offline at once if its host does not answer).
+   * @default DEFAULT_HIVE_OFFLINE_MS
+   */
+  hiveOfflineMs?: number
+  /** Stall bounds per request. @default DEFAULT_STALL_SETTINGS */
+  stall?: StallSettings
+  /** SSE streams (OpenAI, jobs, heartbeats) get a keep-alive comment this often while quiet; 0 none. @default STREAM_KEEP_ALIVE_MS */
+  keepAliveMs?: number
   /** Worker heartbeat interval; 3 missed ones drop a worker no hive vouches for. @default 10_000 */
   workerHeartbeatIntervalMs?: number
   /** Requests waiting per model. @default 64 */
@@ -82,7 +93,7 @@ export interface QueenOptions {
   queueTimeoutMs?: number
   /** @default 300_000 */
   spawnTimeoutMs?: number
-  /** Longest a spawn waits for a known, offline hive to come online. @default 5000 */
+  /** Longest a spawn or hive operation waits for a known, offline hive to come online. @default DEFAULT_HIVE_WAIT_MS */
   hiveWaitMs?: number
   /** Idle time before a worker is stopped; 0 never. @default 600_000 */
   idleTtlMs?: number
@@ -205,17 +216,21 @@ export class Queen {
         : (options.auditLog ?? (options.home ? join(options.home, 'logs', 'audit.log') : undefined))
     this.#audit = auditPath ? new AuditLog({ path: auditPath, daemon: 'queen-rbee' }) : undefined
     const hiveIntervalMs = options.hiveIntervalMs ?? 1000
+    const hiveOfflineMs = options.hiveOfflineMs ?? DEFAULT_HIVE_OFFLINE_MS
+    const keepAliveMs = options.keepAliveMs ?? STREAM_KEEP_ALIVE_MS
     this.registry = new Registry({
       hiveIntervalMs,
+      hiveOfflineMs,
       workerIntervalMs: options.workerHeartbeatIntervalMs ?? 10_000,
       logger: this.#log,
     })
-    this.#fleet = new FleetStream({ registry: this.registry })
+    this.#fleet = new FleetStream({ registry: this.registry, keepAliveMs })
     this.#hives = new HiveManager({
       registry: this.registry,
       logger: this.#log,
       token: this.#nodeToken,
       hiveIntervalMs,
+      hiveOfflineMs,
       onEvent: (ev) => this.#fleet.publish(ev),
     })
     this.#proxy = new WorkerProxy({ token: this.#nodeToken })
@@ -236,7 +251,7 @@ export class Queen {
       logger: this.#log,
       metrics: this.metrics,
       timeoutMs: options.spawnTimeoutMs,
-      hiveWaitMs: options.hiveWaitMs,
+      hiveWaitMs: options.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS,
       slots: options.workerSlots,
       ctxSize: options.workerCtxSize,
       onSpawned: async (result) => {
@@ -266,6 +281,8 @@ export class Queen {
       proxy: this.#proxy,
       maxAttempts: options.maxAttempts,
       keyLimit: options.keyLimit,
+      stall: options.stall,
+      keepAliveMs,
     })
     const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
     const deadlines = requestDeadlines(options.requestDeadlines)
@@ -291,6 +308,7 @@ export class Queen {
     this.#jobs = new JobRegistry({
       actor: 'queen-rbee',
       logger: this.#log,
+      keepAliveMs,
       ...(options.jobGraceMs === undefined ? {} : { unreadGraceMs: options.jobGraceMs }),
     })
     registerJobRoutes(
@@ -301,6 +319,7 @@ export class Queen {
         hives: this.#hives,
         router,
         fleetStatus: () => this.fleetStatus(),
+        hiveWaitMs: options.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS,
       }),
       {
         precheck: (op) => precheckOperation(this.registry, op),

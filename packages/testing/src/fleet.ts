@@ -421,7 +421,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   }
 }
 
-async function watchQueenEvents(client: QueenClient): Promise<FleetEventLog> {
+/**
+ * Follows a queen's aggregated heartbeat stream and keeps its events (periodic `telemetry` and
+ * `queen` summaries left out) with their arrival times; resolves once connected. Close it when
+ * done.
+ */
+export async function watchQueenEvents(client: QueenClient): Promise<FleetEventLog> {
   const events: TimedFleetEvent[] = []
   const waiters = new Set<{ test: (e: TimedFleetEvent) => boolean; resolve: (e: TimedFleetEvent) => void }>()
   let connected: () => void = () => {}

@@ -1,10 +1,12 @@
 import { Backoff, errorMessage, type Logger } from '@rbee/common'
-import type { WorkerHeartbeat, WorkerInfo } from '@rbee/contracts'
+import type { WorkerHeartbeat, WorkerInfo, WorkerLiveness } from '@rbee/contracts'
 
 export interface HeartbeatOptions {
   queenUrl: string
   intervalMs: number
   info: () => WorkerInfo
+  /** The liveness signal sent with each heartbeat. */
+  liveness?: () => WorkerLiveness
   logger: Logger
   /** Node token presented to the queen. */
   token?: string | undefined
@@ -58,7 +60,11 @@ export class HeartbeatSender {
   }
 
   async #send(): Promise<void> {
-    const body: WorkerHeartbeat = { worker: this.#o.info(), timestamp: new Date().toISOString() }
+    const body: WorkerHeartbeat = {
+      worker: this.#o.info(),
+      timestamp: new Date().toISOString(),
+      ...(this.#o.liveness ? { liveness: this.#o.liveness() } : {}),
+    }
     let next = this.#o.intervalMs
     try {
       const res = await fetch(`${this.#o.queenUrl.replace(/\/$/, '')}/v1/worker-heartbeat`, {

@@ -636,7 +636,7 @@ describe('worker start-up and shutdown', () => {
     assert.equal(exit.code, 0)
   })
 
-  test('heartbeats reach a stand-in queen, retried with backoff while it fails', async () => {
+  test("heartbeats reach a stand-in queen, retried with backoff while it fails, with the worker's liveness and measured speed", async () => {
     const beats: unknown[] = []
     let requests = 0
     const queen = createServer((req: IncomingMessage, res) => {
@@ -681,12 +681,25 @@ describe('worker start-up and shutdown', () => {
       assert.equal(hb.worker.port, w.port)
       assert.equal(hb.worker.status, 'ready')
       assert.ok(requests >= 3)
+      // Nothing served yet: no speed to report.
+      assert.equal(hb.liveness?.tokens_per_s, null)
+      assert.ok((hb.liveness?.event_loop_lag_ms ?? -1) >= 0)
+      const res = await fetch(`${w.url}/v1/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'count with me', max_tokens: 16, temperature: 0 }),
+      })
+      assert.equal(res.status, 200, await res.clone().text())
+      await res.text()
     } finally {
       await w.close()
       queen.close()
     }
     const last = WorkerHeartbeatSchema.parse((beats.at(-1) as { body: unknown }).body)
     assert.equal(last.worker.status, 'stopped', 'a last heartbeat says the worker stopped')
+    // The queen derives its stall bounds from these.
+    assert.ok((last.liveness?.prompt_tokens_per_s ?? 0) > 0, JSON.stringify(last.liveness))
+    assert.ok((last.liveness?.tokens_per_s ?? 0) > 0, JSON.stringify(last.liveness))
   })
 })
 

@@ -25,6 +25,7 @@ import { registerNativeRoutes } from './http/native-routes.js'
 import { registerOllamaRoutes } from './http/ollama-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
 import { RERANK_PATHS, registerRerankRoutes } from './http/rerank-routes.js'
+import { LivenessMeter } from './liveness.js'
 import { WorkerMetrics } from './metrics.js'
 import { SlotReport, type SlotUse } from './slot-report.js'
 import { PROTOCOL, VERSION } from './version.js'
@@ -73,6 +74,7 @@ export class Worker {
   #heartbeat: HeartbeatSender | undefined
   #drained: (() => void) | undefined
   readonly #slotReport: SlotReport | undefined
+  readonly #liveness: LivenessMeter
 
   constructor(options: WorkerOptions) {
     if (!isLoopbackHost(options.host) && !options.apiToken) {
@@ -88,6 +90,9 @@ export class Worker {
       openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
       auth: new Authenticator({ nodeToken: options.apiToken }),
     })
+    const liveness = new LivenessMeter()
+    this.#liveness = liveness
+    this.#closer.add(() => liveness.close())
     registerNativeRoutes(this.#server.app, this)
     registerOpenAiRoutes(this.#server.app, this)
     // Who may call it: the node token, as every worker route but health.
@@ -205,6 +210,7 @@ export class Worker {
         queenUrl: this.#o.queenUrl,
         intervalMs: this.#o.heartbeatIntervalMs,
         info: () => this.info(),
+        liveness: () => this.#liveness.report(),
         logger: this.#o.logger,
         token: this.#o.nodeToken,
       })
@@ -245,7 +251,9 @@ export class Worker {
     signal.addEventListener('abort', onAbort, { once: true })
     this.#inFlight.set(requestId, ac)
     try {
-      return await this.#metrics.generation({ ...req, signal: ac.signal }, (r) => engine.generate(r))
+      const result = await this.#metrics.generation({ ...req, signal: ac.signal }, (r) => engine.generate(r))
+      this.#liveness.finished(result)
+      return result
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.#inFlight.delete(requestId)

@@ -1,3 +1,4 @@
+import { STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import type { Command } from '../commands/command.js'
 
 /** Where the words of a command line lead. */
@@ -57,7 +58,8 @@ export function topHelp(commands: readonly Command[]): string {
     '',
     'Every command takes --help, --queen-url URL (RBEE_QUEEN_URL), --api-key KEY (RBEE_API_KEY),',
     '--admin-key KEY (RBEE_ADMIN_KEY, used only where the queen needs one), --verbose and',
-    '--no-color (NO_COLOR). Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted.',
+    `--no-color (NO_COLOR). A job stream silent for ${STREAM_IDLE_TIMEOUT_MS / 1000} s (RBEE_STREAM_TIMEOUT, seconds) means`,
+    'the queen stopped answering. Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted.',
     '',
     'Quick start:',
     '  rbee infer "Hello"          # starts a local queen (and hive) if none runs, streams tokens',

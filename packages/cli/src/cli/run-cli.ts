@@ -6,10 +6,11 @@ import { type CliContext, EXIT } from './context.js'
 import { paint } from './output.js'
 import { groupHelp, route, topHelp } from './router.js'
 
-/** What to do about a refused credential, in the CLI's own terms. */
-const CREDENTIAL_HINTS: Partial<Record<string, string>> = {
+/** What to do about a refused credential or a silent queen, in the CLI's own terms. */
+const HINTS: Partial<Record<string, string>> = {
   RBEE_UNAUTHORIZED: "pass the queen's key with --api-key KEY (RBEE_API_KEY)",
   RBEE_FORBIDDEN: 'pass an admin key with --admin-key KEY (RBEE_ADMIN_KEY)',
+  RBEE_STREAM_STALLED: 'to wait longer, set RBEE_STREAM_TIMEOUT=SECONDS (0 = forever)',
 }
 
 /** Errors with an exit code of their own, for scripts (the rest exit 1). */
@@ -20,7 +21,7 @@ const EXIT_CODES: Partial<Record<string, number>> = {
 
 /** The lines of an error for the user: one line, or with `verbose` its code and causes too. */
 export function describeError(err: unknown, verbose: boolean): string[] {
-  const hint = err instanceof RbeeError ? CREDENTIAL_HINTS[err.code] : undefined
+  const hint = err instanceof RbeeError ? HINTS[err.code] : undefined
   const lines = [`${errorMessage(err).split('\n')[0]!}${hint ? `: ${hint}` : ''}`]
   const rest = errorMessage(err).split('\n').slice(1)
   if (rest.length > 0) lines.push(...rest.map((l) => `  ${l}`))

@@ -13,6 +13,7 @@ export function openQueen(settings: Settings): QueenClient {
     baseUrl: settings.queenUrl,
     token: settings.apiKey,
     adminToken: settings.adminKey,
+    streamIdleTimeoutMs: settings.streamTimeoutMs,
   })
 }
 

@@ -12,6 +12,7 @@ const fleet: FleetStatus = {
       id: 'gpu-box',
       url: 'http://10.0.0.12:7835',
       online: true,
+      suspect: false,
       source: 'config',
       last_seen: '2026-11-27T10:00:00.000Z',
       devices: [
@@ -87,4 +88,37 @@ test('rbee status shows a hive of another release, and one of another protocol a
     /\nfuture +incompatible +.*\(hive future runs rbee 9\.0\.0 \(protocol 2\) and this queen runs rbee 0\.1\.0/,
   )
   assert.match(text, /9\.0\.0 \(protocol 2, queen 1\)\n/)
+})
+
+test('rbee status shows an online hive that went quiet as quiet, and a worker its hive found unresponsive as such', () => {
+  const quiet = structuredClone(fleet)
+  quiet.hives[0]!.suspect = true
+  quiet.workers = [
+    {
+      id: 'w-1',
+      model_id: 'tiny',
+      device: 'cpu:0',
+      port: 41234,
+      status: 'unresponsive',
+      implementation: 'llm-worker-rbee',
+      version: '0.1.0',
+      protocol: 1,
+      host: '10.0.0.12',
+      hive_id: 'gpu-box',
+      slots_total: 4,
+      slots_busy: 0,
+      url: 'http://10.0.0.12:41234',
+      pid: 4242,
+      cpu_pct: 0,
+      rss_mb: 100,
+      vram_mb: 0,
+      gpu_util_pct: 0,
+      last_seen: '2026-11-27T10:00:00.000Z',
+      routable: false,
+      liveness: null,
+    },
+  ]
+  const text = renderStatus({ color: false }, quiet)
+  assert.match(text, /gpu-box +quiet +http:/)
+  assert.match(text, /w-1 +tiny +gpu-box +10\.0\.0\.12:41234 +unresponsive \(unroutable\)/)
 })

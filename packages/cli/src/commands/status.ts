@@ -50,8 +50,11 @@ export function renderStatus(out: Pick<Output, 'color'>, status: FleetStatus): s
           h.id,
           !h.compatible
             ? paint(c, 'red', 'incompatible')
-            : h.online
-              ? paint(c, 'green', 'up')
+            : // quiet: online, but nothing heard for a moment (new requests prefer other hives).
+              h.online
+              ? h.suspect
+                ? paint(c, 'yellow', 'quiet')
+                : paint(c, 'green', 'up')
               : paint(c, 'red', 'down'),
           h.url,
           h.devices.map((d) => `${d.id} ${backendLabel(d)}`).join(', ') || '-',

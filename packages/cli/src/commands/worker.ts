@@ -18,6 +18,7 @@ import {
   UsageError,
 } from '../cli/args.js'
 import { type CliContext, EXIT } from '../cli/context.js'
+import { paint } from '../cli/output.js'
 import { NarrationView } from '../cli/progress-bar.js'
 import { formatMb, renderTable } from '../cli/table.js'
 import { TIMEOUT_FLAG, timeoutDeadline } from '../cli/timeout-flag.js'
@@ -66,7 +67,7 @@ async function list(ctx: CliContext, args: ParsedArgs): Promise<number> {
           w.hive_id ?? '-',
           w.url.replace(/^https?:\/\//, ''),
           w.device,
-          w.status,
+          w.status === 'unresponsive' ? paint(ctx.out.color, 'red', w.status) : w.status,
           `${w.slots_busy}/${w.slots_total}`,
           w.pid === null ? '-' : String(w.pid),
           formatMb(w.rss_mb),

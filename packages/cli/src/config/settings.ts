@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path'
 import { DEFAULT_QUEEN_URL } from '@rbee/client'
 import { RbeeError } from '@rbee/common/base'
+import { STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import { type ParsedArgs, stringFlag } from '../cli/args.js'
 import type { CliContext } from '../cli/context.js'
 
@@ -22,6 +23,27 @@ export interface Settings {
   /** Extra options for every `ssh`/`scp` (`RBEE_SSH_OPTIONS`). */
   sshOptions: string[]
   verbose: boolean
+  /**
+   * A job stream that brings nothing, not even a keep-alive, for this long is given up: the
+   * queen stopped answering (`RBEE_STREAM_TIMEOUT`, seconds; 0 = never).
+   */
+  streamTimeoutMs: number
+}
+
+/**
+ * `RBEE_STREAM_TIMEOUT` (seconds, decimals allowed) in ms.
+ * @throws RbeeError `RBEE_CONFIG` naming the variable when it is not a number of seconds.
+ */
+function streamTimeoutMs(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return STREAM_IDLE_TIMEOUT_MS
+  const s = Number(raw)
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(s) || s > 86_400) {
+    throw new RbeeError(
+      'RBEE_CONFIG',
+      `RBEE_STREAM_TIMEOUT: '${raw}' is not a number of seconds (0 to 86400; 0 = wait forever)`,
+    )
+  }
+  return Math.round(s * 1000)
 }
 
 /** Splits a shell-like option string: whitespace-separated words, `'…'`/`"…"` quoting. */
@@ -79,5 +101,6 @@ export function resolveSettings(ctx: Pick<CliContext, 'env' | 'cwd' | 'home'>, a
     sshConfig: join(ctx.home, '.ssh', 'config'),
     sshOptions: splitShellWords(env.RBEE_SSH_OPTIONS ?? ''),
     verbose: args?.values.verbose === true,
+    streamTimeoutMs: streamTimeoutMs(env.RBEE_STREAM_TIMEOUT),
   }
 }

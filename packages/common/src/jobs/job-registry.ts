@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { endMarker, type JobCreated, type Narration, type Transfer } from '@rbee/contracts'
+import {
+  endMarker,
+  type JobCreated,
+  type Narration,
+  STREAM_KEEP_ALIVE_MS,
+  type Transfer,
+} from '@rbee/contracts'
 import { isServerSideError, newErrorId, redactError } from '../error-disclosure.js'
 import { errorMessage, RbeeError } from '../errors.js'
 import { formatSeconds } from '../format.js'
@@ -61,6 +67,8 @@ export interface JobRegistryOptions {
    * @default 10_000
    */
   unreadGraceMs?: number
+  /** A job stream gets a keep-alive comment this often while quiet; 0 none. @default STREAM_KEEP_ALIVE_MS */
+  keepAliveMs?: number
 }
 
 /** Who started a job, and whether its errors may carry server-side details. */
@@ -128,6 +136,7 @@ export class JobRegistry {
       maxJobs: 1000,
       basePath: '/v1/jobs',
       unreadGraceMs: 10_000,
+      keepAliveMs: STREAM_KEEP_ALIVE_MS,
       ...options,
     }
   }
@@ -286,7 +295,7 @@ export class JobRegistry {
    */
   stream(id: string, res: ServerResponse, lastEventId = 0, viewer: JobViewer = EVERYONE): void {
     const job = this.#get(id, viewer)
-    const sse = new SseWriter(res, { headers: { 'x-job-id': job.id } })
+    const sse = new SseWriter(res, { keepAliveMs: this.#o.keepAliveMs, headers: { 'x-job-id': job.id } })
     for (const ev of job.events) if (ev.id > lastEventId) sse.send(ev)
     if (job.state !== 'running') {
       sse.close()

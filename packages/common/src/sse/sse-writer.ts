@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 
 export interface SseEvent {
   event?: string
@@ -14,7 +15,10 @@ export interface SseSink {
 }
 
 export interface SseWriterOptions {
-  /** Comment line sent this often so proxies keep the stream open. 0 disables. @default 15_000 */
+  /**
+   * Comment line sent this often so proxies keep the stream open and readers can tell a quiet
+   * stream from a dead one. 0 disables. @default STREAM_KEEP_ALIVE_MS
+   */
   keepAliveMs?: number
   /**
    * When more than this many bytes wait in the socket's buffer (a slow reader), the stream is
@@ -59,7 +63,7 @@ export class SseWriter implements SseSink {
     res.flushHeaders()
     // Nagle would hold small token frames back; every frame should leave at once.
     res.socket?.setNoDelay(true)
-    const keepAlive = options.keepAliveMs ?? 15_000
+    const keepAlive = options.keepAliveMs ?? STREAM_KEEP_ALIVE_MS
     if (keepAlive > 0) {
       this.#timer = setInterval(() => this.comment('keep-alive'), keepAlive)
       this.#timer.unref()

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { RotatingLog, silentLogger } from '@rbee/common'
 import type { HiveStreamEvent } from '@rbee/contracts'
+import { waitFor } from '@rbee/testing'
+import type { WorkerProbeSettings } from './health-probe.js'
 import { DEFAULT_RESTART_POLICY } from './restart-policy.js'
 import { SupervisedWorker } from './supervised-worker.js'
 
@@ -17,11 +19,21 @@ console.log(JSON.stringify({ type: 'ready', worker_id: id, host: '127.0.0.1', po
 setInterval(() => {}, 1000)
 `
 const SILENT = `console.error('loading forever'); setInterval(() => {}, 1000)`
+// One that serves GET /health on a real port, as llm-worker-rbee does.
+const ANSWERING = `
+const id = process.argv[process.argv.indexOf('--worker-id') + 1]
+const server = require('node:http').createServer((req, res) => res.end('{"status":"ok"}'))
+server.listen(0, '127.0.0.1', () => {
+  console.log(JSON.stringify({ type: 'ready', worker_id: id, host: '127.0.0.1', port: server.address().port, model: 'm', model_id: 'tiny', slots: 1, pid: process.pid, backend: 'cpu' }))
+})
+`
+const NO_PROBE: WorkerProbeSettings = { intervalMs: 0, timeoutMs: 1000, restartAfterMs: 1000 }
 
 async function worker(
   t: { after: (fn: () => Promise<void>) => void },
   script: string,
   readyTimeoutMs = 10_000,
+  probe = NO_PROBE,
 ) {
   const dir = await mkdtemp(join(tmpdir(), 'rbee-supervised-'))
   const events: HiveStreamEvent[] = []
@@ -46,6 +58,7 @@ async function worker(
     policy: DEFAULT_RESTART_POLICY,
     stopGraceMs: 300,
     readyTimeoutMs,
+    probe,
     version: '0.1.0',
     emit: (e) => events.push(e),
   })
@@ -94,4 +107,43 @@ test('cancelling a start stops the process it launched', async (t) => {
   await assert.rejects(starting, /job cancelled/)
   assert.equal(w.pid, null)
   assert.equal(w.status, 'stopped')
+})
+
+test('a worker that stops answering its health probe is unresponsive at once, ready again when it answers, and killed and restarted when it stays silent', async (t) => {
+  const probe = { intervalMs: 100, timeoutMs: 300, restartAfterMs: 1500 }
+  const { w, events } = await worker(t, ANSWERING, 10_000, probe)
+  await w.start()
+  const statusEvents = () => events.filter((e) => e.type === 'worker_status')
+  const first = w.pid!
+
+  process.kill(first, 'SIGSTOP')
+  const stoppedAt = performance.now()
+  await waitFor('unresponsive', () => w.status === 'unresponsive', 5000, 10)
+  const detectedMs = performance.now() - stoppedAt
+  // At most one interval until the next probe, plus its deadline, plus timer slack.
+  assert.ok(detectedMs < probe.intervalMs + probe.timeoutMs + 400, `unresponsive after ${detectedMs} ms`)
+  // Answered probes before the stop changed nothing: this is the first status event.
+  const ev = statusEvents()[0]
+  assert.equal(statusEvents().length, 1)
+  assert.ok(ev?.type === 'worker_status' && ev.worker.status === 'unresponsive', JSON.stringify(ev))
+  assert.match(ev.reason, /no answer to GET \/health within 300 ms/)
+
+  process.kill(first, 'SIGCONT')
+  await waitFor('ready again', () => w.status === 'ready', 5000, 10)
+  const back = statusEvents()[1]
+  assert.ok(back?.type === 'worker_status' && back.worker.status === 'ready')
+  assert.equal(w.pid, first, 'a worker that recovers keeps its process')
+
+  process.kill(first, 'SIGSTOP')
+  const exited = await waitFor(
+    'the hung worker killed',
+    () => events.find((e) => e.type === 'worker_exited'),
+    10_000,
+    20,
+  )
+  assert.ok(exited.type === 'worker_exited' && exited.signal === 'SIGKILL' && exited.restarting)
+  assert.match(exited.reason, /unresponsive for 1500 ms/)
+  await waitFor('restarted and ready', () => w.status === 'ready' && w.pid !== first, 10_000, 20)
+  assert.equal(w.view().restarts, 1)
+  assert.match(w.view().last_exit?.reason ?? '', /killed by signal SIGKILL: unresponsive for 1500 ms/)
 })

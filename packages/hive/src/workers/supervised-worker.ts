@@ -14,6 +14,7 @@ import {
   WorkerStdoutMessageSchema,
 } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
+import { HealthProbe, type WorkerProbeSettings } from './health-probe.js'
 import { decideRestart, describeExit, type ExitStatus, type RestartPolicy } from './restart-policy.js'
 import { deviceArg, type WorkerCommand, type WorkerLaunch, workerArgs, workerEnv } from './worker-command.js'
 
@@ -29,6 +30,8 @@ export interface SupervisedWorkerOptions {
   stopGraceMs: number
   /** A launch that is not ready by then is killed. */
   readyTimeoutMs: number
+  /** How a ready worker is checked for answering (see `HealthProbe`). */
+  probe: WorkerProbeSettings
   version: string
   /** Told at once about every spawn, ready and exit. */
   emit: (event: HiveStreamEvent) => void
@@ -40,6 +43,12 @@ interface Incarnation {
   fatal: string | undefined
   readyTimer: NodeJS.Timeout | undefined
   killTimer: NodeJS.Timeout | undefined
+  /** Checks the ready process answers; from ready to exit. */
+  probe: HealthProbe | undefined
+  /** Since when it has not answered (ms, `performance.now()`), while `unresponsive`. */
+  unresponsiveSince: number | undefined
+  /** Kills it if it stays unresponsive. */
+  unresponsiveTimer: NodeJS.Timeout | undefined
   exited: Promise<ExitStatus>
   settle: (exit: ExitStatus) => void
   done: boolean
@@ -208,6 +217,9 @@ export class SupervisedWorker {
       fatal: undefined,
       readyTimer: undefined,
       killTimer: undefined,
+      probe: undefined,
+      unresponsiveSince: undefined,
+      unresponsiveTimer: undefined,
       exited: settled.promise,
       settle: settled.resolve,
       done: false,
@@ -257,6 +269,7 @@ export class SupervisedWorker {
       this.#host = msg.host
       this.#setStatus('ready')
       this.#log.info({ pid: inc.pid, port: msg.port }, 'worker ready')
+      this.#startProbe(inc)
       this.#o.emit({
         type: 'worker_ready',
         hive_id: this.#o.launch.hiveId,
@@ -268,11 +281,63 @@ export class SupervisedWorker {
     }
   }
 
+  /** Probes the ready process until it exits: unanswered → `unresponsive`, and killed if it stays so. */
+  #startProbe(inc: Incarnation): void {
+    const { probe } = this.#o
+    if (probe.intervalMs <= 0) return
+    inc.probe = new HealthProbe({
+      ...probe,
+      url: hostPortUrl(this.#host, this.#port),
+      onMiss: (why) => this.#onProbeMiss(inc, why),
+      onAnswer: () => this.#onProbeAnswer(inc),
+    })
+    inc.probe.start()
+  }
+
+  #onProbeMiss(inc: Incarnation, why: string): void {
+    if (inc !== this.#current || (this.#status !== 'ready' && this.#status !== 'busy')) return
+    inc.unresponsiveSince = performance.now()
+    const limit = this.#o.probe.restartAfterMs
+    this.#log.warn({ pid: inc.pid, why, restartAfterMs: limit }, 'worker unresponsive; out of routing')
+    this.#setStatus('unresponsive')
+    this.#emitStatus(`unresponsive: ${why}`)
+    inc.unresponsiveTimer = setTimeout(() => {
+      inc.fatal ??= `unresponsive for ${limit} ms (${why})`
+      this.#o.log.write(`--- rbee-hive: worker ${inc.fatal}; killing it`)
+      this.#log.warn({ pid: inc.pid, limitMs: limit }, 'worker still unresponsive; killing it')
+      inc.child.kill('SIGKILL')
+    }, limit)
+    inc.unresponsiveTimer.unref()
+  }
+
+  #onProbeAnswer(inc: Incarnation): void {
+    if (inc !== this.#current || this.#status !== 'unresponsive') return
+    clearTimeout(inc.unresponsiveTimer)
+    inc.unresponsiveTimer = undefined
+    const ms = Math.round(performance.now() - (inc.unresponsiveSince ?? performance.now()))
+    inc.unresponsiveSince = undefined
+    this.#log.info({ pid: inc.pid, unresponsiveMs: ms }, 'worker answers again')
+    this.#setStatus(this.#slotsBusy >= this.#o.launch.slots ? 'busy' : 'ready')
+    this.#emitStatus(`answers again after ${ms} ms`)
+  }
+
+  #emitStatus(reason: string): void {
+    this.#o.emit({
+      type: 'worker_status',
+      hive_id: this.#o.launch.hiveId,
+      timestamp: new Date().toISOString(),
+      worker: this.info(),
+      reason,
+    })
+  }
+
   #onExit(inc: Incarnation, exit: ExitStatus): void {
     if (inc.done) return
     inc.done = true
     clearTimeout(inc.readyTimer)
     clearTimeout(inc.killTimer)
+    clearTimeout(inc.unresponsiveTimer)
+    inc.probe?.close()
     inc.child.stdin?.destroy()
     inc.settle(exit)
     if (inc !== this.#current) return
@@ -363,8 +428,12 @@ export class SupervisedWorker {
       return null
     }
     if (this.#status !== 'stopping') {
+      // A process that does not answer would not handle SIGTERM either (a stopped one only
+      // queues it): it is killed at once.
+      const hung = this.#status === 'unresponsive'
       this.#setStatus('stopping')
-      inc.child.kill('SIGTERM')
+      inc.probe?.close()
+      inc.child.kill(hung ? 'SIGKILL' : 'SIGTERM')
       inc.killTimer = setTimeout(() => {
         this.#log.warn(
           { pid: inc.pid, graceMs: this.#o.stopGraceMs },

@@ -5,6 +5,7 @@ import { type Logger, RbeeError, RotatingLog } from '@rbee/common'
 import type { Backend, HiveStreamEvent, HiveWorker, WorkerSpawnResult } from '@rbee/contracts'
 import { hostPortUrl } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
+import type { WorkerProbeSettings } from './health-probe.js'
 import type { ExitStatus, RestartPolicy } from './restart-policy.js'
 import { SupervisedWorker } from './supervised-worker.js'
 import { gpuCacheEnv, type WorkerCommand } from './worker-command.js'
@@ -28,6 +29,8 @@ export interface WorkerSupervisorOptions {
   policy: RestartPolicy
   stopGraceMs: number
   readyTimeoutMs: number
+  /** How ready workers are checked for answering. */
+  probe: WorkerProbeSettings
   logMaxBytes: number
   logKeep: number
   version: string
@@ -116,6 +119,7 @@ export class WorkerSupervisor {
       policy: this.#o.policy,
       stopGraceMs: this.#o.stopGraceMs,
       readyTimeoutMs: this.#o.readyTimeoutMs,
+      probe: this.#o.probe,
       version: this.#o.version,
       emit: this.#o.emit,
     })

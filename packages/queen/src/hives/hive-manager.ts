@@ -4,17 +4,45 @@ import { type HiveStreamEvent, hiveStreamIdleMs } from '@rbee/contracts'
 import type { HiveSource, Registry } from '../registry/registry.js'
 import type { HiveDirectory } from '../scheduler/spawner.js'
 import { HiveConnection } from './hive-connection.js'
+import type { HiveLivenessBounds } from './hive-liveness.js'
 
 export interface HiveManagerOptions {
   registry: Registry
   logger: Logger
   /** Node token presented to hives. */
   token?: string | undefined
-  /** Hive telemetry interval; a stream silent for 3 of them is dropped. */
+  /** Hive telemetry interval (its stream's pings follow from it). */
   hiveIntervalMs: number
+  /**
+   * A hive whose stream is silent this long is offline even though its host still answers (a
+   * quiet one whose host does not answer is offline as soon as it is suspect).
+   */
+  hiveOfflineMs: number
   onEvent?: (ev: HiveStreamEvent) => void
   /** How long a catalog fetch may take. @default 10_000 */
   catalogTimeoutMs?: number
+}
+
+/**
+ * A hive whose stream brought nothing for 10 s is offline even though its host still accepts
+ * connections: long enough to rule out a hive process starved by its machine's load (measured:
+ * quiet streams of up to 1.5 s while 5 workers loaded at once on 2 busy cores), short enough
+ * that a hung hive's workers do not stay in routing for long.
+ */
+export const DEFAULT_HIVE_OFFLINE_MS = 10_000
+
+/**
+ * How quiet a hive stream may be, at this telemetry interval: asked after half the stream's idle
+ * time (2 pings), suspect after all of it (4 pings, 1 s at the default), the host given half of
+ * it to accept a connection.
+ */
+export function hiveLivenessBounds(hiveIntervalMs: number): HiveLivenessBounds {
+  const suspectAfterMs = hiveStreamIdleMs(hiveIntervalMs)
+  return {
+    probeAfterMs: Math.floor(suspectAfterMs / 2),
+    suspectAfterMs,
+    probeTimeoutMs: Math.floor(suspectAfterMs / 2),
+  }
 }
 
 /**
@@ -57,7 +85,8 @@ export class HiveManager implements HiveDirectory {
       token: this.#o.token,
       registry: this.#o.registry,
       logger: this.#o.logger,
-      idleTimeoutMs: hiveStreamIdleMs(this.#o.hiveIntervalMs),
+      idleTimeoutMs: this.#o.hiveOfflineMs,
+      liveness: hiveLivenessBounds(this.#o.hiveIntervalMs),
       onEvent: this.#o.onEvent,
     })
     this.#conns.set(id, conn)

@@ -1,12 +1,14 @@
 import type { ServerResponse } from 'node:http'
 import { SseWriter } from '@rbee/common'
-import type { QueenStreamEvent } from '@rbee/contracts'
+import { type QueenStreamEvent, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 import type { Registry } from '../registry/registry.js'
 
 export interface FleetStreamOptions {
   registry: Registry
   /** Summary event interval. @default 1000 */
   intervalMs?: number
+  /** Keep-alive comment interval. @default STREAM_KEEP_ALIVE_MS */
+  keepAliveMs?: number
 }
 
 /**
@@ -23,9 +25,9 @@ export class FleetStream {
   constructor(options: FleetStreamOptions) {
     this.#o = options
     this.#unsubscribe = options.registry.on((ev) => {
-      if (ev.type === 'hive_online' || ev.type === 'hive_offline') {
+      if (ev.type === 'hive_online' || ev.type === 'hive_offline' || ev.type === 'hive_suspect') {
         this.publish({
-          type: ev.type,
+          type: ev.type === 'hive_suspect' ? (ev.suspect ? 'hive_suspect' : 'hive_steady') : ev.type,
           timestamp: new Date().toISOString(),
           hive_id: ev.hiveId,
           reason: ev.reason,
@@ -52,7 +54,7 @@ export class FleetStream {
   }
 
   subscribe(res: ServerResponse): void {
-    const sse = new SseWriter(res, { keepAliveMs: 15_000 })
+    const sse = new SseWriter(res, { keepAliveMs: this.#o.keepAliveMs ?? STREAM_KEEP_ALIVE_MS })
     this.#subs.add(sse)
     sse.onClose(() => {
       this.#subs.delete(sse)

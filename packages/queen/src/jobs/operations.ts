@@ -3,6 +3,7 @@ import { type JobContext, type OperationRunner, RbeeError, remainingSeconds } fr
 import { type FleetStatus, HIVE_OPERATIONS, type Operation } from '@rbee/contracts'
 import type { HiveManager } from '../hives/hive-manager.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
+import { waitForHive } from '../registry/hive-wait.js'
 import type { Registry } from '../registry/registry.js'
 
 const HIVE_OPERATION_SET = new Set<Operation['operation']>(HIVE_OPERATIONS)
@@ -15,6 +16,8 @@ export interface OperationDeps {
   hives: HiveManager
   router: InferenceRouter
   fleetStatus: () => FleetStatus
+  /** How long an operation for an offline hive waits for it to come back before it fails. */
+  hiveWaitMs: number
 }
 
 /**
@@ -97,10 +100,16 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
   const client = deps.hives.client(hiveId)
   if (!client) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no connection to hive ${hiveId}`)
   if (!hive.online) {
-    throw new RbeeError(
-      'RBEE_HIVE_OFFLINE',
-      `hive ${hiveId} is offline${hive.error ? ` (${hive.error})` : ''}`,
-    )
+    // Its stream may be reconnecting after a short gap: wait for it (bounded) before failing.
+    const why = hive.error ? ` (${hive.error})` : ''
+    ctx.narrate('waiting', `hive ${hiveId} is offline${why}: waiting up to ${deps.hiveWaitMs} ms for it`)
+    if (!(await waitForHive(deps.registry, hiveId, deps.hiveWaitMs, ctx.signal))) {
+      throw new RbeeError(
+        'RBEE_HIVE_OFFLINE',
+        `hive ${hiveId} is offline${hive.error ? ` (${hive.error})` : ''} and did not come back within ${deps.hiveWaitMs} ms`,
+        { retryAfterS: 5 },
+      )
+    }
   }
   // The hive's job gets what is left of this job's deadline, and stops there itself.
   const timeout = ctx.deadlineAt === undefined ? op.timeout : remainingSeconds(ctx.deadlineAt)

@@ -17,6 +17,7 @@ import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
 import { openAiDeadline } from './request-deadline.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
+import { DEFAULT_STALL_SETTINGS, type StallSettings, stallBounds } from './stall-watch.js'
 import type { WorkerProxy } from './worker-proxy.js'
 
 /** Longest wait for a worker's response headers: a non-streamed answer sends them at the end. */
@@ -40,6 +41,10 @@ export interface InferenceRouterOptions extends RouteDeps {
   proxy: WorkerProxy
   /** Requests one API key may have queued or running; 0 for no limit. @default 32 */
   keyLimit?: number | undefined
+  /** Stall bounds per request (see `stallBounds`). @default DEFAULT_STALL_SETTINGS */
+  stall?: StallSettings | undefined
+  /** A streamed OpenAI answer gets a keep-alive comment after this long without a write; 0 = none. @default 0 */
+  keepAliveMs?: number | undefined
 }
 
 /** What the router needs of an OpenAI request. */
@@ -93,10 +98,12 @@ export interface OpenAiRouteOptions {
 export class InferenceRouter {
   readonly #o: InferenceRouterOptions
   readonly #perKey: KeyLimiter
+  readonly #stall: StallSettings
 
   constructor(options: InferenceRouterOptions) {
     this.#o = options
     this.#perKey = new KeyLimiter(options.keyLimit ?? 32)
+    this.#stall = options.stall ?? DEFAULT_STALL_SETTINGS
   }
 
   #outcome(err: unknown): string {
@@ -186,8 +193,13 @@ export class InferenceRouter {
           onQueued:
             progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
           onSpawn: progress && ((human) => progress.say(`spawn: ${human}`)),
+          // A whole answer shows no progress until its end: only its worker's liveness (its
+          // hive's probe) and the headers timeout bound it.
+          ...(r.stream
+            ? { stall: (w: WorkerEntry) => stallBounds(this.#stall, body.length, w.liveness) }
+            : {}),
         },
-        async (worker, _attempt, trySignal) => {
+        async (worker, _attempt, trySignal, tokenProgress) => {
           // Streamed or not, over the queen's own pooled connections: a stream's frames pass
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
           // and sent as one.
@@ -211,6 +223,8 @@ export class InferenceRouter {
             },
             onFirstToken: () => metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
             protocol: r.protocol,
+            onProgress: () => tokenProgress.token(),
+            keepAliveMs: this.#o.keepAliveMs,
           })
         },
         () => committed,
@@ -281,8 +295,9 @@ export class InferenceRouter {
               'retry',
               `worker ${w.id} failed before the first token (${err.message}); trying again`,
             ),
+          stall: (w) => stallBounds(this.#stall, prompt.length, w.liveness),
         },
-        async (worker, _attempt, trySignal) => {
+        async (worker, _attempt, trySignal, progress) => {
           const res = await this.#o.proxy.request(worker, '/v1/infer', body, {
             signal: trySignal,
             requestId: ctx.id,
@@ -297,6 +312,7 @@ export class InferenceRouter {
               metrics.ttft.observe({ route: 'job', model }, (performance.now() - started) / 1000),
             onToken: (t, i) => {
               tokens++
+              progress.token()
               ctx.token(t, i)
             },
           })

@@ -1,5 +1,6 @@
 import {
   countMarks,
+  type ErrorCode,
   errorMessage,
   isDeadlineExceeded,
   openAiErrorBody,
@@ -62,6 +63,16 @@ const DONE_FRAME = 'data: [DONE]'
 /** How a stream's error frame starts (rbee's, in OpenAI's error shape). */
 const ERROR_FRAME = 'data: {"error":'
 const TOKEN_MARK = Buffer.from('"finish_reason":null')
+/** Bytes that carry an event (a worker's own keep-alive comments do not). */
+const DATA_MARK = Buffer.from('data:')
+const KEEP_ALIVE = Buffer.from(': keep-alive\n\n')
+
+/** Whether the bytes written last end an SSE frame (in chunked coding: and the chunk). */
+function endsFrame(tail: Buffer | undefined, chunked: boolean): boolean {
+  if (tail === undefined) return false
+  const end = tail.subarray(-4).toString('latin1')
+  return chunked ? end === '\n\n\r\n' : end.endsWith('\n\n')
+}
 
 /**
  * Decides whether an OpenAI stream frame (before anything was sent) carries output: text, a piece
@@ -139,6 +150,10 @@ export interface OpenAiRelayOptions {
   sendWhole: (statusCode: number, contentType: string, body: Buffer) => void
   /** When the first output has been sent: the first token frame, or a whole answer with status 200. */
   onFirstToken: () => void
+  /** Output arrived from the worker: the first token frame, then every chunk with an event. */
+  onProgress?: () => void
+  /** Once streaming, a keep-alive comment goes to the client after this long without a write; 0 = none. */
+  keepAliveMs?: number
   /** The stream's protocol when it is another API's than OpenAI's (Anthropic's, …). */
   protocol?: StreamProtocol | undefined
 }
@@ -185,20 +200,43 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
     /** Bytes go to `res.writeChunked` as the worker framed them. */
     let chunked = false
     let settled = false
+    let lastWriteAt = 0
+    let keepAlive: NodeJS.Timeout | undefined
+    const onProgress = o.onProgress
     /**
      * Ends the stream with an error frame. A worker that stopped in the middle of a chunk passed
      * through leaves it open: it is closed first (its rest as newlines), so the client's HTTP
      * framing stays whole.
      */
-    const fail = (target: RelayTarget, why: string | RbeeError): RelayOutcome => {
+    const fail = (
+      target: RelayTarget,
+      why: string | RbeeError,
+      code: ErrorCode = 'RBEE_WORKER_FAILED',
+    ): RelayOutcome => {
       const owed = chunked ? control.owedChunkBytes() : 0
       if (owed > 0 && !target.destroyed)
         target.writeChunked!(Buffer.from(`${'\n'.repeat(owed - 2)}\r\n`, 'latin1'))
-      return endWithError(target, o.worker, tokens, why, p)
+      return endWithError(target, o.worker, tokens, why, code, p)
+    }
+    /**
+     * While the worker is silent (a long pause between tokens), a comment at a frame boundary
+     * keeps the client's stream alive; none in the middle of a frame or of a passed-through chunk.
+     */
+    const startKeepAlive = (target: RelayTarget): void => {
+      const every = o.keepAliveMs ?? 0
+      if (every <= 0) return
+      keepAlive = setInterval(() => {
+        if (settled || target.destroyed || performance.now() - lastWriteAt < every) return
+        if ((chunked && control.owedChunkBytes() > 0) || !endsFrame(tail, chunked)) return
+        target.write(KEEP_ALIVE)
+        lastWriteAt = performance.now()
+      }, every)
+      keepAlive.unref()
     }
     const settle = (outcome: RelayOutcome | Error): void => {
       if (settled) return
       settled = true
+      clearInterval(keepAlive)
       o.signal.removeEventListener('abort', onAbort)
       if (outcome instanceof Error) reject(outcome)
       else resolve(outcome)
@@ -213,7 +251,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
       if (reason instanceof WorkerFailure) {
         // The worker was lost (its hive went offline): before any output the request may move to
         // another worker; after, the client gets a clean error instead of a stalled stream.
-        settle(res ? fail(res, reason.message) : reason)
+        settle(res ? fail(res, reason.message, reason.code) : reason)
         return
       }
       res?.destroy()
@@ -245,7 +283,9 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         if (res) {
           tokens += tokensIn(chunk)
           before = tail
+          if (onProgress && chunk.indexOf(DATA_MARK) >= 0) onProgress()
           tail = tail === undefined || chunk.length >= 64 ? chunk : Buffer.concat([tail.subarray(-64), chunk])
+          if (keepAlive) lastWriteAt = performance.now()
           return chunked ? res.writeChunked!(chunk) : res.write(chunk)
         }
         pending += chunk.toString('utf8')
@@ -276,6 +316,9 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         chunked = res.writeChunked !== undefined && control.passThrough()
         // Bookkeeping after the write, so it never delays the first token.
         o.onFirstToken()
+        onProgress?.()
+        lastWriteAt = performance.now()
+        startKeepAlive(res)
         // Frames held back before the first output (the role chunk) are not tokens.
         tokens += Math.max(0, tokensIn(held) - (p ? 0 : skipped))
         tail = held
@@ -343,22 +386,20 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
 }
 
 /**
- * Ends a stream with an error frame: the worker's failure (`why` as text), or the error given
- * (a deadline that passed).
+ * Ends a stream with an error frame: the worker's failure (`why` as text, with `code`), or the
+ * error given (a deadline that passed).
  */
 function endWithError(
   res: RelayTarget,
   worker: WorkerEntry,
   tokens: number,
   why: string | RbeeError,
+  code: ErrorCode,
   protocol: StreamProtocol | undefined,
 ): RelayOutcome {
   const error =
     typeof why === 'string'
-      ? new RbeeError(
-          'RBEE_WORKER_FAILED',
-          `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`,
-        )
+      ? new RbeeError(code, `worker ${worker.id} failed mid-stream after ${tokens} tokens: ${why}`)
       : new RbeeError(why.code, `${why.message} (after ${tokens} tokens)`)
   if (!res.destroyed)
     res.end(protocol ? protocol.errorFrame(error) : `data: ${JSON.stringify(openAiErrorBody(error))}\n\n`)

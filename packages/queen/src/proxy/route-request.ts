@@ -4,6 +4,7 @@ import type { Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { AcquireOptions, Scheduler } from '../scheduler/scheduler.js'
 import { requestDeadlineSignal } from './request-deadline.js'
+import { NO_STALL_WATCH, type StallBounds, StallWatch, type TokenProgress } from './stall-watch.js'
 import { WorkerFailure } from './worker-proxy.js'
 
 export interface RouteDeps {
@@ -23,21 +24,25 @@ export interface RouteOptions extends AcquireOptions {
   onDispatch?: (worker: WorkerEntry, attempt: number) => void
   /** The try on `worker` failed before any token; another one follows. */
   onRetry?: (err: WorkerFailure, worker: WorkerEntry, attempt: number) => void
+  /** The stall bounds of a try on `worker` (see `StallWatch`); none: no bound. */
+  stall?: (worker: WorkerEntry) => StallBounds
 }
 
 /**
  * Runs a request on a worker chosen by the scheduler, holding the slot for as long as `run`
  * runs. If the worker fails before anything reached the client (`committed()` still false) the
  * request moves to another worker (or a fresh spawn), up to `maxAttempts` tries; once something
- * has been sent, the failure is the caller's to report. With `deadlineAt`, waiting for a slot ends
- * there, and `run`'s signal aborts with `RBEE_DEADLINE_EXCEEDED` shortly after it (the worker,
- * told the deadline, ends the request itself first; this catches one that does not).
+ * has been sent, the failure is the caller's to report. A try is aborted with a `WorkerFailure`
+ * when its worker is lost, or stalls past `options.stall` (`run` reports tokens to `progress`).
+ * With `deadlineAt`, waiting for a slot ends there, and `run`'s signal aborts with
+ * `RBEE_DEADLINE_EXCEEDED` shortly after it (the worker, told the deadline, ends the request
+ * itself first; this catches one that does not).
  */
 export async function routeRequest<T>(
   deps: RouteDeps,
   model: string,
   options: RouteOptions,
-  run: (worker: WorkerEntry, attempt: number, signal: AbortSignal) => Promise<T>,
+  run: (worker: WorkerEntry, attempt: number, signal: AbortSignal, progress: TokenProgress) => Promise<T>,
   committed: () => boolean,
 ): Promise<T> {
   const maxAttempts = deps.maxAttempts ?? 3
@@ -48,19 +53,25 @@ export async function routeRequest<T>(
       const worker = lease.worker
       options.onDispatch?.(worker, attempt)
       const lost = workerLostSignal(deps.registry, worker, outer.signal)
+      const watch = options.stall ? new StallWatch(worker, options.stall(worker), lost.abort) : NO_STALL_WATCH
       try {
-        return await run(worker, attempt, lost.signal)
+        return await run(worker, attempt, lost.signal, watch)
       } catch (thrown) {
-        // The worker left routing (its hive went offline, or it exited) while this request ran on
-        // it: that is the failure, whatever error the aborted connection produced.
+        // The worker left routing (its hive went offline, or it exited) or stalled while this
+        // request ran on it: that is the failure, whatever error the aborted connection produced.
         const err = lost.signal.aborted && !outer.signal.aborted ? lost.signal.reason : thrown
         lease.release()
         // Past the deadline, that is the error, whatever the aborted connection made of it.
         if (outer.signal.aborted && !options.signal.aborted) throw outer.signal.reason
+        const stalled = err instanceof WorkerFailure && err.code === 'RBEE_WORKER_STALLED'
+        // A worker that stalled mid-stream leaves routing too, though this request cannot move.
+        if (stalled && committed()) deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
         if (options.signal.aborted || committed() || !(err instanceof WorkerFailure) || !err.retryable)
           throw err
         if (err.quarantine) deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
-        deps.metrics.retries.inc({ reason: err.quarantine ? 'worker_failed' : 'worker_busy' })
+        deps.metrics.retries.inc({
+          reason: stalled ? 'worker_stalled' : err.quarantine ? 'worker_failed' : 'worker_busy',
+        })
         deps.logger.warn(
           { worker_id: worker.id, model, attempt, err: errorMessage(err) },
           'retrying on another worker',
@@ -70,6 +81,7 @@ export async function routeRequest<T>(
         // A busy worker (someone else is using it directly) gets a moment before the next try.
         if (!err.quarantine) await delay(50 * attempt, outer.signal)
       } finally {
+        watch.close()
         lost.dispose()
         lease.release()
       }
@@ -88,7 +100,7 @@ function workerLostSignal(
   registry: Registry,
   worker: WorkerEntry,
   outer: AbortSignal,
-): { signal: AbortSignal; dispose: () => void } {
+): { signal: AbortSignal; abort: (reason: WorkerFailure) => void; dispose: () => void } {
   const ac = new AbortController()
   const onOuter = (): void => ac.abort(outer.reason)
   if (outer.aborted) onOuter()
@@ -104,6 +116,9 @@ function workerLostSignal(
   })
   return {
     signal: ac.signal,
+    abort: (reason) => {
+      if (!ac.signal.aborted) ac.abort(reason)
+    },
     dispose: () => {
       off()
       outer.removeEventListener('abort', onOuter)

@@ -193,6 +193,52 @@ describe('registry', () => {
     assert.deepEqual(told, ['a: socket hang up', 'c: no longer listed by its hive'])
   })
 
+  test('a suspect hive stays online; its workers are picked only when no other worker has a free slot', () => {
+    const { registry, events } = setup({ hives: ['h1', 'h2'] })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 4 })]))
+    registry.hiveEvent(telemetry('h2', [info('b', { hive_id: 'h2', slots_total: 2 })]))
+    assert.equal(registry.pick('tiny')?.id, 'a', 'most free slots')
+    registry.hiveSuspect('h1', 'nothing on its stream for 1000 ms')
+    assert.equal(registry.hive('h1')!.online, true)
+    assert.equal(registry.toHiveRecord(registry.hive('h1')!).suspect, true)
+    assert.equal(
+      registry.pick('tiny')?.id,
+      'b',
+      'the worker of a steady hive first, though it has fewer free slots',
+    )
+    registry.acquire(registry.worker('b')!)
+    registry.acquire(registry.worker('b')!)
+    assert.equal(registry.pick('tiny')?.id, 'a', 'the suspect hive is used when the others are full')
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 4 })]))
+    assert.equal(registry.hive('h1')!.suspect, false, 'heard again')
+    assert.deepEqual(
+      events.filter((e) => e.type === 'hive_suspect').map((e) => e.type === 'hive_suspect' && e.suspect),
+      [true, false],
+    )
+    assert.ok(!events.some((e) => e.type === 'hive_offline'))
+  })
+
+  test('a worker its hive reports unresponsive leaves routing at once and its requests are told; it is routable again when the hive says it answers', () => {
+    const { registry } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a')]))
+    const told: string[] = []
+    registry.onLoss(registry.worker('a')!, (why) => told.push(why))
+    const report = (status: 'unresponsive' | 'ready', reason: string) =>
+      registry.hiveEvent({
+        type: 'worker_status',
+        hive_id: 'h1',
+        timestamp: new Date(T0).toISOString(),
+        worker: info('a', { status }),
+        reason,
+      })
+    report('unresponsive', 'unresponsive: no answer to GET /health within 3000 ms')
+    assert.equal(registry.worker('a')!.routable, false)
+    assert.equal(registry.pick('tiny'), undefined)
+    assert.deepEqual(told, ['its hive reports it unresponsive: no answer to GET /health within 3000 ms'])
+    report('ready', 'answers again after 1200 ms')
+    assert.equal(registry.pick('tiny')?.id, 'a')
+  })
+
   test('a worker nobody vouches for is dropped after 3 missed heartbeats; one its hive lists stays', () => {
     const { registry, advance } = setup()
     const lone = info('lone', { hive_id: null, port: 45000 })

@@ -24,6 +24,8 @@ export interface HiveEntry {
   url: string
   source: HiveSource
   online: boolean
+  /** Online but quiet (see `HiveLiveness`): new requests prefer other hives' workers. */
+  suspect: boolean
   lastEventMs: number | null
   devices: Device[]
   error: string | null
@@ -42,6 +44,8 @@ export type RegistryEvent =
   | { type: 'model'; model: string }
   | { type: 'hive_online'; hiveId: string; reason: string }
   | { type: 'hive_offline'; hiveId: string; reason: string }
+  /** A hive became suspect (`suspect`), or was heard again (`!suspect`); it stays online either way. */
+  | { type: 'hive_suspect'; hiveId: string; suspect: boolean; reason: string }
   | { type: 'worker_removed'; worker: WorkerEntry; reason: string }
 
 export interface RegistryOptions {
@@ -49,8 +53,13 @@ export interface RegistryOptions {
   hiveIntervalMs?: number
   /** Interval of worker heartbeats. @default 10_000 */
   workerIntervalMs?: number
-  /** Intervals without news before a hive is offline / an unvouched worker dropped. @default 3 */
+  /** Intervals without news before an unvouched worker is dropped. @default 3 */
   missedIntervals?: number
+  /**
+   * A hive with no event for this long is offline (its stream's own liveness usually says so
+   * first). @default 3 hive intervals
+   */
+  hiveOfflineMs?: number
   logger?: Logger
   now?: () => number
 }
@@ -65,10 +74,15 @@ const EARLY_ADMIT_MS = 250
 const GAP_WEIGHT = 0.2
 const ROUTABLE_STATUS = new Set<WorkerStatus>(['ready', 'busy'])
 
-/** Most free slots first; ties: least recently used; then id for a stable order. */
+/**
+ * A worker with a free slot first, and among those one whose hive is not suspect; then most free
+ * slots; ties: least recently used; then id for a stable order.
+ */
 function routesBefore(a: WorkerEntry, b: WorkerEntry): boolean {
   const fa = a.freeSlots
   const fb = b.freeSlots
+  if (fa > 0 !== fb > 0) return fa > 0
+  if (a.onSuspectHive !== b.onSuspectHive) return b.onSuspectHive
   if (fa !== fb) return fa > fb
   if (a.useSeq !== b.useSeq) return a.useSeq < b.useSeq
   return a.id < b.id
@@ -119,7 +133,7 @@ export class Registry {
 
   constructor(options: RegistryOptions = {}) {
     const missed = options.missedIntervals ?? 3
-    this.#hiveTimeoutMs = (options.hiveIntervalMs ?? 1000) * missed
+    this.#hiveTimeoutMs = options.hiveOfflineMs ?? (options.hiveIntervalMs ?? 1000) * missed
     this.#workerTimeoutMs = (options.workerIntervalMs ?? 10_000) * missed
     this.#log = options.logger ?? silentLogger()
     this.#now = options.now ?? Date.now
@@ -176,6 +190,7 @@ export class Registry {
       url,
       source,
       online: false,
+      suspect: false,
       lastEventMs: null,
       devices: [],
       error: null,
@@ -261,6 +276,7 @@ export class Registry {
     hive.lastEventMs = now
     hive.error = null
     this.#setOnline(hive)
+    this.hiveHeard(hive.id)
     switch (ev.type) {
       case 'telemetry': {
         hive.devices = ev.hive_info.devices
@@ -291,7 +307,49 @@ export class Registry {
         if (w && w.hiveId === hive.id) this.#remove(w, `exited: ${ev.reason}`)
         break
       }
+      case 'worker_status': {
+        if (ev.worker.hive_id !== hive.id) break
+        const w = this.#upsert(ev.worker, now, true, undefined)
+        this.#log.info(
+          { worker_id: w.id, hive_id: hive.id, status: ev.worker.status, reason: ev.reason },
+          'worker status from its hive',
+        )
+        // Requests running on a worker that stopped answering move on (or end) now.
+        if (ev.worker.status === 'unresponsive') this.#lost(w, `its hive reports it ${ev.reason}`)
+        break
+      }
     }
+  }
+
+  /**
+   * The hive's stream went quiet while its host still answers: it stays online (requests and
+   * spawns already on it carry on) but new requests prefer other hives' workers.
+   */
+  hiveSuspect(id: string, reason: string): void {
+    const hive = this.#hives.get(id)
+    if (!hive?.online || hive.suspect) return
+    this.#setSuspect(hive, true, reason)
+  }
+
+  /** Something arrived from the hive: it is no longer suspect. */
+  hiveHeard(id: string): void {
+    const hive = this.#hives.get(id)
+    if (hive?.suspect) this.#setSuspect(hive, false, 'heard again')
+  }
+
+  /** Sets a hive's suspect flag and its workers' routing order; `announce` logs and emits it. */
+  #setSuspect(hive: HiveEntry, suspect: boolean, reason: string, announce = true): void {
+    hive.suspect = suspect
+    for (const w of hive.workers) {
+      w.onSuspectHive = suspect
+      this.#routable.get(w.model)?.update(w)
+    }
+    if (!announce) return
+    this.#log[suspect ? 'warn' : 'info'](
+      { hive_id: hive.id, reason },
+      suspect ? 'hive suspect' : 'hive steady',
+    )
+    this.#emit({ type: 'hive_suspect', hiveId: hive.id, suspect, reason })
   }
 
   /** The hive's stream dropped or failed: offline at once, none of its workers routable. */
@@ -319,6 +377,8 @@ export class Registry {
 
   #setOffline(hive: HiveEntry, reason: string): void {
     if (!hive.online) return
+    // Offline says it all: no "steady" on the way.
+    if (hive.suspect) this.#setSuspect(hive, false, 'offline', false)
     hive.online = false
     this.#online.delete(hive.id)
     this.#log.warn({ hive_id: hive.id, reason }, 'hive offline')
@@ -368,6 +428,7 @@ export class Registry {
     const now = this.#now()
     const w = this.#upsert(hb.worker, now, false, undefined)
     w.lastHeartbeatMs = now
+    if (hb.liveness) w.liveness = hb.liveness
     return w
   }
 
@@ -383,7 +444,11 @@ export class Registry {
       this.#workers.set(w.id, w)
       addTo(this.#byModel, w.model, w)
       addTo(this.#byStatus, info.status, w)
-      if (info.hive_id) this.#hives.get(info.hive_id)?.workers.add(w)
+      if (info.hive_id) {
+        const hive = this.#hives.get(info.hive_id)
+        hive?.workers.add(w)
+        w.onSuspectHive = hive?.suspect === true
+      }
       this.#log.debug({ worker_id: w.id, model: w.model, hive_id: w.hiveId }, 'worker added')
     } else {
       const old = w.info
@@ -400,7 +465,11 @@ export class Registry {
       if (old.hive_id !== info.hive_id && old.hive_id) this.#hives.get(old.hive_id)?.workers.delete(w)
       // Also when unchanged: the hive may have become known after the worker (a heartbeat
       // that arrived before the hive's registration).
-      if (info.hive_id) this.#hives.get(info.hive_id)?.workers.add(w)
+      if (info.hive_id) {
+        const hive = this.#hives.get(info.hive_id)
+        hive?.workers.add(w)
+        w.onSuspectHive = hive?.suspect === true
+      }
       w.info = info
       if (old.host !== info.host || old.port !== info.port) w.url = workerUrl(info)
     }
@@ -626,6 +695,7 @@ export class Registry {
       url: h.url,
       online: h.online,
       source: h.source,
+      suspect: h.suspect,
       last_seen: h.lastEventMs === null ? null : new Date(h.lastEventMs).toISOString(),
       devices: h.devices,
       workers: h.workers.size,

@@ -1,4 +1,4 @@
-import type { ProcessStats, WorkerInfo, WorkerRecord } from '@rbee/contracts'
+import type { ProcessStats, WorkerInfo, WorkerLiveness, WorkerRecord } from '@rbee/contracts'
 import { workerUrl } from '@rbee/contracts'
 
 /** How a worker became known, and who still vouches for it. */
@@ -41,6 +41,10 @@ export class WorkerEntry {
   /** The queen asked its hive to stop it (idle TTL). */
   stopping = false
   routable = false
+  /** Its hive is suspect (quiet): routing prefers other workers. Kept by the registry. */
+  onSuspectHive = false
+  /** What its last heartbeat said about its liveness and speed, if it sent any. */
+  liveness: WorkerLiveness | null = null
 
   constructor(info: WorkerInfo, nowMs: number) {
     this.id = info.id
@@ -81,6 +85,7 @@ export class WorkerEntry {
       gpu_util_pct: s?.gpu_util_pct ?? 0,
       last_seen: new Date(this.lastSeenMs).toISOString(),
       routable: this.routable,
+      liveness: this.liveness,
     }
   }
 }

@@ -9,9 +9,16 @@ import {
 } from '@rbee/common'
 import type { WorkerSpawnResult } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
+import { waitForHive } from '../registry/hive-wait.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
 import { SpawnBackoff } from './spawn-backoff.js'
+
+/**
+ * How long work for a known but offline hive waits for it: a hive starting, or reconnecting
+ * after a short gap (a cut link is taken back within about a second of its return).
+ */
+export const DEFAULT_HIVE_WAIT_MS = 5000
 
 /** A request for one more worker of `model`, optionally on one hive. */
 export interface SpawnRequest {
@@ -100,41 +107,6 @@ export class HiveSpawner implements Spawner {
     return ids
   }
 
-  /**
-   * Resolves true when one of those hives comes online, false after `ms`; rejects on abort.
-   * `onWaiting` runs once the wait is armed.
-   */
-  #hiveOnline(
-    hiveId: string | undefined,
-    ms: number,
-    signal: AbortSignal,
-    onWaiting: () => void,
-  ): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const settle = (): void => {
-        off()
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-      }
-      const onAbort = (): void => {
-        settle()
-        reject(signal.reason)
-      }
-      const off = this.#o.registry.on((ev) => {
-        if (ev.type !== 'hive_online' || (hiveId !== undefined && ev.hiveId !== hiveId)) return
-        settle()
-        resolve(true)
-      })
-      const timer = setTimeout(() => {
-        settle()
-        resolve(false)
-      }, ms)
-      if (signal.aborted) return onAbort()
-      signal.addEventListener('abort', onAbort, { once: true })
-      onWaiting()
-    })
-  }
-
   async spawn(req: SpawnRequest, signal: AbortSignal, narrate?: (human: string) => void): Promise<void> {
     const { registry } = this.#o
     const { model, hiveId } = req
@@ -148,12 +120,12 @@ export class HiveSpawner implements Spawner {
     }
     // A hive that is known but offline may be starting or reconnecting: wait for it (bounded)
     // rather than fail a request that a second later would have been served.
-    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? 5000)
+    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS)
     while (candidates.length === 0 && this.#offlineHives(hiveId).length > 0) {
       const left = waitUntil - performance.now()
       if (left <= 0) break
       const waiting = `waiting for hive ${this.#offlineHives(hiveId).join(', ')} to come online`
-      if (!(await this.#hiveOnline(hiveId, left, signal, () => narrate?.(waiting)))) break
+      if (!(await waitForHive(registry, hiveId, left, signal, () => narrate?.(waiting)))) break
       await this.#o.hives.refreshCatalogs()
       candidates = this.#candidates(model, hiveId)
     }

@@ -3,6 +3,8 @@
 // count, concurrency and time. Not exported from the package.
 import { delay } from '@rbee/common'
 import OpenAI from 'openai'
+import type { Fleet } from '../fleet.js'
+import { metricValue } from '../prom-text.js'
 
 /** What happened to one request. */
 export interface LoadResult {
@@ -185,4 +187,17 @@ export function summarize(results: readonly LoadResult[]): {
   }
 }
 
-export { metricValue } from '../prom-text.js'
+export { metricValue }
+
+/** Starts a load of `tiny` (unless another model is named) through `fleet`'s queen with its API key. */
+export function startLoad(
+  fleet: Fleet,
+  options: Omit<LoadOptions, 'queenUrl' | 'apiKey' | 'model'> & { model?: LoadOptions['model'] },
+): Load {
+  return new Load({ queenUrl: fleet.queen.url, apiKey: fleet.apiKey, model: 'tiny', ...options }).start()
+}
+
+/** How many requests the fleet's queen has retried on another worker so far. */
+export async function queenRetries(fleet: Fleet): Promise<number> {
+  return metricValue(await fleet.queen.client.metrics(), 'rbee_queen_retries_total')
+}
