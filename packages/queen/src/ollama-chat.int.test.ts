@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
-import { ollamaRefusal, type StartedQueen, schemaErrors, startQueen } from '@rbee/testing'
+import { ollamaChatText, ollamaRefusal, type StartedQueen, schemaErrors, startQueen } from '@rbee/testing'
 import { type Message, Ollama } from 'ollama'
 import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
@@ -72,15 +72,15 @@ describe("queen-rbee routes Ollama's /api/chat and /api/generate like chat", () 
   })
 
   test('a JSON schema format and a tool call through the queen', async () => {
-    let content = ''
-    for await (const part of await ollama.chat({
-      model: 'tiny',
-      messages: hello,
-      format: WEATHER,
-      stream: true,
-      options: { seed: 7 },
-    }))
-      content += part.message.content
+    const content = await ollamaChatText(
+      await ollama.chat({
+        model: 'tiny',
+        messages: hello,
+        format: WEATHER,
+        stream: true,
+        options: { seed: 7 },
+      }),
+    )
     assert.deepEqual(schemaErrors(WEATHER, JSON.parse(content)), [], content)
     const called = await ollama.chat({
       model: 'tiny',

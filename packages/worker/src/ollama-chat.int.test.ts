@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { OllamaChatResponseSchema, OllamaGenerateResponseSchema } from '@rbee/contracts'
-import { ollamaRefusal, type StartedWorker, schemaErrors, startWorker } from '@rbee/testing'
+import { ollamaChatText, ollamaRefusal, type StartedWorker, schemaErrors, startWorker } from '@rbee/testing'
 import { type ChatResponse, type Message, Ollama, type Tool } from 'ollama'
 
 const hello: Message[] = [{ role: 'user', content: 'Tell me about bees.' }]
@@ -114,15 +114,15 @@ describe("a worker speaks Ollama's /api/chat and /api/generate", () => {
       options: { seed: 4 },
     })
     assert.deepEqual(schemaErrors(EVENT, JSON.parse(event.response ?? '')), [], event.response)
-    let streamed = ''
-    for await (const part of await ollama.chat({
-      model: 'tiny',
-      messages: hello,
-      format: EVENT,
-      stream: true,
-      options: { seed: 5 },
-    }))
-      streamed += part.message.content
+    const streamed = await ollamaChatText(
+      await ollama.chat({
+        model: 'tiny',
+        messages: hello,
+        format: EVENT,
+        stream: true,
+        options: { seed: 5 },
+      }),
+    )
     assert.deepEqual(schemaErrors(EVENT, JSON.parse(streamed)), [], streamed)
   })
 

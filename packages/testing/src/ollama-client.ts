@@ -13,3 +13,12 @@ export async function ollamaRefusal(p: Promise<unknown>): Promise<{ status: numb
   }
   assert.fail('expected the request to be refused')
 }
+
+/** The text of a streamed Ollama chat, its lines' `message.content` joined. */
+export async function ollamaChatText(
+  parts: AsyncIterable<{ message: { content: string } }>,
+): Promise<string> {
+  let text = ''
+  for await (const part of parts) text += part.message.content
+  return text
+}
