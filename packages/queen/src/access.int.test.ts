@@ -30,6 +30,8 @@ const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'POST /api/show': 'user',
   'POST /api/embed': 'user',
   'POST /api/embeddings': 'user',
+  'POST /api/chat': 'user',
+  'POST /api/generate': 'user',
   'POST /api/pull': 'admin',
   'DELETE /api/delete': 'admin',
   'POST /v1/jobs': 'user',

@@ -5,23 +5,12 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type RerankResponse, RerankResponseSchema } from '@rbee/contracts'
 import { describeRerankerModel, encodeGguf, TINY_RERANKER_SPEC } from '@rbee/gguf'
-import { LocalHub, type StartedQueen, startQueen, tinyModelPath, waitFor } from '@rbee/testing'
+import { LocalHub, ollamaRefusal, type StartedQueen, startQueen, tinyModelPath, waitFor } from '@rbee/testing'
 import { Ollama, type ProgressResponse } from 'ollama'
 
 const RERANKER = encodeGguf(describeRerankerModel(TINY_RERANKER_SPEC))
 
 const norm = (v: number[]): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
-
-/** The ollama client's error for a refused request: its status and message. */
-async function refusal(p: Promise<unknown>): Promise<{ status: number; message: string }> {
-  try {
-    await p
-  } catch (err) {
-    const e = err as { status_code?: number; message: string }
-    return { status: e.status_code ?? 0, message: e.message }
-  }
-  assert.fail('expected the request to be refused')
-}
 
 // One real queen-rbee (its local hive spawns real workers on the tiny models) and a local stand-in
 // for the Hugging Face hub that serves the tiny reranker. The official `ollama` client talks to
@@ -109,13 +98,13 @@ describe('the Ollama API and rerank on queen-rbee', () => {
 
     // An embedding input gets at most 2048 tokens of context: this one is longer.
     const long = 'bee '.repeat(3000)
-    const refused = await refusal(ollama.embed({ model: 'tiny', input: long, truncate: false }))
+    const refused = await ollamaRefusal(ollama.embed({ model: 'tiny', input: long, truncate: false }))
     assert.equal(refused.status, 400)
     const room = /the input is \d+ tokens or more and cannot fit the (\d+) tokens/.exec(refused.message)
     assert.ok(room, refused.message)
     const truncated = await ollama.embed({ model: 'tiny', input: long })
     assert.equal(truncated.prompt_eval_count, Number(room[1]) - 1, 'truncated to what fits')
-    const small = await refusal(
+    const small = await ollamaRefusal(
       ollama.embed({ model: 'tiny', input: long, truncate: false, options: { num_ctx: 64 } }),
     )
     assert.match(small.message, /the 62 tokens an embedding input may have here/)
@@ -190,27 +179,29 @@ describe('the Ollama API and rerank on queen-rbee', () => {
     assert.match(openAi.error.message, /cannot rank documents: it has no classification head/)
     assert.equal(openAi.error.param, 'model')
 
-    const unknown = await refusal(ollama.show({ model: 'nope' }))
+    const unknown = await ollamaRefusal(ollama.show({ model: 'nope' }))
     assert.deepEqual(
       [unknown.status, unknown.message],
       [404, "model 'nope' not found in any online hive's catalog"],
     )
-    const option = await refusal(ollama.embed({ model: 'tiny', input: 'a', options: { temperature: 0.5 } }))
+    const option = await ollamaRefusal(
+      ollama.embed({ model: 'tiny', input: 'a', options: { temperature: 0.5 } }),
+    )
     assert.deepEqual(
       [option.status, option.message],
       [400, 'invalid request body: options.temperature: not supported for embeddings'],
     )
-    const registry = await refusal(ollama.pull({ model: 'llama3.2' }))
+    const registry = await ollamaRefusal(ollama.pull({ model: 'llama3.2' }))
     assert.equal(registry.status, 400)
     assert.match(registry.message, /rbee pulls from Hugging Face only/)
-    const missing = await refusal(ollama.pull({ model: 'hf.co/rbee/nope', stream: true }))
+    const missing = await ollamaRefusal(ollama.pull({ model: 'hf.co/rbee/nope', stream: true }))
     assert.equal(missing.status, 404)
-    const builtin = await refusal(ollama.delete({ model: 'tiny' }))
+    const builtin = await ollamaRefusal(ollama.delete({ model: 'tiny' }))
     assert.deepEqual(
       [builtin.status, builtin.message],
       [409, 'tiny is the built-in model and cannot be deleted'],
     )
-    const inUse = await refusal(ollama.delete({ model: 'tiny-rerank:latest' }))
+    const inUse = await ollamaRefusal(ollama.delete({ model: 'tiny-rerank:latest' }))
     assert.equal(inUse.status, 409)
     assert.match(inUse.message, /model tiny-rerank is in use by worker/)
     const raw = await fetch(`${queen.url}/api/embed`, {

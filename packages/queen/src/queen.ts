@@ -31,6 +31,7 @@ import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
+import { registerOllamaGenerateRoutes } from './ollama/generate-routes.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
@@ -339,6 +340,7 @@ export class Queen {
       audit: this.#audit,
     })
     registerDialectRoutes(this.#server.app, router)
+    registerOllamaGenerateRoutes(this.#server.app, { registry: this.registry, router })
     registerQueenRoutes(this.#server.app, {
       queen: this,
       registry: this.registry,

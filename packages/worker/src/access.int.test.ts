@@ -30,6 +30,8 @@ const WORKER_ROUTES: Record<string, RouteAccessName> = {
   'GET /api/version': 'node',
   'POST /api/embed': 'node',
   'POST /api/embeddings': 'node',
+  'POST /api/chat': 'node',
+  'POST /api/generate': 'node',
   'POST /v1/messages': 'node',
   'POST /v1/messages/count_tokens': 'node',
   'POST /v1/responses': 'node',

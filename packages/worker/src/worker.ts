@@ -22,6 +22,7 @@ import type { Engine, GenerationRequest, GenerationResult } from './engine/engin
 import { HeartbeatSender } from './heartbeat.js'
 import { registerDialectRoutes } from './http/dialect-routes.js'
 import { registerNativeRoutes } from './http/native-routes.js'
+import { registerOllamaGenerateRoutes } from './http/ollama-generate-routes.js'
 import { registerOllamaRoutes } from './http/ollama-routes.js'
 import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
 import { RERANK_PATHS, registerRerankRoutes } from './http/rerank-routes.js'
@@ -101,6 +102,7 @@ export class Worker {
     )
     registerRerankRoutes(this.#server.app, this)
     registerOllamaRoutes(this.#server.app, this)
+    registerOllamaGenerateRoutes(this.#server.app, this)
     registerDialectRoutes(this.#server.app, this)
     const onSlots = options.onSlots
     if (onSlots) {

@@ -64,7 +64,7 @@ export interface Dialect<Req> {
   /** A translator for one streamed answer. */
   stream(req: Req): DialectStream
   /** The shape its routes answer errors in (the HTTP status stays rbee's). */
-  readonly errorShape: Extract<ErrorShape, 'anthropic' | 'responses'>
+  readonly errorShape: Extract<ErrorShape, 'anthropic' | 'responses' | 'ollama'>
   /** How the queen relays the dialect's stream. */
   readonly protocol: StreamProtocol
 }

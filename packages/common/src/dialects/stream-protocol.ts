@@ -1,6 +1,6 @@
 import type { RbeeError } from '../errors.js'
 import { parseJson } from '../json-limits.js'
-import { formatSse } from '../sse/sse-writer.js'
+import { formatSse, type SseEvent } from '../sse/sse-writer.js'
 
 /** An error a worker sent in a stream: its message, and rbee's code when the frame has one. */
 export interface FrameError {
@@ -21,6 +21,11 @@ export interface StreamProtocol {
   readonly contentType: string
   /** What separates frames. */
   readonly frameEnd: string
+  /**
+   * How a worker writes one event when the stream is not SSE (NDJSON: its data as one line). Such
+   * a stream has no comments: no keep-alives, and every byte is an event.
+   */
+  readonly frame?: ((ev: SseEvent) => string) | undefined
   /**
    * Whether a frame carries output (`output`: the answer is now the client's), comes before any
    * (`hold`, kept back), or is an error the worker sent instead of output.

@@ -27,6 +27,10 @@ export interface SseWriterOptions {
   maxBufferedBytes?: number
   /** Extra response headers. */
   headers?: Record<string, string>
+  /** The stream's content type, when not SSE (NDJSON). @default text/event-stream */
+  contentType?: string
+  /** How one event is written, when not as an SSE frame (NDJSON: its data as one line). @default formatSse */
+  frame?: (ev: SseEvent) => string
 }
 
 /** Formats one SSE frame. */
@@ -46,6 +50,7 @@ export function formatSse(ev: SseEvent): string {
 export class SseWriter implements SseSink {
   readonly #res: ServerResponse
   readonly #maxBuffered: number
+  readonly #frame: (ev: SseEvent) => string
   #timer: NodeJS.Timeout | undefined
   #closed = false
   readonly #onClose: Array<() => void> = []
@@ -53,8 +58,9 @@ export class SseWriter implements SseSink {
   constructor(res: ServerResponse, options: SseWriterOptions = {}) {
     this.#res = res
     this.#maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024
+    this.#frame = options.frame ?? formatSse
     res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': `${options.contentType ?? 'text/event-stream'}; charset=utf-8`,
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
@@ -84,7 +90,7 @@ export class SseWriter implements SseSink {
 
   /** Sends one event; returns false if the stream is closed (or was just dropped as too slow). */
   send(ev: SseEvent): boolean {
-    return this.#write(formatSse(ev))
+    return this.#write(this.#frame(ev))
   }
 
   comment(text: string): boolean {

@@ -7,12 +7,10 @@ import {
   validationError,
 } from '@rbee/common'
 import {
-  keepAliveMs,
   OLLAMA_API_VERSION,
   OllamaDeleteRequestSchema,
   OllamaEmbeddingsRequestSchema,
   OllamaEmbedRequestSchema,
-  type OllamaKeepAlive,
   type OllamaPs,
   OllamaPullRequestSchema,
   OllamaShowRequestSchema,
@@ -25,11 +23,11 @@ import type { HiveManager } from '../hives/hive-manager.js'
 import { clientGoneSignal } from '../proxy/client-signal.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import type { Registry } from '../registry/registry.js'
-import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { IdleReaper } from '../scheduler/idle-reaper.js'
 import { VERSION } from '../version.js'
 import { deleteModel } from './delete-model.js'
 import { fleetModels } from './fleet-models.js'
+import { keepAliveOnDispatch } from './keep-alive.js'
 import { ollamaPs, ollamaTags } from './model-listing.js'
 import { resolveOllamaModel } from './model-names.js'
 import { pullModel } from './pull-model.js'
@@ -91,12 +89,6 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
     return showModel(deps, model, clientGoneSignal(reply))
   })
 
-  /** Sets the worker's idle limit from the request's `keep_alive` (none: its model's TTL again). */
-  const keepAlive =
-    (value: OllamaKeepAlive | null | undefined) =>
-    (w: WorkerEntry): void =>
-      registry.setKeepAlive(w, value == null ? null : keepAliveMs(value))
-
   // Routed to a worker of the model like `/v1/embeddings`; the worker answers in Ollama's shape.
   // `keep_alive` is the queen's to honour (the worker's idle limit), so it is not sent on.
   const embeddings = [
@@ -117,7 +109,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
         { model },
         {
           body: JSON.stringify({ ...body, model }),
-          onDispatch: keepAlive(keep_alive),
+          onDispatch: keepAliveOnDispatch(registry, keep_alive),
         },
       )
     })

@@ -185,6 +185,9 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
   const p = o.protocol
   const frameEnd = p?.frameEnd ?? FRAME_END
   const tokensIn = (buf: Buffer): number => (p ? countMarks(buf, p.tokenMarks) : countTokens(buf))
+  // A stream that is not SSE (NDJSON) has no comments: every byte is an event, and none is added.
+  const sse = p?.frame === undefined
+  const eventful = (chunk: Buffer): boolean => !sse || chunk.indexOf(DATA_MARK) >= 0
   return new Promise<RelayOutcome>((resolve, reject) => {
     let mode: 'sse' | 'whole' | 'failed' = 'whole'
     let status = 0
@@ -223,7 +226,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
      * keeps the client's stream alive; none in the middle of a frame or of a passed-through chunk.
      */
     const startKeepAlive = (target: RelayTarget): void => {
-      const every = o.keepAliveMs ?? 0
+      const every = sse ? (o.keepAliveMs ?? 0) : 0
       if (every <= 0) return
       keepAlive = setInterval(() => {
         if (settled || target.destroyed || performance.now() - lastWriteAt < every) return
@@ -283,7 +286,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         if (res) {
           tokens += tokensIn(chunk)
           before = tail
-          if (onProgress && chunk.indexOf(DATA_MARK) >= 0) onProgress()
+          if (onProgress && eventful(chunk)) onProgress()
           tail = tail === undefined || chunk.length >= 64 ? chunk : Buffer.concat([tail.subarray(-64), chunk])
           if (keepAlive) lastWriteAt = performance.now()
           return chunked ? res.writeChunked!(chunk) : res.write(chunk)

@@ -71,5 +71,6 @@ export function chatDialect<Req>(d: Dialect<Req>, req: Req): ChatDialect {
   return {
     frames: (sse, info) => new DialectFrames(sse, d.stream(req), info),
     whole: (c, r) => d.whole(req, c, turnEnd(r)),
+    wire: d.protocol.frame && { contentType: d.protocol.contentType, frame: d.protocol.frame },
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { errorMessage, RbeeError, type SseSink, SseWriter } from '@rbee/common'
+import { errorMessage, RbeeError, type SseEvent, type SseSink, SseWriter } from '@rbee/common'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { GenerationRequest, GenerationResult, ToolCallEvent } from '../engine/engine.js'
 import type { Worker } from '../worker.js'
@@ -32,11 +32,19 @@ export interface StreamHooks {
   frames?: ((sse: SseWriter, info: StartInfo) => FrameSink) | undefined
 }
 
+/** How a stream that is not SSE is written (NDJSON): its content type and one event's bytes. */
+export interface StreamWire {
+  contentType: string
+  frame: (ev: SseEvent) => string
+}
+
 export interface StreamOptions {
   /** @default a fresh UUID */
   requestId?: string | undefined
   /** A `timeout` (seconds) from the request body, besides the deadline headers. */
   timeoutS?: number | undefined
+  /** The stream's format when not SSE; it then has no keep-alive comments. @default SSE */
+  wire?: StreamWire | undefined
 }
 
 /**
@@ -67,7 +75,13 @@ export async function streamGeneration(
         ...gen,
         onStart: (info) => {
           reply.hijack()
-          sse = new SseWriter(reply.raw, { headers: { 'x-request-id': requestId } })
+          const wire = options.wire
+          sse = new SseWriter(reply.raw, {
+            headers: { 'x-request-id': requestId },
+            ...(wire === undefined
+              ? {}
+              : { contentType: wire.contentType, frame: wire.frame, keepAliveMs: 0 }),
+          })
           const start = { ...info, requestId }
           frames = hooks.frames?.(sse, start)
           out = frames ?? sse

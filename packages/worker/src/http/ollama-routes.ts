@@ -19,7 +19,8 @@ import { VERSION } from '../version.js'
 import type { Worker } from '../worker.js'
 import { RequestSignal } from './request-signal.js'
 
-const KEEP_ALIVE_ON_WORKER =
+/** Why a worker refuses `keep_alive` (every Ollama route of a worker). */
+export const KEEP_ALIVE_ON_WORKER =
   'not supported on a worker: it stays loaded until its hive stops it; send keep_alive to the queen, which maps it to the idle TTL'
 
 /** The same vector at unit length (Ollama's `/api/embed` answers normalized vectors). */

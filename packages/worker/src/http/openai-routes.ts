@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GenerationInput, GenerationResult } from '../engine/engine.js'
 import { resolveSampling } from '../engine/sampling.js'
 import type { Worker } from '../worker.js'
-import { generateWhole, type StreamHooks, streamGeneration } from './generation-stream.js'
+import { generateWhole, type StreamHooks, type StreamWire, streamGeneration } from './generation-stream.js'
 import { chatFinishReason, chatInput, chatMessage, toolCallDelta } from './openai-chat.js'
 import { RequestSignal } from './request-signal.js'
 import { timingsOf } from './timings.js'
@@ -147,6 +147,8 @@ export interface ChatDialect {
   frames: NonNullable<StreamHooks['frames']>
   /** Translates a whole answer. */
   whole: (c: ChatCompletion, r: GenerationResult) => unknown
+  /** The stream's format when the API's is not SSE. */
+  wire?: StreamWire | undefined
 }
 
 /**
@@ -213,7 +215,7 @@ export async function serveChat(
         },
         onError: (sse, e) => sse.send({ data: openAiErrorBody(e) }),
       },
-      { timeoutS: body.timeout ?? undefined },
+      { timeoutS: body.timeout ?? undefined, wire: dialect?.wire },
     )
     return
   }

@@ -4,6 +4,24 @@ import { refusedField } from '../../errors.js'
 /** The options an embedding honours (`/api/embed`, `/api/embeddings`): a smaller context for its inputs. */
 export const OLLAMA_EMBED_OPTIONS: ReadonlySet<string> = new Set(['num_ctx'])
 
+/**
+ * The options a generation honours (`/api/chat`, `/api/generate`): sampling, `num_predict`, `stop`,
+ * and `num_ctx` (the context the worker must at least have).
+ */
+export const OLLAMA_GENERATE_OPTIONS: ReadonlySet<string> = new Set([
+  'num_ctx',
+  'num_predict',
+  'temperature',
+  'top_p',
+  'top_k',
+  'min_p',
+  'seed',
+  'stop',
+  'repeat_penalty',
+  'presence_penalty',
+  'frequency_penalty',
+])
+
 /** Options that size or place the model runner: a hive decides these for every worker. */
 const RUNNER_OPTIONS: ReadonlySet<string> = new Set([
   'num_batch',
