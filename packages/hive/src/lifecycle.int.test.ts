@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { isLoopbackHost } from '@rbee/common'
 import { HiveReadySchema, RBEE_PROTOCOL, RBEE_VERSION, WorkerSpawnResultSchema } from '@rbee/contracts'
-import { HIVE_MAIN, type StartedHive, startHive } from '@rbee/testing'
+import { daemonCommand, type StartedHive, startHive } from '@rbee/testing'
 import { payloadOf, runJob } from './test-support/job-client.js'
 
 /** Pids whose parent is `ppid`, read from /proc. */
@@ -173,9 +173,10 @@ test('bad flags and unsafe combinations exit with code 2 and a message naming th
   ]
   const run = (args: string[]): Promise<{ code: number | null; stderr: string }> =>
     new Promise((resolve) => {
+      const hive = daemonCommand('rbee-hive', ['--home', '/nonexistent/rbee-home', ...args])
       const child = execFile(
-        process.execPath,
-        [HIVE_MAIN, '--home', '/nonexistent/rbee-home', ...args],
+        hive.command,
+        hive.args,
         { timeout: 20_000, env: { PATH: process.env.PATH } },
         (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
       )

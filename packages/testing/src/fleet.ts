@@ -14,11 +14,10 @@ import {
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
 import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
+import { daemonCommand } from './daemon-bin.js'
 import { daemonEnv } from './daemon-env.js'
-import { HIVE_MAIN } from './hive-process.js'
 import { ManagedProcess } from './managed-process.js'
 import { createTestNetwork, type NetnsHost, type TestNetwork } from './netns.js'
-import { QUEEN_MAIN } from './queen-process.js'
 
 /**
  * The port every fleet hive listens on inside its own network namespace: the hive's real
@@ -216,33 +215,33 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const launchQueen = async (port: number): Promise<FleetQueen> => {
       // The queen has no stdin lifeline: `setpriv --pdeathsig KILL` (util-linux) makes the kernel
       // kill it if this test process dies first; it execs, so the pid stays the queen's.
-      const node = (await canUsePdeathsig())
-        ? { command: 'setpriv', args: ['--pdeathsig', 'KILL', process.execPath] }
-        : { command: process.execPath, args: [] }
-      const proc = new ManagedProcess({
-        command: node.command,
-        args: [
-          ...node.args,
-          QUEEN_MAIN,
-          '--host',
-          net.gateway,
-          '--port',
-          String(port),
-          '--api-key',
-          apiKey,
-          '--admin-key',
-          adminKey,
-          '--node-token',
-          nodeToken,
-          '--no-local-hive',
-          '--hives-conf',
-          hivesConfPath,
-          '--home',
-          queenHome,
-          ...(options.queenArgs ?? []),
-        ],
-        env: daemonEnv({}),
-      })
+      const queenCommand = daemonCommand('queen-rbee', [
+        '--host',
+        net.gateway,
+        '--port',
+        String(port),
+        '--api-key',
+        apiKey,
+        '--admin-key',
+        adminKey,
+        '--node-token',
+        nodeToken,
+        '--no-local-hive',
+        '--hives-conf',
+        hivesConfPath,
+        '--home',
+        queenHome,
+        ...(options.queenArgs ?? []),
+      ])
+      const proc = new ManagedProcess(
+        (await canUsePdeathsig())
+          ? {
+              command: 'setpriv',
+              args: ['--pdeathsig', 'KILL', queenCommand.command, ...queenCommand.args],
+              env: daemonEnv({}),
+            }
+          : { ...queenCommand, env: daemonEnv({}) },
+      )
       try {
         const msg = await proc.waitForJson<{ port: number }>((m) => m.type === 'listening', 30_000)
         const url = `http://${net.gateway}:${msg.port}`
@@ -257,9 +256,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const launchHive = async (i: number, home: string): Promise<ManagedProcess> => {
       const host = net.hosts[i]!
       const proc = host.spawn({
-        command: process.execPath,
-        args: [
-          HIVE_MAIN,
+        ...daemonCommand('rbee-hive', [
           '--host',
           host.address,
           '--port',
@@ -277,7 +274,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           '--backend-probe',
           BACKEND_PROBE_FIXTURE,
           ...(options.hiveArgs?.(i) ?? []),
-        ],
+        ]),
         env: daemonEnv({ RBEE_EXIT_WITH_STDIN: '1' }),
         stdinPipe: true,
       })

@@ -1,4 +1,5 @@
 export * from './backend-probe-fixture.js'
+export * from './daemon-bin.js'
 export * from './daemon-env.js'
 export * from './fleet.js'
 export * from './gc.js'

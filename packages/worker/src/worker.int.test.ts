@@ -14,12 +14,12 @@ import {
   WorkerReadySchema,
 } from '@rbee/contracts'
 import {
+  daemonCommand,
   ManagedProcess,
   type StartedWorker,
   startWorker,
   tinyModelPath,
   tinyRerankerModelPath,
-  WORKER_MAIN,
 } from '@rbee/testing'
 import { Ollama } from 'ollama'
 import OpenAI from 'openai'
@@ -559,7 +559,7 @@ describe('worker start-up and shutdown', () => {
       [['--model', model, '--port', '70000'], /--port/],
       [['--model', model, '--frobnicate'], /frobnicate/],
     ] as const) {
-      const p = new ManagedProcess({ command: process.execPath, args: [WORKER_MAIN, ...args] })
+      const p = new ManagedProcess(daemonCommand('llm-worker-rbee', [...args]))
       const exit = await p.exited
       assert.equal(exit.code, 2, args.join(' '))
       assert.match(p.stderrTail(), pattern)
@@ -573,7 +573,7 @@ describe('worker start-up and shutdown', () => {
     const { readFileSync } = await import('node:fs')
     writeFileSync(truncated, readFileSync(await tinyModelPath()).subarray(0, 4000))
     for (const file of [notGguf, truncated]) {
-      const p = new ManagedProcess({ command: process.execPath, args: [WORKER_MAIN, '--model', file] })
+      const p = new ManagedProcess(daemonCommand('llm-worker-rbee', ['--model', file]))
       const fatal = await p.waitForJson((m) => m.type === 'fatal')
       const exit = await p.exited
       assert.equal(exit.code, 1)
@@ -584,10 +584,7 @@ describe('worker start-up and shutdown', () => {
 
   test('bound beyond loopback it refuses to start without an API token, and then requires it', async () => {
     const model = await tinyModelPath()
-    const p = new ManagedProcess({
-      command: process.execPath,
-      args: [WORKER_MAIN, '--model', model, '--host', '0.0.0.0'],
-    })
+    const p = new ManagedProcess(daemonCommand('llm-worker-rbee', ['--model', model, '--host', '0.0.0.0']))
     assert.notEqual((await p.exited).code, 0)
     assert.match(p.stderrTail(), /without an API token/)
 
