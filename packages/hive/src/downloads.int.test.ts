@@ -8,12 +8,16 @@ import {
   canMountTmpfs,
   LocalHub,
   mountTmpfs,
+  payloadOf,
+  postJob,
+  readJob,
+  runJob,
   type StartedHive,
   startHive,
+  summarize,
   type Tmpfs,
   tinyModelPath,
 } from '@rbee/testing'
-import { payloadOf, postJob, readJob, runJob, summarize } from './test-support/job-client.js'
 
 const HF_TOKEN = 'hf_test_token_for_gated_repos'
 let hub: LocalHub

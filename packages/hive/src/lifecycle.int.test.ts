@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { isLoopbackHost } from '@rbee/common'
 import { HiveReadySchema, RBEE_PROTOCOL, RBEE_VERSION, WorkerSpawnResultSchema } from '@rbee/contracts'
-import { daemonCommand, type StartedHive, startHive } from '@rbee/testing'
-import { payloadOf, runJob } from './test-support/job-client.js'
+import { daemonCommand, payloadOf, runJob, type StartedHive, startHive } from '@rbee/testing'
 
 /** Pids whose parent is `ppid`, read from /proc. */
 async function childrenOf(ppid: number): Promise<number[]> {

@@ -13,11 +13,11 @@ import {
   type WorkerSpawnResult,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
-import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
 import { daemonCommand } from './daemon-bin.js'
 import { daemonEnv } from './daemon-env.js'
 import { ManagedProcess } from './managed-process.js'
 import { createTestNetwork, type NetnsHost, type TestNetwork } from './netns.js'
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
 
 /**
  * The port every fleet hive listens on inside its own network namespace: the hive's real

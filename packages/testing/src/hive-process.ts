@@ -1,11 +1,11 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
 import { daemonCommand } from './daemon-bin.js'
 import { daemonEnv } from './daemon-env.js'
 import { daemonLifetime } from './daemon-lifetime.js'
 import { ManagedProcess } from './managed-process.js'
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
 
 export interface StartHiveOptions {
   /** Extra flags, e.g. `['--max-restarts', '2']`. */
