@@ -11,10 +11,8 @@ import {
   QueenStreamEventSchema,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
-import { startHive, tinyModelPath } from '@rbee/testing'
+import { LocalHub, RbeeSandbox, startHive, tinyModelPath } from '@rbee/testing'
 import { z } from 'zod'
-import { LocalHub } from './test-support/local-hub.js'
-import { RbeeSandbox } from './test-support/rbee-sandbox.js'
 
 // One sandbox (data dir, config dir, queen port) for the whole file: the first `rbee infer`
 // starts its queen, and the tests after it reuse that queen, as a user's second command would.

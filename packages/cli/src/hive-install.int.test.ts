@@ -11,11 +11,11 @@ import {
   canCreateNetworks,
   canStartSshd,
   createTestNetwork,
+  RbeeSandbox,
   startSshd,
   type TestNetwork,
   type TestSshd,
 } from '@rbee/testing'
-import { RbeeSandbox } from './test-support/rbee-sandbox.js'
 
 const run = promisify(execFile)
 const API_KEY = 'test-api-key-0123456789'

@@ -2,12 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { BACKEND_PROBE_FIXTURE } from '@rbee/testing'
-
-/** The built `rbee` entry point. */
-export const RBEE_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'main.js')
+import { join } from 'node:path'
+import { daemonCommand } from './daemon-bin.js'
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
 
 /** A free TCP port on `host` (bound, then released). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -86,7 +83,8 @@ export class RbeeSandbox {
 
   /** Starts `rbee ARGS…` with the sandbox's environment (plus `env`). */
   spawn(args: string[], env: NodeJS.ProcessEnv = {}): RbeeProcess {
-    const child = spawn(process.execPath, [RBEE_MAIN, ...args], {
+    const rbee = daemonCommand('rbee', args)
+    const child = spawn(rbee.command, rbee.args, {
       env: { ...this.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
