@@ -32,24 +32,6 @@ after(async () => {
   await hub?.close()
 })
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
-/** Waits until `rbee hive list` shows the hive online. */
-function waitOnline(hiveId: string): Promise<void> {
-  return waitUntil(async () => {
-    const list = await sb.run(['hive', 'list', '--json'])
-    return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
-      (h) => h.id === hiveId && h.state === 'online',
-    )
-  }, 20_000)
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -176,7 +158,7 @@ describe('rbee against a real queen it starts itself', () => {
       args: ['--queen-url', sb.queenUrl],
     })
     t.after(() => dl.close())
-    await waitOnline('dl-hive')
+    await sb.waitHiveOnline('dl-hive')
 
     hub.bytesPerSecond = 96 * 1024
     const ref = 'hf:acme/tiny-GGUF:tiny-dl.Q8_0.gguf'
@@ -214,7 +196,7 @@ describe('rbee against a real queen it starts itself', () => {
     await writeFile(join(home, 'catalog.sqlite'), randomBytes(8192))
     const healed = await startHive({ hiveId: 'heal-hive', home, args: ['--queen-url', sb.queenUrl] })
     t.after(() => healed.close())
-    await waitOnline('heal-hive')
+    await sb.waitHiveOnline('heal-hive')
 
     const listed = await sb.run(['model', 'list', '--hive', 'heal-hive'])
     assert.equal(listed.code, 0, listed.stderr)

@@ -17,6 +17,7 @@ import {
   summarize,
   type Tmpfs,
   tinyModelPath,
+  waitFor,
 } from '@rbee/testing'
 
 const HF_TOKEN = 'hf_test_token_for_gated_repos'
@@ -161,9 +162,7 @@ test('cancelling a download removes the partial file and registers nothing', asy
   ])
   assert.equal(run.outcome, 'cancelled')
   // Cleanup runs as the download notices the cancellation; it is bounded by a few ms.
-  const deadline = Date.now() + 5000
-  while ((await partials()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-  assert.deepEqual(await partials(), [])
+  await waitFor('the partial files to be removed', async () => (await partials()).length === 0, 5000, 20)
   assert.ok(!(await catalogIds()).includes('slow.Q4_0'))
 })
 

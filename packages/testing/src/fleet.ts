@@ -18,6 +18,7 @@ import { daemonEnv } from './daemon-env.js'
 import { ManagedProcess } from './managed-process.js'
 import { createTestNetwork, type NetnsHost, type TestNetwork } from './netns.js'
 import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
+import { waitFor } from './wait-for.js'
 
 /**
  * The port every fleet hive listens on inside its own network namespace: the hive's real
@@ -130,34 +131,6 @@ export interface Fleet {
   watchEvents(): Promise<FleetEventLog>
   /** Stops everything, removes namespaces and files. Idempotent, never throws. */
   close(): Promise<void>
-}
-
-/**
- * Re-checks `check` every `everyMs` until it returns something other than undefined/false, or
- * fails after `timeoutMs` naming `what`. For conditions no event announces.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-      )
-    }
-    await delay(everyMs)
-  }
 }
 
 /**

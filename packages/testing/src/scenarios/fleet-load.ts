@@ -1,10 +1,10 @@
 // Load for the fleet scenarios: streamed chat completions through the queen with the official
 // `openai` client (no client-side retries: every retry counted is the queen's), bounded in
 // count, concurrency and time. Not exported from the package.
-import { delay } from '@rbee/common'
 import OpenAI from 'openai'
 import type { Fleet } from '../fleet.js'
 import { metricValue } from '../prom-text.js'
+import { waitFor } from '../wait-for.js'
 
 /** What happened to one request. */
 export interface LoadResult {
@@ -113,11 +113,7 @@ export class Load {
 
   /** Polls until `test` holds, or fails after `timeoutMs` naming `what`. */
   async until(what: string, test: (load: this) => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!test(this)) {
-      if (Date.now() > deadline) throw new Error(`load: timed out after ${timeoutMs} ms waiting for ${what}`)
-      await delay(10)
-    }
+    await waitFor(`load: ${what}`, () => test(this), timeoutMs, 10)
   }
 
   async #one(index: number): Promise<void> {
