@@ -388,6 +388,11 @@ test('a disk that fills up during a download stops it at once, not retried, and 
   const jobId = String(body.job_id)
   const events = readJob(small.url, jobId)
   await hub.stalled(stalls)
+  // The hub has handed 1 MiB to the socket; the hive may not have written all of it yet.
+  await waitFor('the hive to write the first MiB', async () => {
+    const part = join(small.home, 'models', '.partial', 'filled.Q4_0.part')
+    return (await stat(part).catch(() => undefined))?.size === MiB
+  })
   // Something else takes the rest of the disk while the transfer waits at 1 MiB.
   const filler = await disk.fill()
   const released = performance.now()
