@@ -1,8 +1,9 @@
-import { delay } from '@rbee/common'
+import { setTimeout as delay } from 'node:timers/promises'
 
 /**
  * Re-checks `check` every `everyMs` until it returns something other than undefined/false, or
- * fails after `timeoutMs` naming `what`. For conditions no event announces.
+ * fails after `timeoutMs` naming `what`. For conditions no event announces. Its timer keeps the
+ * process alive (unlike `delay` of @rbee/common): a test that waits on nothing else still waits.
  */
 export async function waitFor<T>(
   what: string,
