@@ -72,6 +72,22 @@ if (selected.length === 0) {
   process.exit(1)
 }
 
+// The executables the tests start (`daemonBin()` in @rbee/testing), from the `bin` field of
+// every workspace package: `RBEE_TEST_BIN_QUEEN_RBEE` for `queen-rbee`, and so on.
+const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+for (const workspace of rootManifest.workspaces) {
+  const dir = join(root, workspace)
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+  const bins =
+    typeof manifest.bin === 'string'
+      ? { [manifest.name.split('/').pop()]: manifest.bin }
+      : (manifest.bin ?? {})
+  for (const [name, path] of Object.entries(bins)) {
+    const envVar = `RBEE_TEST_BIN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`
+    process.env[envVar] ??= resolve(dir, path)
+  }
+}
+
 const tapFile = join(mkdtempSync(join(tmpdir(), 'rbee-test-')), 'report.tap')
 const status = run('tests', process.execPath, [
   '--test',

@@ -11,10 +11,8 @@ import {
   QueenStreamEventSchema,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
-import { startHive, tinyModelPath } from '@rbee/testing'
+import { LocalHub, RbeeSandbox, startHive, tinyModelPath } from '@rbee/testing'
 import { z } from 'zod'
-import { LocalHub } from './test-support/local-hub.js'
-import { RbeeSandbox } from './test-support/rbee-sandbox.js'
 
 // One sandbox (data dir, config dir, queen port) for the whole file: the first `rbee infer`
 // starts its queen, and the tests after it reuse that queen, as a user's second command would.
@@ -33,24 +31,6 @@ after(async () => {
   await sb?.close()
   await hub?.close()
 })
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
-/** Waits until `rbee hive list` shows the hive online. */
-function waitOnline(hiveId: string): Promise<void> {
-  return waitUntil(async () => {
-    const list = await sb.run(['hive', 'list', '--json'])
-    return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
-      (h) => h.id === hiveId && h.state === 'online',
-    )
-  }, 20_000)
-}
 
 function alive(pid: number): boolean {
   try {
@@ -178,7 +158,7 @@ describe('rbee against a real queen it starts itself', () => {
       args: ['--queen-url', sb.queenUrl],
     })
     t.after(() => dl.close())
-    await waitOnline('dl-hive')
+    await sb.waitHiveOnline('dl-hive')
 
     hub.bytesPerSecond = 96 * 1024
     const ref = 'hf:acme/tiny-GGUF:tiny-dl.Q8_0.gguf'
@@ -216,7 +196,7 @@ describe('rbee against a real queen it starts itself', () => {
     await writeFile(join(home, 'catalog.sqlite'), randomBytes(8192))
     const healed = await startHive({ hiveId: 'heal-hive', home, args: ['--queen-url', sb.queenUrl] })
     t.after(() => healed.close())
-    await waitOnline('heal-hive')
+    await sb.waitHiveOnline('heal-hive')
 
     const listed = await sb.run(['model', 'list', '--hive', 'heal-hive'])
     assert.equal(listed.code, 0, listed.stderr)

@@ -11,11 +11,12 @@ import {
   canCreateNetworks,
   canStartSshd,
   createTestNetwork,
+  RbeeSandbox,
   startSshd,
   type TestNetwork,
   type TestSshd,
+  waitFor,
 } from '@rbee/testing'
-import { RbeeSandbox } from './test-support/rbee-sandbox.js'
 
 const run = promisify(execFile)
 const API_KEY = 'test-api-key-0123456789'
@@ -70,14 +71,6 @@ before(async () => {
   assert.equal(started.code, 0, started.stderr)
 })
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
 after(async () => {
   await sb?.close()
   await sshdA?.close()
@@ -125,28 +118,26 @@ describe('rbee hive install over a real sshd', { timeout: 150_000 }, () => {
     const started = await sb!.run(['hive', 'start', 'node-a'], { env: sshEnv })
     assert.equal(started.code, 0, started.stderr)
     assert.match(started.stdout, /^node-a: rbee-hive started \(pid \d+\)/)
-    await waitUntil(async () => {
-      const list = await sb!.run(['hive', 'list', '--json'])
-      return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
-        (h) => h.id === 'node-a' && h.state === 'online',
-      )
-    }, 30_000)
+    await sb!.waitHiveOnline('node-a', 30_000)
 
     const removed = await sb!.run(['hive', 'uninstall', 'node-a'], { env: sshEnv })
     assert.equal(removed.code, 0, removed.stderr)
     assert.ok(!existsSync(`${sshdA!.home}/.local/lib/rbee`), 'install directory removed')
     // The hive is gone when uninstall returns; its workers follow it within moments (their
     // stdin lifeline closes), so wait for that, bounded.
-    let left = ''
-    for (let i = 0; i < 50; i++) {
-      left = await run('pgrep', ['-a', '-u', sshdA!.user]).then(
-        (r) => r.stdout.trim(),
-        () => '',
-      )
-      if (left === '') break
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    assert.equal(left, '', 'no hive or worker process left on node-a')
+    await waitFor(
+      'no hive or worker process left on node-a',
+      async () => {
+        const left = await run('pgrep', ['-a', '-u', sshdA!.user]).then(
+          (r) => r.stdout.trim(),
+          () => '',
+        )
+        if (left !== '') throw new Error(`still running: ${left}`)
+        return true
+      },
+      5000,
+      100,
+    )
   })
 
   test('an unreachable host gets a clear message', async (t) => {

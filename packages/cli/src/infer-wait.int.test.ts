@@ -3,8 +3,7 @@ import { after, before, test } from 'node:test'
 import { type JobStream, QueenClient } from '@rbee/client'
 import { deferred } from '@rbee/common/base'
 import type { JobStreamEvent } from '@rbee/contracts'
-import { type StartedQueen, startQueen } from '@rbee/testing'
-import { RbeeSandbox } from './test-support/rbee-sandbox.js'
+import { RbeeSandbox, type StartedQueen, startQueen } from '@rbee/testing'
 
 // A real queen whose workers have one slot and whose queue holds one request, so two long jobs
 // fill it: one runs, one waits. The rbee processes under test talk to it like any user's would.

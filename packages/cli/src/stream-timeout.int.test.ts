@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { startQueen } from '@rbee/testing'
-import { RbeeSandbox } from './test-support/rbee-sandbox.js'
+import { RbeeSandbox, startQueen } from '@rbee/testing'
 
 const BOUND_S = 1.5
 /** Timer lag and process start-up on a machine loaded by the rest of the suite. */

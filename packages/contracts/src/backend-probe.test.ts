@@ -6,7 +6,8 @@ import {
   DoctorReportSchema,
   HiveCheckSchema,
 } from './backend-probe.js'
-import { cpuDevice, gpuDevice, type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
+import { cpuDevice, gpuDevice } from './test-support/wire-examples.js'
 
 /** What the probe printed on a machine with an NVIDIA H200, the Vulkan build and no CUDA build. */
 const h200Probe = {
@@ -89,15 +90,7 @@ const invalid: Invalid[] = [
   ['a hive check without its probe field', HiveCheckSchema, { hive_id: 'h' }, 'backend_probe'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`backend probe contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`backend probe contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('backend probe contracts', valid, invalid)
 
 test('a probe result that leaves out the devices of a build reads as none', () => {
   const parsed = BackendProbeSchema.parse({ ...h200Probe, backends: [{ backend: 'cpu', usable: true }] })

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorBodySchema, HealthSchema, IdSchema, PortSchema, TimestampSchema } from './common.js'
-import { type Invalid, NOW, rejectsAt, roundTrips, type Valid } from './fixtures.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
+import { NOW } from './test-support/wire-examples.js'
 
 const health = { status: 'ok', service: 'rbee-hive', version: '0.1.0', uptime_s: 12.5 }
 
@@ -40,15 +41,7 @@ const invalid: Invalid[] = [
   ['a negative uptime', HealthSchema, { ...health, uptime_s: -1 }, 'uptime_s'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`common accepts ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`common rejects ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('common contracts', valid, invalid)
 
 test('IdSchema accepts ids of models, workers, hives and jobs', () => {
   for (const id of [

@@ -1,18 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
-  gpuDevice,
-  type Invalid,
-  NOW,
-  rejectsAt,
-  roundTrips,
-  telemetryEvent,
-  type Valid,
-  workerExitedEvent,
-  workerInfo,
-  workerReadyEvent,
-} from './fixtures.js'
-import {
   FleetStatusSchema,
   HiveRecordSchema,
   QueenInfoSchema,
@@ -20,6 +8,21 @@ import {
   QueenStreamEventSchema,
   WorkerRecordSchema,
 } from './fleet.js'
+import {
+  contractTable,
+  type Invalid,
+  rejectsAt,
+  roundTrips,
+  type Valid,
+} from './test-support/contract-table.js'
+import {
+  gpuDevice,
+  NOW,
+  telemetryEvent,
+  workerExitedEvent,
+  workerInfo,
+  workerReadyEvent,
+} from './test-support/wire-examples.js'
 
 const hiveRecord = {
   id: 'gpu-box',
@@ -177,15 +180,7 @@ const invalid: Invalid[] = [
   ],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`fleet contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`fleet contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('fleet contracts', valid, invalid)
 
 test('QueenStreamEvent narrows both queen-own and relayed hive events by type', () => {
   const describe = (ev: QueenStreamEvent): string => {

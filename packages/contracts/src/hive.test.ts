@@ -1,21 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
-  cpuDevice,
-  gpuDevice,
-  hiveInfo,
-  type Invalid,
-  NOW,
-  processStats,
-  rejectsAt,
-  roundTrips,
-  telemetryEvent,
-  type Valid,
-  workerExitedEvent,
-  workerInfo,
-  workerReadyEvent,
-} from './fixtures.js'
-import {
   CapabilitiesSchema,
   DeviceSchema,
   HiveInfoSchema,
@@ -26,6 +11,18 @@ import {
   ProcessStatsSchema,
   WorkerSpawnResultSchema,
 } from './hive.js'
+import { contractTable, type Invalid, rejectsAt, type Valid } from './test-support/contract-table.js'
+import {
+  cpuDevice,
+  gpuDevice,
+  hiveInfo,
+  NOW,
+  processStats,
+  telemetryEvent,
+  workerExitedEvent,
+  workerInfo,
+  workerReadyEvent,
+} from './test-support/wire-examples.js'
 
 const supervised = {
   worker: workerInfo,
@@ -176,15 +173,7 @@ const invalid: Invalid[] = [
   ],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`hive contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`hive contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('hive contracts', valid, invalid)
 
 test('HiveStreamEvent discriminates on type, so each variant exposes its own fields', () => {
   const seen: string[] = []

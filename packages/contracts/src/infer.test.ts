@@ -1,7 +1,5 @@
-import assert from 'node:assert/strict'
-import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import { InferEventSchema, InferRequestSchema } from './infer.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
 
 const request = {
   prompt: 'Once upon a time',
@@ -59,12 +57,4 @@ const invalid: Invalid[] = [
   ],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`infer contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`infer contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('infer contracts', valid, invalid)

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ZodError } from 'zod'
-import { type Invalid, NOW, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import {
   endMarker,
   JOB_CANCELLED,
@@ -13,6 +12,8 @@ import {
   NarrationSchema,
   parseJobFrame,
 } from './job.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
+import { NOW } from './test-support/wire-examples.js'
 
 const plainNarration = {
   actor: 'queen-rbee',
@@ -48,15 +49,7 @@ const invalid: Invalid[] = [
   ['an unknown event name', JobEventNameSchema, 'progress', '(body)'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`job contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`job contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('job contracts', valid, invalid)
 
 test('parseJobFrame types a narration, a data and a token frame', () => {
   assert.deepEqual(parseJobFrame('narration', 1, JSON.stringify(narration)), {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { z } from 'zod'
 import { IdSchema } from './common.js'
-import { NOW, rejectsAt, roundTrips } from './fixtures.js'
 import { HfRefSchema, ImportDeniedSchema, ModelEntrySchema, ModelRefSchema } from './model.js'
+import { rejectsAt, roundTrips } from './test-support/contract-table.js'
+import { NOW } from './test-support/wire-examples.js'
 
 const entry = {
   id: 'tiny',

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import {
   keepAliveMs,
   OllamaEmbeddingsRequestSchema,
@@ -12,6 +11,7 @@ import {
   OllamaShowRequestSchema,
   OllamaTagsSchema,
 } from './ollama.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
 
 // What the `ollama` npm client (0.6.x) puts on the wire: `pull` sends `name` (not `model`),
 // `stream` and an `insecure` that JSON drops when unset.
@@ -100,14 +100,7 @@ const invalid: Invalid[] = [
   ['a verbose show', OllamaShowRequestSchema, { model: 'tiny', verbose: true }, 'verbose'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`Ollama contracts accept ${what} unchanged through a JSON round trip`, () => {
-    roundTrips(schema, value)
-  })
-}
-for (const [what, schema, value, path] of invalid) {
-  test(`Ollama contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('Ollama contracts', valid, invalid)
 
 test('keep_alive reads as Ollama reads it: seconds, Go durations, negative for ever, 0 for now', () => {
   const ms = (v: unknown): number => keepAliveMs(OllamaKeepAliveSchema.parse(v))

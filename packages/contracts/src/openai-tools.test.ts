@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import {
   ChatCompletionChunkSchema,
   ChatCompletionRequestSchema,
   ChatCompletionSchema,
   CompletionRequestSchema,
 } from './openai.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
 
 const chat = { model: 'tiny', messages: [{ role: 'user', content: 'Weather in Paris?' }] }
 const weather = {
@@ -347,15 +347,7 @@ const invalid: Invalid[] = [
   ],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`OpenAI contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`OpenAI contracts refuse ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('OpenAI contracts', valid, invalid)
 
 test('tool parameters and a json_schema format arrive in normal form', () => {
   const req = ChatCompletionRequestSchema.parse({

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import {
   ChatCompletionChunkSchema,
   ChatCompletionRequestSchema,
@@ -15,6 +14,13 @@ import {
   OpenAiErrorSchema,
   UsageSchema,
 } from './openai.js'
+import {
+  contractTable,
+  type Invalid,
+  rejectsAt,
+  roundTrips,
+  type Valid,
+} from './test-support/contract-table.js'
 
 // Byte for byte what the `openai` npm client (6.x) puts on the wire for
 // `client.chat.completions.create({ ... })`: it sends the caller's params as given.
@@ -262,15 +268,7 @@ const invalid: Invalid[] = [
   ],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`OpenAI contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`OpenAI contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('OpenAI contracts', valid, invalid)
 
 test('a streaming chat request exactly as the openai npm client sends it is accepted', () => {
   const req = roundTrips(ChatCompletionRequestSchema, JSON.parse(OPENAI_CLIENT_CHAT_BODY))

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips } from './fixtures.js'
 import { deviceList, type Operation, type OperationName, OperationSchema } from './operation.js'
+import { type Invalid, rejectsAt, roundTrips } from './test-support/contract-table.js'
 
 /** One realistic example of every operation, as `rbee` would post it to `POST /v1/jobs`. */
 const EXAMPLES: { [N in OperationName]: Extract<Operation, { operation: N }> } = {

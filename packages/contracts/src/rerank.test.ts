@@ -1,6 +1,5 @@
-import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import { RerankRequestSchema, RerankResponseSchema } from './rerank.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
 
 const valid: Valid[] = [
   [
@@ -47,11 +46,4 @@ const invalid: Invalid[] = [
   ['an empty query', RerankRequestSchema, { model: 'm', query: '', documents: ['a'] }, 'query'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`rerank contracts accept ${what} unchanged through a JSON round trip`, () => {
-    roundTrips(schema, value)
-  })
-}
-for (const [what, schema, value, path] of invalid) {
-  test(`rerank contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('rerank contracts', valid, invalid)

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Invalid, rejectsAt, roundTrips, type Valid } from './fixtures.js'
 import {
   MAX_TOKENS_LIMIT,
   SamplingParamsSchema,
@@ -8,6 +7,7 @@ import {
   StopSchema,
   TimingsSchema,
 } from './sampling.js'
+import { contractTable, type Invalid, type Valid } from './test-support/contract-table.js'
 import { describeIssues } from './validation.js'
 
 const sampling = {
@@ -72,15 +72,7 @@ const invalid: Invalid[] = [
   ['timings without queue_ms', TimingsSchema, { ...timings, queue_ms: undefined }, 'queue_ms'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`sampling contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`sampling contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('sampling contracts', valid, invalid)
 
 test('a bad temperature is described by its field and the allowed range', () => {
   const r = SamplingParamsSchema.safeParse({ temperature: 3 })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Invalid, NOW, rejectsAt, roundTrips, type Valid, workerInfo } from './fixtures.js'
+import { contractTable, type Invalid, rejectsAt, type Valid } from './test-support/contract-table.js'
+import { NOW, workerInfo } from './test-support/wire-examples.js'
 import {
   BackendRequestSchema,
   BackendSchema,
@@ -173,15 +174,7 @@ const invalid: Invalid[] = [
   ['a negative ready progress', WorkerReadySchema, { ...workerReady, progress: -0.1 }, 'progress'],
 ]
 
-for (const [what, schema, value] of valid) {
-  test(`worker contracts accept ${what} unchanged through a JSON round trip`, () => {
-    assert.deepEqual(roundTrips(schema, value), value)
-  })
-}
-
-for (const [what, schema, value, path] of invalid) {
-  test(`worker contracts reject ${what}, naming ${path}`, () => rejectsAt(schema, value, path))
-}
+contractTable('worker contracts', valid, invalid)
 
 test('WorkerInfo device must be <backend>:<index>', () => {
   for (const device of ['cpu:0', 'cuda:1', 'vulkan:0', 'metal:0', 'cuda:12']) {

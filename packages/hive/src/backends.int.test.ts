@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { chmod } from 'node:fs/promises'
 import { after, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import {
   CapabilitiesSchema,
   type Device,
@@ -9,14 +8,21 @@ import {
   HiveWorkerSchema,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
-import { type StartedHive, type StartHiveOptions, startHive } from '@rbee/testing'
-import { payloadOf, runJob } from './test-support/job-client.js'
-import { PROBE_FIXTURES, probeFixturePath } from './test-support/probe-fixtures.js'
+import {
+  NVIDIA_SMI_FIXTURE,
+  PROBE_FIXTURES,
+  payloadOf,
+  probeFixturePath,
+  runJob,
+  type StartedHive,
+  type StartHiveOptions,
+  startHive,
+} from '@rbee/testing'
 
-// Test doubles, since this machine has no GPU: nvidia-smi (fixtures/nvidia-smi: an RTX 4090 and
-// an A100) and the backend probe's answer (fixtures/backend-probe.mjs printing the JSON result of
+// Test doubles, since this machine has no GPU: nvidia-smi (NVIDIA_SMI_FIXTURE: an RTX 4090 and
+// an A100) and the backend probe's answer (BACKEND_PROBE_FIXTURE printing the JSON result of
 // another machine). Everything else is real: hives, jobs, and the workers that do start.
-const NVIDIA_SMI = fileURLToPath(new URL('../fixtures/nvidia-smi', import.meta.url))
+const NVIDIA_SMI = NVIDIA_SMI_FIXTURE
 
 const hives: StartedHive[] = []
 after(() => Promise.all(hives.map((h) => h.close())))

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
-import { LocalHub, startHive, tinyModelPath } from '@rbee/testing'
-import { payloadOf, runJob } from './test-support/job-client.js'
+import { LocalHub, payloadOf, runJob, startHive, tinyModelPath } from '@rbee/testing'
 
 test('a hive whose catalog has its first 4 KiB overwritten moves it aside naming both paths, rebuilds its models (marked rebuilt) and starts', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'rbee-hive-heal-'))

@@ -8,12 +8,17 @@ import {
   canMountTmpfs,
   LocalHub,
   mountTmpfs,
+  payloadOf,
+  postJob,
+  readJob,
+  runJob,
   type StartedHive,
   startHive,
+  summarize,
   type Tmpfs,
   tinyModelPath,
+  waitFor,
 } from '@rbee/testing'
-import { payloadOf, postJob, readJob, runJob, summarize } from './test-support/job-client.js'
 
 const HF_TOKEN = 'hf_test_token_for_gated_repos'
 let hub: LocalHub
@@ -157,9 +162,7 @@ test('cancelling a download removes the partial file and registers nothing', asy
   ])
   assert.equal(run.outcome, 'cancelled')
   // Cleanup runs as the download notices the cancellation; it is bounded by a few ms.
-  const deadline = Date.now() + 5000
-  while ((await partials()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-  assert.deepEqual(await partials(), [])
+  await waitFor('the partial files to be removed', async () => (await partials()).length === 0, 5000, 20)
   assert.ok(!(await catalogIds()).includes('slow.Q4_0'))
 })
 
@@ -385,6 +388,11 @@ test('a disk that fills up during a download stops it at once, not retried, and 
   const jobId = String(body.job_id)
   const events = readJob(small.url, jobId)
   await hub.stalled(stalls)
+  // The hub has handed 1 MiB to the socket; the hive may not have written all of it yet.
+  await waitFor('the hive to write the first MiB', async () => {
+    const part = join(small.home, 'models', '.partial', 'filled.Q4_0.part')
+    return (await stat(part).catch(() => undefined))?.size === MiB
+  })
   // Something else takes the rest of the disk while the transfer waits at 1 MiB.
   const filler = await disk.fill()
   const released = performance.now()

@@ -3,7 +3,6 @@ import { chmod, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import {
   CapabilitiesSchema,
   HealthSchema,
@@ -16,20 +15,23 @@ import {
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
 import { writeGguf } from '@rbee/gguf'
-import { type StartedHive, startHive, tinyModelPath } from '@rbee/testing'
 import {
   HiveStreamWatcher,
   type JobRun,
+  NVIDIA_SMI_FIXTURE,
+  PROBE_FIXTURES,
   payloadOf,
   postJob,
+  probeFixturePath,
   readJob,
   runJob,
-} from './test-support/job-client.js'
-import { PROBE_FIXTURES, probeFixturePath } from './test-support/probe-fixtures.js'
+  type StartedHive,
+  startHive,
+  tinyModelPath,
+} from '@rbee/testing'
 
 // The test doubles here: nvidia-smi and the backend probe's answer (two NVIDIA GPUs the CUDA
 // build sees), since this machine has no NVIDIA GPU.
-const NVIDIA_SMI_FIXTURE = fileURLToPath(new URL('../fixtures/nvidia-smi', import.meta.url))
 
 let hive: StartedHive
 let watcher: HiveStreamWatcher

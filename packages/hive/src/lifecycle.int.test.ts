@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { isLoopbackHost } from '@rbee/common'
 import { HiveReadySchema, RBEE_PROTOCOL, RBEE_VERSION, WorkerSpawnResultSchema } from '@rbee/contracts'
-import { HIVE_MAIN, type StartedHive, startHive } from '@rbee/testing'
-import { payloadOf, runJob } from './test-support/job-client.js'
+import { daemonCommand, payloadOf, runJob, type StartedHive, startHive, waitFor } from '@rbee/testing'
 
 /** Pids whose parent is `ppid`, read from /proc. */
 async function childrenOf(ppid: number): Promise<number[]> {
@@ -29,13 +28,13 @@ async function exists(pid: number): Promise<boolean> {
 /** Waits (bounded) until none of `pids` exists; resolves with how long that took. */
 async function allGone(pids: number[], timeoutMs: number): Promise<number> {
   const start = performance.now()
-  for (;;) {
-    const left = (await Promise.all(pids.map(exists))).some(Boolean)
-    if (!left) return performance.now() - start
-    if (performance.now() - start > timeoutMs)
-      throw new Error(`processes ${pids.join(', ')} still exist after ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
+  await waitFor(
+    `processes ${pids.join(', ')} to be gone`,
+    async () => !(await Promise.all(pids.map(exists))).some(Boolean),
+    timeoutMs,
+    25,
+  )
+  return performance.now() - start
 }
 
 async function spawnWorker(hive: StartedHive): Promise<number> {
@@ -113,8 +112,7 @@ test('with a token every route but /health needs it, the hive announces itself t
   )
   assert.equal((await fetch(`${hive.url}/v1/jobs`, { method: 'POST' })).status, 401)
 
-  const deadline = Date.now() + 15_000
-  while (announcements.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  await waitFor('three announcements', () => announcements.length >= 3, 15_000)
   assert.equal(announcements.length, 3, 'retried until the queen accepted')
   for (const a of announcements) {
     const ready = HiveReadySchema.parse(a.body)
@@ -155,8 +153,7 @@ test('an --advertise-url is what the hive announces', async (t) => {
     },
   })
   t.after(() => hive.close(1000))
-  const deadline = Date.now() + 10_000
-  while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+  await waitFor('the hive to announce itself', () => bodies.length > 0, 10_000, 25)
   assert.deepEqual(bodies[0], {
     hive_id: 'test-hive',
     hive_url: 'http://gpu-box.lan:7835',
@@ -173,9 +170,10 @@ test('bad flags and unsafe combinations exit with code 2 and a message naming th
   ]
   const run = (args: string[]): Promise<{ code: number | null; stderr: string }> =>
     new Promise((resolve) => {
+      const hive = daemonCommand('rbee-hive', ['--home', '/nonexistent/rbee-home', ...args])
       const child = execFile(
-        process.execPath,
-        [HIVE_MAIN, '--home', '/nonexistent/rbee-home', ...args],
+        hive.command,
+        hive.args,
         { timeout: 20_000, env: { PATH: process.env.PATH } },
         (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
       )

@@ -2,8 +2,16 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
 import { WorkerSpawnResultSchema } from '@rbee/contracts'
-import { hasMetric, LocalHub, metricValue, startHive, tinyModelPath, waitFor } from '@rbee/testing'
-import { payloadOf, runJob } from './test-support/job-client.js'
+import {
+  hasMetric,
+  LocalHub,
+  metricValue,
+  payloadOf,
+  runJob,
+  startHive,
+  tinyModelPath,
+  waitFor,
+} from '@rbee/testing'
 
 const TOKEN = 'node-token-hive-metrics'
 const headers = { authorization: `Bearer ${TOKEN}` }

@@ -6,8 +6,8 @@ import { QueenClient } from '@rbee/client'
 import { RbeeError } from '@rbee/common'
 import { type Operation, RBEE_PROTOCOL, RBEE_VERSION } from '@rbee/contracts'
 import {
+  daemonCommand,
   ManagedProcess,
-  QUEEN_MAIN,
   type StartedQueen,
   startQueen,
   writeUnloadableModel,
@@ -119,8 +119,15 @@ describe('queen-rbee authentication', () => {
 
   test('a queen bound beyond loopback without an API key refuses to start', async () => {
     const proc = new ManagedProcess({
-      command: process.execPath,
-      args: [QUEEN_MAIN, '--host', '0.0.0.0', '--port', '0', '--no-local-hive', '--node-token', NODE_TOKEN],
+      ...daemonCommand('queen-rbee', [
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '0',
+        '--no-local-hive',
+        '--node-token',
+        NODE_TOKEN,
+      ]),
       env: { ...process.env, RBEE_API_KEYS: '', RBEE_API_KEY: '', RBEE_LOG_LEVEL: 'fatal' },
     })
     const exit = await proc.exited

@@ -3,9 +3,8 @@ import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
 import { parseJson, readSse } from '@rbee/common'
-import { type StartedQueen, startQueen } from '@rbee/testing'
+import { metricValue, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
 import OpenAI from 'openai'
-import { metricValue, waitFor } from './it-helpers.js'
 import { DEADLINE_GRACE_MS } from './proxy/request-deadline.js'
 
 // One real queen-rbee with its local hive and real workers on the tiny model: one slot per

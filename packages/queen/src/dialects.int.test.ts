@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import Anthropic from '@anthropic-ai/sdk'
 import { QueenClient } from '@rbee/client'
-import { type StartedQueen, startQueen } from '@rbee/testing'
+import { largestUnreadAt, metricValue, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
 import OpenAI from 'openai'
-import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
 const KEY = 'sk-user-0123456789'
 const hello = [{ role: 'user' as const, content: 'Tell me about bees.' }]

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
-import { type StartedQueen, startQueen } from '@rbee/testing'
-import { metricValue, waitFor } from './it-helpers.js'
+import { metricValue, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
 
 const ALICE = 'sk-alice-0123456789'
 const BOB = 'sk-bob-0123456789ab'

@@ -5,8 +5,15 @@ import { after, before, describe, test } from 'node:test'
 import { type JobStream, QueenClient } from '@rbee/client'
 import { deferred } from '@rbee/common'
 import type { FleetStatus, QueenStreamEvent } from '@rbee/contracts'
-import { type StartedHive, type StartedQueen, startHive, startQueen, tinyModelPath } from '@rbee/testing'
-import { metricValue, waitFor } from './it-helpers.js'
+import {
+  metricValue,
+  type StartedHive,
+  type StartedQueen,
+  startHive,
+  startQueen,
+  tinyModelPath,
+  waitFor,
+} from '@rbee/testing'
 
 // A queen in front of two real rbee-hive processes named in hives.conf (plus one that registers
 // itself), real workers spawned on demand. Workers get one slot and the queue one place, so a

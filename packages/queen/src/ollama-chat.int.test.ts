@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
-import { ollamaChatText, ollamaRefusal, type StartedQueen, schemaErrors, startQueen } from '@rbee/testing'
+import {
+  largestUnreadAt,
+  metricValue,
+  ollamaChatText,
+  ollamaRefusal,
+  type StartedQueen,
+  schemaErrors,
+  startQueen,
+  waitFor,
+} from '@rbee/testing'
 import { type Message, Ollama } from 'ollama'
-import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
 const KEY = 'sk-user-0123456789'
 const hello: Message[] = [{ role: 'user', content: 'Tell me about bees.' }]

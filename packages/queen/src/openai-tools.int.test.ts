@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
-import { type StartedQueen, schemaErrors, startQueen } from '@rbee/testing'
+import {
+  largestUnreadAt,
+  metricValue,
+  type StartedQueen,
+  schemaErrors,
+  startQueen,
+  waitFor,
+} from '@rbee/testing'
 import OpenAI from 'openai'
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources'
-import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
 // Tool calls and structured output through a real queen (its own local hive spawning real
 // workers of the tiny model), with the official openai client: validated once where they enter,

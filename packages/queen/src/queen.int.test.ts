@@ -5,9 +5,8 @@ import { after, before, describe, test } from 'node:test'
 import { QueenClient } from '@rbee/client'
 import { deferred } from '@rbee/common'
 import type { FleetStatus, QueenStreamEvent } from '@rbee/contracts'
-import { type StartedQueen, startQueen } from '@rbee/testing'
+import { largestUnreadAt, metricValue, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
 import OpenAI from 'openai'
-import { largestUnreadAt, metricValue, waitFor } from './it-helpers.js'
 
 // One real queen-rbee with no hive configured: it runs its own hive in-process, which spawns real
 // llm-worker-rbee processes on the built-in tiny model. Tests run in order and share it; the

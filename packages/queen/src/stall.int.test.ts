@@ -11,14 +11,15 @@ import {
 } from '@rbee/contracts'
 import {
   type FleetEventLog,
+  metricValue,
   type StartedHive,
   type StartedQueen,
   startHive,
   startQueen,
+  waitFor,
   watchQueenEvents,
 } from '@rbee/testing'
 import { z } from 'zod'
-import { metricValue, waitFor } from './it-helpers.js'
 import { stallBounds } from './proxy/stall-watch.js'
 
 // Stalls at every hop, against real processes: a queen in front of one rbee-hive with two real

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
-import { startQueen } from '@rbee/testing'
-import { waitFor } from './it-helpers.js'
+import { startQueen, waitFor } from '@rbee/testing'
 
 test('from its first answer, a starting queen says in /v1/info that it runs a local hive, so clients wait for it', async () => {
   // A port known before the queen binds it, so its first answer can be caught.

@@ -1,4 +1,4 @@
-import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
 
 /**
  * The environment of a daemon a test starts: the test's own, minus every inherited `RBEE_*` and

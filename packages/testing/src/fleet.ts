@@ -13,12 +13,12 @@ import {
   type WorkerSpawnResult,
   WorkerSpawnResultSchema,
 } from '@rbee/contracts'
-import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
+import { daemonCommand } from './daemon-bin.js'
 import { daemonEnv } from './daemon-env.js'
-import { HIVE_MAIN } from './hive-process.js'
 import { ManagedProcess } from './managed-process.js'
 import { createTestNetwork, type NetnsHost, type TestNetwork } from './netns.js'
-import { QUEEN_MAIN } from './queen-process.js'
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
+import { waitFor } from './wait-for.js'
 
 /**
  * The port every fleet hive listens on inside its own network namespace: the hive's real
@@ -134,34 +134,6 @@ export interface Fleet {
 }
 
 /**
- * Re-checks `check` every `everyMs` until it returns something other than undefined/false, or
- * fails after `timeoutMs` naming `what`. For conditions no event announces.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-      )
-    }
-    await delay(everyMs)
-  }
-}
-
-/**
  * Starts a fleet: a test network with `hosts` namespaces, the queen on the gateway address
  * (API key and node token set, no local hive), and one `rbee-hive` per host bound to the host's
  * address with `--queen-url` and the node token. Every hive runs with `RBEE_EXIT_WITH_STDIN=1`
@@ -216,33 +188,33 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const launchQueen = async (port: number): Promise<FleetQueen> => {
       // The queen has no stdin lifeline: `setpriv --pdeathsig KILL` (util-linux) makes the kernel
       // kill it if this test process dies first; it execs, so the pid stays the queen's.
-      const node = (await canUsePdeathsig())
-        ? { command: 'setpriv', args: ['--pdeathsig', 'KILL', process.execPath] }
-        : { command: process.execPath, args: [] }
-      const proc = new ManagedProcess({
-        command: node.command,
-        args: [
-          ...node.args,
-          QUEEN_MAIN,
-          '--host',
-          net.gateway,
-          '--port',
-          String(port),
-          '--api-key',
-          apiKey,
-          '--admin-key',
-          adminKey,
-          '--node-token',
-          nodeToken,
-          '--no-local-hive',
-          '--hives-conf',
-          hivesConfPath,
-          '--home',
-          queenHome,
-          ...(options.queenArgs ?? []),
-        ],
-        env: daemonEnv({}),
-      })
+      const queenCommand = daemonCommand('queen-rbee', [
+        '--host',
+        net.gateway,
+        '--port',
+        String(port),
+        '--api-key',
+        apiKey,
+        '--admin-key',
+        adminKey,
+        '--node-token',
+        nodeToken,
+        '--no-local-hive',
+        '--hives-conf',
+        hivesConfPath,
+        '--home',
+        queenHome,
+        ...(options.queenArgs ?? []),
+      ])
+      const proc = new ManagedProcess(
+        (await canUsePdeathsig())
+          ? {
+              command: 'setpriv',
+              args: ['--pdeathsig', 'KILL', queenCommand.command, ...queenCommand.args],
+              env: daemonEnv({}),
+            }
+          : { ...queenCommand, env: daemonEnv({}) },
+      )
       try {
         const msg = await proc.waitForJson<{ port: number }>((m) => m.type === 'listening', 30_000)
         const url = `http://${net.gateway}:${msg.port}`
@@ -257,9 +229,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const launchHive = async (i: number, home: string): Promise<ManagedProcess> => {
       const host = net.hosts[i]!
       const proc = host.spawn({
-        command: process.execPath,
-        args: [
-          HIVE_MAIN,
+        ...daemonCommand('rbee-hive', [
           '--host',
           host.address,
           '--port',
@@ -277,7 +247,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           '--backend-probe',
           BACKEND_PROBE_FIXTURE,
           ...(options.hiveArgs?.(i) ?? []),
-        ],
+        ]),
         env: daemonEnv({ RBEE_EXIT_WITH_STDIN: '1' }),
         stdinPipe: true,
       })

@@ -1,14 +1,11 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { BACKEND_PROBE_FIXTURE } from './backend-probe-fixture.js'
+import { join } from 'node:path'
+import { daemonCommand } from './daemon-bin.js'
 import { daemonEnv } from './daemon-env.js'
 import { daemonLifetime } from './daemon-lifetime.js'
 import { ManagedProcess } from './managed-process.js'
-
-/** Path of the built `rbee-hive` entry point in this checkout. */
-export const HIVE_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'hive', 'dist', 'main.js')
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
 
 export interface StartHiveOptions {
   /** Extra flags, e.g. `['--max-restarts', '2']`. */
@@ -61,7 +58,6 @@ export async function startHive(options: StartHiveOptions = {}): Promise<Started
   // The hive (and so its workers) goes away with the test process, even one killed by a timeout.
   const env = daemonEnv({ RBEE_EXIT_WITH_STDIN: '1', ...options.env })
   const args = [
-    HIVE_MAIN,
     '--host',
     '127.0.0.1',
     '--port',
@@ -78,7 +74,7 @@ export async function startHive(options: StartHiveOptions = {}): Promise<Started
     ...(options.token ? ['--token', options.token] : []),
     ...(options.args ?? []),
   ]
-  const proc = new ManagedProcess({ command: process.execPath, args, env, stdinPipe: true })
+  const proc = new ManagedProcess({ ...daemonCommand('rbee-hive', args), env, stdinPipe: true })
   const lifetime = daemonLifetime(proc, home, ownHome)
   try {
     const msg = await proc.waitForJson<{ type: string; port: number; hive_id: string }>(

@@ -2,11 +2,12 @@
 // resolve URLs that redirect to a separate CDN server with X-Linked-Etag/X-Linked-Size, Range
 // on the CDN) serving real bytes, plus injected faults (a dropped connection, a stall, corrupted
 // bytes, 401 for gated repos, 404) and hostile answers (a hub that never answers, more bytes
-// than announced, a gzip bomb).
+// than announced, a gzip bomb); its transfers can be paced, so a test acts in mid-download.
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { setTimeout as delay } from 'node:timers/promises'
 import { gzipSync } from 'node:zlib'
 
 export interface HubRequest {
@@ -81,6 +82,10 @@ export class LocalHub {
   #stalls = 0
   /** Body bytes the CDN has handed to its sockets. */
   bytesServed = 0
+  /** Pace of the CDN's file bodies in bytes per second; 0: as fast as the client reads. */
+  bytesPerSecond = 0
+  /** Transfers of a file's bytes that the client closed before the end (a cancelled download). */
+  abortedTransfers = 0
   url = ''
   cdnUrl = ''
   readonly #hub = createServer((req, res) => this.#hubRoute(req, res))
@@ -115,6 +120,18 @@ export class LocalHub {
       this.#blobs.set(`${org}/${repo}/${f.sha256}`, f)
     }
     this.#repos.set(`${org}/${repo}`, { token: options.token, silent: options.silent ?? false, files: map })
+  }
+
+  /** Adds one file to a repo (a public one, created if new). */
+  addFile(org: string, repo: string, file: string, bytes: Buffer): void {
+    const existing = this.#repos.get(`${org}/${repo}`)
+    const files = Object.fromEntries([...(existing?.files ?? [])].map(([name, f]) => [name, f.bytes]))
+    this.addRepo(
+      org,
+      repo,
+      { ...files, [file]: bytes },
+      { token: existing?.token, silent: existing?.silent ?? false },
+    )
   }
 
   /** Sets the faults of a file (replacing earlier ones). */
@@ -272,6 +289,9 @@ export class LocalHub {
       res.end()
       return
     }
+    res.once('close', () => {
+      if (!res.writableFinished) this.abortedTransfers++
+    })
     if (fault.dropAfterBytes !== undefined && (fault.times ?? 1) > 0) {
       fault.times = (fault.times ?? 1) - 1
       res.write(body.subarray(0, fault.dropAfterBytes), () => {
@@ -304,7 +324,8 @@ export class LocalHub {
       res.write(body.subarray(0, Math.max(0, stallAt)), () => this.#stalled())
       return
     }
-    this.#send(res, body, false)
+    if (this.bytesPerSecond > 0) void this.#pace(res, body)
+    else this.#send(res, body, false)
   }
 
   #stalled(): void {
@@ -320,6 +341,19 @@ export class LocalHub {
     res.end(body, () => {
       this.bytesServed += body.length
     })
+  }
+
+  /** Sends `body` 8 KiB at a time at `bytesPerSecond`, until the client goes away. */
+  async #pace(res: ServerResponse, body: Buffer): Promise<void> {
+    const chunk = 8 * 1024
+    const closed = once(res, 'close').then(() => false)
+    for (let offset = 0; offset < body.length && !res.destroyed; offset += chunk) {
+      const part = body.subarray(offset, offset + chunk)
+      this.bytesServed += part.length
+      if (!res.write(part) && !(await Promise.race([once(res, 'drain').then(() => true), closed]))) return
+      if (this.bytesPerSecond > 0) await delay((part.length / this.bytesPerSecond) * 1000)
+    }
+    if (!res.destroyed) res.end()
   }
 
   /** Sends `body` then `extra` zero bytes, 64 KiB at a time, as fast as the client reads. */

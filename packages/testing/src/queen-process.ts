@@ -1,20 +1,10 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { daemonCommand } from './daemon-bin.js'
 import { daemonEnv } from './daemon-env.js'
 import { daemonLifetime } from './daemon-lifetime.js'
 import { ManagedProcess } from './managed-process.js'
-
-/** Path of the built `queen-rbee` entry point in this checkout. */
-export const QUEEN_MAIN = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'queen',
-  'dist',
-  'main.js',
-)
 
 export interface StartQueenOptions {
   /** Extra flags, e.g. `['--queue-size', '1']`. */
@@ -56,7 +46,6 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Start
   const home = options.home ?? (await mkdtemp(join(tmpdir(), 'rbee-queen-test-')))
   const env = daemonEnv(options.env)
   const args = [
-    QUEEN_MAIN,
     '--host',
     '127.0.0.1',
     '--port',
@@ -69,7 +58,7 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Start
     ...(options.apiKeys ?? []).flatMap((k) => ['--api-key', k]),
     ...(options.args ?? []),
   ]
-  const proc = new ManagedProcess({ command: process.execPath, args, env })
+  const proc = new ManagedProcess({ ...daemonCommand('queen-rbee', args), env })
   const lifetime = daemonLifetime(proc, home, ownHome)
   try {
     const msg = await proc.waitForJson<{ type: string; port: number; local_hive: string | null }>(

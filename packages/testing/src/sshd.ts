@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { ManagedProcess } from './managed-process.js'
 import type { NetnsHost } from './netns.js'
+import { waitFor } from './wait-for.js'
 
 const run = promisify(execFile)
 
@@ -31,9 +32,8 @@ export interface StartSshdOptions {
 }
 
 async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const s = connect({ host, port, timeout: 500 })
       s.once('connect', () => {
         s.destroy()
@@ -45,10 +45,7 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
         resolve(false)
       })
     })
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`sshd on ${host}:${port} did not accept connections`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  await waitFor(`sshd on ${host}:${port} to accept connections`, accepts, timeoutMs)
 }
 
 /** True when sshd, ssh-keygen and useradd exist here (Debian: `apt-get install openssh-server`). */

@@ -1,18 +1,7 @@
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { WorkerStdoutMessageSchema } from '@rbee/contracts'
+import { daemonCommand } from './daemon-bin.js'
 import { ManagedProcess } from './managed-process.js'
 import { tinyModelPath } from './models.js'
-
-/** Path of the built `llm-worker-rbee` entry point in this checkout. */
-export const WORKER_MAIN = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'worker',
-  'dist',
-  'main.js',
-)
 
 export interface StartWorkerOptions {
   /** Model file. @default the tiny built-in model */
@@ -36,9 +25,7 @@ export interface StartedWorker {
 export async function startWorker(options: StartWorkerOptions = {}): Promise<StartedWorker> {
   const model = options.model ?? (await tinyModelPath())
   const proc = new ManagedProcess({
-    command: process.execPath,
-    args: [
-      WORKER_MAIN,
+    ...daemonCommand('llm-worker-rbee', [
       '--model',
       model,
       '--port',
@@ -48,7 +35,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
       '--ctx-size',
       '512',
       ...(options.args ?? []),
-    ],
+    ]),
     env: {
       ...process.env,
       RBEE_LOG_LEVEL: process.env.RBEE_LOG_LEVEL ?? 'warn',

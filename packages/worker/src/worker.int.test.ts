@@ -14,12 +14,13 @@ import {
   WorkerReadySchema,
 } from '@rbee/contracts'
 import {
+  daemonCommand,
   ManagedProcess,
   type StartedWorker,
   startWorker,
   tinyModelPath,
   tinyRerankerModelPath,
-  WORKER_MAIN,
+  waitFor,
 } from '@rbee/testing'
 import { Ollama } from 'ollama'
 import OpenAI from 'openai'
@@ -98,15 +99,6 @@ async function healthDuring<T>(
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, { method: 'POST', headers: json, body: JSON.stringify(body) })
   return { status: res.status, body: await res.json() }
-}
-
-/** Polls until `cond` holds; bounded so a broken worker fails the test instead of hanging it. */
-async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 describe('a worker on the tiny model', () => {
@@ -263,7 +255,7 @@ describe('a worker on the tiny model', () => {
         // aborted below
       }
     })
-    await until(async () => (await ready(w.url)).slots_busy === 2)
+    await waitFor('both slots busy', async () => (await ready(w.url)).slots_busy === 2, 10_000, 20)
     const res = await fetch(`${w.url}/v1/infer`, {
       method: 'POST',
       headers: json,
@@ -274,7 +266,7 @@ describe('a worker on the tiny model', () => {
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'RBEE_BUSY')
     ac.abort()
     await Promise.all(holders)
-    await until(async () => (await ready(w.url)).slots_busy === 0)
+    await waitFor('both slots free', async () => (await ready(w.url)).slots_busy === 0, 10_000, 20)
   })
 
   test('a client that disconnects mid-stream stops its generation and frees the slot at once', async () => {
@@ -294,7 +286,7 @@ describe('a worker on the tiny model', () => {
       // the abort ends the read
     }
     const t0 = performance.now()
-    await until(async () => (await ready(w.url)).slots_busy === 0, 2000)
+    await waitFor('the slot free', async () => (await ready(w.url)).slots_busy === 0, 2000, 20)
     assert.ok(performance.now() - t0 < 2000)
   })
 
@@ -559,7 +551,7 @@ describe('worker start-up and shutdown', () => {
       [['--model', model, '--port', '70000'], /--port/],
       [['--model', model, '--frobnicate'], /frobnicate/],
     ] as const) {
-      const p = new ManagedProcess({ command: process.execPath, args: [WORKER_MAIN, ...args] })
+      const p = new ManagedProcess(daemonCommand('llm-worker-rbee', [...args]))
       const exit = await p.exited
       assert.equal(exit.code, 2, args.join(' '))
       assert.match(p.stderrTail(), pattern)
@@ -573,7 +565,7 @@ describe('worker start-up and shutdown', () => {
     const { readFileSync } = await import('node:fs')
     writeFileSync(truncated, readFileSync(await tinyModelPath()).subarray(0, 4000))
     for (const file of [notGguf, truncated]) {
-      const p = new ManagedProcess({ command: process.execPath, args: [WORKER_MAIN, '--model', file] })
+      const p = new ManagedProcess(daemonCommand('llm-worker-rbee', ['--model', file]))
       const fatal = await p.waitForJson((m) => m.type === 'fatal')
       const exit = await p.exited
       assert.equal(exit.code, 1)
@@ -584,10 +576,7 @@ describe('worker start-up and shutdown', () => {
 
   test('bound beyond loopback it refuses to start without an API token, and then requires it', async () => {
     const model = await tinyModelPath()
-    const p = new ManagedProcess({
-      command: process.execPath,
-      args: [WORKER_MAIN, '--model', model, '--host', '0.0.0.0'],
-    })
+    const p = new ManagedProcess(daemonCommand('llm-worker-rbee', ['--model', model, '--host', '0.0.0.0']))
     assert.notEqual((await p.exited).code, 0)
     assert.match(p.stderrTail(), /without an API token/)
 
@@ -671,7 +660,7 @@ describe('worker start-up and shutdown', () => {
       env: { RBEE_NODE_TOKEN: 'node-secret' },
     })
     try {
-      await until(async () => beats.length >= 1)
+      await waitFor('a heartbeat', () => beats.length >= 1, 10_000, 20)
       const first = beats[0] as { url: string; auth: string; body: unknown }
       assert.equal(first.url, '/v1/worker-heartbeat')
       assert.equal(first.auth, 'Bearer node-secret')
@@ -733,7 +722,7 @@ describe('a worker with every slot generating', () => {
       }
       ended[i] = true
     })
-    await until(async () => firstTokens.length === 3)
+    await waitFor('three streams started', () => firstTokens.length === 3, 10_000, 20)
     await Promise.all(firstTokens)
     const late = await infer(w.url, { prompt: 'a late request', max_tokens: 4, seed: 9 })
     const stillGenerating = [0, 1, 2].filter((i) => !ended[i]).length

@@ -3,17 +3,15 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { DoctorReportSchema } from '@rbee/contracts'
-import { BACKEND_PROBE_FIXTURE } from '@rbee/testing'
+import { BACKEND_PROBE_FIXTURE, NVIDIA_SMI_FIXTURE, PROBE_FIXTURES, probeFixturePath } from '@rbee/testing'
 import type { CliContext } from '../cli/context.js'
 import { bufferOutput } from '../cli/output.js'
 import { runCli } from '../cli/run-cli.js'
 
 // Test doubles where this machine has no GPU: nvidia-smi and the backend probe's answer (the
-// hive's fixtures). The last test runs the real probe.
-const FIXTURES = fileURLToPath(new URL('../../../hive/fixtures/', import.meta.url))
-const NVIDIA_SMI = join(FIXTURES, 'nvidia-smi')
+// fixtures of @rbee/testing). The last test runs the real probe.
+const NVIDIA_SMI = NVIDIA_SMI_FIXTURE
 
 let scratch: string
 before(async () => {
@@ -36,7 +34,7 @@ function ctx(env: Record<string, string>): CliContext & { out: ReturnType<typeof
 const h200 = {
   RBEE_NVIDIA_SMI: NVIDIA_SMI,
   RBEE_BACKEND_PROBE: BACKEND_PROBE_FIXTURE,
-  RBEE_FIXTURE_PROBE: join(FIXTURES, 'backend-probe-nvidia-no-cuda.json'),
+  RBEE_FIXTURE_PROBE: probeFixturePath(PROBE_FIXTURES.nvidiaNoCuda),
 }
 
 test('rbee doctor on an NVIDIA machine without the CUDA build shows Vulkan in use and what to install for CUDA', async () => {

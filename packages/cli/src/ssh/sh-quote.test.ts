@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { RbeeError } from '@rbee/common/base'
-import { hostileStrings } from '../test-support/hostile-strings.js'
+import { hostileStrings } from '@rbee/testing'
 import { shQuote } from './sh-quote.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'rbee-sh-quote-'))

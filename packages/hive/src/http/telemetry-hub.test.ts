@@ -4,6 +4,7 @@ import { type AddressInfo, connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { readSse, silentLogger } from '@rbee/common'
 import { type HiveStreamEvent, HiveStreamEventSchema } from '@rbee/contracts'
+import { waitFor } from '@rbee/testing'
 import { TelemetryHub } from './telemetry-hub.js'
 
 type Telemetry = Extract<HiveStreamEvent, { type: 'telemetry' }>
@@ -99,8 +100,7 @@ test('a subscriber that stops reading is dropped instead of buffering without bo
   sock.pause()
   t.after(() => sock.destroy())
   sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  const deadline = Date.now() + 5000
-  while (hub.subscribers === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  await waitFor('the raw client to subscribe', () => hub.subscribers > 0, 5000, 10)
   assert.equal(hub.subscribers, 1)
   // Far more than the socket buffers hold: the hub must let go of this reader.
   for (let i = 0; i < 400 && hub.subscribers > 0; i++) {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { BackendProbe } from '@rbee/contracts'
-import { BACKEND_PROBE_FIXTURE, PROBE_FIXTURES, probeFixturePath } from '../test-support/probe-fixtures.js'
+import { BACKEND_PROBE_FIXTURE, PROBE_FIXTURES, probeFixturePath } from '@rbee/testing'
 import { resolveWorkerCommand } from '../workers/worker-command.js'
 import { probeBackends } from './backend-probe.js'
 
-// The probe program here is the test double of `llm-worker-rbee --probe-backends` (fixtures/);
+// The probe program here is the test double of `llm-worker-rbee --probe-backends` (@rbee/testing's fixtures);
 // the real one is tested in packages/worker. What is tested is the hive's side: a child process,
 // its deadline, and what survives its crash.
 const command = resolveWorkerCommand(BACKEND_PROBE_FIXTURE)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { usableBackend } from '@rbee/contracts'
-import { PROBE_FIXTURES, probeFixture } from '../test-support/probe-fixtures.js'
+import { PROBE_FIXTURES, probeFixture } from '@rbee/testing'
 import { layoutDevices } from './device-layout.js'
 import type { GpuInfo } from './nvidia-smi.js'
 

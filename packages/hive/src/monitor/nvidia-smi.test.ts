@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { chmod } from 'node:fs/promises'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { silentLogger } from '@rbee/common'
+import { NVIDIA_SMI_FIXTURE } from '@rbee/testing'
 import { HostMonitor } from './host-monitor.js'
 import { findExecutable, NvidiaSmi, parseComputeAppsCsv, parseGpuCsv } from './nvidia-smi.js'
 
 // The one test double of rbee-hive: nvidia-smi, absent on machines without an NVIDIA GPU.
-const FIXTURE = fileURLToPath(new URL('../../fixtures/nvidia-smi', import.meta.url))
+const FIXTURE = NVIDIA_SMI_FIXTURE
 
 test('GPU rows are parsed from csv,noheader,nounits output; [N/A] reads as 0 and commas in names survive', () => {
   const rows = parseGpuCsv(

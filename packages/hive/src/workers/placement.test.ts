@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { BackendRequest } from '@rbee/contracts'
+import { PROBE_FIXTURES, probeFixture } from '@rbee/testing'
 import { type DeviceLayout, layoutDevices } from '../monitor/device-layout.js'
 import type { GpuInfo } from '../monitor/nvidia-smi.js'
-import { PROBE_FIXTURES, probeFixture } from '../test-support/probe-fixtures.js'
 import { placementName, placeWorker } from './placement.js'
 
 // Machines with GPUs, as test doubles: nvidia-smi's answer and the probe's (this one has no GPU).

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { OllamaPsSchema, OllamaTagsSchema } from '@rbee/contracts'
-import { catalogEntry, info, stats, T0, telemetry } from '../registry/fixtures.js'
+import { catalogEntry, info, stats, T0, telemetry } from '@rbee/testing'
 import { Registry } from '../registry/registry.js'
 import { fleetModels } from './fleet-models.js'
 import { ollamaPs, ollamaTags, parameterSize } from './model-listing.js'

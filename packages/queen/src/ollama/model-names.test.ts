@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RbeeError } from '@rbee/common'
 import type { ModelEntry } from '@rbee/contracts'
-import { catalogEntry } from '../registry/fixtures.js'
+import { catalogEntry } from '@rbee/testing'
 import type { FleetModels } from './fleet-models.js'
 import { pullReference, resolveOllamaModel } from './model-names.js'
 

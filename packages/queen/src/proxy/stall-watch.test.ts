@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { deferred } from '@rbee/common'
-import { info, T0 } from '../registry/fixtures.js'
+import { info, T0 } from '@rbee/testing'
 import { WorkerEntry } from '../registry/worker-entry.js'
 import { StallWatch, stallBounds } from './stall-watch.js'
 import type { WorkerFailure } from './worker-proxy.js'

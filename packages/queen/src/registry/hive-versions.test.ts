@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RBEE_PROTOCOL, RBEE_VERSION } from '@rbee/contracts'
-import { info, T0, telemetry } from './fixtures.js'
+import { info, T0, telemetry } from '@rbee/testing'
 import { Registry } from './registry.js'
 
 function withVersion(hiveId: string, version: string, protocol: number) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { catalogEntry, device, info, stats, T0, telemetry } from './fixtures.js'
+import { catalogEntry, device, info, stats, T0, telemetry } from '@rbee/testing'
 import { Registry, type RegistryEvent } from './registry.js'
 
 function setup(options: { hives?: string[] } = {}) {

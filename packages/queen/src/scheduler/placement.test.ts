@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { RbeeError } from '@rbee/common'
 import type { Device, WorkerInfo } from '@rbee/contracts'
-import { catalogEntry, device, gpu, info, telemetry } from '../registry/fixtures.js'
+import { catalogEntry, device, gpu, info, telemetry } from '@rbee/testing'
 import { type HiveEntry, Registry } from '../registry/registry.js'
 import { choosePlacement } from './placement.js'
 

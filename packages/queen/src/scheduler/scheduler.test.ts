@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { deferred, RbeeError, silentLogger } from '@rbee/common'
-import { info, T0, telemetry } from '../registry/fixtures.js'
+import { info, T0, telemetry } from '@rbee/testing'
 import { Registry } from '../registry/registry.js'
 import { IdleReaper } from './idle-reaper.js'
 import { type Lease, Scheduler } from './scheduler.js'

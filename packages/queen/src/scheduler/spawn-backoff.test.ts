@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { RbeeError } from '@rbee/common'
-import { T0 } from '../registry/fixtures.js'
+import { T0 } from '@rbee/testing'
 import { SPAWN_BACKOFF_FIRST_MS, SPAWN_BACKOFF_MAX_MS, SpawnBackoff } from './spawn-backoff.js'
 
 function setup() {

@@ -11,7 +11,7 @@ import {
   startFleet,
   writeBloatedGguf,
 } from '../index.js'
-import { Load, summarize } from './fleet-load.js'
+import { stillServes, summarize } from './fleet-load.js'
 
 const skip = (await canCreateNetworks()) ? false : 'needs root and iproute2 to create network namespaces'
 
@@ -697,14 +697,7 @@ test('bad input on every public endpoint of queen, hive and worker gets a 4xx wi
   if ((await fleet.status()).hives.some((h) => h.id === 'evil')) wrong.push('a hive "evil" was registered')
 
   const alive = await Promise.all(pids.map(isProcessAlive))
-  const after = await new Load({
-    queenUrl: fleet.queen.url,
-    apiKey: fleet.apiKey,
-    model: 'tiny',
-    total: 4,
-    concurrency: 2,
-    maxTokens: 8,
-  }).start().done
+  const after = await stillServes(fleet)
   const served = summarize(after)
   printFleetFigures('bad-input', {
     cases: cases.length + 7,

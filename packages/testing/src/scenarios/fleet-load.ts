@@ -1,10 +1,11 @@
 // Load for the fleet scenarios: streamed chat completions through the queen with the official
 // `openai` client (no client-side retries: every retry counted is the queen's), bounded in
 // count, concurrency and time. Not exported from the package.
-import { delay } from '@rbee/common'
+import type { TestContext } from 'node:test'
 import OpenAI from 'openai'
 import type { Fleet } from '../fleet.js'
 import { metricValue } from '../prom-text.js'
+import { waitFor } from '../wait-for.js'
 
 /** What happened to one request. */
 export interface LoadResult {
@@ -113,11 +114,7 @@ export class Load {
 
   /** Polls until `test` holds, or fails after `timeoutMs` naming `what`. */
   async until(what: string, test: (load: this) => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!test(this)) {
-      if (Date.now() > deadline) throw new Error(`load: timed out after ${timeoutMs} ms waiting for ${what}`)
-      await delay(10)
-    }
+    await waitFor(`load: ${what}`, () => test(this), timeoutMs, 10)
   }
 
   async #one(index: number): Promise<void> {
@@ -200,4 +197,38 @@ export function startLoad(
 /** How many requests the fleet's queen has retried on another worker so far. */
 export async function queenRetries(fleet: Fleet): Promise<number> {
   return metricValue(await fleet.queen.client.metrics(), 'rbee_queen_retries_total')
+}
+
+/**
+ * The fault scenarios' background traffic: up to 600 requests of the tiny model, 9 at a time,
+ * through the fleet's queen, stopped with the test; resolves once a worker on every host (one
+ * each) has served a request.
+ */
+export async function loadOnEveryHost(fleet: Fleet, t: TestContext): Promise<Load> {
+  const load = new Load({
+    queenUrl: fleet.queen.url,
+    apiKey: fleet.apiKey,
+    model: 'tiny',
+    total: 600,
+    concurrency: 9,
+    maxTokens: 40,
+    requestTimeoutMs: 30_000,
+    deadlineMs: 45_000,
+  }).start()
+  t.after(() => load.stop())
+  const hosts = fleet.hives.length
+  await load.until('every host serving', (l) => new Set(l.results.map((r) => r.worker)).size === hosts)
+  return load
+}
+
+/** Four short requests of the tiny model, two at a time: whether the fleet still serves after a scenario. */
+export function stillServes(fleet: Fleet): Promise<LoadResult[]> {
+  return new Load({
+    queenUrl: fleet.queen.url,
+    apiKey: fleet.apiKey,
+    model: 'tiny',
+    total: 4,
+    concurrency: 2,
+    maxTokens: 8,
+  }).start().done
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { HiveWorkerSchema } from '@rbee/contracts'
 import { z } from 'zod'
 import { canCreateNetworks, printFleetFigures, startFleet } from '../index.js'
-import { Load, metricValue, summarize } from './fleet-load.js'
+import { loadOnEveryHost, metricValue, summarize } from './fleet-load.js'
 
 const skip = (await canCreateNetworks()) ? false : 'needs root and iproute2 to create network namespaces'
 
@@ -20,18 +20,7 @@ test('a host whose link goes down under load is offline within a second, request
   const events = await fleet.watchEvents()
   const retriesBefore = metricValue(await fleet.queen.client.metrics(), 'rbee_queen_retries_total')
 
-  const load = new Load({
-    queenUrl: fleet.queen.url,
-    apiKey: fleet.apiKey,
-    model: 'tiny',
-    total: 600,
-    concurrency: 9,
-    maxTokens: 40,
-    requestTimeoutMs: 30_000,
-    deadlineMs: 45_000,
-  }).start()
-  t.after(() => load.stop())
-  await load.until('every host serving', (l) => new Set(l.results.map((r) => r.worker)).size === 3)
+  const load = await loadOnEveryHost(fleet, t)
 
   const cutAt = Date.now()
   await cut.host.setLink(false)

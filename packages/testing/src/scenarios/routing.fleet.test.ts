@@ -3,16 +3,14 @@ import { execFile } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type FleetStatus, FleetStatusSchema } from '@rbee/contracts'
 import { TINY_MODEL_SPEC, writeLlamaModel } from '@rbee/gguf'
 import OpenAI from 'openai'
-import { canCreateNetworks, printFleetFigures, startFleet } from '../index.js'
+import { canCreateNetworks, daemonCommand, printFleetFigures, startFleet } from '../index.js'
 import { Load, summarize } from './fleet-load.js'
 
 const skip = (await canCreateNetworks()) ? false : 'needs root and iproute2 to create network namespaces'
-const CLI_MAIN = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url))
 const run = promisify(execFile)
 
 test('three hosts and two models: each model runs only on the hosts that have it, workers are addressed by host address, and rbee status shows all three', {
@@ -80,12 +78,12 @@ test('three hosts and two models: each model runs only on the hosts that have it
     RBEE_QUEEN_URL: fleet.queen.url,
     RBEE_API_KEY: fleet.apiKey,
   }
-  const cli = FleetStatusSchema.parse(
-    JSON.parse(
-      (await run(process.execPath, [CLI_MAIN, 'status', '--json'], { env, timeout: 30_000 })).stdout,
-    ),
-  )
-  const table = (await run(process.execPath, [CLI_MAIN, 'status'], { env, timeout: 30_000 })).stdout
+  const runRbee = (args: string[]) => {
+    const rbee = daemonCommand('rbee', args)
+    return run(rbee.command, rbee.args, { env, timeout: 30_000 })
+  }
+  const cli = FleetStatusSchema.parse(JSON.parse((await runRbee(['status', '--json'])).stdout))
+  const table = (await runRbee(['status'])).stdout
 
   printFleetFigures('routing', {
     hosts: 3,

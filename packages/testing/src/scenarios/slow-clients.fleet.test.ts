@@ -5,7 +5,7 @@ import { delay } from '@rbee/common'
 import { WorkerInfoSchema } from '@rbee/contracts'
 import OpenAI from 'openai'
 import { canCreateNetworks, printFleetFigures, processRssMb, startFleet, waitFor } from '../index.js'
-import { Load, summarize } from './fleet-load.js'
+import { Load, stillServes, summarize } from './fleet-load.js'
 
 const skip = (await canCreateNetworks()) ? false : 'needs root and iproute2 to create network namespaces'
 
@@ -124,14 +124,7 @@ test('a slow client and clients that disconnect mid-stream leave no worker slot 
     freed.push(...(await disconnectRound()))
     rss.push({ queen: await processRssMb(queenPid), worker: await processRssMb(workerPid) })
   }
-  const after = await new Load({
-    queenUrl: fleet.queen.url,
-    apiKey: fleet.apiKey,
-    model: 'tiny',
-    total: 4,
-    concurrency: 2,
-    maxTokens: 8,
-  }).start().done
+  const after = await stillServes(fleet)
   // The first round warms up (JIT, pools, llama buffers); growth is counted from its end.
   const growth = {
     queen: rss.at(-1)!.queen - rss[0]!.queen,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 import { type BackendProbe, BackendProbeLineSchema, BackendProbeSchema } from '@rbee/contracts'
-import { WORKER_MAIN } from '@rbee/testing'
+import { daemonCommand } from '@rbee/testing'
 
 /** Runs the real `llm-worker-rbee --probe-backends` (no test double: the builds installed here). */
 function runProbe(
@@ -10,10 +10,11 @@ function runProbe(
   deadlineMs: number,
 ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const t0 = performance.now()
+  const worker = daemonCommand('llm-worker-rbee', ['--probe-backends', ...args])
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [WORKER_MAIN, '--probe-backends', ...args],
+      worker.command,
+      worker.args,
       { timeout: deadlineMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 },
       (err, stdout, stderr) =>
         resolve({

@@ -1,5 +1,4 @@
-// Test helpers: drive a hive's jobs API and telemetry stream over real HTTP. Not exported from
-// the package entry point.
+// Drive a jobs API (a hive's or the queen's) and a hive's telemetry stream over real HTTP.
 import { readSse } from '@rbee/common'
 import {
   type HiveStreamEvent,

@@ -1,10 +1,7 @@
-// Realistic wire values and assertions shared by this package's tests. Not exported from the
-// package entry point.
-import assert from 'node:assert/strict'
-import type { z } from 'zod'
-import type { Device, HiveInfo, HiveStreamEvent, ProcessStats } from './hive.js'
-import { fieldIssues } from './validation.js'
-import type { WorkerInfo } from './worker.js'
+// Realistic wire values shared by this package's tests (test support: not exported from the
+// package entry point, and left out of what the package publishes).
+import type { Device, HiveInfo, HiveStreamEvent, ProcessStats } from '../hive.js'
+import type { WorkerInfo } from '../worker.js'
 
 export const NOW = '2026-11-27T10:00:00.000Z'
 
@@ -101,32 +98,3 @@ export const workerExitedEvent = {
   restarting: true,
   reason: 'killed by signal SIGKILL',
 } satisfies HiveStreamEvent
-
-/** A valid example: what it is, the schema, the value. */
-export type Valid = readonly [what: string, schema: z.ZodType, value: unknown]
-/** An invalid example: what is wrong, the schema, the value, the field path the issue must name. */
-export type Invalid = readonly [what: string, schema: z.ZodType, value: unknown, path: string]
-
-/**
- * Parses `value`, checks that it survives a JSON round trip (the raw value and the parsed one
- * both parse to the same result) and returns the parsed value.
- */
-export function roundTrips<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const parsed = schema.parse(value)
-  assert.deepEqual(schema.parse(JSON.parse(JSON.stringify(value))), parsed)
-  assert.deepEqual(schema.parse(JSON.parse(JSON.stringify(parsed))), parsed)
-  return parsed
-}
-
-/** Asserts that `schema` rejects `value` and returns the field paths of its issues. */
-export function issuePaths(schema: z.ZodType, value: unknown): string[] {
-  const result = schema.safeParse(value)
-  if (result.success) assert.fail(`expected a rejection, got ${JSON.stringify(result.data)}`)
-  return fieldIssues(result.error).map((i) => i.path)
-}
-
-/** Asserts that `schema` rejects `value` with an issue at `path`. */
-export function rejectsAt(schema: z.ZodType, value: unknown, path: string): void {
-  const paths = issuePaths(schema, value)
-  assert.ok(paths.includes(path), `expected an issue at ${path}, got ${paths.join(', ')}`)
-}

@@ -1,8 +1,4 @@
-// Helpers shared by this package's integration tests. Not exported from the package entry point.
-
 import { readFileSync } from 'node:fs'
-
-export { metricValue, waitFor } from '@rbee/testing'
 
 /**
  * The most bytes waiting to be read on any one TCP connection of this machine bound to local

@@ -2,12 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { BACKEND_PROBE_FIXTURE } from '@rbee/testing'
-
-/** The built `rbee` entry point. */
-export const RBEE_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'main.js')
+import { join } from 'node:path'
+import { daemonCommand } from './daemon-bin.js'
+import { BACKEND_PROBE_FIXTURE } from './probe-fixtures.js'
+import { waitFor } from './wait-for.js'
 
 /** A free TCP port on `host` (bound, then released). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -86,7 +84,8 @@ export class RbeeSandbox {
 
   /** Starts `rbee ARGS…` with the sandbox's environment (plus `env`). */
   spawn(args: string[], env: NodeJS.ProcessEnv = {}): RbeeProcess {
-    const child = spawn(process.execPath, [RBEE_MAIN, ...args], {
+    const rbee = daemonCommand('rbee', args)
+    const child = spawn(rbee.command, rbee.args, {
       env: { ...this.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
@@ -165,6 +164,21 @@ export class RbeeSandbox {
     }
   }
 
+  /** Waits until `rbee hive list` shows `hiveId` online. */
+  async waitHiveOnline(hiveId: string, timeoutMs = 20_000): Promise<void> {
+    await waitFor(
+      `rbee hive list to show ${hiveId} online`,
+      async () => {
+        const list = await this.run(['hive', 'list', '--json'])
+        return (JSON.parse(list.stdout) as Array<{ id: string; state: string }>).some(
+          (h) => h.id === hiveId && h.state === 'online',
+        )
+      },
+      timeoutMs,
+      250,
+    )
+  }
+
   /** The pid in the sandbox's queen pid file, if any. */
   async queenPid(): Promise<number | undefined> {
     const text = await readFile(join(this.home, 'queen.pid'), 'utf8').catch(() => '')
@@ -200,9 +214,13 @@ export class RbeeSandbox {
     }
     const queen = await this.queenPid()
     signal([...(queen ? [queen] : []), ...(await this.processes())], 'SIGTERM')
-    const deadline = Date.now() + 10_000
-    while ((await this.processes()).length > 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100))
+    // Whatever is still there after the grace gets SIGKILL below.
+    await waitFor(
+      'the sandbox processes to exit',
+      async () => (await this.processes()).length === 0,
+      10_000,
+      100,
+    ).catch(() => {})
     signal(await this.processes(), 'SIGKILL')
     await rm(this.root, { recursive: true, force: true })
   }

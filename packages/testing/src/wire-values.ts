@@ -1,5 +1,5 @@
-// Synthetic wire values for registry and scheduler tests (and the decision benchmark). Not
-// exported from the package entry point.
+// Synthetic wire values for registry and scheduler tests: a worker, its process stats, devices, a
+// hive's telemetry and a catalog entry, each with overrides.
 import {
   type Device,
   type HiveStreamEvent,
