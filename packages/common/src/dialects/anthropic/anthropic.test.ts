@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { AnthropicStreamEventSchema } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
-import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
+import { chatChunk, refusalOf, turnEnd } from '../test-support/fixtures.js'
 import { ANTHROPIC_MESSAGES, readAnthropicCountTokens } from './index.js'
 
 const end = turnEnd(12, 5)

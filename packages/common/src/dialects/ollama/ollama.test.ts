@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RbeeError } from '../../errors.js'
-import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
+import { chatChunk, refusalOf, turnEnd } from '../test-support/fixtures.js'
 import { OLLAMA_CHAT, OLLAMA_GENERATE, OLLAMA_PROTOCOL } from './index.js'
 
 const frame = (ev: { data: unknown }): string => OLLAMA_PROTOCOL.frame!(ev)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RbeeError } from '../../errors.js'
 import { errorBodyIn } from '../../http/error-handler.js'
-import { chatChunk, refusalOf, turnEnd } from '../fixtures.js'
+import { chatChunk, refusalOf, turnEnd } from '../test-support/fixtures.js'
 import { OPENAI_RESPONSES } from './index.js'
 
 const end = turnEnd(10, 4)

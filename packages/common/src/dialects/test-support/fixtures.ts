@@ -1,7 +1,7 @@
 // Test fixtures of the dialects' unit tests (not exported from the package).
 import type { ChatCompletionChunk } from '@rbee/contracts'
-import { RbeeError } from '../errors.js'
-import type { TurnEnd } from './dialect.js'
+import { RbeeError } from '../../errors.js'
+import type { TurnEnd } from '../dialect.js'
 
 /** How a turn of `promptTokens` in and `completionTokens` out ended. */
 export function turnEnd(promptTokens: number, completionTokens: number): TurnEnd {
