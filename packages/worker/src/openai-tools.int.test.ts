@@ -320,7 +320,7 @@ describe('tool calls and structured output on a worker', () => {
         {
           response_format: {
             type: 'json_schema',
-            json_schema: { name: 'n', schema: { type: 'integer', minimum: 0 } },
+            json_schema: { name: 'n', schema: { type: 'integer', minimum: 2, maximum: 1 } },
           },
         },
         'response_format.json_schema.schema.minimum',
