@@ -1,9 +1,16 @@
 import type { GrammarJsonSchema } from '@rbee/contracts'
 import type { GbnfJsonSchema, Llama, LlamaGrammar } from 'node-llama-cpp'
 
+/** node-llama-cpp's own string formats; it refuses to check a call's arguments with another. */
+const GBNF_FORMATS = new Set(['date', 'time', 'date-time'])
+
+/** Where a format rbee writes itself travels through node-llama-cpp (see json-grammar-patch.ts). */
+export const RBEE_FORMAT_KEY = 'x-rbee-format'
+
 /**
  * A schema in rbee's normal form as node-llama-cpp reads it: its alternation is `oneOf` (with
- * `anyOf`'s meaning: any branch may match), everything else is the same JSON.
+ * `anyOf`'s meaning: any branch may match), and a format of rbee's own (uri, email, …) moves to
+ * RBEE_FORMAT_KEY, where node-llama-cpp's checks do not see it; everything else is the same JSON.
  */
 export function toGbnfSchema(schema: GrammarJsonSchema): GbnfJsonSchema {
   const walk = (v: unknown): unknown => {
@@ -13,7 +20,15 @@ export function toGbnfSchema(schema: GrammarJsonSchema): GbnfJsonSchema {
     for (const [k, x] of Object.entries(v)) {
       // `const` and `enum` hold values, not schemas.
       if (k === 'const' || k === 'enum') Object.defineProperty(out, k, { value: x, enumerable: true })
-      else Object.defineProperty(out, k === 'anyOf' ? 'oneOf' : k, { value: walk(x), enumerable: true })
+      else {
+        const key =
+          k === 'anyOf'
+            ? 'oneOf'
+            : k === 'format' && typeof x === 'string' && !GBNF_FORMATS.has(x)
+              ? RBEE_FORMAT_KEY
+              : k
+        Object.defineProperty(out, key, { value: walk(x), enumerable: true })
+      }
     }
     return out
   }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { nodeGrammar } from '../engine/constraints/schema-grammar.js'
+import { RBEE_FORMAT_KEY } from '../engine/json-grammar.js'
 import { JSON_TERMINAL_HOOK, JSON_TERMINAL_LOADED } from './json-terminal-patch.js'
 
 /**
@@ -83,7 +84,9 @@ function installJsonTerminalHook(GbnfTerminal: GbnfTerminalClass): void {
   }
   const hook = (schema: unknown): object | undefined => {
     if (typeof schema !== 'object' || schema === null) return undefined
-    const grammar = nodeGrammar(schema as { [key: string]: unknown })
+    const node = schema as { [key: string]: unknown }
+    const format = node[RBEE_FORMAT_KEY]
+    const grammar = nodeGrammar(format === undefined ? node : { ...node, format })
     return grammar === undefined ? undefined : new RbeeTerminal(grammar)
   }
   ;(globalThis as Record<symbol, unknown>)[Symbol.for(JSON_TERMINAL_HOOK)] = hook

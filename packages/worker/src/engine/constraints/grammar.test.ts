@@ -17,7 +17,7 @@ function gbnfRegex(gbnf: string): RegExp {
     i += n
     return `\\u{${cp.toString(16)}}`
   }
-  const unescape = (inClass: boolean): string => {
+  const decodeEscape = (inClass: boolean): string => {
     const c = gbnf[i++]!
     if (c === 'x') return hex(2)
     if (c === 'u') return hex(4)
@@ -32,7 +32,7 @@ function gbnfRegex(gbnf: string): RegExp {
       let lit = ''
       while (gbnf[i] !== '"') {
         const d = gbnf[i++]!
-        lit += d === '\\' ? unescape(false) : d
+        lit += d === '\\' ? decodeEscape(false) : d
       }
       i++
       out += `(?:${lit.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')})`
@@ -41,7 +41,7 @@ function gbnfRegex(gbnf: string): RegExp {
       if (gbnf[i] === '^') out += gbnf[i++]
       while (gbnf[i] !== ']') {
         const d = gbnf[i++]!
-        out += d === '\\' ? unescape(true) : d === '-' ? '-' : `\\u{${d.codePointAt(0)!.toString(16)}}`
+        out += d === '\\' ? decodeEscape(true) : d === '-' ? '-' : `\\u{${d.codePointAt(0)!.toString(16)}}`
       }
       i++
       out += ']'
