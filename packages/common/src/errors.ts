@@ -44,6 +44,12 @@ export const ERROR_CODES = {
   RBEE_MODEL_INVALID: 400,
   /** A prompt (or embedding input) that cannot fit the worker's context. */
   RBEE_PROMPT_TOO_LONG: 400,
+  /**
+   * The model's tool call or structured answer broke the request's JSON schema in a way the
+   * grammar cannot prevent (e.g. `multipleOf`, `uniqueItems`) on every attempt: the message names
+   * the keyword, the path and the value.
+   */
+  RBEE_OUTPUT_CONSTRAINT: 422,
   RBEE_DOWNLOAD_FAILED: 502,
   RBEE_CHECKSUM_MISMATCH: 502,
   /** The hub's answer breaks a download rule (more bytes than announced, a compressed body). */

@@ -38,7 +38,7 @@ test('a pydantic-style schema with $defs, an optional field and a date comes out
     properties: {
       name: { type: 'string', maxLength: 80 },
       day: { type: 'string', format: 'date' },
-      venue: { oneOf: [{ $ref: '#/$defs/Venue' }, { type: 'null' }] },
+      venue: { anyOf: [{ $ref: '#/$defs/Venue' }, { type: 'null' }] },
       tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 3 },
     },
     additionalProperties: false,
@@ -48,7 +48,7 @@ test('a pydantic-style schema with $defs, an optional field and a date comes out
 
 test('a list of types becomes one branch per type, each with its own keywords', () => {
   assert.deepEqual(ok({ type: ['integer', 'array', 'null'], items: { type: 'boolean' }, maxItems: 2 }), {
-    oneOf: [
+    anyOf: [
       { type: 'integer' },
       { type: 'array', items: { type: 'boolean' }, maxItems: 2 },
       { type: 'null' },
@@ -57,7 +57,7 @@ test('a list of types becomes one branch per type, each with its own keywords', 
 })
 
 test('an empty schema and an object without properties allow any value and any keys', () => {
-  assert.ok(Array.isArray(ok({}).oneOf))
+  assert.ok(Array.isArray(ok({}).anyOf))
   assert.deepEqual(ok({ type: 'object' }), { type: 'object', properties: {}, additionalProperties: true })
   assert.deepEqual(ok({ definitions: { A: { type: 'boolean' } }, $ref: '#/definitions/A' }), {
     $ref: '#/$defs/A',
@@ -65,14 +65,15 @@ test('an empty schema and an object without properties allow any value and any k
   })
 })
 
-test('every keyword the grammar cannot honour is refused at its path, all at once', () => {
+test('every keyword rbee cannot honour, or a malformed one, is refused at its path, all at once', () => {
   const issues = refused({
     type: 'object',
     properties: {
-      n: { type: 'number', minimum: 0, multipleOf: 2 },
-      s: { type: 'string', pattern: '^x', format: 'email' },
+      n: { type: 'number', minimum: 'zero', multipleOf: 0 },
+      s: { type: 'string', pattern: '(', format: 'hostname' },
       u: { oneOf: [{ type: 'string' }, { type: 'integer' }] },
-      l: { type: 'array', uniqueItems: true, items: [{ type: 'string' }] },
+      l: { type: 'array', uniqueItems: 'yes', items: [{ type: 'string' }] },
+      p: { type: 'object', propertyNames: { pattern: '^a' } },
       r: { $ref: 'https://example.com/s.json' },
       m: { allOf: [{ type: 'string' }] },
       x: { type: 'string', nullable: true },
@@ -87,6 +88,7 @@ test('every keyword the grammar cannot honour is refused at its path, all at onc
     'properties.s.format',
     'properties.u.oneOf',
     'properties.l.uniqueItems',
+    'properties.p.propertyNames',
     'properties.l.items',
     'properties.r.$ref',
     'properties.m.allOf',
@@ -136,4 +138,51 @@ test('a property named __proto__ stays a property', () => {
   const out = ok(schema) as { properties: Record<string, unknown> }
   assert.deepEqual(Object.keys(out.properties), ['__proto__'])
   assert.equal(Object.getPrototypeOf(out.properties), Object.prototype)
+})
+
+test('numeric bounds, multipleOf, pattern, the added formats and uniqueItems are kept for the grammar and the check', () => {
+  const kept = {
+    turns: { type: 'integer', exclusiveMinimum: 0, maximum: 9007199254740991 },
+    step: { type: 'number', multipleOf: 0.5 },
+    code: { type: 'string', pattern: '^[A-Z]{3}-\\d{2}$', minLength: 6 },
+    url: { type: 'string', format: 'uri' },
+    ids: { type: 'array', items: { type: 'string', format: 'uuid' }, uniqueItems: true },
+  }
+  const email = { type: 'string', format: 'email' }
+  const normal = ok({
+    type: 'object',
+    properties: {
+      ...kept,
+      timeout: { type: 'number', minimum: 0, maximum: 600000, default: 30000 },
+      old: { type: 'number', minimum: 1, exclusiveMinimum: true, maximum: 2, exclusiveMaximum: false },
+      map: { type: 'object', propertyNames: { type: 'string' }, additionalProperties: email },
+    },
+  })
+  assert.deepEqual(normal.properties, {
+    ...kept,
+    timeout: { type: 'number', minimum: 0, maximum: 600000 },
+    old: { type: 'number', exclusiveMinimum: 1, maximum: 2 },
+    map: { type: 'object', properties: {}, additionalProperties: email },
+  })
+  // A dialect's request is checked again as a chat request: the normal form is taken as it is.
+  assert.deepEqual(ok(normal), normal)
+  assert.deepEqual(ok(ok({ type: ['string', 'null'] })), ok({ type: ['string', 'null'] }))
+})
+
+test('bounds no value can meet and patterns that do not compile are refused at their path', () => {
+  assert.deepEqual(refused({ type: 'integer', exclusiveMinimum: 1, exclusiveMaximum: 2 }), [
+    'exclusiveMinimum: no integer is within the bounds',
+  ])
+  assert.deepEqual(refused({ type: 'number', minimum: 3, maximum: 2 }), [
+    'minimum: no number is within the bounds',
+  ])
+  assert.deepEqual(refused({ type: 'number', exclusiveMaximum: true }), [
+    'exclusiveMaximum: exclusive bound without maximum',
+  ])
+  assert.match(refused({ type: 'string', pattern: '[a-' })[0]!, /^pattern: is not a valid regular expression/)
+  assert.match(refused({ type: 'string', pattern: 'a'.repeat(1001) })[0]!, /^pattern: is longer than 1000/)
+  assert.match(
+    refused({ type: 'integer', maximum: Number.POSITIVE_INFINITY })[0]!,
+    /^maximum: must be a finite number/,
+  )
 })

@@ -1,22 +1,27 @@
 /**
- * The part of JSON Schema that rbee turns into a grammar (node-llama-cpp's JSON-schema grammar,
- * which tool-call arguments and structured output are generated under), and its normal form.
+ * The part of JSON Schema that rbee generates JSON under (tool-call arguments and structured
+ * output), and its normal form.
  *
  * A schema is checked once, where it enters (a request's `response_format`, a tool's
- * `parameters`): every keyword is either honoured by the grammar or refused with its path, so
- * what the model writes always parses and validates against the schema the client sent. The
- * normal form is what the grammar is built from: `anyOf` becomes node-llama-cpp's `oneOf` (its
- * alternation, so `anyOf`'s meaning), a list of types becomes one branch per type, definitions
- * move to the root's `$defs`, and annotations other than `description` are dropped.
+ * `parameters`): every keyword is either honoured or refused with its path, so what the model
+ * writes always parses and validates against the schema the client sent. Most keywords are
+ * honoured by the grammar the JSON is generated under (node-llama-cpp's JSON-schema grammar with
+ * the worker's additions: integer and number bounds, simple `pattern`s, the `uri`, `email`,
+ * `uuid` and `ipv4` formats); what a grammar cannot hold (`multipleOf`, `uniqueItems`, a pattern
+ * beyond the grammar's regex subset, exclusive bounds on non-integers) is checked on the output
+ * after generation, which is sampled again when it breaks the schema. The normal form is what the
+ * grammar is built from: a list of types becomes one `anyOf` branch per type, definitions move to the root's `$defs`,
+ * an `exclusiveMinimum: true` of draft 4 becomes the number of `minimum`, and annotations other
+ * than `description` are dropped.
  *
  * Refused, with why: `oneOf` (an alternation cannot make exactly one branch match: use `anyOf`),
- * `allOf`, `not`, `if`/`then`/`else`, `pattern`, `patternProperties`, numeric bounds
- * (`minimum`, `maximum`, `exclusive*`, `multipleOf`), `uniqueItems: true`, `contains`, string
- * formats other than `date`, `time` and `date-time`, `$ref` other than to the root's `$defs` or
- * `definitions`, and any keyword JSON Schema does not define.
+ * `allOf`, `not`, `if`/`then`/`else`, `patternProperties`, `propertyNames` other than
+ * `{"type": "string"}`, `contains`, `dependent*`, `unevaluated*`, string formats other than
+ * `date`, `time`, `date-time`, `uri`, `email`, `uuid` and `ipv4`, `$ref` other than to the root's
+ * `$defs` or `definitions`, and any keyword JSON Schema does not define.
  */
 
-/** A schema in normal form: plain JSON that node-llama-cpp's `GbnfJsonSchema` type describes. */
+/** A schema in normal form: plain JSON, node-llama-cpp's `GbnfJsonSchema` once `anyOf` is its `oneOf`. */
 export type GrammarJsonSchema = { readonly [key: string]: unknown }
 
 /** One refused or malformed part of a schema, by path inside the schema. */
@@ -55,14 +60,23 @@ const TYPES: ReadonlySet<string> = new Set([
   'array',
 ])
 
+const NUMBER_KEYWORDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf']
+
 /** The keywords each type takes (beyond `type` and annotations). */
 const TYPE_KEYWORDS: Record<JsonType, ReadonlySet<string>> = {
-  string: new Set(['minLength', 'maxLength', 'format']),
-  number: new Set(),
-  integer: new Set(),
+  string: new Set(['minLength', 'maxLength', 'format', 'pattern']),
+  number: new Set(NUMBER_KEYWORDS),
+  integer: new Set(NUMBER_KEYWORDS),
   boolean: new Set(),
   null: new Set(),
-  object: new Set(['properties', 'required', 'additionalProperties', 'minProperties', 'maxProperties']),
+  object: new Set([
+    'properties',
+    'required',
+    'additionalProperties',
+    'minProperties',
+    'maxProperties',
+    'propertyNames',
+  ]),
   array: new Set(['items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems']),
 }
 
@@ -74,19 +88,12 @@ const REFUSED = new Map<string, string>([
   ['if', 'if/then/else is not supported'],
   ['then', 'if/then/else is not supported'],
   ['else', 'if/then/else is not supported'],
-  ['pattern', 'pattern is not supported'],
   ['patternProperties', 'patternProperties is not supported'],
-  ['propertyNames', 'propertyNames is not supported'],
   ['unevaluatedProperties', 'unevaluatedProperties is not supported'],
   ['unevaluatedItems', 'unevaluatedItems is not supported'],
   ['dependentRequired', 'dependentRequired is not supported'],
   ['dependentSchemas', 'dependentSchemas is not supported'],
   ['dependencies', 'dependencies is not supported'],
-  ['minimum', 'minimum is not supported (numbers are not bounded by the grammar)'],
-  ['maximum', 'maximum is not supported (numbers are not bounded by the grammar)'],
-  ['exclusiveMinimum', 'exclusiveMinimum is not supported (numbers are not bounded by the grammar)'],
-  ['exclusiveMaximum', 'exclusiveMaximum is not supported (numbers are not bounded by the grammar)'],
-  ['multipleOf', 'multipleOf is not supported'],
   ['contains', 'contains is not supported'],
   ['minContains', 'minContains is not supported'],
   ['maxContains', 'maxContains is not supported'],
@@ -99,7 +106,20 @@ const REFUSED = new Map<string, string>([
   ['$vocabulary', '$vocabulary is not supported'],
 ])
 
-const FORMATS = new Set(['date', 'time', 'date-time'])
+/** String formats rbee writes (the grammar of each is in the worker). */
+export const JSON_SCHEMA_FORMATS: readonly string[] = [
+  'date',
+  'time',
+  'date-time',
+  'uri',
+  'email',
+  'uuid',
+  'ipv4',
+]
+const FORMATS: ReadonlySet<string> = new Set(JSON_SCHEMA_FORMATS)
+
+/** Longest `pattern` accepted (a regular expression is compiled and run on the output). */
+export const MAX_PATTERN_LENGTH = 1000
 const DEF_PREFIXES = ['#/$defs/', '#/definitions/'] as const
 
 type Path = (string | number)[]
@@ -125,7 +145,7 @@ const literalFits = (v: unknown, t: JsonType): boolean =>
 
 /** Any JSON value, as the grammar can write one. */
 const ANY_VALUE: GrammarJsonSchema = {
-  oneOf: [
+  anyOf: [
     { type: ['string', 'number', 'boolean', 'null'] },
     { type: 'object', additionalProperties: true },
     { type: 'array' },
@@ -176,7 +196,7 @@ class Normalizer {
       if (!Array.isArray(list) || list.length === 0)
         return this.#fail([...path, 'anyOf'], 'must be a non-empty array of schemas')
       const branches = list.map((s, i) => this.schema(s, [...path, 'anyOf', i], depth + 1))
-      return branches.every((b) => b !== undefined) ? { ...described, oneOf: branches } : undefined
+      return branches.every((b) => b !== undefined) ? { ...described, anyOf: branches } : undefined
     }
     const types = this.#types(node, path)
     if (types === undefined) return undefined
@@ -196,7 +216,7 @@ class Normalizer {
     if (used.length === 7) return { ...described, ...ANY_VALUE }
     const branches = used.map((t) => this.#typed(t, node, path, depth))
     if (branches.some((b) => b === undefined)) return undefined
-    return branches.length === 1 ? { ...described, ...branches[0] } : { ...described, oneOf: branches }
+    return branches.length === 1 ? { ...described, ...branches[0] } : { ...described, anyOf: branches }
   }
 
   /** The declared types, [] when none is declared, or undefined after a recorded issue. */
@@ -279,6 +299,73 @@ class Normalizer {
     return { ...(lo === undefined ? {} : { min: lo }), ...(hi === undefined ? {} : { max: hi }) }
   }
 
+  /** A `pattern`: an ECMA-262 regular expression (JSON Schema's dialect), compiled once here. */
+  #pattern(p: unknown, path: Path): string | undefined {
+    if (typeof p !== 'string') return this.#fail(path, 'must be a string (a regular expression)')
+    if (p.length > MAX_PATTERN_LENGTH)
+      return this.#fail(path, `is longer than ${MAX_PATTERN_LENGTH} characters`)
+    try {
+      new RegExp(p, 'u')
+    } catch (err) {
+      return this.#fail(path, `is not a valid regular expression: ${(err as Error).message}`)
+    }
+    return p
+  }
+
+  /**
+   * The numeric keywords of a number or integer schema, checked, with draft 4's boolean
+   * `exclusiveMinimum`/`exclusiveMaximum` turned into the numbers of 2020-12.
+   */
+  #bounds(t: 'number' | 'integer', node: Json, path: Path): Json {
+    const out: Json = {}
+    const num = (key: string): number | undefined => {
+      const v = node[key]
+      if (v === undefined || typeof v === 'boolean') return undefined
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        this.#fail([...path, key], 'must be a finite number')
+        return undefined
+      }
+      return v
+    }
+    const side = (
+      inclusive: 'minimum' | 'maximum',
+      exclusive: 'exclusiveMinimum' | 'exclusiveMaximum',
+    ): void => {
+      const plain = num(inclusive)
+      const flag = node[exclusive]
+      if (typeof flag === 'boolean') {
+        if (flag && plain === undefined)
+          this.#fail([...path, exclusive], `exclusive bound without ${inclusive}`)
+        else if (plain !== undefined) out[flag ? exclusive : inclusive] = plain
+        return
+      }
+      const strict = num(exclusive)
+      if (plain !== undefined) out[inclusive] = plain
+      if (strict !== undefined) out[exclusive] = strict
+    }
+    side('minimum', 'exclusiveMinimum')
+    side('maximum', 'exclusiveMaximum')
+    const step = num('multipleOf')
+    if (step !== undefined) {
+      if (step <= 0) this.#fail([...path, 'multipleOf'], 'must be more than 0')
+      else out.multipleOf = step
+    }
+    if (numericRange(out, t).empty)
+      this.#fail(
+        [...path, Object.hasOwn(out, 'exclusiveMinimum') ? 'exclusiveMinimum' : 'minimum'],
+        `no ${t} is within the bounds`,
+      )
+    return out
+  }
+
+  /** `propertyNames`: keys are strings anyway, so only a schema that allows every string is honoured. */
+  #propertyNames(s: unknown, path: Path): void {
+    if (s === true) return
+    const allowsAny =
+      isObject(s) && Object.keys(s).every((k) => ANNOTATIONS.has(k) || (k === 'type' && s.type === 'string'))
+    if (!allowsAny) this.#fail(path, 'propertyNames is supported only as {"type": "string"}')
+  }
+
   /** The normal form of `node` read as a schema of type `t`. */
   #typed(t: JsonType, node: Json, path: Path, depth: number): GrammarJsonSchema | undefined {
     const before = this.issues.length
@@ -289,14 +376,18 @@ class Normalizer {
         if (typeof node.format !== 'string' || !FORMATS.has(node.format))
           this.#fail(
             [...path, 'format'],
-            `format ${JSON.stringify(node.format)} is not supported (date, time and date-time are)`,
+            `format ${JSON.stringify(node.format)} is not supported (${JSON_SCHEMA_FORMATS.join(', ')} are)`,
           )
-        else if (min !== undefined || max !== undefined)
-          this.#fail([...path, 'format'], 'format cannot be combined with minLength or maxLength')
         else out.format = node.format
+      }
+      if (node.pattern !== undefined) {
+        const pattern = this.#pattern(node.pattern, [...path, 'pattern'])
+        if (pattern !== undefined) out.pattern = pattern
       }
       if (min !== undefined) out.minLength = min
       if (max !== undefined) out.maxLength = max
+    } else if (t === 'number' || t === 'integer') {
+      Object.assign(out, this.#bounds(t, node, path))
     } else if (t === 'object') {
       const props = node.properties
       const fields: Array<[string, unknown]> = []
@@ -320,6 +411,8 @@ class Normalizer {
             if (!fields.some(([name]) => name === r) && (additional === undefined || additional === false))
               this.#fail([...path, 'required', i], `${JSON.stringify(r)} is not in properties`)
       }
+      if (node.propertyNames !== undefined)
+        this.#propertyNames(node.propertyNames, [...path, 'propertyNames'])
       const { min, max } = this.#range(node, path, 'minProperties', 'maxProperties')
       // The grammar writes every declared property: fewer allowed than declared cannot be met.
       if (max !== undefined && max < fields.length)
@@ -353,8 +446,9 @@ class Normalizer {
       else if (Array.isArray(items))
         this.#fail([...path, 'items'], 'a list of item schemas is not supported: use prefixItems')
       else if (items !== undefined) out.items = this.schema(items, [...path, 'items'], depth + 1)
-      if (node.uniqueItems !== undefined && node.uniqueItems !== false)
-        this.#fail([...path, 'uniqueItems'], 'uniqueItems is not supported')
+      if (node.uniqueItems !== undefined && typeof node.uniqueItems !== 'boolean')
+        this.#fail([...path, 'uniqueItems'], 'must be a boolean')
+      else if (node.uniqueItems === true) out.uniqueItems = true
       if (max !== undefined && max < prefixLength)
         this.#fail([...path, 'maxItems'], 'is less than prefixItems, which are all written')
       if (min !== undefined && max !== undefined && min > max)
@@ -363,6 +457,45 @@ class Normalizer {
       if (max !== undefined) out.maxItems = max
     }
     return this.issues.length === before ? out : undefined
+  }
+}
+
+/**
+ * The bounds of a number or integer schema in normal form, as the closed range of values they
+ * allow (`lo`/`hi` undefined: unbounded; `loOpen`/`hiOpen`: the bound itself is excluded), and
+ * whether no value of type `t` is left.
+ */
+export function numericRange(
+  schema: { readonly [key: string]: unknown },
+  t: 'number' | 'integer',
+): { lo?: number; hi?: number; loOpen: boolean; hiOpen: boolean; empty: boolean } {
+  const n = (k: string): number | undefined =>
+    typeof schema[k] === 'number' ? (schema[k] as number) : undefined
+  const pick = (
+    a: number | undefined,
+    b: number | undefined,
+    higher: boolean,
+  ): [number | undefined, boolean] => {
+    if (a === undefined) return [b, b !== undefined]
+    if (b === undefined) return [a, false]
+    return higher ? (b >= a ? [b, true] : [a, false]) : b <= a ? [b, true] : [a, false]
+  }
+  const [lo, loOpen] = pick(n('minimum'), n('exclusiveMinimum'), true)
+  const [hi, hiOpen] = pick(n('maximum'), n('exclusiveMaximum'), false)
+  let empty = false
+  if (lo !== undefined && hi !== undefined) {
+    if (t === 'integer') {
+      const a = loOpen ? Math.floor(lo) + 1 : Math.ceil(lo)
+      const b = hiOpen ? Math.ceil(hi) - 1 : Math.floor(hi)
+      empty = a > b
+    } else empty = lo > hi || (lo === hi && (loOpen || hiOpen))
+  }
+  return {
+    ...(lo === undefined ? {} : { lo }),
+    ...(hi === undefined ? {} : { hi }),
+    loOpen,
+    hiOpen,
+    empty,
   }
 }
 
@@ -392,8 +525,8 @@ export function normalizeJsonSchema(schema: unknown): NormalizedSchema {
   if (defEntries.length > 0) {
     const $defs = Object.fromEntries(defEntries)
     // node-llama-cpp reads $defs on object, array, alternation and reference schemas.
-    const carries = root.type === 'object' || root.type === 'array' || 'oneOf' in root || '$ref' in root
-    root = carries ? { ...root, $defs } : { oneOf: [root], $defs }
+    const carries = root.type === 'object' || root.type === 'array' || 'anyOf' in root || '$ref' in root
+    root = carries ? { ...root, $defs } : { anyOf: [root], $defs }
   }
   return { ok: true, schema: root }
 }

@@ -264,7 +264,7 @@ const invalid: Invalid[] = [
     'response_format',
   ],
   [
-    'a schema keyword the grammar cannot honour',
+    'a schema keyword rbee cannot honour',
     ChatCompletionRequestSchema,
     {
       ...chat,
@@ -272,14 +272,17 @@ const invalid: Invalid[] = [
         type: 'json_schema',
         json_schema: {
           name: 'p',
-          schema: { ...person, properties: { ...person.properties, age: { type: 'integer', minimum: 0 } } },
+          schema: {
+            ...person,
+            properties: { ...person.properties, age: { type: 'integer', not: { const: 0 } } },
+          },
         },
       },
     },
-    'response_format.json_schema.schema.properties.age.minimum',
+    'response_format.json_schema.schema.properties.age.not',
   ],
   [
-    'a tool schema keyword the grammar cannot honour',
+    'a tool schema keyword rbee cannot honour',
     ChatCompletionRequestSchema,
     {
       ...chat,
@@ -288,12 +291,12 @@ const invalid: Invalid[] = [
           type: 'function',
           function: {
             name: 'f',
-            parameters: { type: 'object', properties: { s: { type: 'string', pattern: '^a' } } },
+            parameters: { type: 'object', properties: { s: { type: 'string', format: 'hostname' } } },
           },
         },
       ],
     },
-    'tools.0.function.parameters.properties.s.pattern',
+    'tools.0.function.parameters.properties.s.format',
   ],
   [
     'tool call arguments that are not JSON',
@@ -364,7 +367,7 @@ test('tool parameters and a json_schema format arrive in normal form', () => {
   })
   assert.deepEqual(req.tools?.[0]?.function.parameters, {
     type: 'object',
-    properties: { u: { oneOf: [{ type: 'string', maxLength: 3 }, { type: 'null' }] } },
+    properties: { u: { anyOf: [{ type: 'string', maxLength: 3 }, { type: 'null' }] } },
   })
   const fmt = ChatCompletionRequestSchema.parse({
     ...chat,

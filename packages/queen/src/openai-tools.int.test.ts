@@ -63,7 +63,7 @@ describe('tool calls and structured output through the queen', () => {
         {
           response_format: {
             type: 'json_schema',
-            json_schema: { name: 'p', schema: { type: 'string', pattern: 'x' } },
+            json_schema: { name: 'p', schema: { type: 'string', pattern: '(' } },
           },
         },
         'response_format.json_schema.schema.pattern',

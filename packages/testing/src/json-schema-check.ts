@@ -1,7 +1,9 @@
 import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormats from 'ajv-formats'
 
 // A real JSON Schema validator (ajv, draft 2020-12) for what a model wrote under a schema, with
-// the string formats rbee's grammar writes checked as JSON Schema defines them (RFC 3339).
+// the string formats rbee's grammar writes checked as JSON Schema defines them (RFC 3339 here;
+// uri, email, uuid and ipv4 by ajv-formats).
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 const TIME = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/i
@@ -30,6 +32,7 @@ const ajv = new Ajv2020({
     },
   },
 })
+addFormats.default(ajv, { mode: 'full', formats: ['uri', 'email', 'uuid', 'ipv4'] })
 
 /**
  * What is wrong with `value` under `schema` (JSON Schema 2020-12), one line per problem; empty

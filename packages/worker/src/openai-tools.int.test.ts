@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { type StartedWorker, schemaErrors, startWorker } from '@rbee/testing'
 import OpenAI from 'openai'
-import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources'
+import type {
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+  ResponseFormatJSONSchema,
+} from 'openai/resources'
 
 // Tool calling and structured output on a worker, through the official openai client. The tiny
 // model writes noise: every call it makes and every JSON answer it gives is valid only because
@@ -57,6 +62,13 @@ function assertValidCall(call: { type: string; function?: { name: string; argume
   assert.deepEqual(schemaErrors(schemaOf(f.name), JSON.parse(f.arguments)), [], f.arguments)
 }
 
+/** `run` for each seed, two at a time (the worker's two slots). */
+async function twoAtATime<T>(seeds: number[], run: (seed: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = []
+  for (let i = 0; i < seeds.length; i += 2) out.push(...(await Promise.all(seeds.slice(i, i + 2).map(run))))
+  return out
+}
+
 const event = {
   type: 'object',
   properties: {
@@ -90,6 +102,20 @@ describe('tool calls and structured output on a worker', () => {
     openai = new OpenAI({ baseURL: `${w.url}/v1`, apiKey: 'not-needed', maxRetries: 0 })
   })
   after(() => w.close())
+
+  /** The pieces of a streamed answer under `format`. */
+  const streamedAnswer = async (format: ResponseFormatJSONSchema, seed: number): Promise<string[]> => {
+    const stream = await openai.chat.completions.create({
+      model: 'tiny',
+      messages: ask,
+      response_format: format,
+      seed,
+      stream: true,
+    })
+    const pieces: string[] = []
+    for await (const c of stream) if (c.choices[0]?.delta.content) pieces.push(c.choices[0].delta.content)
+    return pieces
+  }
 
   test('tool_choice "required" makes even a noise model answer with one valid call', async () => {
     const answers = await Promise.all(
@@ -296,16 +322,120 @@ describe('tool calls and structured output on a worker', () => {
       assert.equal(e.choices[0]!.finish_reason, 'stop', content)
       assert.deepEqual(schemaErrors(event, JSON.parse(content)), [], content)
     }
-    const stream = await openai.chat.completions.create({
-      model: 'tiny',
-      messages: ask,
-      response_format: format,
-      seed: 27,
-      stream: true,
-    })
-    let content = ''
-    for await (const c of stream) content += c.choices[0]?.delta.content ?? ''
+    const content = (await streamedAnswer(format, 27)).join('')
     assert.deepEqual(schemaErrors(event, JSON.parse(content)), [], content)
+  })
+
+  // Keywords of agents' tool schemas (Claude Code's bounds and uri, an MCP server's pattern) that
+  // the grammar holds: the noise model meets them on every seed, and the output still streams.
+  const bounded = {
+    type: 'object',
+    properties: {
+      seats: { type: 'integer', minimum: 3, maximum: 7 },
+      turns: { type: 'integer', exclusiveMinimum: 0, maximum: 9007199254740991 },
+      timeout: { type: 'number', minimum: 0, maximum: 600000 },
+      code: { type: 'string', pattern: '^[A-Z]{3}-\\d{2}$' },
+      url: { type: 'string', format: 'uri' },
+      id: { type: 'string', format: 'uuid' },
+    },
+    required: ['seats', 'turns', 'timeout', 'code', 'url', 'id'],
+    additionalProperties: false,
+  }
+
+  test('integer and number bounds, a pattern and formats hold on every seed, in tool calls and answers', async () => {
+    const book: ChatCompletionTool = { type: 'function', function: { name: 'book', parameters: bounded } }
+    const seeds = [31, 32, 33, 34, 35, 36, 37, 38]
+    const calls = await twoAtATime(seeds, (seed) =>
+      openai.chat.completions.create({
+        model: 'tiny',
+        messages: ask,
+        tools: [book],
+        tool_choice: 'required',
+        parallel_tool_calls: false,
+        temperature: 1.5,
+        seed,
+      }),
+    )
+    for (const c of calls) {
+      const call = c.choices[0]!.message.tool_calls![0]!
+      assert.ok(call.type === 'function')
+      assert.deepEqual(
+        schemaErrors(bounded, JSON.parse(call.function.arguments)),
+        [],
+        call.function.arguments,
+      )
+    }
+    const format = { type: 'json_schema' as const, json_schema: { name: 'b', schema: bounded, strict: true } }
+    const answers = await Promise.all(
+      seeds.map((seed) =>
+        openai.chat.completions.create({
+          model: 'tiny',
+          messages: ask,
+          response_format: format,
+          temperature: 1.5,
+          seed,
+        }),
+      ),
+    )
+    for (const a of answers) {
+      const content = a.choices[0]!.message.content!
+      assert.deepEqual(schemaErrors(bounded, JSON.parse(content)), [], content)
+    }
+    const pieces = await streamedAnswer(format, 39)
+    assert.ok(pieces.length > 10, `streamed as generated: ${pieces.length} pieces`)
+    assert.deepEqual(schemaErrors(bounded, JSON.parse(pieces.join(''))), [])
+  })
+
+  test('multipleOf and uniqueItems, which no grammar holds, are never broken: valid output or RBEE_OUTPUT_CONSTRAINT', async () => {
+    const checked = {
+      type: 'object',
+      properties: {
+        n: { type: 'integer', minimum: 0, maximum: 9, multipleOf: 3 },
+        picks: {
+          type: 'array',
+          items: { type: 'integer', minimum: 0, maximum: 3 },
+          maxItems: 3,
+          uniqueItems: true,
+        },
+      },
+      required: ['n', 'picks'],
+      additionalProperties: false,
+    }
+    const outcomes = await twoAtATime([41, 42, 43, 44, 45, 46], async (seed) => {
+      const res = await fetch(`${w.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'tiny',
+          messages: ask,
+          response_format: { type: 'json_schema', json_schema: { name: 'c', schema: checked } },
+          temperature: 1.5,
+          seed,
+        }),
+      })
+      return {
+        status: res.status,
+        body: (await res.json()) as {
+          choices: Array<{ message: { content: string } }>
+          error: { code: string; message: string }
+        },
+      }
+    })
+    let valid = 0
+    for (const { status, body } of outcomes) {
+      if (status === 200) {
+        const content = (body as { choices: Array<{ message: { content: string } }> }).choices[0]!.message
+          .content
+        assert.deepEqual(schemaErrors(checked, JSON.parse(content)), [], content)
+        valid++
+      } else {
+        const error = body.error
+        assert.equal(status, 422, JSON.stringify(body))
+        assert.equal(error.code, 'RBEE_OUTPUT_CONSTRAINT')
+        assert.match(error.message, /at \/(n|picks)\b.*breaks (multipleOf|uniqueItems).*after 3 attempts/)
+      }
+    }
+    assert.ok(valid > 0, 'some seed meets the schema within its attempts')
   })
 
   test('what the worker cannot honour is a 400 that names the field', async () => {
@@ -320,7 +450,7 @@ describe('tool calls and structured output on a worker', () => {
         {
           response_format: {
             type: 'json_schema',
-            json_schema: { name: 'n', schema: { type: 'integer', minimum: 0 } },
+            json_schema: { name: 'n', schema: { type: 'integer', minimum: 2, maximum: 1 } },
           },
         },
         'response_format.json_schema.schema.minimum',

@@ -22,9 +22,10 @@ import {
   type Token,
 } from 'node-llama-cpp'
 import { PATCH_MARKER } from '../llama-patch/batch-loop-patch.js'
-import { patchJsonGrammar } from '../llama-patch/json-grammar-patch.js'
+import { patchJsonGrammar, schemaGrammarsWritten } from '../llama-patch/json-grammar-patch.js'
 import { gatedGeneratingFirst, observed } from './batch-priority.js'
 import { chatHistoryBytes, toChatHistory } from './chat-history.js'
+import { generateWithinSchema } from './constraints/checked-generation.js'
 import { visibleDevicesEnv } from './device-selection.js'
 import type {
   EmbedOptions,
@@ -510,7 +511,15 @@ export class LlamaEngine implements Engine {
     return prompt.promptTokens
   }
 
-  async generate(req: GenerationRequest): Promise<GenerationResult> {
+  /**
+   * Generates under the request's schemas, checking the output (see checked-generation.ts).
+   * @throws RbeeError `RBEE_OUTPUT_CONSTRAINT` when every attempt broke the schema.
+   */
+  generate(req: GenerationRequest): Promise<GenerationResult> {
+    return generateWithinSchema((r) => this.#generateOnce(r), req, schemaGrammarsWritten())
+  }
+
+  async #generateOnce(req: GenerationRequest): Promise<GenerationResult> {
     const queuedAt = performance.now()
     const prompt = await this.#prepare(req.input, req.signal)
     const preparedAt = performance.now()

@@ -5,12 +5,12 @@ import {
   type ChatWrapperGenerateContextStateOptions,
   type ChatWrapperGeneratedContextState,
   type ChatWrapperSettings,
-  type GbnfJsonSchema,
   type LlamaChatResponseFunctionCallParamsChunk,
   LlamaText,
   type Tokenizer,
 } from 'node-llama-cpp'
 import type { GeneratedToolCall, ToolCallEvent, ToolSpec, ToolUse } from './engine.js'
+import { toGbnfSchema } from './json-grammar.js'
 
 // Tool calling on node-llama-cpp's function calling: the model's chat wrapper (its own template's
 // syntax) documents the tools and frames each call, and node-llama-cpp generates the function
@@ -35,8 +35,7 @@ export function toFunctions(tools: readonly ToolSpec[], only?: readonly string[]
         t.name,
         {
           ...(t.description === undefined ? {} : { description: t.description }),
-          // The normal form of json-schema-subset.ts is node-llama-cpp's GbnfJsonSchema.
-          ...(t.parameters === undefined ? {} : { params: t.parameters as unknown as GbnfJsonSchema }),
+          ...(t.parameters === undefined ? {} : { params: toGbnfSchema(t.parameters) }),
         },
       ]),
   )

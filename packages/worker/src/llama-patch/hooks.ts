@@ -1,6 +1,13 @@
 // Module loader hooks (node:module `register`), run on node's loader thread: rewrites
-// node-llama-cpp's LlamaContext as it is loaded (see batch-loop-patch.ts).
+// node-llama-cpp's LlamaContext (see batch-loop-patch.ts) and its JSON-schema grammar's node
+// builder (see json-terminal-patch.ts) as they are loaded.
 import { PATCH_TARGET, patchBatchLoop } from './batch-loop-patch.js'
+import { JSON_TERMINAL_TARGET, patchJsonTerminal } from './json-terminal-patch.js'
+
+const PATCHES: ReadonlyArray<readonly [string, (source: string) => string | undefined]> = [
+  [PATCH_TARGET, patchBatchLoop],
+  [JSON_TERMINAL_TARGET, patchJsonTerminal],
+]
 
 interface LoadResult {
   format?: string | null
@@ -14,11 +21,12 @@ export async function load(
   nextLoad: (url: string, context: unknown) => Promise<LoadResult>,
 ): Promise<LoadResult> {
   const result = await nextLoad(url, context)
-  if (!url.endsWith(PATCH_TARGET) || result.source == null) return result
+  const patch = PATCHES.find(([target]) => url.endsWith(target))?.[1]
+  if (patch === undefined || result.source == null) return result
   const text =
     typeof result.source === 'string'
       ? result.source
       : Buffer.from(result.source as Uint8Array).toString('utf8')
-  const patched = patchBatchLoop(text)
+  const patched = patch(text)
   return patched === undefined ? result : { ...result, source: patched }
 }

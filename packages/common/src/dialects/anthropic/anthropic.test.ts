@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { AnthropicStreamEventSchema } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
+import { CLAUDE_CODE_TOOL_SCHEMAS } from '../test-support/agent-tools.js'
 import { chatChunk, refusalOf, turnEnd } from '../test-support/fixtures.js'
 import { ANTHROPIC_MESSAGES, readAnthropicCountTokens } from './index.js'
 
@@ -118,6 +119,28 @@ test('what Claude Code sends is taken: adaptive thinking (none runs), clearing t
     }),
     /tool_choice\.name: no tool named x is loaded/,
   )
+})
+
+test('every tool Claude Code declares is taken, bounds, pattern and uri format kept for the worker', () => {
+  const tools = Object.entries(CLAUDE_CODE_TOOL_SCHEMAS).map(([name, input_schema]) => ({
+    name,
+    input_schema,
+  }))
+  const chat = ANTHROPIC_MESSAGES.read({ ...base, tools }).chat
+  assert.deepEqual(
+    chat.tools?.map((t) => t.function.name),
+    Object.keys(CLAUDE_CODE_TOOL_SCHEMAS),
+  )
+  const params = (name: string) => chat.tools?.find((t) => t.function.name === name)?.function.parameters
+  assert.deepEqual((params('TaskOutput') as { properties: unknown }).properties, {
+    task_id: { type: 'string' },
+    block: { type: 'boolean' },
+    timeout: { type: 'number', minimum: 0, maximum: 600000 },
+  })
+  assert.deepEqual((params('WebFetch') as { properties: { url: unknown } }).properties.url, {
+    type: 'string',
+    format: 'uri',
+  })
 })
 
 test('what a worker cannot honour is a 400 naming the field, with the reason', () => {

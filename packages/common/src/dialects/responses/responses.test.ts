@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RbeeError } from '../../errors.js'
 import { errorBodyIn } from '../../http/error-handler.js'
+import { CODEX_TOOL_SCHEMAS } from '../test-support/agent-tools.js'
 import { chatChunk, refusalOf, turnEnd } from '../test-support/fixtures.js'
 import { OPENAI_RESPONSES } from './index.js'
 
@@ -94,6 +95,28 @@ test('what Codex sends is taken: no reasoning to run or summarize, no encrypted 
     refusal({ ...req.request, tools: [{ type: 'web_search' }] }),
     /tools\.0\.type: built-in tools are not supported/,
   )
+})
+
+test('every tool Codex declares is taken, and an MCP tool it forwards with bounds and a uri format', () => {
+  const tools = Object.entries(CODEX_TOOL_SCHEMAS).map(([name, parameters]) => ({
+    type: 'function',
+    name,
+    parameters,
+    strict: false,
+  }))
+  const chat = OPENAI_RESPONSES.read({ model: 'tiny', input: 'hi', tools }).chat
+  assert.deepEqual(
+    chat.tools?.map((t) => t.function.name),
+    Object.keys(CODEX_TOOL_SCHEMAS),
+  )
+  const fetch = chat.tools?.find((t) => t.function.name === 'fetch__fetch')?.function.parameters as {
+    properties: Record<string, unknown>
+  }
+  assert.deepEqual(fetch.properties.max_length, {
+    type: 'integer',
+    exclusiveMinimum: 0,
+    exclusiveMaximum: 1000000,
+  })
 })
 
 test('state on the server is refused with a 400 that says rbee keeps none; so is what a worker cannot honour', () => {
