@@ -154,13 +154,26 @@ const FLAGS: Record<
   'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
 }
 
-export const QUEEN_USAGE = `Usage: queen-rbee [options]
+const LOCAL_INTRO = `Usage: rbee-local [options]
 
-The brain of rbee: one OpenAI-compatible address for every hive and worker. With no hive
-configured it runs a hive for this machine itself, so \`queen-rbee\` alone serves the built-in
-model \`tiny\`.
+queen-rbee with a hive for this machine in its process: with no hive configured it runs one
+itself, so \`rbee-local\` alone serves the built-in model \`tiny\` (what \`rbee queen start\` runs).
+`
 
-Options (each also read from the environment variable shown; flags win):
+const CONTROL_PLANE_INTRO = `Usage: queen-rbee [options]
+
+The brain of rbee: one OpenAI-compatible address for every hive and worker. This queen-rbee runs
+no hive itself (a control-plane install needs no llama.cpp): hives come from hives.conf or
+register themselves; \`rbee-local\` (@rbee/local) is the same queen with this machine's hive.
+`
+
+/** \`--help\` of \`rbee-local\` (\`withLocalHive\`) or of the control-plane \`queen-rbee\`. */
+export function queenUsage(withLocalHive: boolean): string {
+  return `${withLocalHive ? LOCAL_INTRO : CONTROL_PLANE_INTRO}
+${QUEEN_OPTIONS}`
+}
+
+const QUEEN_OPTIONS = `Options (each also read from the environment variable shown; flags win):
   --host ADDR                     RBEE_HOST                 bind address (default: 127.0.0.1)
   --port N                        RBEE_PORT                 0 = the OS picks (default: 7833)
   --api-key KEY                   RBEE_API_KEYS             user key (inference, model list, own jobs);

@@ -1,5 +1,3 @@
-import { hostname } from 'node:os'
-import { join } from 'node:path'
 import type { HiveConfEntry } from '@rbee/client'
 import { hiveConfUrl } from '@rbee/client'
 import {
@@ -26,6 +24,7 @@ import {
 import { type FleetStatus, hostPortUrl, OPERATION_ACCESS, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 import { FastLane } from './fastlane/fast-lane.js'
 import { DEFAULT_HIVE_OFFLINE_MS, HiveManager } from './hives/hive-manager.js'
+import type { LocalHiveProvider } from './hives/local-hive.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
@@ -47,8 +46,6 @@ export interface QueenOptions {
   host?: string
   /** 0 lets the OS pick. @default 7833 */
   port?: number
-  /** Data dir of the local hive (`$RBEE_HOME`). Required when the local hive runs. */
-  home?: string
   /** User keys: inference, model list, fleet views, their own jobs. No key at all is allowed only on loopback. */
   apiKeys?: readonly string[]
   /** Admin keys: all a user key may, plus model and worker management and shutdown. */
@@ -58,18 +55,21 @@ export interface QueenOptions {
    * token, one is generated for the local hive and its workers.
    */
   nodeToken?: string | undefined
-  /** The audit log (JSON lines); `null` for none. @default `<home>/logs/audit.log` when `home` is set */
-  auditLog?: string | null
+  /** The audit log (JSON lines). @default none */
+  auditLog?: string | undefined
   /** Inference requests one key may have queued or running; 0 for no limit. @default 32 */
   keyLimit?: number
   /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default 10_000 */
   jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
-  /** Run a hive in-process when no hive is configured. @default true */
-  localHive?: boolean
-  /** Id of that hive. @default the host name */
-  localHiveId?: string
+  /**
+   * Runs a hive in-process when no hive is configured (`@rbee/local` supplies one). @default none:
+   * hives join by registering
+   */
+  localHive?: LocalHiveProvider | undefined
+  /** Id of that hive. @default `localHive.defaultHiveId()` */
+  localHiveId?: string | undefined
   /** URL hives and workers use to reach the queen. @default derived from the bind address */
   advertiseUrl?: string
   /** Hive telemetry interval (its stream pings 4 times as often, at most every 250 ms). @default 1000 */
@@ -108,15 +108,6 @@ export interface QueenOptions {
   requestDeadlines?: Partial<RequestDeadlines>
   /** Tries per inference request. @default 3 */
   maxAttempts?: number
-  /** For the local hive: the Hugging Face endpoint and token its downloads use (`HF_ENDPOINT`, `HF_TOKEN`). */
-  hfEndpoint?: string | undefined
-  hfToken?: string | undefined
-  /** For the local hive: the `nvidia-smi` to run; `null` for none; unset searches the usual places. */
-  nvidiaSmi?: string | null | undefined
-  /** For the local hive: its backend probe (see `HiveOptions.backendProbe`); `null` for none. */
-  backendProbe?: string | null | undefined
-  /** For the local hive: directories `model_import` may read from besides `$RBEE_HOME/import` and its models dir. */
-  importDirs?: readonly string[]
   logger?: Logger
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
@@ -209,11 +200,9 @@ export class Queen {
     }
     this.#auth = new Authenticator({ userKeys: apiKeys, adminKeys, nodeToken: this.#nodeToken })
     this.#keys = { user: apiKeys, admin: adminKeys }
-    const auditPath =
-      options.auditLog === null
-        ? undefined
-        : (options.auditLog ?? (options.home ? join(options.home, 'logs', 'audit.log') : undefined))
-    this.#audit = auditPath ? new AuditLog({ path: auditPath, daemon: 'queen-rbee' }) : undefined
+    this.#audit = options.auditLog
+      ? new AuditLog({ path: options.auditLog, daemon: 'queen-rbee' })
+      : undefined
     const hiveIntervalMs = options.hiveIntervalMs ?? 1000
     const hiveOfflineMs = options.hiveOfflineMs ?? DEFAULT_HIVE_OFFLINE_MS
     const keepAliveMs = options.keepAliveMs ?? STREAM_KEEP_ALIVE_MS
@@ -468,16 +457,10 @@ export class Queen {
     this.#closer.add(() => this.#fleet.close())
     this.#closer.add(() => this.#jobs.close())
     this.#closer.add(() => this.#scheduler.close())
-    const runsLocalHive = (o.hives ?? []).length === 0 && o.localHive !== false
-    // The local hive's code is loaded only when needed (a queen in front of remote hives never
-    // pays for it), and its id is known before the port is bound: a client that sees the queen
-    // answer reads in `/v1/info` that a local hive is coming, and waits for it to be online.
-    let hiveModule: typeof import('@rbee/hive') | undefined
-    if (runsLocalHive) {
-      if (!o.home) throw new RbeeError('RBEE_CONFIG', 'the local hive needs a data dir (--home / RBEE_HOME)')
-      hiveModule = await import('@rbee/hive')
-      this.#localHiveId = o.localHiveId ?? hiveModule.hiveIdFromHostname(hostname())
-    }
+    // The local hive's id is known before the port is bound: a client that sees the queen answer
+    // reads in `/v1/info` that a local hive is coming, and waits for it to be online.
+    const localHive = (o.hives ?? []).length === 0 ? o.localHive : undefined
+    if (localHive) this.#localHiveId = o.localHiveId ?? localHive.defaultHiveId()
     this.#port = await this.#server.listen(this.#host, o.port ?? 7833)
     const sweep = setInterval(
       () => this.registry.sweep(),
@@ -492,7 +475,7 @@ export class Queen {
       this.#configHives.set(h.id, hiveConfUrl(h))
       this.#hives.add(h.id, hiveConfUrl(h), 'config')
     }
-    if (hiveModule) await this.#startLocalHive(hiveModule.Hive, this.#localHiveId!)
+    if (localHive) await this.#startLocalHive(localHive, this.#localHiveId!)
     this.#log.info(
       {
         host: this.#host,
@@ -571,27 +554,17 @@ export class Queen {
     log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
   }
 
-  async #startLocalHive(Hive: typeof import('@rbee/hive').Hive, hiveId: string): Promise<void> {
+  async #startLocalHive(provider: LocalHiveProvider, hiveId: string): Promise<void> {
     const o = this.#o
-    const hive = new Hive({
-      home: o.home!,
+    const hive = provider.create({
       hiveId,
-      host: '127.0.0.1',
-      port: 0,
       queenUrl: this.url,
       token: this.#nodeToken,
       audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
-      // Same process: the queen's /metrics has the process figures.
-      processMetrics: false,
       telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
-      ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),
-      ...(o.workerCtxSize ? { workerCtxSize: o.workerCtxSize } : {}),
-      hfEndpoint: o.hfEndpoint,
-      hfToken: o.hfToken,
-      nvidiaSmi: o.nvidiaSmi,
-      backendProbe: o.backendProbe,
-      importDirs: o.importDirs,
+      workerSlots: o.workerSlots,
+      workerCtxSize: o.workerCtxSize,
     })
     // Closed before the queen's own parts (Closer runs last-added first): workers stop while
     // their exits can still reach the registry.

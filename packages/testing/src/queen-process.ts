@@ -6,12 +6,15 @@ import { daemonEnv } from './daemon-env.js'
 import { daemonLifetime } from './daemon-lifetime.js'
 import { ManagedProcess } from './managed-process.js'
 
-/** Path of the built `queen-rbee` entry point in this checkout. */
+/**
+ * Path of the built queen in this checkout: `rbee-local` (queen-rbee with its local hive, which
+ * the tests mean by a queen; with `--no-local-hive` it is the control-plane queen).
+ */
 export const QUEEN_MAIN = join(
   dirname(fileURLToPath(import.meta.url)),
   '..',
   '..',
-  'queen',
+  'local',
   'dist',
   'main.js',
 )
