@@ -1,6 +1,7 @@
 export * from './backend-probe.js'
 export * from './common.js'
 export * from './deadline.js'
+export * from './defaults.js'
 export * from './fleet.js'
 export * from './hive.js'
 export * from './infer.js'

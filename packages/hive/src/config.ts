@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
+import { DEFAULT_HIVE_PORT, HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
 import { z } from 'zod'
 import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB } from './downloads/disk-space.js'
 import { DEFAULT_WORKER_PROBE } from './workers/health-probe.js'
@@ -47,7 +47,7 @@ export type HiveConfig = z.infer<typeof HiveConfigSchema>
 /** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
 const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefined, FlagKind]> = {
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
-  port: ['port', 'RBEE_PORT', '7835', 'int'],
+  port: ['port', 'RBEE_PORT', String(DEFAULT_HIVE_PORT), 'int'],
   'hive-id': ['hive_id', 'RBEE_HIVE_ID', undefined, 'string'],
   'queen-url': ['queen_url', 'RBEE_QUEEN_URL', undefined, 'string'],
   'advertise-url': ['advertise_url', 'RBEE_ADVERTISE_URL', undefined, 'string'],
@@ -106,7 +106,7 @@ process and GPU monitoring, telemetry for the queen.
 
 Options (each also read from the environment variable shown; flags win):
   --host ADDR                  RBEE_HOST                  bind address (default: 127.0.0.1)
-  --port N                     RBEE_PORT                  0 = the OS picks (default: 7835)
+  --port N                     RBEE_PORT                  0 = the OS picks (default: ${DEFAULT_HIVE_PORT})
   --hive-id ID                 RBEE_HIVE_ID               this hive's id (default: the host name)
   --queen-url URL              RBEE_QUEEN_URL             announce the hive there (default: none)
   --advertise-url URL          RBEE_ADVERTISE_URL         URL the queen uses for this hive

@@ -22,14 +22,16 @@ import {
 } from '@rbee/common'
 import {
   type BackendProbe,
+  BUILTIN_MODEL_ID,
   type Capabilities,
+  DEFAULT_HIVE_PORT,
   type Health,
   type HiveInfo,
   type HiveStreamEvent,
   hostPortUrl,
   IdSchema,
 } from '@rbee/contracts'
-import { BUILTIN_MODEL_ID, ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
+import { ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
 import { type CatalogRecovery, rebuildCatalog } from './catalog/catalog-rebuild.js'
 import { ImportDirs } from './catalog/import-dirs.js'
 import { ModelCatalog } from './catalog/model-catalog.js'
@@ -58,7 +60,7 @@ export interface HiveOptions {
   hiveId?: string
   /** Bind address. Anything beyond loopback needs `token`. @default '127.0.0.1' */
   host?: string
-  /** 0 lets the OS pick. @default 7835 */
+  /** 0 lets the OS pick. @default DEFAULT_HIVE_PORT (7835) */
   port?: number
   /** Where to announce the hive (`POST {queenUrl}/v1/hive/ready`); none: no announcement. */
   queenUrl?: string | undefined
@@ -381,7 +383,7 @@ export class Hive {
     this.#closer.add(() => this.#settleJobs())
     this.#closer.add(() => this.#jobs.close())
 
-    this.#port = await this.#server.listen(this.#host, o.port ?? 7835)
+    this.#port = await this.#server.listen(this.#host, o.port ?? DEFAULT_HIVE_PORT)
     this.#telemetry.start()
     this.#setStatus('running')
     this.#log.info(

@@ -2,7 +2,13 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { describeIssues, HostSchema, IdSchema, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
+import {
+  DEFAULT_QUEEN_PORT,
+  describeIssues,
+  HostSchema,
+  IdSchema,
+  STREAM_KEEP_ALIVE_MS,
+} from '@rbee/contracts'
 import { z } from 'zod'
 import { DEFAULT_HIVE_OFFLINE_MS } from './hives/hive-manager.js'
 import { DEFAULT_STALL_SETTINGS } from './proxy/stall-watch.js'
@@ -105,7 +111,7 @@ const FLAGS: Record<
   readonly [keyof QueenConfig | keyof QueenKeySources, string, string | undefined, FlagKind]
 > = {
   host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
-  port: ['port', 'RBEE_PORT', '7833', 'int'],
+  port: ['port', 'RBEE_PORT', String(DEFAULT_QUEEN_PORT), 'int'],
   'api-key': ['api_keys', 'RBEE_API_KEYS', undefined, 'list'],
   'api-key-file': ['api_key_file', 'RBEE_API_KEY_FILE', undefined, 'string'],
   'admin-key': ['admin_keys', 'RBEE_ADMIN_KEYS', undefined, 'list'],
@@ -175,7 +181,7 @@ ${QUEEN_OPTIONS}`
 
 const QUEEN_OPTIONS = `Options (each also read from the environment variable shown; flags win):
   --host ADDR                     RBEE_HOST                 bind address (default: 127.0.0.1)
-  --port N                        RBEE_PORT                 0 = the OS picks (default: 7833)
+  --port N                        RBEE_PORT                 0 = the OS picks (default: ${DEFAULT_QUEEN_PORT})
   --api-key KEY                   RBEE_API_KEYS             user key (inference, model list, own jobs);
                                                             repeat the flag, or comma-separate in the env var
   --api-key-file PATH             RBEE_API_KEY_FILE         file with one key per line: KEY (a user key),

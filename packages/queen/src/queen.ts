@@ -21,7 +21,16 @@ import {
   registerJobRoutes,
   requestDeadlines,
 } from '@rbee/common'
-import { type FleetStatus, hostPortUrl, OPERATION_ACCESS, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
+import {
+  BUILTIN_MODEL_ID,
+  DEFAULT_QUEEN_PORT,
+  type FleetStatus,
+  hostPortUrl,
+  OPENAI_PATHS,
+  OPERATION_ACCESS,
+  RERANK_PATHS,
+  STREAM_KEEP_ALIVE_MS,
+} from '@rbee/contracts'
 import { FastLane } from './fastlane/fast-lane.js'
 import { DEFAULT_HIVE_OFFLINE_MS, HiveManager } from './hives/hive-manager.js'
 import type { LocalHiveProvider } from './hives/local-hive.js'
@@ -30,7 +39,7 @@ import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
-import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
+import { registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import type { StallSettings } from './proxy/stall-watch.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
@@ -44,7 +53,7 @@ import { PROTOCOL, VERSION } from './version.js'
 export interface QueenOptions {
   /** @default '127.0.0.1' */
   host?: string
-  /** 0 lets the OS pick. @default 7833 */
+  /** 0 lets the OS pick. @default DEFAULT_QUEEN_PORT (7833) */
   port?: number
   /** User keys: inference, model list, fleet views, their own jobs. No key at all is allowed only on loopback. */
   apiKeys?: readonly string[]
@@ -288,7 +297,7 @@ export class Queen {
       logger: this.#log,
       bodyLimit,
       deadlines,
-      openAiPaths: OPENAI_PATHS,
+      openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
       front: lane.front,
       auth: this.#auth,
       audit: this.#audit,
@@ -396,7 +405,7 @@ export class Queen {
       const m = h.catalog?.find((e) => e.id === model)
       if (m) return m.builtin
     }
-    return model === 'tiny'
+    return model === BUILTIN_MODEL_ID
   }
 
   async #stopWorker(hiveId: string, workerId: string): Promise<void> {
@@ -461,7 +470,7 @@ export class Queen {
     // reads in `/v1/info` that a local hive is coming, and waits for it to be online.
     const localHive = (o.hives ?? []).length === 0 ? o.localHive : undefined
     if (localHive) this.#localHiveId = o.localHiveId ?? localHive.defaultHiveId()
-    this.#port = await this.#server.listen(this.#host, o.port ?? 7833)
+    this.#port = await this.#server.listen(this.#host, o.port ?? DEFAULT_QUEEN_PORT)
     const sweep = setInterval(
       () => this.registry.sweep(),
       Math.max(100, Math.min(500, (o.hiveIntervalMs ?? 1000) / 2)),

@@ -6,11 +6,11 @@ import {
   type Backend,
   BackendRequestSchema,
   BackendSchema,
+  BUILTIN_MODEL_ID,
   DeviceSelectionSchema,
   HostSchema,
   IdSchema,
 } from '@rbee/contracts'
-import { BUILTIN_MODEL_ID } from '@rbee/gguf'
 import { z } from 'zod'
 
 /** Everything a worker needs, after parsing and validation. */

@@ -2,8 +2,8 @@
 // llm-worker-rbee: the only place that reads argv/env, installs signal handlers and exits.
 import { join } from 'node:path'
 import { type Daemon, errorMessage, type Logger, RbeeError, runDaemon } from '@rbee/common'
-import type { WorkerStdoutMessage } from '@rbee/contracts'
-import { BUILTIN_MODEL_ID, ensureBuiltinModel, readGgufHeader } from '@rbee/gguf'
+import { BUILTIN_MODEL_ID, type WorkerStdoutMessage } from '@rbee/contracts'
+import { ensureBuiltinModel, readGgufHeader } from '@rbee/gguf'
 import { parseProbeBackends, parseWorkerConfig, WORKER_USAGE } from './config.js'
 import { registerLlamaPatch } from './llama-patch/register.js'
 import { VERSION } from './version.js'

@@ -1,7 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path'
-import { DEFAULT_QUEEN_URL } from '@rbee/client'
 import { RbeeError } from '@rbee/common/base'
-import { STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
+import { DEFAULT_QUEEN_URL, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import { type ParsedArgs, stringFlag } from '../cli/args.js'
 import type { CliContext } from '../cli/context.js'
 

@@ -1,7 +1,9 @@
 // Load for the fleet scenarios: streamed chat completions through the queen with the official
 // `openai` client (no client-side retries: every retry counted is the queen's), bounded in
 // count, concurrency and time. Not exported from the package.
+
 import { delay } from '@rbee/common'
+import { BUILTIN_MODEL_ID } from '@rbee/contracts'
 import OpenAI from 'openai'
 import type { Fleet } from '../fleet.js'
 import { metricValue } from '../prom-text.js'
@@ -194,7 +196,12 @@ export function startLoad(
   fleet: Fleet,
   options: Omit<LoadOptions, 'queenUrl' | 'apiKey' | 'model'> & { model?: LoadOptions['model'] },
 ): Load {
-  return new Load({ queenUrl: fleet.queen.url, apiKey: fleet.apiKey, model: 'tiny', ...options }).start()
+  return new Load({
+    queenUrl: fleet.queen.url,
+    apiKey: fleet.apiKey,
+    model: BUILTIN_MODEL_ID,
+    ...options,
+  }).start()
 }
 
 /** How many requests the fleet's queen has retried on another worker so far. */
