@@ -3,6 +3,7 @@ export type { LocalHive, LocalHiveLink, LocalHiveProvider } from './hives/local-
 export { QueenMetrics } from './metrics.js'
 export { Queen, type QueenOptions } from './queen.js'
 export { type LocalHiveFactory, queenDaemon } from './queen-daemon.js'
+export { QUEEN_DEFAULTS, type QueenDefaults } from './queen-defaults.js'
 export { type HiveEntry, Registry, type RegistryEvent } from './registry/registry.js'
 export { WorkerEntry } from './registry/worker-entry.js'
 export { type Lease, Scheduler } from './scheduler/scheduler.js'

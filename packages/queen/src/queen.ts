@@ -23,16 +23,14 @@ import {
 } from '@rbee/common'
 import {
   BUILTIN_MODEL_ID,
-  DEFAULT_QUEEN_PORT,
   type FleetStatus,
   hostPortUrl,
   OPENAI_PATHS,
   OPERATION_ACCESS,
   RERANK_PATHS,
-  STREAM_KEEP_ALIVE_MS,
 } from '@rbee/contracts'
 import { FastLane } from './fastlane/fast-lane.js'
-import { DEFAULT_HIVE_OFFLINE_MS, HiveManager } from './hives/hive-manager.js'
+import { HiveManager } from './hives/hive-manager.js'
 import type { LocalHiveProvider } from './hives/local-hive.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
@@ -43,17 +41,18 @@ import { registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import type { StallSettings } from './proxy/stall-watch.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
+import { type QueenDefaults, withQueenDefaults } from './queen-defaults.js'
 import { Registry } from './registry/registry.js'
 import { IdleReaper } from './scheduler/idle-reaper.js'
 import { Scheduler } from './scheduler/scheduler.js'
-import { DEFAULT_HIVE_WAIT_MS, HiveSpawner } from './scheduler/spawner.js'
+import { HiveSpawner } from './scheduler/spawner.js'
 import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
 export interface QueenOptions {
-  /** @default '127.0.0.1' */
+  /** @default QUEEN_DEFAULTS.host */
   host?: string
-  /** 0 lets the OS pick. @default DEFAULT_QUEEN_PORT (7833) */
+  /** 0 lets the OS pick. @default QUEEN_DEFAULTS.port */
   port?: number
   /** User keys: inference, model list, fleet views, their own jobs. No key at all is allowed only on loopback. */
   apiKeys?: readonly string[]
@@ -66,9 +65,9 @@ export interface QueenOptions {
   nodeToken?: string | undefined
   /** The audit log (JSON lines). @default none */
   auditLog?: string | undefined
-  /** Inference requests one key may have queued or running; 0 for no limit. @default 32 */
+  /** Inference requests one key may have queued or running; 0 for no limit. @default QUEEN_DEFAULTS.keyLimit */
   keyLimit?: number
-  /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default 10_000 */
+  /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default QUEEN_DEFAULTS.jobGraceMs */
   jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
@@ -81,41 +80,41 @@ export interface QueenOptions {
   localHiveId?: string | undefined
   /** URL hives and workers use to reach the queen. @default derived from the bind address */
   advertiseUrl?: string
-  /** Hive telemetry interval (its stream pings 4 times as often, at most every 250 ms). @default 1000 */
+  /** Hive telemetry interval (its stream pings 4 times as often, at most every 250 ms). @default QUEEN_DEFAULTS.hiveIntervalMs */
   hiveIntervalMs?: number
   /**
    * A hive whose stream is quiet this long is offline even though its host still accepts
    * connections (quiet for 1 s it is suspect; offline at once if its host does not answer).
-   * @default DEFAULT_HIVE_OFFLINE_MS
+   * @default QUEEN_DEFAULTS.hiveOfflineMs
    */
   hiveOfflineMs?: number
-  /** Stall bounds per request. @default DEFAULT_STALL_SETTINGS */
+  /** Stall bounds per request. @default QUEEN_DEFAULTS.stall */
   stall?: StallSettings
-  /** SSE streams (OpenAI, jobs, heartbeats) get a keep-alive comment this often while quiet; 0 none. @default STREAM_KEEP_ALIVE_MS */
+  /** SSE streams (OpenAI, jobs, heartbeats) get a keep-alive comment this often while quiet; 0 none. @default QUEEN_DEFAULTS.keepAliveMs */
   keepAliveMs?: number
-  /** Worker heartbeat interval; 3 missed ones drop a worker no hive vouches for. @default 10_000 */
+  /** Worker heartbeat interval; 3 missed ones drop a worker no hive vouches for. @default QUEEN_DEFAULTS.workerHeartbeatIntervalMs */
   workerHeartbeatIntervalMs?: number
-  /** Requests waiting per model. @default 64 */
+  /** Requests waiting per model. @default QUEEN_DEFAULTS.queueSize */
   queueSize?: number
-  /** @default 60_000 */
+  /** @default QUEEN_DEFAULTS.queueTimeoutMs */
   queueTimeoutMs?: number
-  /** @default 300_000 */
+  /** @default QUEEN_DEFAULTS.spawnTimeoutMs */
   spawnTimeoutMs?: number
-  /** Longest a spawn or hive operation waits for a known, offline hive to come online. @default DEFAULT_HIVE_WAIT_MS */
+  /** Longest a spawn or hive operation waits for a known, offline hive to come online. @default QUEEN_DEFAULTS.hiveWaitMs */
   hiveWaitMs?: number
-  /** Idle time before a worker is stopped; 0 never. @default 600_000 */
+  /** Idle time before a worker is stopped; 0 never. @default QUEEN_DEFAULTS.idleTtlMs */
   idleTtlMs?: number
-  /** The same for built-in models. @default 0 (never) */
+  /** The same for built-in models. @default QUEEN_DEFAULTS.builtinIdleTtlMs */
   builtinIdleTtlMs?: number
   /** Slots of workers the queen spawns (hive default when unset). */
   workerSlots?: number | undefined
   /** Context size of workers the queen spawns (hive default when unset). */
   workerCtxSize?: number | undefined
-  /** Largest public request body. @default 8 MiB */
+  /** Largest public request body. @default QUEEN_DEFAULTS.bodyLimit */
   bodyLimit?: number
   /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
   requestDeadlines?: Partial<RequestDeadlines>
-  /** Tries per inference request. @default 3 */
+  /** Tries per inference request. @default QUEEN_DEFAULTS.maxAttempts */
   maxAttempts?: number
   logger?: Logger
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
@@ -149,7 +148,7 @@ function keyChanges(before: readonly string[], after: readonly string[]) {
 export class Queen {
   readonly registry: Registry
   readonly metrics: QueenMetrics
-  readonly #o: QueenOptions
+  readonly #o: QueenOptions & QueenDefaults
   readonly #log: Logger
   readonly #host: string
   readonly #closer = new Closer()
@@ -177,8 +176,9 @@ export class Queen {
 
   /** @throws RbeeError `RBEE_CONFIG` for an unsafe combination (no API key beyond loopback…). */
   constructor(options: QueenOptions = {}) {
-    this.#o = options
-    this.#host = options.host ?? '127.0.0.1'
+    const o = withQueenDefaults(options)
+    this.#o = o
+    this.#host = o.host
     const apiKeys = options.apiKeys ?? []
     const adminKeys = options.adminKeys ?? []
     const keys = apiKeys.length + adminKeys.length > 0
@@ -212,13 +212,11 @@ export class Queen {
     this.#audit = options.auditLog
       ? new AuditLog({ path: options.auditLog, daemon: 'queen-rbee' })
       : undefined
-    const hiveIntervalMs = options.hiveIntervalMs ?? 1000
-    const hiveOfflineMs = options.hiveOfflineMs ?? DEFAULT_HIVE_OFFLINE_MS
-    const keepAliveMs = options.keepAliveMs ?? STREAM_KEEP_ALIVE_MS
+    const { hiveIntervalMs, hiveOfflineMs, keepAliveMs } = o
     this.registry = new Registry({
       hiveIntervalMs,
       hiveOfflineMs,
-      workerIntervalMs: options.workerHeartbeatIntervalMs ?? 10_000,
+      workerIntervalMs: o.workerHeartbeatIntervalMs,
       logger: this.#log,
     })
     this.#fleet = new FleetStream({ registry: this.registry, keepAliveMs })
@@ -247,8 +245,8 @@ export class Queen {
       hives: this.#hives,
       logger: this.#log,
       metrics: this.metrics,
-      timeoutMs: options.spawnTimeoutMs,
-      hiveWaitMs: options.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS,
+      timeoutMs: o.spawnTimeoutMs,
+      hiveWaitMs: o.hiveWaitMs,
       slots: options.workerSlots,
       ctxSize: options.workerCtxSize,
       onSpawned: async (result) => {
@@ -259,14 +257,13 @@ export class Queen {
       registry: this.registry,
       spawner,
       logger: this.#log,
-      queueSize: options.queueSize,
-      queueTimeoutMs: options.queueTimeoutMs,
+      queueSize: o.queueSize,
+      queueTimeoutMs: o.queueTimeoutMs,
     })
     this.#scheduler = scheduler
     this.#reaper = new IdleReaper({
       registry: this.registry,
-      ttlMs: (model) =>
-        this.#isBuiltin(model) ? (options.builtinIdleTtlMs ?? 0) : (options.idleTtlMs ?? 600_000),
+      ttlMs: (model) => (this.#isBuiltin(model) ? o.builtinIdleTtlMs : o.idleTtlMs),
       stop: (w) => this.#stopWorker(w.hiveId!, w.id),
       logger: this.#log,
     })
@@ -276,12 +273,12 @@ export class Queen {
       metrics: this.metrics,
       logger: this.#log,
       proxy: this.#proxy,
-      maxAttempts: options.maxAttempts,
-      keyLimit: options.keyLimit,
-      stall: options.stall,
+      maxAttempts: o.maxAttempts,
+      keyLimit: o.keyLimit,
+      stall: o.stall,
       keepAliveMs,
     })
-    const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
+    const { bodyLimit } = o
     const deadlines = requestDeadlines(options.requestDeadlines)
     const lane = new FastLane({
       router,
@@ -306,7 +303,7 @@ export class Queen {
       actor: 'queen-rbee',
       logger: this.#log,
       keepAliveMs,
-      ...(options.jobGraceMs === undefined ? {} : { unreadGraceMs: options.jobGraceMs }),
+      unreadGraceMs: o.jobGraceMs,
     })
     registerJobRoutes(
       this.#server.app,
@@ -316,7 +313,7 @@ export class Queen {
         hives: this.#hives,
         router,
         fleetStatus: () => this.fleetStatus(),
-        hiveWaitMs: options.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS,
+        hiveWaitMs: o.hiveWaitMs,
       }),
       {
         precheck: (op) => precheckOperation(this.registry, op),
@@ -470,11 +467,8 @@ export class Queen {
     // reads in `/v1/info` that a local hive is coming, and waits for it to be online.
     const localHive = (o.hives ?? []).length === 0 ? o.localHive : undefined
     if (localHive) this.#localHiveId = o.localHiveId ?? localHive.defaultHiveId()
-    this.#port = await this.#server.listen(this.#host, o.port ?? DEFAULT_QUEEN_PORT)
-    const sweep = setInterval(
-      () => this.registry.sweep(),
-      Math.max(100, Math.min(500, (o.hiveIntervalMs ?? 1000) / 2)),
-    )
+    this.#port = await this.#server.listen(this.#host, o.port)
+    const sweep = setInterval(() => this.registry.sweep(), Math.max(100, Math.min(500, o.hiveIntervalMs / 2)))
     sweep.unref()
     this.#closer.add(() => clearInterval(sweep))
     const reap = setInterval(() => this.#reaper.sweep(), 5000)
@@ -571,7 +565,7 @@ export class Queen {
       token: this.#nodeToken,
       audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
-      telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
+      telemetryIntervalMs: o.hiveIntervalMs,
       workerSlots: o.workerSlots,
       workerCtxSize: o.workerCtxSize,
     })
