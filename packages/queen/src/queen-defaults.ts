@@ -69,10 +69,3 @@ export interface QueenDefaults {
   bodyLimit: number
   maxAttempts: number
 }
-
-/** `options` with every default filled in, once (an option given as `undefined` takes its default). */
-export function withQueenDefaults<O extends Partial<QueenDefaults>>(options: O): O & QueenDefaults {
-  const out: Record<string, unknown> = { ...QUEEN_DEFAULTS }
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v
-  return out as unknown as O & QueenDefaults
-}

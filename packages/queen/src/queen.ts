@@ -19,7 +19,7 @@ import {
   RbeeError,
   type RequestDeadlines,
   registerJobRoutes,
-  requestDeadlines,
+  requestDeadlines, withDefaults,
 } from '@rbee/common'
 import {
   BUILTIN_MODEL_ID,
@@ -41,7 +41,7 @@ import { registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import type { StallSettings } from './proxy/stall-watch.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
-import { type QueenDefaults, withQueenDefaults } from './queen-defaults.js'
+import { QUEEN_DEFAULTS, type QueenDefaults } from './queen-defaults.js'
 import { Registry } from './registry/registry.js'
 import { IdleReaper } from './scheduler/idle-reaper.js'
 import { Scheduler } from './scheduler/scheduler.js'
@@ -176,7 +176,7 @@ export class Queen {
 
   /** @throws RbeeError `RBEE_CONFIG` for an unsafe combination (no API key beyond loopback…). */
   constructor(options: QueenOptions = {}) {
-    const o = withQueenDefaults(options)
+    const o = withDefaults<QueenDefaults, QueenOptions>(QUEEN_DEFAULTS, options)
     this.#o = o
     this.#host = o.host
     const apiKeys = options.apiKeys ?? []
