@@ -12,3 +12,9 @@ export const DEFAULT_QUEEN_URL = `http://127.0.0.1:${DEFAULT_QUEEN_PORT}`
  * `@rbee/gguf`); operations that name no model mean it.
  */
 export const BUILTIN_MODEL_ID = 'tiny'
+
+/** Slots (sequences decoded together) of a worker when neither `worker_spawn` nor its flags name any. */
+export const DEFAULT_WORKER_SLOTS = 4
+
+/** Context tokens per slot of a worker when neither `worker_spawn` nor its flags name any. */
+export const DEFAULT_WORKER_CTX_SIZE = 2048

@@ -1,4 +1,4 @@
-import { DEFAULT_HIVE_PORT } from '@rbee/contracts'
+import { DEFAULT_HIVE_PORT, DEFAULT_WORKER_CTX_SIZE, DEFAULT_WORKER_SLOTS } from '@rbee/contracts'
 
 /**
  * Every default of rbee-hive that is a plain value, once: the flag table (and `--help`) and
@@ -15,8 +15,8 @@ export const HIVE_DEFAULTS: Readonly<HiveDefaults> = Object.freeze({
   backendProbeTimeoutMs: 60_000,
   workerStopGraceMs: 10_000,
   workerReadyTimeoutMs: 120_000,
-  workerSlots: 4,
-  workerCtxSize: 2048,
+  workerSlots: DEFAULT_WORKER_SLOTS,
+  workerCtxSize: DEFAULT_WORKER_CTX_SIZE,
   logMaxBytes: 10 * 1024 * 1024,
   logKeep: 3,
   reannounceCheckMs: 5000,

@@ -19,7 +19,8 @@ import {
   RbeeError,
   type RequestDeadlines,
   registerJobRoutes,
-  requestDeadlines, withDefaults,
+  requestDeadlines,
+  withDefaults,
 } from '@rbee/common'
 import {
   BUILTIN_MODEL_ID,

@@ -75,7 +75,7 @@ export function resolveSettings(ctx: Pick<CliContext, 'env' | 'cwd' | 'home'>, a
   try {
     url = new URL(queenUrlRaw)
   } catch {
-    throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' is not a URL (like http://127.0.0.1:7833)`)
+    throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' is not a URL (like ${DEFAULT_QUEEN_URL})`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' must start with http:// or https://`)
