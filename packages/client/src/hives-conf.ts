@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { RbeeError } from '@rbee/common/base'
-import { HostSchema, hostPortUrl, IdSchema } from '@rbee/contracts'
+import { DEFAULT_HIVE_PORT, HostSchema, hostPortUrl, IdSchema } from '@rbee/contracts'
 
 /** Port a hive listens on unless `HivePort` says otherwise. */
-export const DEFAULT_HIVE_PORT = 7835
 
 /** One hive from `hives.conf`, after defaults and `~/.ssh/config` aliases are applied. */
 export interface HiveConfEntry {
@@ -17,7 +16,7 @@ export interface HiveConfEntry {
   user: string | undefined
   /** SSH port (`Port`). @default 22 */
   sshPort: number
-  /** The hive's HTTP port (`HivePort`). @default 7835 */
+  /** The hive's HTTP port (`HivePort`). @default DEFAULT_HIVE_PORT (7835) */
   hivePort: number
   /** Where `rbee-hive` lives on that machine (`BinaryPath`). */
   binaryPath: string | undefined

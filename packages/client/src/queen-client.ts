@@ -1,4 +1,6 @@
 import {
+  BUILTIN_MODEL_ID,
+  DEFAULT_QUEEN_URL,
   type FleetStatus,
   FleetStatusSchema,
   type HiveReady,
@@ -21,7 +23,6 @@ import type { JobStream, JobStreamOptions } from './job-stream.js'
 import { type ClientOptions, type HeartbeatOptions, ServiceClient } from './service-client.js'
 
 /** The queen's default address. */
-export const DEFAULT_QUEEN_URL = 'http://127.0.0.1:7833'
 
 /** Inference parameters of an `infer` job. */
 export type InferParams = Omit<OperationOf<'infer'>, 'operation' | 'model'> & { model?: string }
@@ -89,7 +90,7 @@ export class QueenClient extends ServiceClient {
    * @example for await (const ev of await queen.infer({ prompt: 'hi' })) if (ev.kind === 'token') write(ev.token.t)
    */
   infer(params: InferParams, options: JobStreamOptions = {}): Promise<JobStream> {
-    return this.run({ operation: 'infer', ...params, model: params.model ?? 'tiny' }, options)
+    return this.run({ operation: 'infer', ...params, model: params.model ?? BUILTIN_MODEL_ID }, options)
   }
 
   /** Prometheus text from `GET /metrics`. */

@@ -16,6 +16,14 @@ import {
 } from './openai-tools.js'
 import { MAX_TOKENS_LIMIT, SamplingParamsSchema, StopSchema, TimingsSchema } from './sampling.js'
 
+/** OpenAI's routes that both the queen and workers serve (errors on them take OpenAI's shape). */
+export const OPENAI_PATHS = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/models',
+] as const
+
 // The subset of OpenAI's API that rbee serves. Field names are OpenAI's. Every field of a
 // completion request is either honoured or refused with a 400 that names it: nothing a client
 // sends is dropped unread (the README has the table). OpenAI types most optional fields as

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { IdSchema } from './common.js'
 import { TimeoutSecondsSchema } from './deadline.js'
+import { BUILTIN_MODEL_ID } from './defaults.js'
 import { ModelRefSchema } from './model.js'
 import { SamplingParamsSchema } from './sampling.js'
 import { BackendRequestSchema } from './worker.js'
@@ -40,7 +41,7 @@ export const OperationSchema = z.discriminatedUnion('operation', [
   z.object({ operation: z.literal('status'), ...JobFields }).strict(),
   SamplingParamsSchema.extend({
     operation: z.literal('infer'),
-    model: ModelRefSchema.default('tiny'),
+    model: ModelRefSchema.default(BUILTIN_MODEL_ID),
     prompt: z.string().min(1).max(1_000_000),
     ...HiveTarget,
     ...JobFields,

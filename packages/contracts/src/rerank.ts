@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import { TimeoutSecondsSchema } from './deadline.js'
 
+/** The rerank routes (llama.cpp's, Jina's and Cohere's shape); their errors take OpenAI's shape. */
+export const RERANK_PATHS = ['/v1/rerank', '/rerank'] as const
+
 // Rerank (`POST /v1/rerank`, `POST /rerank`) in the shape llama.cpp's server, Jina's and
 // Cohere's clients send and read. Strict: a field rbee does not serve (Cohere's
 // `max_tokens_per_doc`, TEI's `texts`) is a 400 naming it, not a silent default.

@@ -2,11 +2,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { BUILTIN_MODEL_ID } from '@rbee/contracts'
 import { type GgufDigest, type GgufFileInput, ggufDigest, writeGguf } from './gguf-writer.js'
 import { describeLlamaModel, type LlamaModelSpec } from './model-generator.js'
-
-/** Model id of the built-in test model (the `tiny` model of {@link TINY_MODEL_SPEC}). */
-export const BUILTIN_MODEL_ID = 'tiny'
 
 /** The built-in test model: ~0.5 MB, F32, 2 layers of width 64, context 2048. Thousands of tokens/s on one core. */
 export const TINY_MODEL_SPEC: Readonly<LlamaModelSpec> = Object.freeze({

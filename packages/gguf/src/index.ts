@@ -1,7 +1,6 @@
 export {
   BENCH_LARGE_MODEL_SPEC,
   BENCH_MODEL_SPEC,
-  BUILTIN_MODEL_ID,
   ensureBuiltinModel,
   type ModelDescriber,
   TINY_MODEL_SPEC,

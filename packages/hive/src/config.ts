@@ -4,7 +4,9 @@ import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } 
 import { HostSchema, IdSchema, RestartPolicyNameSchema } from '@rbee/contracts'
 import { z } from 'zod'
 import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB } from './downloads/disk-space.js'
+import { HIVE_DEFAULTS as D } from './hive-defaults.js'
 import { DEFAULT_WORKER_PROBE } from './workers/health-probe.js'
+import { DEFAULT_RESTART_POLICY as R } from './workers/restart-policy.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
 
@@ -46,31 +48,46 @@ export type HiveConfig = z.infer<typeof HiveConfigSchema>
 
 /** Flag → [config key, env var, default, kind]. Every flag also has an environment variable. */
 const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefined, FlagKind]> = {
-  host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
-  port: ['port', 'RBEE_PORT', '7835', 'int'],
+  host: ['host', 'RBEE_HOST', D.host, 'string'],
+  port: ['port', 'RBEE_PORT', String(D.port), 'int'],
   'hive-id': ['hive_id', 'RBEE_HIVE_ID', undefined, 'string'],
   'queen-url': ['queen_url', 'RBEE_QUEEN_URL', undefined, 'string'],
   'advertise-url': ['advertise_url', 'RBEE_ADVERTISE_URL', undefined, 'string'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   token: ['token', 'RBEE_NODE_TOKEN', undefined, 'string'],
   'token-file': ['token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
-  'telemetry-interval-ms': ['telemetry_interval_ms', 'RBEE_TELEMETRY_INTERVAL_MS', '1000', 'int'],
-  'restart-policy': ['restart_policy', 'RBEE_RESTART_POLICY', 'on-failure', 'string'],
-  'max-restarts': ['max_restarts', 'RBEE_MAX_RESTARTS', '5', 'int'],
-  'restart-window-ms': ['restart_window_ms', 'RBEE_RESTART_WINDOW_MS', '60000', 'int'],
-  'restart-backoff-ms': ['restart_backoff_ms', 'RBEE_RESTART_BACKOFF_MS', '500', 'int'],
+  'telemetry-interval-ms': [
+    'telemetry_interval_ms',
+    'RBEE_TELEMETRY_INTERVAL_MS',
+    String(D.telemetryIntervalMs),
+    'int',
+  ],
+  'restart-policy': ['restart_policy', 'RBEE_RESTART_POLICY', R.policy, 'string'],
+  'max-restarts': ['max_restarts', 'RBEE_MAX_RESTARTS', String(R.maxRestarts), 'int'],
+  'restart-window-ms': ['restart_window_ms', 'RBEE_RESTART_WINDOW_MS', String(R.windowMs), 'int'],
+  'restart-backoff-ms': ['restart_backoff_ms', 'RBEE_RESTART_BACKOFF_MS', String(R.backoffInitialMs), 'int'],
   'worker-bin': ['worker_bin', 'RBEE_WORKER_BIN', undefined, 'string'],
-  'worker-stop-grace-ms': ['worker_stop_grace_ms', 'RBEE_WORKER_STOP_GRACE_MS', '10000', 'int'],
+  'worker-stop-grace-ms': [
+    'worker_stop_grace_ms',
+    'RBEE_WORKER_STOP_GRACE_MS',
+    String(D.workerStopGraceMs),
+    'int',
+  ],
   'nvidia-smi': ['nvidia_smi', 'RBEE_NVIDIA_SMI', undefined, 'string'],
   'backend-probe': ['backend_probe', 'RBEE_BACKEND_PROBE', undefined, 'string'],
-  'backend-probe-timeout-ms': ['backend_probe_timeout_ms', 'RBEE_BACKEND_PROBE_TIMEOUT_MS', '60000', 'int'],
-  'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', 'https://huggingface.co', 'string'],
+  'backend-probe-timeout-ms': [
+    'backend_probe_timeout_ms',
+    'RBEE_BACKEND_PROBE_TIMEOUT_MS',
+    String(D.backendProbeTimeoutMs),
+    'int',
+  ],
+  'hf-endpoint': ['hf_endpoint', 'HF_ENDPOINT', D.hfEndpoint, 'string'],
   'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
-  'hf-timeout-ms': ['hf_timeout_ms', 'RBEE_HF_TIMEOUT_MS', '30000', 'int'],
+  'hf-timeout-ms': ['hf_timeout_ms', 'RBEE_HF_TIMEOUT_MS', String(D.hfTimeoutMs), 'int'],
   'download-stall-timeout-ms': [
     'download_stall_timeout_ms',
     'RBEE_DOWNLOAD_STALL_TIMEOUT_MS',
-    '30000',
+    String(D.downloadStallTimeoutMs),
     'int',
   ],
   'download-disk-margin-mb': [
@@ -105,8 +122,8 @@ The per-machine daemon of rbee: model catalog and downloads, llm-worker-rbee lif
 process and GPU monitoring, telemetry for the queen.
 
 Options (each also read from the environment variable shown; flags win):
-  --host ADDR                  RBEE_HOST                  bind address (default: 127.0.0.1)
-  --port N                     RBEE_PORT                  0 = the OS picks (default: 7835)
+  --host ADDR                  RBEE_HOST                  bind address (default: ${D.host})
+  --port N                     RBEE_PORT                  0 = the OS picks (default: ${D.port})
   --hive-id ID                 RBEE_HIVE_ID               this hive's id (default: the host name)
   --queen-url URL              RBEE_QUEEN_URL             announce the hive there (default: none)
   --advertise-url URL          RBEE_ADVERTISE_URL         URL the queen uses for this hive
@@ -115,30 +132,30 @@ Options (each also read from the environment variable shown; flags win):
   --token T                    RBEE_NODE_TOKEN            shared secret with queen and workers;
                                                           required when bound beyond loopback
   --token-file PATH            RBEE_NODE_TOKEN_FILE       file holding that token (mode 600); --token wins
-  --telemetry-interval-ms N    RBEE_TELEMETRY_INTERVAL_MS telemetry period (default: 1000)
-  --restart-policy P           RBEE_RESTART_POLICY        never|on-failure|always (default: on-failure)
-  --max-restarts N             RBEE_MAX_RESTARTS          restarts per window before giving up (default: 5)
-  --restart-window-ms N        RBEE_RESTART_WINDOW_MS     (default: 60000)
-  --restart-backoff-ms N       RBEE_RESTART_BACKOFF_MS    first restart delay, doubling (default: 500)
+  --telemetry-interval-ms N    RBEE_TELEMETRY_INTERVAL_MS telemetry period (default: ${D.telemetryIntervalMs})
+  --restart-policy P           RBEE_RESTART_POLICY        never|on-failure|always (default: ${R.policy})
+  --max-restarts N             RBEE_MAX_RESTARTS          restarts per window before giving up (default: ${R.maxRestarts})
+  --restart-window-ms N        RBEE_RESTART_WINDOW_MS     (default: ${R.windowMs})
+  --restart-backoff-ms N       RBEE_RESTART_BACKOFF_MS    first restart delay, doubling (default: ${R.backoffInitialMs})
   --worker-bin PATH            RBEE_WORKER_BIN            llm-worker-rbee entry point (default: bundled)
-  --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: 10000)
+  --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: ${D.workerStopGraceMs})
   --nvidia-smi PATH            RBEE_NVIDIA_SMI            nvidia-smi binary, or "none" (default: on PATH)
   --backend-probe PATH         RBEE_BACKEND_PROBE         what checks at start which llama.cpp builds load:
                                                           a program printing llm-worker-rbee --probe-backends
                                                           lines, or "none" (backends taken on trust)
                                                           (default: the worker's own --probe-backends)
   --backend-probe-timeout-ms N RBEE_BACKEND_PROBE_TIMEOUT_MS
-                                                          all builds together (default: 60000)
-  --hf-endpoint URL            HF_ENDPOINT                Hugging Face base URL (default: https://huggingface.co)
+                                                          all builds together (default: ${D.backendProbeTimeoutMs})
+  --hf-endpoint URL            HF_ENDPOINT                Hugging Face base URL (default: ${D.hfEndpoint})
   --import-dir DIR             RBEE_IMPORT_DIRS           another directory model_import may read from;
                                                           repeat the flag, or comma-separate in the env
                                                           var (always allowed: HOME/import, HOME/models)
   --hf-timeout-ms N            RBEE_HF_TIMEOUT_MS         each file-list or file-size request to the hub,
-                                                          answer included (default: 30000)
+                                                          answer included (default: ${D.hfTimeoutMs})
   --download-stall-timeout-ms N
                                RBEE_DOWNLOAD_STALL_TIMEOUT_MS
                                                           less than 16 KiB of a file in this long
-                                                          retries the transfer (default: 30000)
+                                                          retries the transfer (default: ${D.downloadStallTimeoutMs})
   --download-disk-margin-mb N
                                RBEE_DOWNLOAD_DISK_MARGIN_MB
                                                           free space a download leaves on the models'
@@ -146,15 +163,15 @@ Options (each also read from the environment variable shown; flags win):
                                                           as it goes (default: ${DEFAULT_DOWNLOAD_DISK_MARGIN_MB})
   --worker-probe-interval-ms N RBEE_WORKER_PROBE_INTERVAL_MS
                                                           how often each ready worker's GET /health is
-                                                          probed (default: 1000; 0 = never)
+                                                          probed (default: ${DEFAULT_WORKER_PROBE.intervalMs}; 0 = never)
   --worker-probe-timeout-ms N  RBEE_WORKER_PROBE_TIMEOUT_MS
                                                           a probe unanswered this long makes the worker
-                                                          unresponsive: out of routing (default: 3000)
+                                                          unresponsive: out of routing (default: ${DEFAULT_WORKER_PROBE.timeoutMs})
   --worker-unresponsive-restart-ms N
                                RBEE_WORKER_UNRESPONSIVE_RESTART_MS
                                                           an unresponsive worker is killed (SIGKILL) and
                                                           restarted per the restart policy after this
-                                                          long (default: 30000)
+                                                          long (default: ${DEFAULT_WORKER_PROBE.restartAfterMs})
                                HF_TOKEN                   Hugging Face token for gated/private repos
                                RBEE_EXIT_WITH_STDIN=1     stop when stdin closes (for a parent process
                                                           that holds it open as a lifeline)

@@ -19,9 +19,11 @@ import {
   type RequestDeadlines,
   ROUTE_ACCESS,
   registerJobRoutes,
+  withDefaults,
 } from '@rbee/common'
 import {
   type BackendProbe,
+  BUILTIN_MODEL_ID,
   type Capabilities,
   type Health,
   type HiveInfo,
@@ -29,7 +31,7 @@ import {
   hostPortUrl,
   IdSchema,
 } from '@rbee/contracts'
-import { BUILTIN_MODEL_ID, ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
+import { ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
 import { type CatalogRecovery, rebuildCatalog } from './catalog/catalog-rebuild.js'
 import { ImportDirs } from './catalog/import-dirs.js'
 import { ModelCatalog } from './catalog/model-catalog.js'
@@ -37,6 +39,7 @@ import { type EstimateShape, inspectModelFile } from './catalog/model-inspector.
 import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
+import { HIVE_DEFAULTS, type HiveDefaults } from './hive-defaults.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
 import { HiveMetrics } from './metrics.js'
 import { probeBackends } from './monitor/backend-probe.js'
@@ -56,9 +59,9 @@ export interface HiveOptions {
   home: string
   /** @default the host name, made id-safe */
   hiveId?: string
-  /** Bind address. Anything beyond loopback needs `token`. @default '127.0.0.1' */
+  /** Bind address. Anything beyond loopback needs `token`. @default HIVE_DEFAULTS.host */
   host?: string
-  /** 0 lets the OS pick. @default 7835 */
+  /** 0 lets the OS pick. @default HIVE_DEFAULTS.port */
   port?: number
   /** Where to announce the hive (`POST {queenUrl}/v1/hive/ready`); none: no announcement. */
   queenUrl?: string | undefined
@@ -69,11 +72,11 @@ export interface HiveOptions {
    * to workers, and presented to the queen. Required when bound beyond loopback.
    */
   token?: string | undefined
-  /** @default 1000 */
+  /** @default HIVE_DEFAULTS.telemetryIntervalMs */
   telemetryIntervalMs?: number
   /** @default a pino logger named rbee-hive on stderr */
   logger?: Logger
-  /** Hugging Face base URL. @default 'https://huggingface.co' */
+  /** Hugging Face base URL. @default HIVE_DEFAULTS.hfEndpoint */
   hfEndpoint?: string | undefined
   hfToken?: string | undefined
   /** Path of `nvidia-smi`; `null` disables GPU monitoring. @default searched in the standard bin dirs */
@@ -87,15 +90,15 @@ export interface HiveOptions {
    * @default the worker's own `--probe-backends`
    */
   backendProbe?: string | null | undefined
-  /** How long the backend probe may take, all builds together. @default 60_000 */
+  /** How long the backend probe may take, all builds together. @default HIVE_DEFAULTS.backendProbeTimeoutMs */
   backendProbeTimeoutMs?: number
   /** Environment workers inherit (minus `RBEE_*`). @default process.env */
   workerEnv?: NodeJS.ProcessEnv
   /** @default on-failure, 5 restarts per 60 s, backoff 0.5 s doubling to 30 s */
   restartPolicy?: Partial<RestartPolicy>
-  /** SIGTERM → SIGKILL grace when stopping a worker. @default 10_000 */
+  /** SIGTERM → SIGKILL grace when stopping a worker. @default HIVE_DEFAULTS.workerStopGraceMs */
   workerStopGraceMs?: number
-  /** @default 120_000 */
+  /** @default HIVE_DEFAULTS.workerReadyTimeoutMs */
   workerReadyTimeoutMs?: number
   /**
    * How ready workers are probed (`GET /health` with a deadline): a missed probe makes the worker
@@ -103,21 +106,21 @@ export interface HiveOptions {
    * @default DEFAULT_WORKER_PROBE (every 1 s, 3 s to answer, killed after 30 s)
    */
   workerProbe?: Partial<WorkerProbeSettings>
-  /** Slots of a worker when `worker_spawn` names none. @default 4 */
+  /** Slots of a worker when `worker_spawn` names none. @default HIVE_DEFAULTS.workerSlots */
   workerSlots?: number
-  /** Context per slot when `worker_spawn` names none (capped at the model's). @default 2048 */
+  /** Context per slot when `worker_spawn` names none (capped at the model's). @default HIVE_DEFAULTS.workerCtxSize */
   workerCtxSize?: number
-  /** Worker log size before rotation. @default 10 MiB */
+  /** Worker log size before rotation. @default HIVE_DEFAULTS.logMaxBytes */
   logMaxBytes?: number
-  /** Rotated worker logs kept. @default 3 */
+  /** Rotated worker logs kept. @default HIVE_DEFAULTS.logKeep */
   logKeep?: number
   /** A telemetry subscriber with more than this unread is dropped. @default 1 MiB */
   subscriberMaxBufferedBytes?: number
   /** First retry delay of an interrupted download. @default 500 */
   downloadRetryInitialMs?: number
-  /** Each request to the hub for a file list or a file's size, answer read included. @default 30_000 */
+  /** Each request to the hub for a file list or a file's size, answer read included. @default HIVE_DEFAULTS.hfTimeoutMs */
   hfTimeoutMs?: number
-  /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default 30_000 */
+  /** No answer, or less than 16 KiB of a file, in this long aborts that transfer attempt. @default HIVE_DEFAULTS.downloadStallTimeoutMs */
   downloadStallTimeoutMs?: number
   /**
    * Free bytes a download must leave on the models' file system (checked before it starts and as
@@ -127,7 +130,7 @@ export interface HiveOptions {
   /**
    * After registering, the hive checks this often whether anyone follows its telemetry stream;
    * after two checks without a subscriber it announces itself to the queen again.
-   * @default 5000
+   * @default HIVE_DEFAULTS.reannounceCheckMs
    */
   reannounceCheckMs?: number
   /**
@@ -176,7 +179,7 @@ export function hiveIdFromHostname(name: string): string {
 export class Hive {
   readonly hiveId: string
   readonly dirs: DataDir
-  readonly #o: HiveOptions
+  readonly #o: HiveOptions & HiveDefaults
   readonly #log: Logger
   readonly #host: string
   readonly #closer = new Closer()
@@ -203,7 +206,8 @@ export class Hive {
   #closing: Promise<void> | undefined
 
   /** @throws RbeeError `RBEE_CONFIG` for an unusable combination (no token beyond loopback…). */
-  constructor(options: HiveOptions) {
+  constructor(given: HiveOptions) {
+    const options = withDefaults<HiveDefaults, HiveOptions>(HIVE_DEFAULTS, given)
     this.#o = options
     this.hiveId = options.hiveId ?? hiveIdFromHostname(hostname())
     const id = IdSchema.safeParse(this.hiveId)
@@ -212,7 +216,7 @@ export class Hive {
         'RBEE_CONFIG',
         `hive id ${JSON.stringify(this.hiveId)} ${id.error.issues[0]?.message}`,
       )
-    this.#host = options.host ?? '127.0.0.1'
+    this.#host = options.host
     if (!isLoopbackHost(this.#host) && !options.token) {
       throw new RbeeError(
         'RBEE_CONFIG',
@@ -256,7 +260,7 @@ export class Hive {
     this.#jobs = new JobRegistry({ actor: 'rbee-hive', logger: this.#log })
     this.#telemetry = new TelemetryHub({
       logger: this.#log,
-      intervalMs: options.telemetryIntervalMs ?? 1000,
+      intervalMs: options.telemetryIntervalMs,
       maxBufferedBytes: options.subscriberMaxBufferedBytes,
       snapshot: () => this.#telemetryEvent(),
     })
@@ -318,7 +322,7 @@ export class Hive {
     // stream), then streams end and the port closes.
     this.#closer.add(() => this.#server.close())
     this.#closer.add(() => this.#telemetry.close())
-    const shape = { slots: o.workerSlots ?? 4, ctxSize: o.workerCtxSize ?? 2048 }
+    const shape = { slots: o.workerSlots, ctxSize: o.workerCtxSize }
     await this.#ensureBuiltin()
     const recovery = catalog.setAside && (await this.#rebuildCatalog(catalog, shape))
     for (const dir of o.importDirs ?? []) {
@@ -327,7 +331,7 @@ export class Hive {
       }
     }
 
-    const stopGraceMs = o.workerStopGraceMs ?? 10_000
+    const stopGraceMs = o.workerStopGraceMs
     const supervisor = new WorkerSupervisor({
       hiveId: this.hiveId,
       logger: this.#log,
@@ -342,10 +346,10 @@ export class Hive {
       token: o.token,
       policy: { ...DEFAULT_RESTART_POLICY, ...o.restartPolicy },
       stopGraceMs,
-      readyTimeoutMs: o.workerReadyTimeoutMs ?? 120_000,
+      readyTimeoutMs: o.workerReadyTimeoutMs,
       probe: { ...DEFAULT_WORKER_PROBE, ...o.workerProbe },
-      logMaxBytes: o.logMaxBytes ?? 10 * 1024 * 1024,
-      logKeep: o.logKeep ?? 3,
+      logMaxBytes: o.logMaxBytes,
+      logKeep: o.logKeep,
       version: VERSION,
       emit: (ev) => this.#publish(ev),
     })
@@ -381,7 +385,7 @@ export class Hive {
     this.#closer.add(() => this.#settleJobs())
     this.#closer.add(() => this.#jobs.close())
 
-    this.#port = await this.#server.listen(this.#host, o.port ?? 7835)
+    this.#port = await this.#server.listen(this.#host, o.port)
     this.#telemetry.start()
     this.#setStatus('running')
     this.#log.info(
@@ -410,7 +414,7 @@ export class Hive {
         quiet = 0
         this.#log.info('no queen follows the telemetry stream; announcing the hive again')
         registration.start()
-      }, o.reannounceCheckMs ?? 5000)
+      }, o.reannounceCheckMs)
       watch.unref()
       this.#closer.add(() => clearInterval(watch))
     }
@@ -432,7 +436,7 @@ export class Hive {
       ...(o.backendProbe
         ? { command: resolveWorkerCommand(o.backendProbe), env: base }
         : { command: this.#workerCommand, env: probeEnv(base) }),
-      timeoutMs: o.backendProbeTimeoutMs ?? 60_000,
+      timeoutMs: o.backendProbeTimeoutMs,
       signal: stop.signal,
     }).then((probe) => {
       this.#backendProbe = probe
@@ -477,8 +481,8 @@ export class Hive {
   async #ensureBuiltin(): Promise<void> {
     const path = await ensureBuiltinModel(this.dirs.models)
     const facts = await inspectModelFile(this.#headers, path, {
-      slots: this.#o.workerSlots ?? 4,
-      ctxSize: this.#o.workerCtxSize ?? 2048,
+      slots: this.#o.workerSlots,
+      ctxSize: this.#o.workerCtxSize,
     })
     this.#catalog!.register({ ...facts, id: BUILTIN_MODEL_ID, source: 'builtin', builtin: true })
   }

@@ -1,5 +1,6 @@
 export { type DataDir, dataDir } from './data-dir.js'
 export { Hive, type HiveOptions, hiveIdFromHostname } from './hive.js'
+export { HIVE_DEFAULTS, type HiveDefaults } from './hive-defaults.js'
 export { type MachineReportOptions, machineReport } from './monitor/machine-report.js'
 export { VERSION } from './version.js'
 export { DEFAULT_RESTART_POLICY, type RestartPolicy } from './workers/restart-policy.js'

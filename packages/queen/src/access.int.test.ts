@@ -72,8 +72,7 @@ describe('who may call each route of queen-rbee', () => {
     home = await mkdtemp(join(tmpdir(), 'rbee-access-'))
     queen = new Queen({
       port: 0,
-      home,
-      localHive: false,
+      auditLog: join(home, 'logs', 'audit.log'),
       apiKeys: [USER_KEY],
       adminKeys: [ADMIN_KEY],
       nodeToken: NODE_TOKEN,

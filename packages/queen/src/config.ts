@@ -2,11 +2,9 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { describeIssues, HostSchema, IdSchema, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
+import { describeIssues, HostSchema, IdSchema } from '@rbee/contracts'
 import { z } from 'zod'
-import { DEFAULT_HIVE_OFFLINE_MS } from './hives/hive-manager.js'
-import { DEFAULT_STALL_SETTINGS } from './proxy/stall-watch.js'
-import { DEFAULT_HIVE_WAIT_MS } from './scheduler/spawner.js'
+import { QUEEN_DEFAULTS as D } from './queen-defaults.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
 const SecretSchema = z
@@ -104,15 +102,15 @@ const FLAGS: Record<
   string,
   readonly [keyof QueenConfig | keyof QueenKeySources, string, string | undefined, FlagKind]
 > = {
-  host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
-  port: ['port', 'RBEE_PORT', '7833', 'int'],
+  host: ['host', 'RBEE_HOST', D.host, 'string'],
+  port: ['port', 'RBEE_PORT', String(D.port), 'int'],
   'api-key': ['api_keys', 'RBEE_API_KEYS', undefined, 'list'],
   'api-key-file': ['api_key_file', 'RBEE_API_KEY_FILE', undefined, 'string'],
   'admin-key': ['admin_keys', 'RBEE_ADMIN_KEYS', undefined, 'list'],
   'admin-key-file': ['admin_key_file', 'RBEE_ADMIN_KEY_FILE', undefined, 'string'],
   'audit-log': ['audit_log', 'RBEE_AUDIT_LOG', undefined, 'string'],
-  'key-limit': ['key_limit', 'RBEE_KEY_LIMIT', '32', 'int'],
-  'job-grace-ms': ['job_grace_ms', 'RBEE_JOB_GRACE_MS', '10000', 'int'],
+  'key-limit': ['key_limit', 'RBEE_KEY_LIMIT', String(D.keyLimit), 'int'],
+  'job-grace-ms': ['job_grace_ms', 'RBEE_JOB_GRACE_MS', String(D.jobGraceMs), 'int'],
   'node-token': ['node_token', 'RBEE_NODE_TOKEN', undefined, 'string'],
   'node-token-file': ['node_token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
   'hives-conf': ['hives_conf', 'RBEE_HIVES_CONF', undefined, 'string'],
@@ -120,49 +118,67 @@ const FLAGS: Record<
   'no-local-hive': ['local_hive', 'RBEE_NO_LOCAL_HIVE', undefined, 'bool'],
   'local-hive-id': ['local_hive_id', 'RBEE_LOCAL_HIVE_ID', undefined, 'string'],
   'advertise-url': ['advertise_url', 'RBEE_ADVERTISE_URL', undefined, 'string'],
-  'queue-size': ['queue_size', 'RBEE_QUEUE_SIZE', '64', 'int'],
-  'queue-timeout-ms': ['queue_timeout_ms', 'RBEE_QUEUE_TIMEOUT_MS', '60000', 'int'],
-  'spawn-timeout-ms': ['spawn_timeout_ms', 'RBEE_SPAWN_TIMEOUT_MS', '300000', 'int'],
-  'hive-wait-ms': ['hive_wait_ms', 'RBEE_HIVE_WAIT_MS', String(DEFAULT_HIVE_WAIT_MS), 'int'],
-  'idle-ttl-ms': ['idle_ttl_ms', 'RBEE_IDLE_TTL_MS', '600000', 'int'],
-  'builtin-idle-ttl-ms': ['builtin_idle_ttl_ms', 'RBEE_BUILTIN_IDLE_TTL_MS', '0', 'int'],
+  'queue-size': ['queue_size', 'RBEE_QUEUE_SIZE', String(D.queueSize), 'int'],
+  'queue-timeout-ms': ['queue_timeout_ms', 'RBEE_QUEUE_TIMEOUT_MS', String(D.queueTimeoutMs), 'int'],
+  'spawn-timeout-ms': ['spawn_timeout_ms', 'RBEE_SPAWN_TIMEOUT_MS', String(D.spawnTimeoutMs), 'int'],
+  'hive-wait-ms': ['hive_wait_ms', 'RBEE_HIVE_WAIT_MS', String(D.hiveWaitMs), 'int'],
+  'idle-ttl-ms': ['idle_ttl_ms', 'RBEE_IDLE_TTL_MS', String(D.idleTtlMs), 'int'],
+  'builtin-idle-ttl-ms': [
+    'builtin_idle_ttl_ms',
+    'RBEE_BUILTIN_IDLE_TTL_MS',
+    String(D.builtinIdleTtlMs),
+    'int',
+  ],
   'worker-slots': ['worker_slots', 'RBEE_WORKER_SLOTS', undefined, 'int'],
   'worker-ctx-size': ['worker_ctx_size', 'RBEE_WORKER_CTX_SIZE', undefined, 'int'],
-  'hive-interval-ms': ['hive_interval_ms', 'RBEE_HIVE_INTERVAL_MS', '1000', 'int'],
-  'hive-offline-ms': ['hive_offline_ms', 'RBEE_HIVE_OFFLINE_MS', String(DEFAULT_HIVE_OFFLINE_MS), 'int'],
+  'hive-interval-ms': ['hive_interval_ms', 'RBEE_HIVE_INTERVAL_MS', String(D.hiveIntervalMs), 'int'],
+  'hive-offline-ms': ['hive_offline_ms', 'RBEE_HIVE_OFFLINE_MS', String(D.hiveOfflineMs), 'int'],
   'first-token-timeout-ms': [
     'first_token_timeout_ms',
     'RBEE_FIRST_TOKEN_TIMEOUT_MS',
-    String(DEFAULT_STALL_SETTINGS.firstTokenMs),
+    String(D.stall.firstTokenMs),
     'int',
   ],
   'token-gap-timeout-ms': [
     'token_gap_timeout_ms',
     'RBEE_TOKEN_GAP_TIMEOUT_MS',
-    String(DEFAULT_STALL_SETTINGS.tokenGapMs),
+    String(D.stall.tokenGapMs),
     'int',
   ],
-  'keep-alive-ms': ['keep_alive_ms', 'RBEE_KEEP_ALIVE_MS', String(STREAM_KEEP_ALIVE_MS), 'int'],
+  'keep-alive-ms': ['keep_alive_ms', 'RBEE_KEEP_ALIVE_MS', String(D.keepAliveMs), 'int'],
   'worker-heartbeat-interval-ms': [
     'worker_heartbeat_interval_ms',
     'RBEE_WORKER_HEARTBEAT_INTERVAL_MS',
-    '10000',
+    String(D.workerHeartbeatIntervalMs),
     'int',
   ],
-  'body-limit': ['body_limit', 'RBEE_BODY_LIMIT', String(8 * 1024 * 1024), 'int'],
-  'max-attempts': ['max_attempts', 'RBEE_MAX_ATTEMPTS', '3', 'int'],
+  'body-limit': ['body_limit', 'RBEE_BODY_LIMIT', String(D.bodyLimit), 'int'],
+  'max-attempts': ['max_attempts', 'RBEE_MAX_ATTEMPTS', String(D.maxAttempts), 'int'],
   'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
 }
 
-export const QUEEN_USAGE = `Usage: queen-rbee [options]
+const LOCAL_INTRO = `Usage: rbee-local [options]
 
-The brain of rbee: one OpenAI-compatible address for every hive and worker. With no hive
-configured it runs a hive for this machine itself, so \`queen-rbee\` alone serves the built-in
-model \`tiny\`.
+queen-rbee with a hive for this machine in its process: with no hive configured it runs one
+itself, so \`rbee-local\` alone serves the built-in model \`tiny\` (what \`rbee queen start\` runs).
+`
 
-Options (each also read from the environment variable shown; flags win):
-  --host ADDR                     RBEE_HOST                 bind address (default: 127.0.0.1)
-  --port N                        RBEE_PORT                 0 = the OS picks (default: 7833)
+const CONTROL_PLANE_INTRO = `Usage: queen-rbee [options]
+
+The brain of rbee: one OpenAI-compatible address for every hive and worker. This queen-rbee runs
+no hive itself (a control-plane install needs no llama.cpp): hives come from hives.conf or
+register themselves; \`rbee-local\` (@rbee/local) is the same queen with this machine's hive.
+`
+
+/** \`--help\` of \`rbee-local\` (\`withLocalHive\`) or of the control-plane \`queen-rbee\`. */
+export function queenUsage(withLocalHive: boolean): string {
+  return `${withLocalHive ? LOCAL_INTRO : CONTROL_PLANE_INTRO}
+${QUEEN_OPTIONS}`
+}
+
+const QUEEN_OPTIONS = `Options (each also read from the environment variable shown; flags win):
+  --host ADDR                     RBEE_HOST                 bind address (default: ${D.host})
+  --port N                        RBEE_PORT                 0 = the OS picks (default: ${D.port})
   --api-key KEY                   RBEE_API_KEYS             user key (inference, model list, own jobs);
                                                             repeat the flag, or comma-separate in the env var
   --api-key-file PATH             RBEE_API_KEY_FILE         file with one key per line: KEY (a user key),
@@ -179,42 +195,42 @@ Options (each also read from the environment variable shown; flags win):
   --audit-log PATH                RBEE_AUDIT_LOG            JSON lines of refusals and admin actions
                                                             (default: HOME/logs/audit.log)
   --key-limit N                   RBEE_KEY_LIMIT            requests one key may have queued or running
-                                                            (default: 32; 0 = no limit)
+                                                            (default: ${D.keyLimit}; 0 = no limit)
   --job-grace-ms N                RBEE_JOB_GRACE_MS         a job nobody follows is cancelled after this
-                                                            (default: 10000; 0 = never)
+                                                            (default: ${D.jobGraceMs}; 0 = never)
   --hives-conf PATH               RBEE_HIVES_CONF           hives (default: ~/.config/rbee/hives.conf)
   --home DIR                      RBEE_HOME                 data dir of the local hive
                                                             (default: ~/.local/share/rbee)
   --no-local-hive                 RBEE_NO_LOCAL_HIVE=1      never run a hive in-process
   --local-hive-id ID              RBEE_LOCAL_HIVE_ID        id of the local hive (default: host name)
   --advertise-url URL             RBEE_ADVERTISE_URL        URL hives and workers use for the queen
-  --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: 64)
-  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot without a deadline (default: 60000)
-  --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: 300000)
+  --queue-size N                  RBEE_QUEUE_SIZE           waiting requests per model (default: ${D.queueSize})
+  --queue-timeout-ms N            RBEE_QUEUE_TIMEOUT_MS     longest wait for a slot without a deadline (default: ${D.queueTimeoutMs})
+  --spawn-timeout-ms N            RBEE_SPAWN_TIMEOUT_MS     longest spawn on demand (default: ${D.spawnTimeoutMs})
   --hive-wait-ms N                RBEE_HIVE_WAIT_MS         longest wait for an offline hive before a spawn
-                                                            or hive operation fails (default: 5000)
-  --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: 600000; 0 = never)
-  --builtin-idle-ttl-ms N         RBEE_BUILTIN_IDLE_TTL_MS  the same for built-in models (default: 0 = never)
+                                                            or hive operation fails (default: ${D.hiveWaitMs})
+  --idle-ttl-ms N                 RBEE_IDLE_TTL_MS          stop idle workers after (default: ${D.idleTtlMs}; 0 = never)
+  --builtin-idle-ttl-ms N         RBEE_BUILTIN_IDLE_TTL_MS  the same for built-in models (default: ${D.builtinIdleTtlMs} = never)
   --worker-slots N                RBEE_WORKER_SLOTS         slots of workers spawned on demand (default: hive's)
   --worker-ctx-size N             RBEE_WORKER_CTX_SIZE      context of workers spawned on demand (default: hive's)
-  --hive-interval-ms N            RBEE_HIVE_INTERVAL_MS     hive telemetry period (default: 1000)
+  --hive-interval-ms N            RBEE_HIVE_INTERVAL_MS     hive telemetry period (default: ${D.hiveIntervalMs})
   --hive-offline-ms N             RBEE_HIVE_OFFLINE_MS      a hive whose stream is quiet this long is offline
                                                             though its host answers; quiet for 1 s it is
                                                             suspect, and offline at once if its host does
-                                                            not accept a connection (default: 10000)
+                                                            not accept a connection (default: ${D.hiveOfflineMs})
   --first-token-timeout-ms N      RBEE_FIRST_TOKEN_TIMEOUT_MS
                                                             no first token this long: the worker counts as
                                                             failed and the request moves to another; raised
                                                             for long prompts and slow workers (default:
-                                                            60000; 0 = no bound)
+                                                            ${D.stall.firstTokenMs}; 0 = no bound)
   --token-gap-timeout-ms N        RBEE_TOKEN_GAP_TIMEOUT_MS no next token this long: the stream ends with
                                                             RBEE_WORKER_STALLED; raised for slow workers
-                                                            (default: 30000; 0 = no bound)
+                                                            (default: ${D.stall.tokenGapMs}; 0 = no bound)
   --keep-alive-ms N               RBEE_KEEP_ALIVE_MS        a quiet SSE stream gets a keep-alive comment
-                                                            this often (default: 10000; 0 = none)
-  --worker-heartbeat-interval-ms N  RBEE_WORKER_HEARTBEAT_INTERVAL_MS  (default: 10000)
-  --body-limit BYTES              RBEE_BODY_LIMIT           largest request body (default: 8 MiB)
-  --max-attempts N                RBEE_MAX_ATTEMPTS         tries per request before the first token (default: 3)
+                                                            this often (default: ${D.keepAliveMs}; 0 = none)
+  --worker-heartbeat-interval-ms N  RBEE_WORKER_HEARTBEAT_INTERVAL_MS  (default: ${D.workerHeartbeatIntervalMs})
+  --body-limit BYTES              RBEE_BODY_LIMIT           largest request body (default: ${D.bodyLimit / 1024 / 1024} MiB)
+  --max-attempts N                RBEE_MAX_ATTEMPTS         tries per request before the first token (default: ${D.maxAttempts})
   --import-dir DIR                RBEE_IMPORT_DIRS          another directory the local hive imports models from;
                                                             repeat, or comma-separate in the env var
                                                             (always allowed: HOME/import, HOME/models)

@@ -1,5 +1,3 @@
-import { hostname } from 'node:os'
-import { join } from 'node:path'
 import type { HiveConfEntry } from '@rbee/client'
 import { hiveConfUrl } from '@rbee/client'
 import {
@@ -22,35 +20,43 @@ import {
   type RequestDeadlines,
   registerJobRoutes,
   requestDeadlines,
+  withDefaults,
 } from '@rbee/common'
-import { type FleetStatus, hostPortUrl, OPERATION_ACCESS, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
+import {
+  BUILTIN_MODEL_ID,
+  type FleetStatus,
+  hostPortUrl,
+  OPENAI_PATHS,
+  OPERATION_ACCESS,
+  RERANK_PATHS,
+} from '@rbee/contracts'
 import { registerDialectRoutes } from './dialects/routes.js'
 import { FastLane } from './fastlane/fast-lane.js'
-import { DEFAULT_HIVE_OFFLINE_MS, HiveManager } from './hives/hive-manager.js'
+import { HiveManager } from './hives/hive-manager.js'
+import type { LocalHiveProvider } from './hives/local-hive.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
 import { registerOllamaGenerateRoutes } from './ollama/generate-routes.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
-import { OPENAI_PATHS, registerOpenAiRoutes } from './openai/routes.js'
+import { registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import type { StallSettings } from './proxy/stall-watch.js'
 import { WorkerProxy } from './proxy/worker-proxy.js'
+import { QUEEN_DEFAULTS, type QueenDefaults } from './queen-defaults.js'
 import { Registry } from './registry/registry.js'
 import { IdleReaper } from './scheduler/idle-reaper.js'
 import { Scheduler } from './scheduler/scheduler.js'
-import { DEFAULT_HIVE_WAIT_MS, HiveSpawner } from './scheduler/spawner.js'
+import { HiveSpawner } from './scheduler/spawner.js'
 import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
 export interface QueenOptions {
-  /** @default '127.0.0.1' */
+  /** @default QUEEN_DEFAULTS.host */
   host?: string
-  /** 0 lets the OS pick. @default 7833 */
+  /** 0 lets the OS pick. @default QUEEN_DEFAULTS.port */
   port?: number
-  /** Data dir of the local hive (`$RBEE_HOME`). Required when the local hive runs. */
-  home?: string
   /** User keys: inference, model list, fleet views, their own jobs. No key at all is allowed only on loopback. */
   apiKeys?: readonly string[]
   /** Admin keys: all a user key may, plus model and worker management and shutdown. */
@@ -60,65 +66,59 @@ export interface QueenOptions {
    * token, one is generated for the local hive and its workers.
    */
   nodeToken?: string | undefined
-  /** The audit log (JSON lines); `null` for none. @default `<home>/logs/audit.log` when `home` is set */
-  auditLog?: string | null
-  /** Inference requests one key may have queued or running; 0 for no limit. @default 32 */
+  /** The audit log (JSON lines). @default none */
+  auditLog?: string | undefined
+  /** Inference requests one key may have queued or running; 0 for no limit. @default QUEEN_DEFAULTS.keyLimit */
   keyLimit?: number
-  /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default 10_000 */
+  /** A job nobody follows (no stream, no status read) for this long is cancelled; 0 never. @default QUEEN_DEFAULTS.jobGraceMs */
   jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
-  /** Run a hive in-process when no hive is configured. @default true */
-  localHive?: boolean
-  /** Id of that hive. @default the host name */
-  localHiveId?: string
+  /**
+   * Runs a hive in-process when no hive is configured (`@rbee/local` supplies one). @default none:
+   * hives join by registering
+   */
+  localHive?: LocalHiveProvider | undefined
+  /** Id of that hive. @default `localHive.defaultHiveId()` */
+  localHiveId?: string | undefined
   /** URL hives and workers use to reach the queen. @default derived from the bind address */
   advertiseUrl?: string
-  /** Hive telemetry interval (its stream pings 4 times as often, at most every 250 ms). @default 1000 */
+  /** Hive telemetry interval (its stream pings 4 times as often, at most every 250 ms). @default QUEEN_DEFAULTS.hiveIntervalMs */
   hiveIntervalMs?: number
   /**
    * A hive whose stream is quiet this long is offline even though its host still accepts
    * connections (quiet for 1 s it is suspect; offline at once if its host does not answer).
-   * @default DEFAULT_HIVE_OFFLINE_MS
+   * @default QUEEN_DEFAULTS.hiveOfflineMs
    */
   hiveOfflineMs?: number
-  /** Stall bounds per request. @default DEFAULT_STALL_SETTINGS */
+  /** Stall bounds per request. @default QUEEN_DEFAULTS.stall */
   stall?: StallSettings
-  /** SSE streams (OpenAI, jobs, heartbeats) get a keep-alive comment this often while quiet; 0 none. @default STREAM_KEEP_ALIVE_MS */
+  /** SSE streams (OpenAI, jobs, heartbeats) get a keep-alive comment this often while quiet; 0 none. @default QUEEN_DEFAULTS.keepAliveMs */
   keepAliveMs?: number
-  /** Worker heartbeat interval; 3 missed ones drop a worker no hive vouches for. @default 10_000 */
+  /** Worker heartbeat interval; 3 missed ones drop a worker no hive vouches for. @default QUEEN_DEFAULTS.workerHeartbeatIntervalMs */
   workerHeartbeatIntervalMs?: number
-  /** Requests waiting per model. @default 64 */
+  /** Requests waiting per model. @default QUEEN_DEFAULTS.queueSize */
   queueSize?: number
-  /** @default 60_000 */
+  /** @default QUEEN_DEFAULTS.queueTimeoutMs */
   queueTimeoutMs?: number
-  /** @default 300_000 */
+  /** @default QUEEN_DEFAULTS.spawnTimeoutMs */
   spawnTimeoutMs?: number
-  /** Longest a spawn or hive operation waits for a known, offline hive to come online. @default DEFAULT_HIVE_WAIT_MS */
+  /** Longest a spawn or hive operation waits for a known, offline hive to come online. @default QUEEN_DEFAULTS.hiveWaitMs */
   hiveWaitMs?: number
-  /** Idle time before a worker is stopped; 0 never. @default 600_000 */
+  /** Idle time before a worker is stopped; 0 never. @default QUEEN_DEFAULTS.idleTtlMs */
   idleTtlMs?: number
-  /** The same for built-in models. @default 0 (never) */
+  /** The same for built-in models. @default QUEEN_DEFAULTS.builtinIdleTtlMs */
   builtinIdleTtlMs?: number
   /** Slots of workers the queen spawns (hive default when unset). */
   workerSlots?: number | undefined
   /** Context size of workers the queen spawns (hive default when unset). */
   workerCtxSize?: number | undefined
-  /** Largest public request body. @default 8 MiB */
+  /** Largest public request body. @default QUEEN_DEFAULTS.bodyLimit */
   bodyLimit?: number
   /** How long a request may take to arrive. @default HEADERS_DEADLINE_MS, BODY_DEADLINE_MS */
   requestDeadlines?: Partial<RequestDeadlines>
-  /** Tries per inference request. @default 3 */
+  /** Tries per inference request. @default QUEEN_DEFAULTS.maxAttempts */
   maxAttempts?: number
-  /** For the local hive: the Hugging Face endpoint and token its downloads use (`HF_ENDPOINT`, `HF_TOKEN`). */
-  hfEndpoint?: string | undefined
-  hfToken?: string | undefined
-  /** For the local hive: the `nvidia-smi` to run; `null` for none; unset searches the usual places. */
-  nvidiaSmi?: string | null | undefined
-  /** For the local hive: its backend probe (see `HiveOptions.backendProbe`); `null` for none. */
-  backendProbe?: string | null | undefined
-  /** For the local hive: directories `model_import` may read from besides `$RBEE_HOME/import` and its models dir. */
-  importDirs?: readonly string[]
   logger?: Logger
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
@@ -151,7 +151,7 @@ function keyChanges(before: readonly string[], after: readonly string[]) {
 export class Queen {
   readonly registry: Registry
   readonly metrics: QueenMetrics
-  readonly #o: QueenOptions
+  readonly #o: QueenOptions & QueenDefaults
   readonly #log: Logger
   readonly #host: string
   readonly #closer = new Closer()
@@ -179,8 +179,9 @@ export class Queen {
 
   /** @throws RbeeError `RBEE_CONFIG` for an unsafe combination (no API key beyond loopback…). */
   constructor(options: QueenOptions = {}) {
-    this.#o = options
-    this.#host = options.host ?? '127.0.0.1'
+    const o = withDefaults<QueenDefaults, QueenOptions>(QUEEN_DEFAULTS, options)
+    this.#o = o
+    this.#host = o.host
     const apiKeys = options.apiKeys ?? []
     const adminKeys = options.adminKeys ?? []
     const keys = apiKeys.length + adminKeys.length > 0
@@ -211,18 +212,14 @@ export class Queen {
     }
     this.#auth = new Authenticator({ userKeys: apiKeys, adminKeys, nodeToken: this.#nodeToken })
     this.#keys = { user: apiKeys, admin: adminKeys }
-    const auditPath =
-      options.auditLog === null
-        ? undefined
-        : (options.auditLog ?? (options.home ? join(options.home, 'logs', 'audit.log') : undefined))
-    this.#audit = auditPath ? new AuditLog({ path: auditPath, daemon: 'queen-rbee' }) : undefined
-    const hiveIntervalMs = options.hiveIntervalMs ?? 1000
-    const hiveOfflineMs = options.hiveOfflineMs ?? DEFAULT_HIVE_OFFLINE_MS
-    const keepAliveMs = options.keepAliveMs ?? STREAM_KEEP_ALIVE_MS
+    this.#audit = options.auditLog
+      ? new AuditLog({ path: options.auditLog, daemon: 'queen-rbee' })
+      : undefined
+    const { hiveIntervalMs, hiveOfflineMs, keepAliveMs } = o
     this.registry = new Registry({
       hiveIntervalMs,
       hiveOfflineMs,
-      workerIntervalMs: options.workerHeartbeatIntervalMs ?? 10_000,
+      workerIntervalMs: o.workerHeartbeatIntervalMs,
       logger: this.#log,
     })
     this.#fleet = new FleetStream({ registry: this.registry, keepAliveMs })
@@ -251,8 +248,8 @@ export class Queen {
       hives: this.#hives,
       logger: this.#log,
       metrics: this.metrics,
-      timeoutMs: options.spawnTimeoutMs,
-      hiveWaitMs: options.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS,
+      timeoutMs: o.spawnTimeoutMs,
+      hiveWaitMs: o.hiveWaitMs,
       slots: options.workerSlots,
       ctxSize: options.workerCtxSize,
       onSpawned: async (result) => {
@@ -263,14 +260,13 @@ export class Queen {
       registry: this.registry,
       spawner,
       logger: this.#log,
-      queueSize: options.queueSize,
-      queueTimeoutMs: options.queueTimeoutMs,
+      queueSize: o.queueSize,
+      queueTimeoutMs: o.queueTimeoutMs,
     })
     this.#scheduler = scheduler
     this.#reaper = new IdleReaper({
       registry: this.registry,
-      ttlMs: (model) =>
-        this.#isBuiltin(model) ? (options.builtinIdleTtlMs ?? 0) : (options.idleTtlMs ?? 600_000),
+      ttlMs: (model) => (this.#isBuiltin(model) ? o.builtinIdleTtlMs : o.idleTtlMs),
       stop: (w) => this.#stopWorker(w.hiveId!, w.id),
       logger: this.#log,
     })
@@ -280,12 +276,12 @@ export class Queen {
       metrics: this.metrics,
       logger: this.#log,
       proxy: this.#proxy,
-      maxAttempts: options.maxAttempts,
-      keyLimit: options.keyLimit,
-      stall: options.stall,
+      maxAttempts: o.maxAttempts,
+      keyLimit: o.keyLimit,
+      stall: o.stall,
       keepAliveMs,
     })
-    const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
+    const { bodyLimit } = o
     const deadlines = requestDeadlines(options.requestDeadlines)
     const lane = new FastLane({
       router,
@@ -301,7 +297,7 @@ export class Queen {
       logger: this.#log,
       bodyLimit,
       deadlines,
-      openAiPaths: OPENAI_PATHS,
+      openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
       front: lane.front,
       auth: this.#auth,
       audit: this.#audit,
@@ -310,7 +306,7 @@ export class Queen {
       actor: 'queen-rbee',
       logger: this.#log,
       keepAliveMs,
-      ...(options.jobGraceMs === undefined ? {} : { unreadGraceMs: options.jobGraceMs }),
+      unreadGraceMs: o.jobGraceMs,
     })
     registerJobRoutes(
       this.#server.app,
@@ -320,7 +316,7 @@ export class Queen {
         hives: this.#hives,
         router,
         fleetStatus: () => this.fleetStatus(),
-        hiveWaitMs: options.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS,
+        hiveWaitMs: o.hiveWaitMs,
       }),
       {
         precheck: (op) => precheckOperation(this.registry, op),
@@ -411,7 +407,7 @@ export class Queen {
       const m = h.catalog?.find((e) => e.id === model)
       if (m) return m.builtin
     }
-    return model === 'tiny'
+    return model === BUILTIN_MODEL_ID
   }
 
   async #stopWorker(hiveId: string, workerId: string): Promise<void> {
@@ -472,21 +468,12 @@ export class Queen {
     this.#closer.add(() => this.#fleet.close())
     this.#closer.add(() => this.#jobs.close())
     this.#closer.add(() => this.#scheduler.close())
-    const runsLocalHive = (o.hives ?? []).length === 0 && o.localHive !== false
-    // The local hive's code is loaded only when needed (a queen in front of remote hives never
-    // pays for it), and its id is known before the port is bound: a client that sees the queen
-    // answer reads in `/v1/info` that a local hive is coming, and waits for it to be online.
-    let hiveModule: typeof import('@rbee/hive') | undefined
-    if (runsLocalHive) {
-      if (!o.home) throw new RbeeError('RBEE_CONFIG', 'the local hive needs a data dir (--home / RBEE_HOME)')
-      hiveModule = await import('@rbee/hive')
-      this.#localHiveId = o.localHiveId ?? hiveModule.hiveIdFromHostname(hostname())
-    }
-    this.#port = await this.#server.listen(this.#host, o.port ?? 7833)
-    const sweep = setInterval(
-      () => this.registry.sweep(),
-      Math.max(100, Math.min(500, (o.hiveIntervalMs ?? 1000) / 2)),
-    )
+    // The local hive's id is known before the port is bound: a client that sees the queen answer
+    // reads in `/v1/info` that a local hive is coming, and waits for it to be online.
+    const localHive = (o.hives ?? []).length === 0 ? o.localHive : undefined
+    if (localHive) this.#localHiveId = o.localHiveId ?? localHive.defaultHiveId()
+    this.#port = await this.#server.listen(this.#host, o.port)
+    const sweep = setInterval(() => this.registry.sweep(), Math.max(100, Math.min(500, o.hiveIntervalMs / 2)))
     sweep.unref()
     this.#closer.add(() => clearInterval(sweep))
     const reap = setInterval(() => this.#reaper.sweep(), 5000)
@@ -496,7 +483,7 @@ export class Queen {
       this.#configHives.set(h.id, hiveConfUrl(h))
       this.#hives.add(h.id, hiveConfUrl(h), 'config')
     }
-    if (hiveModule) await this.#startLocalHive(hiveModule.Hive, this.#localHiveId!)
+    if (localHive) await this.#startLocalHive(localHive, this.#localHiveId!)
     this.#log.info(
       {
         host: this.#host,
@@ -575,27 +562,17 @@ export class Queen {
     log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
   }
 
-  async #startLocalHive(Hive: typeof import('@rbee/hive').Hive, hiveId: string): Promise<void> {
+  async #startLocalHive(provider: LocalHiveProvider, hiveId: string): Promise<void> {
     const o = this.#o
-    const hive = new Hive({
-      home: o.home!,
+    const hive = provider.create({
       hiveId,
-      host: '127.0.0.1',
-      port: 0,
       queenUrl: this.url,
       token: this.#nodeToken,
       audit: this.#audit,
       logger: this.#log.child({ component: 'local-hive' }),
-      // Same process: the queen's /metrics has the process figures.
-      processMetrics: false,
-      telemetryIntervalMs: o.hiveIntervalMs ?? 1000,
-      ...(o.workerSlots ? { workerSlots: o.workerSlots } : {}),
-      ...(o.workerCtxSize ? { workerCtxSize: o.workerCtxSize } : {}),
-      hfEndpoint: o.hfEndpoint,
-      hfToken: o.hfToken,
-      nvidiaSmi: o.nvidiaSmi,
-      backendProbe: o.backendProbe,
-      importDirs: o.importDirs,
+      telemetryIntervalMs: o.hiveIntervalMs,
+      workerSlots: o.workerSlots,
+      workerCtxSize: o.workerCtxSize,
     })
     // Closed before the queen's own parts (Closer runs last-added first): workers stop while
     // their exits can still reach the registry.

@@ -15,7 +15,6 @@ let queen: Queen
 before(async () => {
   queen = new Queen({
     port: 0,
-    localHive: false,
     logger: silentLogger(),
     requestDeadlines: { headersMs: HEADERS_MS, bodyMs: BODY_MS },
   })

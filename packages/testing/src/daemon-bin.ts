@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { dirname, extname, join, resolve } from 'node:path'
 
 /** The executables the tests start, by the name a user runs. */
-export type DaemonName = 'queen-rbee' | 'rbee-hive' | 'llm-worker-rbee' | 'rbee'
+export type DaemonName = 'queen-rbee' | 'rbee-local' | 'rbee-hive' | 'llm-worker-rbee' | 'rbee'
 
 /**
  * The package whose `bin` field names each executable: only for tests run with `node --test`
@@ -11,6 +11,7 @@ export type DaemonName = 'queen-rbee' | 'rbee-hive' | 'llm-worker-rbee' | 'rbee'
  */
 const BIN_PACKAGE: Record<DaemonName, string> = {
   'queen-rbee': '@rbee/queen',
+  'rbee-local': '@rbee/local',
   'rbee-hive': '@rbee/hive',
   'llm-worker-rbee': '@rbee/worker',
   rbee: '@rbee/cli',

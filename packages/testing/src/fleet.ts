@@ -6,6 +6,7 @@ import { basename, dirname, join } from 'node:path'
 import { QueenClient } from '@rbee/client'
 import { delay } from '@rbee/common'
 import {
+  DEFAULT_HIVE_PORT,
   type FleetStatus,
   type HiveRecord,
   type QueenStreamEvent,
@@ -25,7 +26,7 @@ import { waitFor } from './wait-for.js'
  * default. Each namespace has its own port space, so it cannot collide with anything, and a hive
  * restarted on its host comes back at the address `hives.conf` names.
  */
-export const FLEET_HIVE_PORT = 7835
+export const FLEET_HIVE_PORT = DEFAULT_HIVE_PORT
 
 export interface FleetOptions {
   /** Number of hosts (network namespaces), one hive on each. */

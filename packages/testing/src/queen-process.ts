@@ -58,7 +58,9 @@ export async function startQueen(options: StartQueenOptions = {}): Promise<Start
     ...(options.apiKeys ?? []).flatMap((k) => ['--api-key', k]),
     ...(options.args ?? []),
   ]
-  const proc = new ManagedProcess({ ...daemonCommand('queen-rbee', args), env })
+  // `rbee-local`: queen-rbee with this machine's hive in-process, what `rbee queen start` runs
+  // (with `--no-local-hive` it is the control-plane queen).
+  const proc = new ManagedProcess({ ...daemonCommand('rbee-local', args), env })
   const lifetime = daemonLifetime(proc, home, ownHome)
   try {
     const msg = await proc.waitForJson<{ type: string; port: number; local_hive: string | null }>(

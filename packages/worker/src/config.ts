@@ -6,12 +6,13 @@ import {
   type Backend,
   BackendRequestSchema,
   BackendSchema,
+  BUILTIN_MODEL_ID,
   DeviceSelectionSchema,
   HostSchema,
   IdSchema,
 } from '@rbee/contracts'
-import { BUILTIN_MODEL_ID } from '@rbee/gguf'
 import { z } from 'zod'
+import { WORKER_DEFAULTS as D } from './worker-defaults.js'
 
 /** Everything a worker needs, after parsing and validation. */
 export const WorkerConfigSchema = z.object({
@@ -59,24 +60,29 @@ const FLAGS: FlagTable = {
   'worker-id': ['worker_id', 'RBEE_WORKER_ID', undefined, 'string'],
   model: ['model', 'RBEE_MODEL', undefined, 'string'],
   'model-ref': ['model_ref', 'RBEE_MODEL_REF', undefined, 'string'],
-  backend: ['backend', 'RBEE_BACKEND', 'auto', 'string'],
-  device: ['device', 'RBEE_DEVICE', '0', 'string'],
-  host: ['host', 'RBEE_HOST', '127.0.0.1', 'string'],
+  backend: ['backend', 'RBEE_BACKEND', D.backend, 'string'],
+  device: ['device', 'RBEE_DEVICE', D.device, 'string'],
+  host: ['host', 'RBEE_HOST', D.host, 'string'],
   'advertise-host': ['advertise_host', 'RBEE_ADVERTISE_HOST', undefined, 'string'],
-  port: ['port', 'RBEE_PORT', '0', 'int'],
+  port: ['port', 'RBEE_PORT', String(D.port), 'int'],
   'hive-url': ['hive_url', 'RBEE_HIVE_URL', undefined, 'string'],
   'hive-id': ['hive_id', 'RBEE_HIVE_ID', undefined, 'string'],
   'queen-url': ['queen_url', 'RBEE_QUEEN_URL', undefined, 'string'],
-  slots: ['slots', 'RBEE_SLOTS', '4', 'int'],
-  'ctx-size': ['ctx_size', 'RBEE_CTX_SIZE', '2048', 'int'],
+  slots: ['slots', 'RBEE_SLOTS', String(D.slots), 'int'],
+  'ctx-size': ['ctx_size', 'RBEE_CTX_SIZE', String(D.ctxSize), 'int'],
   threads: ['threads', 'RBEE_THREADS', undefined, 'int'],
   'api-token': ['api_token', 'RBEE_API_TOKEN', undefined, 'string'],
-  'heartbeat-interval-ms': ['heartbeat_interval_ms', 'RBEE_HEARTBEAT_INTERVAL_MS', '10000', 'int'],
-  'slot-wait-ms': ['slot_wait_ms', 'RBEE_SLOT_WAIT_MS', '2000', 'int'],
-  'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', '10000', 'int'],
+  'heartbeat-interval-ms': [
+    'heartbeat_interval_ms',
+    'RBEE_HEARTBEAT_INTERVAL_MS',
+    String(D.heartbeatIntervalMs),
+    'int',
+  ],
+  'slot-wait-ms': ['slot_wait_ms', 'RBEE_SLOT_WAIT_MS', String(D.slotWaitMs), 'int'],
+  'grace-ms': ['grace_ms', 'RBEE_GRACE_MS', String(D.graceMs), 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
-  'llama-build': ['llama_build', 'RBEE_LLAMA_BUILD', 'auto', 'string'],
-  warmup: ['warmup', 'RBEE_WARMUP', 'auto', 'string'],
+  'llama-build': ['llama_build', 'RBEE_LLAMA_BUILD', D.llamaBuild, 'string'],
+  warmup: ['warmup', 'RBEE_WARMUP', D.warmup, 'string'],
 }
 
 export const WORKER_USAGE = `Usage: llm-worker-rbee --model <file.gguf> [options]
@@ -87,28 +93,28 @@ Options (each also read from the environment variable shown):
   --worker-id ID           RBEE_WORKER_ID          id reported to hive and queen (default: worker-<pid>)
   --model PATH|tiny        RBEE_MODEL              the .gguf file to load, or tiny (the built-in test model)
   --model-ref ID           RBEE_MODEL_REF          catalog id reported as model_id (default: file name)
-  --backend B              RBEE_BACKEND            auto|cpu|cuda|vulkan|metal (default: auto)
+  --backend B              RBEE_BACKEND            auto|cpu|cuda|vulkan|metal (default: ${D.backend})
   --device N[,N...]        RBEE_DEVICE             GPU index, or indexes to split the model across
-                                                   (0,1: llama.cpp's layer split) (default: 0)
-  --host ADDR              RBEE_HOST               bind address (default: 127.0.0.1)
+                                                   (0,1: llama.cpp's layer split) (default: ${D.device})
+  --host ADDR              RBEE_HOST               bind address (default: ${D.host})
   --advertise-host H       RBEE_ADVERTISE_HOST     host others use to reach this worker
-  --port N                 RBEE_PORT               0 = the OS picks (default: 0)
+  --port N                 RBEE_PORT               0 = the OS picks (default: ${D.port})
   --hive-url URL           RBEE_HIVE_URL           the hive that owns this worker
   --hive-id ID             RBEE_HIVE_ID            that hive's id
   --queen-url URL          RBEE_QUEEN_URL          where heartbeats go (none: no heartbeats)
-  --slots N                RBEE_SLOTS              parallel sequences decoded together (default: 4)
-  --ctx-size N             RBEE_CTX_SIZE           context tokens per slot (default: 2048)
+  --slots N                RBEE_SLOTS              parallel sequences decoded together (default: ${D.slots})
+  --ctx-size N             RBEE_CTX_SIZE           context tokens per slot (default: ${D.ctxSize})
   --threads N              RBEE_THREADS            generation threads, 0 = all cores (default: cores - 1, see README)
   --api-token T            RBEE_API_TOKEN          required bearer token; mandatory when not on loopback
-  --heartbeat-interval-ms  RBEE_HEARTBEAT_INTERVAL_MS  (default: 10000)
-  --slot-wait-ms N         RBEE_SLOT_WAIT_MS       wait for a free slot before 503 (default: 2000)
-  --grace-ms N             RBEE_GRACE_MS           drain time on SIGTERM (default: 10000)
+  --heartbeat-interval-ms  RBEE_HEARTBEAT_INTERVAL_MS  (default: ${D.heartbeatIntervalMs})
+  --slot-wait-ms N         RBEE_SLOT_WAIT_MS       wait for a free slot before 503 (default: ${D.slotWaitMs})
+  --grace-ms N             RBEE_GRACE_MS           drain time on SIGTERM (default: ${D.graceMs})
   --home DIR               RBEE_HOME               data dir (default: ~/.local/share/rbee)
   --llama-build B          RBEE_LLAMA_BUILD        auto|prebuilt|local: local = the llama.cpp built here by
                                                    \`npm run build:llama\` (faster on CPU); auto = local if present
   --warmup W               RBEE_WARMUP             auto|on|off: before reporting ready, run every batch
                                                    shape once (GPU kernels compile on first use);
-                                                   auto = on a GPU only (default: auto)
+                                                   auto = on a GPU only (default: ${D.warmup})
 
        llm-worker-rbee --probe-backends [cpu,cuda,vulkan,metal]
 

@@ -12,6 +12,8 @@ import {
 } from '@rbee/common'
 import {
   type Backend,
+  OPENAI_PATHS,
+  RERANK_PATHS,
   WORKER_SLOTS_REPORT_MS,
   type WorkerInfo,
   type WorkerReady,
@@ -24,8 +26,8 @@ import { registerDialectRoutes } from './http/dialect-routes.js'
 import { registerNativeRoutes } from './http/native-routes.js'
 import { registerOllamaGenerateRoutes } from './http/ollama-generate-routes.js'
 import { registerOllamaRoutes } from './http/ollama-routes.js'
-import { OPENAI_PATHS, registerOpenAiRoutes } from './http/openai-routes.js'
-import { RERANK_PATHS, registerRerankRoutes } from './http/rerank-routes.js'
+import { registerOpenAiRoutes } from './http/openai-routes.js'
+import { registerRerankRoutes } from './http/rerank-routes.js'
 import { LivenessMeter } from './liveness.js'
 import { WorkerMetrics } from './metrics.js'
 import { SlotReport, type SlotUse } from './slot-report.js'

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { DEFAULT_QUEEN_URL } from '@rbee/contracts'
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -48,7 +49,7 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     value: 'URL',
     env: 'RBEE_QUEEN_URL',
-    description: 'where queen-rbee listens (default: http://127.0.0.1:7833)',
+    description: `where queen-rbee listens (default: ${DEFAULT_QUEEN_URL})`,
   },
   'api-key': { type: 'string', value: 'KEY', env: 'RBEE_API_KEY', description: "the queen's API key" },
   'admin-key': {

@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { type JobOutcome, type QueenClient, throwIfFailed } from '@rbee/client'
-import { HfRefSchema, IdSchema, ModelEntrySchema, type Operation, OperationSchema } from '@rbee/contracts'
+import {
+  BUILTIN_MODEL_ID,
+  HfRefSchema,
+  IdSchema,
+  ModelEntrySchema,
+  type Operation,
+  OperationSchema,
+} from '@rbee/contracts'
 import { z } from 'zod'
 import {
   boolFlag,
@@ -194,8 +201,8 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (prompt === '-') prompt = await ctx.readStdin()
   if (prompt.trim() === '') throw new UsageError(spec.name, 'the prompt is empty')
   // Check every flag before anything starts.
-  inferOperation(args, prompt, 'tiny')
-  checkModelForm(stringFlag(args, 'model') ?? 'tiny')
+  inferOperation(args, prompt, BUILTIN_MODEL_ID)
+  checkModelForm(stringFlag(args, 'model') ?? BUILTIN_MODEL_ID)
 
   const view = new NarrationView(ctx.out, { verbose: settings.verbose })
   const client = openQueen(settings)
@@ -205,7 +212,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
       ctx,
       client,
       settings,
-      stringFlag(args, 'model') ?? 'tiny',
+      stringFlag(args, 'model') ?? BUILTIN_MODEL_ID,
       hive,
       view,
       quiet,

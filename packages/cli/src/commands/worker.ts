@@ -1,6 +1,7 @@
 import { RbeeError } from '@rbee/common/base'
 import {
   BackendRequestSchema,
+  BUILTIN_MODEL_ID,
   type DeviceSelection,
   DeviceSelectionSchema,
   FleetStatusSchema,
@@ -135,7 +136,7 @@ async function spawnWorker(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const backend = BackendRequestSchema.safeParse(stringFlag(args, 'backend') ?? 'auto')
   if (!backend.success)
     throw new UsageError(spawnSpec.name, '--backend must be one of auto, cpu, cuda, vulkan, metal')
-  const model = stringFlag(args, 'model') ?? 'tiny'
+  const model = stringFlag(args, 'model') ?? BUILTIN_MODEL_ID
   if (!ModelRefSchema.safeParse(model).success) {
     throw new UsageError(spawnSpec.name, `--model: '${model}' is not a catalog id or hf:org/repo[:file.gguf]`)
   }

@@ -1,7 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path'
-import { DEFAULT_QUEEN_URL } from '@rbee/client'
 import { RbeeError } from '@rbee/common/base'
-import { STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
+import { DEFAULT_QUEEN_URL, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import { type ParsedArgs, stringFlag } from '../cli/args.js'
 import type { CliContext } from '../cli/context.js'
 
@@ -76,7 +75,7 @@ export function resolveSettings(ctx: Pick<CliContext, 'env' | 'cwd' | 'home'>, a
   try {
     url = new URL(queenUrlRaw)
   } catch {
-    throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' is not a URL (like http://127.0.0.1:7833)`)
+    throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' is not a URL (like ${DEFAULT_QUEEN_URL})`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new RbeeError('RBEE_CONFIG', `queen URL '${queenUrlRaw}' must start with http:// or https://`)

@@ -1,6 +1,6 @@
 import { type HiveConfEntry, loadHivesConf } from '@rbee/client'
 import { RbeeError } from '@rbee/common/base'
-import { IdSchema } from '@rbee/contracts'
+import { DEFAULT_HIVE_PORT, IdSchema } from '@rbee/contracts'
 import type { Settings } from '../config/settings.js'
 import { resolveSshTarget, type SshTarget } from '../ssh/ssh-target.js'
 
@@ -28,7 +28,7 @@ export async function hiveTarget(
     hostname: alias,
     user: undefined,
     sshPort: 22,
-    hivePort: 7835,
+    hivePort: DEFAULT_HIVE_PORT,
     binaryPath: undefined,
     line: 0,
   }

@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { isLoopbackHost } from '@rbee/common/base'
-import { hostPortUrl } from '@rbee/contracts'
+import { DEFAULT_QUEEN_URL, hostPortUrl } from '@rbee/contracts'
 
 /**
  * The local address this machine would use to reach `host` (the source address of its route):
@@ -45,7 +45,7 @@ export async function queenUrlForHive(
     const h = u.hostname.replace(/^\[|\]$/g, '')
     if (!isLoopbackHost(h) && h !== '0.0.0.0' && h !== '::') return { url: u.origin, how: 'queen' }
   }
-  const first = new URL(candidates[0] ?? 'http://127.0.0.1:7833')
+  const first = new URL(candidates[0] ?? DEFAULT_QUEEN_URL)
   const local = await localAddressToward(host)
   return { url: hostPortUrl(local, Number(first.port || 80)), how: 'derived' }
 }

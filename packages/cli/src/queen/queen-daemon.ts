@@ -20,24 +20,27 @@ export function queenFiles(dataDir: string): QueenFiles {
 }
 
 /**
- * The `queen-rbee` entry point: `$RBEE_QUEEN_BIN`, else the one of the installed `@rbee/queen`
- * package (in this checkout: packages/queen/dist/main.js).
+ * The queen to start: `$RBEE_QUEEN_BIN`, else `rbee-local` of the installed `@rbee/local` package
+ * (queen-rbee with this machine's hive; in this checkout: packages/local/dist/main.js).
  * @throws RbeeError `RBEE_CONFIG` when neither exists.
  */
 export function resolveQueenMain(env: Env): string {
   if (env.RBEE_QUEEN_BIN) return env.RBEE_QUEEN_BIN
   try {
-    return join(dirname(fileURLToPath(import.meta.resolve('@rbee/queen'))), 'main.js')
+    return join(dirname(fileURLToPath(import.meta.resolve('@rbee/local'))), 'main.js')
   } catch (err) {
     throw new RbeeError(
       'RBEE_CONFIG',
-      'cannot find queen-rbee (@rbee/queen is not installed; set RBEE_QUEEN_BIN)',
+      'cannot find rbee-local (@rbee/local is not installed; set RBEE_QUEEN_BIN)',
       {
         cause: err,
       },
     )
   }
 }
+
+/** A command line of a queen: `queen-rbee`, `rbee-local`, or their entry points in a checkout. */
+const QUEEN_COMMAND = /queen|rbee-local|[/\\]local[/\\]dist[/\\]main\.js$/
 
 /** The pid in a pid file, or undefined when there is none (or it is garbage). */
 export async function readPidFile(path: string): Promise<number | undefined> {
@@ -57,7 +60,7 @@ export async function runningQueenPid(files: QueenFiles): Promise<number | undef
   const pid = await readPidFile(files.pidFile)
   if (pid === undefined || !processAlive(pid)) return undefined
   const cmd = processCommandLine(pid)
-  if (cmd && !cmd.some((a) => /queen/.test(a))) return undefined
+  if (cmd && !cmd.some((a) => QUEEN_COMMAND.test(a))) return undefined
   return pid
 }
 

@@ -1,8 +1,9 @@
 import { Deadline, errorMessage, parseJson, RbeeError } from '@rbee/common'
 import { z } from 'zod'
+import { HIVE_DEFAULTS } from '../hive-defaults.js'
 
 export interface HfHubOptions {
-  /** Base URL of the hub (`HF_ENDPOINT`). @default 'https://huggingface.co' */
+  /** Base URL of the hub (`HF_ENDPOINT`). @default HIVE_DEFAULTS.hfEndpoint */
   endpoint?: string
   /** Sent as `Authorization: Bearer …` to the hub itself, never to the CDN it redirects to. */
   token?: string | undefined
@@ -99,10 +100,10 @@ export class HfHub {
   readonly #timeoutMs: number
 
   constructor(options: HfHubOptions = {}) {
-    this.endpoint = (options.endpoint ?? 'https://huggingface.co').replace(/\/+$/, '')
+    this.endpoint = (options.endpoint ?? HIVE_DEFAULTS.hfEndpoint).replace(/\/+$/, '')
     this.#origin = new URL(this.endpoint).origin
     this.#token = options.token
-    this.#timeoutMs = options.timeoutMs ?? 30_000
+    this.#timeoutMs = options.timeoutMs ?? HIVE_DEFAULTS.hfTimeoutMs
   }
 
   get hasToken(): boolean {

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { type FileHandle, open, stat, truncate } from 'node:fs/promises'
 import { Backoff, Deadline, delay, errorMessage, RbeeError } from '@rbee/common'
+import { HIVE_DEFAULTS } from '../hive-defaults.js'
 import { isNoSpaceError, SPACE_CHECK_EVERY_BYTES } from './disk-space.js'
 import { isPermanentStatus } from './hf-hub.js'
 import { type Progress, ProgressMeter } from './progress-meter.js'
@@ -145,7 +146,7 @@ async function hashPrefix(path: string, hash: Hash): Promise<void> {
  */
 export async function resumableDownload(o: ResumableDownloadOptions): Promise<DownloadResult> {
   const maxAttempts = o.maxAttempts ?? 5
-  const stallTimeoutMs = o.stallTimeoutMs ?? 30_000
+  const stallTimeoutMs = o.stallTimeoutMs ?? HIVE_DEFAULTS.downloadStallTimeoutMs
   const backoff = new Backoff({ initialMs: o.retryInitialMs ?? 500, maxMs: 10_000 })
   let have = await sizeOf(o.dest)
   if (o.expectedSize !== undefined && have > o.expectedSize) {

@@ -7,6 +7,7 @@ import {
   BackendProbeLineSchema,
   BackendProbeSchema,
 } from '@rbee/contracts'
+import { HIVE_DEFAULTS } from '../hive-defaults.js'
 
 /** The builds probed, in the order the probe tries them (the CPU first). */
 export const PROBED_BACKENDS: readonly Backend[] = ['cpu', 'cuda', 'vulkan', 'metal']
@@ -147,7 +148,7 @@ function runOnce(
  */
 export async function probeBackends(o: BackendProbeOptions): Promise<BackendProbe> {
   const t0 = performance.now()
-  const timeoutMs = o.timeoutMs ?? 60_000
+  const timeoutMs = o.timeoutMs ?? HIVE_DEFAULTS.backendProbeTimeoutMs
   const deadline = new Deadline({
     ms: timeoutMs,
     parent: o.signal,

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { silentLogger } from '@rbee/common'
 import type { DoctorReport } from '@rbee/contracts'
+import { HIVE_DEFAULTS } from '../hive-defaults.js'
 import { probeEnv, resolveWorkerCommand } from '../workers/worker-command.js'
 import { probeBackends } from './backend-probe.js'
 import { HostMonitor } from './host-monitor.js'
@@ -35,7 +36,7 @@ export async function machineReport(o: MachineReportOptions = {}): Promise<Docto
     ...(o.backendProbe
       ? { command: resolveWorkerCommand(o.backendProbe), env }
       : { command: resolveWorkerCommand(), env: probeEnv(env) }),
-    timeoutMs: o.timeoutMs ?? 60_000,
+    timeoutMs: o.timeoutMs ?? HIVE_DEFAULTS.backendProbeTimeoutMs,
     signal: o.signal,
   })
   const devices = await new HostMonitor({ nvidiaSmi: smi, backendProbe: () => probe }).devices()

@@ -24,14 +24,6 @@ export interface HiveManagerOptions {
 }
 
 /**
- * A hive whose stream brought nothing for 10 s is offline even though its host still accepts
- * connections: long enough to rule out a hive process starved by its machine's load (measured:
- * quiet streams of up to 1.5 s while 5 workers loaded at once on 2 busy cores), short enough
- * that a hung hive's workers do not stay in routing for long.
- */
-export const DEFAULT_HIVE_OFFLINE_MS = 10_000
-
-/**
  * How quiet a hive stream may be, at this telemetry interval: asked after half the stream's idle
  * time (2 pings), suspect after all of it (4 pings, 1 s at the default), the host given half of
  * it to accept a connection.

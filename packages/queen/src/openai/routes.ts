@@ -11,15 +11,6 @@ import type { HiveManager } from '../hives/hive-manager.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import type { Registry } from '../registry/registry.js'
 
-export const OPENAI_PATHS = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/v1/embeddings',
-  '/v1/models',
-  '/v1/rerank',
-  '/rerank',
-] as const
-
 /** Catalogs older than this are re-read when `/v1/models` is asked. */
 const CATALOG_MAX_AGE_MS = 5000
 

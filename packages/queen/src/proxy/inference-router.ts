@@ -9,6 +9,7 @@ import {
 } from '@rbee/common'
 import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
@@ -17,7 +18,7 @@ import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
 import { openAiDeadline } from './request-deadline.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
-import { DEFAULT_STALL_SETTINGS, type StallSettings, stallBounds } from './stall-watch.js'
+import { type StallSettings, stallBounds } from './stall-watch.js'
 import type { WorkerProxy } from './worker-proxy.js'
 
 /** Longest wait for a worker's response headers: a non-streamed answer sends them at the end. */
@@ -41,7 +42,7 @@ export interface InferenceRouterOptions extends RouteDeps {
   proxy: WorkerProxy
   /** Requests one API key may have queued or running; 0 for no limit. @default 32 */
   keyLimit?: number | undefined
-  /** Stall bounds per request (see `stallBounds`). @default DEFAULT_STALL_SETTINGS */
+  /** Stall bounds per request (see `stallBounds`). @default QUEEN_DEFAULTS.stall */
   stall?: StallSettings | undefined
   /** A streamed OpenAI answer gets a keep-alive comment after this long without a write; 0 = none. @default 0 */
   keepAliveMs?: number | undefined
@@ -102,8 +103,8 @@ export class InferenceRouter {
 
   constructor(options: InferenceRouterOptions) {
     this.#o = options
-    this.#perKey = new KeyLimiter(options.keyLimit ?? 32)
-    this.#stall = options.stall ?? DEFAULT_STALL_SETTINGS
+    this.#perKey = new KeyLimiter(options.keyLimit ?? QUEEN_DEFAULTS.keyLimit)
+    this.#stall = options.stall ?? QUEEN_DEFAULTS.stall
   }
 
   #outcome(err: unknown): string {

@@ -1,5 +1,6 @@
 import { delay, errorMessage, type Logger } from '@rbee/common'
 import type { QueenMetrics } from '../metrics.js'
+import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import type { Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { AcquireOptions, Scheduler } from '../scheduler/scheduler.js'
@@ -45,7 +46,7 @@ export async function routeRequest<T>(
   run: (worker: WorkerEntry, attempt: number, signal: AbortSignal, progress: TokenProgress) => Promise<T>,
   committed: () => boolean,
 ): Promise<T> {
-  const maxAttempts = deps.maxAttempts ?? 3
+  const maxAttempts = deps.maxAttempts ?? QUEEN_DEFAULTS.maxAttempts
   const outer = requestDeadlineSignal(options.signal, options.deadlineAt)
   try {
     for (let attempt = 1; ; attempt++) {

@@ -10,16 +10,6 @@ export interface StallSettings {
   tokenGapMs: number
 }
 
-/**
- * 60 s to the first token and 30 s between tokens, raised for long prompts and slow workers (see
- * `stallBounds`): a 7B model on a small CPU takes seconds per prompt chunk and a few tokens a
- * second, far inside these; a worker that sends nothing for that long is stopped or hung.
- */
-export const DEFAULT_STALL_SETTINGS: Readonly<StallSettings> = Object.freeze({
-  firstTokenMs: 60_000,
-  tokenGapMs: 30_000,
-})
-
 /** Prompt speed assumed of a worker that has not reported its own: a small CPU on a 7B model (tokens/s). */
 const ASSUMED_PROMPT_TOKENS_PER_S = 20
 /** Characters per prompt token, counted low so a prompt's bound errs long. */

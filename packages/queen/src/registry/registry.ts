@@ -12,6 +12,7 @@ import {
   type WorkerStatus,
   workerUrl,
 } from '@rbee/contracts'
+import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import { BucketIndex } from './bucket-index.js'
 import { IndexedHeap } from './indexed-heap.js'
 import { WorkerEntry } from './worker-entry.js'
@@ -133,8 +134,9 @@ export class Registry {
 
   constructor(options: RegistryOptions = {}) {
     const missed = options.missedIntervals ?? 3
-    this.#hiveTimeoutMs = options.hiveOfflineMs ?? (options.hiveIntervalMs ?? 1000) * missed
-    this.#workerTimeoutMs = (options.workerIntervalMs ?? 10_000) * missed
+    this.#hiveTimeoutMs =
+      options.hiveOfflineMs ?? (options.hiveIntervalMs ?? QUEEN_DEFAULTS.hiveIntervalMs) * missed
+    this.#workerTimeoutMs = (options.workerIntervalMs ?? QUEEN_DEFAULTS.workerHeartbeatIntervalMs) * missed
     this.#log = options.logger ?? silentLogger()
     this.#now = options.now ?? Date.now
   }

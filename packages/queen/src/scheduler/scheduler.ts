@@ -1,4 +1,5 @@
 import { deadlineExceeded, errorMessage, formatSeconds, type Logger, RbeeError } from '@rbee/common'
+import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import type { Registry, RegistryEvent } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { Spawner } from './spawner.js'
@@ -75,7 +76,11 @@ export class Scheduler {
   readonly #unsubscribe: () => void
 
   constructor(options: SchedulerOptions) {
-    this.#o = { queueSize: 64, queueTimeoutMs: 60_000, ...options }
+    this.#o = {
+      ...options,
+      queueSize: options.queueSize ?? QUEEN_DEFAULTS.queueSize,
+      queueTimeoutMs: options.queueTimeoutMs ?? QUEEN_DEFAULTS.queueTimeoutMs,
+    }
     this.#unsubscribe = this.#o.registry.on((ev) => this.#onRegistry(ev))
   }
 

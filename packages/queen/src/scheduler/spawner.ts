@@ -9,16 +9,11 @@ import {
 } from '@rbee/common'
 import type { WorkerSpawnResult } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
+import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import { waitForHive } from '../registry/hive-wait.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
 import { SpawnBackoff } from './spawn-backoff.js'
-
-/**
- * How long work for a known but offline hive waits for it: a hive starting, or reconnecting
- * after a short gap (a cut link is taken back within about a second of its return).
- */
-export const DEFAULT_HIVE_WAIT_MS = 5000
 
 /** A request for one more worker of `model`, optionally on one hive. */
 export interface SpawnRequest {
@@ -120,7 +115,7 @@ export class HiveSpawner implements Spawner {
     }
     // A hive that is known but offline may be starting or reconnecting: wait for it (bounded)
     // rather than fail a request that a second later would have been served.
-    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? DEFAULT_HIVE_WAIT_MS)
+    const waitUntil = performance.now() + (this.#o.hiveWaitMs ?? QUEEN_DEFAULTS.hiveWaitMs)
     while (candidates.length === 0 && this.#offlineHives(hiveId).length > 0) {
       const left = waitUntil - performance.now()
       if (left <= 0) break
@@ -265,7 +260,7 @@ export class HiveSpawner implements Spawner {
     narrate?.(
       `starting a worker for ${model} on ${placement.hive.id} (needs ${formatMb(placement.needMb)}): ${placement.reason}`,
     )
-    const spawnMs = this.#o.timeoutMs ?? 300_000
+    const spawnMs = this.#o.timeoutMs ?? QUEEN_DEFAULTS.spawnTimeoutMs
     const deadline = new Deadline({
       ms: spawnMs,
       parent: signal,

@@ -2,6 +2,7 @@
 // `openai` client (no client-side retries: every retry counted is the queen's), bounded in
 // count, concurrency and time. Not exported from the package.
 import type { TestContext } from 'node:test'
+import { BUILTIN_MODEL_ID } from '@rbee/contracts'
 import OpenAI from 'openai'
 import type { Fleet } from '../fleet.js'
 import { metricValue } from '../prom-text.js'
@@ -191,7 +192,12 @@ export function startLoad(
   fleet: Fleet,
   options: Omit<LoadOptions, 'queenUrl' | 'apiKey' | 'model'> & { model?: LoadOptions['model'] },
 ): Load {
-  return new Load({ queenUrl: fleet.queen.url, apiKey: fleet.apiKey, model: 'tiny', ...options }).start()
+  return new Load({
+    queenUrl: fleet.queen.url,
+    apiKey: fleet.apiKey,
+    model: BUILTIN_MODEL_ID,
+    ...options,
+  }).start()
 }
 
 /** How many requests the fleet's queen has retried on another worker so far. */

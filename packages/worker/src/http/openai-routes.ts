@@ -21,13 +21,6 @@ import { chatFinishReason, chatInput, chatMessage, toolCallDelta } from './opena
 import { RequestSignal } from './request-signal.js'
 import { timingsOf } from './timings.js'
 
-export const OPENAI_PATHS = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/v1/embeddings',
-  '/v1/models',
-] as const
-
 const finishReason = (r: StopReason): 'stop' | 'length' => (r === 'length' ? 'length' : 'stop')
 const usageOf = (r: GenerationResult): Usage => ({
   prompt_tokens: r.promptTokens,

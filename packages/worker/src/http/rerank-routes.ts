@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ROUTE_ACCESS, validationError } from '@rbee/common'
 import {
+  RERANK_PATHS,
   RerankRequestSchema,
   type RerankResponse,
   type RerankResult,
@@ -11,7 +12,6 @@ import type { Worker } from '../worker.js'
 import { RequestSignal } from './request-signal.js'
 
 /** Rerank's paths: OpenAI-style (Jina, Cohere clients) and llama.cpp's server's alias. */
-export const RERANK_PATHS = ['/v1/rerank', '/rerank'] as const
 
 /**
  * Rerank on a worker of a reranking model: every document scored against the query by the
