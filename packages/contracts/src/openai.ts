@@ -306,11 +306,18 @@ export const CompletionRequestSchema = z
   .superRefine(checkStreamOptions)
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>
 
-export const EmbeddingRequestSchema = z.object({
+/**
+ * Every field honoured or refused by name, as on the completion routes: `dimensions` cuts each
+ * vector to its first N values and puts it back at unit length (as OpenAI's does); token-id
+ * inputs are refused (rbee embeds text).
+ */
+export const EmbeddingRequestSchema = z.strictObject({
   model: z.string().min(1).max(512),
   input: z.union([z.string(), z.array(z.string()).min(1).max(256)]),
-  encoding_format: z.enum(['float', 'base64']).optional(),
-  user: z.string().max(256).optional(),
+  encoding_format: z.enum(['float', 'base64']).nullable().optional(),
+  dimensions: z.int().min(1).max(65_536).nullable().optional(),
+  /** Informational (who asked): accepted, no effect on the answer. */
+  user: z.string().max(256).nullable().optional(),
   timeout: RequestTimeoutSchema,
 })
 export type EmbeddingRequest = z.infer<typeof EmbeddingRequestSchema>

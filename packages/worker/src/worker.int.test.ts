@@ -210,6 +210,12 @@ describe('a worker on the tiny model', () => {
     const emb = await client.embeddings.create({ model: 'tiny', input: ['a', 'bc'] })
     assert.equal(emb.data.length, 2)
     assert.ok((emb.data[0]?.embedding.length ?? 0) > 0)
+    // `dimensions`: the first N values, back at unit length.
+    const cut = await client.embeddings.create({ model: 'tiny', input: ['a', 'bc'], dimensions: 8 })
+    for (const d of cut.data) {
+      assert.equal(d.embedding.length, 8)
+      assert.ok(Math.abs(Math.hypot(...d.embedding) - 1) < 1e-6)
+    }
   })
 
   test('two requests are decoded at the same time in separate slots, and status is busy only when all are taken', async () => {
@@ -334,6 +340,13 @@ describe('a worker on the tiny model', () => {
       ['/v1/completions', '{"model":"tiny","prompt":42}', /prompt/],
       ['/v1/completions', '{"model":"tiny","prompt":"x","max_tokens":100000000}', /max_tokens/],
       ['/v1/embeddings', '{"model":"tiny"}', /input/],
+      ['/v1/embeddings', '{"model":"tiny","input":"x","surprise":1}', /surprise/],
+      ['/v1/embeddings', '{"model":"tiny","input":"x","dimensions":100000}', /dimensions/],
+      [
+        '/v1/embeddings',
+        '{"model":"tiny","input":"x","dimensions":65536}',
+        /dimensions: this model's vectors have \d+ dimensions/,
+      ],
     ]
     for (const [path, body, pattern] of cases) {
       const res = await fetch(`${w.url}${path}`, { method: 'POST', headers: json, body })

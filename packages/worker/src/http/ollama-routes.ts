@@ -15,6 +15,7 @@ import {
   type OllamaVersion,
 } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
+import { normalized, withDimensions } from '../engine/vector-dimensions.js'
 import { VERSION } from '../version.js'
 import type { Worker } from '../worker.js'
 import { RequestSignal } from './request-signal.js'
@@ -22,12 +23,6 @@ import { RequestSignal } from './request-signal.js'
 /** Why a worker refuses `keep_alive` (every Ollama route of a worker). */
 export const KEEP_ALIVE_ON_WORKER =
   'not supported on a worker: it stays loaded until its hive stops it; send keep_alive to the queen, which maps it to the idle TTL'
-
-/** The same vector at unit length (Ollama's `/api/embed` answers normalized vectors). */
-function normalized(v: number[]): number[] {
-  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0))
-  return norm > 0 ? v.map((x) => x / norm) : v
-}
 
 /**
  * The context `options.num_ctx` asks for, refused by name when this worker cannot give it, and
@@ -72,12 +67,10 @@ export function registerOllamaRoutes(app: FastifyInstance, worker: Worker): void
             engine.embed(inputs, signal, { truncate: body.truncate ?? true, contextSize }),
           )
     const dims = body.dimensions ?? undefined
-    const width = vectors[0]?.length ?? 0
-    if (dims !== undefined && vectors.length > 0 && dims > width)
-      throw refusedField('dimensions', `this model's vectors have ${width} dimensions`)
     return {
       model: worker.modelRef,
-      embeddings: vectors.map((v) => normalized(dims === undefined ? v : v.slice(0, dims))),
+      // Ollama's `/api/embed` answers vectors at unit length.
+      embeddings: dims === undefined ? vectors.map(normalized) : withDimensions(vectors, dims),
       total_duration: Number(process.hrtime.bigint() - started),
       load_duration: 0,
       prompt_eval_count: tokens,

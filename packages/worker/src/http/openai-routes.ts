@@ -15,6 +15,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GenerationInput, GenerationResult } from '../engine/engine.js'
 import { resolveSampling } from '../engine/sampling.js'
+import { withDimensions } from '../engine/vector-dimensions.js'
 import type { Worker } from '../worker.js'
 import { generateWhole, type StreamHooks, type StreamWire, streamGeneration } from './generation-stream.js'
 import { chatFinishReason, chatInput, chatMessage, toolCallDelta } from './openai-chat.js'
@@ -118,7 +119,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     } finally {
       rs.clear()
     }
-    const { vectors, tokens } = embedded
+    const { tokens } = embedded
+    const vectors = withDimensions(embedded.vectors, body.dimensions ?? undefined)
     const out: EmbeddingResponse = {
       object: 'list',
       model: worker.modelRef,
