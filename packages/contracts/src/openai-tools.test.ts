@@ -312,6 +312,24 @@ const invalid: Invalid[] = [
     'messages.1.tool_calls.0.function.arguments',
   ],
   [
+    'tool call arguments nested deeper than rbee takes (the template would stringify them again)',
+    ChatCompletionRequestSchema,
+    {
+      ...chat,
+      messages: [
+        ...chat.messages,
+        {
+          role: 'assistant',
+          tool_calls: [
+            { ...call, function: { name: 'f', arguments: `${'['.repeat(5000)}${']'.repeat(5000)}` } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'x' },
+      ],
+    },
+    'messages.1.tool_calls.0.function.arguments',
+  ],
+  [
     'a tool message that answers no call',
     ChatCompletionRequestSchema,
     {

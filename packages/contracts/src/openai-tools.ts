@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-depth.js'
 import { ANY_JSON_OBJECT, type GrammarJsonSchema, normalizeJsonSchema } from './json-schema-subset.js'
 
 // OpenAI's tool calling and structured output, as rbee serves them: tools are functions whose
@@ -139,6 +140,8 @@ export const ToolCallSchema = z.strictObject({
       .max(1_000_000)
       .refine(
         (s) => {
+          // Bounded before it is parsed: the template stringifies it again, recursively.
+          if (jsonNestsDeeperThan(s)) return false
           try {
             JSON.parse(s)
             return true
@@ -146,7 +149,7 @@ export const ToolCallSchema = z.strictObject({
             return false
           }
         },
-        { message: 'must be JSON text' },
+        { message: `must be JSON text nesting at most ${MAX_JSON_DEPTH} levels` },
       ),
   }),
 })

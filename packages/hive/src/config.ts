@@ -42,7 +42,8 @@ export const HiveConfigSchema = z.object({
     .max(1024 * 1024),
   worker_probe_interval_ms: z.int().min(0).max(3_600_000),
   worker_probe_timeout_ms: z.int().min(10).max(3_600_000),
-  worker_unresponsive_restart_ms: z.int().min(0).max(86_400_000),
+  // At least 1 ms: an unresponsive worker is given time to answer again before it is killed.
+  worker_unresponsive_restart_ms: z.int().min(1).max(86_400_000),
 })
 export type HiveConfig = z.infer<typeof HiveConfigSchema>
 

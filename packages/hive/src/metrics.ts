@@ -45,7 +45,7 @@ export class HiveMetrics {
     )
     this.#downloads = new Counter({
       name: 'rbee_hive_downloads_total',
-      help: 'Model downloads by outcome (done, skipped: already here, failed, cancelled)',
+      help: 'Model downloads by outcome (done, skipped: already here, followed: another job transferred the file, failed, cancelled)',
       labelNames: ['outcome'],
       registers,
     })
@@ -132,15 +132,21 @@ export class HiveMetrics {
     return {
       download: async (ref, job) => {
         let transferred = false
+        // A job that follows another's transfer of the same file hears that transfer's narration
+        // too: the transfer is counted once, by the job that runs it.
+        let followed = false
         const narrate: typeof job.narrate = (action, human, data) => {
-          if (action === 'download_start') transferred = true
+          if (action === 'download_follow') followed = true
+          else if (followed) {
+            // counted by the job it follows
+          } else if (action === 'download_start') transferred = true
           else if (action === 'download_retry') this.#downloadRetries.inc()
           job.narrate(action, human, data)
         }
         this.#downloading.inc()
         try {
           const entry = await inner.download(ref, { id: job.id, signal: job.signal, narrate })
-          this.#downloads.inc({ outcome: transferred ? 'done' : 'skipped' })
+          this.#downloads.inc({ outcome: followed ? 'followed' : transferred ? 'done' : 'skipped' })
           if (transferred) this.#downloadBytes.inc(entry.size_bytes)
           return entry
         } catch (err) {

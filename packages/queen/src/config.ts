@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { describeIssues, HostSchema, IdSchema } from '@rbee/contracts'
+import { describeIssues, HostSchema, IdSchema, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import { z } from 'zod'
 import { QUEEN_DEFAULTS as D } from './queen-defaults.js'
 
@@ -84,7 +84,12 @@ export const QueenConfigSchema = z
     hive_offline_ms: z.int().min(100).max(3_600_000),
     first_token_timeout_ms: z.int().min(0).max(86_400_000),
     token_gap_timeout_ms: z.int().min(0).max(86_400_000),
-    keep_alive_ms: z.int().min(0).max(3_600_000),
+    // Below a third of the clients' silence bound (STREAM_IDLE_TIMEOUT_MS), which ends a stream
+    // with nothing on it: a longer interval (or none) would end quiet job and fleet streams.
+    keep_alive_ms: z
+      .int()
+      .min(100)
+      .max(STREAM_IDLE_TIMEOUT_MS / 3),
     worker_heartbeat_interval_ms: z.int().min(100).max(3_600_000),
     body_limit: z
       .int()
@@ -227,7 +232,7 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
                                                             RBEE_WORKER_STALLED; raised for slow workers
                                                             (default: ${D.stall.tokenGapMs}; 0 = no bound)
   --keep-alive-ms N               RBEE_KEEP_ALIVE_MS        a quiet SSE stream gets a keep-alive comment
-                                                            this often (default: ${D.keepAliveMs}; 0 = none)
+                                                            this often (default: ${D.keepAliveMs}; 100..10000)
   --worker-heartbeat-interval-ms N  RBEE_WORKER_HEARTBEAT_INTERVAL_MS  (default: ${D.workerHeartbeatIntervalMs})
   --body-limit BYTES              RBEE_BODY_LIMIT           largest request body (default: ${D.bodyLimit / 1024 / 1024} MiB)
   --max-attempts N                RBEE_MAX_ATTEMPTS         tries per request before the first token (default: ${D.maxAttempts})

@@ -24,7 +24,9 @@ export interface OpenedCatalogFile {
  * SQLite's codes for a file that is not a database, is damaged, or cannot be read: the file is
  * unusable as it is, and waiting or retrying will not change that.
  */
-const UNUSABLE = /^SQLITE_(NOTADB|CORRUPT|IOERR_READ|IOERR_SHORT_READ|CANTOPEN)/
+// Not CANTOPEN: a catalog the hive may not open (owned by another user) is not damaged, and
+// moving it aside would lose what it holds; that error stops the hive with its message.
+const UNUSABLE = /^SQLITE_(NOTADB|CORRUPT|IOERR_READ|IOERR_SHORT_READ)/
 
 class DamagedCatalog extends Error {
   constructor(readonly problem: string) {

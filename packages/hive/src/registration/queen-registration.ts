@@ -54,6 +54,7 @@ export class QueenRegistration {
     const log = this.#o.logger.child({ queen_url: this.#o.queenUrl })
     const signal = this.#ac.signal
     let failing = false
+    let refusalSaid = false
     while (!signal.aborted) {
       this.#attempts++
       let problem: string
@@ -80,8 +81,10 @@ export class QueenRegistration {
         }
         problem = `HTTP ${res.status}${body ? `: ${body.slice(0, 200)}` : ''}`
         refused = protocolRefusal(res.status, body)
-        if (refused && !failing) {
+        // Its own flag: a refusal after a few network failures (the hive started first) is still said.
+        if (refused && !refusalSaid) {
           log.error({ queen_says: refused }, 'the queen refused this hive: incompatible protocol')
+          refusalSaid = true
           failing = true
         }
       } catch (err) {

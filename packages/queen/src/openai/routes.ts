@@ -4,6 +4,7 @@ import {
   CompletionRequestSchema,
   EmbeddingRequestSchema,
   type ModelList,
+  RERANK_PATHS,
   RerankRequestSchema,
 } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
@@ -47,11 +48,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
 
   // Rerank (Jina's and Cohere's shape; `/rerank` is llama.cpp's spelling), on workers of the
   // model like embeddings. A model without a classification head gets the worker's 400.
-  for (const path of ['/v1/rerank', '/rerank']) {
+  for (const path of RERANK_PATHS) {
     app.post(path, ROUTE_ACCESS.user, async (req, reply) => {
       const parsed = RerankRequestSchema.safeParse(req.body)
       if (!parsed.success) throw validationError(parsed.error)
-      await deps.router.openAi(req, reply, '/v1/rerank', { model: parsed.data.model })
+      await deps.router.openAi(req, reply, '/v1/rerank', {
+        model: parsed.data.model,
+        timeout: parsed.data.timeout,
+      })
     })
   }
 }

@@ -16,7 +16,7 @@ import { relayInfer } from './infer-relay.js'
 import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
-import { openAiDeadline } from './request-deadline.js'
+import { DEADLINE_GRACE_MS, openAiDeadline } from './request-deadline.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { type StallSettings, stallBounds } from './stall-watch.js'
 import type { WorkerProxy } from './worker-proxy.js'
@@ -212,7 +212,13 @@ export class InferenceRouter {
             signal: trySignal,
             requestId,
             deadlineAt,
-            headersTimeoutMs: r.stream ? STREAM_HEADERS_TIMEOUT_MS : WHOLE_ANSWER_TIMEOUT_MS,
+            // A whole answer may take as long as its deadline allows (the deadline itself ends
+            // it, as a 504, not as a worker failure to retry).
+            headersTimeoutMs: r.stream
+              ? STREAM_HEADERS_TIMEOUT_MS
+              : deadlineAt === undefined
+                ? WHOLE_ANSWER_TIMEOUT_MS
+                : Math.max(WHOLE_ANSWER_TIMEOUT_MS, deadlineAt - Date.now() + DEADLINE_GRACE_MS),
             commit: () => {
               committed = true
               return progress?.target ?? to.commit(worker)

@@ -65,8 +65,6 @@ export async function routeRequest<T>(
         // Past the deadline, that is the error, whatever the aborted connection made of it.
         if (outer.signal.aborted && !options.signal.aborted) throw outer.signal.reason
         const stalled = err instanceof WorkerFailure && err.code === 'RBEE_WORKER_STALLED'
-        // A worker that stalled mid-stream leaves routing too, though this request cannot move.
-        if (stalled && committed()) deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
         if (options.signal.aborted || committed() || !(err instanceof WorkerFailure) || !err.retryable)
           throw err
         if (err.quarantine) deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
@@ -82,6 +80,11 @@ export async function routeRequest<T>(
         // A busy worker (someone else is using it directly) gets a moment before the next try.
         if (!err.quarantine) await delay(50 * attempt, outer.signal)
       } finally {
+        // A worker that stalled mid-stream leaves routing too, though its request cannot move:
+        // whether the relay threw or ended the stream itself with the stall's error frame.
+        const why: unknown = lost.signal.reason
+        if (committed() && why instanceof WorkerFailure && why.code === 'RBEE_WORKER_STALLED')
+          deps.registry.quarantine(worker, deps.quarantineMs ?? 5000)
         watch.close()
         lost.dispose()
         lease.release()

@@ -1,4 +1,4 @@
-import { RbeeError } from '@rbee/common'
+import { jsonNestsDeeperThan, RbeeError } from '@rbee/common'
 import type { ChatHistoryItem, ChatModelFunctionCall } from 'node-llama-cpp'
 import type { ChatTurn } from './engine.js'
 
@@ -8,8 +8,12 @@ function unpaired(message: string): RbeeError {
   })
 }
 
-/** A tool's answer as the chat template gets it: JSON when it is JSON text, else the text. */
+/**
+ * A tool's answer as the chat template gets it: JSON when it is JSON text (nesting within
+ * MAX_JSON_DEPTH: the template stringifies it again, recursively), else the text.
+ */
 function resultOf(text: string): unknown {
+  if (jsonNestsDeeperThan(text)) return text
   try {
     return JSON.parse(text)
   } catch {

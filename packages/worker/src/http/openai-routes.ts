@@ -110,15 +110,9 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     if (!parsed.success) throw validationError(parsed.error)
     const body = parsed.data
     const inputs = typeof body.input === 'string' ? [body.input] : body.input
-    const rs = new RequestSignal(req, reply, body.timeout ?? undefined)
-    let embedded: { vectors: number[][]; tokens: number }
-    try {
-      embedded = await worker.engine().embed(inputs, rs.signal)
-    } catch (err) {
-      throw rs.expired ? rs.error(undefined) : err
-    } finally {
-      rs.clear()
-    }
+    const embedded = await new RequestSignal(req, reply, body.timeout ?? undefined).run((signal) =>
+      worker.engine().embed(inputs, signal),
+    )
     const { tokens } = embedded
     const vectors = withDimensions(embedded.vectors, body.dimensions ?? undefined)
     const out: EmbeddingResponse = {

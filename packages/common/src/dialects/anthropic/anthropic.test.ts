@@ -87,6 +87,11 @@ test('a Messages request becomes a chat request: system, text blocks, tool_use a
     refusal({ ...base, tool_choice: { type: 'any' } }),
     /tool_choice: asks for a tool call, and no tool is loaded/,
   )
+  // A named tool with no tools at all is refused too, not dropped.
+  assert.match(
+    refusal({ ...base, tool_choice: { type: 'tool', name: 'f' } }),
+    /tool_choice\.name: no tool named f/,
+  )
 })
 
 test('what Claude Code sends is taken: adaptive thinking (none runs), clearing thinking, default effort, deferred tools left out', () => {

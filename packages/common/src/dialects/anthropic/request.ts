@@ -95,7 +95,7 @@ export function anthropicPrompt(
   const choice = req.tool_choice
   // A deferred tool stays out of the prompt, so it cannot be the one the model must call.
   const loaded = req.tools?.filter((t) => t.defer_loading !== true)
-  if (choice?.type === 'tool' && req.tools !== undefined && !loaded?.some((t) => t.name === choice.name)) {
+  if (choice?.type === 'tool' && !loaded?.some((t) => t.name === choice.name)) {
     throw refusedField('tool_choice.name', `no tool named ${choice.name} is loaded (given and not deferred)`)
   }
   const tools = loaded !== undefined && loaded.length > 0 ? loaded : undefined

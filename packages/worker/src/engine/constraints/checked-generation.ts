@@ -6,6 +6,7 @@ import {
   findViolation,
   OUTPUT_CHECK_ATTEMPTS,
   type OutputViolation,
+  validatorOf,
 } from './output-check.js'
 import { grammarHoldsSchema } from './schema-grammar.js'
 
@@ -59,6 +60,8 @@ export async function generateWithinSchema(
   const schemas = schemasOf(req)
   const all = [...(schemas.format === undefined ? [] : [schemas.format]), ...schemas.tools.values()]
   if (all.length === 0) return once(req)
+  if (schemas.format !== undefined) validatorOf(schemas.format, 'response_format')
+  for (const [name, s] of schemas.tools) validatorOf(s, `tools.${name}.parameters`)
   const fail = (found: NonNullable<ReturnType<typeof violationOf>>, attempts: number): RbeeError =>
     new RbeeError(
       'RBEE_OUTPUT_CONSTRAINT',
@@ -73,7 +76,11 @@ export async function generateWithinSchema(
   }
   // Greedy sampling writes the same output again: one attempt is all there is.
   const attempts = req.sampling.temperature === 0 ? 1 : OUTPUT_CHECK_ATTEMPTS
+  // Every attempt's tokens and time count, so the rate reported (and the liveness the queen
+  // derives its stall bounds from) is that of all the work done.
   let tokensOut = 0
+  let generationMs = 0
+  let promptMs = 0
   let last: NonNullable<ReturnType<typeof violationOf>> | undefined
   for (let attempt = 0; attempt < attempts; attempt++) {
     const held: Array<() => void> = []
@@ -86,10 +93,12 @@ export async function generateWithinSchema(
       onToolCall: (event) => held.push(() => req.onToolCall?.(event)),
     })
     tokensOut += result.tokensOut
+    generationMs += result.generationMs
+    promptMs += result.promptMs
     last = result.stopReason === 'cancelled' ? undefined : violationOf(result, schemas)
     if (last === undefined) {
       for (const emit of held) emit()
-      return { ...result, tokensOut }
+      return { ...result, tokensOut, promptMs, generationMs }
     }
   }
   throw fail(last!, attempts)

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { RbeeError } from '@rbee/common'
+import type { GrammarJsonSchema } from '@rbee/contracts'
 import { formatGrammar } from './format-grammar.js'
 import { integerRangeGrammar, numberRangeGrammar } from './numeric-grammar.js'
+import { findViolation, validatorOf } from './output-check.js'
 import { patternGrammar } from './pattern-grammar.js'
 import { grammarHoldsSchema, nodeGrammar } from './schema-grammar.js'
 
@@ -184,5 +187,26 @@ describe('which schemas the grammar holds whole', () => {
         false,
         JSON.stringify(node),
       )
+  })
+})
+
+describe('the check after generation', () => {
+  test('a pattern that would backtrack exponentially is checked in linear time', () => {
+    const schema = { type: 'string', pattern: '^(a+)+$' } as GrammarJsonSchema
+    const started = performance.now()
+    const v = findViolation(schema, JSON.stringify(`${'a'.repeat(5000)}b`))
+    assert.equal(v?.keyword, 'pattern')
+    // A backtracking engine takes longer than the age of the universe here; linear: microseconds.
+    assert.ok(performance.now() - started < 2000)
+  })
+
+  test('a pattern the linear engine cannot run is refused before generation, naming the field', () => {
+    assert.throws(
+      () => validatorOf({ type: 'string', pattern: '^(?=a)a+$' } as GrammarJsonSchema, 'tools.f.parameters'),
+      (err: unknown) =>
+        err instanceof RbeeError &&
+        err.code === 'RBEE_VALIDATION' &&
+        /tools\.f\.parameters/.test(err.message),
+    )
   })
 })

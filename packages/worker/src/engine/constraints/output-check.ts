@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { errorMessage, refusedField } from '@rbee/common'
 import type { GrammarJsonSchema } from '@rbee/contracts'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
@@ -13,18 +15,52 @@ export const OUTPUT_CHECK_ATTEMPTS = 3
 // ajv-formats is CommonJS: its default export arrives as the module object under NodeNext.
 const addFormats = addFormatsModule.default
 
-const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true })
+// A client's `pattern` runs in V8's linear-time regular expression engine, so a pattern that
+// would backtrack exponentially on the output (`(a+)+$`) cannot stall the worker's event loop;
+// one that engine cannot run (look-around, back-references) is refused before generation. That
+// engine (Node 20) has no `u` mode: patterns are compiled without it, and the escapes whose
+// meaning needs it (`\p{…}`, `\u{…}`) are refused rather than read differently.
+setFlagsFromString('--enable-experimental-regexp-engine')
+const UNICODE_ONLY = /\\[pP]|\\u\{/
+const linearRegExp = Object.assign(
+  (pattern: string, flags: string): RegExp => {
+    if (UNICODE_ONLY.test(pattern))
+      throw new Error(`/${pattern}/: \\p{…} and \\u{…} cannot be checked in linear time`)
+    return new RegExp(pattern, `${flags.replace('u', '')}l`)
+  },
+  { code: 'new RegExp' },
+)
+
+const ajv = new Ajv2020({
+  strict: false,
+  allErrors: false,
+  validateFormats: true,
+  code: { regExp: linearRegExp },
+})
 addFormats(ajv, { mode: 'full', formats: ['date', 'time', 'date-time', 'uri', 'email', 'uuid', 'ipv4'] })
 
 /** Compiled validators by schema text; a few schemas serve most requests (an agent's tools). */
 const compiled = new Map<string, ValidateFunction>()
 const MAX_COMPILED = 256
 
-function validatorOf(schema: GrammarJsonSchema): ValidateFunction {
+/**
+ * The validator of `schema`, compiled once. Called before generating, so a schema that cannot be
+ * checked is refused before any work.
+ * @throws RbeeError `RBEE_VALIDATION` (400) when it cannot be compiled (a `pattern` the linear-time
+ * engine cannot run).
+ */
+export function validatorOf(schema: GrammarJsonSchema, field = 'schema'): ValidateFunction {
   const key = JSON.stringify(schema)
   let v = compiled.get(key)
   if (v === undefined) {
-    v = ajv.compile({ ...schema })
+    try {
+      v = ajv.compile({ ...schema })
+    } catch (err) {
+      throw refusedField(
+        field,
+        `cannot be checked: ${errorMessage(err)} (patterns may not use look-around or back-references)`,
+      )
+    }
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!)
     compiled.set(key, v)
   }
