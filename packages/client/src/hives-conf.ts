@@ -235,9 +235,10 @@ async function readIfPresent(path: string): Promise<string | undefined> {
  */
 export async function loadHivesConf(
   path: string,
-  options: { sshConfigPath?: string | null } = {},
+  options: { sshConfigPath?: string | null; text?: string } = {},
 ): Promise<HiveConfEntry[]> {
-  const text = await readIfPresent(path)
+  // `text`: the file's content already read (a reload that checked it), so it is read once.
+  const text = options.text ?? (await readIfPresent(path))
   if (text === undefined) return []
   const entries = parseHivesConf(text, { source: path })
   const sshPath =

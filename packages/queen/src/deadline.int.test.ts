@@ -282,6 +282,13 @@ describe('deadlines end to end (X-Request-Deadline, X-Request-Timeout, job timeo
       )
       assert.equal(bad.status, 400)
       assert.equal(((await bad.json()) as { error: { param: string } }).error.param, 'X-Rbee-Progress')
+      // A whole answer has no stream to carry the news: refused by name, not ignored.
+      const whole = await post('/v1/completions', { model: 'tiny', prompt: 'x' }, { 'x-rbee-progress': '1' })
+      assert.equal(whole.status, 400)
+      assert.match(
+        ((await whole.json()) as { error: { message: string } }).error.message,
+        /only a streamed request/,
+      )
 
       // The openai client: the stream opens while queued, and the tokens follow once the slot frees.
       const stream = await openai.chat.completions.create(

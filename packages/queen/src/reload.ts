@@ -20,7 +20,7 @@ async function reloadHivesConf(path: string, hadHives: boolean) {
   if (text.trim() === '') {
     throw new ConfigError(`${path} is empty (to configure no hive, leave a # comment in it)`)
   }
-  return loadHivesConf(path)
+  return loadHivesConf(path, { text })
 }
 
 /**

@@ -231,7 +231,7 @@ class LaneConnection {
     let progress: boolean
     try {
       deadlineAt = openAiDeadline(requestDeadline(head.headers), parsed.data.timeout)
-      progress = progressRequested(head.headers)
+      progress = progressRequested(head.headers, parsed.data.stream === true)
     } catch {
       // The HTTP server answers it: a 400 naming the header.
       return 'hand-off'

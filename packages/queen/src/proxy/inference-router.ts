@@ -134,9 +134,10 @@ export class InferenceRouter {
   ): Promise<void> {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID()
     const deadlineAt = openAiDeadline(requestDeadline(req.headers), parsed.timeout)
-    const progress = progressRequested(req.headers)
     const { model } = parsed
     const stream = parsed.stream === true
+    // Refused on a whole answer, which has no stream to carry the news.
+    const progress = progressRequested(req.headers, stream)
     await this.openAiOn(
       {
         commit: (worker) => this.#hijack(reply, worker, requestId, options.protocol?.contentType),

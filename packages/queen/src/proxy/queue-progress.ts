@@ -19,13 +19,18 @@ export const PROGRESS_HEADER = 'x-rbee-progress'
  * Whether a request asked for progress (`1`/`true`; `0`/`false` or no header: no).
  * @throws RbeeError `RBEE_VALIDATION` (400) naming the header for any other value.
  */
-export function progressRequested(headers: HeaderBag): boolean {
+export function progressRequested(headers: HeaderBag, stream = true): boolean {
   const raw = headers[PROGRESS_HEADER]
   if (raw === undefined) return false
   const v = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined
-  if (v === '1' || v === 'true') return true
   if (v === '0' || v === 'false') return false
-  const problem = 'must be 1 or 0 (true or false), given once'
+  const problem =
+    v === '1' || v === 'true'
+      ? stream
+        ? undefined
+        : 'only a streamed request (stream: true) can hear its progress'
+      : 'must be 1 or 0 (true or false), given once'
+  if (problem === undefined) return true
   throw new RbeeError('RBEE_VALIDATION', `invalid X-Rbee-Progress header: ${problem}`, {
     details: { issues: [{ path: 'X-Rbee-Progress', message: problem }] },
   })
