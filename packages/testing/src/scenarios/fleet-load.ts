@@ -215,7 +215,11 @@ export async function loadOnEveryHost(fleet: Fleet, t: TestContext): Promise<Loa
     queenUrl: fleet.queen.url,
     apiKey: fleet.apiKey,
     model: 'tiny',
-    total: 600,
+    // Enough that the load outlasts any scenario (its deadline, or the scenario's stop(), ends
+    // it): the tiny model serves ~100 requests a second on two hosts, and 600 once ran out a few
+    // seconds after a cut host came back, while its worker was still quarantined for the requests
+    // the cut had cost it, so no request could show it was taken back.
+    total: 5000,
     concurrency: 9,
     maxTokens: 40,
     requestTimeoutMs: 30_000,
