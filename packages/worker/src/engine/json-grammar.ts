@@ -13,22 +13,25 @@ export const RBEE_FORMAT_KEY = 'x-rbee-format'
  * RBEE_FORMAT_KEY, where node-llama-cpp's checks do not see it; everything else is the same JSON.
  */
 export function toGbnfSchema(schema: GrammarJsonSchema): GbnfJsonSchema {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk)
-    if (typeof v !== 'object' || v === null) return v
+  // Keywords whose value maps names to schemas: the names are the client's, never renamed.
+  const NAMED = new Set(['properties', '$defs', 'definitions'])
+  const walk = (node: unknown): unknown => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return node
     const out: Record<string, unknown> = {}
-    for (const [k, x] of Object.entries(v)) {
+    for (const [k, x] of Object.entries(node)) {
+      let key = k
+      let value: unknown
       // `const` and `enum` hold values, not schemas.
-      if (k === 'const' || k === 'enum') Object.defineProperty(out, k, { value: x, enumerable: true })
+      if (k === 'const' || k === 'enum') value = x
+      else if (NAMED.has(k) && typeof x === 'object' && x !== null)
+        value = Object.fromEntries(Object.entries(x).map(([name, sub]) => [name, walk(sub)]))
       else {
-        const key =
-          k === 'anyOf'
-            ? 'oneOf'
-            : k === 'format' && typeof x === 'string' && !GBNF_FORMATS.has(x)
-              ? RBEE_FORMAT_KEY
-              : k
-        Object.defineProperty(out, key, { value: walk(x), enumerable: true })
+        if (k === 'anyOf') key = 'oneOf'
+        else if (k === 'format' && typeof x === 'string' && !GBNF_FORMATS.has(x)) key = RBEE_FORMAT_KEY
+        // anyOf and prefixItems hold schemas; items and additionalProperties one (or a boolean).
+        value = Array.isArray(x) ? x.map(walk) : walk(x)
       }
+      Object.defineProperty(out, key, { value, enumerable: true })
     }
     return out
   }
