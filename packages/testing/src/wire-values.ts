@@ -1,6 +1,7 @@
 // Synthetic wire values for registry and scheduler tests: a worker, its process stats, devices, a
 // hive's telemetry and a catalog entry, each with overrides.
 import {
+  BUILTIN_MODEL_ID,
   type Device,
   type HiveStreamEvent,
   type ModelEntry,
@@ -14,7 +15,7 @@ export const T0 = Date.parse('2026-11-27T10:00:00.000Z')
 export function info(id: string, over: Partial<WorkerInfo> = {}): WorkerInfo {
   return {
     id,
-    model_id: 'tiny',
+    model_id: BUILTIN_MODEL_ID,
     device: 'cpu:0',
     port: 40000,
     status: 'ready',
@@ -113,6 +114,6 @@ export function catalogEntry(id: string, memoryMb: number): ModelEntry {
     added_at: new Date(T0).toISOString(),
     last_used_at: null,
     available: true,
-    builtin: id === 'tiny',
+    builtin: id === BUILTIN_MODEL_ID,
   }
 }

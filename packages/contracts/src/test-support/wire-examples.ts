@@ -1,5 +1,6 @@
 // Realistic wire values shared by this package's tests (test support: not exported from the
 // package entry point, and left out of what the package publishes).
+import { BUILTIN_MODEL_ID } from '../defaults.js'
 import type { Device, HiveInfo, HiveStreamEvent, ProcessStats } from '../hive.js'
 import type { WorkerInfo } from '../worker.js'
 
@@ -7,7 +8,7 @@ export const NOW = '2026-11-27T10:00:00.000Z'
 
 export const workerInfo = {
   id: 'w-7f3a9c',
-  model_id: 'tiny',
+  model_id: BUILTIN_MODEL_ID,
   device: 'cuda:0',
   port: 41234,
   status: 'ready',
@@ -63,7 +64,7 @@ export const processStats = {
   gpu_util_pct: 87,
   vram_mb: 1450,
   total_vram_mb: 24564,
-  model: 'tiny',
+  model: BUILTIN_MODEL_ID,
   worker_id: 'w-7f3a9c',
   status: 'busy',
 } satisfies ProcessStats

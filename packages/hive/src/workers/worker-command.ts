@@ -20,9 +20,8 @@ export function resolveWorkerCommand(bin?: string): WorkerCommand {
     : { command: path, prefixArgs: [] }
 }
 
-/** One worker launch, as the supervisor asks for it. */
-export interface WorkerLaunch {
-  workerId: string
+/** What to run: the model, backend, device and slots of one worker. */
+export interface SpawnRequest {
   modelId: string
   modelPath: string
   backend: Backend
@@ -30,6 +29,11 @@ export interface WorkerLaunch {
   device: number | readonly number[]
   slots: number
   ctxSize: number
+}
+
+/** One worker launch, as the supervisor asks for it. */
+export interface WorkerLaunch extends SpawnRequest {
+  workerId: string
   /** Address the worker binds. */
   bindHost: string
   /** Host others use to reach it (differs from `bindHost` on a wildcard bind). */

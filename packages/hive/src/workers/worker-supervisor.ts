@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Logger, RbeeError, RotatingLog } from '@rbee/common'
-import type { Backend, HiveStreamEvent, HiveWorker, WorkerSpawnResult } from '@rbee/contracts'
+import type { HiveStreamEvent, HiveWorker, WorkerSpawnResult } from '@rbee/contracts'
 import { hostPortUrl } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
 import type { WorkerProbeSettings } from './health-probe.js'
 import type { ExitStatus, RestartPolicy } from './restart-policy.js'
 import { SupervisedWorker } from './supervised-worker.js'
-import { gpuCacheEnv, type WorkerCommand } from './worker-command.js'
+import { gpuCacheEnv, type SpawnRequest, type WorkerCommand } from './worker-command.js'
 
 export interface WorkerSupervisorOptions {
   hiveId: string
@@ -35,17 +35,6 @@ export interface WorkerSupervisorOptions {
   logKeep: number
   version: string
   emit: (event: HiveStreamEvent) => void
-}
-
-/** What to run. */
-export interface SpawnRequest {
-  modelId: string
-  modelPath: string
-  backend: Backend
-  /** The backend's device index, or indexes for a model split across GPUs. */
-  device: number | readonly number[]
-  slots: number
-  ctxSize: number
 }
 
 /** Workers that stopped for good and are still listed (with their reason) at most. */

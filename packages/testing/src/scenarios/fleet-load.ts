@@ -214,7 +214,7 @@ export async function loadOnEveryHost(fleet: Fleet, t: TestContext): Promise<Loa
   const load = new Load({
     queenUrl: fleet.queen.url,
     apiKey: fleet.apiKey,
-    model: 'tiny',
+    model: BUILTIN_MODEL_ID,
     // Enough that the load outlasts any scenario (its deadline, or the scenario's stop(), ends
     // it): the tiny model serves ~100 requests a second on two hosts, and 600 once ran out a few
     // seconds after a cut host came back, while its worker was still quarantined for the requests
@@ -236,7 +236,7 @@ export function stillServes(fleet: Fleet): Promise<LoadResult[]> {
   return new Load({
     queenUrl: fleet.queen.url,
     apiKey: fleet.apiKey,
-    model: 'tiny',
+    model: BUILTIN_MODEL_ID,
     total: 4,
     concurrency: 2,
     maxTokens: 8,

@@ -1,5 +1,5 @@
 // Test fixtures of the dialects' unit tests (not exported from the package).
-import type { ChatCompletionChunk } from '@rbee/contracts'
+import { BUILTIN_MODEL_ID, type ChatCompletionChunk } from '@rbee/contracts'
 import { RbeeError } from '../../errors.js'
 import type { TurnEnd } from '../dialect.js'
 
@@ -22,7 +22,7 @@ export function chatChunk(
     id: 'c',
     object: 'chat.completion.chunk',
     created: 0,
-    model: 'tiny',
+    model: BUILTIN_MODEL_ID,
     choices: [{ index: 0, delta, finish_reason: finish }],
   }
 }
