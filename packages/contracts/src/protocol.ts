@@ -25,9 +25,6 @@ export interface PeerVersion {
   protocol: number
 }
 
-/** The release and protocol of this build. */
-export const OWN_VERSION: PeerVersion = { version: RBEE_VERSION, protocol: RBEE_PROTOCOL }
-
 /** True when a peer of protocol `theirs` can work with this build. */
 export function protocolCompatible(theirs: number): boolean {
   return theirs === RBEE_PROTOCOL

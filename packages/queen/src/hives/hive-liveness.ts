@@ -26,6 +26,8 @@ interface Probe {
   done: boolean
   /** Why it failed, once it did. */
   failed: string | undefined
+  /** Ends it now: its socket destroyed, its timer cleared (a stream's end or `close()`). */
+  abandon: () => void
 }
 
 /**
@@ -61,7 +63,7 @@ export class HiveLiveness {
   connected(): void {
     this.#watching = true
     this.#suspect = false
-    this.#probe = undefined
+    this.#dropProbe()
     this.#lastAt = performance.now()
     this.#arm(this.#o.probeAfterMs)
   }
@@ -79,8 +81,14 @@ export class HiveLiveness {
   disconnected(): void {
     this.#watching = false
     this.#suspect = false
-    this.#probe = undefined
+    this.#dropProbe()
     clearTimeout(this.#timer)
+  }
+
+  /** Forgets the probe under way, closing its socket and timer so nothing outlives the watch. */
+  #dropProbe(): void {
+    this.#probe?.abandon()
+    this.#probe = undefined
   }
 
   #arm(ms: number): void {
@@ -123,16 +131,19 @@ export class HiveLiveness {
   }
 
   #startProbe(): void {
-    const probe: Probe = { startedAt: performance.now(), done: false, failed: undefined }
-    this.#probe = probe
     const socket = connect({ host: this.#host, port: this.#port })
     let deadline: NodeJS.Timeout | undefined
+    const end = (): void => {
+      clearTimeout(deadline)
+      socket.destroy()
+    }
+    const probe: Probe = { startedAt: performance.now(), done: false, failed: undefined, abandon: end }
+    this.#probe = probe
     const finish = (failed: string | undefined): void => {
       if (probe.done) return
       probe.done = true
       probe.failed = failed
-      clearTimeout(deadline)
-      socket.destroy()
+      end()
       if (this.#probe === probe && failed !== undefined) setImmediate(() => this.#check())
     }
     socket.once('connect', () => finish(undefined))
