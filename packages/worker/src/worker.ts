@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import {
   Authenticator,
@@ -250,14 +251,33 @@ export class Worker {
     signal: AbortSignal,
   ): Promise<GenerationResult> {
     const engine = this.engine()
+    return this.track(
+      signal,
+      async (tracked) => {
+        const result = await this.#metrics.generation({ ...req, signal: tracked }, (r) => engine.generate(r))
+        this.#liveness.finished(result)
+        return result
+      },
+      requestId,
+    )
+  }
+
+  /**
+   * Runs engine work (a generation, embeddings, scores, a token count) counted in `inFlight`:
+   * `close()` waits for it up to `graceMs` before the engine goes, then aborts what is left.
+   */
+  async track<T>(
+    signal: AbortSignal,
+    work: (signal: AbortSignal) => Promise<T>,
+    requestId: string = randomUUID(),
+  ): Promise<T> {
     const ac = new AbortController()
     const onAbort = (): void => ac.abort(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
     this.#inFlight.set(requestId, ac)
     try {
-      const result = await this.#metrics.generation({ ...req, signal: ac.signal }, (r) => engine.generate(r))
-      this.#liveness.finished(result)
-      return result
+      return await work(ac.signal)
     } finally {
       signal.removeEventListener('abort', onAbort)
       this.#inFlight.delete(requestId)

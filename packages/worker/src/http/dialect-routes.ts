@@ -33,7 +33,7 @@ export function registerDialectRoutes(app: FastifyInstance, worker: Worker): voi
     const rs = new RequestSignal(req, reply)
     try {
       const out: AnthropicTokenCount = {
-        input_tokens: await worker.engine().countTokens(chatInput(chat), rs.signal),
+        input_tokens: await worker.track(rs.signal, (s) => worker.engine().countTokens(chatInput(chat), s)),
       }
       return out
     } finally {

@@ -64,7 +64,9 @@ export function registerOllamaRoutes(app: FastifyInstance, worker: Worker): void
       inputs.length === 0
         ? { vectors: [], tokens: 0 }
         : await new RequestSignal(req, reply).run((signal) =>
-            engine.embed(inputs, signal, { truncate: body.truncate ?? true, contextSize }),
+            worker.track(signal, (s) =>
+              engine.embed(inputs, s, { truncate: body.truncate ?? true, contextSize }),
+            ),
           )
     const dims = body.dimensions ?? undefined
     return {
@@ -87,7 +89,7 @@ export function registerOllamaRoutes(app: FastifyInstance, worker: Worker): void
     // Ollama's older endpoint neither truncates nor normalizes.
     const engine = worker.engine()
     const { vectors } = await new RequestSignal(req, reply).run((signal) =>
-      engine.embed([body.prompt], signal, { contextSize, field: 'prompt' }),
+      worker.track(signal, (s) => engine.embed([body.prompt], s, { contextSize, field: 'prompt' })),
     )
     return { embedding: vectors[0]! }
   })

@@ -111,7 +111,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, worker: Worker): void
     const body = parsed.data
     const inputs = typeof body.input === 'string' ? [body.input] : body.input
     const embedded = await new RequestSignal(req, reply, body.timeout ?? undefined).run((signal) =>
-      worker.engine().embed(inputs, signal),
+      worker.track(signal, (s) => worker.engine().embed(inputs, s)),
     )
     const { tokens } = embedded
     const vectors = withDimensions(embedded.vectors, body.dimensions ?? undefined)

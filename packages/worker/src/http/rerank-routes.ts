@@ -27,7 +27,7 @@ export function registerRerankRoutes(app: FastifyInstance, worker: Worker): void
       const texts = body.documents.map(rerankDocumentText)
       const engine = worker.engine()
       const { scores, tokens } = await new RequestSignal(req, reply, body.timeout ?? undefined).run(
-        (signal) => engine.rank(body.query, texts, signal),
+        (signal) => worker.track(signal, (s) => engine.rank(body.query, texts, s)),
       )
       const withDocuments = body.return_documents ?? true
       const results: RerankResult[] = scores
