@@ -82,8 +82,8 @@ const BAD_RESPONSE_CODES = new Set([
 
 /**
  * The kind of a transport error, from its `code` (node's socket errors, undici's and llhttp's
- * codes, `RBEE_UPSTREAM` from the queen's own response parser) or, for the raw transport's
- * "closed" errors that carry none, its message.
+ * codes, `RBEE_UPSTREAM` from the queen's own response parser), its class (undici's
+ * `HTTPParserError`) or, for errors that carry neither, its message.
  */
 export function classifyTransportError(err: unknown): TransportFailureKind {
   const code = (err as { code?: unknown } | null)?.code
@@ -94,6 +94,8 @@ export function classifyTransportError(err: unknown): TransportFailureKind {
     if (BAD_RESPONSE_CODES.has(code) || code.startsWith('HPE_')) return 'bad-response'
     if (code === 'RBEE_UPSTREAM') return /closed/.test(errorMessage(err)) ? 'reset' : 'bad-response'
   }
+  // undici's llhttp errors carry the parser's code only sometimes; their class always.
+  if ((err as { name?: unknown } | null)?.name === 'HTTPParserError') return 'bad-response'
   const message = errorMessage(err)
   if (/closed|ended before/.test(message)) return 'reset'
   if (/timeout|within \d+ ms/i.test(message)) return 'timeout'

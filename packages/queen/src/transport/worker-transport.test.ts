@@ -54,7 +54,12 @@ async function peer(t: TestContext, onRequest: (socket: Socket, nth: number, req
 }
 
 /** Streams one request and resolves with what the sink saw. */
-function run(proxy: WorkerTransport, worker: WorkerEntry, signal = new AbortController().signal) {
+function run(
+  proxy: WorkerTransport,
+  worker: WorkerEntry,
+  signal = new AbortController().signal,
+  headersTimeoutMs = 5000,
+) {
   const done = deferred<{ status: number; body: string; error?: unknown }>()
   let status = 0
   let body = ''
@@ -72,7 +77,7 @@ function run(proxy: WorkerTransport, worker: WorkerEntry, signal = new AbortCont
     worker,
     '/v1/completions',
     '{"prompt":"hi"}',
-    { signal, requestId: 'r-1', headersTimeoutMs: 5000 },
+    { signal, requestId: 'r-1', headersTimeoutMs },
     sink,
   )
   return done.promise
@@ -140,6 +145,19 @@ for (const [kind, make] of TRANSPORTS) {
     const refused = await run(proxy, gone)
     assert.ok(refused.error instanceof WorkerFailure && refused.error.quarantine, String(refused.error))
     assert.match(String((refused.error as Error).message), /failed \(refused\): ECONNREFUSED/)
+  })
+
+  test(`${kind}: a worker that never answers, or answers garbage, is a timeout or a bad response`, async (t) => {
+    const silent = await peer(t, () => {})
+    const proxy = make()
+    t.after(() => proxy.close())
+    const hung = await run(proxy, silent.worker, undefined, 50)
+    assert.ok(hung.error instanceof WorkerFailure && hung.error.retryable, String(hung.error))
+    assert.match(String((hung.error as Error).message), /failed \(timeout\)/)
+    const garbled = await peer(t, (socket) => socket.end('SMTP ready\r\n\r\n'))
+    const bad = await run(proxy, garbled.worker)
+    assert.ok(bad.error instanceof WorkerFailure && bad.error.quarantine, String(bad.error))
+    assert.match(String((bad.error as Error).message), /failed \(bad-response\)/)
   })
 
   test(`${kind}: aborting a streamed request closes its connection and reports the reason`, async (t) => {
