@@ -96,6 +96,7 @@ export const QueenConfigSchema = z
       .min(1024)
       .max(1024 * 1024 * 1024),
     max_attempts: z.int().min(1).max(10),
+    worker_transport: z.enum(['raw', 'undici']),
     import_dirs: z.array(z.string().min(1)),
     key_sources: QueenKeySourcesSchema,
   })
@@ -159,6 +160,8 @@ const FLAGS: Record<
   ],
   'body-limit': ['body_limit', 'RBEE_BODY_LIMIT', String(D.bodyLimit), 'int'],
   'max-attempts': ['max_attempts', 'RBEE_MAX_ATTEMPTS', String(D.maxAttempts), 'int'],
+  // Not in --help: it switches the worker transport and the fast lane for A/B benchmarks.
+  'worker-transport': ['worker_transport', 'RBEE_QUEEN_TRANSPORT', D.workerTransport, 'string'],
   'import-dir': ['import_dirs', 'RBEE_IMPORT_DIRS', undefined, 'list'],
 }
 

@@ -69,6 +69,7 @@ export function queenDaemon(localHive?: LocalHiveFactory): DaemonSpec<Daemon & {
         workerCtxSize: config.worker_ctx_size,
         bodyLimit: config.body_limit,
         maxAttempts: config.max_attempts,
+        workerTransport: config.worker_transport,
         logger,
         onShutdownRequest: () => stop('POST /v1/shutdown'),
       })

@@ -1,5 +1,6 @@
 import { DEFAULT_QUEEN_PORT, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 import type { StallSettings } from './proxy/stall-watch.js'
+import type { WorkerTransportKind } from './transport/worker-transport.js'
 
 /**
  * A hive whose stream brought nothing for 10 s is offline even though its host still accepts
@@ -47,6 +48,7 @@ export const QUEEN_DEFAULTS: Readonly<QueenDefaults> = Object.freeze({
   workerHeartbeatIntervalMs: 10_000,
   bodyLimit: 8 * 1024 * 1024,
   maxAttempts: 3,
+  workerTransport: 'raw',
 })
 
 /** The queen's options that have a default (see `QueenOptions` for what each does). */
@@ -68,4 +70,5 @@ export interface QueenDefaults {
   workerHeartbeatIntervalMs: number
   bodyLimit: number
   maxAttempts: number
+  workerTransport: WorkerTransportKind
 }

@@ -43,12 +43,14 @@ import { registerOllamaRoutes } from './ollama/routes.js'
 import { registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
 import type { StallSettings } from './proxy/stall-watch.js'
-import { WorkerProxy } from './proxy/worker-proxy.js'
 import { QUEEN_DEFAULTS, type QueenDefaults } from './queen-defaults.js'
 import { Registry } from './registry/registry.js'
 import { IdleReaper } from './scheduler/idle-reaper.js'
 import { Scheduler } from './scheduler/scheduler.js'
 import { HiveSpawner } from './scheduler/spawner.js'
+import { RawTransport } from './transport/raw-transport.js'
+import { UndiciTransport } from './transport/undici-transport.js'
+import type { WorkerTransport, WorkerTransportKind } from './transport/worker-transport.js'
 import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
@@ -119,6 +121,12 @@ export interface QueenOptions {
   requestDeadlines?: Partial<RequestDeadlines>
   /** Tries per inference request. @default QUEEN_DEFAULTS.maxAttempts */
   maxAttempts?: number
+  /**
+   * How the queen reaches workers and serves OpenAI completions (see `WorkerTransportKind`):
+   * `raw` also puts the fast lane in front of fastify. Not a user setting: for A/B benchmarks.
+   * @default QUEEN_DEFAULTS.workerTransport
+   */
+  workerTransport?: WorkerTransportKind
   logger?: Logger
   /** Called on `POST /v1/shutdown` (main exits the process). @default close() */
   onShutdownRequest?: () => void
@@ -159,7 +167,7 @@ export class Queen {
   readonly #jobs: JobRegistry
   readonly #hives: HiveManager
   readonly #scheduler: Scheduler
-  readonly #proxy: WorkerProxy
+  readonly #transport: WorkerTransport
   readonly #fleet: FleetStream
   readonly #reaper: IdleReaper
   readonly #auth: Authenticator
@@ -231,7 +239,10 @@ export class Queen {
       hiveOfflineMs,
       onEvent: (ev) => this.#fleet.publish(ev),
     })
-    this.#proxy = new WorkerProxy({ token: this.#nodeToken })
+    this.#transport =
+      o.workerTransport === 'raw'
+        ? new RawTransport({ token: this.#nodeToken })
+        : new UndiciTransport({ token: this.#nodeToken })
     let scheduler: Scheduler | undefined
     this.metrics = new QueenMetrics({
       queueDepths: () => scheduler?.queueDepths() ?? [],
@@ -253,7 +264,7 @@ export class Queen {
       slots: options.workerSlots,
       ctxSize: options.workerCtxSize,
       onSpawned: async (result) => {
-        this.registry.workerInfo(await this.#proxy.info(result.url))
+        this.registry.workerInfo(await this.#transport.info(result.url))
       },
     })
     scheduler = new Scheduler({
@@ -275,7 +286,7 @@ export class Queen {
       registry: this.registry,
       metrics: this.metrics,
       logger: this.#log,
-      proxy: this.#proxy,
+      transport: this.#transport,
       maxAttempts: o.maxAttempts,
       keyLimit: o.keyLimit,
       stall: o.stall,
@@ -298,7 +309,7 @@ export class Queen {
       bodyLimit,
       deadlines,
       openAiPaths: [...OPENAI_PATHS, ...RERANK_PATHS],
-      front: lane.front,
+      front: o.workerTransport === 'raw' ? lane.front : undefined,
       auth: this.#auth,
       audit: this.#audit,
     })
@@ -427,7 +438,7 @@ export class Queen {
     const last = this.#discovering.get(hiveId) ?? 0
     if (Date.now() - last < 10_000) return
     this.#discovering.set(hiveId, Date.now())
-    void this.#proxy
+    void this.#transport
       .hiveUrlOf(workerUrl)
       .then((url) => {
         if (url && !this.registry.hive(hiveId) && !this.#closer.closed) {
@@ -462,7 +473,7 @@ export class Queen {
       audit.open()
       this.#closer.add(() => audit.close())
     }
-    this.#closer.add(() => this.#proxy.close())
+    this.#closer.add(() => this.#transport.close())
     this.#closer.add(() => this.#server.close())
     this.#closer.add(() => this.#hives.close())
     this.#closer.add(() => this.#fleet.close())

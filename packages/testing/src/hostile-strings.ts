@@ -1,4 +1,5 @@
 // Strings built to break shell quoting, for the tests of every script the CLI sends over ssh.
+import { seededRng } from './seeded.js'
 
 /**
  * Commands a broken quoting would run. Each creates `marker` (an absolute path without special
@@ -82,19 +83,6 @@ const PIECES = [
   'x',
 ]
 
-/** xorshift32: a deterministic sequence, the same on every run and machine. */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x / 4294967296
-  }
-}
-
 export interface HostileStringsOptions {
   /** Path each payload creates. */
   marker: string
@@ -112,7 +100,7 @@ export interface HostileStringsOptions {
 export function hostileStrings(options: HostileStringsOptions): string[] {
   const attacks = payloads(options.marker)
   const all = [...attacks, ...PIECES]
-  const next = xorshift(options.seed ?? 1)
+  const { next } = seededRng(options.seed ?? 1)
   const pick = (): string => all[Math.floor(next() * all.length)]!
   const out = ['', ...attacks]
   for (let i = 0; i < PIECES.length; i += 4) out.push(PIECES.slice(i, i + 4).join(''))

@@ -3,7 +3,7 @@ import { errorMessage, parseJson, RbeeError, readSse } from '@rbee/common'
 import { type InferEvent, InferEventSchema } from '@rbee/contracts'
 import type { Dispatcher } from 'undici'
 import type { WorkerEntry } from '../registry/worker-entry.js'
-import { transportFailure, WorkerFailure } from './worker-proxy.js'
+import { transportFailure, WorkerFailure } from '../transport/worker-failure.js'
 
 export interface InferRelayOptions {
   worker: WorkerEntry

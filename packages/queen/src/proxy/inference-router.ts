@@ -11,6 +11,7 @@ import type { OperationOf } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
+import type { WorkerTransport } from '../transport/worker-transport.js'
 import { clientGoneSignal } from './client-signal.js'
 import { relayInfer } from './infer-relay.js'
 import { KeyLimiter } from './key-limiter.js'
@@ -19,7 +20,6 @@ import { progressRequested, QueueProgress } from './queue-progress.js'
 import { DEADLINE_GRACE_MS, openAiDeadline } from './request-deadline.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { type StallSettings, stallBounds } from './stall-watch.js'
-import type { WorkerProxy } from './worker-proxy.js'
 
 /** Longest wait for a worker's response headers: a non-streamed answer sends them at the end. */
 const WHOLE_ANSWER_TIMEOUT_MS = 600_000
@@ -39,7 +39,8 @@ export interface OpenAiResponder {
 }
 
 export interface InferenceRouterOptions extends RouteDeps {
-  proxy: WorkerProxy
+  /** How requests reach workers. */
+  transport: WorkerTransport
   /** Requests one API key may have queued or running; 0 for no limit. @default 32 */
   keyLimit?: number | undefined
   /** Stall bounds per request (see `stallBounds`). @default QUEEN_DEFAULTS.stall */
@@ -206,7 +207,7 @@ export class InferenceRouter {
           // through from the first token, a whole answer (or the worker's 4xx) is read whole
           // and sent as one.
           return relayOpenAi({
-            proxy: this.#o.proxy,
+            transport: this.#o.transport,
             worker,
             path,
             body,
@@ -306,13 +307,13 @@ export class InferenceRouter {
           stall: (w) => stallBounds(this.#stall, prompt.length, w.liveness),
         },
         async (worker, _attempt, trySignal, progress) => {
-          const res = await this.#o.proxy.request(worker, '/v1/infer', body, {
+          const res = await this.#o.transport.request(worker, '/v1/infer', body, {
             signal: trySignal,
             requestId: ctx.id,
             headersTimeoutMs: STREAM_HEADERS_TIMEOUT_MS,
             deadlineAt,
           })
-          if (res.statusCode !== 200) throw await this.#o.proxy.failure(worker, res)
+          if (res.statusCode !== 200) throw await this.#o.transport.failure(worker, res)
           const end = await relayInfer(res, {
             worker,
             signal: trySignal,

@@ -9,13 +9,8 @@ import {
   type StreamProtocol,
 } from '@rbee/common'
 import type { WorkerEntry } from '../registry/worker-entry.js'
-import {
-  failureFrom,
-  type StreamSink,
-  transportFailure,
-  WorkerFailure,
-  type WorkerProxy,
-} from './worker-proxy.js'
+import { failureFrom, transportFailure, WorkerFailure } from '../transport/worker-failure.js'
+import type { StreamSink, WorkerTransport } from '../transport/worker-transport.js'
 
 /** Where a relayed stream's bytes go (a `ServerResponse` is one). */
 export interface RelayTarget {
@@ -66,6 +61,11 @@ const TOKEN_MARK = Buffer.from('"finish_reason":null')
 /** Bytes that carry an event (a worker's own keep-alive comments do not). */
 const DATA_MARK = Buffer.from('data:')
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n')
+
+/** Whether `buf` ends with the text `end`. */
+function endsWith(buf: Buffer, end: string): boolean {
+  return buf.length >= end.length && buf.toString('latin1', buf.length - end.length) === end
+}
 
 /** Whether the bytes written last end an SSE frame (in chunked coding: and the chunk). */
 function endsFrame(tail: Buffer | undefined, chunked: boolean): boolean {
@@ -134,7 +134,7 @@ function countTokens(buf: Buffer): number {
 }
 
 export interface OpenAiRelayOptions {
-  proxy: WorkerProxy
+  transport: WorkerTransport
   worker: WorkerEntry
   path: string
   /** The request body, JSON text. */
@@ -219,6 +219,10 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
       const owed = chunked ? control.owedChunkBytes() : 0
       if (owed > 0 && !target.destroyed)
         target.writeChunked!(Buffer.from(`${'\n'.repeat(owed - 2)}\r\n`, 'latin1'))
+      else if (!chunked && tail !== undefined && !target.destroyed && !endsWith(tail, frameEnd))
+        // Written piece by piece, a stream cut inside a frame gets that frame ended, so the error
+        // frame is not glued to its half.
+        target.write(Buffer.from(frameEnd, 'latin1'))
       return endWithError(target, o.worker, tokens, why, code, p)
     }
     /**
@@ -373,7 +377,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
         else settle(fail(res, errorMessage(err)))
       },
     }
-    const control = o.proxy.stream(
+    const control = o.transport.stream(
       o.worker,
       o.path,
       o.body,

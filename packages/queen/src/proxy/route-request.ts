@@ -4,9 +4,9 @@ import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import type { Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import type { AcquireOptions, Scheduler } from '../scheduler/scheduler.js'
+import { WorkerFailure } from '../transport/worker-failure.js'
 import { requestDeadlineSignal } from './request-deadline.js'
 import { NO_STALL_WATCH, type StallBounds, StallWatch, type TokenProgress } from './stall-watch.js'
-import { WorkerFailure } from './worker-proxy.js'
 
 export interface RouteDeps {
   scheduler: Scheduler

@@ -3,8 +3,8 @@ import { test } from 'node:test'
 import { deferred } from '@rbee/common'
 import { info, T0 } from '@rbee/testing'
 import { WorkerEntry } from '../registry/worker-entry.js'
+import type { WorkerFailure } from '../transport/worker-failure.js'
 import { StallWatch, stallBounds } from './stall-watch.js'
-import type { WorkerFailure } from './worker-proxy.js'
 
 const SETTINGS = { firstTokenMs: 60_000, tokenGapMs: 30_000 }
 

@@ -1,6 +1,6 @@
 import type { WorkerLiveness } from '@rbee/contracts'
 import type { WorkerEntry } from '../registry/worker-entry.js'
-import { WorkerFailure } from './worker-proxy.js'
+import { WorkerFailure } from '../transport/worker-failure.js'
 
 /** The queen's stall bounds per request, before the worker's measured speed is considered. */
 export interface StallSettings {

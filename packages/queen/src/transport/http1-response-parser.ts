@@ -25,6 +25,18 @@ const MAX_HEAD = 64 * 1024
 /** A chunk-size line longer than this is refused. */
 const MAX_SIZE_LINE = 1024
 
+/** A character of an RFC 9110 `token` (a header name, a chunk extension's name). */
+const TCHAR = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]"
+/** A header name. */
+const TOKEN = new RegExp(`^${TCHAR}+$`)
+/** A chunk extension's value: a token (llhttp takes an empty one) or a quoted string. */
+const EXT_VALUE = `(?:${TCHAR}*|"(?:[^"\\\\\\r\\n]|\\\\.)*")`
+/** Chunk extensions as llhttp takes them: `;name` or `;name=value`, the last name not empty. */
+const CHUNK_EXTENSIONS = new RegExp(`^(?:;${TCHAR}*(?:=${EXT_VALUE})?)*;${TCHAR}+(?:=${EXT_VALUE})?$`)
+/** Bytes no header line may hold (HTAB aside). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
+
 type State = 'head' | 'length' | 'size' | 'data' | 'data-end' | 'trailer' | 'close' | 'done'
 
 function protocolError(why: string): RbeeError {
@@ -39,7 +51,18 @@ function hexDigit(c: number): number {
   return -1
 }
 
-const isBlank = (c: number | undefined): boolean => c === 32 || c === 9
+/**
+ * Where the colon of a header (or trailer) line is. As llhttp: the name is a token (no blank
+ * before the colon), the value holds no control bytes.
+ * @throws RbeeError `RBEE_UPSTREAM` otherwise.
+ */
+function headerColon(line: string): number {
+  const colon = line.indexOf(':')
+  if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || CONTROL.test(line)) {
+    throw protocolError(`bad header line ${JSON.stringify(line.slice(0, 80))}`)
+  }
+  return colon
+}
 
 /** The CRLF that must end a chunk's data, at `at`. @throws RbeeError `RBEE_UPSTREAM` otherwise. */
 function expectChunkEnd(buf: Buffer, at: number): void {
@@ -47,21 +70,23 @@ function expectChunkEnd(buf: Buffer, at: number): void {
 }
 
 /**
- * The size on a chunk-size line (`buf[from..eol)`): 1–12 hex digits, blanks around them,
- * extensions after `;` ignored. Read from the bytes: it runs once per token.
+ * The size on a chunk-size line (`buf[from..eol)`): 1–12 hex digits and nothing else but
+ * well-formed extensions after `;` (ignored); no blanks, as llhttp. Read from the bytes: it runs once per token.
  * @throws RbeeError `RBEE_UPSTREAM` for anything else.
  */
 function chunkSize(buf: Buffer, from: number, eol: number): number {
   let i = from
-  while (i < eol && isBlank(buf[i])) i++
   let size = 0
   let digits = 0
   for (let d = hexDigit(buf[i] ?? -1); i < eol && d >= 0; d = hexDigit(buf[++i] ?? -1)) {
     size = size * 16 + d
     digits++
   }
-  while (i < eol && isBlank(buf[i])) i++
-  if (digits === 0 || digits > 12 || (i < eol && buf[i] !== 0x3b)) {
+  if (
+    digits === 0 ||
+    digits > 12 ||
+    (i < eol && (buf[i] !== 0x3b || !CHUNK_EXTENSIONS.test(buf.toString('latin1', i, eol))))
+  ) {
     throw protocolError(`bad chunk size ${JSON.stringify(buf.toString('latin1', from, eol))}`)
   }
   return size
@@ -70,6 +95,7 @@ function chunkSize(buf: Buffer, from: number, eol: number): number {
 /**
  * Reads one HTTP/1.1 response from the bytes of a connection, as they come: the head, then the
  * body by `Content-Length`, chunked transfer coding, or (neither) up to the connection's end.
+ * What it accepts and refuses is llhttp's (property-tested against node:http's parser).
  * It is what the queen needs of a worker's answer and nothing more: no 1xx, no pipelining.
  */
 export class Http1ResponseParser {
@@ -200,6 +226,7 @@ export class Http1ResponseParser {
       case 'trailer': {
         const eol = this.#find(CRLF, MAX_HEAD, 'trailer')
         if (eol < 0) return false
+        if (eol > 0) headerColon(buf.toString('latin1', 0, eol))
         this.#buf = buf.subarray(eol + 2)
         if (eol === 0) {
           this.#state = 'done'
@@ -278,15 +305,16 @@ export class Http1ResponseParser {
   #head(text: string): void {
     const lines = text.split('\r\n')
     const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0] ?? '')
-    if (!m) throw protocolError(`bad status line ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`)
+    // llhttp takes any byte in the reason phrase but CR and LF.
+    if (!m || /[\r\n]/.test(lines[0]!))
+      throw protocolError(`bad status line ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`)
     const status = Number(m[2])
     if (status < 200) throw protocolError(`unexpected ${status} response`)
     const headers: Record<string, string> = {}
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!
-      const colon = line.indexOf(':')
-      if (colon <= 0) throw protocolError(`bad header line ${JSON.stringify(line.slice(0, 80))}`)
-      const name = line.slice(0, colon).trim().toLowerCase()
+      const colon = headerColon(line)
+      const name = line.slice(0, colon).toLowerCase()
       const value = line.slice(colon + 1).trim()
       headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
     }
@@ -295,13 +323,21 @@ export class Http1ResponseParser {
     this.#h.onHead({ status, headers })
     const te = headers['transfer-encoding']
     const cl = headers['content-length']
+    // Checked whatever the status, as llhttp does.
+    if (cl !== undefined && !/^\d{1,15}$/.test(cl))
+      throw protocolError(`bad content-length ${JSON.stringify(cl)}`)
+    if (te !== undefined && cl !== undefined) throw protocolError('both transfer-encoding and content-length')
     if (status === 204 || status === 304) {
       this.#state = 'done'
     } else if (te !== undefined) {
-      if (te.toLowerCase() !== 'chunked') throw protocolError(`unsupported transfer-encoding ${te}`)
-      this.#state = 'size'
+      // A response whose last coding is not chunked runs to the connection's end (RFC 9112 6.3).
+      if (te.split(',').at(-1)!.trim().toLowerCase() === 'chunked') {
+        this.#state = 'size'
+      } else {
+        this.#keepAlive = false
+        this.#state = 'close'
+      }
     } else if (cl !== undefined) {
-      if (!/^\d{1,15}$/.test(cl)) throw protocolError(`bad content-length ${JSON.stringify(cl)}`)
       this.#left = Number(cl)
       this.#state = this.#left === 0 ? 'done' : 'length'
     } else {

@@ -59,6 +59,9 @@ test('a Content-Length answer, a close-delimited one and Connection: close', () 
   assert.equal(closed.complete, false, 'Connection: close: not reusable')
   const untilEnd = parse('HTTP/1.1 200 OK\r\n\r\nsome bytes', [], true)
   assert.deepEqual([untilEnd.body, untilEnd.complete], ['some bytes', false])
+  // A last coding other than chunked: the body runs to the connection's end too (as llhttp).
+  const gzip = parse('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nxyz', [], true)
+  assert.deepEqual([gzip.body, gzip.complete], ['xyz', false])
 })
 
 test('malformed or cut-off answers are errors, never a completed response', () => {
@@ -66,7 +69,11 @@ test('malformed or cut-off answers are errors, never a completed response', () =
   assert.throws(() => parse('HTTP/1.1 200 OK\r\nno colon\r\n\r\n'), /bad header line/)
   assert.throws(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n'), /bad chunk size/)
   assert.throws(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabXY'), /CRLF/)
-  assert.throws(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n'), /transfer-encoding/)
+  assert.throws(
+    () => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n'),
+    /both transfer-encoding and content-length/,
+  )
+  assert.throws(() => parse('HTTP/1.1 204 OK\r\ncontent-length: x\r\n\r\n'), /content-length/)
   assert.throws(() => parse('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n'), /content-length/)
   assert.throws(() => parse('HTTP/1.1 100 Continue\r\n\r\n'), /unexpected 100/)
   assert.throws(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab', [], true), /mid-body/)
