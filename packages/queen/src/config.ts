@@ -4,6 +4,7 @@ import { defaultHivesConfPath } from '@rbee/client'
 import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
 import { describeIssues, HostSchema, IdSchema, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
 import { z } from 'zod'
+import { defaultModelsConfPath } from './models-conf.js'
 import { QUEEN_DEFAULTS as D } from './queen-defaults.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
@@ -68,6 +69,11 @@ export const QueenConfigSchema = z
     key_limit: z.int().min(0).max(1_000_000),
     job_grace_ms: z.int().min(0).max(3_600_000),
     hives_conf: z.string().min(1),
+    models_conf: z.string().min(1),
+    scale_out_wait_ms: z.int().min(0).max(3_600_000),
+    max_replicas: z.int().min(1).max(1000),
+    evict_hysteresis_ms: z.int().min(0).max(86_400_000),
+    evict_wait_ms: z.int().min(100).max(3_600_000),
     home: z.string().min(1),
     local_hive: z.boolean(),
     local_hive_id: IdSchema.optional(),
@@ -119,6 +125,16 @@ const FLAGS: Record<
   'node-token': ['node_token', 'RBEE_NODE_TOKEN', undefined, 'string'],
   'node-token-file': ['node_token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
   'hives-conf': ['hives_conf', 'RBEE_HIVES_CONF', undefined, 'string'],
+  'models-conf': ['models_conf', 'RBEE_MODELS_CONF', undefined, 'string'],
+  'scale-out-wait-ms': ['scale_out_wait_ms', 'RBEE_SCALE_OUT_WAIT_MS', String(D.scaleOutWaitMs), 'int'],
+  'max-replicas': ['max_replicas', 'RBEE_MAX_REPLICAS', String(D.maxReplicas), 'int'],
+  'evict-hysteresis-ms': [
+    'evict_hysteresis_ms',
+    'RBEE_EVICT_HYSTERESIS_MS',
+    String(D.evictHysteresisMs),
+    'int',
+  ],
+  'evict-wait-ms': ['evict_wait_ms', 'RBEE_EVICT_WAIT_MS', String(D.evictWaitMs), 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   'no-local-hive': ['local_hive', 'RBEE_NO_LOCAL_HIVE', undefined, 'bool'],
   'local-hive-id': ['local_hive_id', 'RBEE_LOCAL_HIVE_ID', undefined, 'string'],
@@ -204,6 +220,18 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
   --job-grace-ms N                RBEE_JOB_GRACE_MS         a job nobody follows is cancelled after this
                                                             (default: ${D.jobGraceMs}; 0 = never)
   --hives-conf PATH               RBEE_HIVES_CONF           hives (default: ~/.config/rbee/hives.conf)
+  --models-conf PATH              RBEE_MODELS_CONF          per model: pin, min_replicas, max_replicas, ttl,
+                                                            priority (default: models.conf beside hives.conf;
+                                                            re-read on SIGHUP)
+  --scale-out-wait-ms N           RBEE_SCALE_OUT_WAIT_MS    another replica when a model's queue would wait
+                                                            longer (default: ${D.scaleOutWaitMs}; 0 = never)
+  --max-replicas N                RBEE_MAX_REPLICAS         most workers of one model scale-out runs, unless
+                                                            models.conf says (default: ${D.maxReplicas})
+  --evict-hysteresis-ms N         RBEE_EVICT_HYSTERESIS_MS  a worker loaded this recently is not stopped to
+                                                            make room for an equal or lower priority
+                                                            (default: ${D.evictHysteresisMs})
+  --evict-wait-ms N               RBEE_EVICT_WAIT_MS        longest wait for evicted workers' memory to come
+                                                            back (default: ${D.evictWaitMs})
   --home DIR                      RBEE_HOME                 data dir of the local hive
                                                             (default: ~/.local/share/rbee)
   --no-local-hive                 RBEE_NO_LOCAL_HIVE=1      never run a hive in-process
@@ -325,9 +353,12 @@ export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   delete raw.admin_key_file
   delete raw.node_token_file
   raw.hives_conf ??= defaultHivesConfPath(env)
+  if (typeof raw.hives_conf === 'string' && !isAbsolute(raw.hives_conf))
+    raw.hives_conf = resolve(raw.hives_conf)
+  raw.models_conf ??= defaultModelsConfPath(raw.hives_conf as string)
   raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
   raw.audit_log ??= join(raw.home as string, 'logs', 'audit.log')
-  for (const k of ['home', 'hives_conf', 'audit_log'] as const) {
+  for (const k of ['home', 'hives_conf', 'models_conf', 'audit_log'] as const) {
     if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
   }
   raw.import_dirs = (raw.import_dirs as string[]).map((d) => resolve(d))

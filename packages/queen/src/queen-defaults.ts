@@ -47,6 +47,10 @@ export const QUEEN_DEFAULTS: Readonly<QueenDefaults> = Object.freeze({
   workerHeartbeatIntervalMs: 10_000,
   bodyLimit: 8 * 1024 * 1024,
   maxAttempts: 3,
+  scaleOutWaitMs: 3000,
+  maxReplicas: 8,
+  evictHysteresisMs: 30_000,
+  evictWaitMs: 30_000,
 })
 
 /** The queen's options that have a default (see `QueenOptions` for what each does). */
@@ -68,4 +72,8 @@ export interface QueenDefaults {
   workerHeartbeatIntervalMs: number
   bodyLimit: number
   maxAttempts: number
+  scaleOutWaitMs: number
+  maxReplicas: number
+  evictHysteresisMs: number
+  evictWaitMs: number
 }

@@ -38,6 +38,7 @@ import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
+import { type ModelPolicy, type ModelsConf, modelPolicy } from './models-conf.js'
 import { registerOllamaGenerateRoutes } from './ollama/generate-routes.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
 import { registerOpenAiRoutes } from './openai/routes.js'
@@ -74,6 +75,16 @@ export interface QueenOptions {
   jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
+  /** Per model: pin, min/max replicas, idle TTL, priority (models.conf; SIGHUP re-reads it). @default none */
+  models?: ModelsConf
+  /** Another replica when a model's queue would wait longer than this; 0 never. @default QUEEN_DEFAULTS.scaleOutWaitMs */
+  scaleOutWaitMs?: number
+  /** Most workers of one model scale-out runs, unless models.conf says. @default QUEEN_DEFAULTS.maxReplicas */
+  maxReplicas?: number
+  /** A worker loaded this recently is not evicted for an equal or lower priority. @default QUEEN_DEFAULTS.evictHysteresisMs */
+  evictHysteresisMs?: number
+  /** Longest wait for evicted workers' memory to show up free. @default QUEEN_DEFAULTS.evictWaitMs */
+  evictWaitMs?: number
   /**
    * Runs a hive in-process when no hive is configured (`@rbee/local` supplies one). @default none:
    * hives join by registering
@@ -128,6 +139,8 @@ export interface QueenOptions {
 export interface QueenReload {
   /** hives.conf's hives now. */
   hives?: readonly HiveConfEntry[]
+  /** models.conf now. */
+  models?: ModelsConf
   /** The user and admin keys, and the node token, from flags, env and key files now. */
   keys?: { api_keys: readonly string[]; admin_keys: readonly string[]; node_token?: string | undefined }
 }
@@ -167,6 +180,8 @@ export class Queen {
   readonly #audit: AuditLog | undefined
   readonly #startedAt = Date.now()
   readonly #discovering = new Map<string, number>()
+  /** models.conf as last loaded or reloaded. */
+  #models: ModelsConf
   /** hives.conf's hives as last applied: id → URL. */
   #configHives = new Map<string, string>()
   /** The keys in force (kept to tell what a reload changes). */
@@ -181,6 +196,8 @@ export class Queen {
   constructor(options: QueenOptions = {}) {
     const o = withDefaults<QueenDefaults, QueenOptions>(QUEEN_DEFAULTS, options)
     this.#o = o
+    this.#models = options.models ?? new Map()
+    const policy = (model: string): ModelPolicy => modelPolicy(this.#models, model)
     this.#host = o.host
     const apiKeys = options.apiKeys ?? []
     const adminKeys = options.adminKeys ?? []
@@ -255,6 +272,12 @@ export class Queen {
       onSpawned: async (result) => {
         this.registry.workerInfo(await this.#proxy.info(result.url))
       },
+      eviction: {
+        stop: (w) => this.#stopWorker(w.hiveId!, w.id),
+        policy,
+        hysteresisMs: o.evictHysteresisMs,
+        waitMs: o.evictWaitMs,
+      },
     })
     scheduler = new Scheduler({
       registry: this.registry,
@@ -262,6 +285,10 @@ export class Queen {
       logger: this.#log,
       queueSize: o.queueSize,
       queueTimeoutMs: o.queueTimeoutMs,
+      policy,
+      scaleOutWaitMs: o.scaleOutWaitMs,
+      maxReplicas: o.maxReplicas,
+      metrics: this.metrics,
     })
     this.#scheduler = scheduler
     this.#reaper = new IdleReaper({
@@ -269,6 +296,7 @@ export class Queen {
       ttlMs: (model) => (this.#isBuiltin(model) ? o.builtinIdleTtlMs : o.idleTtlMs),
       stop: (w) => this.#stopWorker(w.hiveId!, w.id),
       logger: this.#log,
+      policy,
     })
     const router = new InferenceRouter({
       scheduler,
@@ -393,6 +421,20 @@ export class Queen {
     return this.#localHiveId
   }
 
+  /** models.conf as last loaded or reloaded. */
+  get modelsConf(): ModelsConf {
+    return this.#models
+  }
+
+  /** Starts a worker for each model in models.conf below its `min_replicas` (a pinned one: 1). */
+  #keepUp(): void {
+    for (const [model, p] of this.#models) {
+      if (model === '*' || p.minReplicas === 0) continue
+      if (this.registry.hivesWithModel(model).some((h) => h.online))
+        this.#scheduler.keepUp(model, p.minReplicas)
+    }
+  }
+
   /** How many hives hives.conf names now (as last loaded or reloaded). */
   get configuredHives(): number {
     return this.#configHives.size
@@ -476,7 +518,10 @@ export class Queen {
     const sweep = setInterval(() => this.registry.sweep(), Math.max(100, Math.min(500, o.hiveIntervalMs / 2)))
     sweep.unref()
     this.#closer.add(() => clearInterval(sweep))
-    const reap = setInterval(() => this.#reaper.sweep(), 5000)
+    const reap = setInterval(() => {
+      this.#reaper.sweep()
+      this.#keepUp()
+    }, 5000)
     reap.unref()
     this.#closer.add(() => clearInterval(reap))
     for (const h of o.hives ?? []) {
@@ -508,6 +553,11 @@ export class Queen {
   reload(next: QueenReload, log: Logger = this.#log): void {
     if (this.#closer.closed) return
     if (next.hives) this.#reloadHives(next.hives, log)
+    if (next.models) {
+      this.#models = next.models
+      log.info({ models: [...next.models.keys()] }, 'models.conf reloaded')
+      this.#keepUp()
+    }
     if (next.keys) this.#reloadKeys(next.keys, log)
   }
 

@@ -46,6 +46,8 @@ export interface SpawnRequest {
   device: number | readonly number[]
   slots: number
   ctxSize: number
+  /** Its memory estimate (MB), counted while it lives (see `memoryInUseMb`). @default 0 */
+  memoryMb?: number
 }
 
 /** Workers that stopped for good and are still listed (with their reason) at most. */
@@ -58,6 +60,8 @@ const KEEP_STOPPED = 50
 export class WorkerSupervisor {
   readonly #o: WorkerSupervisorOptions
   readonly #workers = new Map<string, SupervisedWorker>()
+  /** Per worker, its backend and memory estimate. */
+  readonly #memory = new Map<string, { backend: Backend; mb: number }>()
   #seq = 0
   #closing = false
 
@@ -124,12 +128,14 @@ export class WorkerSupervisor {
       emit: this.#o.emit,
     })
     this.#workers.set(id, worker)
+    this.#memory.set(id, { backend: req.backend, mb: req.memoryMb ?? 0 })
     void worker.stopped.then(() => log.close())
     options.onLaunched?.(id)
     try {
       await worker.start(options.signal, options.onLoading)
     } catch (err) {
       this.#workers.delete(id)
+      this.#memory.delete(id)
       log.close()
       throw err
     }
@@ -160,6 +166,7 @@ export class WorkerSupervisor {
     const w = this.get(id)
     const exit = await w.stop()
     this.#workers.delete(id)
+    this.#memory.delete(id)
     return { view: w.view(), exit }
   }
 
@@ -173,6 +180,16 @@ export class WorkerSupervisor {
     return [...this.#workers.values()].map((w) => w.monitored()).filter((m) => m !== undefined)
   }
 
+  /** Memory estimates (MB) of live workers on `backend`. */
+  memoryInUseMb(backend: Backend): number {
+    let mb = 0
+    for (const w of this.#workers.values()) {
+      const m = this.#memory.get(w.id)
+      if (w.alive && m?.backend === backend) mb += m.mb
+    }
+    return mb
+  }
+
   /** Workers that are up or coming up. */
   get liveCount(): number {
     return [...this.#workers.values()].filter((w) => w.alive).length
@@ -180,7 +197,10 @@ export class WorkerSupervisor {
 
   #evictStopped(): void {
     const stopped = [...this.#workers.values()].filter((w) => !w.alive)
-    for (const w of stopped.slice(0, Math.max(0, stopped.length - KEEP_STOPPED))) this.#workers.delete(w.id)
+    for (const w of stopped.slice(0, Math.max(0, stopped.length - KEEP_STOPPED))) {
+      this.#workers.delete(w.id)
+      this.#memory.delete(w.id)
+    }
   }
 
   /** Stops every worker in parallel and waits until all have exited. Idempotent. */

@@ -17,6 +17,7 @@ import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
 import { DEADLINE_GRACE_MS, openAiDeadline } from './request-deadline.js'
+import { requestPriority } from './request-priority.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { type StallSettings, stallBounds } from './stall-watch.js'
 import type { WorkerProxy } from './worker-proxy.js'
@@ -67,6 +68,8 @@ export interface OpenAiRequest {
   deadlineAt?: number | undefined
   /** A streamed request asked for its queue position and spawn progress (`X-Rbee-Progress: 1`). */
   progress?: boolean | undefined
+  /** Its place in the model's queue (`X-Request-Priority`); its model's priority when unset. */
+  priority?: number | undefined
   /** The request goes to `worker` (each try). */
   onDispatch?: ((worker: WorkerEntry) => void) | undefined
   /** The answer's protocol when the route is another API's (Anthropic's, …); OpenAI's when unset. */
@@ -138,6 +141,7 @@ export class InferenceRouter {
     const stream = parsed.stream === true
     // Refused on a whole answer, which has no stream to carry the news.
     const progress = progressRequested(req.headers, stream)
+    const priority = requestPriority(req.headers)
     await this.openAiOn(
       {
         commit: (worker) => this.#hijack(reply, worker, requestId, options.protocol?.contentType),
@@ -159,6 +163,7 @@ export class InferenceRouter {
         signal: clientGoneSignal(reply),
         deadlineAt,
         progress,
+        priority,
         onDispatch: options.onDispatch,
         protocol: options.protocol,
       },
@@ -191,6 +196,7 @@ export class InferenceRouter {
         {
           signal,
           deadlineAt,
+          priority: r.priority,
           onDispatch: r.onDispatch,
           onQueued:
             progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
