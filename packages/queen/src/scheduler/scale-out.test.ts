@@ -9,6 +9,7 @@ const base: ScaleOutInput = {
   workers: 1,
   maxReplicas: 8,
   targetWaitMs: 3000,
+  loadMs: 2000,
 }
 
 describe('scaleOutNeed', () => {
@@ -21,6 +22,11 @@ describe('scaleOutNeed', () => {
   test('a queue that would wait past the target needs one, with the wait that says so', () => {
     assert.deepEqual(scaleOutNeed({ ...base, queued: 13 }), { waitMs: 4000 })
     assert.deepEqual(scaleOutNeed({ ...base, serviceMs: 2000 }), { waitMs: 4000 })
+  })
+
+  test('a queue that drains before a replica could load needs none', () => {
+    assert.deepEqual(scaleOutNeed({ ...base, queued: 16, loadMs: 3999 }), { waitMs: 4000 })
+    assert.equal(scaleOutNeed({ ...base, queued: 16, loadMs: 4000 }), undefined)
   })
 
   test('more slots (a replica that arrived) end the need', () => {

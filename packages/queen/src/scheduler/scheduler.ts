@@ -100,6 +100,8 @@ export class Scheduler {
   readonly #removals = new Map<string, number>()
   /** Per model, the smoothed time a request holds its slot (ms), once one has finished. */
   readonly #serviceMs = new Map<string, number>()
+  /** Per model, how long its last successful spawn took (ms). */
+  readonly #loadMs = new Map<string, number>()
   /** Per model, the worker count when its last replica spawn succeeded (see `#maybeScaleOut`). */
   readonly #replicaSettle = new Map<string, { at: number; workers: number }>()
   readonly #ac = new AbortController()
@@ -274,6 +276,7 @@ export class Scheduler {
       workers: this.#liveWorkers(model),
       maxReplicas: this.#o.policy(model).maxReplicas ?? this.#o.maxReplicas,
       targetWaitMs: this.#o.scaleOutWaitMs,
+      loadMs: this.#loadMs.get(model),
     }
   }
 
@@ -339,10 +342,12 @@ export class Scheduler {
       for (const w of this.#queues.get(model) ?? []) if (w.hiveId === undefined) w.onSpawn?.(human)
     }
     narrate(why)
+    const started = performance.now()
     const p = this.#o.spawner
       .spawn({ model, hiveId: undefined, ...o }, this.#ac.signal, narrate)
       .then(
         () => {
+          this.#loadMs.set(model, performance.now() - started)
           onDone()
           this.#dispatch(model)
         },
@@ -407,6 +412,7 @@ export class Scheduler {
       for (const w of this.#queues.get(model) ?? []) if (w.hiveId === hiveId) w.onSpawn?.(human)
     }
     const removals = this.#removals.get(model) ?? 0
+    const started = performance.now()
     let priority = this.#o.policy(model).priority
     for (const w of this.#queues.get(model) ?? [])
       if (w.hiveId === hiveId) priority = Math.max(priority, w.priority)
@@ -414,6 +420,7 @@ export class Scheduler {
       .spawn({ model, hiveId, priority }, this.#ac.signal, narrate)
       .then(
         () => {
+          this.#loadMs.set(model, performance.now() - started)
           this.#spawned.set(key, { at: Date.now(), removals })
           this.#dispatch(model)
         },
