@@ -81,8 +81,16 @@ describe('queen making room and scaling out', () => {
     (await client.status()).workers.filter((w) => w.model_id === model && w.status !== 'stopping')
 
   test('a burst adds one replica, and a model that fits nowhere evicts the least recently used unpinned idle worker', async () => {
-    const catalog = await client.models()
-    assert.ok(catalog.data.some((m) => m.id === 'm4'))
+    const refused = await fetch(`${queen.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-priority': 'urgent' },
+      body: JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    assert.equal(refused.status, 400)
+    assert.match(
+      ((await refused.json()) as { error: { message: string } }).error.message,
+      /X-Request-Priority/,
+    )
     await Promise.all([chat('m1'), chat('m2')])
     // 60 long requests on m2's 4 slots would wait far longer than 300 ms and than a worker takes
     // to load: one more replica (its spawn single-flight, max_replicas 2 though room was left).

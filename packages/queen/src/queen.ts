@@ -16,6 +16,7 @@ import {
   JobRegistry,
   keyFingerprint,
   type Logger,
+  type OperationRunner,
   RbeeError,
   type RequestDeadlines,
   registerJobRoutes,
@@ -175,6 +176,7 @@ export class Queen {
   readonly #proxy: WorkerProxy
   readonly #fleet: FleetStream
   readonly #reaper: IdleReaper
+  readonly #operations: OperationRunner
   readonly #auth: Authenticator
   readonly #nodeToken: string | undefined
   readonly #audit: AuditLog | undefined
@@ -278,6 +280,7 @@ export class Queen {
         hysteresisMs: o.evictHysteresisMs,
         waitMs: o.evictWaitMs,
       },
+      download: (hiveId, source, signal, narrate) => this.#download(hiveId, source, signal, narrate),
     })
     scheduler = new Scheduler({
       registry: this.registry,
@@ -336,24 +339,20 @@ export class Queen {
       keepAliveMs,
       unreadGraceMs: o.jobGraceMs,
     })
-    registerJobRoutes(
-      this.#server.app,
-      this.#jobs,
-      createOperationRunner({
-        registry: this.registry,
-        hives: this.#hives,
-        router,
-        fleetStatus: () => this.fleetStatus(),
-        hiveWaitMs: o.hiveWaitMs,
-      }),
-      {
-        precheck: (op) => precheckOperation(this.registry, op),
-        auth: this.#auth,
-        access: 'user',
-        operationAccess: (op) => OPERATION_ACCESS[op.operation],
-        audit: this.#audit,
-      },
-    )
+    this.#operations = createOperationRunner({
+      registry: this.registry,
+      hives: this.#hives,
+      router,
+      fleetStatus: () => this.fleetStatus(),
+      hiveWaitMs: o.hiveWaitMs,
+    })
+    registerJobRoutes(this.#server.app, this.#jobs, this.#operations, {
+      precheck: (op) => precheckOperation(this.registry, op),
+      auth: this.#auth,
+      access: 'user',
+      operationAccess: (op) => OPERATION_ACCESS[op.operation],
+      audit: this.#audit,
+    })
     registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
     registerOllamaRoutes(this.#server.app, {
       registry: this.registry,
@@ -450,6 +449,32 @@ export class Queen {
       if (m) return m.builtin
     }
     return model === BUILTIN_MODEL_ID
+  }
+
+  /**
+   * A spawn's `model_download` on a hive without the file, through the same operation forwarding
+   * as a client's (so it fetches from where a client's download would), its narration relayed.
+   */
+  async #download(
+    hiveId: string,
+    source: string,
+    signal: AbortSignal,
+    narrate: (human: string) => void,
+  ): Promise<void> {
+    const noop = (): void => {}
+    await this.#operations(
+      { operation: 'model_download', hive_id: hiveId, model: source },
+      {
+        id: `spawn-download-${hiveId}`,
+        owner: null,
+        signal,
+        deadlineAt: undefined,
+        log: this.#log.child({ hive_id: hiveId, source }),
+        narrate: (_action, human) => narrate(human),
+        data: noop,
+        token: noop,
+      },
+    )
   }
 
   async #stopWorker(hiveId: string, workerId: string): Promise<void> {

@@ -378,3 +378,50 @@ describe('HiveSpawner making room', () => {
     assert.deepEqual(stopped, ['wa'])
   })
 })
+
+describe('HiveSpawner loading elsewhere', () => {
+  test('when no hive with the file has room, a hive with room downloads it first, its progress narrated', async () => {
+    const registry = new Registry({ logger: silentLogger() })
+    const big = { ...catalogEntry('big', 400), source: 'hf:org/repo:big.gguf' }
+    // h1 has the file and a busy worker filling its CPU; h2 has room and no file.
+    registry.upsertHive('h1', 'http://h1:7835', 'config')
+    registry.hiveEvent(
+      telemetry('h1', [info('busy', { model_id: 'big' })], {
+        devices: [device(100, { memory_total_mb: 500 })],
+      }),
+    )
+    registry.acquire(registry.worker('busy')!)
+    registry.setCatalog('h1', [big])
+    registry.upsertHive('h2', 'http://h2:7835', 'config')
+    registry.hiveEvent(telemetry('h2', [], { devices: [device(1000)] }))
+    registry.setCatalog('h2', [])
+    const downloads: string[] = []
+    const spawned: string[] = []
+    const spawnWorker = async (op: SpawnOp): Promise<WorkerSpawnResult> => {
+      spawned.push(`${op.model}@${op.hive_id}`)
+      return { worker_id: 'w2', port: 40002, pid: 2, host: '127.0.0.1', url: 'http://127.0.0.1:40002' }
+    }
+    const spawner = new HiveSpawner({
+      registry,
+      hives: { client: () => ({ spawnWorker }), refreshCatalogs: async () => {} },
+      logger: silentLogger(),
+      eviction: { stop: async () => assert.fail('the busy worker is never stopped') },
+      download: async (hiveId, source, _signal, narrate) => {
+        downloads.push(`${source}@${hiveId}`)
+        narrate('downloaded big.gguf (400 MiB) from a peer')
+        registry.setCatalog(hiveId, [big])
+      },
+    })
+    const notes: string[] = []
+    await spawner.spawn({ model: 'big', hiveId: undefined }, new AbortController().signal, (h) =>
+      notes.push(h),
+    )
+    assert.deepEqual(downloads, ['hf:org/repo:big.gguf@h2'])
+    assert.deepEqual(spawned, ['big@h2'])
+    assert.deepEqual(notes.slice(0, 2), [
+      'downloading hf:org/repo:big.gguf to h2 for big: no hive with big has room; h2/cpu:0, 1000 MiB free',
+      'h2: downloaded big.gguf (400 MiB) from a peer',
+    ])
+    assert.match(notes[2] ?? '', /^starting a worker for big on h2 \(needs 400 MiB\)/)
+  })
+})

@@ -14,6 +14,7 @@ import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import { waitForHive } from '../registry/hive-wait.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
+import { chooseDownloadTarget } from './download-target.js'
 import { describeEviction, type EvictionPlan, planEviction } from './eviction.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
 import { SpawnBackoff } from './spawn-backoff.js'
@@ -86,6 +87,19 @@ export interface HiveSpawnerOptions {
    * `stop`. Without it, such a spawn fails with `RBEE_NO_CAPACITY`.
    */
   eviction?: EvictionSettings | undefined
+  /**
+   * Has a hive download a model's file (the queen's `model_download` operation, with its
+   * narration): used when no hive that has the file has room, even after eviction, and another
+   * hive has (see `chooseDownloadTarget`). Without it, such a spawn fails with `RBEE_NO_CAPACITY`.
+   */
+  download?:
+    | ((
+        hiveId: string,
+        source: string,
+        signal: AbortSignal,
+        narrate: (human: string) => void,
+      ) => Promise<void>)
+    | undefined
 }
 
 /** How the spawner makes room. */
@@ -196,6 +210,7 @@ export class HiveSpawner implements Spawner {
   ): Promise<void> {
     const { model } = req
     let evictions = 0
+    let downloaded = false
     // Devices this spawn found unable to take the model, for the rest of it (a hive's refusal
     // for lack of memory is not worth a backoff: its figures were newer than ours).
     const excluded = new Map<string, string>()
@@ -216,6 +231,14 @@ export class HiveSpawner implements Spawner {
             evictions++
             await this.#makeRoom(plan, model, signal, narrate)
             continue
+          }
+          if (!downloaded && this.#o.download) {
+            const got = await this.#downloadElsewhere(req, candidates, blocked, signal, narrate)
+            if (got) {
+              downloaded = true
+              candidates = got
+              continue
+            }
           }
         }
         // After a failed try, that failure is the answer; the narration says why no other device.
@@ -256,6 +279,53 @@ export class HiveSpawner implements Spawner {
         failed = err
       }
     }
+  }
+
+  /**
+   * Has a hive without the model's file but with room download it (see `chooseDownloadTarget`),
+   * bounded by the spawn timeout; returns the candidates once its catalog lists the model, or
+   * undefined when no hive can.
+   * @throws the download's error; RbeeError `RBEE_MODEL_NOT_FOUND` when the hive's catalog names
+   * the file otherwise.
+   */
+  async #downloadElsewhere(
+    req: SpawnRequest,
+    candidates: readonly HiveEntry[],
+    blocked: (hive: string, device: string) => string | undefined,
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
+  ): Promise<HiveEntry[] | undefined> {
+    const { model } = req
+    const target = chooseDownloadTarget(model, candidates, this.#o.registry.hives(), {
+      hiveId: req.hiveId,
+      reserved: this.#reserved,
+      blocked,
+    })
+    if (!target) return undefined
+    const hiveId = target.hive.id
+    const log = this.#o.logger.child({ model, hive_id: hiveId })
+    log.info({ source: target.source, need_mb: target.needMb }, 'downloading the model to a hive with room')
+    narrate?.(`downloading ${target.source} to ${hiveId} for ${model}: ${target.reason}`)
+    const spawnMs = this.#o.timeoutMs ?? QUEEN_DEFAULTS.spawnTimeoutMs
+    const deadline = new Deadline({
+      ms: spawnMs,
+      parent: signal,
+      message: `the download of ${target.source} to ${hiveId} did not end within ${spawnMs} ms`,
+    })
+    try {
+      await this.#o.download!(hiveId, target.source, deadline.signal, (h) => narrate?.(`${hiveId}: ${h}`))
+    } finally {
+      deadline.clear()
+    }
+    await this.#o.hives.refreshCatalogs()
+    const next = this.#candidates(model, req.hiveId)
+    if (!next.some((h) => h.id === hiveId)) {
+      throw new RbeeError(
+        'RBEE_MODEL_NOT_FOUND',
+        `${hiveId} downloaded ${target.source}, but its catalog names it otherwise than ${model}`,
+      )
+    }
+    return next
   }
 
   #policy(model: string): ModelPolicy {
