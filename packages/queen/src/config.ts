@@ -1,8 +1,22 @@
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
-import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { describeIssues, HostSchema, IdSchema, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
+import {
+  ConfigError,
+  type FlagKind,
+  keyFingerprint,
+  readFlags,
+  readSecretFile,
+  validateFlags,
+} from '@rbee/common'
+import {
+  describeIssues,
+  HostSchema,
+  IdSchema,
+  PrioritySchema,
+  PriorityTextSchema,
+  STREAM_IDLE_TIMEOUT_MS,
+} from '@rbee/contracts'
 import { z } from 'zod'
 import { defaultModelsConfPath } from './models-conf.js'
 import { QUEEN_DEFAULTS as D } from './queen-defaults.js'
@@ -53,6 +67,7 @@ export const QueenKeysSchema = z
     api_keys: z.array(SecretSchema).max(10_000),
     admin_keys: z.array(SecretSchema).max(10_000),
     node_token: SecretSchema.optional(),
+    key_priorities: z.record(z.string(), PrioritySchema),
   })
   .superRefine(refineKeys)
 export type QueenKeys = z.infer<typeof QueenKeysSchema>
@@ -65,6 +80,7 @@ export const QueenConfigSchema = z
     api_keys: z.array(SecretSchema).max(10_000),
     admin_keys: z.array(SecretSchema).max(10_000),
     node_token: SecretSchema.optional(),
+    key_priorities: z.record(z.string(), PrioritySchema),
     audit_log: z.string().min(1),
     key_limit: z.int().min(0).max(1_000_000),
     job_grace_ms: z.int().min(0).max(3_600_000),
@@ -203,7 +219,9 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
   --api-key KEY                   RBEE_API_KEYS             user key (inference, model list, own jobs);
                                                             repeat the flag, or comma-separate in the env var
   --api-key-file PATH             RBEE_API_KEY_FILE         file with one key per line: KEY (a user key),
-                                                            'user KEY' or 'admin KEY'; mode 600
+                                                            'user KEY' or 'admin KEY', each optionally
+                                                            followed by priority=low|normal|high|-100..100
+                                                            (its requests' default); mode 600
   --admin-key KEY                 RBEE_ADMIN_KEYS           admin key (also model and worker management,
                                                             shutdown); repeatable, or comma-separated
   --admin-key-file PATH           RBEE_ADMIN_KEY_FILE       file with one admin key per line; mode 600
@@ -270,15 +288,32 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
   --help, --version
 `
 
-/** A key file's lines: `KEY` or `user KEY` (a user key), `admin KEY` (an admin key). */
-function readKeyFile(path: string): { user: string[]; admin: string[] } {
-  const out = { user: [] as string[], admin: [] as string[] }
+/**
+ * A key file's lines: `KEY` or `user KEY` (a user key), `admin KEY` (an admin key), each with an
+ * optional `priority=P` after it (`low`, `normal`, `high` or -100..100): the priority of that
+ * key's requests that send no `X-Request-Priority`.
+ */
+function readKeyFile(path: string): { user: string[]; admin: string[]; priorities: Record<string, number> } {
+  const out = { user: [] as string[], admin: [] as string[], priorities: {} as Record<string, number> }
   readSecretFile(path, 'API key').forEach((line, i) => {
     const words = line.split(/\s+/)
-    if (words.length === 1) out.user.push(words[0]!)
+    const last = words.at(-1) ?? ''
+    let priority: number | undefined
+    if (words.length > 1 && last.startsWith('priority=')) {
+      words.pop()
+      const p = PriorityTextSchema.safeParse(last.slice('priority='.length))
+      if (!p.success) throw new ConfigError(`${path} line ${i + 1}: priority ${p.error.issues[0]?.message}`)
+      priority = p.data
+    }
+    let key: string
+    if (words.length === 1) out.user.push((key = words[0]!))
     else if (words.length === 2 && (words[0] === 'user' || words[0] === 'admin'))
-      out[words[0]].push(words[1]!)
-    else throw new ConfigError(`${path} line ${i + 1}: expected KEY, 'user KEY' or 'admin KEY'`)
+      out[words[0]].push((key = words[1]!))
+    else
+      throw new ConfigError(
+        `${path} line ${i + 1}: expected KEY, 'user KEY' or 'admin KEY', each optionally followed by priority=P`,
+      )
+    if (priority !== undefined) out.priorities[keyFingerprint(key)] = priority
   })
   return out
 }
@@ -293,16 +328,20 @@ export function readQueenKeys(sources: QueenKeySources): {
   api_keys: string[]
   admin_keys: string[]
   node_token: string | undefined
+  /** Per key fingerprint, the priority its key file gives it. */
+  key_priorities: Record<string, number>
 } {
   const out = {
     api_keys: [...sources.api_keys],
     admin_keys: [...sources.admin_keys],
     node_token: sources.node_token,
+    key_priorities: {} as Record<string, number>,
   }
   if (sources.api_key_file !== undefined) {
     const keys = readKeyFile(sources.api_key_file)
     out.api_keys.push(...keys.user)
     out.admin_keys.push(...keys.admin)
+    Object.assign(out.key_priorities, keys.priorities)
   }
   if (sources.admin_key_file !== undefined) {
     out.admin_keys.push(...readSecretFile(sources.admin_key_file, 'admin key'))

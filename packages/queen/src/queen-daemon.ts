@@ -48,6 +48,7 @@ export function queenDaemon(localHive?: LocalHiveFactory): DaemonSpec<Daemon & {
         port: config.port,
         apiKeys: config.api_keys,
         adminKeys: config.admin_keys,
+        keyPriorities: config.key_priorities,
         nodeToken: config.node_token,
         auditLog: config.audit_log,
         keyLimit: config.key_limit,

@@ -63,6 +63,8 @@ export interface QueenOptions {
   apiKeys?: readonly string[]
   /** Admin keys: all a user key may, plus model and worker management and shutdown. */
   adminKeys?: readonly string[]
+  /** Per key fingerprint, the priority of its requests that send no `X-Request-Priority`. @default none */
+  keyPriorities?: Readonly<Record<string, number>>
   /**
    * Shared secret of queen, hives and workers; required beyond loopback. With keys and no node
    * token, one is generated for the local hive and its workers.
@@ -143,7 +145,12 @@ export interface QueenReload {
   /** models.conf now. */
   models?: ModelsConf
   /** The user and admin keys, and the node token, from flags, env and key files now. */
-  keys?: { api_keys: readonly string[]; admin_keys: readonly string[]; node_token?: string | undefined }
+  keys?: {
+    api_keys: readonly string[]
+    admin_keys: readonly string[]
+    node_token?: string | undefined
+    key_priorities?: Readonly<Record<string, number>>
+  }
 }
 
 /** Fingerprints added to and removed from a key list, for logs (never the keys). */
@@ -184,6 +191,8 @@ export class Queen {
   readonly #discovering = new Map<string, number>()
   /** models.conf as last loaded or reloaded. */
   #models: ModelsConf
+  /** Per key fingerprint, its requests' default priority (key files; reloaded with them). */
+  #keyPriorities: Readonly<Record<string, number>>
   /** hives.conf's hives as last applied: id → URL. */
   #configHives = new Map<string, string>()
   /** The keys in force (kept to tell what a reload changes). */
@@ -199,6 +208,7 @@ export class Queen {
     const o = withDefaults<QueenDefaults, QueenOptions>(QUEEN_DEFAULTS, options)
     this.#o = o
     this.#models = options.models ?? new Map()
+    this.#keyPriorities = options.keyPriorities ?? {}
     const policy = (model: string): ModelPolicy => modelPolicy(this.#models, model)
     this.#host = o.host
     const apiKeys = options.apiKeys ?? []
@@ -311,6 +321,7 @@ export class Queen {
       keyLimit: o.keyLimit,
       stall: o.stall,
       keepAliveMs,
+      keyPriority: (key) => (key === null ? undefined : this.#keyPriorities[key]),
     })
     const { bodyLimit } = o
     const deadlines = requestDeadlines(options.requestDeadlines)
@@ -634,6 +645,7 @@ export class Queen {
     const admin = keyChanges(this.#keys.admin, keys.admin_keys)
     this.#auth.update({ userKeys: keys.api_keys, adminKeys: keys.admin_keys, nodeToken: this.#nodeToken })
     this.#keys = { user: keys.api_keys, admin: keys.admin_keys }
+    this.#keyPriorities = keys.key_priorities ?? {}
     log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
   }
 

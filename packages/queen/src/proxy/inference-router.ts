@@ -47,6 +47,8 @@ export interface InferenceRouterOptions extends RouteDeps {
   stall?: StallSettings | undefined
   /** A streamed OpenAI answer gets a keep-alive comment after this long without a write; 0 = none. @default 0 */
   keepAliveMs?: number | undefined
+  /** The priority of a key's requests that name none (its key file's `priority=`). @default none */
+  keyPriority?: ((key: string | null) => number | undefined) | undefined
 }
 
 /** What the router needs of an OpenAI request. */
@@ -196,7 +198,7 @@ export class InferenceRouter {
         {
           signal,
           deadlineAt,
-          priority: r.priority,
+          priority: r.priority ?? this.#o.keyPriority?.(r.key),
           onDispatch: r.onDispatch,
           onQueued:
             progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
@@ -291,6 +293,7 @@ export class InferenceRouter {
           signal: ctx.signal,
           deadlineAt,
           hiveId,
+          priority: this.#o.keyPriority?.(ctx.owner),
           onQueued: (position, depth) =>
             ctx.narrate(
               'queued',
