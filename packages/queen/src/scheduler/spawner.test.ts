@@ -303,7 +303,7 @@ describe('HiveSpawner making room', () => {
   // A hive double (no hive process in a unit test): a CPU of 1000 MB with two idle 400 MB
   // workers, a stop that reports the exit and the memory back on the next telemetry, as a hive's
   // stream does, and a spawn that reports a ready worker.
-  function full(options: { stopFails?: boolean } = {}) {
+  function full(options: { stopFails?: boolean; memoryStaysTaken?: boolean } = {}) {
     const clock = { now: T0 }
     const registry = new Registry({ logger: silentLogger(), now: () => clock.now })
     registry.upsertHive('h1', 'http://h1:7835', 'config')
@@ -337,6 +337,19 @@ describe('HiveSpawner making room', () => {
         stop: async (w) => {
           stopped.push(w.id)
           if (options.stopFails) throw new RbeeError('RBEE_UPSTREAM', 'the hive did not answer')
+          // A worker that exits but whose memory the driver keeps (a hung process's VRAM).
+          if (options.memoryStaysTaken) {
+            live.splice(
+              live.findIndex((x) => x.id === w.id),
+              1,
+            )
+            setImmediate(() =>
+              registry.hiveEvent(
+                telemetry('h1', live, { devices: [device(200, { memory_total_mb: 1000 })] }),
+              ),
+            )
+            return
+          }
           live.splice(
             live.findIndex((x) => x.id === w.id),
             1,
@@ -365,8 +378,23 @@ describe('HiveSpawner making room', () => {
     assert.deepEqual([...registry.workers()].map((w) => w.id).sort(), ['wb', 'wn'])
   })
 
-  test('memory that does not come back ends the spawn with RBEE_NO_CAPACITY naming the wait', async () => {
+  test('a stop that fails ends the spawn at once with RBEE_NO_CAPACITY saying why', async () => {
     const { spawner, stopped } = full({ stopFails: true })
+    const started = performance.now()
+    const err = await spawnError(
+      spawner.spawn({ model: 'new', hiveId: undefined }, new AbortController().signal),
+    )
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.match(
+      err.message,
+      /making room on h1\/cpu:0 for new failed: could not stop wa: the hive did not answer/,
+    )
+    assert.ok(performance.now() - started < 150, 'not after the 200 ms memory wait')
+    assert.deepEqual(stopped, ['wa'])
+  })
+
+  test('memory that does not come back ends the spawn with RBEE_NO_CAPACITY naming the wait', async () => {
+    const { spawner, stopped } = full({ memoryStaysTaken: true })
     const err = await spawnError(
       spawner.spawn({ model: 'new', hiveId: undefined }, new AbortController().signal),
     )

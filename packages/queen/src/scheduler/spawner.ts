@@ -388,20 +388,30 @@ export class HiveSpawner implements Spawner {
     }
     this.#o.metrics?.evictions.inc({ model }, plan.victims.length)
     const started = performance.now()
+    // A stop that fails ends the wait at once: that memory is not coming back.
+    const gaveUp = new AbortController()
+    const onAbort = (): void => gaveUp.abort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    let failure: string | undefined
     const stops = plan.victims.map((v) =>
       ev.stop(v.worker).catch((err: unknown) => {
         log.warn({ worker_id: v.worker.id, err: errorMessage(err) }, 'could not stop a worker to make room')
         registry.setStopping(v.worker, false)
+        failure ??= `could not stop ${v.worker.id}: ${errorMessage(err)}`
+        gaveUp.abort()
       }),
     )
     const waitMs = ev.waitMs ?? QUEEN_DEFAULTS.evictWaitMs
-    const back = await waitForMemory(registry, plan, waitMs, signal, this.#reserved)
+    const back = await waitForMemory(registry, plan, waitMs, gaveUp.signal, this.#reserved)
+    signal.removeEventListener('abort', onAbort)
     await Promise.all(stops)
     if (signal.aborted) throw signal.reason
     if (!back) {
       throw new RbeeError(
         'RBEE_NO_CAPACITY',
-        `stopped ${plan.victims.length} worker(s) on ${where} for ${model}, but its memory did not come back within ${waitMs} ms`,
+        failure !== undefined
+          ? `making room on ${where} for ${model} failed: ${failure}`
+          : `stopped ${plan.victims.length} worker(s) on ${where} for ${model}, but its memory did not come back within ${waitMs} ms`,
         { retryAfterS: 5 },
       )
     }
