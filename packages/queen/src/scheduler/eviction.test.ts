@@ -70,10 +70,13 @@ describe('planEviction', () => {
     assert.equal(f.plan(), undefined, 'nothing may go: no plan')
   })
 
-  test('a busy worker is never stopped', () => {
+  test('a busy worker is never stopped, but counts as room once idle', () => {
     const f = fleet([{ id: 'a' }, { id: 'b' }])
     f.registry.acquire(f.registry.worker('a')!)
     assert.deepEqual(f.victims(), ['b'])
+    f.registry.acquire(f.registry.worker('b')!)
+    assert.equal(f.plan(), undefined)
+    assert.deepEqual(f.victims({ onceIdle: true }), ['a'], 'the spawn waits for it')
   })
 
   test('lower priority goes first; a higher-priority model is not stopped for a lower request', () => {

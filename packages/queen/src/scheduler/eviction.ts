@@ -15,6 +15,11 @@ export interface RoomRequest {
   pinned: boolean
   /** Make room only by stopping workers loaded before the window (scale-out never overrides it). */
   strict?: boolean
+  /**
+   * Count busy workers and those inside the hysteresis window as if they were idle and old: is
+   * there room once they are? (A spawn then waits instead of failing.)
+   */
+  onceIdle?: boolean
 }
 
 export interface EvictionOptions {
@@ -62,12 +67,12 @@ export function keepReason(
 ): string | undefined {
   if (w.model === req.model) return 'same model'
   if (w.hiveId === null || w.stopping || !w.routable || w.info.status !== 'ready') return 'not stoppable'
-  if (w.inflight > 0 || w.info.slots_busy > 0) return 'busy'
+  if ((w.inflight > 0 || w.info.slots_busy > 0) && !req.onceIdle) return 'busy'
   const p = o.policy(w.model)
   if (p.pin) return 'pinned'
   if (p.priority > req.priority) return 'higher priority'
   const outranked = !req.strict && (req.pinned || req.priority > p.priority)
-  if (o.now - w.loadedAtMs < o.hysteresisMs && !outranked) return 'loaded recently'
+  if (o.now - w.loadedAtMs < o.hysteresisMs && !outranked && !req.onceIdle) return 'loaded recently'
   return undefined
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { deferred, RbeeError, silentLogger } from '@rbee/common'
-import { info, T0, telemetry } from '@rbee/testing'
+import { info, T0, telemetry, waitFor } from '@rbee/testing'
 import { DEFAULT_MODEL_POLICY } from '../models-conf.js'
 import { Registry } from '../registry/registry.js'
 import { IdleReaper } from './idle-reaper.js'
@@ -17,6 +17,8 @@ function setup(
     spawn?: Spawner['spawn']
     scaleOutWaitMs?: number
     maxReplicas?: number
+    /** Whether the stand-in's fleet has room once its busy workers are idle. @default false */
+    roomOnceIdle?: boolean
   } = {},
 ) {
   const registry = new Registry()
@@ -24,6 +26,7 @@ function setup(
   registry.hiveEvent(telemetry('h1', []))
   const spawns: SpawnRequest[] = []
   const spawner: Spawner = {
+    roomOnceIdle: () => options.roomOnceIdle === true,
     spawn: async (req, signal, narrate) => {
       spawns.push(req)
       if (options.spawn) return options.spawn(req, signal, narrate)
@@ -344,5 +347,33 @@ describe('scheduler priorities and scale-out', () => {
   test('scale-out stops at max_replicas however long the queue', async () => {
     const { spawns } = await burst(40, 2)
     assert.equal(spawns.length, 1)
+  })
+
+  test('a spawn with no room while busy workers hold it waits for one to go idle instead of failing its requests', async () => {
+    let room = false
+    const { registry, scheduler, spawns } = setup({
+      roomOnceIdle: true,
+      spawn: async (req) => {
+        if (!room) throw new RbeeError('RBEE_NO_CAPACITY', 'no device can take it')
+        registry.hiveEvent({
+          type: 'worker_ready',
+          hive_id: 'h1',
+          timestamp: new Date(T0).toISOString(),
+          worker: info('w-new', { model_id: req.model, port: 40009 }),
+          pid: 9,
+        })
+      },
+    })
+    registry.hiveEvent(telemetry('h1', [info('other', { model_id: 'other', slots_total: 1 })]))
+    const busy = await scheduler.acquire('other')
+    const notes: string[] = []
+    const waiting = scheduler.acquire('tiny', { onSpawn: (h) => notes.push(h) })
+    await waitFor('the first spawn failed', () => notes.length > 0)
+    assert.deepEqual(notes, ['no room for tiny now; waiting for a busy worker to go idle to make room'])
+    room = true
+    busy.release()
+    const lease = await waiting
+    assert.equal(lease.worker.id, 'w-new')
+    assert.equal(spawns.length, 2)
   })
 })

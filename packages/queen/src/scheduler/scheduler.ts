@@ -100,6 +100,11 @@ export class Scheduler {
   readonly #removals = new Map<string, number>()
   /** Per model, the smoothed time a request holds its slot (ms), once one has finished. */
   readonly #serviceMs = new Map<string, number>()
+  /**
+   * Spawn keys (`model` or `model@hive`) whose spawn found no room while busy or freshly loaded
+   * workers would make some once idle: tried again when a worker's state changes.
+   */
+  readonly #starved = new Set<string>()
   /** Per model, how long its last successful spawn took (ms). */
   readonly #loadMs = new Map<string, number>()
   /** Per model, the worker count when its last replica spawn succeeded (see `#maybeScaleOut`). */
@@ -426,6 +431,21 @@ export class Scheduler {
         },
         (err: unknown) => {
           if (this.#ac.signal.aborted) return
+          if (
+            err instanceof RbeeError &&
+            err.code === 'RBEE_NO_CAPACITY' &&
+            this.#o.spawner.roomOnceIdle?.({ model, hiveId, priority })
+          ) {
+            // Busy workers hold the room: the waiters wait (queue timeout, deadline) for one to
+            // go idle, and the spawn is tried again then, instead of failing them now.
+            if (!this.#starved.has(key)) {
+              this.#o.logger.info({ model, hive_id: hiveId }, 'no room until a worker goes idle')
+              narrate(`no room for ${model} now; waiting for a busy worker to go idle to make room`)
+            }
+            this.#starved.add(key)
+            return
+          }
+          this.#starved.delete(key)
           this.#o.logger.warn({ model, hive_id: hiveId, err: errorMessage(err) }, 'spawn failed')
           // Everyone waiting for this spawn learns why it failed, unless a worker turned up anyway.
           const q = this.#queues.get(model) ?? []
@@ -439,10 +459,20 @@ export class Scheduler {
       )
       .finally(() => {
         this.#spawning.delete(key)
-        // A worker that died right after its spawn leaves waiters behind: try again for them.
-        if (!this.#ac.signal.aborted) this.#ensureForWaiters(model)
+        // A worker that died right after its spawn leaves waiters behind: try again for them
+        // (a spawn waiting for room is tried again when a worker's state changes instead).
+        if (!this.#ac.signal.aborted && !this.#starved.has(key)) this.#ensureForWaiters(model)
       })
     this.#spawning.set(key, p)
+  }
+
+  /** Spawns that waited for room try again (a worker went idle or away, or a spawn ended). */
+  #retryStarved(): void {
+    for (const key of [...this.#starved]) {
+      const [model = key, hiveId] = key.split('@')
+      this.#starved.delete(key)
+      if (this.#queues.get(model)?.some((w) => w.hiveId === hiveId)) this.#ensureWorker(model, hiveId)
+    }
   }
 
   #ensureForWaiters(model: string): void {
@@ -480,6 +510,7 @@ export class Scheduler {
       return
     }
     if (ev.type !== 'model') return
+    if (this.#starved.size > 0) this.#retryStarved()
     if (this.#spawned.size > 0 && this.#o.registry.routableCount(ev.model) > 0) {
       // The spawned worker has arrived: the settling window is over.
       for (const key of this.#spawned.keys()) {

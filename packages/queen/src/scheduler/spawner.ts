@@ -39,6 +39,11 @@ export interface Spawner {
    * @throws RbeeError saying why no worker could be started (no capacity, unknown model, …).
    */
   spawn(req: SpawnRequest, signal: AbortSignal, narrate?: (human: string) => void): Promise<void>
+  /**
+   * After a spawn failed for lack of room: whether stopping workers that are busy now, or loaded
+   * too recently to be stopped, would make room once they are idle (its waiters then wait).
+   */
+  roomOnceIdle?(req: SpawnRequest): boolean
 }
 
 /**
@@ -332,8 +337,16 @@ export class HiveSpawner implements Spawner {
     return this.#o.eviction?.policy?.(model) ?? DEFAULT_MODEL_POLICY
   }
 
+  roomOnceIdle(req: SpawnRequest): boolean {
+    if (!this.#o.eviction) return false
+    const candidates = this.#candidates(req.model, req.hiveId)
+    const blocked = (hive: string, device: string): string | undefined =>
+      this.#backoff.blocked(req.model, deviceKey(hive, device))
+    return this.#planRoom({ ...req, onceIdle: true }, candidates, blocked) !== undefined
+  }
+
   #planRoom(
-    req: SpawnRequest,
+    req: SpawnRequest & { onceIdle?: boolean },
     candidates: readonly HiveEntry[],
     blocked: (hive: string, device: string) => string | undefined,
   ): EvictionPlan | undefined {
@@ -348,6 +361,7 @@ export class HiveSpawner implements Spawner {
         priority: Math.max(req.priority ?? own.priority, own.priority),
         pinned: own.pin,
         strict: req.replica === true,
+        onceIdle: req.onceIdle === true,
       },
       candidates,
       {
