@@ -47,9 +47,15 @@ export const QUEEN_DEFAULTS: Readonly<QueenDefaults> = Object.freeze({
   workerHeartbeatIntervalMs: 10_000,
   bodyLimit: 8 * 1024 * 1024,
   maxAttempts: 3,
+  // A queue whose last request would wait over 3 s gets another replica (if that also beats the
+  // model's load time): about what a chat user waits before a first token feels broken.
   scaleOutWaitMs: 3000,
+  // Per model, unless models.conf says: a burst on one model cannot take a whole fleet.
   maxReplicas: 8,
+  // Two models alternating on a device that holds one would otherwise reload at every switch:
+  // a worker keeps its place for 30 s after it loads (a 7B model loads in 5-20 s).
   evictHysteresisMs: 30_000,
+  // Stopping a worker takes its grace (10 s) at most, and telemetry a second to show the memory.
   evictWaitMs: 30_000,
 })
 
