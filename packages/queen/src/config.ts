@@ -305,14 +305,14 @@ function readKeyFile(path: string): { user: string[]; admin: string[]; prioritie
       if (!p.success) throw new ConfigError(`${path} line ${i + 1}: priority ${p.error.issues[0]?.message}`)
       priority = p.data
     }
-    let key: string
-    if (words.length === 1) out.user.push((key = words[0]!))
-    else if (words.length === 2 && (words[0] === 'user' || words[0] === 'admin'))
-      out[words[0]].push((key = words[1]!))
-    else
+    const role = words.length === 2 ? words[0] : 'user'
+    const key = words.at(-1)!
+    if (words.length > 2 || (role !== 'user' && role !== 'admin')) {
       throw new ConfigError(
         `${path} line ${i + 1}: expected KEY, 'user KEY' or 'admin KEY', each optionally followed by priority=P`,
       )
+    }
+    out[role].push(key)
     if (priority !== undefined) out.priorities[keyFingerprint(key)] = priority
   })
   return out
