@@ -18,6 +18,12 @@ export const PRIORITY_NAMES = Object.freeze({ low: -10, normal: 0, high: 10 } as
 export const PrioritySchema = z.int().min(MIN_PRIORITY).max(MAX_PRIORITY)
 export type Priority = z.infer<typeof PrioritySchema>
 
+/** A priority in a JSON body (an `infer` job's `priority`): a name or an integer, parsed to the number. */
+export const PriorityValueSchema = z.union([
+  PrioritySchema,
+  z.enum(['low', 'normal', 'high']).transform((n) => PRIORITY_NAMES[n]),
+])
+
 /**
  * A priority as text (a header, a models.conf or key-file value): a name or an integer.
  * Parsed to the number it stands for.

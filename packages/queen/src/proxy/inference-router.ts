@@ -278,7 +278,7 @@ export class InferenceRouter {
   async infer(op: OperationOf<'infer'>, ctx: JobContext): Promise<void> {
     const { metrics } = this.#o
     // The job's deadline (its `timeout`) reaches the worker as a header, like every other.
-    const { operation: _op, model, prompt, hive_id: hiveId, timeout: _t, ...sampling } = op
+    const { operation: _op, model, prompt, hive_id: hiveId, timeout: _t, priority, ...sampling } = op
     const { deadlineAt } = ctx
     const body = JSON.stringify({ prompt, ...sampling, request_id: ctx.id })
     const started = performance.now()
@@ -293,7 +293,7 @@ export class InferenceRouter {
           signal: ctx.signal,
           deadlineAt,
           hiveId,
-          priority: this.#o.keyPriority?.(ctx.owner),
+          priority: priority ?? this.#o.keyPriority?.(ctx.owner),
           onQueued: (position, depth) =>
             ctx.narrate(
               'queued',
