@@ -91,7 +91,10 @@ describe('queen making room and scaling out', () => {
       ((await refused.json()) as { error: { message: string } }).error.message,
       /X-Request-Priority/,
     )
-    await Promise.all([chat('m1'), chat('m2')])
+    // One at a time, so m2's load time (what a replica is weighed against) is its own; a first
+    // m2 request as long as the burst's measures its time per request.
+    await chat('m1')
+    await chat('m2', 256)
     // 60 long requests on m2's 4 slots would wait far longer than 300 ms and than a worker takes
     // to load: one more replica (its spawn single-flight, max_replicas 2 though room was left).
     const texts = await Promise.all(Array.from({ length: 60 }, () => chat('m2', 256)))
