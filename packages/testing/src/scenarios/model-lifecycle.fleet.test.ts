@@ -66,8 +66,8 @@ test('five models on three hosts with room for two workers each: bursts never ge
     maxTokens: number
   }> = [
     // m2 loads alone first: its load time (what a replica is weighed against) is not that of
-    // five spawns at once on a busy machine.
-    { name: 'm2', model: () => 'm2', total: 4, concurrency: 4, maxTokens: 32 },
+    // five spawns at once on a busy machine, and its time per request is that of its burst's.
+    { name: 'm2', model: () => 'm2', total: 4, concurrency: 4, maxTokens: 256 },
     {
       name: 'the four others',
       model: (i) => ['m1', 'm3', 'm4', 'm5'][i % 4]!,
