@@ -49,6 +49,13 @@ test('infer defaults its model to tiny', () => {
   assert.deepEqual(op, { operation: 'infer', model: 'tiny', prompt: 'hi' })
 })
 
+test('an infer priority is a name or an integer, kept as the integer', () => {
+  const op = roundTrips(OperationSchema, { operation: 'infer', prompt: 'hi', priority: 'high' })
+  assert.deepEqual(op, { operation: 'infer', model: 'tiny', prompt: 'hi', priority: 10 })
+  const low = roundTrips(OperationSchema, { operation: 'infer', prompt: 'hi', priority: -5 })
+  assert.deepEqual(low, { operation: 'infer', model: 'tiny', prompt: 'hi', priority: -5 })
+})
+
 test('worker_spawn defaults worker to auto and leaves the device to the hive; a device may be a list', () => {
   const op = roundTrips(OperationSchema, { operation: 'worker_spawn', model: 'tiny' })
   assert.deepEqual(op, { operation: 'worker_spawn', model: 'tiny', worker: 'auto' })
@@ -78,6 +85,18 @@ const invalid: Invalid[] = [
     'temprature',
   ],
   ['infer without a prompt', OperationSchema, { operation: 'infer', model: 'tiny' }, 'prompt'],
+  [
+    'an unknown infer priority',
+    OperationSchema,
+    { operation: 'infer', prompt: 'x', priority: 'urgent' },
+    'priority',
+  ],
+  [
+    'an infer priority out of range',
+    OperationSchema,
+    { operation: 'infer', prompt: 'x', priority: 101 },
+    'priority',
+  ],
   [
     'infer at temperature 3',
     OperationSchema,

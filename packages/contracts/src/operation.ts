@@ -3,6 +3,7 @@ import { IdSchema } from './common.js'
 import { TimeoutSecondsSchema } from './deadline.js'
 import { BUILTIN_MODEL_ID } from './defaults.js'
 import { ModelRefSchema } from './model.js'
+import { PriorityValueSchema } from './priority.js'
 import { SamplingParamsSchema } from './sampling.js'
 import { BackendRequestSchema } from './worker.js'
 
@@ -43,6 +44,8 @@ export const OperationSchema = z.discriminatedUnion('operation', [
     operation: z.literal('infer'),
     model: ModelRefSchema.default(BUILTIN_MODEL_ID),
     prompt: z.string().min(1).max(1_000_000),
+    /** Its place in the model's queue (see `REQUEST_PRIORITY_HEADER`). @default its key's, else its model's */
+    priority: PriorityValueSchema.optional(),
     ...HiveTarget,
     ...JobFields,
   }).strict(),

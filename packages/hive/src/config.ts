@@ -28,6 +28,11 @@ export const HiveConfigSchema = z.object({
   restart_backoff_ms: z.int().min(0).max(600_000),
   worker_bin: z.string().min(1).optional(),
   worker_stop_grace_ms: z.int().min(0).max(600_000),
+  cpu_memory_mb: z
+    .int()
+    .min(1)
+    .max(1 << 30)
+    .optional(),
   nvidia_smi: z.string().min(1).optional(),
   backend_probe: z.string().min(1).optional(),
   backend_probe_timeout_ms: z.int().min(1000).max(600_000),
@@ -68,6 +73,7 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
   'restart-window-ms': ['restart_window_ms', 'RBEE_RESTART_WINDOW_MS', String(R.windowMs), 'int'],
   'restart-backoff-ms': ['restart_backoff_ms', 'RBEE_RESTART_BACKOFF_MS', String(R.backoffInitialMs), 'int'],
   'worker-bin': ['worker_bin', 'RBEE_WORKER_BIN', undefined, 'string'],
+  'cpu-memory-mb': ['cpu_memory_mb', 'RBEE_CPU_MEMORY_MB', undefined, 'int'],
   'worker-stop-grace-ms': [
     'worker_stop_grace_ms',
     'RBEE_WORKER_STOP_GRACE_MS',
@@ -139,6 +145,9 @@ Options (each also read from the environment variable shown; flags win):
   --restart-window-ms N        RBEE_RESTART_WINDOW_MS     (default: ${R.windowMs})
   --restart-backoff-ms N       RBEE_RESTART_BACKOFF_MS    first restart delay, doubling (default: ${R.backoffInitialMs})
   --worker-bin PATH            RBEE_WORKER_BIN            llm-worker-rbee entry point (default: bundled)
+  --cpu-memory-mb N            RBEE_CPU_MEMORY_MB         RAM this hive gives CPU workers at most: it reports
+                                                          the CPU with this much, less its CPU workers'
+                                                          estimates (default: all the machine's free RAM)
   --worker-stop-grace-ms N     RBEE_WORKER_STOP_GRACE_MS  SIGTERM → SIGKILL grace (default: ${D.workerStopGraceMs})
   --nvidia-smi PATH            RBEE_NVIDIA_SMI            nvidia-smi binary, or "none" (default: on PATH)
   --backend-probe PATH         RBEE_BACKEND_PROBE         what checks at start which llama.cpp builds load:

@@ -108,6 +108,12 @@ export interface HiveOptions {
   workerProbe?: Partial<WorkerProbeSettings>
   /** Slots of a worker when `worker_spawn` names none. @default HIVE_DEFAULTS.workerSlots */
   workerSlots?: number
+  /**
+   * RAM the hive gives CPU workers at most (a machine shared with other work): the CPU device is
+   * reported with this total, and this less its live CPU workers' memory estimates free (never
+   * more than the machine has free). @default all of the machine's RAM
+   */
+  cpuMemoryMb?: number | undefined
   /** Context per slot when `worker_spawn` names none (capped at the model's). @default HIVE_DEFAULTS.workerCtxSize */
   workerCtxSize?: number
   /** Worker log size before rotation. @default HIVE_DEFAULTS.logMaxBytes */
@@ -240,6 +246,10 @@ export class Hive {
     this.#monitor = new HostMonitor({
       nvidiaSmi: smiPath ? new NvidiaSmi({ command: smiPath, logger: this.#log }) : undefined,
       backendProbe: () => this.#backendProbe,
+      cpuBudget:
+        options.cpuMemoryMb === undefined
+          ? undefined
+          : { limitMb: options.cpuMemoryMb, inUseMb: () => this.#supervisor?.memoryInUseMb('cpu') ?? 0 },
     })
     this.#metrics = new HiveMetrics(
       {

@@ -38,6 +38,7 @@ await runDaemon<Daemon & { hive: Hive }>({
       backendProbe: config.backend_probe === 'none' ? null : config.backend_probe,
       backendProbeTimeoutMs: config.backend_probe_timeout_ms,
       workerBin: config.worker_bin,
+      cpuMemoryMb: config.cpu_memory_mb,
       workerEnv: env,
       restartPolicy: {
         policy: config.restart_policy,

@@ -3,6 +3,7 @@ import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { keyFingerprint } from '@rbee/common'
 import { ConfigError, parseQueenConfig } from './config.js'
 
 const HOME_ENV = { HOME: '/home/u', XDG_DATA_HOME: '', XDG_CONFIG_HOME: '' }
@@ -65,6 +66,30 @@ describe('queen configuration', () => {
     assert.deepEqual(c.api_keys, ['file-key-1234567', 'file-key-7654321'])
     assert.deepEqual(c.admin_keys, ['admin-key-1234567', 'admin-key-7654321'])
     assert.equal(c.node_token, 'node-token-from-file')
+  })
+
+  test('a key file line may give its key a default priority; a bad one names the line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rbee-queen-conf-'))
+    const path = join(dir, 'keys')
+    await writeFile(
+      path,
+      'batch-key-1234567 priority=low\nadmin ops-key-1234567 priority=high\nplain-key-1234567\n',
+      {
+        mode: 0o600,
+      },
+    )
+    const c = parseQueenConfig(['--api-key-file', path], HOME_ENV)
+    assert.deepEqual(c.api_keys, ['batch-key-1234567', 'plain-key-1234567'])
+    assert.deepEqual(c.key_priorities, {
+      [keyFingerprint('batch-key-1234567')]: -10,
+      [keyFingerprint('ops-key-1234567')]: 10,
+    })
+    await writeFile(path, 'user batch-key-1234567 priority=soon\n')
+    assert.throws(
+      () => parseQueenConfig(['--api-key-file', path], HOME_ENV),
+      (e: unknown) =>
+        e instanceof ConfigError && /keys line 1: priority must be low, normal, high/.test(e.message),
+    )
   })
 
   test('an empty, blank or unreadable key file, or one open to others, stops the start with what to do', async () => {

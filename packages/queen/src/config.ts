@@ -1,9 +1,24 @@
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { defaultHivesConfPath } from '@rbee/client'
-import { ConfigError, type FlagKind, readFlags, readSecretFile, validateFlags } from '@rbee/common'
-import { describeIssues, HostSchema, IdSchema, STREAM_IDLE_TIMEOUT_MS } from '@rbee/contracts'
+import {
+  ConfigError,
+  type FlagKind,
+  keyFingerprint,
+  readFlags,
+  readSecretFile,
+  validateFlags,
+} from '@rbee/common'
+import {
+  describeIssues,
+  HostSchema,
+  IdSchema,
+  PrioritySchema,
+  PriorityTextSchema,
+  STREAM_IDLE_TIMEOUT_MS,
+} from '@rbee/contracts'
 import { z } from 'zod'
+import { defaultModelsConfPath } from './models-conf.js'
 import { QUEEN_DEFAULTS as D } from './queen-defaults.js'
 
 const UrlSchema = z.url({ protocol: /^https?$/ })
@@ -52,6 +67,7 @@ export const QueenKeysSchema = z
     api_keys: z.array(SecretSchema).max(10_000),
     admin_keys: z.array(SecretSchema).max(10_000),
     node_token: SecretSchema.optional(),
+    key_priorities: z.record(z.string(), PrioritySchema),
   })
   .superRefine(refineKeys)
 export type QueenKeys = z.infer<typeof QueenKeysSchema>
@@ -64,10 +80,16 @@ export const QueenConfigSchema = z
     api_keys: z.array(SecretSchema).max(10_000),
     admin_keys: z.array(SecretSchema).max(10_000),
     node_token: SecretSchema.optional(),
+    key_priorities: z.record(z.string(), PrioritySchema),
     audit_log: z.string().min(1),
     key_limit: z.int().min(0).max(1_000_000),
     job_grace_ms: z.int().min(0).max(3_600_000),
     hives_conf: z.string().min(1),
+    models_conf: z.string().min(1),
+    scale_out_wait_ms: z.int().min(0).max(3_600_000),
+    max_replicas: z.int().min(1).max(1000),
+    evict_hysteresis_ms: z.int().min(0).max(86_400_000),
+    evict_wait_ms: z.int().min(100).max(3_600_000),
     home: z.string().min(1),
     local_hive: z.boolean(),
     local_hive_id: IdSchema.optional(),
@@ -120,6 +142,16 @@ const FLAGS: Record<
   'node-token': ['node_token', 'RBEE_NODE_TOKEN', undefined, 'string'],
   'node-token-file': ['node_token_file', 'RBEE_NODE_TOKEN_FILE', undefined, 'string'],
   'hives-conf': ['hives_conf', 'RBEE_HIVES_CONF', undefined, 'string'],
+  'models-conf': ['models_conf', 'RBEE_MODELS_CONF', undefined, 'string'],
+  'scale-out-wait-ms': ['scale_out_wait_ms', 'RBEE_SCALE_OUT_WAIT_MS', String(D.scaleOutWaitMs), 'int'],
+  'max-replicas': ['max_replicas', 'RBEE_MAX_REPLICAS', String(D.maxReplicas), 'int'],
+  'evict-hysteresis-ms': [
+    'evict_hysteresis_ms',
+    'RBEE_EVICT_HYSTERESIS_MS',
+    String(D.evictHysteresisMs),
+    'int',
+  ],
+  'evict-wait-ms': ['evict_wait_ms', 'RBEE_EVICT_WAIT_MS', String(D.evictWaitMs), 'int'],
   home: ['home', 'RBEE_HOME', undefined, 'string'],
   'no-local-hive': ['local_hive', 'RBEE_NO_LOCAL_HIVE', undefined, 'bool'],
   'local-hive-id': ['local_hive_id', 'RBEE_LOCAL_HIVE_ID', undefined, 'string'],
@@ -190,7 +222,9 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
   --api-key KEY                   RBEE_API_KEYS             user key (inference, model list, own jobs);
                                                             repeat the flag, or comma-separate in the env var
   --api-key-file PATH             RBEE_API_KEY_FILE         file with one key per line: KEY (a user key),
-                                                            'user KEY' or 'admin KEY'; mode 600
+                                                            'user KEY' or 'admin KEY', each optionally
+                                                            followed by priority=low|normal|high|-100..100
+                                                            (its requests' default); mode 600
   --admin-key KEY                 RBEE_ADMIN_KEYS           admin key (also model and worker management,
                                                             shutdown); repeatable, or comma-separated
   --admin-key-file PATH           RBEE_ADMIN_KEY_FILE       file with one admin key per line; mode 600
@@ -207,6 +241,18 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
   --job-grace-ms N                RBEE_JOB_GRACE_MS         a job nobody follows is cancelled after this
                                                             (default: ${D.jobGraceMs}; 0 = never)
   --hives-conf PATH               RBEE_HIVES_CONF           hives (default: ~/.config/rbee/hives.conf)
+  --models-conf PATH              RBEE_MODELS_CONF          per model: pin, min_replicas, max_replicas, ttl,
+                                                            priority (default: models.conf beside hives.conf;
+                                                            re-read on SIGHUP)
+  --scale-out-wait-ms N           RBEE_SCALE_OUT_WAIT_MS    another replica when a model's queue would wait
+                                                            longer (default: ${D.scaleOutWaitMs}; 0 = never)
+  --max-replicas N                RBEE_MAX_REPLICAS         most workers of one model scale-out runs, unless
+                                                            models.conf says (default: ${D.maxReplicas})
+  --evict-hysteresis-ms N         RBEE_EVICT_HYSTERESIS_MS  a worker loaded this recently is not stopped to
+                                                            make room for an equal or lower priority
+                                                            (default: ${D.evictHysteresisMs})
+  --evict-wait-ms N               RBEE_EVICT_WAIT_MS        longest wait for evicted workers' memory to come
+                                                            back (default: ${D.evictWaitMs})
   --home DIR                      RBEE_HOME                 data dir of the local hive
                                                             (default: ~/.local/share/rbee)
   --no-local-hive                 RBEE_NO_LOCAL_HIVE=1      never run a hive in-process
@@ -245,15 +291,32 @@ const QUEEN_OPTIONS = `Options (each also read from the environment variable sho
   --help, --version
 `
 
-/** A key file's lines: `KEY` or `user KEY` (a user key), `admin KEY` (an admin key). */
-function readKeyFile(path: string): { user: string[]; admin: string[] } {
-  const out = { user: [] as string[], admin: [] as string[] }
+/**
+ * A key file's lines: `KEY` or `user KEY` (a user key), `admin KEY` (an admin key), each with an
+ * optional `priority=P` after it (`low`, `normal`, `high` or -100..100): the priority of that
+ * key's requests that send no `X-Request-Priority`.
+ */
+function readKeyFile(path: string): { user: string[]; admin: string[]; priorities: Record<string, number> } {
+  const out = { user: [] as string[], admin: [] as string[], priorities: {} as Record<string, number> }
   readSecretFile(path, 'API key').forEach((line, i) => {
     const words = line.split(/\s+/)
-    if (words.length === 1) out.user.push(words[0]!)
-    else if (words.length === 2 && (words[0] === 'user' || words[0] === 'admin'))
-      out[words[0]].push(words[1]!)
-    else throw new ConfigError(`${path} line ${i + 1}: expected KEY, 'user KEY' or 'admin KEY'`)
+    const last = words.at(-1) ?? ''
+    let priority: number | undefined
+    if (words.length > 1 && last.startsWith('priority=')) {
+      words.pop()
+      const p = PriorityTextSchema.safeParse(last.slice('priority='.length))
+      if (!p.success) throw new ConfigError(`${path} line ${i + 1}: priority ${p.error.issues[0]?.message}`)
+      priority = p.data
+    }
+    const role = words.length === 2 ? words[0] : 'user'
+    const key = words.at(-1)!
+    if (words.length > 2 || (role !== 'user' && role !== 'admin')) {
+      throw new ConfigError(
+        `${path} line ${i + 1}: expected KEY, 'user KEY' or 'admin KEY', each optionally followed by priority=P`,
+      )
+    }
+    out[role].push(key)
+    if (priority !== undefined) out.priorities[keyFingerprint(key)] = priority
   })
   return out
 }
@@ -268,16 +331,20 @@ export function readQueenKeys(sources: QueenKeySources): {
   api_keys: string[]
   admin_keys: string[]
   node_token: string | undefined
+  /** Per key fingerprint, the priority its key file gives it. */
+  key_priorities: Record<string, number>
 } {
   const out = {
     api_keys: [...sources.api_keys],
     admin_keys: [...sources.admin_keys],
     node_token: sources.node_token,
+    key_priorities: {} as Record<string, number>,
   }
   if (sources.api_key_file !== undefined) {
     const keys = readKeyFile(sources.api_key_file)
     out.api_keys.push(...keys.user)
     out.admin_keys.push(...keys.admin)
+    Object.assign(out.key_priorities, keys.priorities)
   }
   if (sources.admin_key_file !== undefined) {
     out.admin_keys.push(...readSecretFile(sources.admin_key_file, 'admin key'))
@@ -328,9 +395,12 @@ export function parseQueenConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   delete raw.admin_key_file
   delete raw.node_token_file
   raw.hives_conf ??= defaultHivesConfPath(env)
+  if (typeof raw.hives_conf === 'string' && !isAbsolute(raw.hives_conf))
+    raw.hives_conf = resolve(raw.hives_conf)
+  raw.models_conf ??= defaultModelsConfPath(raw.hives_conf as string)
   raw.home ??= join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee')
   raw.audit_log ??= join(raw.home as string, 'logs', 'audit.log')
-  for (const k of ['home', 'hives_conf', 'audit_log'] as const) {
+  for (const k of ['home', 'hives_conf', 'models_conf', 'audit_log'] as const) {
     if (typeof raw[k] === 'string' && !isAbsolute(raw[k])) raw[k] = resolve(raw[k])
   }
   raw.import_dirs = (raw.import_dirs as string[]).map((d) => resolve(d))

@@ -21,6 +21,8 @@ export class QueenMetrics {
   readonly spawnSeconds: Histogram<'model' | 'hive' | 'outcome'>
   readonly retries: Counter<'reason'>
   readonly fastLane: Counter
+  readonly evictions: Counter<'model'>
+  readonly scaleOuts: Counter<'model'>
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -54,6 +56,18 @@ export class QueenMetrics {
       name: 'rbee_queen_retries_total',
       help: 'Requests moved to another worker before their first token',
       labelNames: ['reason'],
+      registers,
+    })
+    this.evictions = new Counter({
+      name: 'rbee_queen_evictions_total',
+      help: 'Idle workers stopped to make room, by the model they made room for',
+      labelNames: ['model'],
+      registers,
+    })
+    this.scaleOuts = new Counter({
+      name: 'rbee_queen_scale_outs_total',
+      help: "Replicas spawned because a model's queue would wait longer than the scale-out target",
+      labelNames: ['model'],
       registers,
     })
     this.fastLane = new Counter({

@@ -2,6 +2,7 @@ import { loadHivesConf } from '@rbee/client'
 import { ConfigError, type Daemon, type DaemonSpec, RELOAD_DONE, serialized } from '@rbee/common'
 import { parseQueenConfig, type QueenConfig, queenUsage } from './config.js'
 import type { LocalHiveProvider } from './hives/local-hive.js'
+import { loadModelsConf } from './models-conf.js'
 import { Queen } from './queen.js'
 import { readQueenReload } from './reload.js'
 import { VERSION } from './version.js'
@@ -37,6 +38,7 @@ export function queenDaemon(localHive?: LocalHiveFactory): DaemonSpec<Daemon & {
         }
       }
       const hives = await loadHivesConf(config.hives_conf)
+      const models = await loadModelsConf(config.models_conf)
       const provider = config.local_hive && hives.length === 0 ? localHive?.(config, env) : undefined
       if (!localHive && config.local_hive && hives.length === 0) {
         logger.info('no hive configured and no local hive in this install: hives join by registering')
@@ -46,11 +48,17 @@ export function queenDaemon(localHive?: LocalHiveFactory): DaemonSpec<Daemon & {
         port: config.port,
         apiKeys: config.api_keys,
         adminKeys: config.admin_keys,
+        keyPriorities: config.key_priorities,
         nodeToken: config.node_token,
         auditLog: config.audit_log,
         keyLimit: config.key_limit,
         jobGraceMs: config.job_grace_ms,
         hives,
+        models,
+        scaleOutWaitMs: config.scale_out_wait_ms,
+        maxReplicas: config.max_replicas,
+        evictHysteresisMs: config.evict_hysteresis_ms,
+        evictWaitMs: config.evict_wait_ms,
         localHive: provider,
         localHiveId: config.local_hive_id,
         advertiseUrl: config.advertise_url,
@@ -77,7 +85,8 @@ export function queenDaemon(localHive?: LocalHiveFactory): DaemonSpec<Daemon & {
       let reloads = 0
       const reload = serialized(async () => {
         const log = logger.child({ reload: ++reloads })
-        queen.reload(await readQueenReload(config, { configuredHives: queen.configuredHives }, log), log)
+        const running = { configuredHives: queen.configuredHives, models: queen.modelsConf.size }
+        queen.reload(await readQueenReload(config, running, log), log)
         log.info(RELOAD_DONE)
       })
       return { queen, close: () => queen.close(), reload }

@@ -49,6 +49,16 @@ export const QUEEN_DEFAULTS: Readonly<QueenDefaults> = Object.freeze({
   bodyLimit: 8 * 1024 * 1024,
   maxAttempts: 3,
   workerTransport: 'raw',
+  // A queue whose last request would wait over 3 s gets another replica (if that also beats the
+  // model's load time): about what a chat user waits before a first token feels broken.
+  scaleOutWaitMs: 3000,
+  // Per model, unless models.conf says: a burst on one model cannot take a whole fleet.
+  maxReplicas: 8,
+  // Two models alternating on a device that holds one would otherwise reload at every switch:
+  // a worker keeps its place for 30 s after it loads (a 7B model loads in 5-20 s).
+  evictHysteresisMs: 30_000,
+  // Stopping a worker takes its grace (10 s) at most, and telemetry a second to show the memory.
+  evictWaitMs: 30_000,
 })
 
 /** The queen's options that have a default (see `QueenOptions` for what each does). */
@@ -71,4 +81,8 @@ export interface QueenDefaults {
   bodyLimit: number
   maxAttempts: number
   workerTransport: WorkerTransportKind
+  scaleOutWaitMs: number
+  maxReplicas: number
+  evictHysteresisMs: number
+  evictWaitMs: number
 }

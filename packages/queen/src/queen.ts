@@ -16,6 +16,7 @@ import {
   JobRegistry,
   keyFingerprint,
   type Logger,
+  type OperationRunner,
   RbeeError,
   type RequestDeadlines,
   registerJobRoutes,
@@ -38,6 +39,7 @@ import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
 import { QueenMetrics } from './metrics.js'
+import { type ModelPolicy, type ModelsConf, modelPolicy } from './models-conf.js'
 import { registerOllamaGenerateRoutes } from './ollama/generate-routes.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
 import { registerOpenAiRoutes } from './openai/routes.js'
@@ -63,6 +65,8 @@ export interface QueenOptions {
   apiKeys?: readonly string[]
   /** Admin keys: all a user key may, plus model and worker management and shutdown. */
   adminKeys?: readonly string[]
+  /** Per key fingerprint, the priority of its requests that send no `X-Request-Priority`. @default none */
+  keyPriorities?: Readonly<Record<string, number>>
   /**
    * Shared secret of queen, hives and workers; required beyond loopback. With keys and no node
    * token, one is generated for the local hive and its workers.
@@ -76,6 +80,16 @@ export interface QueenOptions {
   jobGraceMs?: number
   /** Hives from `hives.conf`. */
   hives?: readonly HiveConfEntry[]
+  /** Per model: pin, min/max replicas, idle TTL, priority (models.conf; SIGHUP re-reads it). @default none */
+  models?: ModelsConf
+  /** Another replica when a model's queue would wait longer than this; 0 never. @default QUEEN_DEFAULTS.scaleOutWaitMs */
+  scaleOutWaitMs?: number
+  /** Most workers of one model scale-out runs, unless models.conf says. @default QUEEN_DEFAULTS.maxReplicas */
+  maxReplicas?: number
+  /** A worker loaded this recently is not evicted for an equal or lower priority. @default QUEEN_DEFAULTS.evictHysteresisMs */
+  evictHysteresisMs?: number
+  /** Longest wait for evicted workers' memory to show up free. @default QUEEN_DEFAULTS.evictWaitMs */
+  evictWaitMs?: number
   /**
    * Runs a hive in-process when no hive is configured (`@rbee/local` supplies one). @default none:
    * hives join by registering
@@ -136,8 +150,15 @@ export interface QueenOptions {
 export interface QueenReload {
   /** hives.conf's hives now. */
   hives?: readonly HiveConfEntry[]
+  /** models.conf now. */
+  models?: ModelsConf
   /** The user and admin keys, and the node token, from flags, env and key files now. */
-  keys?: { api_keys: readonly string[]; admin_keys: readonly string[]; node_token?: string | undefined }
+  keys?: {
+    api_keys: readonly string[]
+    admin_keys: readonly string[]
+    node_token?: string | undefined
+    key_priorities?: Readonly<Record<string, number>>
+  }
 }
 
 /** Fingerprints added to and removed from a key list, for logs (never the keys). */
@@ -170,11 +191,16 @@ export class Queen {
   readonly #transport: WorkerTransport
   readonly #fleet: FleetStream
   readonly #reaper: IdleReaper
+  readonly #operations: OperationRunner
   readonly #auth: Authenticator
   readonly #nodeToken: string | undefined
   readonly #audit: AuditLog | undefined
   readonly #startedAt = Date.now()
   readonly #discovering = new Map<string, number>()
+  /** models.conf as last loaded or reloaded. */
+  #models: ModelsConf
+  /** Per key fingerprint, its requests' default priority (key files; reloaded with them). */
+  #keyPriorities: Readonly<Record<string, number>>
   /** hives.conf's hives as last applied: id → URL. */
   #configHives = new Map<string, string>()
   /** The keys in force (kept to tell what a reload changes). */
@@ -189,6 +215,9 @@ export class Queen {
   constructor(options: QueenOptions = {}) {
     const o = withDefaults<QueenDefaults, QueenOptions>(QUEEN_DEFAULTS, options)
     this.#o = o
+    this.#models = options.models ?? new Map()
+    this.#keyPriorities = options.keyPriorities ?? {}
+    const policy = (model: string): ModelPolicy => modelPolicy(this.#models, model)
     this.#host = o.host
     const apiKeys = options.apiKeys ?? []
     const adminKeys = options.adminKeys ?? []
@@ -266,6 +295,13 @@ export class Queen {
       onSpawned: async (result) => {
         this.registry.workerInfo(await this.#transport.info(result.url))
       },
+      eviction: {
+        stop: (w) => this.#stopWorker(w.hiveId!, w.id),
+        policy,
+        hysteresisMs: o.evictHysteresisMs,
+        waitMs: o.evictWaitMs,
+      },
+      download: (hiveId, source, signal, narrate) => this.#download(hiveId, source, signal, narrate),
     })
     scheduler = new Scheduler({
       registry: this.registry,
@@ -273,6 +309,10 @@ export class Queen {
       logger: this.#log,
       queueSize: o.queueSize,
       queueTimeoutMs: o.queueTimeoutMs,
+      policy,
+      scaleOutWaitMs: o.scaleOutWaitMs,
+      maxReplicas: o.maxReplicas,
+      metrics: this.metrics,
     })
     this.#scheduler = scheduler
     this.#reaper = new IdleReaper({
@@ -280,6 +320,7 @@ export class Queen {
       ttlMs: (model) => (this.#isBuiltin(model) ? o.builtinIdleTtlMs : o.idleTtlMs),
       stop: (w) => this.#stopWorker(w.hiveId!, w.id),
       logger: this.#log,
+      policy,
     })
     const router = new InferenceRouter({
       scheduler,
@@ -291,6 +332,7 @@ export class Queen {
       keyLimit: o.keyLimit,
       stall: o.stall,
       keepAliveMs,
+      keyPriority: (key) => (key === null ? undefined : this.#keyPriorities[key]),
     })
     const { bodyLimit } = o
     const deadlines = requestDeadlines(options.requestDeadlines)
@@ -319,24 +361,20 @@ export class Queen {
       keepAliveMs,
       unreadGraceMs: o.jobGraceMs,
     })
-    registerJobRoutes(
-      this.#server.app,
-      this.#jobs,
-      createOperationRunner({
-        registry: this.registry,
-        hives: this.#hives,
-        router,
-        fleetStatus: () => this.fleetStatus(),
-        hiveWaitMs: o.hiveWaitMs,
-      }),
-      {
-        precheck: (op) => precheckOperation(this.registry, op),
-        auth: this.#auth,
-        access: 'user',
-        operationAccess: (op) => OPERATION_ACCESS[op.operation],
-        audit: this.#audit,
-      },
-    )
+    this.#operations = createOperationRunner({
+      registry: this.registry,
+      hives: this.#hives,
+      router,
+      fleetStatus: () => this.fleetStatus(),
+      hiveWaitMs: o.hiveWaitMs,
+    })
+    registerJobRoutes(this.#server.app, this.#jobs, this.#operations, {
+      precheck: (op) => precheckOperation(this.registry, op),
+      auth: this.#auth,
+      access: 'user',
+      operationAccess: (op) => OPERATION_ACCESS[op.operation],
+      audit: this.#audit,
+    })
     registerOpenAiRoutes(this.#server.app, { registry: this.registry, hives: this.#hives, router })
     registerOllamaRoutes(this.#server.app, {
       registry: this.registry,
@@ -404,6 +442,20 @@ export class Queen {
     return this.#localHiveId
   }
 
+  /** models.conf as last loaded or reloaded. */
+  get modelsConf(): ModelsConf {
+    return this.#models
+  }
+
+  /** Starts a worker for each model in models.conf below its `min_replicas` (a pinned one: 1). */
+  #keepUp(): void {
+    for (const [model, p] of this.#models) {
+      if (model === '*' || p.minReplicas === 0) continue
+      if (this.registry.hivesWithModel(model).some((h) => h.online))
+        this.#scheduler.keepUp(model, p.minReplicas)
+    }
+  }
+
   /** How many hives hives.conf names now (as last loaded or reloaded). */
   get configuredHives(): number {
     return this.#configHives.size
@@ -419,6 +471,32 @@ export class Queen {
       if (m) return m.builtin
     }
     return model === BUILTIN_MODEL_ID
+  }
+
+  /**
+   * A spawn's `model_download` on a hive without the file, through the same operation forwarding
+   * as a client's (so it fetches from where a client's download would), its narration relayed.
+   */
+  async #download(
+    hiveId: string,
+    source: string,
+    signal: AbortSignal,
+    narrate: (human: string) => void,
+  ): Promise<void> {
+    const noop = (): void => {}
+    await this.#operations(
+      { operation: 'model_download', hive_id: hiveId, model: source },
+      {
+        id: `spawn-download-${hiveId}`,
+        owner: null,
+        signal,
+        deadlineAt: undefined,
+        log: this.#log.child({ hive_id: hiveId, source }),
+        narrate: (_action, human) => narrate(human),
+        data: noop,
+        token: noop,
+      },
+    )
   }
 
   async #stopWorker(hiveId: string, workerId: string): Promise<void> {
@@ -487,7 +565,10 @@ export class Queen {
     const sweep = setInterval(() => this.registry.sweep(), Math.max(100, Math.min(500, o.hiveIntervalMs / 2)))
     sweep.unref()
     this.#closer.add(() => clearInterval(sweep))
-    const reap = setInterval(() => this.#reaper.sweep(), 5000)
+    const reap = setInterval(() => {
+      this.#reaper.sweep()
+      this.#keepUp()
+    }, 5000)
     reap.unref()
     this.#closer.add(() => clearInterval(reap))
     for (const h of o.hives ?? []) {
@@ -519,6 +600,11 @@ export class Queen {
   reload(next: QueenReload, log: Logger = this.#log): void {
     if (this.#closer.closed) return
     if (next.hives) this.#reloadHives(next.hives, log)
+    if (next.models) {
+      this.#models = next.models
+      log.info({ models: [...next.models.keys()] }, 'models.conf reloaded')
+      this.#keepUp()
+    }
     if (next.keys) this.#reloadKeys(next.keys, log)
   }
 
@@ -570,6 +656,7 @@ export class Queen {
     const admin = keyChanges(this.#keys.admin, keys.admin_keys)
     this.#auth.update({ userKeys: keys.api_keys, adminKeys: keys.admin_keys, nodeToken: this.#nodeToken })
     this.#keys = { user: keys.api_keys, admin: keys.admin_keys }
+    this.#keyPriorities = keys.key_priorities ?? {}
     log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
   }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { loadHivesConf } from '@rbee/client'
 import { ConfigError, errorMessage, type Logger } from '@rbee/common'
 import { type QueenConfig, reloadQueenKeys } from './config.js'
+import { loadModelsConf } from './models-conf.js'
 import type { QueenReload } from './queen.js'
 
 /**
@@ -24,16 +25,25 @@ async function reloadHivesConf(path: string, hadHives: boolean) {
 }
 
 /**
- * Re-reads what SIGHUP reloads: hives.conf and, when the queen was given any, its key files.
+ * Re-reads what SIGHUP reloads: hives.conf, models.conf and, when the queen was given any, its key files.
  * A file that cannot be read or parsed is left out (the queen keeps what it had) and logged as
  * an error naming it; never throws.
  */
 export async function readQueenReload(
   config: QueenConfig,
-  running: { configuredHives: number },
+  running: { configuredHives: number; models: number },
   logger: Logger,
 ): Promise<QueenReload> {
   const next: QueenReload = {}
+  try {
+    // A file the queen had that is now gone is refused: deleting it must not unpin every model.
+    next.models = await loadModelsConf(config.models_conf, running.models > 0)
+  } catch (err) {
+    logger.error(
+      { file: config.models_conf, err: errorMessage(err) },
+      'reload refused: models.conf kept as it was',
+    )
+  }
   try {
     next.hives = await reloadHivesConf(config.hives_conf, running.configuredHives > 0)
   } catch (err) {

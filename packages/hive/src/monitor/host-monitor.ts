@@ -24,6 +24,8 @@ export interface HostMonitorOptions {
    * runs or when the hive does not probe. @default none
    */
   backendProbe?: () => BackendProbe | undefined
+  /** RAM CPU workers may have at most, and what live ones hold (see `HiveOptions.cpuMemoryMb`). @default none */
+  cpuBudget?: { limitMb: number; inUseMb: () => number } | undefined
 }
 
 /** Devices and per-worker figures at one moment. */
@@ -45,6 +47,7 @@ export class HostMonitor {
   readonly #smi: NvidiaSmi | undefined
   readonly #probe: () => BackendProbe | undefined
   readonly #procRoot: string
+  readonly #budget: HostMonitorOptions['cpuBudget']
   readonly #sampler: ProcessSampler
   readonly #cpuName = cpus()[0]?.model.trim() || 'CPU'
 
@@ -52,6 +55,7 @@ export class HostMonitor {
     this.#smi = options.nvidiaSmi
     this.#probe = options.backendProbe ?? (() => undefined)
     this.#procRoot = options.procRoot ?? '/proc'
+    this.#budget = options.cpuBudget
     this.#sampler = new ProcessSampler(this.#procRoot)
   }
 
@@ -66,8 +70,11 @@ export class HostMonitor {
 
   async #layout(gpu: GpuSnapshot): Promise<DeviceLayout> {
     const mem = await readSystemMemory(this.#procRoot)
+    const b = this.#budget
+    const totalMb = b ? Math.min(mem.totalMb, b.limitMb) : mem.totalMb
+    const availableMb = b ? Math.min(mem.availableMb, Math.max(0, b.limitMb - b.inUseMb())) : mem.availableMb
     return layoutDevices({
-      cpu: { name: this.#cpuName, totalMb: mem.totalMb, availableMb: mem.availableMb },
+      cpu: { name: this.#cpuName, totalMb, availableMb },
       nvidia: gpu.gpus,
       probe: this.#probe(),
     })

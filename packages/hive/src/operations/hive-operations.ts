@@ -177,6 +177,7 @@ export class HiveOperations {
         device: placement.workerDevices,
         slots,
         ctxSize,
+        memoryMb: neededMb,
       },
       {
         signal: ctx.signal,

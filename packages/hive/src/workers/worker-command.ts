@@ -29,6 +29,8 @@ export interface SpawnRequest {
   device: number | readonly number[]
   slots: number
   ctxSize: number
+  /** Its memory estimate (MB), counted while it lives (see `memoryInUseMb`). @default 0 */
+  memoryMb?: number
 }
 
 /** One worker launch, as the supervisor asks for it. */

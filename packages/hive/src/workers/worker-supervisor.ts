@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Logger, RbeeError, RotatingLog } from '@rbee/common'
-import type { HiveStreamEvent, HiveWorker, WorkerSpawnResult } from '@rbee/contracts'
+import type { Backend, HiveStreamEvent, HiveWorker, WorkerSpawnResult } from '@rbee/contracts'
 import { hostPortUrl } from '@rbee/contracts'
 import type { MonitoredWorker } from '../monitor/host-monitor.js'
 import type { WorkerProbeSettings } from './health-probe.js'
@@ -47,6 +47,8 @@ const KEEP_STOPPED = 50
 export class WorkerSupervisor {
   readonly #o: WorkerSupervisorOptions
   readonly #workers = new Map<string, SupervisedWorker>()
+  /** Per worker, its backend and memory estimate. */
+  readonly #memory = new Map<string, { backend: Backend; mb: number }>()
   #seq = 0
   #closing = false
 
@@ -113,12 +115,14 @@ export class WorkerSupervisor {
       emit: this.#o.emit,
     })
     this.#workers.set(id, worker)
+    this.#memory.set(id, { backend: req.backend, mb: req.memoryMb ?? 0 })
     void worker.stopped.then(() => log.close())
     options.onLaunched?.(id)
     try {
       await worker.start(options.signal, options.onLoading)
     } catch (err) {
       this.#workers.delete(id)
+      this.#memory.delete(id)
       log.close()
       throw err
     }
@@ -149,6 +153,7 @@ export class WorkerSupervisor {
     const w = this.get(id)
     const exit = await w.stop()
     this.#workers.delete(id)
+    this.#memory.delete(id)
     return { view: w.view(), exit }
   }
 
@@ -162,6 +167,16 @@ export class WorkerSupervisor {
     return [...this.#workers.values()].map((w) => w.monitored()).filter((m) => m !== undefined)
   }
 
+  /** Memory estimates (MB) of live workers on `backend`. */
+  memoryInUseMb(backend: Backend): number {
+    let mb = 0
+    for (const w of this.#workers.values()) {
+      const m = this.#memory.get(w.id)
+      if (w.alive && m?.backend === backend) mb += m.mb
+    }
+    return mb
+  }
+
   /** Workers that are up or coming up. */
   get liveCount(): number {
     return [...this.#workers.values()].filter((w) => w.alive).length
@@ -169,7 +184,10 @@ export class WorkerSupervisor {
 
   #evictStopped(): void {
     const stopped = [...this.#workers.values()].filter((w) => !w.alive)
-    for (const w of stopped.slice(0, Math.max(0, stopped.length - KEEP_STOPPED))) this.#workers.delete(w.id)
+    for (const w of stopped.slice(0, Math.max(0, stopped.length - KEEP_STOPPED))) {
+      this.#workers.delete(w.id)
+      this.#memory.delete(w.id)
+    }
   }
 
   /** Stops every worker in parallel and waits until all have exited. Idempotent. */

@@ -21,6 +21,7 @@ import type { InferenceRouter } from '../proxy/inference-router.js'
 import { streamHeaders } from '../proxy/openai-relay.js'
 import { progressRequested } from '../proxy/queue-progress.js'
 import { openAiDeadline } from '../proxy/request-deadline.js'
+import { requestPriority } from '../proxy/request-priority.js'
 import { SAFE_REQUEST_ID } from '../transport/worker-transport.js'
 import { ArrivalDeadline, type ArrivalPhase } from './arrival-deadline.js'
 import { LaneResponse } from './lane-response.js'
@@ -97,6 +98,8 @@ interface LaneRequest {
   deadlineAt: number | undefined
   /** `X-Rbee-Progress: 1`. */
   progress: boolean
+  /** `X-Request-Priority`. */
+  priority: number | undefined
 }
 
 /** One client connection while the lane holds it. */
@@ -229,9 +232,11 @@ class LaneConnection {
     if (!parsed.success) return 'hand-off'
     let deadlineAt: number | undefined
     let progress: boolean
+    let priority: number | undefined
     try {
       deadlineAt = openAiDeadline(requestDeadline(head.headers), parsed.data.timeout)
       progress = progressRequested(head.headers, parsed.data.stream === true)
+      priority = requestPriority(head.headers)
     } catch {
       // The HTTP server answers it: a 400 naming the header.
       return 'hand-off'
@@ -246,11 +251,12 @@ class LaneConnection {
       disclose: o.auth.isAdmin(caller),
       deadlineAt,
       progress,
+      priority,
     }
   }
 
   async #serve(lane: LaneRequest): Promise<void> {
-    const { head, body, model, stream, key, disclose, deadlineAt, progress } = lane
+    const { head, body, model, stream, key, disclose, deadlineAt, progress, priority } = lane
     const socket = this.#socket
     this.#busy = true
     socket.setTimeout(0)
@@ -269,7 +275,18 @@ class LaneConnection {
             res.whole(status, { 'content-type': contentType, ...ids, 'x-rbee-worker': worker.id }, buf),
           destroy: () => res.destroy(),
         },
-        { path: head.path, model, stream, body, requestId, key, signal: ac.signal, deadlineAt, progress },
+        {
+          path: head.path,
+          model,
+          stream,
+          body,
+          requestId,
+          key,
+          signal: ac.signal,
+          deadlineAt,
+          progress,
+          priority,
+        },
       )
     } catch (err) {
       if (!(err instanceof RbeeError)) this.#o.logger.error({ err }, 'unhandled error in the fast lane')

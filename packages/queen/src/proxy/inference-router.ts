@@ -18,6 +18,7 @@ import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
 import { DEADLINE_GRACE_MS, openAiDeadline } from './request-deadline.js'
+import { requestPriority } from './request-priority.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { type StallSettings, stallBounds } from './stall-watch.js'
 
@@ -47,6 +48,8 @@ export interface InferenceRouterOptions extends RouteDeps {
   stall?: StallSettings | undefined
   /** A streamed OpenAI answer gets a keep-alive comment after this long without a write; 0 = none. @default 0 */
   keepAliveMs?: number | undefined
+  /** The priority of a key's requests that name none (its key file's `priority=`). @default none */
+  keyPriority?: ((key: string | null) => number | undefined) | undefined
 }
 
 /** What the router needs of an OpenAI request. */
@@ -68,6 +71,8 @@ export interface OpenAiRequest {
   deadlineAt?: number | undefined
   /** A streamed request asked for its queue position and spawn progress (`X-Rbee-Progress: 1`). */
   progress?: boolean | undefined
+  /** Its place in the model's queue (`X-Request-Priority`); its model's priority when unset. */
+  priority?: number | undefined
   /** The request goes to `worker` (each try). */
   onDispatch?: ((worker: WorkerEntry) => void) | undefined
   /** The answer's protocol when the route is another API's (Anthropic's, …); OpenAI's when unset. */
@@ -139,6 +144,7 @@ export class InferenceRouter {
     const stream = parsed.stream === true
     // Refused on a whole answer, which has no stream to carry the news.
     const progress = progressRequested(req.headers, stream)
+    const priority = requestPriority(req.headers)
     await this.openAiOn(
       {
         commit: (worker) => this.#hijack(reply, worker, requestId, options.protocol?.contentType),
@@ -160,6 +166,7 @@ export class InferenceRouter {
         signal: clientGoneSignal(reply),
         deadlineAt,
         progress,
+        priority,
         onDispatch: options.onDispatch,
         protocol: options.protocol,
       },
@@ -192,6 +199,7 @@ export class InferenceRouter {
         {
           signal,
           deadlineAt,
+          priority: r.priority ?? this.#o.keyPriority?.(r.key),
           onDispatch: r.onDispatch,
           onQueued:
             progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
@@ -271,7 +279,7 @@ export class InferenceRouter {
   async infer(op: OperationOf<'infer'>, ctx: JobContext): Promise<void> {
     const { metrics } = this.#o
     // The job's deadline (its `timeout`) reaches the worker as a header, like every other.
-    const { operation: _op, model, prompt, hive_id: hiveId, timeout: _t, ...sampling } = op
+    const { operation: _op, model, prompt, hive_id: hiveId, timeout: _t, priority, ...sampling } = op
     const { deadlineAt } = ctx
     const body = JSON.stringify({ prompt, ...sampling, request_id: ctx.id })
     const started = performance.now()
@@ -286,6 +294,7 @@ export class InferenceRouter {
           signal: ctx.signal,
           deadlineAt,
           hiveId,
+          priority: priority ?? this.#o.keyPriority?.(ctx.owner),
           onQueued: (position, depth) =>
             ctx.narrate(
               'queued',

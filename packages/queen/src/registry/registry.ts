@@ -48,6 +48,8 @@ export type RegistryEvent =
   /** A hive became suspect (`suspect`), or was heard again (`!suspect`); it stays online either way. */
   | { type: 'hive_suspect'; hiveId: string; suspect: boolean; reason: string }
   | { type: 'worker_removed'; worker: WorkerEntry; reason: string }
+  /** A hive's telemetry brought its devices' figures (free memory). */
+  | { type: 'hive_devices'; hiveId: string }
 
 export interface RegistryOptions {
   /** Interval of hive telemetry. @default 1000 */
@@ -296,6 +298,7 @@ export class Registry {
         for (const w of [...hive.workers]) {
           if (w.vouched && !listed.has(w.id)) this.#remove(w, 'no longer listed by its hive')
         }
+        this.#emit({ type: 'hive_devices', hiveId: hive.id })
         break
       }
       case 'worker_spawned':

@@ -31,6 +31,8 @@ export class WorkerEntry {
   useSeq = 0
   /** Time of last use or first sight, for the idle TTL. */
   lastUsedMs: number
+  /** When the queen first heard of it (its spawn): eviction spares it for a while after. */
+  readonly loadedAtMs: number
   /** Not routable before this time (a connection failure was just seen). */
   quarantinedUntilMs = 0
   /**
@@ -52,6 +54,7 @@ export class WorkerEntry {
     this.url = workerUrl(info)
     this.lastSeenMs = nowMs
     this.lastUsedMs = nowMs
+    this.loadedAtMs = nowMs
   }
 
   get model(): string {

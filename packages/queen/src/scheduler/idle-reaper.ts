@@ -1,4 +1,5 @@
 import { errorMessage, type Logger } from '@rbee/common'
+import { DEFAULT_MODEL_POLICY, type ModelPolicy } from '../models-conf.js'
 import type { Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 
@@ -9,6 +10,8 @@ export interface IdleReaperOptions {
   /** Asks the worker's hive to stop it. */
   stop: (worker: WorkerEntry) => Promise<void>
   logger: Logger
+  /** models.conf: a pinned model is never stopped, `ttl` overrides `ttlMs`, `min_replicas` is kept. @default none */
+  policy?: (model: string) => ModelPolicy
   now?: () => number
 }
 
@@ -29,8 +32,10 @@ export class IdleReaper {
    * TTL; `Infinity` when it is never stopped.
    */
   idleLimitMs(w: WorkerEntry): number {
+    const policy = this.#o.policy?.(w.model) ?? DEFAULT_MODEL_POLICY
+    if (policy.pin) return Number.POSITIVE_INFINITY
     if (w.keepAliveMs !== null) return w.keepAliveMs
-    const ttl = this.#o.ttlMs(w.model)
+    const ttl = policy.ttlMs ?? this.#o.ttlMs(w.model)
     return ttl > 0 ? ttl : Number.POSITIVE_INFINITY
   }
 
@@ -47,8 +52,20 @@ export class IdleReaper {
   sweep(): void {
     const now = (this.#o.now ?? Date.now)()
     const due: WorkerEntry[] = []
-    for (const w of this.#o.registry.idleWorkers()) {
-      if (w.hiveId !== null && now - w.lastUsedMs >= this.idleLimitMs(w)) due.push(w)
+    // Per model, workers that may still go before it falls to its min_replicas.
+    const spare = new Map<string, number>()
+    const idle = [...this.#o.registry.idleWorkers()].sort((a, b) => a.lastUsedMs - b.lastUsedMs)
+    for (const w of idle) {
+      if (w.hiveId === null || now - w.lastUsedMs < this.idleLimitMs(w)) continue
+      let left = spare.get(w.model)
+      if (left === undefined) {
+        let live = 0
+        for (const x of this.#o.registry.workersForModel(w.model)) if (!x.stopping) live++
+        left = live - (this.#o.policy?.(w.model) ?? DEFAULT_MODEL_POLICY).minReplicas
+      }
+      if (left <= 0) continue
+      spare.set(w.model, left - 1)
+      due.push(w)
     }
     for (const w of due) {
       this.#o.registry.setStopping(w, true)

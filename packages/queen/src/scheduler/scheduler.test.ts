@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { deferred, RbeeError, silentLogger } from '@rbee/common'
-import { info, T0, telemetry } from '@rbee/testing'
+import { info, T0, telemetry, waitFor } from '@rbee/testing'
+import { DEFAULT_MODEL_POLICY } from '../models-conf.js'
 import { Registry } from '../registry/registry.js'
 import { IdleReaper } from './idle-reaper.js'
 import { type Lease, Scheduler } from './scheduler.js'
@@ -9,12 +10,23 @@ import type { Spawner, SpawnRequest } from './spawner.js'
 
 // The spawner here is an in-memory stand-in: these are unit tests of the queueing rules. The
 // integration tests spawn real workers on real hives.
-function setup(options: { queueSize?: number; queueTimeoutMs?: number; spawn?: Spawner['spawn'] } = {}) {
+function setup(
+  options: {
+    queueSize?: number
+    queueTimeoutMs?: number
+    spawn?: Spawner['spawn']
+    scaleOutWaitMs?: number
+    maxReplicas?: number
+    /** Whether the stand-in's fleet has room once its busy workers are idle. @default false */
+    roomOnceIdle?: boolean
+  } = {},
+) {
   const registry = new Registry()
   registry.upsertHive('h1', 'http://h1:7835', 'config')
   registry.hiveEvent(telemetry('h1', []))
   const spawns: SpawnRequest[] = []
   const spawner: Spawner = {
+    roomOnceIdle: () => options.roomOnceIdle === true,
     spawn: async (req, signal, narrate) => {
       spawns.push(req)
       if (options.spawn) return options.spawn(req, signal, narrate)
@@ -261,5 +273,107 @@ describe('idle reaper', () => {
     now += 10 * 60_000
     reaper.sweep()
     assert.deepEqual(stopped, ['z', 'd'], 'a negative keep_alive keeps its worker for ever')
+  })
+
+  test('the idle TTL never takes a model below its min_replicas, and never stops a pinned one', () => {
+    let now = T0
+    const registry = new Registry({ now: () => now })
+    registry.upsertHive('h1', 'http://h1', 'config')
+    const workers = ['p1', 'm1', 'm2', 'o1'].map((id, i) =>
+      info(id, { model_id: id.slice(0, 1), port: 40000 + i }),
+    )
+    registry.hiveEvent(telemetry('h1', workers))
+    const stopped: string[] = []
+    const policies: Record<string, object> = { p: { pin: true, minReplicas: 1 }, m: { minReplicas: 1 } }
+    const reaper = new IdleReaper({
+      registry,
+      ttlMs: () => 60_000,
+      policy: (m) => ({ ...DEFAULT_MODEL_POLICY, ...policies[m] }),
+      stop: async (w) => {
+        stopped.push(w.id)
+      },
+      logger: silentLogger(),
+      now: () => now,
+    })
+    now += 61_000
+    reaper.sweep()
+    assert.deepEqual(stopped.sort(), ['m1', 'o1'], 'one of m stays; p is pinned')
+  })
+})
+
+describe('scheduler priorities and scale-out', () => {
+  test('a model queue serves higher priority first, first come first served within one', async () => {
+    const { registry, scheduler } = setup()
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const first = await scheduler.acquire('tiny')
+    const served: string[] = []
+    const wait = (name: string, priority?: number) =>
+      scheduler.acquire('tiny', { priority }).then((lease) => {
+        served.push(name)
+        setImmediate(() => lease.release())
+      })
+    const all = Promise.all([wait('low', -10), wait('normal-1'), wait('high', 10), wait('normal-2', 0)])
+    first.release()
+    await all
+    assert.deepEqual(served, ['high', 'normal-1', 'normal-2', 'low'])
+  })
+
+  // Each request holds its slot 20 ms; past a 100 ms wait the queue asks for another replica.
+  async function burst(n: number, maxReplicas: number) {
+    const { registry, scheduler, spawns } = setup({ scaleOutWaitMs: 100, maxReplicas, queueSize: 100 })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const hold = async (): Promise<string> => {
+      const lease = await scheduler.acquire('tiny')
+      await new Promise((r) => setTimeout(r, 20))
+      lease.release()
+      return lease.worker.id
+    }
+    await hold()
+    assert.equal(spawns.length, 0, 'one request measures the service time')
+    const workers = await Promise.all(Array.from({ length: n }, hold))
+    return { spawns, workers: new Set(workers) }
+  }
+
+  test('a burst past the target wait adds one replica and not more than it needs', async () => {
+    const { spawns, workers } = await burst(12, 8)
+    assert.deepEqual(
+      spawns.map((s) => [s.model, s.replica]),
+      [['tiny', true]],
+      'one replica (4 more slots) drains the rest within the target',
+    )
+    assert.deepEqual([...workers].sort(), ['a', 'w-1'])
+  })
+
+  test('scale-out stops at max_replicas however long the queue', async () => {
+    const { spawns } = await burst(40, 2)
+    assert.equal(spawns.length, 1)
+  })
+
+  test('a spawn with no room while busy workers hold it waits for one to go idle instead of failing its requests', async () => {
+    let room = false
+    const { registry, scheduler, spawns } = setup({
+      roomOnceIdle: true,
+      spawn: async (req) => {
+        if (!room) throw new RbeeError('RBEE_NO_CAPACITY', 'no device can take it')
+        registry.hiveEvent({
+          type: 'worker_ready',
+          hive_id: 'h1',
+          timestamp: new Date(T0).toISOString(),
+          worker: info('w-new', { model_id: req.model, port: 40009 }),
+          pid: 9,
+        })
+      },
+    })
+    registry.hiveEvent(telemetry('h1', [info('other', { model_id: 'other', slots_total: 1 })]))
+    const busy = await scheduler.acquire('other')
+    const notes: string[] = []
+    const waiting = scheduler.acquire('tiny', { onSpawn: (h) => notes.push(h) })
+    await waitFor('the first spawn failed', () => notes.length > 0)
+    assert.deepEqual(notes, ['no room for tiny now; waiting for a busy worker to go idle to make room'])
+    room = true
+    busy.release()
+    const lease = await waiting
+    assert.equal(lease.worker.id, 'w-new')
+    assert.equal(spawns.length, 2)
   })
 })

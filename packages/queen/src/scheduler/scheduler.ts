@@ -1,7 +1,10 @@
 import { deadlineExceeded, errorMessage, formatSeconds, type Logger, RbeeError } from '@rbee/common'
+import type { QueenMetrics } from '../metrics.js'
+import { DEFAULT_MODEL_POLICY, type ModelPolicy } from '../models-conf.js'
 import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import type { Registry, RegistryEvent } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
+import { type ScaleOutInput, scaleOutNeed } from './scale-out.js'
 import type { Spawner } from './spawner.js'
 
 /** A slot held on a worker; `release()` (idempotent) gives it back. */
@@ -23,6 +26,11 @@ export interface AcquireOptions {
   onQueued?: (position: number, depth: number) => void
   /** Progress of a spawn this request is waiting for. */
   onSpawn?: (human: string) => void
+  /**
+   * Its place in the model's queue: higher first, first come first served within one priority
+   * (see `REQUEST_PRIORITY_HEADER`). @default the model's priority in models.conf
+   */
+  priority?: number | undefined
 }
 
 export interface SchedulerOptions {
@@ -33,6 +41,16 @@ export interface SchedulerOptions {
   queueSize?: number
   /** Longest a request without a deadline of its own waits for a slot. @default 60_000 */
   queueTimeoutMs?: number
+  /** models.conf, per model (priority, max_replicas, min_replicas). @default no policies */
+  policy?: (model: string) => ModelPolicy
+  /**
+   * Another replica is spawned when a model's queue would wait longer than this for its workers
+   * to drain it (0: never). @default QUEEN_DEFAULTS.scaleOutWaitMs
+   */
+  scaleOutWaitMs?: number
+  /** Most workers of one model scale-out runs, unless models.conf says otherwise. @default QUEEN_DEFAULTS.maxReplicas */
+  maxReplicas?: number
+  metrics?: QueenMetrics | undefined
 }
 
 interface Waiter {
@@ -42,6 +60,7 @@ interface Waiter {
   reject: (err: unknown) => void
   onQueued: ((position: number, depth: number) => void) | undefined
   onSpawn: ((human: string) => void) | undefined
+  priority: number
   position: number
   cleanup: () => void
 }
@@ -54,6 +73,10 @@ const SPAWN_SETTLE_MS = 10_000
 
 const spawnKey = (model: string, hiveId: string | undefined): string =>
   hiveId === undefined ? model : `${model}@${hiveId}`
+/** The key of a model's scale-out spawn (one at a time per model) and of its `min_replicas` upkeep. */
+const replicaKey = (model: string): string => `${model}#replica`
+/** Weight of the newest request in a model's smoothed service time. */
+const SERVICE_WEIGHT = 0.2
 
 /**
  * Decides where each request runs. A free slot on the best worker is taken at once (see
@@ -62,7 +85,10 @@ const spawnKey = (model: string, hiveId: string | undefined): string =>
  * spawn is started for every request that waits for it.
  */
 export class Scheduler {
-  readonly #o: Required<Omit<SchedulerOptions, 'logger'>> & { logger: Logger }
+  readonly #o: Required<Omit<SchedulerOptions, 'logger' | 'metrics'>> & {
+    logger: Logger
+    metrics: QueenMetrics | undefined
+  }
   readonly #queues = new Map<string, Waiter[]>()
   readonly #spawning = new Map<string, Promise<void>>()
   /**
@@ -72,6 +98,17 @@ export class Scheduler {
    */
   readonly #spawned = new Map<string, { at: number; removals: number }>()
   readonly #removals = new Map<string, number>()
+  /** Per model, the smoothed time a request holds its slot (ms), once one has finished. */
+  readonly #serviceMs = new Map<string, number>()
+  /**
+   * Spawn keys (`model` or `model@hive`) whose spawn found no room while busy or freshly loaded
+   * workers would make some once idle: tried again when a worker's state changes.
+   */
+  readonly #starved = new Set<string>()
+  /** Per model, how long its last successful spawn took (ms). */
+  readonly #loadMs = new Map<string, number>()
+  /** Per model, the worker count when its last replica spawn succeeded (see `#maybeScaleOut`). */
+  readonly #replicaSettle = new Map<string, { at: number; workers: number }>()
   readonly #ac = new AbortController()
   readonly #unsubscribe: () => void
 
@@ -80,6 +117,10 @@ export class Scheduler {
       ...options,
       queueSize: options.queueSize ?? QUEEN_DEFAULTS.queueSize,
       queueTimeoutMs: options.queueTimeoutMs ?? QUEEN_DEFAULTS.queueTimeoutMs,
+      policy: options.policy ?? (() => DEFAULT_MODEL_POLICY),
+      scaleOutWaitMs: options.scaleOutWaitMs ?? QUEEN_DEFAULTS.scaleOutWaitMs,
+      maxReplicas: options.maxReplicas ?? QUEEN_DEFAULTS.maxReplicas,
+      metrics: options.metrics,
     }
     this.#unsubscribe = this.#o.registry.on((ev) => this.#onRegistry(ev))
   }
@@ -164,6 +205,7 @@ export class Scheduler {
         reject,
         onQueued: options.onQueued,
         onSpawn: options.onSpawn,
+        priority: options.priority ?? this.#o.policy(model).priority,
         position: 0,
         cleanup: () => {
           clearTimeout(timer)
@@ -175,9 +217,13 @@ export class Scheduler {
         q = []
         this.#queues.set(model, q)
       }
-      q.push(waiter)
+      // Higher priority first; within one priority, first come first served.
+      let at = q.length
+      while (at > 0 && q[at - 1]!.priority < waiter.priority) at--
+      q.splice(at, 0, waiter)
       this.#notifyPositions(q)
       this.#ensureWorker(model, options.hiveId)
+      this.#maybeScaleOut(model)
     })
   }
 
@@ -193,15 +239,130 @@ export class Scheduler {
 
   #lease(w: WorkerEntry): Lease {
     this.#o.registry.acquire(w)
+    const since = performance.now()
     let released = false
     return {
       worker: w,
       release: () => {
         if (released) return
         released = true
+        const ms = performance.now() - since
+        const was = this.#serviceMs.get(w.model)
+        this.#serviceMs.set(w.model, was === undefined ? ms : was + SERVICE_WEIGHT * (ms - was))
         this.#o.registry.release(w)
       },
     }
+  }
+
+  /** A model's smoothed service time per request (ms), once a request of it has finished. */
+  serviceMs(model: string): number | undefined {
+    return this.#serviceMs.get(model)
+  }
+
+  /** Live workers of `model` (starting or routable, not being stopped). */
+  #liveWorkers(model: string): number {
+    let n = 0
+    for (const w of this.#o.registry.workersForModel(model)) {
+      if (!w.stopping && w.info.status !== 'stopping' && w.info.status !== 'stopped') n++
+    }
+    return n
+  }
+
+  /** What scale-out decides on for `model` now (see `scaleOutNeed`). */
+  #scaleOutInput(model: string): ScaleOutInput {
+    const { registry } = this.#o
+    let slots = 0
+    for (const w of registry.workersForModel(model)) if (w.routable) slots += w.info.slots_total
+    const q = this.#queues.get(model) ?? []
+    return {
+      queued: q.filter((w) => w.hiveId === undefined).length,
+      slots,
+      serviceMs: this.#serviceMs.get(model),
+      workers: this.#liveWorkers(model),
+      maxReplicas: this.#o.policy(model).maxReplicas ?? this.#o.maxReplicas,
+      targetWaitMs: this.#o.scaleOutWaitMs,
+      loadMs: this.#loadMs.get(model),
+    }
+  }
+
+  /**
+   * Spawns one more replica of `model` when its queue would wait longer than the scale-out
+   * target (see `scaleOutNeed`): one such spawn at a time per model, and none until the last one's
+   * worker has arrived (a burst never spawns more replicas than it needs).
+   */
+  #maybeScaleOut(model: string): void {
+    const key = replicaKey(model)
+    if (this.#ac.signal.aborted || this.#spawning.has(key) || this.#spawning.has(model)) return
+    const input = this.#scaleOutInput(model)
+    const settle = this.#replicaSettle.get(model)
+    if (settle) {
+      if (input.workers <= settle.workers && Date.now() - settle.at < SPAWN_SETTLE_MS) return
+      this.#replicaSettle.delete(model)
+    }
+    const need = scaleOutNeed(input)
+    if (!need) return
+    this.#o.logger.info({ model, ...input, wait_ms: need.waitMs }, 'scaling out')
+    this.#o.metrics?.scaleOuts.inc({ model })
+    const priority = Math.max(
+      this.#o.policy(model).priority,
+      ...(this.#queues.get(model) ?? []).map((w) => w.priority),
+    )
+    this.#startSpawn(
+      key,
+      model,
+      { priority, replica: true },
+      `scaling out ${model}: ${input.queued} queued would wait ~${formatSeconds(need.waitMs)} on ${input.slots} slot(s) of ${input.workers} worker(s) (target ${formatSeconds(input.targetWaitMs)}); starting replica ${input.workers + 1}`,
+      () => this.#replicaSettle.set(model, { at: Date.now(), workers: input.workers }),
+    )
+  }
+
+  /**
+   * Keeps `min` workers of `model` (models.conf `min_replicas`, a pinned model's 1) up: starts one
+   * spawn when fewer live and none is on its way. Called by the queen's timer.
+   */
+  keepUp(model: string, min: number): void {
+    if (this.#ac.signal.aborted || min <= 0) return
+    const key = replicaKey(model)
+    if (this.#spawning.has(key) || this.#spawning.has(model)) return
+    const live = this.#liveWorkers(model)
+    if (live >= min) return
+    this.#startSpawn(
+      key,
+      model,
+      { priority: this.#o.policy(model).priority, replica: false },
+      `keeping ${model} at min_replicas ${min}: ${live} running; starting one`,
+      () => {},
+    )
+  }
+
+  /** A spawn nobody waits on (scale-out, upkeep): its failure is logged, its waiters keep waiting. */
+  #startSpawn(
+    key: string,
+    model: string,
+    o: { priority: number; replica: boolean },
+    why: string,
+    onDone: () => void,
+  ): void {
+    const narrate = (human: string): void => {
+      for (const w of this.#queues.get(model) ?? []) if (w.hiveId === undefined) w.onSpawn?.(human)
+    }
+    narrate(why)
+    const started = performance.now()
+    const p = this.#o.spawner
+      .spawn({ model, hiveId: undefined, ...o }, this.#ac.signal, narrate)
+      .then(
+        () => {
+          this.#loadMs.set(model, performance.now() - started)
+          onDone()
+          this.#dispatch(model)
+        },
+        (err: unknown) => {
+          if (this.#ac.signal.aborted) return
+          this.#o.logger.info({ model, err: errorMessage(err) }, 'no replica could be added')
+        },
+      )
+      .finally(() => this.#spawning.delete(key))
+    this.#spawning.set(key, p)
   }
 
   #drop(waiter: Waiter): void {
@@ -227,6 +388,8 @@ export class Scheduler {
   #hasWorkerOrSpawn(model: string, hiveId: string | undefined): boolean {
     const key = spawnKey(model, hiveId)
     if (this.#spawning.has(key)) return true
+    // A replica or min_replicas spawn on its way serves the model's waiters too.
+    if (hiveId === undefined && this.#spawning.has(replicaKey(model))) return true
     const done = this.#spawned.get(key)
     if (
       done &&
@@ -254,15 +417,35 @@ export class Scheduler {
       for (const w of this.#queues.get(model) ?? []) if (w.hiveId === hiveId) w.onSpawn?.(human)
     }
     const removals = this.#removals.get(model) ?? 0
+    const started = performance.now()
+    let priority = this.#o.policy(model).priority
+    for (const w of this.#queues.get(model) ?? [])
+      if (w.hiveId === hiveId) priority = Math.max(priority, w.priority)
     const p = this.#o.spawner
-      .spawn({ model, hiveId }, this.#ac.signal, narrate)
+      .spawn({ model, hiveId, priority }, this.#ac.signal, narrate)
       .then(
         () => {
+          this.#loadMs.set(model, performance.now() - started)
           this.#spawned.set(key, { at: Date.now(), removals })
           this.#dispatch(model)
         },
         (err: unknown) => {
           if (this.#ac.signal.aborted) return
+          if (
+            err instanceof RbeeError &&
+            err.code === 'RBEE_NO_CAPACITY' &&
+            this.#o.spawner.roomOnceIdle?.({ model, hiveId, priority })
+          ) {
+            // Busy workers hold the room: the waiters wait (queue timeout, deadline) for one to
+            // go idle, and the spawn is tried again then, instead of failing them now.
+            if (!this.#starved.has(key)) {
+              this.#o.logger.info({ model, hive_id: hiveId }, 'no room until a worker goes idle')
+              narrate(`no room for ${model} now; waiting for a busy worker to go idle to make room`)
+            }
+            this.#starved.add(key)
+            return
+          }
+          this.#starved.delete(key)
           this.#o.logger.warn({ model, hive_id: hiveId, err: errorMessage(err) }, 'spawn failed')
           // Everyone waiting for this spawn learns why it failed, unless a worker turned up anyway.
           const q = this.#queues.get(model) ?? []
@@ -276,10 +459,20 @@ export class Scheduler {
       )
       .finally(() => {
         this.#spawning.delete(key)
-        // A worker that died right after its spawn leaves waiters behind: try again for them.
-        if (!this.#ac.signal.aborted) this.#ensureForWaiters(model)
+        // A worker that died right after its spawn leaves waiters behind: try again for them
+        // (a spawn waiting for room is tried again when a worker's state changes instead).
+        if (!this.#ac.signal.aborted && !this.#starved.has(key)) this.#ensureForWaiters(model)
       })
     this.#spawning.set(key, p)
+  }
+
+  /** Spawns that waited for room try again (a worker went idle or away, or a spawn ended). */
+  #retryStarved(): void {
+    for (const key of [...this.#starved]) {
+      const [model = key, hiveId] = key.split('@')
+      this.#starved.delete(key)
+      if (this.#queues.get(model)?.some((w) => w.hiveId === hiveId)) this.#ensureWorker(model, hiveId)
+    }
   }
 
   #ensureForWaiters(model: string): void {
@@ -317,6 +510,7 @@ export class Scheduler {
       return
     }
     if (ev.type !== 'model') return
+    if (this.#starved.size > 0) this.#retryStarved()
     if (this.#spawned.size > 0 && this.#o.registry.routableCount(ev.model) > 0) {
       // The spawned worker has arrived: the settling window is over.
       for (const key of this.#spawned.keys()) {
@@ -325,7 +519,10 @@ export class Scheduler {
     }
     if (!this.#queues.has(ev.model)) return
     this.#dispatch(ev.model)
-    if (this.#queues.has(ev.model)) this.#ensureForWaiters(ev.model)
+    if (this.#queues.has(ev.model)) {
+      this.#ensureForWaiters(ev.model)
+      this.#maybeScaleOut(ev.model)
+    }
   }
 
   /** Rejects every waiting request and stops spawning. Idempotent. */

@@ -298,3 +298,158 @@ describe('HiveSpawner placement', () => {
     assert.ok([...notes].some((n) => n.includes('gpu:0 skipped: spawns of m failed here')))
   })
 })
+
+describe('HiveSpawner making room', () => {
+  // A hive double (no hive process in a unit test): a CPU of 1000 MB with two idle 400 MB
+  // workers, a stop that reports the exit and the memory back on the next telemetry, as a hive's
+  // stream does, and a spawn that reports a ready worker.
+  function full(options: { stopFails?: boolean; memoryStaysTaken?: boolean } = {}) {
+    const clock = { now: T0 }
+    const registry = new Registry({ logger: silentLogger(), now: () => clock.now })
+    registry.upsertHive('h1', 'http://h1:7835', 'config')
+    const live = [info('wa', { model_id: 'a', port: 40001 }), info('wb', { model_id: 'b', port: 40002 })]
+    const report = (): void =>
+      registry.hiveEvent(
+        telemetry('h1', live, { devices: [device(1000 - 400 * live.length, { memory_total_mb: 1000 })] }),
+      )
+    report()
+    registry.setCatalog(
+      'h1',
+      ['a', 'b', 'new'].map((m) => catalogEntry(m, 400)),
+    )
+    clock.now += 600_000
+    const used = registry.worker('wb')!
+    registry.acquire(used)
+    registry.release(used)
+    const stopped: string[] = []
+    const spawnWorker = async (op: SpawnOp): Promise<WorkerSpawnResult> => {
+      const worker = info('wn', { model_id: op.model, port: 40003 })
+      live.push(worker)
+      report()
+      return { worker_id: 'wn', port: 40003, pid: 3, host: worker.host, url: 'http://127.0.0.1:40003' }
+    }
+    const spawner = new HiveSpawner({
+      registry,
+      hives: { client: () => ({ spawnWorker }), refreshCatalogs: async () => {} },
+      logger: silentLogger(),
+      now: () => clock.now,
+      eviction: {
+        stop: async (w) => {
+          stopped.push(w.id)
+          if (options.stopFails) throw new RbeeError('RBEE_UPSTREAM', 'the hive did not answer')
+          // A worker that exits but whose memory the driver keeps (a hung process's VRAM).
+          if (options.memoryStaysTaken) {
+            live.splice(
+              live.findIndex((x) => x.id === w.id),
+              1,
+            )
+            setImmediate(() =>
+              registry.hiveEvent(
+                telemetry('h1', live, { devices: [device(200, { memory_total_mb: 1000 })] }),
+              ),
+            )
+            return
+          }
+          live.splice(
+            live.findIndex((x) => x.id === w.id),
+            1,
+          )
+          setImmediate(report)
+        },
+        waitMs: 200,
+      },
+    })
+    return { registry, spawner, stopped }
+  }
+
+  test('a spawn that fits nowhere stops the least recently used idle worker, waits for its memory, then spawns', async () => {
+    const { registry, spawner, stopped } = full()
+    const notes: string[] = []
+    await spawner.spawn({ model: 'new', hiveId: undefined }, new AbortController().signal, (h) =>
+      notes.push(h),
+    )
+    assert.deepEqual(stopped, ['wa'])
+    assert.equal(
+      notes[0],
+      'evicting worker wa (model a, idle 600 s) on h1/cpu:0 to make room for new (needs 400 MiB, 200 MiB free)',
+    )
+    assert.match(notes[1] ?? '', /^made room on h1\/cpu:0 in \d+\.\d s$/)
+    assert.match(notes[2] ?? '', /^starting a worker for new on h1 \(needs 400 MiB\): cpu:0, 600 MiB free/)
+    assert.deepEqual([...registry.workers()].map((w) => w.id).sort(), ['wb', 'wn'])
+  })
+
+  test('a stop that fails ends the spawn at once with RBEE_NO_CAPACITY saying why', async () => {
+    const { spawner, stopped } = full({ stopFails: true })
+    const started = performance.now()
+    const err = await spawnError(
+      spawner.spawn({ model: 'new', hiveId: undefined }, new AbortController().signal),
+    )
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.match(
+      err.message,
+      /making room on h1\/cpu:0 for new failed: could not stop wa: the hive did not answer/,
+    )
+    assert.ok(performance.now() - started < 150, 'not after the 200 ms memory wait')
+    assert.deepEqual(stopped, ['wa'])
+  })
+
+  test('memory that does not come back ends the spawn with RBEE_NO_CAPACITY naming the wait', async () => {
+    const { spawner, stopped } = full({ memoryStaysTaken: true })
+    const err = await spawnError(
+      spawner.spawn({ model: 'new', hiveId: undefined }, new AbortController().signal),
+    )
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.match(
+      err.message,
+      /stopped 1 worker\(s\) on h1\/cpu:0 for new, but its memory did not come back within 200 ms/,
+    )
+    assert.deepEqual(stopped, ['wa'])
+  })
+})
+
+describe('HiveSpawner loading elsewhere', () => {
+  test('when no hive with the file has room, a hive with room downloads it first, its progress narrated', async () => {
+    const registry = new Registry({ logger: silentLogger() })
+    const big = { ...catalogEntry('big', 400), source: 'hf:org/repo:big.gguf' }
+    // h1 has the file and a busy worker filling its CPU; h2 has room and no file.
+    registry.upsertHive('h1', 'http://h1:7835', 'config')
+    registry.hiveEvent(
+      telemetry('h1', [info('busy', { model_id: 'big' })], {
+        devices: [device(100, { memory_total_mb: 500 })],
+      }),
+    )
+    registry.acquire(registry.worker('busy')!)
+    registry.setCatalog('h1', [big])
+    registry.upsertHive('h2', 'http://h2:7835', 'config')
+    registry.hiveEvent(telemetry('h2', [], { devices: [device(1000)] }))
+    registry.setCatalog('h2', [])
+    const downloads: string[] = []
+    const spawned: string[] = []
+    const spawnWorker = async (op: SpawnOp): Promise<WorkerSpawnResult> => {
+      spawned.push(`${op.model}@${op.hive_id}`)
+      return { worker_id: 'w2', port: 40002, pid: 2, host: '127.0.0.1', url: 'http://127.0.0.1:40002' }
+    }
+    const spawner = new HiveSpawner({
+      registry,
+      hives: { client: () => ({ spawnWorker }), refreshCatalogs: async () => {} },
+      logger: silentLogger(),
+      eviction: { stop: async () => assert.fail('the busy worker is never stopped') },
+      download: async (hiveId, source, _signal, narrate) => {
+        downloads.push(`${source}@${hiveId}`)
+        narrate('downloaded big.gguf (400 MiB) from a peer')
+        registry.setCatalog(hiveId, [big])
+      },
+    })
+    const notes: string[] = []
+    await spawner.spawn({ model: 'big', hiveId: undefined }, new AbortController().signal, (h) =>
+      notes.push(h),
+    )
+    assert.deepEqual(downloads, ['hf:org/repo:big.gguf@h2'])
+    assert.deepEqual(spawned, ['big@h2'])
+    assert.deepEqual(notes.slice(0, 2), [
+      'downloading hf:org/repo:big.gguf to h2 for big: no hive with big has room; h2/cpu:0, 1000 MiB free',
+      'h2: downloaded big.gguf (400 MiB) from a peer',
+    ])
+    assert.match(notes[2] ?? '', /^starting a worker for big on h2 \(needs 400 MiB\)/)
+  })
+})

@@ -9,9 +9,13 @@ import {
 } from '@rbee/common'
 import type { WorkerSpawnResult } from '@rbee/contracts'
 import type { QueenMetrics } from '../metrics.js'
+import { DEFAULT_MODEL_POLICY, type ModelPolicy } from '../models-conf.js'
 import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import { waitForHive } from '../registry/hive-wait.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
+import type { WorkerEntry } from '../registry/worker-entry.js'
+import { chooseDownloadTarget } from './download-target.js'
+import { describeEviction, type EvictionPlan, planEviction } from './eviction.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
 import { SpawnBackoff } from './spawn-backoff.js'
 
@@ -19,6 +23,13 @@ import { SpawnBackoff } from './spawn-backoff.js'
 export interface SpawnRequest {
   model: string
   hiveId: string | undefined
+  /** The highest priority of the requests waiting for it: what it may displace. @default 0 */
+  priority?: number
+  /**
+   * Another replica of a model that has workers (scale-out): it makes room only by stopping
+   * workers loaded before the hysteresis window, whatever its priority.
+   */
+  replica?: boolean
 }
 
 /** Starts workers on demand; the scheduler makes sure only one spawn per model runs at a time. */
@@ -28,6 +39,11 @@ export interface Spawner {
    * @throws RbeeError saying why no worker could be started (no capacity, unknown model, …).
    */
   spawn(req: SpawnRequest, signal: AbortSignal, narrate?: (human: string) => void): Promise<void>
+  /**
+   * After a spawn failed for lack of room: whether stopping workers that are busy now, or loaded
+   * too recently to be stopped, would make room once they are idle (its waiters then wait).
+   */
+  roomOnceIdle?(req: SpawnRequest): boolean
 }
 
 /**
@@ -69,9 +85,42 @@ export interface HiveSpawnerOptions {
   ctxSize?: number | undefined
   /** Told about each worker a hive started, e.g. to read its info at once. */
   onSpawned?: (result: WorkerSpawnResult, hiveId: string) => Promise<void>
-  /** The clock of the spawn backoff. @default Date.now */
+  /** The clock of the spawn backoff and of eviction. @default Date.now */
   now?: () => number
+  /**
+   * Making room: when a spawn fits nowhere, idle workers are stopped (see `planEviction`) through
+   * `stop`. Without it, such a spawn fails with `RBEE_NO_CAPACITY`.
+   */
+  eviction?: EvictionSettings | undefined
+  /**
+   * Has a hive download a model's file (the queen's `model_download` operation, with its
+   * narration): used when no hive that has the file has room, even after eviction, and another
+   * hive has (see `chooseDownloadTarget`). Without it, such a spawn fails with `RBEE_NO_CAPACITY`.
+   */
+  download?:
+    | ((
+        hiveId: string,
+        source: string,
+        signal: AbortSignal,
+        narrate: (human: string) => void,
+      ) => Promise<void>)
+    | undefined
 }
+
+/** How the spawner makes room. */
+export interface EvictionSettings {
+  /** Asks the worker's hive to stop it. */
+  stop: (worker: WorkerEntry) => Promise<void>
+  /** models.conf, per model. @default no policies */
+  policy?: (model: string) => ModelPolicy
+  /** A worker loaded this recently is kept unless the request outranks it. @default QUEEN_DEFAULTS.evictHysteresisMs */
+  hysteresisMs?: number
+  /** Longest wait for the hive's telemetry to show the memory back. @default QUEEN_DEFAULTS.evictWaitMs */
+  waitMs?: number
+}
+
+/** Rounds of eviction one spawn may go through (a hive's own figures may disagree with ours once). */
+const EVICTION_ROUNDS = 2
 
 /**
  * Spawns a worker on the hive that fits the model best (see `choosePlacement`), counting the
@@ -150,7 +199,7 @@ export class HiveSpawner implements Spawner {
         `model ${model} is in no online hive's catalog (${hiveId ?? online.join(', ')}); download or import it first`,
       )
     }
-    return this.#placeAndSpawn(model, candidates, signal, narrate)
+    return this.#placeAndSpawn(req, candidates, signal, narrate)
   }
 
   /**
@@ -159,11 +208,14 @@ export class HiveSpawner implements Spawner {
    * @throws the last spawn's error when no other device can take the model.
    */
   async #placeAndSpawn(
-    model: string,
+    req: SpawnRequest,
     candidates: HiveEntry[],
     signal: AbortSignal,
     narrate: ((human: string) => void) | undefined,
   ): Promise<void> {
+    const { model } = req
+    let evictions = 0
+    let downloaded = false
     // Devices this spawn found unable to take the model, for the rest of it (a hive's refusal
     // for lack of memory is not worth a backoff: its figures were newer than ours).
     const excluded = new Map<string, string>()
@@ -178,6 +230,22 @@ export class HiveSpawner implements Spawner {
         placement = choosePlacement(model, candidates, { reserved: this.#reserved, blocked })
       } catch (err) {
         if (!(err instanceof RbeeError)) throw err
+        if (!failed && evictions < EVICTION_ROUNDS) {
+          const plan = this.#planRoom(req, candidates, blocked)
+          if (plan) {
+            evictions++
+            await this.#makeRoom(plan, model, signal, narrate)
+            continue
+          }
+          if (!downloaded && this.#o.download) {
+            const got = await this.#downloadElsewhere(req, candidates, blocked, signal, narrate)
+            if (got) {
+              downloaded = true
+              candidates = got
+              continue
+            }
+          }
+        }
         // After a failed try, that failure is the answer; the narration says why no other device.
         if (failed) {
           narrate?.(`no other device can take ${model}: ${err.message}`)
@@ -216,6 +284,152 @@ export class HiveSpawner implements Spawner {
         failed = err
       }
     }
+  }
+
+  /**
+   * Has a hive without the model's file but with room download it (see `chooseDownloadTarget`),
+   * bounded by the spawn timeout; returns the candidates once its catalog lists the model, or
+   * undefined when no hive can.
+   * @throws the download's error; RbeeError `RBEE_MODEL_NOT_FOUND` when the hive's catalog names
+   * the file otherwise.
+   */
+  async #downloadElsewhere(
+    req: SpawnRequest,
+    candidates: readonly HiveEntry[],
+    blocked: (hive: string, device: string) => string | undefined,
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
+  ): Promise<HiveEntry[] | undefined> {
+    const { model } = req
+    const target = chooseDownloadTarget(model, candidates, this.#o.registry.hives(), {
+      hiveId: req.hiveId,
+      reserved: this.#reserved,
+      blocked,
+    })
+    if (!target) return undefined
+    const hiveId = target.hive.id
+    const log = this.#o.logger.child({ model, hive_id: hiveId })
+    log.info({ source: target.source, need_mb: target.needMb }, 'downloading the model to a hive with room')
+    narrate?.(`downloading ${target.source} to ${hiveId} for ${model}: ${target.reason}`)
+    const spawnMs = this.#o.timeoutMs ?? QUEEN_DEFAULTS.spawnTimeoutMs
+    const deadline = new Deadline({
+      ms: spawnMs,
+      parent: signal,
+      message: `the download of ${target.source} to ${hiveId} did not end within ${spawnMs} ms`,
+    })
+    try {
+      await this.#o.download!(hiveId, target.source, deadline.signal, (h) => narrate?.(`${hiveId}: ${h}`))
+    } finally {
+      deadline.clear()
+    }
+    await this.#o.hives.refreshCatalogs()
+    const next = this.#candidates(model, req.hiveId)
+    if (!next.some((h) => h.id === hiveId)) {
+      throw new RbeeError(
+        'RBEE_MODEL_NOT_FOUND',
+        `${hiveId} downloaded ${target.source}, but its catalog names it otherwise than ${model}`,
+      )
+    }
+    return next
+  }
+
+  #policy(model: string): ModelPolicy {
+    return this.#o.eviction?.policy?.(model) ?? DEFAULT_MODEL_POLICY
+  }
+
+  roomOnceIdle(req: SpawnRequest): boolean {
+    if (!this.#o.eviction) return false
+    const candidates = this.#candidates(req.model, req.hiveId)
+    const blocked = (hive: string, device: string): string | undefined =>
+      this.#backoff.blocked(req.model, deviceKey(hive, device))
+    return this.#planRoom({ ...req, onceIdle: true }, candidates, blocked) !== undefined
+  }
+
+  #planRoom(
+    req: SpawnRequest & { onceIdle?: boolean },
+    candidates: readonly HiveEntry[],
+    blocked: (hive: string, device: string) => string | undefined,
+  ): EvictionPlan | undefined {
+    const ev = this.#o.eviction
+    if (!ev) return undefined
+    const policy = (m: string): ModelPolicy => this.#policy(m)
+    const own = policy(req.model)
+    const { registry } = this.#o
+    return planEviction(
+      {
+        model: req.model,
+        priority: Math.max(req.priority ?? own.priority, own.priority),
+        pinned: own.pin,
+        strict: req.replica === true,
+        onceIdle: req.onceIdle === true,
+      },
+      candidates,
+      {
+        policy,
+        liveWorkers: (m) => {
+          let n = 0
+          for (const w of registry.workersForModel(m)) if (!w.stopping) n++
+          return n
+        },
+        hysteresisMs: ev.hysteresisMs ?? QUEEN_DEFAULTS.evictHysteresisMs,
+        reserved: this.#reserved,
+        blocked,
+        now: (this.#o.now ?? Date.now)(),
+      },
+    )
+  }
+
+  /**
+   * Stops the plan's victims through their hive and waits (bounded) until the hive's telemetry
+   * shows the memory back on the device.
+   * @throws RbeeError `RBEE_NO_CAPACITY` when it does not come back in time; the signal's reason.
+   */
+  async #makeRoom(
+    plan: EvictionPlan,
+    model: string,
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
+  ): Promise<void> {
+    const ev = this.#o.eviction!
+    const { registry } = this.#o
+    const where = deviceKey(plan.hive.id, plan.device.id)
+    const log = this.#o.logger.child({ model, hive_id: plan.hive.id })
+    for (const v of plan.victims) {
+      const human = describeEviction(plan, v, model)
+      log.info({ worker_id: v.worker.id, victim_model: v.worker.model, idle_ms: v.idleMs }, 'evicting worker')
+      narrate?.(human)
+      registry.setStopping(v.worker, true)
+    }
+    this.#o.metrics?.evictions.inc({ model }, plan.victims.length)
+    const started = performance.now()
+    // A stop that fails ends the wait at once: that memory is not coming back.
+    const gaveUp = new AbortController()
+    const onAbort = (): void => gaveUp.abort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    let failure: string | undefined
+    const stops = plan.victims.map((v) =>
+      ev.stop(v.worker).catch((err: unknown) => {
+        log.warn({ worker_id: v.worker.id, err: errorMessage(err) }, 'could not stop a worker to make room')
+        registry.setStopping(v.worker, false)
+        failure ??= `could not stop ${v.worker.id}: ${errorMessage(err)}`
+        gaveUp.abort()
+      }),
+    )
+    const waitMs = ev.waitMs ?? QUEEN_DEFAULTS.evictWaitMs
+    const back = await waitForMemory(registry, plan, waitMs, gaveUp.signal, this.#reserved)
+    signal.removeEventListener('abort', onAbort)
+    await Promise.all(stops)
+    if (signal.aborted) throw signal.reason
+    if (!back) {
+      throw new RbeeError(
+        'RBEE_NO_CAPACITY',
+        failure !== undefined
+          ? `making room on ${where} for ${model} failed: ${failure}`
+          : `stopped ${plan.victims.length} worker(s) on ${where} for ${model}, but its memory did not come back within ${waitMs} ms`,
+        { retryAfterS: 5 },
+      )
+    }
+    narrate?.(`made room on ${where} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   }
 
   /**
@@ -311,4 +525,43 @@ export class HiveSpawner implements Spawner {
       }
     }
   }
+}
+
+/** Free memory of the plan's device, after what spawns in flight were promised. */
+function availableMb(registry: Registry, plan: EvictionPlan, reserved: ReadonlyMap<string, number>): number {
+  const device = registry.hive(plan.hive.id)?.devices.find((d) => d.id === plan.device.id)
+  if (!device) return 0
+  return device.memory_free_mb - (reserved.get(deviceKey(plan.hive.id, plan.device.id)) ?? 0)
+}
+
+/**
+ * Resolves true once the hive's telemetry shows the plan's model fitting on its device, false
+ * after `ms` or when `signal` aborts.
+ */
+function waitForMemory(
+  registry: Registry,
+  plan: EvictionPlan,
+  ms: number,
+  signal: AbortSignal,
+  reserved: ReadonlyMap<string, number>,
+): Promise<boolean> {
+  const gone = (): boolean => plan.victims.every((v) => registry.worker(v.worker.id) !== v.worker)
+  const fits = (): boolean => gone() && availableMb(registry, plan, reserved) >= plan.needMb
+  if (fits()) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer)
+      off()
+      signal.removeEventListener('abort', onAbort)
+      resolve(ok)
+    }
+    const onAbort = (): void => done(false)
+    const timer = setTimeout(() => done(false), ms)
+    const off = registry.on((ev) => {
+      if ((ev.type === 'hive_devices' && ev.hiveId === plan.hive.id) || ev.type === 'worker_removed') {
+        if (fits()) done(true)
+      }
+    })
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
