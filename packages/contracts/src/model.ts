@@ -21,6 +21,31 @@ export const ModelRefSchema = z.union([IdSchema.refine((s) => !s.startsWith('hf:
 })
 export type ModelRef = z.infer<typeof ModelRefSchema>
 
+/**
+ * Where a hive serves the files of its catalog to other hives, below its own URL, in the shape
+ * of the Hugging Face hub (`{hive}/v1/peer-hub/api/models/{org}/{repo}`,
+ * `{hive}/v1/peer-hub/{org}/{repo}/resolve/main/{file}`, `Range`, the sha256 as `ETag`), for
+ * callers with the node token.
+ */
+export const PEER_HUB_PATH = '/v1/peer-hub'
+
+/**
+ * A place a hive may fetch a model from before the hub: another hive that has the file
+ * (`url` is that hive's URL; the queen fills it in from its registry). Tried in order; the hub
+ * is the last resort.
+ */
+export const PeerSourceSchema = z
+  .object({
+    kind: z.literal('peer'),
+    hive_id: IdSchema,
+    url: z.url({ protocol: /^https?$/ }).max(2048),
+  })
+  .strict()
+export type PeerSource = z.infer<typeof PeerSourceSchema>
+
+/** The peers a `model_download` tries before the hub (at most 8; `[]`: the hub only). */
+export const DownloadSourcesSchema = z.array(PeerSourceSchema).max(8)
+
 /** One row of a hive's model catalog, as served on the wire. */
 export const ModelEntrySchema = z.object({
   id: IdSchema,

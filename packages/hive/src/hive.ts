@@ -40,6 +40,7 @@ import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
 import { HIVE_DEFAULTS, type HiveDefaults } from './hive-defaults.js'
+import { registerPeerHubRoutes } from './http/peer-hub-routes.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
 import { HiveMetrics } from './metrics.js'
 import { probeBackends } from './monitor/backend-probe.js'
@@ -138,6 +139,16 @@ export interface HiveOptions {
    * the models dir. A path that is, or links to, anything outside them is refused.
    */
   importDirs?: readonly string[]
+  /**
+   * Model files sent to peer hives at the same time (`/v1/peer-hub`); one more gets 503.
+   * @default HIVE_DEFAULTS.peerMaxTransfers
+   */
+  peerMaxTransfers?: number
+  /**
+   * Attempts at a peer's copy of a file (the first transfer and its resumes) before the download
+   * goes on from the next source, the hub last. @default HIVE_DEFAULTS.peerMaxAttempts
+   */
+  peerMaxAttempts?: number
   /**
    * How GGUF headers are read (import, download, built-in model, before each spawn): in worker
    * threads, 2 at a time, each with a 192 MiB heap and 30 s, within `GGUF_LIMITS`.
@@ -365,6 +376,8 @@ export class Hive {
       retryInitialMs: o.downloadRetryInitialMs,
       stallTimeoutMs: o.downloadStallTimeoutMs,
       diskMarginBytes: o.downloadDiskMarginBytes,
+      peerToken: o.token,
+      peerMaxAttempts: o.peerMaxAttempts,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,
@@ -573,6 +586,7 @@ export class Hive {
       })
       return reply.code(202).send({ status: 'stopping' })
     })
+    registerPeerHubRoutes(app, { catalog: () => this.#catalog, maxTransfers: this.#o.peerMaxTransfers })
     registerJobRoutes(
       app,
       this.#jobs,

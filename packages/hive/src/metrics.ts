@@ -130,7 +130,7 @@ export class HiveMetrics {
    */
   downloads(inner: Downloads): Downloads {
     return {
-      download: async (ref, job) => {
+      download: async (ref, job, options) => {
         let transferred = false
         // A job that follows another's transfer of the same file hears that transfer's narration
         // too: the transfer is counted once, by the job that runs it.
@@ -145,7 +145,7 @@ export class HiveMetrics {
         }
         this.#downloading.inc()
         try {
-          const entry = await inner.download(ref, { id: job.id, signal: job.signal, narrate })
+          const entry = await inner.download(ref, { id: job.id, signal: job.signal, narrate }, options)
           this.#downloads.inc({ outcome: followed ? 'followed' : transferred ? 'done' : 'skipped' })
           if (transferred) this.#downloadBytes.inc(entry.size_bytes)
           return entry

@@ -1,17 +1,19 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative } from 'node:path'
-import { type Logger, RbeeError } from '@rbee/common'
-import type { ModelEntry, Transfer } from '@rbee/contracts'
+import { errorMessage, type Logger, RbeeError } from '@rbee/common'
+import type { ModelEntry, PeerSource, Transfer } from '@rbee/contracts'
 import type { GgufHeaderPool } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { type EstimateShape, inspectModelFile } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
+import { HIVE_DEFAULTS } from '../hive-defaults.js'
 import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB, DownloadSpace } from './disk-space.js'
-import { type HfHub, hubHttpError } from './hf-hub.js'
+import { type DownloadSource, hubSource, peerSource } from './download-source.js'
+import { type HfHub, hubHttpError, type RemoteFile } from './hf-hub.js'
 import { hfModelId, hfSource, isHfRef, parseHfRef } from './hf-ref.js'
 import { pickGgufFile } from './pick-quantization.js'
 import { formatBytes } from './progress-meter.js'
-import { resumableDownload } from './resumable-download.js'
+import { type DownloadResult, resumableDownload } from './resumable-download.js'
 import { type DownloadReporter, SharedDownload } from './shared-download.js'
 
 export interface ModelDownloadsOptions {
@@ -35,6 +37,16 @@ export interface ModelDownloadsOptions {
    * it goes. @default DEFAULT_DOWNLOAD_DISK_MARGIN_MB MiB
    */
   diskMarginBytes?: number
+  /** Presented to peer hives (the node token); never sent to the hub. */
+  peerToken?: string | undefined
+  /** Attempts at a peer's copy before going on from the next source. @default HIVE_DEFAULTS.peerMaxAttempts */
+  peerMaxAttempts?: number
+}
+
+/** Options of one {@link ModelDownloads.download}. */
+export interface DownloadOptions {
+  /** Hives to fetch the file from before the hub, in order. */
+  sources?: readonly PeerSource[] | undefined
 }
 
 /** What a partial download was for; a partial for anything else is discarded, not resumed. */
@@ -64,7 +76,11 @@ export class ModelDownloads {
     this.#o = options
   }
 
-  async download(ref: string, job: DownloadReporter & { id: string }): Promise<ModelEntry> {
+  async download(
+    ref: string,
+    job: DownloadReporter & { id: string },
+    options: DownloadOptions = {},
+  ): Promise<ModelEntry> {
     const { hub, catalog } = this.#o
     if (!isHfRef(ref)) {
       const found = catalog.find(ref)
@@ -121,10 +137,25 @@ export class ModelDownloads {
     shared.join(job)
     this.#active.set(source, shared)
     return shared.run((reporter) =>
-      this.#download(target, source, id, reporter).finally(() => {
+      this.#download(target, source, id, reporter, this.#sources(options.sources ?? [])).finally(() => {
         if (this.#active.get(source) === shared) this.#active.delete(source)
       }),
     )
+  }
+
+  /** Where to fetch from, in order: the peers, then the hub. */
+  #sources(peers: readonly PeerSource[]): DownloadSource[] {
+    const o = this.#o
+    return [
+      ...peers.map((p) =>
+        peerSource(p, {
+          token: o.peerToken,
+          timeoutMs: o.hub.timeoutMs,
+          maxAttempts: o.peerMaxAttempts ?? HIVE_DEFAULTS.peerMaxAttempts,
+        }),
+      ),
+      hubSource(o.hub, o.maxAttempts),
+    ]
   }
 
   /** What could be freed on the models' file system: the largest downloaded models. */
@@ -150,18 +181,127 @@ export class ModelDownloads {
     source: string,
     id: string,
     job: DownloadReporter,
+    sources: readonly DownloadSource[],
   ): Promise<ModelEntry> {
-    const { hub, catalog, dirs } = this.#o
+    const { catalog, dirs } = this.#o
     const log = this.#o.logger.child({ model_id: id, source })
     const partial = join(dirs.partial, `${id}.part`)
     const metaPath = `${partial}.json`
     const final = join(dirs.models, 'hf', target.org, target.repo, ...target.file.split('/'))
     await mkdir(dirs.partial, { recursive: true })
+    const removePartial = async (): Promise<void> => {
+      await rm(partial, { force: true })
+      await rm(metaPath, { force: true })
+    }
 
-    const remote = await hub.probe(target.org, target.repo, target.file, job.signal)
-    const meta: PartialMeta = { source, url_sha256: remote.sha256 ?? null, size: remote.size ?? null }
+    let done: { result: DownloadResult; sha256: string | undefined; from: DownloadSource } | undefined
+    for (const [i, from] of sources.entries()) {
+      const next = sources[i + 1]
+      let remote: RemoteFile
+      try {
+        remote = await from.hub.probe(target.org, target.repo, target.file, job.signal)
+        if (from.peer && !remote.sha256) {
+          throw new RbeeError('RBEE_DOWNLOAD_FAILED', 'it gives no sha256 to check its copy against')
+        }
+      } catch (err) {
+        if (!from.peer || !next || job.signal.aborted) throw err
+        job.narrate(
+          'download_source_skip',
+          `${from.label} cannot send ${target.file} (${errorMessage(err)}); trying ${next.label}`,
+        )
+        continue
+      }
+      try {
+        const result = await this.#transfer({ target, source, partial, metaPath, remote, from, job })
+        done = { result, sha256: remote.sha256, from }
+        break
+      } catch (err) {
+        const reason: unknown = job.signal.reason
+        if (job.signal.aborted && reason instanceof RbeeError && reason.code === 'RBEE_DRAINING') {
+          // The hive is stopping, not the user cancelling: keep the bytes for the next attempt.
+          log.info({ partial }, 'hive stopping; partial download kept for resume')
+        } else if (job.signal.aborted) {
+          await removePartial()
+          log.info('download cancelled; partial file removed')
+        } else if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL') {
+          // A full disk is no source's fault: the next one would fill it too.
+          throw err
+        } else if (from.peer && next) {
+          // The bytes so far are kept: the next source resumes from them when its copy is the
+          // same file (same sha256 and size), else starts over.
+          log.warn({ peer: from.peer.hive_id, err: errorMessage(err) }, 'peer failed mid-download')
+          job.narrate(
+            'download_fallback',
+            `${from.label} failed (${errorMessage(err)}); going on from ${next.label}`,
+          )
+          continue
+        } else if (err instanceof RbeeError && err.code !== 'RBEE_DOWNLOAD_FAILED') {
+          // 401/404 and the like: nothing worth resuming.
+          await removePartial()
+        }
+        throw err
+      }
+    }
+    if (!done) throw new RbeeError('RBEE_DOWNLOAD_FAILED', `no source could send ${target.file}`)
+    const { result, sha256: expected, from } = done
+    if (result.resumedAt.length > 0) {
+      log.info({ resumedAt: result.resumedAt }, 'download resumed after interruptions')
+    }
+    try {
+      job.signal.throwIfAborted()
+      if (expected && result.sha256 !== expected) {
+        throw new RbeeError(
+          'RBEE_CHECKSUM_MISMATCH',
+          `checksum mismatch for ${target.file}: got sha256 ${result.sha256}, ${from.label} says ${expected}; the download was discarded`,
+          { details: { expected, actual: result.sha256 } },
+        )
+      }
+      if (expected) job.narrate('download_verify', `sha256 verified (${result.sha256.slice(0, 12)}…)`)
+      const facts = await inspectModelFile(this.#o.headers, partial, this.#o.estimateShape, {
+        knownSha256: result.sha256,
+        signal: job.signal,
+      })
+      job.signal.throwIfAborted()
+      await mkdir(dirname(final), { recursive: true })
+      await rename(partial, final)
+      await rm(metaPath, { force: true })
+      const entry = catalog.register({ ...facts, path: final, id, source, builtin: false })
+      job.narrate(
+        'download_done',
+        `${id} is ready: ${formatBytes(entry.size_bytes)}, ${entry.architecture} ${entry.quantization} (from ${from.label})`,
+        {
+          progress: 1,
+        },
+      )
+      return entry
+    } catch (err) {
+      await removePartial()
+      throw err
+    }
+  }
+
+  /**
+   * Streams one source's copy of the file into `partial`, resuming the bytes already there when
+   * they were for the same file (same source, sha256 and size).
+   */
+  async #transfer(t: {
+    target: { org: string; repo: string; file: string }
+    source: string
+    partial: string
+    metaPath: string
+    remote: RemoteFile
+    from: DownloadSource
+    job: DownloadReporter
+  }): Promise<DownloadResult> {
+    const { target, partial, metaPath, remote, from, job } = t
+    const { dirs } = this.#o
+    const meta: PartialMeta = {
+      source: t.source,
+      url_sha256: remote.sha256 ?? null,
+      size: remote.size ?? null,
+    }
     const previous = await readFile(metaPath, 'utf8').then(
-      (t) => JSON.parse(t) as Partial<PartialMeta>,
+      (text) => JSON.parse(text) as Partial<PartialMeta>,
       () => undefined,
     )
     if (
@@ -171,10 +311,6 @@ export class ModelDownloads {
       previous.size !== meta.size
     ) {
       await rm(partial, { force: true })
-    }
-    const removePartial = async (): Promise<void> => {
-      await rm(partial, { force: true })
-      await rm(metaPath, { force: true })
     }
     const space = new DownloadSpace({
       what: `${target.file} from ${target.org}/${target.repo}`,
@@ -197,26 +333,33 @@ export class ModelDownloads {
       completed,
       total: remote.size ?? null,
     })
+    const size = remote.size === undefined ? 'size unknown' : formatBytes(remote.size)
+    const check = remote.sha256 ? 'sha256 will be checked' : 'the hub gives no sha256 to check'
+    const resume = have > 0 ? `, resuming at ${formatBytes(have)}` : ''
     job.narrate(
       'download_start',
-      `downloading ${target.file} from ${target.org}/${target.repo} (${remote.size === undefined ? 'size unknown' : formatBytes(remote.size)}; ${remote.sha256 ? 'sha256 will be checked' : 'the hub gives no sha256 to check'})`,
-      { progress: 0, transfer: transfer(0) },
+      `downloading ${target.file} of ${target.org}/${target.repo} from ${from.label} (${size}; ${check}${resume})`,
+      { progress: 0, transfer: transfer(have) },
     )
-    let result: Awaited<ReturnType<typeof resumableDownload>>
     try {
-      result = await resumableDownload({
+      return await resumableDownload({
         url: remote.url,
-        headers: hub.headersFor(remote.url),
+        headers: from.hub.headersFor(remote.url),
         dest: partial,
         expectedSize: remote.size,
         signal: job.signal,
-        maxAttempts: this.#o.maxAttempts,
+        maxAttempts: from.maxAttempts,
         retryInitialMs: this.#o.retryInitialMs,
         stallTimeoutMs: this.#o.stallTimeoutMs,
         progressEveryMs: this.#o.progressEveryMs,
         space: { check: (bytes) => space.during(bytes), full: (bytes, cause) => space.full(bytes, cause) },
         httpError: (status) =>
-          hubHttpError(status, `${target.file} in ${target.org}/${target.repo}`, hub.endpoint, hub.hasToken),
+          hubHttpError(
+            status,
+            `${target.file} in ${target.org}/${target.repo}`,
+            from.hub.endpoint,
+            from.hub.hasToken,
+          ),
         onProgress: (p) =>
           job.narrate('download_progress', `${target.file}: ${p.human}`, {
             progress: p.fraction ?? 0,
@@ -225,58 +368,20 @@ export class ModelDownloads {
         onRetry: (r) =>
           job.narrate(
             'download_retry',
-            `transfer interrupted at ${formatBytes(r.bytes)} (${r.error}); resuming in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt} of ${r.maxAttempts})`,
+            `transfer interrupted at ${formatBytes(r.bytes)} (${r.error}) from ${from.label}; resuming in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt} of ${r.maxAttempts})`,
           ),
       })
     } catch (err) {
-      const reason: unknown = job.signal.reason
-      if (job.signal.aborted && reason instanceof RbeeError && reason.code === 'RBEE_DRAINING') {
-        // The hive is stopping, not the user cancelling: keep the bytes for the next attempt.
-        log.info({ partial }, 'hive stopping; partial download kept for resume')
-      } else if (job.signal.aborted) {
-        await removePartial()
-        log.info('download cancelled; partial file removed')
-      } else if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL') {
-        if (space.dropPartial) await removePartial()
-        log.warn({ partial, kept: !space.dropPartial, details: err.details }, 'download stopped: disk full')
-      } else if (err instanceof RbeeError && err.code !== 'RBEE_DOWNLOAD_FAILED') {
-        // 401/404 and the like: nothing worth resuming.
-        await removePartial()
+      if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL' && space.dropPartial) {
+        await rm(partial, { force: true })
+        await rm(metaPath, { force: true })
       }
-      throw err
-    }
-    if (result.resumedAt.length > 0) {
-      log.info({ resumedAt: result.resumedAt }, 'download resumed after interruptions')
-    }
-    try {
-      job.signal.throwIfAborted()
-      if (remote.sha256 && result.sha256 !== remote.sha256) {
-        throw new RbeeError(
-          'RBEE_CHECKSUM_MISMATCH',
-          `checksum mismatch for ${target.file}: got sha256 ${result.sha256}, the hub says ${remote.sha256}; the download was discarded`,
-          { details: { expected: remote.sha256, actual: result.sha256 } },
+      if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL') {
+        this.#o.logger.warn(
+          { partial, kept: !space.dropPartial, details: err.details },
+          'download stopped: disk full',
         )
       }
-      if (remote.sha256) job.narrate('download_verify', `sha256 verified (${result.sha256.slice(0, 12)}…)`)
-      const facts = await inspectModelFile(this.#o.headers, partial, this.#o.estimateShape, {
-        knownSha256: result.sha256,
-        signal: job.signal,
-      })
-      job.signal.throwIfAborted()
-      await mkdir(dirname(final), { recursive: true })
-      await rename(partial, final)
-      await rm(metaPath, { force: true })
-      const entry = catalog.register({ ...facts, path: final, id, source, builtin: false })
-      job.narrate(
-        'download_done',
-        `${id} is ready: ${formatBytes(entry.size_bytes)}, ${entry.architecture} ${entry.quantization}`,
-        {
-          progress: 1,
-        },
-      )
-      return entry
-    } catch (err) {
-      await removePartial()
       throw err
     }
   }

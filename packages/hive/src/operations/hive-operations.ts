@@ -105,7 +105,7 @@ export class HiveOperations {
       case 'worker_stop':
         return this.#workerStop(op, ctx)
       case 'model_download': {
-        const entry = await this.#o.downloads.download(op.model, ctx)
+        const entry = await this.#o.downloads.download(op.model, ctx, { sources: op.sources })
         ctx.data('model', entry)
         return
       }

@@ -1,0 +1,118 @@
+import { createReadStream } from 'node:fs'
+import { RbeeError, ROUTE_ACCESS } from '@rbee/common'
+import { HfRefSchema, PEER_HUB_PATH } from '@rbee/contracts'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { ModelCatalog } from '../catalog/model-catalog.js'
+
+export interface PeerHubOptions {
+  catalog: () => ModelCatalog | undefined
+  /** Files sent at the same time; one more gets 503 with `Retry-After`. */
+  maxTransfers: number
+}
+
+/** A single `bytes=a-b` / `bytes=a-` / `bytes=-n` range, resolved against `size`. */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined
+  const m = /^bytes=(\d{0,16})-(\d{0,16})$/.exec(header.trim())
+  // Several ranges, or another unit: the whole file (a server may ignore Range).
+  if (!m || (m[1] === '' && m[2] === '')) return undefined
+  if (m[1] === '') {
+    const n = Number(m[2])
+    if (n === 0) return 'unsatisfiable'
+    return { start: Math.max(0, size - n), end: size - 1 }
+  }
+  const start = Number(m[1])
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  if (start >= size || end < start) return 'unsatisfiable'
+  return { start, end }
+}
+
+/**
+ * Serves the hive's downloaded models to other hives, read-only, in the Hugging Face hub's URL
+ * shape under `PEER_HUB_PATH`, so a peer downloads from here with the same code (and the same
+ * resume and sha256 check) it uses for the hub: the repo listing names the files of that repo
+ * this hive has; a resolve URL answers with the bytes (`Range` honoured) and the sha256 the
+ * catalog recorded as `ETag` / `X-Linked-Etag`. Only files the catalog lists, from a Hugging
+ * Face source, and still intact on disk are served; every other name is a 404 (a malformed one
+ * a 400), so no path reaches the file system. Node token only.
+ */
+export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): void {
+  let active = 0
+  const catalog = (): ModelCatalog => {
+    const c = o.catalog()
+    if (!c) throw new RbeeError('RBEE_NOT_READY', 'the hive is starting', { retryAfterS: 1 })
+    return c
+  }
+
+  app.get<{ Params: { org: string; repo: string } }>(
+    `${PEER_HUB_PATH}/api/models/:org/:repo`,
+    ROUTE_ACCESS.node,
+    async (req) => {
+      const { org, repo } = req.params
+      const prefix = `hf:${org}/${repo}:`
+      const siblings = (await catalog().list())
+        .filter((c) => c.problem === null && c.entry.source.startsWith(prefix))
+        .map((c) => ({ rfilename: c.entry.source.slice(prefix.length) }))
+      if (siblings.length === 0) {
+        throw new RbeeError('RBEE_MODEL_NOT_FOUND', `this hive has no file of ${org}/${repo}`)
+      }
+      return { id: `${org}/${repo}`, siblings }
+    },
+  )
+
+  const serve = async (
+    params: { org: string; repo: string; '*': string },
+    range: string | undefined,
+    head: boolean,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> => {
+    const ref = HfRefSchema.safeParse(`hf:${params.org}/${params.repo}:${params['*']}`)
+    if (!ref.success) {
+      throw new RbeeError('RBEE_BAD_REQUEST', `not a model file name: ${ref.error.issues[0]?.message}`)
+    }
+    const row = catalog().find(ref.data)
+    const checked = row && (await catalog().get(ref.data))
+    if (!checked || checked.problem !== null || checked.entry.source !== ref.data) {
+      throw new RbeeError(
+        'RBEE_MODEL_NOT_FOUND',
+        `this hive has no intact ${params['*']} of ${params.org}/${params.repo}`,
+      )
+    }
+    const { path, size_bytes: size, sha256 } = checked.entry
+    reply.headers({
+      'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream',
+      etag: `"${sha256}"`,
+      'x-linked-etag': `"${sha256}"`,
+      'x-linked-size': String(size),
+    })
+    const r = parseRange(range, size)
+    if (r === 'unsatisfiable') {
+      return reply.code(416).header('content-range', `bytes */${size}`).send()
+    }
+    const { start, end } = r ?? { start: 0, end: size - 1 }
+    reply.code(r ? 206 : 200).header('content-length', String(Math.max(0, end - start + 1)))
+    if (r) reply.header('content-range', `bytes ${start}-${end}/${size}`)
+    if (head || size === 0) return reply.send()
+    if (active >= o.maxTransfers) {
+      throw new RbeeError(
+        'RBEE_BUSY',
+        `this hive is already sending ${active} model files to peers (at most ${o.maxTransfers})`,
+        { retryAfterS: 2 },
+      )
+    }
+    active++
+    reply.raw.once('close', () => active--)
+    return reply.send(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }))
+  }
+
+  app.route<{ Params: { org: string; repo: string; '*': string }; Headers: { range?: string } }>({
+    method: ['GET', 'HEAD'],
+    url: `${PEER_HUB_PATH}/:org/:repo/resolve/main/*`,
+    ...ROUTE_ACCESS.node,
+    handler: (req, reply) => serve(req.params, req.headers.range, req.method === 'HEAD', reply),
+  })
+}
