@@ -66,6 +66,12 @@ export interface GgufHeader {
   /** `<arch>.vocab_size`, else the length of `tokenizer.ggml.tokens`. */
   vocabSize?: number
   /**
+   * For one part of a split model (llama.cpp's `split.*` keys): its 0-based index, the part
+   * count and the tensors of all parts. Parts after the first carry no other metadata: their
+   * `architecture` is `''`.
+   */
+  split?: { no: number; count: number; tensorsCount: number }
+  /**
    * All metadata in file order; arrays longer than `GgufLimits.maxInlineArrayLength` that were
    * not asked for by key (`fullArrays`) as their type and length only.
    */

@@ -56,3 +56,13 @@ export {
   writeLlamaModel,
 } from './model-generator.js'
 export { describeRerankerModel } from './reranker-model.js'
+export {
+  MAX_SPLIT_PARTS,
+  parseSplitName,
+  SPLIT_KEYS,
+  type SplitName,
+  splitGguf,
+  splitPartName,
+  splitPartNames,
+  writeSplitGguf,
+} from './split-model.js'

@@ -376,6 +376,16 @@ export class Hive {
       retryInitialMs: o.downloadRetryInitialMs,
       stallTimeoutMs: o.downloadStallTimeoutMs,
       diskMarginBytes: o.downloadDiskMarginBytes,
+      targetMemory: async () => {
+        const devices = await this.#monitor.devices()
+        // Accelerators first (where a spawn places a model that fits), the CPU when none.
+        const gpus = devices.filter((d) => d.type === 'gpu')
+        const best = (gpus.length > 0 ? gpus : devices).reduce<(typeof devices)[number] | undefined>(
+          (a, d) => (a === undefined || d.memory_free_mb > a.memory_free_mb ? d : a),
+          undefined,
+        )
+        return best && { freeMb: best.memory_free_mb, where: `${best.id} (${best.name})` }
+      },
       peerToken: o.token,
       peerMaxAttempts: o.peerMaxAttempts,
     })

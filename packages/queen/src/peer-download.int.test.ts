@@ -18,7 +18,7 @@ import {
 } from '@rbee/testing'
 
 // Three real hives and a real queen on loopback, sharing one node token, and a stand-in hub that
-// records every request. hive-a is reached (by the queen and by its peers) only through a proxy
+// records every request. hive-c is reached (by the queen and by its peers) only through a proxy
 // that can cut it off mid-transfer, as a peer that dies would be.
 const NODE_TOKEN = 'peer-download-node-token'
 const FILE = 'big.Q4_K_M.gguf'
@@ -48,11 +48,11 @@ before(async () => {
       args: ['--queen-url', queen.url, ...extra],
     })
   ;[hiveA, hiveB, hiveC] = await Promise.all([
-    hive('hive-a', ['--advertise-url', proxy.url]),
+    hive('hive-a'),
     hive('hive-b'),
-    hive('hive-c'),
+    hive('hive-c', ['--advertise-url', proxy.url]),
   ])
-  proxy.target(hiveA.port)
+  proxy.target(hiveC.port)
   await waitFor('three hives online', async () => {
     const run = await runJob(queen.url, { operation: 'hive_list' })
     const hives = payloadOf<Array<{ online: boolean }>>(run, 'hive_list')
@@ -104,9 +104,14 @@ test('a second hive gets a model from a peer hive and never touches the hub', as
   // Not one request of any kind reached the hub (listing, HEAD, bytes) for the peer's download.
   assert.equal(hub.requests.length, hubAll)
   assert.equal(fileRequests(), hubFiles)
+  // The same file into hive-c from the hub alone (`sources: []`), under the same conditions (a
+  // second download of a file the fleet already has): the time beside the peer's.
+  const hubAgain = await download('hive-c', { sources: [] })
+  assert.equal(hubAgain.run.outcome, 'done', hubAgain.run.message ?? '')
+  assert.ok(said(hubAgain.run, /^hive-c: downloading big\.Q4_K_M\.gguf of acme\/big-GGUF from the hub \(/))
   const mb = bytes.length / (1024 * 1024)
   t.diagnostic(
-    `# peer vs hub (${mb.toFixed(0)} MiB, loopback): hub ${fromHub.s.toFixed(2)} s, peer ${fromPeer.s.toFixed(2)} s, peer/hub ${(fromPeer.s / fromHub.s).toFixed(2)}`,
+    `# peer vs hub (${mb.toFixed(0)} MiB, loopback): hub ${hubAgain.s.toFixed(2)} s (first hub download ${fromHub.s.toFixed(2)} s), peer ${fromPeer.s.toFixed(2)} s, peer/hub ${(fromPeer.s / hubAgain.s).toFixed(2)}`,
   )
 })
 
@@ -152,19 +157,24 @@ test("a peer's files need the node token, and only catalog files are served", as
 })
 
 test('a peer that dies mid-transfer: the download goes on from the hub where it stopped, checksum verified', async () => {
+  // hive-b gives its copy up, then fetches it again from hive-c, which dies 4 MiB into the transfer.
+  assert.equal(
+    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
+    'done',
+  )
   const cut = proxy.cutAfter(`${PEER_HUB_PATH}/acme/big-GGUF/resolve/`, 4 * 1024 * 1024, () => {
-    process.kill(hiveA.pid, 'SIGKILL')
+    process.kill(hiveC.pid, 'SIGKILL')
   })
   const cdnBefore = hub.requests.filter((r) => r.server === 'cdn').length
-  const { run } = await download('hive-c', {
-    sources: [{ kind: 'peer', hive_id: 'hive-a', url: proxy.url }],
+  const { run } = await download('hive-b', {
+    sources: [{ kind: 'peer', hive_id: 'hive-c', url: proxy.url }],
   })
   await cut
   assert.equal(run.outcome, 'done', run.message ?? '')
-  assert.ok(said(run, /^hive-c: downloading .* from peer hive-a \(127\.0\.0\.1\)/))
-  assert.ok(said(run, /^hive-c: peer hive-a \(127\.0\.0\.1\) failed .*; going on from the hub/))
-  assert.ok(said(run, /^hive-c: downloading .* from the hub .*resuming at/))
-  assert.ok(said(run, /^hive-c: sha256 verified/))
+  assert.ok(said(run, /^hive-b: downloading .* from peer hive-c \(127\.0\.0\.1\)/))
+  assert.ok(said(run, /^hive-b: peer hive-c \(127\.0\.0\.1\) failed .*; going on from the hub/))
+  assert.ok(said(run, /^hive-b: downloading .* from the hub .*resuming at/))
+  assert.ok(said(run, /^hive-b: sha256 verified/))
   const cdn = hub.requests.filter((r) => r.server === 'cdn').slice(cdnBefore)
   assert.equal(cdn.length, 1, JSON.stringify(cdn))
   const resumedAt = Number(/^bytes=(\d+)-$/.exec(cdn[0]!.range ?? '')?.[1])
@@ -176,9 +186,9 @@ test('a peer that dies mid-transfer: the download goes on from the hub where it 
 test('the queen refuses a download source that is not a hive it knows, naming the field', async () => {
   const res = await postJob(queen.url, {
     operation: 'model_download',
-    hive_id: 'hive-c',
+    hive_id: 'hive-b',
     model: REF,
-    sources: [{ kind: 'peer', hive_id: 'hive-b', url: 'http://203.0.113.9:7835' }],
+    sources: [{ kind: 'peer', hive_id: 'hive-a', url: 'http://203.0.113.9:7835' }],
   })
   assert.equal(res.status, 400)
   assert.match(JSON.stringify(res.body), /sources\.0\.url/)

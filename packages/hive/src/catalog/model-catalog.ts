@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises'
 import { type Logger, RbeeError } from '@rbee/common'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
 import type Database from 'better-sqlite3'
@@ -7,6 +6,7 @@ import { isHfRef, parseHfRef } from '../downloads/hf-ref.js'
 import { openCatalogFile, type SetAsideCatalog } from './catalog-file.js'
 import { fileSha256 } from './file-sha256.js'
 import type { ModelFacts } from './model-inspector.js'
+import { modelFilesStat } from './model-parts.js'
 
 /** A model to register: facts read from the file plus where it came from. */
 export interface NewModel extends ModelFacts {
@@ -190,9 +190,8 @@ export class ModelCatalog {
   async #check(row: Row): Promise<CheckedModel> {
     let problem: string | null = null
     try {
-      const st = await stat(row.path)
-      if (!st.isFile()) problem = `${row.path} is not a file`
-      else if (st.size !== row.size_bytes) {
+      const st = await modelFilesStat(row.path)
+      if (st.size !== row.size_bytes) {
         problem = `${row.path} changed on disk (${st.size} bytes, catalog says ${row.size_bytes})`
       } else if (Math.trunc(st.mtimeMs) !== row.mtime_ms) {
         // Same size, new mtime: only the content can tell whether it changed.
@@ -201,8 +200,10 @@ export class ModelCatalog {
         } else problem = `${row.path} changed on disk (sha256 differs from the catalog)`
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      problem = `file ${row.path} has vanished`
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === undefined) problem = (err as Error).message
+      else if (code !== 'ENOENT') throw err
+      else problem = `file ${(err as NodeJS.ErrnoException).path ?? row.path} has vanished`
     }
     if (problem !== null) this.#log.warn({ model_id: row.id, problem }, 'model unavailable')
     return { entry: toEntry(row, problem), problem }

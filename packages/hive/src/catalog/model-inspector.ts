@@ -10,6 +10,7 @@ import {
 } from '@rbee/gguf'
 import { fileSha256 } from './file-sha256.js'
 import { openModelFile } from './model-file.js'
+import { modelPartPaths } from './model-parts.js'
 
 /** What the catalog records about a model file, read from the file itself. */
 export interface ModelFacts {
@@ -89,6 +90,57 @@ export async function readModelHeader(
   }
 }
 
+/**
+ * The facts of a split model from its first part's header and every other part's: the bytes and
+ * parameters of all parts together (what loading it costs), after checking each part is there,
+ * is the part its name says, and that the parts hold the tensors the first one announces.
+ * @throws RbeeError `RBEE_MODEL_INVALID` for a missing, misnamed or inconsistent part.
+ */
+async function wholeSplitModel(
+  headers: GgufHeaderPool,
+  path: string,
+  first: GgufHeaderFacts,
+  signal: AbortSignal | undefined,
+): Promise<GgufHeaderFacts> {
+  const split = first.split!
+  const invalid = (why: string): RbeeError =>
+    new RbeeError('RBEE_MODEL_INVALID', `${path} is not a usable split GGUF model: ${why}`)
+  const paths = modelPartPaths(path)
+  if (split.no !== 0)
+    throw invalid(`it is part ${split.no + 1} of ${split.count}; import or download the first part`)
+  if (paths.length !== split.count) {
+    throw invalid(
+      `its header says ${split.count} parts, so it must be named <name>-00001-of-${String(split.count).padStart(5, '0')}.gguf with the other parts beside it`,
+    )
+  }
+  let fileSize = first.fileSize
+  let parameterCount = first.parameterCount
+  let tensors = first.tensorCount
+  for (const [i, p] of paths.entries()) {
+    if (i === 0) continue
+    let part: GgufHeaderFacts
+    try {
+      part = await readModelHeader(headers, p, signal)
+    } catch (err) {
+      if (err instanceof RbeeError && err.code === 'RBEE_MODEL_NOT_FOUND')
+        throw invalid(`part ${p} is missing`)
+      throw err
+    }
+    if (part.split?.no !== i || part.split.count !== split.count) {
+      throw invalid(
+        `${p} is not part ${i + 1} of ${split.count} (its header says ${part.split ? `part ${part.split.no + 1} of ${part.split.count}` : 'it is a whole model'})`,
+      )
+    }
+    fileSize += part.fileSize
+    parameterCount += part.parameterCount
+    tensors += part.tensorCount
+  }
+  if (split.tensorsCount !== tensors) {
+    throw invalid(`the parts hold ${tensors} tensors, the first part announces ${split.tensorsCount}`)
+  }
+  return { ...first, fileSize, parameterCount }
+}
+
 /** Options of {@link inspectModelFile}. */
 export interface InspectOptions {
   /** The file's sha256 when already known (a download hashes on the way); else it is hashed. */
@@ -109,12 +161,13 @@ export async function inspectModelFile(
 ): Promise<ModelFacts> {
   const handle = await openModelFile(path)
   try {
-    const header = await readHeader(headers, path, handle, options.signal)
+    const first = await readHeader(headers, path, handle, options.signal)
     const sha256 = options.knownSha256 ?? (await fileSha256(handle))
     const st = await handle.stat()
+    const header = first.split ? await wholeSplitModel(headers, path, first, options.signal) : first
     return {
       path,
-      size_bytes: st.size,
+      size_bytes: header.fileSize,
       sha256,
       architecture: header.architecture,
       parameter_count: header.parameterCount,

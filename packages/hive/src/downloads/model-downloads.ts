@@ -1,20 +1,25 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { dirname, isAbsolute, join, relative } from 'node:path'
-import { errorMessage, type Logger, RbeeError } from '@rbee/common'
-import type { ModelEntry, PeerSource, Transfer } from '@rbee/contracts'
-import type { GgufHeaderPool } from '@rbee/gguf'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, relative } from 'node:path'
+import { type Logger, RbeeError } from '@rbee/common'
+import type { ModelEntry, PeerSource } from '@rbee/contracts'
+import { type GgufHeaderPool, parseSplitName, splitPartNames } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
-import { type EstimateShape, inspectModelFile } from '../catalog/model-inspector.js'
+import { type EstimateShape, estimateMemoryMb, inspectModelFile } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
 import { HIVE_DEFAULTS } from '../hive-defaults.js'
 import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB, DownloadSpace } from './disk-space.js'
 import { type DownloadSource, hubSource, peerSource } from './download-source.js'
-import { type HfHub, hubHttpError, type RemoteFile } from './hf-hub.js'
+import { fetchFile, removePartial } from './file-fetch.js'
+import type { HfHub, RemoteFile } from './hf-hub.js'
 import { hfModelId, hfSource, isHfRef, parseHfRef } from './hf-ref.js'
-import { pickGgufFile } from './pick-quantization.js'
+import { chooseBySize, ggufCandidates, type SizedCandidate } from './pick-quantization.js'
 import { formatBytes } from './progress-meter.js'
-import { type DownloadResult, resumableDownload } from './resumable-download.js'
 import { type DownloadReporter, SharedDownload } from './shared-download.js'
+
+/** Quantizations of a repo sized for the memory-based choice (the best by name first). */
+const MAX_SIZED_CANDIDATES = 16
+/** `HEAD` requests the choice may make (split models need one per part). */
+const MAX_SIZE_PROBES = 64
 
 export interface ModelDownloadsOptions {
   hub: HfHub
@@ -37,6 +42,11 @@ export interface ModelDownloadsOptions {
    * it goes. @default DEFAULT_DOWNLOAD_DISK_MARGIN_MB MiB
    */
   diskMarginBytes?: number
+  /**
+   * The free memory of the device a model downloaded here would run on (the accelerator with the
+   * most, else the CPU's), for the quantization choice; none: the best by name.
+   */
+  targetMemory?: () => Promise<{ freeMb: number; where: string } | undefined>
   /** Presented to peer hives (the node token); never sent to the hub. */
   peerToken?: string | undefined
   /** Attempts at a peer's copy before going on from the next source. @default HIVE_DEFAULTS.peerMaxAttempts */
@@ -47,13 +57,6 @@ export interface ModelDownloadsOptions {
 export interface DownloadOptions {
   /** Hives to fetch the file from before the hub, in order. */
   sources?: readonly PeerSource[] | undefined
-}
-
-/** What a partial download was for; a partial for anything else is discarded, not resumed. */
-interface PartialMeta {
-  source: string
-  url_sha256: string | null
-  size: number | null
 }
 
 export type { DownloadReporter }
@@ -98,15 +101,22 @@ export class ModelDownloads {
     if (file === undefined) {
       job.narrate('download_resolve', `listing the files of ${hf.org}/${hf.repo} on ${hub.endpoint}`)
       const files = await hub.listFiles(hf.org, hf.repo, job.signal)
-      file = pickGgufFile(files)
+      const candidates = ggufCandidates(files)
+      file = candidates[0]
       if (file === undefined) {
         throw new RbeeError(
           'RBEE_MODEL_NOT_FOUND',
           `${hf.org}/${hf.repo} has no single-file .gguf model (files: ${files.slice(0, 20).join(', ') || 'none'})`,
         )
       }
-      const ggufs = files.filter((f) => f.endsWith('.gguf')).length
-      job.narrate('download_pick', `picked ${file} (best quantization among ${ggufs} GGUF files)`)
+      file = await this.#choose(hf, candidates, job)
+    }
+    const later = parseSplitName(file)
+    if (later && later.index > 1) {
+      throw new RbeeError(
+        'RBEE_BAD_REQUEST',
+        `${file} is part ${later.index} of a split model: name its first part, ${splitPartNames(file)![0]}`,
+      )
     }
     const target = { ...hf, file }
     const source = hfSource(target)
@@ -141,6 +151,55 @@ export class ModelDownloads {
         if (this.#active.get(source) === shared) this.#active.delete(source)
       }),
     )
+  }
+
+  /**
+   * The quantization to download when the reference names only the repo: the largest whose
+   * memory estimate fits the free memory of the device it will run on (each candidate sized by
+   * a `HEAD` of each of its files), else the best by name; the narration says why.
+   */
+  async #choose(
+    hf: { org: string; repo: string },
+    candidates: readonly string[],
+    job: DownloadReporter,
+  ): Promise<string> {
+    const byName = (why: string): string => {
+      job.narrate(
+        'download_pick',
+        `picked ${candidates[0]} (best quantization by name among ${candidates.length}${why})`,
+      )
+      return candidates[0]!
+    }
+    if (candidates.length === 1) return byName('')
+    const target = await this.#o.targetMemory?.()
+    if (!target) return byName('; the free memory of this hive is not known')
+    const sizeable = candidates.slice(0, MAX_SIZED_CANDIDATES)
+    const files = sizeable.flatMap((c) => splitPartNames(c) ?? [c])
+    if (files.length > MAX_SIZE_PROBES) return byName(`; ${files.length} files are too many to size`)
+    const sizes = new Map(
+      await Promise.all(
+        files.map(async (f) => {
+          const remote = await this.#o.hub.probe(hf.org, hf.repo, f, job.signal).catch(() => undefined)
+          return [f, remote?.size] as const
+        }),
+      ),
+    )
+    job.signal.throwIfAborted()
+    const sized: SizedCandidate[] = []
+    for (const file of sizeable) {
+      const parts = (splitPartNames(file) ?? [file]).map((f) => sizes.get(f))
+      if (parts.some((b) => b === undefined)) continue
+      const sizeBytes = parts.reduce((a: number, b) => a + b!, 0)
+      const estimateMb = estimateMemoryMb(
+        { path: file, architecture: '', fileSize: sizeBytes },
+        this.#o.estimateShape,
+      )
+      sized.push({ file, sizeBytes, estimateMb })
+    }
+    if (sized.length === 0) return byName('; the hub gave no sizes')
+    const choice = chooseBySize(sized, target.freeMb, target.where)
+    job.narrate('download_pick', `picked ${choice.file}: ${choice.why}`)
+    return choice.file
   }
 
   /** Where to fetch from, in order: the peers, then the hub. */
@@ -185,204 +244,107 @@ export class ModelDownloads {
   ): Promise<ModelEntry> {
     const { catalog, dirs } = this.#o
     const log = this.#o.logger.child({ model_id: id, source })
-    const partial = join(dirs.partial, `${id}.part`)
-    const metaPath = `${partial}.json`
-    const final = join(dirs.models, 'hf', target.org, target.repo, ...target.file.split('/'))
-    await mkdir(dirs.partial, { recursive: true })
-    const removePartial = async (): Promise<void> => {
-      await rm(partial, { force: true })
-      await rm(metaPath, { force: true })
-    }
+    const parts = splitPartNames(target.file) ?? [target.file]
+    const split = parts.length > 1
+    // A split model's parts sit side by side under their own names, as llama.cpp needs them to
+    // read the header; a whole file keeps the one partial name it always had.
+    const partialDir = split ? join(dirs.partial, id) : dirs.partial
+    const partialOf = (file: string): string =>
+      split ? join(partialDir, basename(file)) : join(dirs.partial, `${id}.part`)
+    const finalOf = (file: string): string =>
+      join(dirs.models, 'hf', target.org, target.repo, ...file.split('/'))
+    await mkdir(partialDir, { recursive: true })
 
-    let done: { result: DownloadResult; sha256: string | undefined; from: DownloadSource } | undefined
-    for (const [i, from] of sources.entries()) {
-      const next = sources[i + 1]
-      let remote: RemoteFile
-      try {
-        remote = await from.hub.probe(target.org, target.repo, target.file, job.signal)
-        if (from.peer && !remote.sha256) {
-          throw new RbeeError('RBEE_DOWNLOAD_FAILED', 'it gives no sha256 to check its copy against')
-        }
-      } catch (err) {
-        if (!from.peer || !next || job.signal.aborted) throw err
-        job.narrate(
-          'download_source_skip',
-          `${from.label} cannot send ${target.file} (${errorMessage(err)}); trying ${next.label}`,
-        )
-        continue
-      }
-      try {
-        const result = await this.#transfer({ target, source, partial, metaPath, remote, from, job })
-        done = { result, sha256: remote.sha256, from }
-        break
-      } catch (err) {
-        const reason: unknown = job.signal.reason
-        if (job.signal.aborted && reason instanceof RbeeError && reason.code === 'RBEE_DRAINING') {
-          // The hive is stopping, not the user cancelling: keep the bytes for the next attempt.
-          log.info({ partial }, 'hive stopping; partial download kept for resume')
-        } else if (job.signal.aborted) {
-          await removePartial()
-          log.info('download cancelled; partial file removed')
-        } else if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL') {
-          // A full disk is no source's fault: the next one would fill it too.
-          throw err
-        } else if (from.peer && next) {
-          // The bytes so far are kept: the next source resumes from them when its copy is the
-          // same file (same sha256 and size), else starts over.
-          log.warn({ peer: from.peer.hive_id, err: errorMessage(err) }, 'peer failed mid-download')
-          job.narrate(
-            'download_fallback',
-            `${from.label} failed (${errorMessage(err)}); going on from ${next.label}`,
-          )
-          continue
-        } else if (err instanceof RbeeError && err.code !== 'RBEE_DOWNLOAD_FAILED') {
-          // 401/404 and the like: nothing worth resuming.
-          await removePartial()
-        }
-        throw err
-      }
+    // Sizes first, so progress runs over the whole model and the disk check counts every part.
+    const probed = split ? await this.#sizeParts(target, parts, sources, job) : []
+    const total =
+      split && probed.every((p) => p?.size !== undefined)
+        ? probed.reduce((sum, p) => sum + p!.size!, 0)
+        : undefined
+    if (split) {
+      job.narrate(
+        'download_parts',
+        `${target.file} is part 1 of a split model: downloading all ${parts.length} parts${total === undefined ? '' : ` (${formatBytes(total)} in all)`}`,
+      )
     }
-    if (!done) throw new RbeeError('RBEE_DOWNLOAD_FAILED', `no source could send ${target.file}`)
-    const { result, sha256: expected, from } = done
-    if (result.resumedAt.length > 0) {
-      log.info({ resumedAt: result.resumedAt }, 'download resumed after interruptions')
+    let before = 0
+    let from: DownloadSource | undefined
+    let firstSha256: string | undefined
+    const removeAll = async (): Promise<void> => {
+      for (const part of parts) await removePartial(partialOf(part))
+      if (split) await rm(partialDir, { recursive: true, force: true })
     }
+    for (const [k, file] of parts.entries()) {
+      const done = before
+      const fetched = await fetchFile({
+        org: target.org,
+        repo: target.repo,
+        file,
+        source,
+        partial: partialOf(file),
+        label: split ? `part ${k + 1} of ${parts.length}, ` : '',
+        sources,
+        probed: probed[k],
+        space: (remote) =>
+          new DownloadSpace({
+            what: `${file} from ${target.org}/${target.repo}`,
+            dir: dirs.models,
+            partial: partialOf(file),
+            total: total === undefined ? remote.size : remote.size === undefined ? undefined : total - done,
+            margin: this.#o.diskMarginBytes ?? DEFAULT_DOWNLOAD_DISK_MARGIN_MB * 1024 * 1024,
+            hint: () => this.#freeingHint(),
+          }),
+        fraction: (bytes, fraction) =>
+          total ? (done + bytes) / total : split ? (k + (fraction ?? 0)) / parts.length : (fraction ?? 0),
+        job,
+        log,
+        settings: {
+          retryInitialMs: this.#o.retryInitialMs,
+          stallTimeoutMs: this.#o.stallTimeoutMs,
+          progressEveryMs: this.#o.progressEveryMs,
+        },
+      })
+      before += fetched.result.size
+      firstSha256 ??= fetched.result.sha256
+      from = fetched.from
+    }
+    const first = partialOf(parts[0]!)
     try {
       job.signal.throwIfAborted()
-      if (expected && result.sha256 !== expected) {
-        throw new RbeeError(
-          'RBEE_CHECKSUM_MISMATCH',
-          `checksum mismatch for ${target.file}: got sha256 ${result.sha256}, ${from.label} says ${expected}; the download was discarded`,
-          { details: { expected, actual: result.sha256 } },
-        )
-      }
-      if (expected) job.narrate('download_verify', `sha256 verified (${result.sha256.slice(0, 12)}…)`)
-      const facts = await inspectModelFile(this.#o.headers, partial, this.#o.estimateShape, {
-        knownSha256: result.sha256,
+      const facts = await inspectModelFile(this.#o.headers, first, this.#o.estimateShape, {
+        knownSha256: firstSha256,
         signal: job.signal,
       })
       job.signal.throwIfAborted()
-      await mkdir(dirname(final), { recursive: true })
-      await rename(partial, final)
-      await rm(metaPath, { force: true })
-      const entry = catalog.register({ ...facts, path: final, id, source, builtin: false })
+      for (const file of parts) {
+        await mkdir(dirname(finalOf(file)), { recursive: true })
+        await rename(partialOf(file), finalOf(file))
+        await rm(`${partialOf(file)}.json`, { force: true })
+      }
+      if (split) await rm(partialDir, { recursive: true, force: true })
+      const entry = catalog.register({ ...facts, path: finalOf(parts[0]!), id, source, builtin: false })
       job.narrate(
         'download_done',
-        `${id} is ready: ${formatBytes(entry.size_bytes)}, ${entry.architecture} ${entry.quantization} (from ${from.label})`,
-        {
-          progress: 1,
-        },
+        `${id} is ready: ${formatBytes(entry.size_bytes)}${split ? ` in ${parts.length} parts` : ''}, ${entry.architecture} ${entry.quantization} (from ${from!.label})`,
+        { progress: 1 },
       )
       return entry
     } catch (err) {
-      await removePartial()
+      await removeAll()
       throw err
     }
   }
 
-  /**
-   * Streams one source's copy of the file into `partial`, resuming the bytes already there when
-   * they were for the same file (same source, sha256 and size).
-   */
-  async #transfer(t: {
-    target: { org: string; repo: string; file: string }
-    source: string
-    partial: string
-    metaPath: string
-    remote: RemoteFile
-    from: DownloadSource
-    job: DownloadReporter
-  }): Promise<DownloadResult> {
-    const { target, partial, metaPath, remote, from, job } = t
-    const { dirs } = this.#o
-    const meta: PartialMeta = {
-      source: t.source,
-      url_sha256: remote.sha256 ?? null,
-      size: remote.size ?? null,
-    }
-    const previous = await readFile(metaPath, 'utf8').then(
-      (text) => JSON.parse(text) as Partial<PartialMeta>,
-      () => undefined,
+  /** Each part's probe at the first source that answers for it (undefined where none did yet). */
+  async #sizeParts(
+    target: { org: string; repo: string },
+    parts: readonly string[],
+    sources: readonly DownloadSource[],
+    job: DownloadReporter,
+  ): Promise<Array<RemoteFile | undefined>> {
+    const first = sources[0]!
+    return Promise.all(
+      parts.map((file) => first.hub.probe(target.org, target.repo, file, job.signal).catch(() => undefined)),
     )
-    if (
-      !previous ||
-      previous.source !== meta.source ||
-      previous.url_sha256 !== meta.url_sha256 ||
-      previous.size !== meta.size
-    ) {
-      await rm(partial, { force: true })
-    }
-    const space = new DownloadSpace({
-      what: `${target.file} from ${target.org}/${target.repo}`,
-      dir: dirs.models,
-      partial,
-      total: remote.size,
-      margin: this.#o.diskMarginBytes ?? DEFAULT_DOWNLOAD_DISK_MARGIN_MB * 1024 * 1024,
-      hint: () => this.#freeingHint(),
-    })
-    const have = await stat(partial).then(
-      (st) => st.size,
-      () => 0,
-    )
-    await space.before(have)
-    await writeFile(metaPath, JSON.stringify(meta))
-
-    const transfer = (completed: number): Transfer => ({
-      file: target.file,
-      sha256: remote.sha256 ?? null,
-      completed,
-      total: remote.size ?? null,
-    })
-    const size = remote.size === undefined ? 'size unknown' : formatBytes(remote.size)
-    const check = remote.sha256 ? 'sha256 will be checked' : 'the hub gives no sha256 to check'
-    const resume = have > 0 ? `, resuming at ${formatBytes(have)}` : ''
-    job.narrate(
-      'download_start',
-      `downloading ${target.file} of ${target.org}/${target.repo} from ${from.label} (${size}; ${check}${resume})`,
-      { progress: 0, transfer: transfer(have) },
-    )
-    try {
-      return await resumableDownload({
-        url: remote.url,
-        headers: from.hub.headersFor(remote.url),
-        dest: partial,
-        expectedSize: remote.size,
-        signal: job.signal,
-        maxAttempts: from.maxAttempts,
-        retryInitialMs: this.#o.retryInitialMs,
-        stallTimeoutMs: this.#o.stallTimeoutMs,
-        progressEveryMs: this.#o.progressEveryMs,
-        space: { check: (bytes) => space.during(bytes), full: (bytes, cause) => space.full(bytes, cause) },
-        httpError: (status) =>
-          hubHttpError(
-            status,
-            `${target.file} in ${target.org}/${target.repo}`,
-            from.hub.endpoint,
-            from.hub.hasToken,
-          ),
-        onProgress: (p) =>
-          job.narrate('download_progress', `${target.file}: ${p.human}`, {
-            progress: p.fraction ?? 0,
-            transfer: transfer(p.bytes),
-          }),
-        onRetry: (r) =>
-          job.narrate(
-            'download_retry',
-            `transfer interrupted at ${formatBytes(r.bytes)} (${r.error}) from ${from.label}; resuming in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt} of ${r.maxAttempts})`,
-          ),
-      })
-    } catch (err) {
-      if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL' && space.dropPartial) {
-        await rm(partial, { force: true })
-        await rm(metaPath, { force: true })
-      }
-      if (err instanceof RbeeError && err.code === 'RBEE_DISK_FULL') {
-        this.#o.logger.warn(
-          { partial, kept: !space.dropPartial, details: err.details },
-          'download stopped: disk full',
-        )
-      }
-      throw err
-    }
   }
 }
