@@ -46,6 +46,18 @@ export type PeerSource = z.infer<typeof PeerSourceSchema>
 /** The peers a `model_download` tries before the hub (at most 8; `[]`: the hub only). */
 export const DownloadSourcesSchema = z.array(PeerSourceSchema).max(8)
 
+/** Parts one split model may have in a catalog (llama.cpp's naming allows 99999). */
+export const MAX_MODEL_PARTS = 1024
+
+/** One file of a split model. */
+export const ModelPartSchema = z.object({
+  /** The file name (no directory). */
+  file: z.string().min(1).max(512),
+  size_bytes: z.int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+})
+export type ModelPart = z.infer<typeof ModelPartSchema>
+
 /** One row of a hive's model catalog, as served on the wire. */
 export const ModelEntrySchema = z.object({
   id: IdSchema,
@@ -71,6 +83,12 @@ export const ModelEntrySchema = z.object({
    * Cleared when the model is downloaded or imported again. Absent from older hives (read: false).
    */
   rebuilt: z.boolean().optional(),
+  /**
+   * The files of a split model (llama.cpp's `-00001-of-0000N.gguf` parts, side by side), first
+   * part first; `path`, `sha256` are the first part's, `size_bytes` all of them together. Absent
+   * for a one-file model.
+   */
+  parts: z.array(ModelPartSchema).min(2).max(MAX_MODEL_PARTS).optional(),
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>
 

@@ -106,10 +106,44 @@ test('a split model is downloaded whole (every part, progress over the total), e
     (await runJob(hive.url, { operation: 'worker_stop', worker_id: worker.worker_id })).outcome,
     'done',
   )
+})
 
-  const deleted = await runJob(hive.url, { operation: 'model_delete', model: entry.id })
+test('a peer hive sends a split model part by part, each checked against its recorded sha256, and the hub is not asked', async (t) => {
+  const first = ModelEntrySchema.parse(
+    payloadOf<ModelEntry>(
+      await runJob(hive.url, { operation: 'model_get', model: `hf:acme/${REPO}:${PART1}` }),
+      'model',
+    ),
+  )
+  assert.deepEqual(
+    first.parts?.map((p) => [p.file, p.size_bytes]),
+    [
+      [PART1, sizes[0]],
+      [PART2, sizes[1]],
+    ],
+  )
+  const second = await startHive({ hiveId: 'second-hive', env: { HF_ENDPOINT: hub.url } })
+  t.after(() => second.close())
+  const asked = hub.requests.length
+  const run = await runJob(second.url, {
+    operation: 'model_download',
+    model: `hf:acme/${REPO}:${PART1}`,
+    sources: [{ kind: 'peer', hive_id: 'test-hive', url: hive.url }],
+  })
+  assert.equal(run.outcome, 'done', run.message ?? '')
+  assert.equal(hub.requests.length, asked, 'no request reached the hub')
+  const said = run.narrations.map((n) => n.human)
+  assert.ok(
+    said.some((h) => /^downloading part 2 of 2, .* from peer test-hive \(127\.0\.0\.1\)/.test(h)),
+    said.join('\n'),
+  )
+  assert.equal(said.filter((h) => /^part \d of 2, sha256 verified/.test(h)).length, 2)
+  const copy = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
+  assert.deepEqual(copy.parts, first.parts)
+
+  const deleted = await runJob(hive.url, { operation: 'model_delete', model: first.id })
   assert.equal(deleted.outcome, 'done', deleted.message ?? '')
-  assert.deepEqual(await readdir(dirname(entry.path)), [], 'both parts are deleted')
+  assert.deepEqual(await readdir(dirname(first.path)), [], 'both parts are deleted')
 })
 
 test('a split model is imported by its first part; a later part, or a first part without the rest, is refused by name', async () => {
@@ -142,4 +176,8 @@ test('a split model is imported by its first part; a later part, or a first part
   const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
   assert.equal(entry.size_bytes, sizes[0]! + sizes[1]!)
   assert.equal(entry.available, true)
+  assert.deepEqual(
+    entry.parts?.map((p) => p.size_bytes),
+    sizes,
+  )
 })

@@ -1,4 +1,4 @@
-import { type Logger, RbeeError } from '@rbee/common'
+import { type Logger, parseJson, RbeeError } from '@rbee/common'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
 import type Database from 'better-sqlite3'
 import { z } from 'zod'
@@ -40,6 +40,7 @@ const RowSchema = z.object({
   builtin: z.union([z.literal(0), z.literal(1)]),
   mtime_ms: z.int(),
   rebuilt: z.union([z.literal(0), z.literal(1)]),
+  parts: z.string().nullable(),
 })
 type Row = z.infer<typeof RowSchema>
 
@@ -83,17 +84,23 @@ export class ModelCatalog {
       this.#db
         .prepare(
           `INSERT INTO models (id, source, path, size_bytes, sha256, architecture, parameter_count, quantization,
-             context_length, memory_estimate_mb, added_at, last_used_at, builtin, mtime_ms, rebuilt)
+             context_length, memory_estimate_mb, added_at, last_used_at, builtin, mtime_ms, rebuilt, parts)
            VALUES (@id, @source, @path, @size_bytes, @sha256, @architecture, @parameter_count, @quantization,
-             @context_length, @memory_estimate_mb, @added_at, NULL, @builtin, @mtime_ms, @rebuilt)
+             @context_length, @memory_estimate_mb, @added_at, NULL, @builtin, @mtime_ms, @rebuilt, @parts)
            ON CONFLICT (id) DO UPDATE SET source = excluded.source, path = excluded.path,
              size_bytes = excluded.size_bytes, sha256 = excluded.sha256, architecture = excluded.architecture,
              parameter_count = excluded.parameter_count, quantization = excluded.quantization,
              context_length = excluded.context_length, memory_estimate_mb = excluded.memory_estimate_mb,
-             builtin = excluded.builtin, mtime_ms = excluded.mtime_ms, rebuilt = excluded.rebuilt,
+             builtin = excluded.builtin, mtime_ms = excluded.mtime_ms, rebuilt = excluded.rebuilt, parts = excluded.parts,
              added_at = CASE WHEN models.sha256 = excluded.sha256 THEN models.added_at ELSE excluded.added_at END`,
         )
-        .run({ ...model, builtin: model.builtin ? 1 : 0, rebuilt: model.rebuilt ? 1 : 0, added_at: now })
+        .run({
+          ...model,
+          builtin: model.builtin ? 1 : 0,
+          rebuilt: model.rebuilt ? 1 : 0,
+          parts: model.parts ? JSON.stringify(model.parts) : null,
+          added_at: now,
+        })
     })()
     this.#log.info({ model_id: model.id, source: model.source, path: model.path }, 'model registered')
     return toEntry(this.#row(model.id)!, null)
@@ -227,6 +234,7 @@ function toEntry(row: Row, problem: string | null): ModelEntry {
     available: problem === null,
     builtin: row.builtin === 1,
     rebuilt: row.rebuilt === 1,
+    ...(row.parts === null ? {} : { parts: parseJson(row.parts) }),
     ...(problem === null ? {} : { unavailable_reason: problem }),
   })
 }

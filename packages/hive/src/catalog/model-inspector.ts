@@ -1,5 +1,7 @@
 import type { FileHandle } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { RbeeError } from '@rbee/common'
+import type { ModelPart } from '@rbee/contracts'
 import {
   estimateWorkerMemoryMb,
   GgufFormatError,
@@ -23,6 +25,8 @@ export interface ModelFacts {
   context_length: number
   memory_estimate_mb: number
   mtime_ms: number
+  /** Every file of a split model, first part first; absent for a one-file model. */
+  parts?: ModelPart[]
 }
 
 /** Worker shape the catalog's memory estimate assumes (the hive's spawn defaults). */
@@ -101,7 +105,7 @@ async function wholeSplitModel(
   path: string,
   first: GgufHeaderFacts,
   signal: AbortSignal | undefined,
-): Promise<GgufHeaderFacts> {
+): Promise<{ header: GgufHeaderFacts; parts: Array<{ path: string; size: number }> }> {
   const split = first.split!
   const invalid = (why: string): RbeeError =>
     new RbeeError('RBEE_MODEL_INVALID', `${path} is not a usable split GGUF model: ${why}`)
@@ -116,6 +120,7 @@ async function wholeSplitModel(
   let fileSize = first.fileSize
   let parameterCount = first.parameterCount
   let tensors = first.tensorCount
+  const sizes = [{ path, size: first.fileSize }]
   for (const [i, p] of paths.entries()) {
     if (i === 0) continue
     let part: GgufHeaderFacts
@@ -132,19 +137,22 @@ async function wholeSplitModel(
       )
     }
     fileSize += part.fileSize
+    sizes.push({ path: p, size: part.fileSize })
     parameterCount += part.parameterCount
     tensors += part.tensorCount
   }
   if (split.tensorsCount !== tensors) {
     throw invalid(`the parts hold ${tensors} tensors, the first part announces ${split.tensorsCount}`)
   }
-  return { ...first, fileSize, parameterCount }
+  return { header: { ...first, fileSize, parameterCount }, parts: sizes }
 }
 
 /** Options of {@link inspectModelFile}. */
 export interface InspectOptions {
   /** The file's sha256 when already known (a download hashes on the way); else it is hashed. */
   knownSha256?: string
+  /** The sha256 of a split model's other parts by file name, when known; the others are hashed. */
+  knownPartSha256?: ReadonlyMap<string, string>
   signal?: AbortSignal
 }
 
@@ -164,7 +172,17 @@ export async function inspectModelFile(
     const first = await readHeader(headers, path, handle, options.signal)
     const sha256 = options.knownSha256 ?? (await fileSha256(handle))
     const st = await handle.stat()
-    const header = first.split ? await wholeSplitModel(headers, path, first, options.signal) : first
+    const whole = first.split ? await wholeSplitModel(headers, path, first, options.signal) : undefined
+    const header = whole?.header ?? first
+    const parts =
+      whole &&
+      (await Promise.all(
+        whole.parts.map(async (p, i): Promise<ModelPart> => {
+          const file = basename(p.path)
+          const sha = i === 0 ? sha256 : (options.knownPartSha256?.get(file) ?? (await fileSha256(p.path)))
+          return { file, size_bytes: p.size, sha256: sha }
+        }),
+      ))
     return {
       path,
       size_bytes: header.fileSize,
@@ -175,6 +193,7 @@ export async function inspectModelFile(
       context_length: header.contextLength ?? 0,
       memory_estimate_mb: estimateMemoryMb(header, shape, true),
       mtime_ms: Math.trunc(st.mtimeMs),
+      ...(parts ? { parts } : {}),
     }
   } finally {
     await handle.close()

@@ -270,6 +270,7 @@ export class ModelDownloads {
     let before = 0
     let from: DownloadSource | undefined
     let firstSha256: string | undefined
+    const partSha256 = new Map<string, string>()
     const removeAll = async (): Promise<void> => {
       for (const part of parts) await removePartial(partialOf(part))
       if (split) await rm(partialDir, { recursive: true, force: true })
@@ -306,6 +307,7 @@ export class ModelDownloads {
       })
       before += fetched.result.size
       firstSha256 ??= fetched.result.sha256
+      partSha256.set(basename(file), fetched.result.sha256)
       from = fetched.from
     }
     const first = partialOf(parts[0]!)
@@ -313,6 +315,7 @@ export class ModelDownloads {
       job.signal.throwIfAborted()
       const facts = await inspectModelFile(this.#o.headers, first, this.#o.estimateShape, {
         knownSha256: firstSha256,
+        knownPartSha256: partSha256,
         signal: job.signal,
       })
       job.signal.throwIfAborted()

@@ -1,6 +1,9 @@
 import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { RbeeError, ROUTE_ACCESS } from '@rbee/common'
 import { HfRefSchema, PEER_HUB_PATH } from '@rbee/contracts'
+import { parseSplitName, splitPartNames } from '@rbee/gguf'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 
@@ -31,6 +34,36 @@ export function parseRange(
 }
 
 /**
+ * The file a peer asks for, when the catalog lists it intact: a model's file, or a part of a
+ * split model registered by its first part (beside it, with the size and sha256 recorded).
+ * @throws RbeeError `RBEE_MODEL_NOT_FOUND` for anything else.
+ */
+async function servedFile(
+  catalog: ModelCatalog,
+  org: string,
+  repo: string,
+  file: string,
+): Promise<{ path: string; size: number; sha256: string }> {
+  const missing = new RbeeError('RBEE_MODEL_NOT_FOUND', `this hive has no intact ${file} of ${org}/${repo}`)
+  const split = parseSplitName(file)
+  const first = split ? splitPartNames(file)![0]! : file
+  const source = `hf:${org}/${repo}:${first}`
+  const checked = catalog.find(source) && (await catalog.get(source))
+  if (!checked || checked.problem !== null || checked.entry.source !== source) throw missing
+  const { entry } = checked
+  if (!entry.parts) {
+    if (file !== first) throw missing
+    return { path: entry.path, size: entry.size_bytes, sha256: entry.sha256 }
+  }
+  const part = entry.parts[split ? split.index - 1 : -1]
+  if (!part || part.file !== basename(file)) throw missing
+  const path = join(dirname(entry.path), part.file)
+  // The catalog checked the parts' total; this part must still be the one it recorded.
+  if ((await stat(path).catch(() => undefined))?.size !== part.size_bytes) throw missing
+  return { path, size: part.size_bytes, sha256: part.sha256 }
+}
+
+/**
  * Serves the hive's downloaded models to other hives, read-only, in the Hugging Face hub's URL
  * shape under `PEER_HUB_PATH`, so a peer downloads from here with the same code (and the same
  * resume and sha256 check) it uses for the hub: the repo listing names the files of that repo
@@ -55,7 +88,12 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
       const prefix = `hf:${org}/${repo}:`
       const siblings = (await catalog().list())
         .filter((c) => c.problem === null && c.entry.source.startsWith(prefix))
-        .map((c) => ({ rfilename: c.entry.source.slice(prefix.length) }))
+        .flatMap((c) => {
+          const file = c.entry.source.slice(prefix.length)
+          return (c.entry.parts ? (splitPartNames(file) ?? [file]) : [file]).map((rfilename) => ({
+            rfilename,
+          }))
+        })
       if (siblings.length === 0) {
         throw new RbeeError('RBEE_MODEL_NOT_FOUND', `this hive has no file of ${org}/${repo}`)
       }
@@ -73,15 +111,7 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
     if (!ref.success) {
       throw new RbeeError('RBEE_BAD_REQUEST', `not a model file name: ${ref.error.issues[0]?.message}`)
     }
-    const row = catalog().find(ref.data)
-    const checked = row && (await catalog().get(ref.data))
-    if (!checked || checked.problem !== null || checked.entry.source !== ref.data) {
-      throw new RbeeError(
-        'RBEE_MODEL_NOT_FOUND',
-        `this hive has no intact ${params['*']} of ${params.org}/${params.repo}`,
-      )
-    }
-    const { path, size_bytes: size, sha256 } = checked.entry
+    const { path, size, sha256 } = await servedFile(catalog(), params.org, params.repo, params['*'])
     reply.headers({
       'accept-ranges': 'bytes',
       'content-type': 'application/octet-stream',
