@@ -48,7 +48,7 @@ before(async () => {
       args: ['--queen-url', queen.url, ...extra],
     })
   ;[hiveA, hiveB, hiveC] = await Promise.all([
-    hive('hive-a'),
+    hive('hive-a', ['--peer-max-transfers', '1']),
     hive('hive-b'),
     hive('hive-c', ['--advertise-url', proxy.url]),
   ])
@@ -154,6 +154,27 @@ test("a peer's files need the node token, and only catalog files are served", as
     assert.ok(!(res.headers.get('content-type') ?? '').includes('octet-stream'), path)
     await res.body?.cancel()
   }
+})
+
+test('a peer sends at most --peer-max-transfers files at once; one more is told to come back later', async () => {
+  const resolve = `${hiveA.url}${PEER_HUB_PATH}/acme/big-GGUF/resolve/main/${FILE}`
+  const headers = { authorization: `Bearer ${NODE_TOKEN}` }
+  const held = await fetch(resolve, { headers })
+  assert.equal(held.status, 200)
+  const reader = held.body!.getReader()
+  await reader.read()
+  const refused = await fetch(resolve, { headers })
+  assert.equal(refused.status, 503)
+  assert.ok(Number(refused.headers.get('retry-after')) > 0)
+  assert.match(JSON.stringify(await refused.json()), /RBEE_BUSY/)
+  // A HEAD sends no body: it is never refused.
+  assert.equal((await fetch(resolve, { method: 'HEAD', headers })).status, 200)
+  await reader.cancel()
+  await waitFor('the slot is free again', async () => {
+    const res = await fetch(resolve, { headers: { ...headers, range: 'bytes=0-15' } })
+    await res.body?.cancel()
+    return res.status === 206
+  })
 })
 
 test('a peer that dies mid-transfer: the download goes on from the hub where it stopped, checksum verified', async () => {
