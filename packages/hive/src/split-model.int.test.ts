@@ -108,7 +108,7 @@ test('a split model is downloaded whole (every part, progress over the total), e
   )
 })
 
-test('a peer hive sends a split model part by part, each checked against its recorded sha256, and the hub is not asked', async (t) => {
+test('a hive that cannot reach the hub picks and fetches a split model from a peer, part by part, each checked against its recorded sha256', async (t) => {
   const first = ModelEntrySchema.parse(
     payloadOf<ModelEntry>(
       await runJob(hive.url, { operation: 'model_get', model: `hf:acme/${REPO}:${PART1}` }),
@@ -122,17 +122,31 @@ test('a peer hive sends a split model part by part, each checked against its rec
       [PART2, sizes[1]],
     ],
   )
-  const second = await startHive({ hiveId: 'second-hive', env: { HF_ENDPOINT: hub.url } })
+  // No HF_ENDPOINT: the hub is a closed port (an air-gapped LAN); only the peer has the model.
+  const second = await startHive({ hiveId: 'second-hive' })
   t.after(() => second.close())
   const asked = hub.requests.length
   const run = await runJob(second.url, {
     operation: 'model_download',
-    model: `hf:acme/${REPO}:${PART1}`,
+    model: `hf:acme/${REPO}`,
     sources: [{ kind: 'peer', hive_id: 'test-hive', url: hive.url }],
   })
   assert.equal(run.outcome, 'done', run.message ?? '')
-  assert.equal(hub.requests.length, asked, 'no request reached the hub')
+  assert.equal(hub.requests.length, asked, 'no request reached the stand-in hub')
   const said = run.narrations.map((n) => n.human)
+  assert.ok(
+    said.some((h) =>
+      /^cannot reach http:\/\/127\.0\.0\.1:\d+ for repo acme\/split-GGUF: .*; choosing among the files of acme\/split-GGUF that peer test-hive \(127\.0\.0\.1\) has$/.test(
+        h,
+      ),
+    ),
+    said.join('\n'),
+  )
+  assert.ok(
+    said.some((h) =>
+      /^picked tiny-split-F16-00001-of-00002\.gguf \(best quantization by name among 1\)$/.test(h),
+    ),
+  )
   assert.ok(
     said.some((h) => /^downloading part 2 of 2, .* from peer test-hive \(127\.0\.0\.1\)/.test(h)),
     said.join('\n'),

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative } from 'node:path'
-import { type Logger, RbeeError } from '@rbee/common'
+import { errorMessage, type Logger, RbeeError } from '@rbee/common'
 import type { ModelEntry, PeerSource } from '@rbee/contracts'
 import { type GgufHeaderPool, parseSplitName, splitPartNames } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
@@ -84,7 +84,7 @@ export class ModelDownloads {
     job: DownloadReporter & { id: string },
     options: DownloadOptions = {},
   ): Promise<ModelEntry> {
-    const { hub, catalog } = this.#o
+    const { catalog } = this.#o
     if (!isHfRef(ref)) {
       const found = catalog.find(ref)
       if (found) {
@@ -99,17 +99,16 @@ export class ModelDownloads {
     const hf = parseHfRef(ref)
     let file = hf.file
     if (file === undefined) {
-      job.narrate('download_resolve', `listing the files of ${hf.org}/${hf.repo} on ${hub.endpoint}`)
-      const files = await hub.listFiles(hf.org, hf.repo, job.signal)
+      const { files, from } = await this.#list(hf, this.#sources(options.sources ?? []), job)
       const candidates = ggufCandidates(files)
       file = candidates[0]
       if (file === undefined) {
         throw new RbeeError(
           'RBEE_MODEL_NOT_FOUND',
-          `${hf.org}/${hf.repo} has no single-file .gguf model (files: ${files.slice(0, 20).join(', ') || 'none'})`,
+          `${hf.org}/${hf.repo} has no .gguf model (files: ${files.slice(0, 20).join(', ') || 'none'})`,
         )
       }
-      file = await this.#choose(hf, candidates, job)
+      file = await this.#choose(hf, candidates, job, from)
     }
     const later = parseSplitName(file)
     if (later && later.index > 1) {
@@ -162,6 +161,7 @@ export class ModelDownloads {
     hf: { org: string; repo: string },
     candidates: readonly string[],
     job: DownloadReporter,
+    from: DownloadSource,
   ): Promise<string> {
     const byName = (why: string): string => {
       job.narrate(
@@ -179,7 +179,7 @@ export class ModelDownloads {
     const sizes = new Map(
       await Promise.all(
         files.map(async (f) => {
-          const remote = await this.#o.hub.probe(hf.org, hf.repo, f, job.signal).catch(() => undefined)
+          const remote = await from.hub.probe(hf.org, hf.repo, f, job.signal).catch(() => undefined)
           return [f, remote?.size] as const
         }),
       ),
@@ -196,10 +196,40 @@ export class ModelDownloads {
       )
       sized.push({ file, sizeBytes, estimateMb })
     }
-    if (sized.length === 0) return byName('; the hub gave no sizes')
+    if (sized.length === 0) return byName(`; ${from.label} gave no sizes`)
     const choice = chooseBySize(sized, target.freeMb, target.where)
     job.narrate('download_pick', `picked ${choice.file}: ${choice.why}`)
     return choice.file
+  }
+
+  /**
+   * The files of a repo, from the hub; when the hub cannot be reached (an air-gapped LAN, an
+   * outage) and peers were given, from the first peer that lists the repo, saying so: the choice
+   * is then among the files that peer has. A hub that answers (even 404 or 401) is believed.
+   */
+  async #list(
+    hf: { org: string; repo: string },
+    sources: readonly DownloadSource[],
+    job: DownloadReporter,
+  ): Promise<{ files: string[]; from: DownloadSource }> {
+    const hubSrc = sources.at(-1)!
+    job.narrate('download_resolve', `listing the files of ${hf.org}/${hf.repo} on ${hubSrc.hub.endpoint}`)
+    try {
+      return { files: await hubSrc.hub.listFiles(hf.org, hf.repo, job.signal), from: hubSrc }
+    } catch (err) {
+      const unreachable = err instanceof RbeeError && err.code === 'RBEE_DOWNLOAD_FAILED' && !err.details
+      if (!unreachable || job.signal.aborted || sources.length === 1) throw err
+      for (const peer of sources.slice(0, -1)) {
+        const files = await peer.hub.listFiles(hf.org, hf.repo, job.signal).catch(() => undefined)
+        if (!files) continue
+        job.narrate(
+          'download_resolve',
+          `${errorMessage(err)}; choosing among the files of ${hf.org}/${hf.repo} that ${peer.label} has`,
+        )
+        return { files, from: peer }
+      }
+      throw err
+    }
   }
 
   /** Where to fetch from, in order: the peers, then the hub. */
@@ -275,40 +305,48 @@ export class ModelDownloads {
       for (const part of parts) await removePartial(partialOf(part))
       if (split) await rm(partialDir, { recursive: true, force: true })
     }
-    for (const [k, file] of parts.entries()) {
-      const done = before
-      const fetched = await fetchFile({
-        org: target.org,
-        repo: target.repo,
-        file,
-        source,
-        partial: partialOf(file),
-        label: split ? `part ${k + 1} of ${parts.length}, ` : '',
-        sources,
-        probed: probed[k],
-        space: (remote) =>
-          new DownloadSpace({
-            what: `${file} from ${target.org}/${target.repo}`,
-            dir: dirs.models,
-            partial: partialOf(file),
-            total: total === undefined ? remote.size : remote.size === undefined ? undefined : total - done,
-            margin: this.#o.diskMarginBytes ?? DEFAULT_DOWNLOAD_DISK_MARGIN_MB * 1024 * 1024,
-            hint: () => this.#freeingHint(),
-          }),
-        fraction: (bytes, fraction) =>
-          total ? (done + bytes) / total : split ? (k + (fraction ?? 0)) / parts.length : (fraction ?? 0),
-        job,
-        log,
-        settings: {
-          retryInitialMs: this.#o.retryInitialMs,
-          stallTimeoutMs: this.#o.stallTimeoutMs,
-          progressEveryMs: this.#o.progressEveryMs,
-        },
-      })
-      before += fetched.result.size
-      firstSha256 ??= fetched.result.sha256
-      partSha256.set(basename(file), fetched.result.sha256)
-      from = fetched.from
+    try {
+      for (const [k, file] of parts.entries()) {
+        const done = before
+        const fetched = await fetchFile({
+          org: target.org,
+          repo: target.repo,
+          file,
+          source,
+          partial: partialOf(file),
+          label: split ? `part ${k + 1} of ${parts.length}, ` : '',
+          sources,
+          probed: probed[k],
+          space: (remote) =>
+            new DownloadSpace({
+              what: `${file} from ${target.org}/${target.repo}`,
+              dir: dirs.models,
+              partial: partialOf(file),
+              total: total === undefined ? remote.size : remote.size === undefined ? undefined : total - done,
+              margin: this.#o.diskMarginBytes ?? DEFAULT_DOWNLOAD_DISK_MARGIN_MB * 1024 * 1024,
+              hint: () => this.#freeingHint(),
+            }),
+          fraction: (bytes, fraction) =>
+            total ? (done + bytes) / total : split ? (k + (fraction ?? 0)) / parts.length : (fraction ?? 0),
+          job,
+          log,
+          settings: {
+            retryInitialMs: this.#o.retryInitialMs,
+            stallTimeoutMs: this.#o.stallTimeoutMs,
+            progressEveryMs: this.#o.progressEveryMs,
+          },
+        })
+        before += fetched.result.size
+        firstSha256 ??= fetched.result.sha256
+        partSha256.set(basename(file), fetched.result.sha256)
+        from = fetched.from
+      }
+    } catch (err) {
+      // A cancelled split download keeps none of its parts (fetchFile removes a single file's).
+      const reason: unknown = job.signal.reason
+      const draining = reason instanceof RbeeError && reason.code === 'RBEE_DRAINING'
+      if (split && job.signal.aborted && !draining) await removeAll()
+      throw err
     }
     const first = partialOf(parts[0]!)
     try {
