@@ -210,6 +210,24 @@ async function parse(
 }
 
 /**
+ * Parses a GGUF header from any positioned reader (a remote file read with HTTP ranges, for
+ * one) of `size` bytes, within the same limits as {@link readGgufHeader}; `name` names it in
+ * errors. The reader is asked for chunks of `chunkSize` bytes in file order.
+ * @throws GgufFormatError as {@link readGgufHeader}; whatever `source.read` throws.
+ */
+export async function readGgufHeaderFrom(
+  source: ReadSource,
+  size: number,
+  name: string,
+  options: Omit<ReadGgufHeaderOptions, 'fd'> = {},
+): Promise<GgufHeader> {
+  const chunkSize = options.chunkSize ?? 1024 * 1024
+  if (!Number.isInteger(chunkSize) || chunkSize < 16)
+    throw new RangeError('chunkSize must be an integer >= 16')
+  return parse(source, size, name, { ...options, chunkSize, limits: resolveGgufLimits(options.limits) })
+}
+
+/**
  * Reads a GGUF file's header (metadata and tensor infos, not the weights) in chunks and summarizes
  * it, within `GGUF_LIMITS` (or `options.limits`): every count and length is checked against
  * the limits and the bytes left in the file before anything is allocated for it, and metadata

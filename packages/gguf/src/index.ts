@@ -18,7 +18,9 @@ export {
   type GgufValue,
   type ReadGgufHeaderOptions,
   readGgufHeader,
+  readGgufHeaderFrom,
 } from './gguf-reader.js'
+export type { ReadSource } from './chunked-reader.js'
 export {
   encodeGguf,
   type GgufDigest,

@@ -76,6 +76,14 @@ test('a split model is downloaded whole (every part, progress over the total), e
   assert.equal(progress.at(-1), 1)
 
   const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
+  // The choice used the estimate the catalog now records (and the queen places by): the shape
+  // from one header read over HTTP ranges, the weights of all parts.
+  const pick = said.find((h) => h.startsWith('picked '))!
+  assert.match(pick, /; estimates from the GGUF header of tiny\.Q2_K\.gguf$/)
+  assert.equal(
+    Number(/tiny-split-F16-00001-of-00002\.gguf needs ~(\d+) MiB/.exec(pick)?.[1]),
+    entry.memory_estimate_mb,
+  )
   assert.equal(entry.source, `hf:acme/${REPO}:${PART1}`)
   assert.equal(entry.size_bytes, sizes[0]! + sizes[1]!)
   assert.ok(entry.memory_estimate_mb > (sizes[0]! + sizes[1]!) / (1024 * 1024))

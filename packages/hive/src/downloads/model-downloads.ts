@@ -2,7 +2,7 @@ import { mkdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative } from 'node:path'
 import { errorMessage, type Logger, RbeeError } from '@rbee/common'
 import type { ModelEntry, PeerSource } from '@rbee/contracts'
-import { type GgufHeaderPool, parseSplitName, splitPartNames } from '@rbee/gguf'
+import { type GgufHeader, type GgufHeaderPool, parseSplitName, splitPartNames } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { type EstimateShape, estimateMemoryMb, inspectModelFile } from '../catalog/model-inspector.js'
 import type { DataDir } from '../data-dir.js'
@@ -14,6 +14,7 @@ import type { HfHub, RemoteFile } from './hf-hub.js'
 import { hfModelId, hfSource, isHfRef, parseHfRef } from './hf-ref.js'
 import { chooseBySize, ggufCandidates, type SizedCandidate } from './pick-quantization.js'
 import { formatBytes } from './progress-meter.js'
+import { readRemoteHeader } from './remote-header.js'
 import { type DownloadReporter, SharedDownload } from './shared-download.js'
 
 /** Quantizations of a repo sized for the memory-based choice (the best by name first). */
@@ -176,29 +177,54 @@ export class ModelDownloads {
     const sizeable = candidates.slice(0, MAX_SIZED_CANDIDATES)
     const files = sizeable.flatMap((c) => splitPartNames(c) ?? [c])
     if (files.length > MAX_SIZE_PROBES) return byName(`; ${files.length} files are too many to size`)
-    const sizes = new Map(
+    const probes = new Map(
       await Promise.all(
         files.map(async (f) => {
           const remote = await from.hub.probe(hf.org, hf.repo, f, job.signal).catch(() => undefined)
-          return [f, remote?.size] as const
+          return [f, remote] as const
         }),
       ),
     )
     job.signal.throwIfAborted()
-    const sized: SizedCandidate[] = []
+    const whole: Array<{ file: string; sizeBytes: number }> = []
     for (const file of sizeable) {
-      const parts = (splitPartNames(file) ?? [file]).map((f) => sizes.get(f))
+      const parts = (splitPartNames(file) ?? [file]).map((f) => probes.get(f)?.size)
       if (parts.some((b) => b === undefined)) continue
-      const sizeBytes = parts.reduce((a: number, b) => a + b!, 0)
-      const estimateMb = estimateMemoryMb(
-        { path: file, architecture: '', fileSize: sizeBytes },
-        this.#o.estimateShape,
-      )
-      sized.push({ file, sizeBytes, estimateMb })
+      whole.push({ file, sizeBytes: parts.reduce((a: number, b) => a + b!, 0) })
     }
+    if (whole.length === 0) return byName(`; ${from.label} gave no sizes`)
+    // Every quantization of a model has the same shape: one header (the smallest file's, read
+    // with ranges) gives the KV cache and compute figures, each file its own weights; the same
+    // estimate the catalog records and the queen places by.
+    const smallest = whole.reduce((a, b) => (b.sizeBytes < a.sizeBytes ? b : a))
+    const smallestRemote = probes.get(smallest.file)!
+    let header: GgufHeader | undefined
+    let basis: string
+    try {
+      header = await readRemoteHeader(
+        from.hub,
+        { ...smallestRemote, size: smallestRemote.size! },
+        `${smallest.file} on ${from.label}`,
+        { signal: job.signal, timeoutMs: from.hub.timeoutMs },
+      )
+      basis = `estimates from the GGUF header of ${smallest.file}`
+    } catch (err) {
+      if (job.signal.aborted) throw err
+      basis = `estimates from file sizes alone: ${errorMessage(err)}`
+    }
+    const sized: SizedCandidate[] = whole.map((c) => ({
+      ...c,
+      estimateMb: estimateMemoryMb(
+        header
+          ? { ...header, fileSize: c.sizeBytes }
+          : { path: c.file, architecture: '', fileSize: c.sizeBytes },
+        this.#o.estimateShape,
+        true,
+      ),
+    }))
     if (sized.length === 0) return byName(`; ${from.label} gave no sizes`)
     const choice = chooseBySize(sized, target.freeMb, target.where)
-    job.narrate('download_pick', `picked ${choice.file}: ${choice.why}`)
+    job.narrate('download_pick', `picked ${choice.file}: ${choice.why}; ${basis}`)
     return choice.file
   }
 
