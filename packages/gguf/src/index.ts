@@ -6,6 +6,7 @@ export {
   TINY_MODEL_SPEC,
   TINY_RERANKER_SPEC,
 } from './builtin-model.js'
+export type { ReadSource } from './chunked-reader.js'
 export { GGML_TYPES, type GgmlTypeName } from './ggml-types.js'
 export type { GgufScalarType, GgufScalarValueMap } from './gguf-constants.js'
 export { GgufFormatError } from './gguf-format-error.js'
@@ -20,7 +21,6 @@ export {
   readGgufHeader,
   readGgufHeaderFrom,
 } from './gguf-reader.js'
-export type { ReadSource } from './chunked-reader.js'
 export {
   encodeGguf,
   type GgufDigest,
