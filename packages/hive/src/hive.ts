@@ -596,7 +596,11 @@ export class Hive {
       })
       return reply.code(202).send({ status: 'stopping' })
     })
-    registerPeerHubRoutes(app, { catalog: () => this.#catalog, maxTransfers: this.#o.peerMaxTransfers })
+    registerPeerHubRoutes(app, {
+      catalog: () => this.#catalog,
+      maxTransfers: this.#o.peerMaxTransfers,
+      metrics: this.#metrics.peerHub,
+    })
     registerJobRoutes(
       app,
       this.#jobs,

@@ -28,6 +28,8 @@ export class HiveMetrics {
   readonly #downloadBytes: Counter
   readonly #downloadRetries: Counter
   readonly #downloading: Gauge
+  readonly #peerBytes: Counter
+  readonly #peerBusy: Counter
 
   /** `processMetrics: false` for a hive inside another daemon's process (the queen's local hive). */
   constructor(sources: HiveMetricsSources, options: { processMetrics?: boolean } = {}) {
@@ -54,6 +56,14 @@ export class HiveMetrics {
       'Bytes of the models downloads finished (checked and in the catalog)',
     )
     this.#downloadRetries = counter('rbee_hive_download_retries_total', 'Interrupted transfers resumed')
+    this.#peerBytes = counter(
+      'rbee_hive_peer_bytes_sent_total',
+      'Bytes of model files sent to peer hives (/v1/peer-hub)',
+    )
+    this.#peerBusy = counter(
+      'rbee_hive_peer_busy_total',
+      'Requests for a model file a peer hive was told to retry later (--peer-max-transfers reached)',
+    )
     this.#downloading = new Gauge({
       name: 'rbee_hive_downloads_active',
       help: 'Downloads running now',
@@ -121,6 +131,11 @@ export class HiveMetrics {
       this.#crashes.inc()
       if (ev.restarting) this.#restarts.inc()
     }
+  }
+
+  /** What the peer routes report: bytes sent, and a request refused as busy. */
+  get peerHub(): { sent: (bytes: number) => void; busy: () => void } {
+    return { sent: (bytes) => this.#peerBytes.inc(bytes), busy: () => this.#peerBusy.inc() }
   }
 
   /**

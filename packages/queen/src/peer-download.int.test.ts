@@ -6,6 +6,7 @@ import {
   CutProxy,
   type JobRun,
   LocalHub,
+  metricValue,
   payloadOf,
   postJob,
   runJob,
@@ -76,6 +77,7 @@ async function download(
   return { run, s: (performance.now() - t0) / 1000 }
 }
 
+const auth = { authorization: `Bearer ${NODE_TOKEN}` }
 const said = (run: JobRun, pattern: RegExp): boolean => run.narrations.some((n) => pattern.test(n.human))
 const fileRequests = (): number =>
   hub.requests.filter((r) => r.path.includes(FILE) || r.server === 'cdn').length
@@ -104,6 +106,11 @@ test('a second hive gets a model from a peer hive and never touches the hub', as
   // Not one request of any kind reached the hub (listing, HEAD, bytes) for the peer's download.
   assert.equal(hub.requests.length, hubAll)
   assert.equal(fileRequests(), hubFiles)
+  const sent = metricValue(
+    await (await fetch(`${hiveA.url}/metrics`, { headers: auth })).text(),
+    'rbee_hive_peer_bytes_sent_total',
+  )
+  assert.equal(sent, bytes.length, 'hive-a counts the bytes it sent to its peer')
   // The same file into hive-c from the hub alone (`sources: []`), under the same conditions (a
   // second download of a file the fleet already has): the time beside the peer's.
   const hubAgain = await download('hive-c', { sources: [] })
@@ -117,7 +124,6 @@ test('a second hive gets a model from a peer hive and never touches the hub', as
 
 test("a peer's files need the node token, and only catalog files are served", async () => {
   const base = `${hiveB.url}${PEER_HUB_PATH}`
-  const auth = { authorization: `Bearer ${NODE_TOKEN}` }
   const resolve = `${base}/acme/big-GGUF/resolve/main/${FILE}`
   assert.equal((await fetch(resolve)).status, 401)
   assert.equal(
@@ -167,6 +173,10 @@ test('a peer sends at most --peer-max-transfers files at once; one more is told 
   assert.equal(refused.status, 503)
   assert.ok(Number(refused.headers.get('retry-after')) > 0)
   assert.match(JSON.stringify(await refused.json()), /RBEE_BUSY/)
+  assert.equal(
+    metricValue(await (await fetch(`${hiveA.url}/metrics`, { headers })).text(), 'rbee_hive_peer_busy_total'),
+    1,
+  )
   // A HEAD sends no body: it is never refused.
   assert.equal((await fetch(resolve, { method: 'HEAD', headers })).status, 200)
   await reader.cancel()

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { pipeline, Transform } from 'node:stream'
 import { RbeeError, ROUTE_ACCESS } from '@rbee/common'
 import { HfRefSchema, PEER_HUB_PATH } from '@rbee/contracts'
 import { parseSplitName, splitPartNames } from '@rbee/gguf'
@@ -11,6 +12,8 @@ export interface PeerHubOptions {
   catalog: () => ModelCatalog | undefined
   /** Files sent at the same time; one more gets 503 with `Retry-After`. */
   maxTransfers: number
+  /** Counts what is sent and refused (the hive's metrics). */
+  metrics?: { sent: (bytes: number) => void; busy: () => void }
 }
 
 /** A single `bytes=a-b` / `bytes=a-` / `bytes=-n` range, resolved against `size`. */
@@ -128,6 +131,7 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
     if (r) reply.header('content-range', `bytes ${start}-${end}/${size}`)
     if (head || size === 0) return reply.send()
     if (active >= o.maxTransfers) {
+      o.metrics?.busy()
       throw new RbeeError(
         'RBEE_BUSY',
         `this hive is already sending ${active} model files to peers (at most ${o.maxTransfers})`,
@@ -136,7 +140,16 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
     }
     active++
     reply.raw.once('close', () => active--)
-    return reply.send(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }))
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        o.metrics?.sent(chunk.length)
+        done(null, chunk)
+      },
+    })
+    // pipeline: a read error (the file vanished) destroys what fastify sends, closing the socket.
+    return reply.send(
+      pipeline(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }), counted, () => {}),
+    )
   }
 
   app.route<{ Params: { org: string; repo: string; '*': string }; Headers: { range?: string } }>({
