@@ -30,6 +30,7 @@ import {
   type HiveStreamEvent,
   hostPortUrl,
   IdSchema,
+  usableBackend,
 } from '@rbee/contracts'
 import { ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
 import { type CatalogRecovery, rebuildCatalog } from './catalog/catalog-rebuild.js'
@@ -378,8 +379,9 @@ export class Hive {
       diskMarginBytes: o.downloadDiskMarginBytes,
       targetMemory: async () => {
         const devices = await this.#monitor.devices()
-        // Accelerators first (where a spawn places a model that fits), the CPU when none.
-        const gpus = devices.filter((d) => d.type === 'gpu')
+        // Accelerators a backend loads on first (where a spawn places a model that fits), the
+        // CPU when there are none.
+        const gpus = devices.filter((d) => d.type === 'gpu' && usableBackend(d) !== undefined)
         const best = (gpus.length > 0 ? gpus : devices).reduce<(typeof devices)[number] | undefined>(
           (a, d) => (a === undefined || d.memory_free_mb > a.memory_free_mb ? d : a),
           undefined,

@@ -4,7 +4,7 @@ import { RbeeError } from '@rbee/common'
 import type { ModelEntry } from '@rbee/contracts'
 import { catalogEntry, T0, telemetry } from '@rbee/testing'
 import { Registry } from '../registry/registry.js'
-import { downloadSources } from './peer-sources.js'
+import { downloadSources, sameSegment } from './peer-sources.js'
 
 const FILE = 'hf:org/repo:m.Q4_K_M.gguf'
 const has = (source: string, available = true): ModelEntry => ({
@@ -25,8 +25,8 @@ function fleet(): Registry {
   return registry
 }
 
-const op = (model: string, sources?: unknown) =>
-  ({ operation: 'model_download', hive_id: 'h1', model, ...(sources ? { sources } : {}) }) as never
+const op = (model: string, sources?: unknown, hive = 'h1') =>
+  ({ operation: 'model_download', hive_id: hive, model, ...(sources ? { sources } : {}) }) as never
 
 test('the peers of a download are the other online hives whose catalog has the file intact', () => {
   const registry = fleet()
@@ -58,4 +58,25 @@ test('sources a client names are checked against the registry and passed on unch
   refused([{ kind: 'peer', hive_id: 'nope', url: 'http://nope:7835' }], 'sources.0.hive_id')
   refused([{ kind: 'peer', hive_id: 'h1', url: 'http://h1:7835' }], 'sources.0.hive_id')
   refused([given[0], { kind: 'peer', hive_id: 'h2', url: 'http://evil.example:7835' }], 'sources.1.url')
+})
+
+test('peers on the downloading hive’s network segment come first', () => {
+  const registry = new Registry({ now: () => T0, hiveIntervalMs: 1000, workerIntervalMs: 10_000 })
+  const at = {
+    t: 'http://10.0.1.5:7835',
+    far: 'http://10.0.2.7:7835',
+    near: 'http://10.0.1.9:7835',
+    name: 'http://box:7835',
+  }
+  for (const [id, url] of Object.entries(at)) {
+    registry.upsertHive(id, url, 'config')
+    registry.hiveEvent(telemetry(id, []))
+    if (id !== 't') registry.setCatalog(id, [has(FILE)])
+  }
+  assert.deepEqual(
+    downloadSources(registry, op(FILE, undefined, 't'), 't').map((s) => s.hive_id),
+    ['near', 'far', 'name'],
+  )
+  assert.equal(sameSegment('http://[::1]:1', 'http://[::1]:2'), false)
+  assert.equal(sameSegment('http://10.0.1.1:1', undefined), false)
 })

@@ -13,11 +13,25 @@ function hasFile(entry: ModelEntry, ref: string): boolean {
   return ref.includes(':', 3) ? entry.source === ref : entry.source.startsWith(`${ref}:`)
 }
 
+/** True when both URLs name IPv4 addresses in the same /24. */
+export function sameSegment(a: string, b: string | undefined): boolean {
+  if (b === undefined) return false
+  const net = (url: string): string | undefined => {
+    const host = URL.canParse(url) ? new URL(url).hostname : ''
+    return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+      ? host.split('.').slice(0, 3).join('.')
+      : undefined
+  }
+  const na = net(a)
+  return na !== undefined && na === net(b)
+}
+
 /**
  * The sources a `model_download` gives its hive, peers first: the ones the operation names
  * (checked against the registry: known hives, at the URL the queen knows them by, never the
  * target itself), or else every other online hive whose catalog has the file intact (its
- * sha256 is in the catalog, so the copy can be checked), at most {@link MAX_PEER_SOURCES}.
+ * sha256 is in the catalog, so the copy can be checked), healthy ones first, then those on the
+ * target's network segment, at most {@link MAX_PEER_SOURCES}.
  * An empty list means the hub only.
  * @throws RbeeError `RBEE_VALIDATION` naming the field for a source that is not a known hive.
  */
@@ -47,7 +61,9 @@ export function downloadSources(registry: Registry, op: ModelDownload, target: s
     if (h.id === target || !h.online || h.incompatible !== null) continue
     if ((h.catalog ?? []).some((e) => hasFile(e, op.model))) peers.push(h)
   }
-  // Healthy before suspect: a quiet hive may be about to go.
-  peers.sort((a, b) => Number(a.suspect) - Number(b.suspect))
+  // Healthy before suspect (a quiet hive may be about to go), then the ones on the target's
+  // network segment (the same IPv4 /24: the shortest way on a LAN).
+  const near = (h: HiveEntry): boolean => sameSegment(h.url, registry.hive(target)?.url)
+  peers.sort((a, b) => Number(a.suspect) - Number(b.suspect) || Number(near(b)) - Number(near(a)))
   return peers.slice(0, MAX_PEER_SOURCES).map((h) => ({ kind: 'peer', hive_id: h.id, url: h.url }))
 }
