@@ -176,10 +176,17 @@ describe('rbee against a real queen it starts itself', () => {
     assert.ok(!ids.some((m) => m.id === 'tiny-dl.Q8_0'), 'a cancelled download is not registered')
 
     hub.bytesPerSecond = 0
-    const done = await sb.run(['model', 'download', ref, '--hive', 'dl-hive'])
+    // --no-peers: the queen passes `sources: []` and does not look for a peer (no choice to narrate).
+    const done = await sb.run(['model', 'download', ref, '--hive', 'dl-hive', '--no-peers'])
     assert.equal(done.code, 0, done.stderr)
     assert.match(done.stdout, /^downloaded tiny-dl\.Q8_0: llama /)
     assert.match(done.stderr, /\(100%\)/)
+    assert.match(done.stderr, /downloading tiny-dl\.Q8_0\.gguf of acme\/tiny-GGUF from the hub \(/)
+    assert.doesNotMatch(done.stderr, /no other online hive has/)
+    assert.match(
+      cancelled.stderr,
+      /no other online hive has hf:acme\/tiny-GGUF:tiny-dl\.Q8_0\.gguf: dl-hive fetches it from the hub/,
+    )
     // infer with an hf: reference finds the hive that has it; the queen routes there.
     const answer = await sb.run(['infer', '-m', ref, 'hi', '--max-tokens', '5'])
     assert.equal(answer.code, 0, answer.stderr)

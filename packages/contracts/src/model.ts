@@ -21,6 +21,43 @@ export const ModelRefSchema = z.union([IdSchema.refine((s) => !s.startsWith('hf:
 })
 export type ModelRef = z.infer<typeof ModelRefSchema>
 
+/**
+ * Where a hive serves the files of its catalog to other hives, below its own URL, in the shape
+ * of the Hugging Face hub (`{hive}/v1/peer-hub/api/models/{org}/{repo}`,
+ * `{hive}/v1/peer-hub/{org}/{repo}/resolve/main/{file}`, `Range`, the sha256 as `ETag`), for
+ * callers with the node token.
+ */
+export const PEER_HUB_PATH = '/v1/peer-hub'
+
+/**
+ * A place a hive may fetch a model from before the hub: another hive that has the file
+ * (`url` is that hive's URL; the queen fills it in from its registry). Tried in order; the hub
+ * is the last resort.
+ */
+export const PeerSourceSchema = z
+  .object({
+    kind: z.literal('peer'),
+    hive_id: IdSchema,
+    url: z.url({ protocol: /^https?$/ }).max(2048),
+  })
+  .strict()
+export type PeerSource = z.infer<typeof PeerSourceSchema>
+
+/** The peers a `model_download` tries before the hub (at most 8; `[]`: the hub only). */
+export const DownloadSourcesSchema = z.array(PeerSourceSchema).max(8)
+
+/** Parts one split model may have in a catalog (llama.cpp's naming allows 99999). */
+export const MAX_MODEL_PARTS = 1024
+
+/** One file of a split model. */
+export const ModelPartSchema = z.object({
+  /** The file name (no directory). */
+  file: z.string().min(1).max(512),
+  size_bytes: z.int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+})
+export type ModelPart = z.infer<typeof ModelPartSchema>
+
 /** One row of a hive's model catalog, as served on the wire. */
 export const ModelEntrySchema = z.object({
   id: IdSchema,
@@ -46,6 +83,12 @@ export const ModelEntrySchema = z.object({
    * Cleared when the model is downloaded or imported again. Absent from older hives (read: false).
    */
   rebuilt: z.boolean().optional(),
+  /**
+   * The files of a split model (llama.cpp's `-00001-of-0000N.gguf` parts, side by side), first
+   * part first; `path`, `sha256` are the first part's, `size_bytes` all of them together. Absent
+   * for a one-file model.
+   */
+  parts: z.array(ModelPartSchema).min(2).max(MAX_MODEL_PARTS).optional(),
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>
 

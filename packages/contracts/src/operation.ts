@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { IdSchema } from './common.js'
 import { TimeoutSecondsSchema } from './deadline.js'
 import { BUILTIN_MODEL_ID } from './defaults.js'
-import { ModelRefSchema } from './model.js'
+import { DownloadSourcesSchema, ModelRefSchema } from './model.js'
 import { PriorityValueSchema } from './priority.js'
 import { SamplingParamsSchema } from './sampling.js'
 import { BackendRequestSchema } from './worker.js'
@@ -71,7 +71,17 @@ export const OperationSchema = z.discriminatedUnion('operation', [
     .object({ operation: z.literal('worker_stop'), ...HiveTarget, ...JobFields, worker_id: IdSchema })
     .strict(),
   z
-    .object({ operation: z.literal('model_download'), ...HiveTarget, ...JobFields, model: ModelRefSchema })
+    .object({
+      operation: z.literal('model_download'),
+      ...HiveTarget,
+      ...JobFields,
+      model: ModelRefSchema,
+      /**
+       * Hives to fetch the file from before the hub. Unset: the queen picks an online hive whose
+       * catalog has the file; `[]`: the hub only.
+       */
+      sources: DownloadSourcesSchema.optional(),
+    })
     .strict(),
   z
     .object({

@@ -66,6 +66,12 @@ export interface GgufHeader {
   /** `<arch>.vocab_size`, else the length of `tokenizer.ggml.tokens`. */
   vocabSize?: number
   /**
+   * For one part of a split model (llama.cpp's `split.*` keys): its 0-based index, the part
+   * count and the tensors of all parts. Parts after the first carry no other metadata: their
+   * `architecture` is `''`.
+   */
+  split?: { no: number; count: number; tensorsCount: number }
+  /**
    * All metadata in file order; arrays longer than `GgufLimits.maxInlineArrayLength` that were
    * not asked for by key (`fullArrays`) as their type and length only.
    */
@@ -201,6 +207,24 @@ async function parse(
     }
   }
   return summarizeHeader({ path, version, fileSize: size, alignment, dataOffset, metadata, tensors }, fail)
+}
+
+/**
+ * Parses a GGUF header from any positioned reader (a remote file read with HTTP ranges, for
+ * one) of `size` bytes, within the same limits as {@link readGgufHeader}; `name` names it in
+ * errors. The reader is asked for chunks of `chunkSize` bytes in file order.
+ * @throws GgufFormatError as {@link readGgufHeader}; whatever `source.read` throws.
+ */
+export async function readGgufHeaderFrom(
+  source: ReadSource,
+  size: number,
+  name: string,
+  options: Omit<ReadGgufHeaderOptions, 'fd'> = {},
+): Promise<GgufHeader> {
+  const chunkSize = options.chunkSize ?? 1024 * 1024
+  if (!Number.isInteger(chunkSize) || chunkSize < 16)
+    throw new RangeError('chunkSize must be an integer >= 16')
+  return parse(source, size, name, { ...options, chunkSize, limits: resolveGgufLimits(options.limits) })
 }
 
 /**

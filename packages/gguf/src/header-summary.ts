@@ -1,6 +1,7 @@
 import { fileTypeName } from './ggml-types.js'
 import type { GgufHeader, GgufTensorInfo } from './gguf-reader.js'
 import { arrayLength, type GgufValue } from './metadata-reader.js'
+import { SPLIT_KEYS } from './split-model.js'
 
 type HeaderBase = Pick<
   GgufHeader,
@@ -23,6 +24,21 @@ function dominantTensorType(tensors: readonly GgufTensorInfo[]): string {
     }
   }
   return best
+}
+
+/** The `split.*` keys of a split model's part, checked; undefined for a whole model. */
+function splitOf(
+  intField: (key: string) => number | undefined,
+  fail: (problem: string) => never,
+): { no: number; count: number; tensorsCount: number } | undefined {
+  const count = intField(SPLIT_KEYS.count)
+  if (count === undefined) return undefined
+  const no = intField(SPLIT_KEYS.no) ?? 0
+  const tensorsCount = intField(SPLIT_KEYS.tensorsCount) ?? 0
+  if (count < 1 || no >= count) {
+    return fail(`${SPLIT_KEYS.no} ${no} is not a part of ${SPLIT_KEYS.count} ${count}`)
+  }
+  return { no, count, tensorsCount }
 }
 
 /**
@@ -53,8 +69,11 @@ export function summarizeHeader(base: HeaderBase, fail: (problem: string) => nev
     return fail(`metadata ${key} must be a string`)
   }
 
-  const architecture = stringField('general.architecture')
-  if (architecture === undefined || architecture.length === 0) return fail('general.architecture is missing')
+  const split = splitOf(intField, fail)
+  const architecture = stringField('general.architecture') ?? (split && split.no > 0 ? '' : undefined)
+  if (architecture === undefined || (architecture.length === 0 && !split)) {
+    return fail('general.architecture is missing')
+  }
   const fileType = intField('general.file_type')
   const tokens = metadata.get('tokenizer.ggml.tokens')
   const headCount = intField(`${architecture}.attention.head_count`)
@@ -76,5 +95,6 @@ export function summarizeHeader(base: HeaderBase, fail: (problem: string) => nev
     keyLength: intField(`${architecture}.attention.key_length`),
     valueLength: intField(`${architecture}.attention.value_length`),
     vocabSize: intField(`${architecture}.vocab_size`) ?? arrayLength(tokens),
+    ...(split ? { split } : {}),
   }
 }

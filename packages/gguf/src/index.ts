@@ -6,6 +6,7 @@ export {
   TINY_MODEL_SPEC,
   TINY_RERANKER_SPEC,
 } from './builtin-model.js'
+export type { ReadSource } from './chunked-reader.js'
 export { GGML_TYPES, type GgmlTypeName } from './ggml-types.js'
 export type { GgufScalarType, GgufScalarValueMap } from './gguf-constants.js'
 export { GgufFormatError } from './gguf-format-error.js'
@@ -18,6 +19,7 @@ export {
   type GgufValue,
   type ReadGgufHeaderOptions,
   readGgufHeader,
+  readGgufHeaderFrom,
 } from './gguf-reader.js'
 export {
   encodeGguf,
@@ -56,3 +58,13 @@ export {
   writeLlamaModel,
 } from './model-generator.js'
 export { describeRerankerModel } from './reranker-model.js'
+export {
+  MAX_SPLIT_PARTS,
+  parseSplitName,
+  SPLIT_KEYS,
+  type SplitName,
+  splitGguf,
+  splitPartName,
+  splitPartNames,
+  writeSplitGguf,
+} from './split-model.js'

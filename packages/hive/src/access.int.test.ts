@@ -17,6 +17,9 @@ const HIVE_ROUTES: Record<string, RouteAccessName> = {
   'GET /metrics': 'node',
   'GET /v1/heartbeats/stream': 'node',
   'POST /v1/shutdown': 'node',
+  // Other hives fetch model files here (HEAD too) with the same node token.
+  'GET /v1/peer-hub/api/models/:org/:repo': 'node',
+  'GET /v1/peer-hub/:org/:repo/resolve/main/*': 'node',
   'POST /v1/jobs': 'node',
   'GET /v1/jobs/:id': 'node',
   'GET /v1/jobs/:id/stream': 'node',

@@ -45,6 +45,8 @@ export const HiveConfigSchema = z.object({
     .int()
     .min(0)
     .max(1024 * 1024),
+  peer_max_transfers: z.int().min(0).max(1024),
+  peer_max_attempts: z.int().min(1).max(100),
   worker_probe_interval_ms: z.int().min(0).max(3_600_000),
   worker_probe_timeout_ms: z.int().min(10).max(3_600_000),
   // At least 1 ms: an unresponsive worker is given time to answer again before it is killed.
@@ -97,6 +99,8 @@ const FLAGS: Record<string, readonly [keyof HiveConfig, string, string | undefin
     String(D.downloadStallTimeoutMs),
     'int',
   ],
+  'peer-max-transfers': ['peer_max_transfers', 'RBEE_PEER_MAX_TRANSFERS', String(D.peerMaxTransfers), 'int'],
+  'peer-max-attempts': ['peer_max_attempts', 'RBEE_PEER_MAX_ATTEMPTS', String(D.peerMaxAttempts), 'int'],
   'download-disk-margin-mb': [
     'download_disk_margin_mb',
     'RBEE_DOWNLOAD_DISK_MARGIN_MB',
@@ -171,6 +175,11 @@ Options (each also read from the environment variable shown; flags win):
                                                           free space a download leaves on the models'
                                                           file system, checked before it starts and
                                                           as it goes (default: ${DEFAULT_DOWNLOAD_DISK_MARGIN_MB})
+  --peer-max-transfers N       RBEE_PEER_MAX_TRANSFERS    model files sent to peer hives at once; one more
+                                                          is answered 503 (default: ${D.peerMaxTransfers}; 0 = share none)
+  --peer-max-attempts N        RBEE_PEER_MAX_ATTEMPTS     tries at a peer's copy (first transfer and its
+                                                          resumes) before the next source, the hub last
+                                                          (default: ${D.peerMaxAttempts})
   --worker-probe-interval-ms N RBEE_WORKER_PROBE_INTERVAL_MS
                                                           how often each ready worker's GET /health is
                                                           probed (default: ${DEFAULT_WORKER_PROBE.intervalMs}; 0 = never)

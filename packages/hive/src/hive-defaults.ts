@@ -20,6 +20,8 @@ export const HIVE_DEFAULTS: Readonly<HiveDefaults> = Object.freeze({
   logMaxBytes: 10 * 1024 * 1024,
   logKeep: 3,
   reannounceCheckMs: 5000,
+  peerMaxTransfers: 4,
+  peerMaxAttempts: 2,
 })
 
 /** The hive's options that have a plain default (see `HiveOptions` for what each does). */
@@ -38,4 +40,6 @@ export interface HiveDefaults {
   logMaxBytes: number
   logKeep: number
   reannounceCheckMs: number
+  peerMaxTransfers: number
+  peerMaxAttempts: number
 }

@@ -30,6 +30,7 @@ import {
   type HiveStreamEvent,
   hostPortUrl,
   IdSchema,
+  usableBackend,
 } from '@rbee/contracts'
 import { ensureBuiltinModel, GgufHeaderPool, type GgufHeaderPoolOptions } from '@rbee/gguf'
 import { type CatalogRecovery, rebuildCatalog } from './catalog/catalog-rebuild.js'
@@ -40,6 +41,7 @@ import { type DataDir, dataDir } from './data-dir.js'
 import { HfHub } from './downloads/hf-hub.js'
 import { ModelDownloads } from './downloads/model-downloads.js'
 import { HIVE_DEFAULTS, type HiveDefaults } from './hive-defaults.js'
+import { registerPeerHubRoutes } from './http/peer-hub-routes.js'
 import { TelemetryHub } from './http/telemetry-hub.js'
 import { HiveMetrics } from './metrics.js'
 import { probeBackends } from './monitor/backend-probe.js'
@@ -144,6 +146,16 @@ export interface HiveOptions {
    * the models dir. A path that is, or links to, anything outside them is refused.
    */
   importDirs?: readonly string[]
+  /**
+   * Model files sent to peer hives at the same time (`/v1/peer-hub`); one more gets 503.
+   * @default HIVE_DEFAULTS.peerMaxTransfers
+   */
+  peerMaxTransfers?: number
+  /**
+   * Attempts at a peer's copy of a file (the first transfer and its resumes) before the download
+   * goes on from the next source, the hub last. @default HIVE_DEFAULTS.peerMaxAttempts
+   */
+  peerMaxAttempts?: number
   /**
    * How GGUF headers are read (import, download, built-in model, before each spawn): in worker
    * threads, 2 at a time, each with a 192 MiB heap and 30 s, within `GGUF_LIMITS`.
@@ -375,6 +387,19 @@ export class Hive {
       retryInitialMs: o.downloadRetryInitialMs,
       stallTimeoutMs: o.downloadStallTimeoutMs,
       diskMarginBytes: o.downloadDiskMarginBytes,
+      targetMemory: async () => {
+        const devices = await this.#monitor.devices()
+        // Accelerators a backend loads on first (where a spawn places a model that fits), the
+        // CPU when there are none.
+        const gpus = devices.filter((d) => d.type === 'gpu' && usableBackend(d) !== undefined)
+        const best = (gpus.length > 0 ? gpus : devices).reduce<(typeof devices)[number] | undefined>(
+          (a, d) => (a === undefined || d.memory_free_mb > a.memory_free_mb ? d : a),
+          undefined,
+        )
+        return best && { freeMb: best.memory_free_mb, where: `${best.id} (${best.name})` }
+      },
+      peerToken: o.token,
+      peerMaxAttempts: o.peerMaxAttempts,
     })
     this.#ops = new HiveOperations({
       hiveId: this.hiveId,
@@ -582,6 +607,11 @@ export class Hive {
         else void this.close()
       })
       return reply.code(202).send({ status: 'stopping' })
+    })
+    registerPeerHubRoutes(app, {
+      catalog: () => this.#catalog,
+      maxTransfers: this.#o.peerMaxTransfers,
+      metrics: this.#metrics.peerHub,
     })
     registerJobRoutes(
       app,

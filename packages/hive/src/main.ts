@@ -34,6 +34,8 @@ await runDaemon<Daemon & { hive: Hive }>({
       hfTimeoutMs: config.hf_timeout_ms,
       downloadStallTimeoutMs: config.download_stall_timeout_ms,
       downloadDiskMarginBytes: config.download_disk_margin_mb * 1024 * 1024,
+      peerMaxTransfers: config.peer_max_transfers,
+      peerMaxAttempts: config.peer_max_attempts,
       nvidiaSmi: nvidiaSmiPath(config, env),
       backendProbe: config.backend_probe === 'none' ? null : config.backend_probe,
       backendProbeTimeoutMs: config.backend_probe_timeout_ms,

@@ -28,6 +28,8 @@ export class HiveMetrics {
   readonly #downloadBytes: Counter
   readonly #downloadRetries: Counter
   readonly #downloading: Gauge
+  readonly #peerBytes: Counter
+  readonly #peerBusy: Counter
 
   /** `processMetrics: false` for a hive inside another daemon's process (the queen's local hive). */
   constructor(sources: HiveMetricsSources, options: { processMetrics?: boolean } = {}) {
@@ -54,6 +56,14 @@ export class HiveMetrics {
       'Bytes of the models downloads finished (checked and in the catalog)',
     )
     this.#downloadRetries = counter('rbee_hive_download_retries_total', 'Interrupted transfers resumed')
+    this.#peerBytes = counter(
+      'rbee_hive_peer_bytes_sent_total',
+      'Bytes of model files sent to peer hives (/v1/peer-hub)',
+    )
+    this.#peerBusy = counter(
+      'rbee_hive_peer_busy_total',
+      'Requests for a model file a peer hive was told to retry later (--peer-max-transfers reached)',
+    )
     this.#downloading = new Gauge({
       name: 'rbee_hive_downloads_active',
       help: 'Downloads running now',
@@ -123,6 +133,11 @@ export class HiveMetrics {
     }
   }
 
+  /** What the peer routes report: bytes sent, and a request refused as busy. */
+  get peerHub(): { sent: (bytes: number) => void; busy: () => void } {
+    return { sent: (bytes) => this.#peerBytes.inc(bytes), busy: () => this.#peerBusy.inc() }
+  }
+
   /**
    * `downloads`, counted: each download by outcome, the bytes of those that finish, their
    * resumed transfers. What a download did is read from its narration (`download_start` for one
@@ -130,7 +145,7 @@ export class HiveMetrics {
    */
   downloads(inner: Downloads): Downloads {
     return {
-      download: async (ref, job) => {
+      download: async (ref, job, options) => {
         let transferred = false
         // A job that follows another's transfer of the same file hears that transfer's narration
         // too: the transfer is counted once, by the job that runs it.
@@ -145,7 +160,7 @@ export class HiveMetrics {
         }
         this.#downloading.inc()
         try {
-          const entry = await inner.download(ref, { id: job.id, signal: job.signal, narrate })
+          const entry = await inner.download(ref, { id: job.id, signal: job.signal, narrate }, options)
           this.#downloads.inc({ outcome: followed ? 'followed' : transferred ? 'done' : 'skipped' })
           if (transferred) this.#downloadBytes.inc(entry.size_bytes)
           return entry

@@ -43,6 +43,12 @@ export interface FleetOptions {
   hivesConf?: boolean
   /** Longest wait for the queen to list every hive online. @default 30_000 */
   readyTimeoutMs?: number
+  /**
+   * Runs once the network exists, before any hive starts, with its gateway address (the root
+   * namespace as the hosts reach it): where a test starts what the hives need at start, such as
+   * a stand-in hub for `--hf-endpoint`. What it starts is the test's to close.
+   */
+  beforeHives?: (gateway: string) => Promise<void>
 }
 
 /** One host of the fleet and the hive running on it. */
@@ -262,6 +268,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     }
 
     queen = await launchQueen(0)
+    await options.beforeHives?.(net.gateway)
     const started = await Promise.all(
       net.hosts.map(async (host, i) => {
         const home = join(dir, ids[i]!)

@@ -1,3 +1,4 @@
+export * from './cut-proxy.js'
 export * from './daemon-bin.js'
 export * from './daemon-env.js'
 export * from './fleet.js'

@@ -63,10 +63,10 @@ interface Repo {
   files: Map<string, HubFile>
 }
 
-function listen(server: Server): Promise<number> {
+function listen(server: Server, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port))
   })
 }
 
@@ -91,15 +91,20 @@ export class LocalHub {
   readonly #hub = createServer((req, res) => this.#hubRoute(req, res))
   readonly #cdn = createServer((req, res) => this.#cdnRoute(req, res))
 
-  static async start(): Promise<LocalHub> {
+  /**
+   * Starts the hub and its CDN on port 0 of `host` (default loopback; a fleet test gives the
+   * test network's gateway, so hives in their namespaces reach it).
+   */
+  static async start(options: { host?: string } = {}): Promise<LocalHub> {
+    const host = options.host ?? '127.0.0.1'
     const hub = new LocalHub()
     for (const s of [hub.#hub, hub.#cdn])
       s.on('connection', (sock) => {
         hub.#sockets.add(sock)
         sock.on('close', () => hub.#sockets.delete(sock))
       })
-    hub.url = `http://127.0.0.1:${await listen(hub.#hub)}`
-    hub.cdnUrl = `http://127.0.0.1:${await listen(hub.#cdn)}`
+    hub.url = `http://${host}:${await listen(hub.#hub, host)}`
+    hub.cdnUrl = `http://${host}:${await listen(hub.#cdn, host)}`
     return hub
   }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_WORKER_CTX_SIZE, DEFAULT_WORKER_SLOTS } from '@rbee/contracts'
@@ -12,6 +14,7 @@ import {
   TINY_MODEL_SPEC,
   TINY_RERANKER_SPEC,
   writeGguf,
+  writeSplitGguf,
 } from '@rbee/gguf'
 
 /** Where generated test models are cached between test runs (they are deterministic). */
@@ -54,4 +57,37 @@ export function benchLargeModelPath(): Promise<string> {
 export async function writeUnloadableModel(path: string): Promise<void> {
   const model = describeLlamaModel({ ...TINY_MODEL_SPEC, name: 'unloadable' })
   await writeGguf(path, { ...model, tensors: model.tensors.filter((t) => t.name !== 'output_norm.weight') })
+}
+
+/**
+ * The tiny model split in `parts` files as `llama-gguf-split` writes them
+ * (`tiny-split-00001-of-0000N.gguf`…, the first with all metadata), generated once per machine
+ * into a directory of their own. Returns the parts' paths in order; llama.cpp loads the first.
+ */
+export async function tinySplitModelPaths(parts = 2): Promise<string[]> {
+  const dir = join(TEST_MODEL_DIR, `tiny-split-${parts}`)
+  const existing = await readdir(dir).catch(() => [] as string[])
+  const names = existing.filter((n) => n.endsWith('.gguf')).sort()
+  if (names.length !== parts) {
+    // Written aside and renamed into place whole, so a concurrent test never sees some parts.
+    const tmp = `${dir}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+    await mkdir(tmp, { recursive: true })
+    await writeSplitGguf(
+      tmp,
+      'tiny-split',
+      describeLlamaModel({ ...TINY_MODEL_SPEC, name: 'tiny-split' }),
+      parts,
+    )
+    await rm(dir, { recursive: true, force: true })
+    await rename(tmp, dir).catch(async (err: unknown) => {
+      await rm(tmp, { recursive: true, force: true })
+      if (
+        (err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' &&
+        (err as NodeJS.ErrnoException).code !== 'EEXIST'
+      )
+        throw err
+    })
+    return tinySplitModelPaths(parts)
+  }
+  return names.map((n) => join(dir, n))
 }

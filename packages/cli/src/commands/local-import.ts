@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { type JobOutcome, type QueenClient, throwIfFailed } from '@rbee/client'
 import { errorMessage, formatBytes, RbeeError } from '@rbee/common/base'
 import { type ImportDenied, ImportDeniedSchema, type OperationOf } from '@rbee/contracts'
+import { parseSplitName, splitPartNames } from '@rbee/gguf'
 import type { CliContext } from '../cli/context.js'
 import type { NarrationView } from '../cli/progress-bar.js'
 import type { Settings } from '../config/settings.js'
@@ -46,48 +47,101 @@ async function copyWithProgress(source: string, target: string, options: PlaceOp
 }
 
 /**
+ * Puts the file `real` (a resolved path, `st` its stat) at `target`: a hard link where it can,
+ * else a copy written under a temporary name and linked into place. `present` when that very
+ * file is there already, `taken` when another file is.
+ */
+async function placeAt(
+  real: string,
+  st: { dev: number; ino: number },
+  target: string,
+  options: PlaceOptions,
+): Promise<Placed['how'] | 'taken'> {
+  const there = await stat(target).catch(() => undefined)
+  if (there) return sameFile(there, st) ? 'present' : 'taken'
+  try {
+    await link(real, target)
+    return 'linked'
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return 'taken'
+    // EXDEV: another file system; EPERM: links to files of other users are not allowed.
+    if (code !== 'EXDEV' && code !== 'EPERM') throw err
+  }
+  const partial = join(dirname(target), `.${basename(target)}.${process.pid}.partial`)
+  try {
+    await copyWithProgress(real, partial, options)
+    await link(partial, target)
+    return 'copied'
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    return 'taken'
+  } finally {
+    await rm(partial, { force: true })
+  }
+}
+
+async function regularFile(path: string): Promise<{ real: string; st: { dev: number; ino: number } }> {
+  // A link to a symlink would be a symlink in the import dir, leading out of it: link its target.
+  const real = await realpath(path)
+  const st = await stat(real)
+  if (!st.isFile()) throw new Error(`${path} is not a regular file`)
+  return { real, st }
+}
+
+/**
  * Puts `source` into `dir` under its own name: a hard link where it can (no bytes copied),
  * else, on another file system or where links are not allowed, a copy written under a temporary
  * name and linked into place. The same file already there is reused; another file of that name
- * is left alone, and the next free `name-2.gguf`, `name-3.gguf` … is used.
- * @throws the file system's error when `source` cannot be read or `dir` written.
+ * is left alone, and the next free `name-2.gguf`, `name-3.gguf` … is used. The first part of a
+ * split model (`name-00001-of-00003.gguf`) brings every part, side by side under their own names
+ * (llama.cpp finds them so), into `dir` or, when another file takes one of the names, into
+ * `dir/name-2/` …; `parts` lists the paths placed.
+ * @throws the file system's error when `source` (or a part beside it) cannot be read or `dir`
+ *   written.
  */
 export async function placeInImportDir(
   source: string,
   dir: string,
   options: PlaceOptions = {},
-): Promise<Placed> {
-  // A link to a symlink would be a symlink in the import dir, leading out of it: link its target.
-  const real = await realpath(source)
-  const st = await stat(real)
-  if (!st.isFile()) throw new Error(`${source} is not a regular file`)
+): Promise<Placed & { parts: string[] }> {
+  const first = await regularFile(source)
   await mkdir(dir, { recursive: true })
-  const ext = extname(real)
-  const stem = basename(real, ext)
+  const ext = extname(first.real)
+  const stem = basename(first.real, ext)
+  const names = splitPartNames(basename(first.real))
+  if (names && parseSplitName(basename(first.real))?.index === 1) {
+    const parts = await Promise.all(names.map((n) => regularFile(join(dirname(first.real), n))))
+    for (let n = 1; ; n++) {
+      const sub = n === 1 ? dir : join(dir, `${stem}-${n}`)
+      await mkdir(sub, { recursive: true })
+      const placed: Array<{ path: string; how: Placed['how'] }> = []
+      let taken = false
+      for (const [i, part] of parts.entries()) {
+        const target = join(sub, names[i]!)
+        const how = await placeAt(part.real, part.st, target, options)
+        if (how === 'taken') {
+          taken = true
+          break
+        }
+        placed.push({ path: target, how })
+      }
+      if (!taken) {
+        const how = placed.every((p) => p.how === 'present') ? 'present' : placed[0]!.how
+        return {
+          path: placed[0]!.path,
+          how,
+          parts: placed.filter((p) => p.how !== 'present').map((p) => p.path),
+        }
+      }
+      // Another model's part has one of the names here: undo this try, use the next directory.
+      for (const p of placed) if (p.how !== 'present') await rm(p.path, { force: true })
+    }
+  }
   for (let n = 1; ; n++) {
-    const target = join(dir, n === 1 ? basename(real) : `${stem}-${n}${ext}`)
-    const there = await stat(target).catch(() => undefined)
-    if (there && sameFile(there, st)) return { path: target, how: 'present' }
-    if (there) continue
-    try {
-      await link(real, target)
-      return { path: target, how: 'linked' }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EEXIST') continue
-      // EXDEV: another file system; EPERM: links to files of other users are not allowed.
-      if (code !== 'EXDEV' && code !== 'EPERM') throw err
-    }
-    const partial = join(dir, `.${basename(target)}.${process.pid}.partial`)
-    try {
-      await copyWithProgress(real, partial, options)
-      await link(partial, target)
-      return { path: target, how: 'copied' }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    } finally {
-      await rm(partial, { force: true })
-    }
+    const target = join(dir, n === 1 ? basename(first.real) : `${stem}-${n}${ext}`)
+    const how = await placeAt(first.real, first.st, target, options)
+    if (how !== 'taken') return { path: target, how, parts: how === 'present' ? [] : [target] }
   }
 }
 
@@ -145,7 +199,7 @@ export async function importFromThisMachine(
   if (!refused) return first.outcome
   const drop = refused.denied.import_dirs[0]!
   if (!(await hiveIsHere(client, settings, op.hive_id, ctx.signal))) throw refused.error
-  let placed: Placed
+  let placed: Placed & { parts: string[] }
   try {
     placed = await placeInImportDir(op.path, drop, {
       onCopyProgress: (done, total) =>
@@ -169,7 +223,7 @@ export async function importFromThisMachine(
       : `${op.path} is outside hive ${op.hive_id}'s import dirs: ${placed.how} it to ${placed.path}`,
   )
   const undo = async (): Promise<void> => {
-    if (placed.how !== 'present') await rm(placed.path, { force: true })
+    for (const part of placed.parts) await rm(part, { force: true })
   }
   try {
     const out = await runOperation(ctx, client, { ...op, path: placed.path }, view, options)

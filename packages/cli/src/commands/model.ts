@@ -107,13 +107,18 @@ const downloadSpec: CommandSpec = {
   summary: 'Download a GGUF model from Hugging Face into a hive (resumable; Ctrl+C cancels).',
   usage: '[options] hf:ORG/REPO[:FILE.gguf]',
   description:
-    'Without a file name the best available quantization is picked. HF_TOKEN (on the hive) is used\nfor gated repos; HF_ENDPOINT points the hive at a mirror.',
+    'Without a file name the hive picks the largest quantization that fits the free memory of the\ndevice it would run on. The file comes from another hive that has it when one is online (the\nhub only if that fails), else from the hub. A split model (NAME-00001-of-0000N.gguf) is\ndownloaded whole. HF_TOKEN (on the hive) is used for gated repos; HF_ENDPOINT points the hive\nat a mirror.',
   positionals: [1, 1],
   json: true,
-  flags: { ...HIVE_FLAG, ...TIMEOUT_FLAG },
+  flags: {
+    ...HIVE_FLAG,
+    ...TIMEOUT_FLAG,
+    'no-peers': { type: 'boolean', description: 'download from the hub even when another hive has the file' },
+  },
   examples: [
     'rbee model download hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF',
     'rbee model download hf:bartowski/Llama-3.2-1B-Instruct-GGUF:Llama-3.2-1B-Instruct-Q4_K_M.gguf --hive gpu-box',
+    'rbee model download hf:unsloth/Qwen3-235B-A22B-GGUF:Q4_K_M/Qwen3-235B-A22B-Q4_K_M-00001-of-00003.gguf --hive big-box',
   ],
 }
 
@@ -137,9 +142,16 @@ async function download(ctx: CliContext, args: ParsedArgs): Promise<number> {
   try {
     await ensureQueen(ctx, settings, client, view, { autoStart: false })
     const hive = await pickHive(client, stringFlag(args, 'hive'), ctx.signal)
-    const out = await runOperation(ctx, client, { operation: 'model_download', hive_id: hive, model }, view, {
-      deadlineAt,
-    })
+    const sources = boolFlag(args, 'no-peers') ? { sources: [] } : {}
+    const out = await runOperation(
+      ctx,
+      client,
+      { operation: 'model_download', hive_id: hive, model, ...sources },
+      view,
+      {
+        deadlineAt,
+      },
+    )
     if (out === 'interrupted') {
       view.line('download cancelled (a later download of the same file resumes where this one stopped)')
       return EXIT.interrupted

@@ -7,6 +7,7 @@ import { hfModelId, hfSource, parseHfRef } from '../downloads/hf-ref.js'
 import type { ModelCatalog } from './model-catalog.js'
 import { modelIdFromFile } from './model-id.js'
 import { type EstimateShape, inspectModelFile } from './model-inspector.js'
+import { isLaterSplitPart } from './model-parts.js'
 
 /** Directory levels searched below each root, and files looked at in all: a bound on the walk. */
 const MAX_DEPTH = 8
@@ -79,7 +80,8 @@ export async function rebuildCatalog(o: RebuildOptions): Promise<RebuildReport> 
   const files: string[] = []
   for (const root of [o.models, ...o.importDirs]) await ggufFiles(root, o.partial, 0, files)
   for (const path of files) {
-    if (o.catalog.hasPath(path)) continue
+    // A split model is registered by its first part, which reads the others.
+    if (o.catalog.hasPath(path) || isLaterSplitPart(path)) continue
     const { source, id } = identify(o.catalog, o.models, path)
     if (id === undefined) {
       report.skipped.push({ path, problem: 'no catalog id can be made from its name' })

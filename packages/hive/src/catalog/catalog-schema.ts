@@ -27,6 +27,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE UNIQUE INDEX models_source ON models (source);`,
   // 1 when the row was rebuilt from the file on disk after the catalog was found corrupt.
   'ALTER TABLE models ADD COLUMN rebuilt INTEGER NOT NULL DEFAULT 0;',
+  // The parts of a split model (JSON, ModelPart[]); NULL for a one-file model.
+  'ALTER TABLE models ADD COLUMN parts TEXT;',
 ]
 
 /** Thrown when the catalog was written by a newer hive than this one. */

@@ -1,5 +1,4 @@
-import { stat } from 'node:fs/promises'
-import { type Logger, RbeeError } from '@rbee/common'
+import { type Logger, parseJson, RbeeError } from '@rbee/common'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
 import type Database from 'better-sqlite3'
 import { z } from 'zod'
@@ -7,6 +6,7 @@ import { isHfRef, parseHfRef } from '../downloads/hf-ref.js'
 import { openCatalogFile, type SetAsideCatalog } from './catalog-file.js'
 import { fileSha256 } from './file-sha256.js'
 import type { ModelFacts } from './model-inspector.js'
+import { modelFilesStat } from './model-parts.js'
 
 /** A model to register: facts read from the file plus where it came from. */
 export interface NewModel extends ModelFacts {
@@ -40,6 +40,7 @@ const RowSchema = z.object({
   builtin: z.union([z.literal(0), z.literal(1)]),
   mtime_ms: z.int(),
   rebuilt: z.union([z.literal(0), z.literal(1)]),
+  parts: z.string().nullable(),
 })
 type Row = z.infer<typeof RowSchema>
 
@@ -83,17 +84,23 @@ export class ModelCatalog {
       this.#db
         .prepare(
           `INSERT INTO models (id, source, path, size_bytes, sha256, architecture, parameter_count, quantization,
-             context_length, memory_estimate_mb, added_at, last_used_at, builtin, mtime_ms, rebuilt)
+             context_length, memory_estimate_mb, added_at, last_used_at, builtin, mtime_ms, rebuilt, parts)
            VALUES (@id, @source, @path, @size_bytes, @sha256, @architecture, @parameter_count, @quantization,
-             @context_length, @memory_estimate_mb, @added_at, NULL, @builtin, @mtime_ms, @rebuilt)
+             @context_length, @memory_estimate_mb, @added_at, NULL, @builtin, @mtime_ms, @rebuilt, @parts)
            ON CONFLICT (id) DO UPDATE SET source = excluded.source, path = excluded.path,
              size_bytes = excluded.size_bytes, sha256 = excluded.sha256, architecture = excluded.architecture,
              parameter_count = excluded.parameter_count, quantization = excluded.quantization,
              context_length = excluded.context_length, memory_estimate_mb = excluded.memory_estimate_mb,
-             builtin = excluded.builtin, mtime_ms = excluded.mtime_ms, rebuilt = excluded.rebuilt,
+             builtin = excluded.builtin, mtime_ms = excluded.mtime_ms, rebuilt = excluded.rebuilt, parts = excluded.parts,
              added_at = CASE WHEN models.sha256 = excluded.sha256 THEN models.added_at ELSE excluded.added_at END`,
         )
-        .run({ ...model, builtin: model.builtin ? 1 : 0, rebuilt: model.rebuilt ? 1 : 0, added_at: now })
+        .run({
+          ...model,
+          builtin: model.builtin ? 1 : 0,
+          rebuilt: model.rebuilt ? 1 : 0,
+          parts: model.parts ? JSON.stringify(model.parts) : null,
+          added_at: now,
+        })
     })()
     this.#log.info({ model_id: model.id, source: model.source, path: model.path }, 'model registered')
     return toEntry(this.#row(model.id)!, null)
@@ -190,9 +197,8 @@ export class ModelCatalog {
   async #check(row: Row): Promise<CheckedModel> {
     let problem: string | null = null
     try {
-      const st = await stat(row.path)
-      if (!st.isFile()) problem = `${row.path} is not a file`
-      else if (st.size !== row.size_bytes) {
+      const st = await modelFilesStat(row.path)
+      if (st.size !== row.size_bytes) {
         problem = `${row.path} changed on disk (${st.size} bytes, catalog says ${row.size_bytes})`
       } else if (Math.trunc(st.mtimeMs) !== row.mtime_ms) {
         // Same size, new mtime: only the content can tell whether it changed.
@@ -201,8 +207,10 @@ export class ModelCatalog {
         } else problem = `${row.path} changed on disk (sha256 differs from the catalog)`
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      problem = `file ${row.path} has vanished`
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === undefined) problem = (err as Error).message
+      else if (code !== 'ENOENT') throw err
+      else problem = `file ${(err as NodeJS.ErrnoException).path ?? row.path} has vanished`
     }
     if (problem !== null) this.#log.warn({ model_id: row.id, problem }, 'model unavailable')
     return { entry: toEntry(row, problem), problem }
@@ -226,6 +234,7 @@ function toEntry(row: Row, problem: string | null): ModelEntry {
     available: problem === null,
     builtin: row.builtin === 1,
     rebuilt: row.rebuilt === 1,
+    ...(row.parts === null ? {} : { parts: parseJson(row.parts) }),
     ...(problem === null ? {} : { unavailable_reason: problem }),
   })
 }

@@ -97,13 +97,13 @@ export class HfHub {
   readonly endpoint: string
   readonly #origin: string
   readonly #token: string | undefined
-  readonly #timeoutMs: number
+  readonly timeoutMs: number
 
   constructor(options: HfHubOptions = {}) {
     this.endpoint = (options.endpoint ?? HIVE_DEFAULTS.hfEndpoint).replace(/\/+$/, '')
     this.#origin = new URL(this.endpoint).origin
     this.#token = options.token
-    this.#timeoutMs = options.timeoutMs ?? HIVE_DEFAULTS.hfTimeoutMs
+    this.timeoutMs = options.timeoutMs ?? HIVE_DEFAULTS.hfTimeoutMs
   }
 
   get hasToken(): boolean {
@@ -128,7 +128,7 @@ export class HfHub {
     what: string,
     read: (res: Response) => Promise<T>,
   ): Promise<T> {
-    const deadline = new Deadline({ ms: this.#timeoutMs, parent: signal })
+    const deadline = new Deadline({ ms: this.timeoutMs, parent: signal })
     try {
       const res = await fetch(url, {
         ...init,

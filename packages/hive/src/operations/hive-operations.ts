@@ -17,6 +17,7 @@ import type { ImportDirs } from '../catalog/import-dirs.js'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { modelIdFromFile } from '../catalog/model-id.js'
 import { estimateMemoryMb, inspectModelFile, readModelHeader } from '../catalog/model-inspector.js'
+import { modelPartPaths } from '../catalog/model-parts.js'
 import type { DataDir } from '../data-dir.js'
 import type { ModelDownloads } from '../downloads/model-downloads.js'
 import { formatBytes } from '../downloads/progress-meter.js'
@@ -105,7 +106,7 @@ export class HiveOperations {
       case 'worker_stop':
         return this.#workerStop(op, ctx)
       case 'model_download': {
-        const entry = await this.#o.downloads.download(op.model, ctx)
+        const entry = await this.#o.downloads.download(op.model, ctx, { sources: op.sources })
         ctx.data('model', entry)
         return
       }
@@ -144,7 +145,11 @@ export class HiveOperations {
   async #workerSpawn(op: OperationOf<'worker_spawn'>, ctx: JobContext): Promise<void> {
     const { supervisor, monitor, defaults } = this.#o
     const model = await this.#servable(op.model)
-    const header = await readModelHeader(this.#o.headers, model.path, ctx.signal)
+    // The weights of every part of a split model (the catalog's size), not only the first file's.
+    const header = {
+      ...(await readModelHeader(this.#o.headers, model.path, ctx.signal)),
+      fileSize: model.size_bytes,
+    }
     const slots = op.slots ?? defaults.slots
     const ctxSize = op.ctx_size ?? Math.min(defaults.ctxSize, model.context_length || defaults.ctxSize)
     const neededMb = estimateMemoryMb(header, { slots, ctxSize })
@@ -222,6 +227,16 @@ export class HiveOperations {
     let path: string
     try {
       path = await importDirs.resolve(op.path)
+      // A split model's other parts are read too: each must be inside the import dirs as well.
+      for (const part of modelPartPaths(path).slice(1)) {
+        await importDirs.resolve(part).catch((err: unknown) => {
+          if (!(err instanceof RbeeError) || err.code !== 'RBEE_MODEL_NOT_FOUND') throw err
+          throw new RbeeError(
+            'RBEE_MODEL_INVALID',
+            `${path} is not a usable split GGUF model: part ${part} is missing (the parts must sit side by side)`,
+          )
+        })
+      }
     } catch (err) {
       if (err instanceof RbeeError && err.code === 'RBEE_IMPORT_DENIED') {
         const denied: ImportDenied = {
@@ -287,7 +302,7 @@ export class HiveOperations {
     // Only files the hive downloaded are deleted; an imported file belongs to whoever put it there.
     const rel = relative(dirs.models, entry.path)
     const owned = !entry.source.startsWith('file:') && !rel.startsWith('..') && !isAbsolute(rel)
-    if (owned) await rm(entry.path, { force: true })
+    if (owned) for (const part of modelPartPaths(entry.path)) await rm(part, { force: true })
     ctx.narrate(
       'model_deleted',
       owned

@@ -5,6 +5,7 @@ import type { HiveManager } from '../hives/hive-manager.js'
 import type { InferenceRouter } from '../proxy/inference-router.js'
 import { waitForHive } from '../registry/hive-wait.js'
 import type { Registry } from '../registry/registry.js'
+import { downloadSources } from './peer-sources.js'
 
 const HIVE_OPERATION_SET = new Set<Operation['operation']>(HIVE_OPERATIONS)
 
@@ -48,7 +49,8 @@ export function precheckOperation(registry: Registry, op: Operation): void {
   if (op.operation === 'hive_get' || (op.operation === 'infer' && op.hive_id !== undefined))
     targetHive(registry, op)
   else if (HIVE_OPERATION_SET.has(op.operation) && !(op.operation === 'worker_list' && !op.hive_id)) {
-    targetHive(registry, op)
+    const target = targetHive(registry, op)
+    if (op.operation === 'model_download') downloadSources(registry, op, target)
   }
 }
 
@@ -113,7 +115,20 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
   }
   // The hive's job gets what is left of this job's deadline, and stops there itself.
   const timeout = ctx.deadlineAt === undefined ? op.timeout : remainingSeconds(ctx.deadlineAt)
-  const job = await client.run({ ...op, hive_id: hiveId, timeout } as Operation, { signal: ctx.signal })
+  let sent: Operation = { ...op, hive_id: hiveId, timeout } as Operation
+  if (op.operation === 'model_download') {
+    const sources = downloadSources(deps.registry, op, hiveId)
+    if (op.sources === undefined) {
+      ctx.narrate(
+        'download_sources',
+        sources.length === 0
+          ? `no other online hive has ${op.model}: ${hiveId} fetches it from the hub`
+          : `${hiveId} fetches ${op.model} from peer ${sources.map((s) => s.hive_id).join(', then ')} first, the hub only if that fails`,
+      )
+    }
+    sent = { ...op, hive_id: hiveId, timeout, sources }
+  }
+  const job = await client.run(sent, { signal: ctx.signal })
   const onAbort = (): void => void job.cancel().catch(() => {})
   ctx.signal.addEventListener('abort', onAbort, { once: true })
   try {

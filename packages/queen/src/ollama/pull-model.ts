@@ -11,6 +11,7 @@ import {
 import type { JobStreamEvent, OllamaProgress, OllamaPullRequest } from '@rbee/contracts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { HiveManager } from '../hives/hive-manager.js'
+import { downloadSources } from '../jobs/peer-sources.js'
 import { clientGoneSignal } from '../proxy/client-signal.js'
 import type { Registry } from '../registry/registry.js'
 import { fleetModels } from './fleet-models.js'
@@ -107,7 +108,10 @@ export async function pullModel(
   if (!client) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no connection to hive ${hiveId}`)
   const signal = clientGoneSignal(reply)
   const fields = { ...requestAuditFields(req), operation: 'model_download', model, hive_id: hiveId }
-  const job: JobStream = await client.run({ operation: 'model_download', hive_id: hiveId, model }, { signal })
+  // Peers that have the file first, the hub last, as for model_download jobs.
+  const op = { operation: 'model_download', hive_id: hiveId, model } as const
+  const sources = downloadSources(deps.registry, op, hiveId)
+  const job: JobStream = await client.run({ ...op, sources }, { signal })
   deps.audit?.record('admin_action', { ...fields, job_id: job.jobId })
   const cancel = (): void => void job.cancel().catch(() => {})
   signal.addEventListener('abort', cancel, { once: true })
