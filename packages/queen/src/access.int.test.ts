@@ -14,6 +14,9 @@ const NODE_TOKEN = 'node-token-abcdefgh'
 /** Who may call each route of the queen. A new route fails this test until it is listed here. */
 const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'GET /health': 'public',
+  'GET /': 'public',
+  'GET /ui/*': 'public',
+  'GET /assets/:name': 'public',
   'GET /v1/info': 'user',
   'GET /v1/models': 'user',
   'POST /v1/chat/completions': 'user',

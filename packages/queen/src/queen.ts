@@ -34,6 +34,7 @@ import { registerDialectRoutes } from './dialects/routes.js'
 import { FastLane } from './fastlane/fast-lane.js'
 import { HiveManager } from './hives/hive-manager.js'
 import type { LocalHiveProvider } from './hives/local-hive.js'
+import { registerDashboardRoutes } from './http/dashboard-routes.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
@@ -53,6 +54,11 @@ import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
 export interface QueenOptions {
+  /**
+   * Folder of the built dashboard (`index.html`, `assets/`); null serves none (`/` says how to
+   * build it). @default the `dist/ui` of the installed `@rbee/web`
+   */
+  dashboardDir?: string | null
   /** @default QUEEN_DEFAULTS.host */
   host?: string
   /** 0 lets the OS pick. @default QUEEN_DEFAULTS.port */
@@ -337,10 +343,12 @@ export class Queen {
     })
     registerDialectRoutes(this.#server.app, router)
     registerOllamaGenerateRoutes(this.#server.app, { registry: this.registry, router })
+    registerDashboardRoutes(this.#server.app, { dir: options.dashboardDir })
     registerQueenRoutes(this.#server.app, {
       queen: this,
       registry: this.registry,
       fleet: this.#fleet,
+      fleetStatus: () => this.fleetStatus(),
       metrics: this.metrics,
       onHiveReady: (ready) => {
         this.#hives.add(ready.hive_id, ready.hive_url, 'registration')

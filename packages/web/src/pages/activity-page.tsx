@@ -1,0 +1,7 @@
+export function ActivityPage() {
+  return (
+    <main>
+      <h1>Activity</h1>
+    </main>
+  )
+}

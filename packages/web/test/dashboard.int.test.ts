@@ -1,0 +1,144 @@
+// The web dashboard in a real Chromium (Debian's `chromium`, driven by playwright-core) against a
+// real queen-rbee with its local hive, real workers on the tiny model and a local stand-in hub.
+// One browser and one queen serve every check, in order (each builds on the one before).
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { postJob, readJob, type StartedQueen, startQueen } from '@rbee/testing'
+import { type Browser, chromium, type Page } from 'playwright-core'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..')
+const BUNDLE = join(ROOT, 'packages', 'web', 'dist', 'ui', 'index.html')
+// Screenshots go to docs/screenshots when asked for (RBEE_UPDATE_SCREENSHOTS=1), else to a
+// temporary folder: a test run leaves the checkout as it found it.
+const SHOTS =
+  process.env.RBEE_UPDATE_SCREENSHOTS === '1'
+    ? join(ROOT, 'docs', 'screenshots')
+    : join(tmpdir(), 'rbee-screenshots')
+const USER_KEY = 'user-key-for-the-dashboard-test'
+const ADMIN_KEY = 'admin-key-for-the-dashboard-test'
+const admin = { authorization: `Bearer ${ADMIN_KEY}` }
+
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is not installed (scripts/setup-system.sh installs Debian's chromium)`
+
+describe('the web dashboard', { skip }, () => {
+  let queen: StartedQueen
+  let browser: Browser
+  let page: Page
+
+  before(async () => {
+    assert.ok(existsSync(BUNDLE), `the dashboard is not built (${BUNDLE}): run npm run build -w @rbee/web`)
+    await mkdir(SHOTS, { recursive: true })
+    queen = await startQueen({ apiKeys: [USER_KEY], args: ['--admin-key', ADMIN_KEY] })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  })
+  after(async () => {
+    await browser?.close()
+    await queen?.close()
+  })
+
+  test('the queen serves the app at / and /ui/*, gzipped, a few hundred KB at most', async (t) => {
+    const index = await fetch(`${queen.url}/ui/playground`)
+    assert.equal(index.status, 200)
+    assert.match(index.headers.get('content-type') ?? '', /text\/html/)
+    const html = await index.text()
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!)
+    assert.ok(assets.length >= 2, html)
+    let total = 0
+    for (const path of ['/', ...assets]) {
+      const { status, encoding, bytes } = await rawGet(queen.url, path)
+      assert.equal(status, 200, path)
+      assert.equal(encoding, 'gzip', path)
+      total += bytes
+    }
+    t.diagnostic(`dashboard: ${assets.length + 1} files, ${(total / 1024).toFixed(1)} KB gzipped`)
+    assert.ok(total < 300 * 1024, `the dashboard is ${total} bytes gzipped`)
+    assert.equal((await fetch(`${queen.url}/assets/nope.js`)).status, 404)
+    // HEAD / stays the Ollama probe's.
+    assert.equal((await fetch(queen.url, { method: 'HEAD' })).status, 200)
+  })
+
+  test('asks for the API key, refuses a wrong one, and keeps a good one for the session', async () => {
+    await page.goto(queen.url)
+    const key = page.getByLabel('API key')
+    await key.waitFor()
+    await page.screenshot({ path: join(SHOTS, 'sign-in.png') })
+    await key.fill('not-a-key')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('alert').filter({ hasText: 'The queen refused this key' }).waitFor()
+    await key.fill(ADMIN_KEY)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor()
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('rbee.api_key')), ADMIN_KEY)
+    assert.equal(await page.evaluate(() => localStorage.length), 0)
+    // A reload keeps the key (same tab session): no prompt.
+    await page.reload()
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor()
+  })
+
+  test('the fleet page shows the hive, a worker appearing on spawn and going away on kill -9', async (t) => {
+    const hive = page.locator(`[data-hive="${queen.localHive}"]`)
+    await hive.getByText('online').waitFor()
+    const spawn = await postJob(
+      queen.url,
+      { operation: 'worker_spawn', hive_id: queen.localHive, model: 'tiny', worker: 'cpu', slots: 2 },
+      admin,
+    )
+    assert.equal(spawn.status, 201, JSON.stringify(spawn.body))
+    await readJob(queen.url, String(spawn.body.job_id), { headers: admin })
+    const row = hive.locator('tr[data-worker]')
+    await row.first().waitFor()
+    const pid = Number(await row.first().getAttribute('data-pid'))
+    assert.ok(pid > 0)
+    await hive.getByText('tiny').first().waitFor()
+    await hive
+      .getByRole('meter', { name: /slots busy/ })
+      .first()
+      .waitFor()
+    await page.screenshot({ path: join(SHOTS, 'fleet.png') })
+    const killedAt = Date.now()
+    process.kill(pid, 'SIGKILL')
+    await hive.locator(`tr[data-pid="${pid}"]`).waitFor({ state: 'detached' })
+    const seenMs = Date.now() - killedAt
+    await hive.getByText(/exited \(signal SIGKILL\)/).waitFor()
+    t.diagnostic(`fleet page: kill -9 of worker pid ${pid} shown after ${seenMs} ms`)
+    assert.ok(seenMs < 1500, `the page showed the crash after ${seenMs} ms`)
+  })
+
+  test('at 390 px the fleet page fits the width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth)
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`)
+    await page.screenshot({ path: join(SHOTS, 'fleet-phone.png') })
+    await page.setViewportSize({ width: 1280, height: 800 })
+  })
+})
+
+/** GET with `Accept-Encoding: gzip`, counting the bytes on the wire (fetch would inflate them). */
+function rawGet(
+  base: string,
+  path: string,
+): Promise<{ status: number; encoding: string | undefined; bytes: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(`${base}${path}`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      let bytes = 0
+      res.on('data', (c: Buffer) => {
+        bytes += c.length
+      })
+      res.on('end', () =>
+        resolvePromise({ status: res.statusCode ?? 0, encoding: res.headers['content-encoding'], bytes }),
+      )
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
