@@ -129,7 +129,7 @@ function Shell(props: { info: QueenInfo; onSignOut: () => void; onRefused: (why:
       )}
       {path === '/' && <FleetPage store={store} />}
       {path === '/ui/models' && <ModelsPage store={store} />}
-      {path === '/ui/playground' && <PlaygroundPage />}
+      {path === '/ui/playground' && <PlaygroundPage store={store} />}
       {path === '/ui/activity' && <ActivityPage />}
     </>
   )

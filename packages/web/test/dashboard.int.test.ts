@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { postJob, readJob, type StartedQueen, startQueen } from '@rbee/testing'
+import { metricValue, postJob, readJob, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
 import { type Browser, chromium, type Page } from 'playwright-core'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -32,13 +32,19 @@ describe('the web dashboard', { skip }, () => {
   let queen: StartedQueen
   let browser: Browser
   let page: Page
+  /** Uncaught errors in the page: none may happen. */
+  const pageErrors: string[] = []
 
   before(async () => {
     assert.ok(existsSync(BUNDLE), `the dashboard is not built (${BUNDLE}): run npm run build -w @rbee/web`)
     await mkdir(SHOTS, { recursive: true })
-    queen = await startQueen({ apiKeys: [USER_KEY], args: ['--admin-key', ADMIN_KEY] })
+    queen = await startQueen({
+      apiKeys: [USER_KEY],
+      args: ['--admin-key', ADMIN_KEY, '--worker-ctx-size', '16384'],
+    })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    page.on('pageerror', (err) => pageErrors.push(err.stack ?? err.message))
   })
   after(async () => {
     await browser?.close()
@@ -89,7 +95,14 @@ describe('the web dashboard', { skip }, () => {
     await hive.getByText('online').waitFor()
     const spawn = await postJob(
       queen.url,
-      { operation: 'worker_spawn', hive_id: queen.localHive, model: 'tiny', worker: 'cpu', slots: 2 },
+      {
+        operation: 'worker_spawn',
+        hive_id: queen.localHive,
+        model: 'tiny',
+        worker: 'cpu',
+        slots: 2,
+        ctx_size: 16384,
+      },
       admin,
     )
     assert.equal(spawn.status, 201, JSON.stringify(spawn.body))
@@ -111,6 +124,53 @@ describe('the web dashboard', { skip }, () => {
     await hive.getByText(/exited \(signal SIGKILL\)/).waitFor()
     t.diagnostic(`fleet page: kill -9 of worker pid ${pid} shown after ${seenMs} ms`)
     assert.ok(seenMs < 1500, `the page showed the crash after ${seenMs} ms`)
+  })
+
+  test('the playground streams an answer with its timings, and Stop cancels the generation on the worker', async () => {
+    await page.getByRole('link', { name: 'Playground' }).click()
+    await page.getByRole('heading', { name: 'Playground' }).waitFor()
+    await page.getByLabel('Model').selectOption('tiny')
+    await page.getByLabel('Temperature').fill('0')
+    await page.getByLabel('Max tokens').fill('12')
+    await page.getByLabel('Message').fill('hello')
+    await page.getByRole('button', { name: 'Send' }).click()
+    const timings = page.getByTestId('timings')
+    await timings.filter({ hasText: /^Done/ }).waitFor()
+    const line = await timings.textContent()
+    assert.match(line ?? '', /time to first token \d+ ms/)
+    assert.match(line ?? '', /tok\/s/)
+    assert.match(line ?? '', new RegExp(`worker w-\\S+ on hive ${queen.localHive}`))
+    assert.ok(((await page.locator('[data-role="assistant"]').last().textContent()) ?? '').length > 0)
+    await page.screenshot({ path: join(SHOTS, 'playground.png') })
+
+    await page.getByLabel('Max tokens').fill('16000')
+    await page.getByLabel('Message').fill('go on')
+    await page.getByRole('button', { name: 'Send' }).click()
+    const answer = page.locator('[data-role="assistant"]').last()
+    await waitFor('streamed text', async () => {
+      const alert = page.getByRole('alert')
+      if ((await alert.count()) > 0) throw new Error(`the page says: ${await alert.first().textContent()}`)
+      return ((await answer.textContent()) ?? '').length > 20
+    })
+    await page.getByRole('button', { name: 'Stop' }).click()
+    await timings.filter({ hasText: /^Stopped/ }).waitFor()
+    // The queen saw the client go and cancelled the generation on the worker, whose slot is free.
+    const cancelled = await waitFor('the cancelled request in the queen metrics', async () => {
+      const text = await (await fetch(`${queen.url}/metrics`, { headers: admin })).text()
+      return (
+        metricValue(text, 'rbee_queen_requests_total', { route: 'chat/completions', outcome: 'cancelled' }) ||
+        false
+      )
+    })
+    assert.equal(cancelled, 1)
+    await page.getByRole('link', { name: 'Fleet' }).click()
+    // Every worker's slots are free again (the hive reports slot use as it changes).
+    const slots = page.getByRole('meter', { name: /slots busy/ })
+    await waitFor('the worker slots freed on the fleet page', async () => {
+      const texts = await Promise.all((await slots.all()).map((m) => m.getAttribute('aria-valuetext')))
+      return texts.length > 0 && texts.every((t) => t?.startsWith('0/'))
+    })
+    assert.deepEqual(pageErrors, [])
   })
 
   test('at 390 px the fleet page fits the width', async () => {
