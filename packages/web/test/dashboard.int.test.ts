@@ -3,12 +3,21 @@
 // One browser and one queen serve every check, in order (each builds on the one before).
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { metricValue, postJob, readJob, type StartedQueen, startQueen, waitFor } from '@rbee/testing'
+import {
+  LocalHub,
+  metricValue,
+  postJob,
+  readJob,
+  type StartedQueen,
+  startQueen,
+  tinyModelPath,
+  waitFor,
+} from '@rbee/testing'
 import { type Browser, chromium, type Page } from 'playwright-core'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -30,6 +39,7 @@ const skip = existsSync(CHROMIUM)
 
 describe('the web dashboard', { skip }, () => {
   let queen: StartedQueen
+  let hub: LocalHub
   let browser: Browser
   let page: Page
   /** Uncaught errors in the page: none may happen. */
@@ -38,7 +48,12 @@ describe('the web dashboard', { skip }, () => {
   before(async () => {
     assert.ok(existsSync(BUNDLE), `the dashboard is not built (${BUNDLE}): run npm run build -w @rbee/web`)
     await mkdir(SHOTS, { recursive: true })
+    hub = await LocalHub.start()
+    const tiny = await readFile(await tinyModelPath())
+    hub.addRepo('rbee', 'dash-GGUF', { 'dash.gguf': tiny })
+    hub.addRepo('rbee', 'slow-GGUF', { 'slow.gguf': tiny })
     queen = await startQueen({
+      env: { HF_ENDPOINT: hub.url },
       apiKeys: [USER_KEY],
       args: ['--admin-key', ADMIN_KEY, '--worker-ctx-size', '16384'],
     })
@@ -49,6 +64,7 @@ describe('the web dashboard', { skip }, () => {
   after(async () => {
     await browser?.close()
     await queen?.close()
+    await hub?.close()
   })
 
   test('the queen serves the app at / and /ui/*, gzipped, a few hundred KB at most', async (t) => {
@@ -170,6 +186,50 @@ describe('the web dashboard', { skip }, () => {
       const texts = await Promise.all((await slots.all()).map((m) => m.getAttribute('aria-valuetext')))
       return texts.length > 0 && texts.every((t) => t?.startsWith('0/'))
     })
+    assert.deepEqual(pageErrors, [])
+  })
+
+  test('models: a download shows progress and lands in the catalog; cancel; spawn and stop a worker; remove', async () => {
+    await page.getByRole('link', { name: 'Models' }).click()
+    await page.getByRole('heading', { name: `Catalog of ${queen.localHive}` }).waitFor()
+    await page.locator('tr[data-model="tiny"]').waitFor()
+    // Paced so the transfer takes a few seconds: the page must show it going.
+    hub.bytesPerSecond = 200_000
+    await page.getByLabel('Download from the hub').fill('hf:rbee/dash-GGUF:dash.gguf')
+    await page.getByRole('button', { name: 'Download' }).click()
+    const bar = page.getByRole('progressbar', { name: /download hf:rbee\/dash-GGUF/ })
+    await waitFor('a rate and a time left, mid-download, on the progress bar', async () => {
+      const text = (await bar.getAttribute('aria-valuetext')) ?? ''
+      return /^(\d+) KB \/ \d+ KB · .*\/s · \d+ s left$/.test(text) && Number(text.split(' ')[0]) >= 100
+    })
+    await page.screenshot({ path: join(SHOTS, 'models.png') })
+    const row = page.locator('tr[data-model]', { hasText: 'rbee/dash-GGUF' })
+    await row.waitFor({ timeout: 30_000 })
+    const id = (await row.getAttribute('data-model'))!
+
+    hub.bytesPerSecond = 20_000
+    await page.getByLabel('Download from the hub').fill('hf:rbee/slow-GGUF:slow.gguf')
+    await page.getByRole('button', { name: 'Download' }).click()
+    await page.getByRole('progressbar', { name: /download hf:rbee\/slow-GGUF/ }).waitFor()
+    const slow = page.locator('article.run', { hasText: 'download hf:rbee/slow-GGUF' })
+    await slow.getByRole('button', { name: 'Cancel' }).click()
+    await slow.getByText('cancelled', { exact: true }).waitFor()
+    await waitFor('the hub transfer closed', () => hub.abortedTransfers > 0)
+    hub.bytesPerSecond = 0
+
+    const spawn = page.getByRole('form', { name: 'Spawn a worker' })
+    await spawn.getByLabel('Model to spawn').selectOption(id)
+    await spawn.getByLabel('Backend').selectOption('cpu')
+    await spawn.getByLabel('Slots').fill('1')
+    await spawn.getByRole('button', { name: 'Spawn' }).click()
+    const worker = page.locator('li[data-worker]', { hasText: id })
+    await worker.waitFor({ timeout: 30_000 })
+    assert.match((await worker.textContent()) ?? '', /1 slots/)
+    await worker.getByRole('button', { name: /^Stop / }).click()
+    await worker.waitFor({ state: 'detached', timeout: 30_000 })
+
+    await page.getByRole('button', { name: `Remove ${id}` }).click()
+    await row.waitFor({ state: 'detached' })
     assert.deepEqual(pageErrors, [])
   })
 

@@ -1,18 +1,15 @@
 import type { Device, WorkerRecord } from '@rbee/contracts'
 import { Component } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
 import type { HiveView } from '../fleet/fleet-state'
 import type { FleetStore } from '../fleet/fleet-store'
+import { useFleet } from '../fleet/use-fleet'
+import { DataTable } from '../ui/data-table'
 import { mb, num } from '../ui/format'
 import { Meter } from '../ui/meter'
 
 /** Every hive with its devices and workers, live from the queen's stream. */
 export function FleetPage(props: { store: FleetStore }) {
-  const [view, setView] = useState(props.store.view)
-  useEffect(() => {
-    setView(props.store.view)
-    return props.store.subscribe(setView)
-  }, [props.store])
+  const view = useFleet(props.store)
   const s = view.summary
   const hives = [...view.hives.values()]
   return (
@@ -62,27 +59,14 @@ class HiveCard extends Component<{ hive: HiveView }> {
         {h.workers.size === 0 ? (
           <p class="muted">No workers.</p>
         ) : (
-          <div class="table-wrap">
-            <table class="workers">
-              <thead>
-                <tr>
-                  <th scope="col">Worker</th>
-                  <th scope="col">Model</th>
-                  <th scope="col">Device</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Slots</th>
-                  <th scope="col">tok/s</th>
-                  <th scope="col">Memory</th>
-                  <th scope="col">CPU</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...h.workers.values()].map((w) => (
-                  <WorkerRow key={w.id} w={w} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            class="workers"
+            columns={['Worker', 'Model', 'Device', 'Status', 'Slots', 'tok/s', 'Memory', 'CPU']}
+          >
+            {[...h.workers.values()].map((w) => (
+              <WorkerRow key={w.id} w={w} />
+            ))}
+          </DataTable>
         )}
       </section>
     )

@@ -4,6 +4,7 @@ import { api, apiJson } from '../api/session'
 import { readSse } from '../api/sse'
 import type { FleetStore } from '../fleet/fleet-store'
 import { num } from '../ui/format'
+import { TextField } from '../ui/text-field'
 
 interface Message {
   role: 'user' | 'assistant'
@@ -112,15 +113,7 @@ export function PlaygroundPage(props: { store: FleetStore }) {
   }
 
   const field = (label: string, value: string, set: (v: string) => void, attrs: Record<string, string>) => (
-    <label>
-      {label}
-      <input
-        type="number"
-        value={value}
-        onInput={(e) => set((e.target as HTMLInputElement).value)}
-        {...attrs}
-      />
-    </label>
+    <TextField label={label} type="number" value={value} onValue={set} attrs={attrs} />
   )
 
   return (
