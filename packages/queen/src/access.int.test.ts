@@ -43,6 +43,8 @@ const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'DELETE /v1/jobs/:id': 'user',
   'GET /v1/heartbeats/stream': 'user',
   'GET /metrics': 'user',
+  'GET /v1/activity': 'user',
+  'GET /v1/jobs': 'user',
   'POST /v1/shutdown': 'admin',
   'POST /v1/hive/ready': 'node',
   'POST /v1/worker-heartbeat': 'node',

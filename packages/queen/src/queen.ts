@@ -328,6 +328,7 @@ export class Queen {
         precheck: (op) => precheckOperation(this.registry, op),
         auth: this.#auth,
         access: 'user',
+        list: true,
         operationAccess: (op) => OPERATION_ACCESS[op.operation],
         audit: this.#audit,
       },

@@ -84,6 +84,10 @@ describe('the web dashboard', { skip }, () => {
     t.diagnostic(`dashboard: ${assets.length + 1} files, ${(total / 1024).toFixed(1)} KB gzipped`)
     assert.ok(total < 300 * 1024, `the dashboard is ${total} bytes gzipped`)
     assert.equal((await fetch(`${queen.url}/assets/nope.js`)).status, 404)
+    // The endpoints the dashboard added read their query strictly.
+    for (const path of ['/v1/jobs?limit=0', '/v1/jobs?bogus=1', '/v1/heartbeats/stream?snapshot=yes']) {
+      assert.equal((await fetch(`${queen.url}${path}`, { headers: admin })).status, 400, path)
+    }
     // HEAD / stays the Ollama probe's.
     assert.equal((await fetch(queen.url, { method: 'HEAD' })).status, 200)
   })
@@ -233,12 +237,53 @@ describe('the web dashboard', { skip }, () => {
     assert.deepEqual(pageErrors, [])
   })
 
-  test('at 390 px the fleet page fits the width', async () => {
+  test('activity: request, first-token and token charts from the queen; recent jobs with their narration', async () => {
+    await page.getByRole('link', { name: 'Activity' }).click()
+    // The playground's two chats (one answered, one stopped) are in the queen's figures.
+    await page.locator('figure[data-chart="Requests"]', { hasText: /peak 0\.[1-9]\d req\/s/ }).waitFor()
+    assert.match(
+      (await page.locator('figure[data-chart="Time to first token"]').textContent()) ?? '',
+      /peak \d+ ms/,
+    )
+    const download = page.locator('tr[data-job]', { hasText: 'model_download' }).last()
+    await download.waitFor()
+    await page.locator('tr[data-job]', { hasText: 'worker_spawn' }).first().waitFor()
+    await download.getByRole('button', { name: /^Narration of model_download/ }).click()
+    await page.getByText(/downloading dash\.gguf/).waitFor()
+    await page.screenshot({ path: join(SHOTS, 'activity.png'), fullPage: true })
+    assert.deepEqual(pageErrors, [])
+  })
+
+  test('at 390 px every page fits the width, and the pages are reachable by keyboard', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth)
-    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`)
+    for (const name of ['Fleet', 'Models', 'Playground', 'Activity']) {
+      await page.getByRole('link', { name }).click()
+      await page.getByRole('heading', { name, exact: true }).waitFor()
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter(
+            (e) =>
+              e.getBoundingClientRect().right > innerWidth + 0.5 && !e.parentElement?.closest('.table-wrap'),
+          )
+          .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
+          .slice(0, 5),
+      )
+      assert.deepEqual(wide, [], `${name} is wider than 390 px`)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth)
+      assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow} px`)
+    }
+    await page.getByRole('link', { name: 'Fleet' }).click()
     await page.screenshot({ path: join(SHOTS, 'fleet-phone.png') })
     await page.setViewportSize({ width: 1280, height: 800 })
+    // Tab from the top of a fresh page reaches the page links in order.
+    await page.reload()
+    await page.getByRole('heading', { name: 'Fleet', exact: true }).waitFor()
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Models')
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'Models', exact: true }).waitFor()
   })
 })
 

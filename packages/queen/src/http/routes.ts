@@ -1,5 +1,6 @@
 import { type AuditLog, RbeeError, ROUTE_ACCESS, requestAuditFields, validationError } from '@rbee/common'
 import {
+  type Activity,
   type FleetStatus,
   type Health,
   type HiveReady,
@@ -109,6 +110,8 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     reply.hijack()
     deps.fleet.subscribe(reply.raw, query.data.snapshot === '1' ? deps.fleetStatus() : undefined)
   })
+
+  app.get('/v1/activity', ROUTE_ACCESS.user, async (): Promise<Activity> => deps.metrics.activity.snapshot())
 
   app.get('/metrics', ROUTE_ACCESS.user, async (_req, reply) => {
     const text = await deps.metrics.text()
