@@ -25,8 +25,12 @@ function precompress() {
   }
 }
 
+// `npx vite packages/web` serves the app with hot reload; API calls go to this queen.
+const queen = process.env.RBEE_QUEEN_URL ?? 'http://127.0.0.1:7833'
+
 export default defineConfig({
   base: '/',
+  server: { proxy: { '/v1': { target: queen, changeOrigin: true } } },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: { outDir, emptyOutDir: true, target: 'es2022', sourcemap: false, reportCompressedSize: true },
   plugins: [precompress()],

@@ -56,7 +56,7 @@ describe('the web dashboard', { skip }, () => {
     queen = await startQueen({
       env: { HF_ENDPOINT: hub.url },
       apiKeys: [USER_KEY],
-      args: ['--admin-key', ADMIN_KEY, '--worker-ctx-size', '16384'],
+      args: ['--admin-key', ADMIN_KEY],
     })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
@@ -122,7 +122,6 @@ describe('the web dashboard', { skip }, () => {
         model: 'tiny',
         worker: 'cpu',
         slots: 2,
-        ctx_size: 16384,
       },
       admin,
     )
@@ -145,6 +144,16 @@ describe('the web dashboard', { skip }, () => {
     await hive.getByText(/exited \(signal SIGKILL\)/).waitFor()
     t.diagnostic(`fleet page: kill -9 of worker pid ${pid} shown after ${seenMs} ms`)
     assert.ok(seenMs < 1500, `the page showed the crash after ${seenMs} ms`)
+    // The hive restarts it (its restart policy): the same worker comes back, ready, as a new process.
+    const back = hive.locator(`tr[data-worker="${await row.first().getAttribute('data-worker')}"]`)
+    await waitFor(
+      'the restarted worker ready on the page',
+      async () => {
+        const newPid = await back.getAttribute('data-pid', { timeout: 1000 }).catch(() => null)
+        return newPid !== null && newPid !== String(pid) && (await back.locator('.badge-ready').count()) > 0
+      },
+      30_000,
+    )
   })
 
   test('the playground streams an answer with its timings, and Stop cancels the generation on the worker', async () => {
@@ -162,9 +171,12 @@ describe('the web dashboard', { skip }, () => {
     assert.match(line ?? '', /tok\/s/)
     assert.match(line ?? '', new RegExp(`worker w-\\S+ on hive ${queen.localHive}`))
     assert.ok(((await page.locator('[data-role="assistant"]').last().textContent()) ?? '').length > 0)
-    await page.screenshot({ path: join(SHOTS, 'playground.png') })
+    // The dark theme follows the system setting.
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.screenshot({ path: join(SHOTS, 'playground-dark.png') })
+    await page.emulateMedia({ colorScheme: 'light' })
 
-    await page.getByLabel('Max tokens').fill('16000')
+    await page.getByLabel('Max tokens').fill('1500')
     await page.getByLabel('Message').fill('go on')
     await page.getByRole('button', { name: 'Send' }).click()
     const answer = page.locator('[data-role="assistant"]').last()
@@ -285,6 +297,21 @@ describe('the web dashboard', { skip }, () => {
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Models')
     await page.keyboard.press('Enter')
     await page.getByRole('heading', { name: 'Models', exact: true }).waitFor()
+  })
+
+  test('a user key may look but not manage: the Models page shows the queen refusing a spawn', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    try {
+      const user = await context.newPage()
+      await user.goto(`${queen.url}/ui/models`)
+      await user.getByLabel('API key').fill(USER_KEY)
+      await user.getByRole('button', { name: 'Sign in' }).click()
+      await user.getByRole('heading', { name: `Catalog of ${queen.localHive}` }).waitFor()
+      await user.getByRole('form', { name: 'Spawn a worker' }).getByRole('button', { name: 'Spawn' }).click()
+      await user.getByRole('alert').filter({ hasText: 'this needs an admin key' }).waitFor()
+    } finally {
+      await context.close()
+    }
   })
 
   test('the fleet page takes 100 hives × 10 workers of telemetry and stays responsive', async (t) => {

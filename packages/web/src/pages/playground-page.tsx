@@ -141,7 +141,9 @@ export function PlaygroundPage(props: { store: FleetStore }) {
             </div>
           ))}
         </section>
-        <label for="prompt">Message</label>
+        <label for="prompt" class="prompt-label">
+          Message
+        </label>
         <textarea
           id="prompt"
           rows={3}

@@ -39,9 +39,11 @@ export function SparkChart(props: {
         aria-label={`${props.title}, last ${vals.length} intervals, latest ${fmt(latest)}`}
       >
         <line x1="0" y1={h - 4} x2={w} y2={h - 4} stroke="currentColor" stroke-opacity="0.2" />
-        {segments.map((pts) => (
-          <polyline points={pts} />
-        ))}
+        {segments.map((pts) => {
+          // A lone point (one interval with data between gaps) is a dot, not an invisible line.
+          const [x, y] = pts.includes(' ') ? [] : pts.split(',')
+          return x === undefined ? <polyline points={pts} /> : <circle cx={x} cy={y} r="3" />
+        })}
       </svg>
     </figure>
   )
