@@ -8,6 +8,8 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { readSse } from '@rbee/common/browser'
+import { QueenStreamEventSchema } from '@rbee/contracts'
 import {
   LocalHub,
   metricValue,
@@ -89,6 +91,26 @@ describe('the web dashboard', { skip }, () => {
     for (const path of ['/v1/jobs?limit=0', '/v1/jobs?bogus=1', '/v1/heartbeats/stream?snapshot=yes']) {
       assert.equal((await fetch(`${queen.url}${path}`, { headers: admin })).status, 400, path)
     }
+    // A stream opened with ?snapshot=1 starts with everything at once: the page needs no other call.
+    const ac = new AbortController()
+    const stream = await fetch(`${queen.url}/v1/heartbeats/stream?snapshot=1`, {
+      headers: admin,
+      signal: ac.signal,
+    })
+    // This project also loads the DOM lib (for page.evaluate), whose ReadableStream type lacks
+    // Node's async iterator; Node's fetch body has it.
+    const body = stream.body as unknown as AsyncIterable<Uint8Array>
+    for await (const m of readSse(body)) {
+      const first = QueenStreamEventSchema.parse(JSON.parse(m.data))
+      assert.equal(first.type, 'fleet')
+      if (first.type === 'fleet')
+        assert.deepEqual(
+          first.status.hives.map((h) => h.id),
+          [queen.localHive],
+        )
+      break
+    }
+    ac.abort()
     // HEAD / stays the Ollama probe's.
     assert.equal((await fetch(queen.url, { method: 'HEAD' })).status, 200)
   })
@@ -263,7 +285,7 @@ describe('the web dashboard', { skip }, () => {
     await page.locator('tr[data-job]', { hasText: 'worker_spawn' }).first().waitFor()
     await download.getByRole('button', { name: /^Narration of model_download/ }).click()
     await page.getByText(/downloading dash\.gguf/).waitFor()
-    await page.screenshot({ path: join(SHOTS, 'activity.png'), fullPage: true })
+    await page.screenshot({ path: join(SHOTS, 'activity.png') })
     assert.deepEqual(pageErrors, [])
   })
 
