@@ -5,7 +5,7 @@
 //   node scripts/test.mjs                 everything
 //   node scripts/test.mjs --only unit     skip *.int.test.js and *.fleet.test.js
 //   node scripts/test.mjs --only integration | fleet
-//   node scripts/test.mjs --skip-static   no typecheck/lint (tests only)
+//   node scripts/test.mjs --skip-static   no typecheck/dashboard build/lint (tests only)
 //   node scripts/test.mjs packages/worker  only test files under these paths
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -29,6 +29,11 @@ const bin = (name) => join(root, 'node_modules', '.bin', name)
 if (!skipStatic) {
   if (run('typecheck', bin('tsc'), ['-b']) !== 0) {
     console.log('\ntests: 0 passed, 1 failed (typecheck)')
+    process.exit(1)
+  }
+  // The dashboard's bundle (vite), which the queen serves and the browser tests load.
+  if (run('dashboard', bin('vite'), ['build', '--logLevel', 'warn', 'packages/web']) !== 0) {
+    console.log('\ntests: 0 passed, 1 failed (dashboard build)')
     process.exit(1)
   }
   if (run('lint', bin('biome'), ['check', '.']) !== 0) {

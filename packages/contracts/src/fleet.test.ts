@@ -128,6 +128,24 @@ const valid: Valid[] = [
   ['a relayed telemetry event', QueenStreamEventSchema, telemetryEvent],
   ['a relayed worker_ready event', QueenStreamEventSchema, workerReadyEvent],
   ['a relayed worker_exited event', QueenStreamEventSchema, workerExitedEvent],
+  [
+    'a fleet snapshot event',
+    QueenStreamEventSchema,
+    {
+      type: 'fleet',
+      timestamp: NOW,
+      status: {
+        queen: { version: '0.1.0', protocol: 1, uptime_s: 60, url: 'http://127.0.0.1:7833' },
+        hives: [hiveRecord],
+        workers: [workerRecord],
+      },
+    },
+  ],
+  [
+    'a worker_update event',
+    QueenStreamEventSchema,
+    { type: 'worker_update', timestamp: NOW, worker: workerRecord },
+  ],
 ]
 
 const invalid: Invalid[] = [
@@ -200,6 +218,10 @@ test('QueenStreamEvent narrows both queen-own and relayed hive events by type', 
         return `${ev.type} ${ev.worker.id}`
       case 'worker_exited':
         return `exited ${ev.worker_id}`
+      case 'fleet':
+        return `fleet ${ev.status.hives.length} hives`
+      case 'worker_update':
+        return `update ${ev.worker.id}`
     }
   }
   const events = [queenEvent, hiveOffline, telemetryEvent, workerReadyEvent, workerExitedEvent]

@@ -77,6 +77,10 @@ export const QueenStreamEventSchema = z.discriminatedUnion('type', [
     hive_id: IdSchema,
     reason: z.string(),
   }),
+  // Everything at once, first on a stream opened with `?snapshot=1` (what a dashboard draws from).
+  z.object({ type: z.literal('fleet'), timestamp: TimestampSchema, status: FleetStatusSchema }),
+  // A worker's heartbeat reached the queen: its merged record, liveness (tokens/s) included.
+  z.object({ type: z.literal('worker_update'), timestamp: TimestampSchema, worker: WorkerRecordSchema }),
   HiveStreamEventSchema,
 ])
 export type QueenStreamEvent = z.infer<typeof QueenStreamEventSchema>

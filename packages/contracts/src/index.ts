@@ -1,3 +1,4 @@
+export * from './activity.js'
 export * from './anthropic.js'
 export * from './backend-probe.js'
 export * from './common.js'

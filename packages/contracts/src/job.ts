@@ -5,6 +5,25 @@ import { IdSchema, TimestampSchema } from './common.js'
 export const JobCreatedSchema = z.object({ job_id: IdSchema, sse_url: z.string() })
 export type JobCreated = z.infer<typeof JobCreatedSchema>
 
+export const JobStateSchema = z.enum(['running', 'done', 'error', 'cancelled'])
+export type JobState = z.infer<typeof JobStateSchema>
+
+/** `GET /v1/jobs/{id}`, and one entry of `GET /v1/jobs`. */
+export const JobSummarySchema = z.object({
+  job_id: IdSchema,
+  /** The operation it runs (`model_download`, …); null for jobs started without one. */
+  operation: z.string().nullable(),
+  state: JobStateSchema,
+  created_at: TimestampSchema,
+  finished_at: TimestampSchema.nullable(),
+  error: z.string().nullable(),
+})
+export type JobSummary = z.infer<typeof JobSummarySchema>
+
+/** `GET /v1/jobs` on the queen: the caller's recent jobs (an admin's: everyone's), newest first. */
+export const JobListSchema = z.object({ jobs: z.array(JobSummarySchema) })
+export type JobList = z.infer<typeof JobListSchema>
+
 /**
  * A transfer's figures (a download's), for clients that draw their own progress from them (the
  * queen's Ollama `/api/pull` lines).

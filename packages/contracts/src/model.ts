@@ -92,6 +92,10 @@ export const ModelEntrySchema = z.object({
 })
 export type ModelEntry = z.infer<typeof ModelEntrySchema>
 
+/** The `model_list` job's result (its `model_list` data event): the hive's catalog. */
+export const ModelListResultSchema = z.object({ models: z.array(ModelEntrySchema) })
+export type ModelListResult = z.infer<typeof ModelListResultSchema>
+
 /**
  * The `import_denied` data of a `model_import` that a hive refused because the path is outside
  * the directories it imports from. It never says whether the file exists.

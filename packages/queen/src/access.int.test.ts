@@ -14,6 +14,9 @@ const NODE_TOKEN = 'node-token-abcdefgh'
 /** Who may call each route of the queen. A new route fails this test until it is listed here. */
 const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'GET /health': 'public',
+  'GET /': 'public',
+  'GET /ui/*': 'public',
+  'GET /assets/:name': 'public',
   'GET /v1/info': 'user',
   'GET /v1/models': 'user',
   'POST /v1/chat/completions': 'user',
@@ -40,6 +43,8 @@ const QUEEN_ROUTES: Record<string, RouteAccessName> = {
   'DELETE /v1/jobs/:id': 'user',
   'GET /v1/heartbeats/stream': 'user',
   'GET /metrics': 'user',
+  'GET /v1/activity': 'user',
+  'GET /v1/jobs': 'user',
   'POST /v1/shutdown': 'admin',
   'POST /v1/hive/ready': 'node',
   'POST /v1/worker-heartbeat': 'node',

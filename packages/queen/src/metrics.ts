@@ -1,5 +1,6 @@
 import { createMetricsRegistry } from '@rbee/common'
 import { Counter, Gauge, Histogram } from 'prom-client'
+import { ActivityRing } from './activity.js'
 
 /** Values read when `/metrics` is scraped (so gauges never go stale). */
 export interface MetricsSources {
@@ -23,6 +24,8 @@ export class QueenMetrics {
   readonly fastLane: Counter
   readonly evictions: Counter<'model'>
   readonly scaleOuts: Counter<'model'>
+  /** The last minutes of requests, first tokens and tokens, for `GET /v1/activity`. */
+  readonly activity = new ActivityRing()
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -105,6 +108,19 @@ export class QueenMetrics {
         for (const [hive, up] of sources.hives()) this.set({ hive }, up ? 1 : 0)
       },
     })
+  }
+
+  /** An inference request ended (`outcome`: ok, cancelled, error, …) after streaming `tokens`. */
+  requestEnded(labels: { route: string; model: string; outcome: string }, tokens: number): void {
+    this.requests.inc(labels)
+    if (tokens > 0) this.tokens.inc({ model: labels.model }, tokens)
+    this.activity.request(labels.outcome, tokens)
+  }
+
+  /** A request's first token went out `seconds` after it arrived. */
+  firstToken(labels: { route: string; model: string }, seconds: number): void {
+    this.ttft.observe(labels, seconds)
+    this.activity.firstToken(seconds * 1000)
   }
 
   /** The Prometheus text exposition. */

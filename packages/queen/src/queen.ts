@@ -35,6 +35,7 @@ import { registerDialectRoutes } from './dialects/routes.js'
 import { FastLane } from './fastlane/fast-lane.js'
 import { HiveManager } from './hives/hive-manager.js'
 import type { LocalHiveProvider } from './hives/local-hive.js'
+import { registerDashboardRoutes } from './http/dashboard-routes.js'
 import { FleetStream } from './http/fleet-stream.js'
 import { registerQueenRoutes } from './http/routes.js'
 import { createOperationRunner, precheckOperation } from './jobs/operations.js'
@@ -57,6 +58,11 @@ import { PROTOCOL, VERSION } from './version.js'
 
 /** Everything a queen can be told; see `main.ts` for the flags. */
 export interface QueenOptions {
+  /**
+   * Folder of the built dashboard (`index.html`, `assets/`); null serves none (`/` says how to
+   * build it). @default the `dist/ui` of the installed `@rbee/web`
+   */
+  dashboardDir?: string | null
   /** @default QUEEN_DEFAULTS.host */
   host?: string
   /** 0 lets the OS pick. @default QUEEN_DEFAULTS.port */
@@ -372,6 +378,7 @@ export class Queen {
       precheck: (op) => precheckOperation(this.registry, op),
       auth: this.#auth,
       access: 'user',
+      list: true,
       operationAccess: (op) => OPERATION_ACCESS[op.operation],
       audit: this.#audit,
     })
@@ -386,10 +393,12 @@ export class Queen {
     })
     registerDialectRoutes(this.#server.app, router)
     registerOllamaGenerateRoutes(this.#server.app, { registry: this.registry, router })
+    registerDashboardRoutes(this.#server.app, { dir: options.dashboardDir })
     registerQueenRoutes(this.#server.app, {
       queen: this,
       registry: this.registry,
       fleet: this.#fleet,
+      fleetStatus: () => this.fleetStatus(),
       metrics: this.metrics,
       onHiveReady: (ready) => {
         this.#hives.add(ready.hive_id, ready.hive_url, 'registration')

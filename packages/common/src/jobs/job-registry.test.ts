@@ -246,3 +246,25 @@ test('a job past its timeout is stopped and ends with [ERROR] RBEE_DEADLINE_EXCE
     /^invalid operation: timeout: /,
   )
 })
+
+test('a job list shows a caller its own jobs only, newest first, with the operation each runs', async () => {
+  const jobs = new JobRegistry({ actor: 'test', logger: silentLogger(), unreadGraceMs: 0 })
+  const never = () => new Promise<void>(() => {})
+  const a = jobs.start(never, { key: 'key:a', disclose: false }, { operation: 'model_download' })
+  const b = jobs.start(never, { key: 'key:b', disclose: false }, { operation: 'worker_spawn' })
+  const c = jobs.start(never, { key: 'key:a', disclose: false }, { operation: 'model_list' })
+  const own = jobs.list({ key: 'key:a', admin: false })
+  assert.deepEqual(
+    own.map((j) => [j.job_id, j.operation, j.state]),
+    [
+      [c.job_id, 'model_list', 'running'],
+      [a.job_id, 'model_download', 'running'],
+    ],
+  )
+  assert.deepEqual(
+    jobs.list({ key: null, admin: true }, 2).map((j) => j.job_id),
+    [c.job_id, b.job_id],
+  )
+  assert.deepEqual(jobs.list({ key: null, admin: false }), [])
+  await jobs.close()
+})

@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http'
 import {
   endMarker,
   type JobCreated,
+  type JobState,
+  type JobSummary,
   type Narration,
   STREAM_KEEP_ALIVE_MS,
   type Transfer,
@@ -39,15 +41,7 @@ export interface JobContext {
   token(t: string, i: number): void
 }
 
-export type JobState = 'running' | 'done' | 'error' | 'cancelled'
-
-export interface JobSummary {
-  job_id: string
-  state: JobState
-  created_at: string
-  finished_at: string | null
-  error: string | null
-}
+export type { JobState, JobSummary }
 
 export interface JobRegistryOptions {
   /** Who narrates (`rbee-hive`, `queen-rbee`). */
@@ -95,7 +89,10 @@ interface BufferedEvent {
 }
 
 class Job {
-  constructor(readonly owner: JobOwner) {}
+  constructor(
+    readonly owner: JobOwner,
+    readonly operation: string | null,
+  ) {}
   readonly id = randomUUID()
   readonly createdAt = new Date()
   readonly ac = new AbortController()
@@ -114,6 +111,8 @@ class Job {
 }
 
 export interface JobStartOptions {
+  /** What the job runs (an operation name), shown in job lists. */
+  operation?: string | undefined
   /** The job ends with `RBEE_DEADLINE_EXCEEDED` at this time (epoch milliseconds). */
   deadlineAt?: number | undefined
 }
@@ -158,7 +157,7 @@ export class JobRegistry {
   ): JobCreated {
     if (this.#closed) throw new RbeeError('RBEE_DRAINING', 'shutting down', { retryAfterS: 1 })
     this.#evict()
-    const job = new Job(owner)
+    const job = new Job(owner, options.operation ?? null)
     this.#jobs.set(job.id, job)
     this.#watchUnread(job)
     const log = this.#o.logger.child({ job_id: job.id })
@@ -224,11 +223,25 @@ export class JobRegistry {
   #summary(job: Job): JobSummary {
     return {
       job_id: job.id,
+      operation: job.operation,
       state: job.state,
       created_at: job.createdAt.toISOString(),
       finished_at: job.finishedAt?.toISOString() ?? null,
       error: job.error,
     }
+  }
+
+  /**
+   * The jobs `viewer` may see, newest first, at most `limit` (reading a list does not count as
+   * following a job).
+   */
+  list(viewer: JobViewer = EVERYONE, limit = 100): JobSummary[] {
+    const out: JobSummary[] = []
+    for (const job of [...this.#jobs.values()].reverse()) {
+      if (out.length >= limit) break
+      if (viewer.admin || (viewer.key !== null && viewer.key === job.owner.key)) out.push(this.#summary(job))
+    }
+    return out
   }
 
   /**

@@ -1,5 +1,6 @@
-import { type Operation, OperationSchema } from '@rbee/contracts'
+import { type JobList, type Operation, OperationSchema } from '@rbee/contracts'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { z } from 'zod'
 import type { AuditLog } from '../audit-log.js'
 import type { Access, Authenticator } from '../auth.js'
 import { validationError } from '../errors.js'
@@ -23,7 +24,20 @@ export interface JobRoutesOptions {
   operationAccess?: (op: Operation) => Access
   /** Records refused and admin operations. */
   audit?: AuditLog | undefined
+  /** Also serve `GET {base}` (`?limit=1..100`): the caller's recent jobs, newest first. @default false */
+  list?: boolean
 }
+
+const JobListQuerySchema = z
+  .object({
+    limit: z
+      .string()
+      .regex(/^\d{1,3}$/)
+      .transform(Number)
+      .pipe(z.int().min(1).max(100))
+      .optional(),
+  })
+  .strict()
 
 /** The audit fields that name what an operation touches (ids and refs, never file content). */
 function operationTarget(op: Operation): Record<string, string | undefined> {
@@ -62,6 +76,7 @@ export function registerJobRoutes(
     if (!parsed.success) throw validationError(parsed.error, 'operation')
     const op = parsed.data
     const timing = {
+      operation: op.operation,
       deadlineAt: earliestDeadline(
         requestDeadline(req.headers, now),
         op.timeout === undefined ? undefined : now + op.timeout * 1000,
@@ -100,6 +115,13 @@ export function registerJobRoutes(
     audit.record('admin_action', { ...fields, job_id: created.job_id })
     return reply.code(201).send(created)
   })
+  if (options.list) {
+    app.get(base, { config }, async (req): Promise<JobList> => {
+      const query = JobListQuerySchema.safeParse(req.query)
+      if (!query.success) throw validationError(query.error, 'query')
+      return { jobs: registry.list(viewer(req), query.data.limit) }
+    })
+  }
   app.get<{ Params: { id: string } }>(`${base}/:id`, { config }, async (req) =>
     registry.get(req.params.id, viewer(req)),
   )

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { SseWriter } from '@rbee/common'
-import { type QueenStreamEvent, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
+import { type FleetStatus, type QueenStreamEvent, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
 import type { Registry } from '../registry/registry.js'
 
 export interface FleetStreamOptions {
@@ -13,8 +13,9 @@ export interface FleetStreamOptions {
 
 /**
  * The queen's aggregated `GET /v1/heartbeats/stream` for UIs: a `queen` summary at once and
- * then every interval, `hive_online` / `hive_offline`, and every hive event relayed as is. The
- * SSE event name is the event's `type`. Slow readers are dropped by `SseWriter`.
+ * then every interval, `hive_online` / `hive_offline`, `worker_update` for each worker heartbeat,
+ * and every hive event relayed as is; a subscriber that asks for it gets a `fleet` snapshot
+ * first. The SSE event name is the event's `type`. Slow readers are dropped by `SseWriter`.
  */
 export class FleetStream {
   readonly #o: FleetStreamOptions
@@ -53,7 +54,8 @@ export class FleetStream {
     }
   }
 
-  subscribe(res: ServerResponse): void {
+  /** Streams to `res`; with `snapshot`, a `fleet` event of it comes first (before any change). */
+  subscribe(res: ServerResponse, snapshot?: FleetStatus): void {
     const sse = new SseWriter(res, { keepAliveMs: this.#o.keepAliveMs ?? STREAM_KEEP_ALIVE_MS })
     this.#subs.add(sse)
     sse.onClose(() => {
@@ -63,6 +65,12 @@ export class FleetStream {
         this.#timer = undefined
       }
     })
+    if (snapshot) {
+      sse.send({
+        event: 'fleet',
+        data: { type: 'fleet', timestamp: new Date().toISOString(), status: snapshot },
+      })
+    }
     sse.send({ event: 'queen', data: this.summary() })
     if (!this.#timer) {
       this.#timer = setInterval(() => this.publish(this.summary()), this.#o.intervalMs ?? 1000)

@@ -1,5 +1,7 @@
 import { type AuditLog, RbeeError, ROUTE_ACCESS, requestAuditFields, validationError } from '@rbee/common'
 import {
+  type Activity,
+  type FleetStatus,
   type Health,
   type HiveReady,
   HiveReadySchema,
@@ -9,6 +11,7 @@ import {
   workerUrl,
 } from '@rbee/contracts'
 import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
 import type { QueenMetrics } from '../metrics.js'
 import type { Registry } from '../registry/registry.js'
 import { PROTOCOL, VERSION } from '../version.js'
@@ -25,6 +28,8 @@ export interface QueenRouteDeps {
   registry: Registry
   fleet: FleetStream
   metrics: QueenMetrics
+  /** Every hive and worker, for a stream opened with `?snapshot=1`. */
+  fleetStatus: () => FleetStatus
   onHiveReady: (ready: HiveReady) => void
   /** A hive of another protocol announced itself (refused with 409; shown in status as such). */
   onHiveRefused: (ready: HiveReady, why: string) => void
@@ -87,15 +92,26 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     const hb = parsed.data
     const mismatch = protocolMismatch(`worker ${hb.worker.id}`, hb.worker, 'this queen')
     if (mismatch) throw versionRefusal(mismatch, hb.worker)
-    registry.workerHeartbeat(hb)
+    const entry = registry.workerHeartbeat(hb)
+    if (entry) {
+      deps.fleet.publish({
+        type: 'worker_update',
+        timestamp: new Date().toISOString(),
+        worker: entry.toRecord(),
+      })
+    }
     if (hb.worker.hive_id) deps.onWorkerHeartbeat(hb.worker.hive_id, workerUrl(hb.worker))
     return reply.code(202).send({ accepted: true })
   })
 
-  app.get('/v1/heartbeats/stream', ROUTE_ACCESS.user, async (_req, reply) => {
+  app.get('/v1/heartbeats/stream', ROUTE_ACCESS.user, async (req, reply) => {
+    const query = FleetStreamQuerySchema.safeParse(req.query)
+    if (!query.success) throw validationError(query.error, 'query')
     reply.hijack()
-    deps.fleet.subscribe(reply.raw)
+    deps.fleet.subscribe(reply.raw, query.data.snapshot === '1' ? deps.fleetStatus() : undefined)
   })
+
+  app.get('/v1/activity', ROUTE_ACCESS.user, async (): Promise<Activity> => deps.metrics.activity.snapshot())
 
   app.get('/metrics', ROUTE_ACCESS.user, async (_req, reply) => {
     const text = await deps.metrics.text()
@@ -109,6 +125,9 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     return reply.code(202).send({ status: 'stopping' })
   })
 }
+
+/** `?snapshot=1`: a `fleet` event with every hive and worker comes first. */
+const FleetStreamQuerySchema = z.object({ snapshot: z.enum(['0', '1']).optional() }).strict()
 
 /** 409 `RBEE_PROTOCOL_MISMATCH` for a peer of another protocol, with both releases in the details. */
 function versionRefusal(message: string, peer: { version: string; protocol: number }): RbeeError {

@@ -238,7 +238,7 @@ export class InferenceRouter {
               if (progress?.target) progress.endWith(buf)
               else to.sendWhole(status, contentType, buf, worker)
             },
-            onFirstToken: () => metrics.ttft.observe({ route, model }, (performance.now() - started) / 1000),
+            onFirstToken: () => metrics.firstToken({ route, model }, (performance.now() - started) / 1000),
             protocol: r.protocol,
             onProgress: () => tokenProgress.token(),
             keepAliveMs: this.#o.keepAliveMs,
@@ -246,10 +246,9 @@ export class InferenceRouter {
         },
         () => committed,
       )
-      metrics.requests.inc({ route, model, outcome: outcome.outcome })
-      if (outcome.tokens > 0) metrics.tokens.inc({ model }, outcome.tokens)
+      metrics.requestEnded({ route, model, outcome: outcome.outcome }, outcome.tokens)
     } catch (err) {
-      metrics.requests.inc({ route, model, outcome: signal.aborted ? 'cancelled' : this.#outcome(err) })
+      metrics.requestEnded({ route, model, outcome: signal.aborted ? 'cancelled' : this.#outcome(err) }, 0)
       if (signal.aborted) {
         to.destroy()
         return
@@ -327,7 +326,7 @@ export class InferenceRouter {
             worker,
             signal: trySignal,
             onFirstToken: () =>
-              metrics.ttft.observe({ route: 'job', model }, (performance.now() - started) / 1000),
+              metrics.firstToken({ route: 'job', model }, (performance.now() - started) / 1000),
             onToken: (t, i) => {
               tokens++
               progress.token()
@@ -345,18 +344,16 @@ export class InferenceRouter {
         stop_reason: end.end.stop_reason,
         timings: end.end.timings,
       })
-      metrics.requests.inc({ route: 'job', model, outcome: 'ok' })
+      metrics.requestEnded({ route: 'job', model, outcome: 'ok' }, tokens)
     } catch (err) {
-      metrics.requests.inc({
-        route: 'job',
-        model,
-        outcome: ctx.signal.aborted ? 'cancelled' : this.#outcome(err),
-      })
+      metrics.requestEnded(
+        { route: 'job', model, outcome: ctx.signal.aborted ? 'cancelled' : this.#outcome(err) },
+        tokens,
+      )
       if (!ctx.signal.aborted) ctx.log.warn({ err: errorMessage(err), model, tokens }, 'infer failed')
       throw err
     } finally {
       release?.()
-      if (tokens > 0) metrics.tokens.inc({ model }, tokens)
     }
   }
 }
