@@ -37,7 +37,10 @@ test('close() lets an embedding request in flight finish before the engine goes'
   const port = await worker.listen()
   await worker.load()
   // Enough inputs that the embedding outlasts the poll below by far.
-  const input = Array.from({ length: 256 }, (_, i) => `document number ${i} about bees and hives, their queens and their workers`)
+  const input = Array.from(
+    { length: 256 },
+    (_, i) => `document number ${i} about bees and hives, their queens and their workers`,
+  )
   const answer = fetch(`http://127.0.0.1:${port}/v1/embeddings`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
