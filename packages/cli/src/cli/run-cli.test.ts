@@ -72,6 +72,12 @@ describe('rbee exit codes and messages', () => {
     }
   })
 
+  test('infer --priority takes low, normal, high or -100..100 and refuses anything else by name', async () => {
+    const c = ctx()
+    assert.equal(await runCli(['infer', '--priority', 'urgent', 'hi'], c), 2)
+    assert.match(c.out.err, /^rbee infer: --priority: /)
+  })
+
   test('a command that needs a queen fails with exit 1 and one line saying how to start one', async () => {
     const c = ctx({ RBEE_QUEEN_URL: `http://127.0.0.1:${await closedPort()}` })
     assert.equal(await runCli(['status'], c), 1)

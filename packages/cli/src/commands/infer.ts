@@ -8,6 +8,7 @@ import {
   ModelEntrySchema,
   type Operation,
   OperationSchema,
+  PriorityTextSchema,
 } from '@rbee/contracts'
 import { z } from 'zod'
 import {
@@ -58,6 +59,11 @@ const spec: CommandSpec = {
     seed: { type: 'string', value: 'N', description: 'sampling seed, for repeatable output' },
     stop: { type: 'string', multiple: true, value: 'TEXT', description: 'stop at this text (up to 4 times)' },
     hive: { type: 'string', value: 'ALIAS', description: 'run on this hive' },
+    priority: {
+      type: 'string',
+      value: 'P',
+      description: "place in the model's queue: low, normal, high or -100..100 (default: the key's)",
+    },
     ...TIMEOUT_FLAG,
     'no-wait': {
       type: 'boolean',
@@ -85,6 +91,13 @@ export function looksLikePath(model: string): boolean {
   return /\.gguf$/i.test(model) || model.startsWith('.') || model.startsWith('/') || model.startsWith('~')
 }
 
+/** `--priority` as the operation takes it: the number a name or integer stands for (else as given, to be refused). */
+function priorityFlag(text: string | undefined): number | string | undefined {
+  if (text === undefined) return undefined
+  const parsed = PriorityTextSchema.safeParse(text)
+  return parsed.success ? parsed.data : text
+}
+
 /** Builds the `infer` operation from the flags, checked with the contract schema. */
 export function inferOperation(args: ParsedArgs, prompt: string, model: string): Operation {
   const num = (name: string, opts: Parameters<typeof numberFlag>[3]) => numberFlag(spec, args, name, opts)
@@ -100,6 +113,7 @@ export function inferOperation(args: ParsedArgs, prompt: string, model: string):
     seed: num('seed', { int: true, min: 0 }),
     stop: stop.length === 0 ? undefined : stop.length === 1 ? stop[0] : stop,
     hive_id: stringFlag(args, 'hive'),
+    priority: priorityFlag(stringFlag(args, 'priority')),
   }
   const parsed = OperationSchema.safeParse(op)
   if (!parsed.success) {

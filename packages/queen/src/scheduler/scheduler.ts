@@ -254,11 +254,6 @@ export class Scheduler {
     }
   }
 
-  /** A model's smoothed service time per request (ms), once a request of it has finished. */
-  serviceMs(model: string): number | undefined {
-    return this.#serviceMs.get(model)
-  }
-
   /** Live workers of `model` (starting or routable, not being stopped). */
   #liveWorkers(model: string): number {
     let n = 0
