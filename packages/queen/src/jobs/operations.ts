@@ -118,7 +118,7 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
   let sent: Operation = { ...op, hive_id: hiveId, timeout } as Operation
   if (op.operation === 'model_download') {
     const sources = downloadSources(deps.registry, op, hiveId)
-    if (op.sources === undefined) {
+    if (op.sources === undefined && op.model.startsWith('hf:')) {
       ctx.narrate(
         'download_sources',
         sources.length === 0
