@@ -182,6 +182,16 @@ const invalid: Invalid[] = [
     'sources.0.url',
   ],
   [
+    'model_download of a catalog id from a peer',
+    OperationSchema,
+    {
+      operation: 'model_download',
+      model: 'tiny',
+      sources: [{ kind: 'peer', hive_id: 'a', url: 'http://a' }],
+    },
+    'sources',
+  ],
+  [
     'model_download from nine peers',
     OperationSchema,
     {

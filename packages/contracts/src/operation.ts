@@ -82,7 +82,11 @@ export const OperationSchema = z.discriminatedUnion('operation', [
        */
       sources: DownloadSourcesSchema.optional(),
     })
-    .strict(),
+    .strict()
+    .refine((op) => !op.sources?.length || op.model.startsWith('hf:'), {
+      path: ['sources'],
+      message: 'peers are for hf: references only (a catalog id is already on the hive)',
+    }),
   z
     .object({
       operation: z.literal('model_import'),

@@ -172,6 +172,7 @@ test('a peer sends at most --peer-max-transfers files at once; one more is told 
   const refused = await fetch(resolve, { headers })
   assert.equal(refused.status, 503)
   assert.ok(Number(refused.headers.get('retry-after')) > 0)
+  assert.equal(refused.headers.get('etag'), null, 'a refusal says nothing about the file')
   assert.match(JSON.stringify(await refused.json()), /RBEE_BUSY/)
   assert.equal(
     metricValue(await (await fetch(`${hiveA.url}/metrics`, { headers })).text(), 'rbee_hive_peer_busy_total'),

@@ -63,10 +63,12 @@ export interface DownloadOptions {
 export type { DownloadReporter }
 
 /**
- * `model_download`: resolves an `hf:` reference (picking the best quantization when no file is
- * named), streams the file into `models/.partial/` with progress, resumes interrupted transfers,
- * checks the sha256 against the hub's LFS hash, validates the GGUF header, renames the file into
- * `models/hf/<org>/<repo>/` and registers it. Cancelling removes the partial file and registers
+ * `model_download`: resolves an `hf:` reference (when no file is named, the largest quantization
+ * that fits the free memory of the device it will run on), streams the file — every part of a
+ * split model — into `models/.partial/` with progress, from the peer hives it is given first and
+ * the hub last (a source that fails mid-transfer hands over to the next, which resumes), resumes
+ * interrupted transfers, checks each file's sha256 against what its source gives, validates the
+ * GGUF header, renames the files into `models/hf/<org>/<repo>/` and registers the model. Cancelling removes the partial file and registers
  * nothing. A download of a file already being downloaded follows that transfer (its progress,
  * then its result or error); the transfer stops only when every job following it is cancelled.
  * Free space is checked against the bytes still to download plus a margin, before and during.
@@ -156,7 +158,8 @@ export class ModelDownloads {
   /**
    * The quantization to download when the reference names only the repo: the largest whose
    * memory estimate fits the free memory of the device it will run on (each candidate sized by
-   * a `HEAD` of each of its files), else the best by name; the narration says why.
+   * a `HEAD` of each of its files, the model's shape read from one header over HTTP ranges), else
+   * the best by name; the narration says why.
    */
   async #choose(
     hf: { org: string; repo: string },

@@ -115,22 +115,10 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
       throw new RbeeError('RBEE_BAD_REQUEST', `not a model file name: ${ref.error.issues[0]?.message}`)
     }
     const { path, size, sha256 } = await servedFile(catalog(), params.org, params.repo, params['*'])
-    reply.headers({
-      'accept-ranges': 'bytes',
-      'content-type': 'application/octet-stream',
-      etag: `"${sha256}"`,
-      'x-linked-etag': `"${sha256}"`,
-      'x-linked-size': String(size),
-    })
     const r = parseRange(range, size)
-    if (r === 'unsatisfiable') {
-      return reply.code(416).header('content-range', `bytes */${size}`).send()
-    }
-    const { start, end } = r ?? { start: 0, end: size - 1 }
-    reply.code(r ? 206 : 200).header('content-length', String(Math.max(0, end - start + 1)))
-    if (r) reply.header('content-range', `bytes ${start}-${end}/${size}`)
-    if (head || size === 0) return reply.send()
-    if (active >= o.maxTransfers) {
+    const sending = !head && size > 0 && r !== 'unsatisfiable'
+    // Refused before any header of the file is set: the 503 says nothing about the file.
+    if (sending && active >= o.maxTransfers) {
       o.metrics?.busy()
       throw new RbeeError(
         'RBEE_BUSY',
@@ -138,6 +126,20 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
         { retryAfterS: 2 },
       )
     }
+    reply.headers({
+      'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream',
+      etag: `"${sha256}"`,
+      'x-linked-etag': `"${sha256}"`,
+      'x-linked-size': String(size),
+    })
+    if (r === 'unsatisfiable') {
+      return reply.code(416).header('content-range', `bytes */${size}`).send()
+    }
+    const { start, end } = r ?? { start: 0, end: size - 1 }
+    reply.code(r ? 206 : 200).header('content-length', String(Math.max(0, end - start + 1)))
+    if (r) reply.header('content-range', `bytes ${start}-${end}/${size}`)
+    if (!sending) return reply.send()
     active++
     reply.raw.once('close', () => active--)
     const counted = new Transform({

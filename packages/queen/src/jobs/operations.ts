@@ -118,7 +118,7 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
   let sent: Operation = { ...op, hive_id: hiveId, timeout } as Operation
   if (op.operation === 'model_download') {
     const sources = downloadSources(deps.registry, op, hiveId)
-    if (op.sources === undefined) {
+    if (op.sources === undefined && op.model.startsWith('hf:')) {
       ctx.narrate(
         'download_sources',
         sources.length === 0
@@ -126,7 +126,9 @@ async function forward(deps: OperationDeps, op: Operation, ctx: JobContext): Pro
           : `${hiveId} fetches ${op.model} from peer ${sources.map((s) => s.hive_id).join(', then ')} first, the hub only if that fails`,
       )
     }
-    sent = { ...op, hive_id: hiveId, timeout, sources }
+    // Sent only when there is something to say: a hive of an earlier release of the same
+    // protocol, which has no `sources`, still downloads from the hub when no peer has the file.
+    if (sources.length > 0 || op.sources !== undefined) sent = { ...op, hive_id: hiveId, timeout, sources }
   }
   const job = await client.run(sent, { signal: ctx.signal })
   const onAbort = (): void => void job.cancel().catch(() => {})

@@ -111,7 +111,7 @@ export async function pullModel(
   // Peers that have the file first, the hub last, as for model_download jobs.
   const op = { operation: 'model_download', hive_id: hiveId, model } as const
   const sources = downloadSources(deps.registry, op, hiveId)
-  const job: JobStream = await client.run({ ...op, sources }, { signal })
+  const job: JobStream = await client.run(sources.length > 0 ? { ...op, sources } : op, { signal })
   deps.audit?.record('admin_action', { ...fields, job_id: job.jobId })
   const cancel = (): void => void job.cancel().catch(() => {})
   signal.addEventListener('abort', cancel, { once: true })
