@@ -129,6 +129,8 @@ describe('the web dashboard', { skip }, () => {
     await key.fill(ADMIN_KEY)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('heading', { name: 'Fleet' }).waitFor()
+    // The styles loaded under the page's content security policy.
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('.top')!).display), 'flex')
     assert.equal(await page.evaluate(() => sessionStorage.getItem('rbee.api_key')), ADMIN_KEY)
     assert.equal(await page.evaluate(() => localStorage.length), 0)
     // A reload keeps the key (same tab session): no prompt.
