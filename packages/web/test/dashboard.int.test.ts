@@ -16,6 +16,7 @@ import {
   postJob,
   readJob,
   type StartedQueen,
+  startHive,
   startQueen,
   tinyModelPath,
   waitFor,
@@ -34,6 +35,7 @@ const SHOTS =
     : join(tmpdir(), 'rbee-screenshots')
 const USER_KEY = 'user-key-for-the-dashboard-test'
 const ADMIN_KEY = 'admin-key-for-the-dashboard-test'
+const NODE_TOKEN = 'node-token-for-the-dashboard-test'
 const admin = { authorization: `Bearer ${ADMIN_KEY}` }
 
 const skip = existsSync(CHROMIUM)
@@ -58,6 +60,7 @@ describe('the web dashboard', { skip }, () => {
     queen = await startQueen({
       env: { HF_ENDPOINT: hub.url },
       apiKeys: [USER_KEY],
+      nodeToken: NODE_TOKEN,
       args: ['--admin-key', ADMIN_KEY],
     })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
@@ -126,6 +129,8 @@ describe('the web dashboard', { skip }, () => {
     await key.fill(ADMIN_KEY)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('heading', { name: 'Fleet' }).waitFor()
+    // The styles loaded under the page's content security policy.
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('.top')!).display), 'flex')
     assert.equal(await page.evaluate(() => sessionStorage.getItem('rbee.api_key')), ADMIN_KEY)
     assert.equal(await page.evaluate(() => localStorage.length), 0)
     // A reload keeps the key (same tab session): no prompt.
@@ -176,6 +181,23 @@ describe('the web dashboard', { skip }, () => {
       },
       30_000,
     )
+  })
+
+  test('a second hive appears when it registers and shows offline within a second of kill -9', async (t) => {
+    const edge = await startHive({ hiveId: 'edge', token: NODE_TOKEN, args: ['--queen-url', queen.url] })
+    try {
+      const card = page.locator('[data-hive="edge"]')
+      await card.locator('.badge-online').waitFor({ timeout: 30_000 })
+      const killedAt = Date.now()
+      edge.process.child.kill('SIGKILL')
+      await card.locator('.badge-offline, .badge-suspect').waitFor()
+      const seenMs = Date.now() - killedAt
+      await card.locator('.badge-offline').waitFor({ timeout: 30_000 })
+      t.diagnostic(`fleet page: kill -9 of a hive shown after ${seenMs} ms`)
+      assert.ok(seenMs < 1500, `the page showed the lost hive after ${seenMs} ms`)
+    } finally {
+      await edge.close()
+    }
   })
 
   test('the playground streams an answer with its timings, and Stop cancels the generation on the worker', async () => {

@@ -24,6 +24,7 @@ test('client-side routes answer index.html; assets come gzipped when accepted; n
     const res = await app.inject({ url })
     assert.equal(res.statusCode, 200, url)
     assert.match(res.body, /<title>rbee<\/title>/)
+    assert.match(String(res.headers['content-security-policy']), /default-src 'self'/)
   }
   const js = await app.inject({ url: '/assets/index-abc.js', headers: { 'accept-encoding': 'gzip' } })
   assert.equal(js.statusCode, 200)

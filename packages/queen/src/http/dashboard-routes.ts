@@ -29,6 +29,17 @@ export interface DashboardRoutesOptions {
   dir?: string | null | undefined
 }
 
+/**
+ * The page may load only its own scripts and styles and talk only to this queen (no CDN, no
+ * third party, never framed); the icon is an inline SVG.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; object-src 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+}
+
 // Vite names assets by content hash (`index-3f2a1b.js`), so they never change under a name.
 const ASSET_NAME = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/)
 
@@ -56,7 +67,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   }
   void app.register(fastifyStatic, { root: dir, serve: false, preCompressed: true, cacheControl: false })
   const index = async (_req: unknown, reply: FastifyReply) =>
-    reply.header('cache-control', 'no-cache').sendFile('index.html')
+    reply.header('cache-control', 'no-cache').headers(PAGE_HEADERS).sendFile('index.html')
   app.get('/', page, index)
   app.get('/ui/*', page, index)
   app.get<{ Params: { name: string } }>('/assets/:name', page, async (req, reply) => {
