@@ -40,14 +40,19 @@ const person = {
   additionalProperties: false,
 }
 
-describe('tool calls and structured output through the queen', () => {
+// Run twice (see the end): with the fast lane and the raw worker transport, and with fastify and
+// undici only (RBEE_QUEEN_TRANSPORT=undici): both ways of serving chat completions answer alike.
+const toolsAndFormats = (transport: 'raw' | 'undici') => (): void => {
   let queen: StartedQueen
   let client: QueenClient
   let openai: OpenAI
 
   before(async () => {
     // The tools' documentation is ~600 tokens of the tiny model's vocabulary.
-    queen = await startQueen({ args: ['--worker-ctx-size', '2048'] })
+    queen = await startQueen({
+      args: ['--worker-ctx-size', '2048'],
+      env: { RBEE_QUEEN_TRANSPORT: transport },
+    })
     client = new QueenClient({ baseUrl: queen.url })
     openai = new OpenAI({ baseURL: `${queen.url}/v1`, apiKey: 'not-needed-on-loopback', maxRetries: 0 })
   })
@@ -161,4 +166,10 @@ describe('tool calls and structured output through the queen', () => {
     assert.equal(delta('rbee_queen_requests_total', { route: 'chat/completions', outcome: 'ok' }), 1)
     assert.ok(delta('rbee_queen_tokens_total', { model: 'tiny' }) >= 2, 'the pieces of the call are counted')
   })
-})
+}
+
+describe('tool calls and structured output through the queen, fast lane', toolsAndFormats('raw'))
+describe(
+  'tool calls and structured output through the queen, fastify and undici only',
+  toolsAndFormats('undici'),
+)

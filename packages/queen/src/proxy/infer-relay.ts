@@ -1,9 +1,9 @@
 import { isErrorCode } from '@rbee/client'
 import { errorMessage, parseJson, RbeeError, readSse } from '@rbee/common'
 import { type InferEvent, InferEventSchema } from '@rbee/contracts'
-import type { Dispatcher } from 'undici'
 import type { WorkerEntry } from '../registry/worker-entry.js'
 import { transportFailure, WorkerFailure } from '../transport/worker-failure.js'
+import type { WorkerResponse } from '../transport/worker-transport.js'
 
 export interface InferRelayOptions {
   worker: WorkerEntry
@@ -20,7 +20,7 @@ export interface InferRelayOptions {
  * @returns the worker's `end` event.
  */
 export async function relayInfer(
-  upstream: Dispatcher.ResponseData,
+  upstream: WorkerResponse,
   o: InferRelayOptions,
 ): Promise<Extract<InferEvent, { type: 'end' }>> {
   let tokens = 0

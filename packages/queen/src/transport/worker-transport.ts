@@ -18,9 +18,9 @@ export interface WorkerTransport {
     path: string,
     body: string,
     options: WorkerRequestOptions,
-  ): Promise<Dispatcher.ResponseData>
+  ): Promise<WorkerResponse>
   /** The error a non-2xx answer from `request` stands for (see `failureFrom`); reads its body. */
-  failure(worker: WorkerEntry, res: Dispatcher.ResponseData): Promise<RbeeError>
+  failure(worker: WorkerEntry, res: WorkerResponse): Promise<RbeeError>
   /**
    * The hot path: POSTs `body` and hands the answer to `sink` as it is read, with backpressure
    * (`sink.onData` returning false pauses until `resume()`).
@@ -50,6 +50,12 @@ export type StreamArgs = [
   options: WorkerRequestOptions,
   sink: StreamSink,
 ]
+
+/**
+ * A worker's answer to `request`: status, headers and a body to read or destroy (undici's
+ * response, named here so that only this folder knows which client made it).
+ */
+export type WorkerResponse = Dispatcher.ResponseData
 
 /** How one request goes to a worker. */
 export interface WorkerRequestOptions {
