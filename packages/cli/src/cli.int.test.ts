@@ -241,13 +241,13 @@ describe('rbee against a real queen it starts itself', () => {
     assert.match(unknown.stderr, /^rbee worker list: Unknown option '--colour'\nUsage: rbee worker list/)
   })
 
-  test('rbee queen reload has the queen re-read hives.conf, says what changed, and refuses a file that does not parse', async () => {
+  test('rbee queen reload has the queen re-read hives.conf and models.conf, says what changed, and refuses a file that does not parse', async () => {
     const pid = await sb.queenPid()
     const ok = await sb.run(['queen', 'reload'])
     assert.equal(ok.code, 0, ok.stderr)
     assert.equal(
       ok.stdout,
-      `queen-rbee (pid ${pid}) reloaded:\n  hives.conf reloaded  added=[] removed=[] moved=[] hives=0\n`,
+      `queen-rbee (pid ${pid}) reloaded:\n  hives.conf reloaded  added=[] removed=[] moved=[] hives=0\n  models.conf reloaded  models=[]\n`,
     )
     const conf = join(sb.configDir, 'hives.conf')
     await mkdir(sb.configDir, { recursive: true })

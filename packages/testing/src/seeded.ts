@@ -1,7 +1,7 @@
 /**
- * Deterministic random values for property tests (what fast-check would give, kept small: this
- * workspace has no fast-check). The same seed gives the same cases on every run and machine, so a
- * failure names the seed and case that reproduce it.
+ * Deterministic random values for generators of test inputs (hostile strings, the response
+ * parser's property test under fast-check): the same seed gives the same values on every run and
+ * machine, so a failure names the seed that reproduces it.
  */
 export interface Rng {
   /** A float in [0, 1). */
@@ -31,39 +31,4 @@ export function seededRng(seed: number): Rng {
     bool: (p = 0.5) => next() < p,
     pick: (items) => items[int(0, items.length - 1)]!,
   }
-}
-
-export interface PropertyOptions {
-  /** @default 1 */
-  seed?: number
-  /** Cases to try. @default 200 */
-  runs?: number
-  /** Stop starting new cases after this long (the test stays bounded on a slow machine). @default 10_000 */
-  timeMs?: number
-}
-
-/**
- * Runs `check` on `runs` cases made by `generate` from one seeded sequence, one at a time, until
- * the runs or the time are used up. A failing case is rethrown with its seed, index and value.
- * @returns how many cases ran.
- */
-export async function checkProperty<T>(
-  options: PropertyOptions,
-  generate: (rng: Rng, index: number) => T,
-  check: (value: T, index: number) => void | Promise<void>,
-): Promise<number> {
-  const seed = options.seed ?? 1
-  const rng = seededRng(seed)
-  const until = Date.now() + (options.timeMs ?? 10_000)
-  const runs = options.runs ?? 200
-  let i = 0
-  for (; i < runs && Date.now() < until; i++) {
-    const value = generate(rng, i)
-    try {
-      await check(value, i)
-    } catch (err) {
-      throw new Error(`property failed at seed ${seed}, case ${i}: ${JSON.stringify(value)}`, { cause: err })
-    }
-  }
-  return i
 }

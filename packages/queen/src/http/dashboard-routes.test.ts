@@ -48,3 +48,27 @@ test('without a built dashboard, / says in words how to build it', async () => {
   assert.equal((await app.inject({ url: '/assets/index-abc.js' })).statusCode, 404)
   await app.close()
 })
+
+test('assets are sent plain to a caller that does not take gzip, with their type', async () => {
+  const app = Fastify()
+  registerDashboardRoutes(app, { dir })
+  const js = await app.inject({ url: '/assets/index-abc.js' })
+  assert.equal(js.statusCode, 200)
+  assert.equal(js.headers['content-encoding'], undefined)
+  assert.equal(js.body, 'console.log(1)')
+  assert.match(String(js.headers['content-type']), /^text\/javascript/)
+  await app.close()
+})
+
+test('a damaged build does not keep the routes from registering: / says what is wrong', async () => {
+  const broken = await mkdtemp(join(tmpdir(), 'rbee-dashboard-broken-'))
+  // An index.html that cannot be read as a file.
+  await mkdir(join(broken, 'index.html'))
+  const app = Fastify()
+  registerDashboardRoutes(app, { dir: broken })
+  const res = await app.inject({ url: '/' })
+  assert.equal(res.statusCode, 503)
+  assert.match(res.body, /cannot be served \(.*EISDIR/)
+  await app.close()
+  await rm(broken, { recursive: true, force: true })
+})

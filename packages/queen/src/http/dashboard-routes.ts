@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import fastifyStatic from '@fastify/static'
-import { RbeeError, ROUTE_ACCESS } from '@rbee/common'
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import { z } from 'zod'
+import { errorMessage, RbeeError, ROUTE_ACCESS } from '@rbee/common'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type BundleFile, type DashboardBundle, loadDashboardBundle } from './dashboard-bundle.js'
 
 /** What `/` says when the dashboard was not built (a checkout without `npm ci`, or a bare copy). */
 export const DASHBOARD_MISSING =
@@ -40,42 +39,50 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 }
 
-// Vite names assets by content hash (`index-3f2a1b.js`), so they never change under a name.
-const ASSET_NAME = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/)
+/** Sends one file of the bundle, gzipped when the caller accepts it and the build wrote it. */
+function sendFile(req: FastifyRequest, reply: FastifyReply, file: BundleFile): FastifyReply {
+  const gzip = file.gzip !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
+  reply.header('content-type', file.type).header('vary', 'accept-encoding')
+  if (gzip) reply.header('content-encoding', 'gzip')
+  return reply.send(gzip ? file.gzip : file.body)
+}
 
 /**
  * The web dashboard, public (only its HTML, scripts and styles: every call it makes goes to the
  * APIs with the user's key): `GET /` and `GET /ui/*` answer `index.html` (client-side routes),
  * `GET /assets/:name` the bundle, gzipped when the browser accepts it (the build writes `.gz`
- * beside each file). `HEAD /` stays the Ollama probe's.
+ * beside each file), all from memory (`loadDashboardBundle`). `HEAD /` stays the Ollama probe's.
  */
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardRoutesOptions = {}): void {
   const dir = options.dir === undefined ? defaultDashboardDir() : options.dir
   const page = { ...ROUTE_ACCESS.public, exposeHeadRoute: false }
-  if (dir === null) {
-    const missing = async (_req: unknown, reply: FastifyReply) =>
-      reply.code(503).header('content-type', 'text/plain; charset=utf-8').send(`${DASHBOARD_MISSING}\n`)
-    app.get('/', page, missing)
-    app.get('/ui/*', page, missing)
+  let bundle: DashboardBundle | undefined
+  let missing = DASHBOARD_MISSING
+  try {
+    bundle = dir === null ? undefined : loadDashboardBundle(dir)
+  } catch (err) {
+    // A damaged build must not keep the queen from serving its APIs: `/` says what is wrong.
+    missing = `The rbee dashboard in ${dir} cannot be served (${errorMessage(err)}). ${DASHBOARD_MISSING}`
+  }
+  if (!bundle) {
+    const answer = async (_req: unknown, reply: FastifyReply) =>
+      reply.code(503).header('content-type', 'text/plain; charset=utf-8').send(`${missing}\n`)
+    app.get('/', page, answer)
+    app.get('/ui/*', page, answer)
     app.get<{ Params: { name: string } }>('/assets/:name', page, async (req) => {
-      throw new RbeeError(
-        'RBEE_NOT_FOUND',
-        `no dashboard asset ${req.params.name.slice(0, 128)}: ${DASHBOARD_MISSING}`,
-      )
+      throw new RbeeError('RBEE_NOT_FOUND', `no dashboard asset ${req.params.name.slice(0, 128)}: ${missing}`)
     })
     return
   }
-  void app.register(fastifyStatic, { root: dir, serve: false, preCompressed: true, cacheControl: false })
-  const index = async (_req: unknown, reply: FastifyReply) =>
-    reply.header('cache-control', 'no-cache').headers(PAGE_HEADERS).sendFile('index.html')
+  const built = bundle
+  const index = async (req: FastifyRequest, reply: FastifyReply) =>
+    sendFile(req, reply.header('cache-control', 'no-cache').headers(PAGE_HEADERS), built.index)
   app.get('/', page, index)
   app.get('/ui/*', page, index)
   app.get<{ Params: { name: string } }>('/assets/:name', page, async (req, reply) => {
-    const name = ASSET_NAME.safeParse(req.params.name)
-    if (!name.success)
-      throw new RbeeError('RBEE_NOT_FOUND', `no dashboard asset ${req.params.name.slice(0, 128)}`)
-    return reply
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .sendFile(join('assets', name.data))
+    // Vite names assets by content hash (`index-3f2a1b.js`): they never change under a name.
+    const file = built.assets.get(req.params.name)
+    if (!file) throw new RbeeError('RBEE_NOT_FOUND', `no dashboard asset ${req.params.name.slice(0, 128)}`)
+    return sendFile(req, reply.header('cache-control', 'public, max-age=31536000, immutable'), file)
   })
 }
