@@ -23,7 +23,7 @@ export function App() {
     try {
       setGate({ state: 'in', info: await apiJson('/v1/info', QueenInfoSchema) })
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
         const hadKey = currentApiKey() !== null
         setKey(null)
         setGate({ state: 'key', refused: hadKey ? `The queen refused the saved key: ${err.message}` : null })

@@ -61,8 +61,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   try {
     bundle = dir === null ? undefined : loadDashboardBundle(dir)
   } catch (err) {
-    // A damaged build must not keep the queen from serving its APIs: `/` says what is wrong.
-    missing = `The rbee dashboard in ${dir} cannot be served (${errorMessage(err)}). ${DASHBOARD_MISSING}`
+    // A damaged build must not keep the queen from serving its APIs. The details (paths) go to
+    // the log; the public page only says the build is damaged.
+    app.log.warn({ dir, err: errorMessage(err) }, 'the dashboard cannot be served')
+    missing = `The rbee dashboard's build is damaged and cannot be served (the queen's log says why). ${DASHBOARD_MISSING}`
   }
   if (!bundle) {
     const answer = async (_req: unknown, reply: FastifyReply) =>

@@ -20,7 +20,9 @@ export interface FleetFeedHandlers {
 }
 
 const FIRST_RETRY_MS = 250
-const MAX_RETRY_MS = 5000
+const MAX_RETRY_MS = 30_000
+/** A stream that lasted this long resets the backoff. */
+const STEADY_MS = 10_000
 
 /** Starts following; the returned function stops (and aborts the open request). */
 export function followFleet(handlers: FleetFeedHandlers): () => void {
@@ -33,11 +35,20 @@ export function followFleet(handlers: FleetFeedHandlers): () => void {
     try {
       const res = await api('/v1/heartbeats/stream?snapshot=1', { signal: ac.signal })
       handlers.onState({ status: 'live' })
-      retryMs = FIRST_RETRY_MS
-      for await (const m of readSse(res.body!)) {
-        const parsed = parseEvent(m.data)
-        if (typeof parsed === 'string') handlers.onBadEvent(`${m.event}: ${parsed}`)
-        else handlers.onEvent(parsed)
+      // The backoff starts over only once a stream has lasted: one accepted and then dropped at
+      // once (a slow reader cut off, a proxy's idle timeout) keeps backing off instead of asking
+      // the queen for a whole fleet snapshot four times a second.
+      const steady = setTimeout(() => {
+        retryMs = FIRST_RETRY_MS
+      }, STEADY_MS)
+      try {
+        for await (const m of readSse(res.body!)) {
+          const parsed = parseEvent(m.data)
+          if (typeof parsed === 'string') handlers.onBadEvent(`${m.event}: ${parsed}`)
+          else handlers.onEvent(parsed)
+        }
+      } finally {
+        clearTimeout(steady)
       }
       throw new Error('the queen closed the stream')
     } catch (err) {

@@ -85,6 +85,8 @@ export function applyEvent(fleet: FleetView, ev: QueenStreamEvent): FleetView {
         suspect: ev.type === 'hive_suspect',
         // An offline hive's workers are out of routing: the queen drops them, and so does the page.
         workers: online ? h.workers : new Map(),
+        // A hive heard from again is no longer the "cannot reach" of an old snapshot.
+        error: online ? null : h.error,
         note: `${ev.type.replace('hive_', '')}: ${ev.reason}`,
       })
     }
@@ -111,6 +113,7 @@ export function applyEvent(fleet: FleetView, ev: QueenStreamEvent): FleetView {
       return withHive(fleet, {
         ...h,
         online: true,
+        error: null,
         devices: ev.hive_info.devices,
         version: ev.hive_info.version,
         workers,
@@ -152,7 +155,8 @@ export function applyEvent(fleet: FleetView, ev: QueenStreamEvent): FleetView {
       const w = ev.worker
       if (!w.hive_id) return fleet
       const h = fleet.hives.get(w.hive_id)
-      if (!h) return fleet
+      // A late heartbeat neither brings back a worker whose hive is offline nor one that exited.
+      if (!h?.online || !h.workers.has(w.id)) return fleet
       const workers = new Map(h.workers)
       workers.set(w.id, w)
       return withHive(fleet, { ...h, workers })
@@ -171,4 +175,27 @@ export function fromStatus(status: FleetStatus, summary: FleetView['summary']): 
   const hives = new Map<string, HiveView>()
   for (const h of status.hives) hives.set(h.id, hiveFromRecord(h, byHive.get(h.id) ?? []))
   return { hives, summary }
+}
+
+/** The summary line's figures, counted from the hives the page draws. */
+export function fleetCounts(hives: readonly HiveView[]): FleetView['summary'] {
+  let online = 0
+  let total = 0
+  let ready = 0
+  let busy = 0
+  for (const h of hives) {
+    if (h.online) online++
+    for (const w of h.workers.values()) {
+      total++
+      if (w.status === 'ready') ready++
+      else if (w.status === 'busy') busy++
+    }
+  }
+  return {
+    hives_online: online,
+    hives_total: hives.length,
+    workers_total: total,
+    workers_ready: ready,
+    workers_busy: busy,
+  }
 }

@@ -1,6 +1,7 @@
 import type { Device, WorkerRecord } from '@rbee/contracts'
 import { Component } from 'preact'
-import type { HiveView } from '../fleet/fleet-state'
+import { useMemo } from 'preact/hooks'
+import { fleetCounts, type HiveView } from '../fleet/fleet-state'
 import type { FleetStore } from '../fleet/fleet-store'
 import { useFleet } from '../fleet/use-fleet'
 import { DataTable } from '../ui/data-table'
@@ -10,8 +11,9 @@ import { Meter } from '../ui/meter'
 /** Every hive with its devices and workers, live from the queen's stream. */
 export function FleetPage(props: { store: FleetStore }) {
   const view = useFleet(props.store)
-  const s = view.summary
   const hives = [...view.hives.values()]
+  // Counted from the hives drawn below, so the line and the cards never disagree.
+  const s = useMemo(() => fleetCounts(hives), [view.hives])
   return (
     <main>
       <h1>Fleet</h1>

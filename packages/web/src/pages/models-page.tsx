@@ -203,7 +203,7 @@ function RunView(props: { run: Run }) {
         <strong>{r.title}</strong>
         <span class={`badge badge-${r.outcome ?? 'busy'}`}>{r.outcome ?? 'running'}</span>
         {r.outcome === null && r.jobId && (
-          <button type="button" class="danger" onClick={() => void cancelJob(r.jobId!)}>
+          <button type="button" class="danger" onClick={() => cancelJob(r.jobId!).catch(() => {})}>
             Cancel
           </button>
         )}

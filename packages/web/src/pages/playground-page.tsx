@@ -49,7 +49,8 @@ export function PlaygroundPage(props: { store: FleetStore }) {
 
   const send = async (e: Event) => {
     e.preventDefault()
-    if (!draft.trim() || !model) return
+    // One answer at a time (Ctrl+Enter too): Stop must reach every generation this page started.
+    if (busy || running.current || !draft.trim() || !model) return
     const history: Message[] = [...messages, { role: 'user', content: draft }]
     setMessages([...history, { role: 'assistant', content: '' }])
     setDraft('')
