@@ -1,7 +1,17 @@
 import type { ServerResponse } from 'node:http'
 import { SseWriter } from '@rbee/common'
-import { type FleetStatus, type QueenStreamEvent, STREAM_KEEP_ALIVE_MS } from '@rbee/contracts'
+import {
+  type FleetStatus,
+  type QueenStreamEvent,
+  STREAM_KEEP_ALIVE_MS,
+  type WorkerRecord,
+} from '@rbee/contracts'
 import type { Registry } from '../registry/registry.js'
+
+/** A worker's `worker_update` goes out at most this often. */
+export const WORKER_UPDATE_EVERY_MS = 1000
+/** Workers whose last update time is kept (forgotten all at once beyond: a bound, not a cache). */
+const WORKER_UPDATE_TRACKED = 20_000
 
 export interface FleetStreamOptions {
   registry: Registry
@@ -20,6 +30,8 @@ export interface FleetStreamOptions {
 export class FleetStream {
   readonly #o: FleetStreamOptions
   readonly #subs = new Set<SseWriter>()
+  /** When each worker's last `worker_update` went out (`performance.now()`). */
+  readonly #lastUpdate = new Map<string, number>()
   readonly #unsubscribe: () => void
   #timer: NodeJS.Timeout | undefined
 
@@ -76,6 +88,22 @@ export class FleetStream {
       this.#timer = setInterval(() => this.publish(this.summary()), this.#o.intervalMs ?? 1000)
       this.#timer.unref()
     }
+  }
+
+  /**
+   * A worker's record after its heartbeat, as `worker_update`: only when someone follows the
+   * stream, and at most once per `WORKER_UPDATE_EVERY_MS` per worker (a worker beats on every
+   * ready/busy change; status changes reach readers as the hive's own events, what this adds is
+   * its measured speed, which a second's delay does not hurt).
+   */
+  workerUpdate(worker: () => WorkerRecord, workerId: string): void {
+    if (this.#subs.size === 0) return
+    const now = performance.now()
+    const last = this.#lastUpdate.get(workerId)
+    if (last !== undefined && now - last < WORKER_UPDATE_EVERY_MS) return
+    if (this.#lastUpdate.size >= WORKER_UPDATE_TRACKED) this.#lastUpdate.clear()
+    this.#lastUpdate.set(workerId, now)
+    this.publish({ type: 'worker_update', timestamp: new Date().toISOString(), worker: worker() })
   }
 
   publish(ev: QueenStreamEvent): void {

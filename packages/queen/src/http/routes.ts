@@ -93,13 +93,7 @@ export function registerQueenRoutes(app: FastifyInstance, deps: QueenRouteDeps):
     const mismatch = protocolMismatch(`worker ${hb.worker.id}`, hb.worker, 'this queen')
     if (mismatch) throw versionRefusal(mismatch, hb.worker)
     const entry = registry.workerHeartbeat(hb)
-    if (entry) {
-      deps.fleet.publish({
-        type: 'worker_update',
-        timestamp: new Date().toISOString(),
-        worker: entry.toRecord(),
-      })
-    }
+    if (entry) deps.fleet.workerUpdate(() => entry.toRecord(), entry.id)
     if (hb.worker.hive_id) deps.onWorkerHeartbeat(hb.worker.hive_id, workerUrl(hb.worker))
     return reply.code(202).send({ accepted: true })
   })
