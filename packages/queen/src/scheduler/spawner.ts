@@ -43,7 +43,17 @@ export interface Spawner {
    * After a spawn failed for lack of room: whether stopping workers that are busy now, or loaded
    * too recently to be stopped, would make room once they are idle (its waiters then wait).
    */
-  roomOnceIdle?(req: SpawnRequest): boolean
+  roomOnceIdle?(req: SpawnRequest): RoomOnceIdle | undefined
+}
+
+/** There is room for a spawn once the workers that hold it now are idle and old enough. */
+export interface RoomOnceIdle {
+  /**
+   * When the first idle worker that holds the room only because it was loaded within the
+   * hysteresis window may be stopped (epoch ms): no slot frees up then, so try again at this
+   * time. Undefined when only busy workers hold the room.
+   */
+  retryAt: number | undefined
 }
 
 /**
@@ -337,12 +347,23 @@ export class HiveSpawner implements Spawner {
     return this.#o.eviction?.policy?.(model) ?? DEFAULT_MODEL_POLICY
   }
 
-  roomOnceIdle(req: SpawnRequest): boolean {
-    if (!this.#o.eviction) return false
+  roomOnceIdle(req: SpawnRequest): RoomOnceIdle | undefined {
+    const ev = this.#o.eviction
+    if (!ev) return undefined
     const candidates = this.#candidates(req.model, req.hiveId)
     const blocked = (hive: string, device: string): string | undefined =>
       this.#backoff.blocked(req.model, deviceKey(hive, device))
-    return this.#planRoom({ ...req, onceIdle: true }, candidates, blocked) !== undefined
+    const plan = this.#planRoom({ ...req, onceIdle: true }, candidates, blocked)
+    if (!plan) return undefined
+    const hysteresisMs = ev.hysteresisMs ?? QUEEN_DEFAULTS.evictHysteresisMs
+    const now = (this.#o.now ?? Date.now)()
+    let retryAt: number | undefined
+    for (const { worker: w } of plan.victims) {
+      const idle = w.inflight === 0 && w.info.slots_busy === 0
+      const until = w.loadedAtMs + hysteresisMs
+      if (idle && until > now && (retryAt === undefined || until < retryAt)) retryAt = until
+    }
+    return { retryAt }
   }
 
   #planRoom(
