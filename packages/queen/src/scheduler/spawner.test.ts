@@ -6,7 +6,7 @@ import { type Device, deviceList, type WorkerSpawnResult } from '@rbee/contracts
 import { catalogEntry, device, gpu, info, T0, telemetry } from '@rbee/testing'
 import { Registry } from '../registry/registry.js'
 import { Scheduler } from './scheduler.js'
-import { type HiveDirectory, HiveSpawner } from './spawner.js'
+import { DOWNLOAD_BACKOFF_MS, type HiveDirectory, HiveSpawner, type HiveSpawnerOptions } from './spawner.js'
 
 // These tests cover which hive a spawn may go to and when it waits for one; the hive directory
 // has no connections, so a spawn that found its hive ends with "no connection to hive …". The
@@ -408,10 +408,11 @@ describe('HiveSpawner making room', () => {
 })
 
 describe('HiveSpawner loading elsewhere', () => {
-  test('when no hive with the file has room, a hive with room downloads it first, its progress narrated', async () => {
+  // h1 has the file and a busy worker filling its CPU; h2 has room and no file.
+  function elsewhere(download: NonNullable<HiveSpawnerOptions['download']>) {
+    const clock = { now: T0 }
     const registry = new Registry({ logger: silentLogger() })
     const big = { ...catalogEntry('big', 400), source: 'hf:org/repo:big.gguf' }
-    // h1 has the file and a busy worker filling its CPU; h2 has room and no file.
     registry.upsertHive('h1', 'http://h1:7835', 'config')
     registry.hiveEvent(
       telemetry('h1', [info('busy', { model_id: 'big' })], {
@@ -433,17 +434,25 @@ describe('HiveSpawner loading elsewhere', () => {
       registry,
       hives: { client: () => ({ spawnWorker }), refreshCatalogs: async () => {} },
       logger: silentLogger(),
+      now: () => clock.now,
       eviction: { stop: async () => assert.fail('the busy worker is never stopped') },
-      download: async (hiveId, source, _signal, narrate) => {
+      download: async (hiveId, source, signal, narrate) => {
         downloads.push(`${source}@${hiveId}`)
-        narrate('downloaded big.gguf (400 MiB) from a peer')
+        await download(hiveId, source, signal, narrate)
         registry.setCatalog(hiveId, [big])
       },
     })
     const notes: string[] = []
-    await spawner.spawn({ model: 'big', hiveId: undefined }, new AbortController().signal, (h) =>
-      notes.push(h),
-    )
+    const spawn = (): Promise<void> =>
+      spawner.spawn({ model: 'big', hiveId: undefined }, new AbortController().signal, (h) => notes.push(h))
+    return { clock, spawner, spawn, downloads, spawned, notes }
+  }
+
+  test('when no hive with the file has room, a hive with room downloads it first, its progress narrated', async () => {
+    const { spawn, downloads, spawned, notes } = elsewhere(async (_hive, _source, _signal, narrate) => {
+      narrate('downloaded big.gguf (400 MiB) from a peer')
+    })
+    await spawn()
     assert.deepEqual(downloads, ['hf:org/repo:big.gguf@h2'])
     assert.deepEqual(spawned, ['big@h2'])
     assert.deepEqual(notes.slice(0, 2), [
@@ -451,5 +460,27 @@ describe('HiveSpawner loading elsewhere', () => {
       'h2: downloaded big.gguf (400 MiB) from a peer',
     ])
     assert.match(notes[2] ?? '', /^starting a worker for big on h2 \(needs 400 MiB\)/)
+  })
+
+  test('a download that fails leaves the spawn short of room, not failed with it, and that hive is not asked again for a while', async () => {
+    let fails = true
+    const { clock, spawn, downloads, spawned, notes } = elsewhere(async () => {
+      if (fails) throw new RbeeError('RBEE_MODEL_NOT_FOUND', 'no peer and no hub has big.gguf')
+    })
+    const err = await spawnError(spawn())
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.ok(
+      notes.includes(
+        'downloading hf:org/repo:big.gguf to h2 failed (no peer and no hub has big.gguf); not trying there again for a while',
+      ),
+      notes.join('\n'),
+    )
+    assert.equal((await spawnError(spawn())).code, 'RBEE_NO_CAPACITY')
+    assert.equal(downloads.length, 1, 'h2 is not asked again at once')
+    fails = false
+    clock.now += DOWNLOAD_BACKOFF_MS
+    await spawn()
+    assert.equal(downloads.length, 2)
+    assert.deepEqual(spawned, ['big@h2'])
   })
 })

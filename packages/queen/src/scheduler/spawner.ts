@@ -131,6 +131,8 @@ export interface EvictionSettings {
 
 /** Rounds of eviction one spawn may go through (a hive's own figures may disagree with ours once). */
 const EVICTION_ROUNDS = 2
+/** After a download to load a model elsewhere failed, how long that hive is not asked again for it. */
+export const DOWNLOAD_BACKOFF_MS = 60_000
 
 /**
  * Spawns a worker on the hive that fits the model best (see `choosePlacement`), counting the
@@ -140,6 +142,8 @@ export class HiveSpawner implements Spawner {
   readonly #o: HiveSpawnerOptions
   readonly #reserved = new Map<string, number>()
   readonly #backoff: SpawnBackoff
+  /** Per `model on hive`, until when a download of the model to that hive is not tried again. */
+  readonly #downloadFailedUntil = new Map<string, number>()
 
   constructor(options: HiveSpawnerOptions) {
     this.#o = options
@@ -299,8 +303,10 @@ export class HiveSpawner implements Spawner {
   /**
    * Has a hive without the model's file but with room download it (see `chooseDownloadTarget`),
    * bounded by the spawn timeout; returns the candidates once its catalog lists the model, or
-   * undefined when no hive can.
-   * @throws the download's error; RbeeError `RBEE_MODEL_NOT_FOUND` when the hive's catalog names
+   * undefined when no hive can. A download that fails is logged and narrated, that hive is not
+   * asked for the model again for `DOWNLOAD_BACKOFF_MS`, and undefined is returned: the spawn
+   * then fails for lack of room, which its requests may wait out, not with the download's error.
+   * @throws the signal's reason; RbeeError `RBEE_MODEL_NOT_FOUND` when the hive's catalog names
    * the file otherwise.
    */
   async #downloadElsewhere(
@@ -311,10 +317,14 @@ export class HiveSpawner implements Spawner {
     narrate: ((human: string) => void) | undefined,
   ): Promise<HiveEntry[] | undefined> {
     const { model } = req
+    const now = this.#o.now ?? Date.now
     const target = chooseDownloadTarget(model, candidates, this.#o.registry.hives(), {
       hiveId: req.hiveId,
       reserved: this.#reserved,
-      blocked,
+      blocked: (hive, device) =>
+        (this.#downloadFailedUntil.get(`${model} on ${hive}`) ?? 0) > now()
+          ? 'a download of the model there failed recently'
+          : blocked(hive, device),
     })
     if (!target) return undefined
     const hiveId = target.hive.id
@@ -329,6 +339,18 @@ export class HiveSpawner implements Spawner {
     })
     try {
       await this.#o.download!(hiveId, target.source, deadline.signal, (h) => narrate?.(`${hiveId}: ${h}`))
+    } catch (err) {
+      if (signal.aborted) throw signal.reason
+      this.#downloadFailedUntil.set(`${model} on ${hiveId}`, now() + DOWNLOAD_BACKOFF_MS)
+      const said = err instanceof RbeeError && isServerSideError(err) ? err.code : errorMessage(err)
+      log.warn(
+        { source: target.source, err: errorMessage(err) },
+        'download to load the model elsewhere failed',
+      )
+      narrate?.(
+        `downloading ${target.source} to ${hiveId} failed (${said}); not trying there again for a while`,
+      )
+      return undefined
     } finally {
       deadline.clear()
     }
