@@ -303,7 +303,14 @@ describe('HiveSpawner making room', () => {
   // A hive double (no hive process in a unit test): a CPU of 1000 MB with two idle 400 MB
   // workers, a stop that reports the exit and the memory back on the next telemetry, as a hive's
   // stream does, and a spawn that reports a ready worker.
-  function full(options: { stopFails?: boolean; memoryStaysTaken?: boolean } = {}) {
+  function full(
+    options: {
+      stopFails?: boolean
+      memoryStaysTaken?: boolean
+      /** Called right after the telemetry that shows a stopped worker's memory back. */
+      afterFreed?: () => void
+    } = {},
+  ) {
     const clock = { now: T0 }
     const registry = new Registry({ logger: silentLogger(), now: () => clock.now })
     registry.upsertHive('h1', 'http://h1:7835', 'config')
@@ -315,18 +322,22 @@ describe('HiveSpawner making room', () => {
     report()
     registry.setCatalog(
       'h1',
-      ['a', 'b', 'new'].map((m) => catalogEntry(m, 400)),
+      ['a', 'b', 'new', 'new2'].map((m) => catalogEntry(m, 400)),
     )
     clock.now += 600_000
     const used = registry.worker('wb')!
     registry.acquire(used)
     registry.release(used)
     const stopped: string[] = []
+    const spawned: string[] = []
     const spawnWorker = async (op: SpawnOp): Promise<WorkerSpawnResult> => {
-      const worker = info('wn', { model_id: op.model, port: 40003 })
+      spawned.push(op.model)
+      const id = op.model === 'new' ? 'wn' : `w-${op.model}`
+      const port = 40002 + spawned.length
+      const worker = info(id, { model_id: op.model, port })
       live.push(worker)
       report()
-      return { worker_id: 'wn', port: 40003, pid: 3, host: worker.host, url: 'http://127.0.0.1:40003' }
+      return { worker_id: id, port, pid: 3, host: worker.host, url: `http://127.0.0.1:${port}` }
     }
     const spawner = new HiveSpawner({
       registry,
@@ -354,13 +365,44 @@ describe('HiveSpawner making room', () => {
             live.findIndex((x) => x.id === w.id),
             1,
           )
-          setImmediate(report)
+          setImmediate(() => {
+            report()
+            options.afterFreed?.()
+          })
         },
         waitMs: 200,
       },
     })
-    return { registry, spawner, stopped }
+    return { registry, spawner, stopped, spawned }
   }
+
+  test('memory an eviction freed goes to the spawn that evicted, not to one that asked meanwhile', async () => {
+    const signal = new AbortController().signal
+    const notes = { new: [] as string[], new2: [] as string[] }
+    let second: Promise<void> | undefined
+    const fleet = full({
+      // Another model's spawn asks the moment wa's memory shows free, before the first resumes.
+      afterFreed: () => {
+        second ??= fleet.spawner.spawn({ model: 'new2', hiveId: undefined }, signal, (h) =>
+          notes.new2.push(h),
+        )
+      },
+    })
+    await fleet.spawner.spawn({ model: 'new', hiveId: undefined }, signal, (h) => notes.new.push(h))
+    await second
+    const evictions = (n: string[]): string[] => n.filter((h) => h.startsWith('evicting'))
+    assert.deepEqual(
+      evictions(notes.new).map((h) => h.split(' ')[2]),
+      ['wa'],
+      'the first spawn evicts once',
+    )
+    assert.deepEqual(
+      evictions(notes.new2).map((h) => h.split(' ')[2]),
+      ['wb'],
+      'the second makes its own room',
+    )
+    assert.deepEqual(fleet.spawned, ['new', 'new2'])
+  })
 
   test('a spawn that fits nowhere stops the least recently used idle worker, waits for its memory, then spawns', async () => {
     const { registry, spawner, stopped } = full()

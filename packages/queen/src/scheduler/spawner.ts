@@ -131,6 +131,12 @@ export interface EvictionSettings {
 
 /** Rounds of eviction one spawn may go through (a hive's own figures may disagree with ours once). */
 const EVICTION_ROUNDS = 2
+
+/** Memory an eviction frees, promised to the spawn that evicted until it places its worker. */
+interface RoomHold {
+  readonly key: string
+  readonly mb: number
+}
 /** After a download to load a model elsewhere failed, how long that hive is not asked again for it. */
 export const DOWNLOAD_BACKOFF_MS = 60_000
 
@@ -141,6 +147,11 @@ export const DOWNLOAD_BACKOFF_MS = 60_000
 export class HiveSpawner implements Spawner {
   readonly #o: HiveSpawnerOptions
   readonly #reserved = new Map<string, number>()
+  /**
+   * Evictions in progress, oldest first: each is counted in `#reserved` too, so that no other
+   * spawn takes the memory it frees (see `#reservedBefore`).
+   */
+  readonly #holds = new Set<RoomHold>()
   readonly #backoff: SpawnBackoff
   /** Per `model on hive`, until when a download of the model to that hive is not tried again. */
   readonly #downloadFailedUntil = new Map<string, number>()
@@ -238,17 +249,22 @@ export class HiveSpawner implements Spawner {
       return this.#backoff.blocked(model, key) ?? excluded.get(key)
     }
     let failed: RbeeError | undefined
+    // The room the last eviction made: this spawn's, until it is placed.
+    let hold: RoomHold | undefined
     for (;;) {
       let placement: Placement
       try {
-        placement = choosePlacement(model, candidates, { reserved: this.#reserved, blocked })
+        const reserved = hold ? this.#reservedBefore(hold) : this.#reserved
+        if (hold) this.#unhold(hold)
+        hold = undefined
+        placement = choosePlacement(model, candidates, { reserved, blocked })
       } catch (err) {
         if (!(err instanceof RbeeError)) throw err
         if (!failed && evictions < EVICTION_ROUNDS) {
           const plan = this.#planRoom(req, candidates, blocked)
           if (plan) {
             evictions++
-            await this.#makeRoom(plan, model, signal, narrate)
+            hold = await this.#makeRoom(plan, model, signal, narrate)
             continue
           }
           if (!downloaded && this.#o.download) {
@@ -365,6 +381,35 @@ export class HiveSpawner implements Spawner {
     return next
   }
 
+  /** Promises `mb` on `key` to an eviction in progress (see `#holds`). */
+  #hold(key: string, mb: number): RoomHold {
+    const hold = { key, mb }
+    this.#holds.add(hold)
+    this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + mb)
+    return hold
+  }
+
+  #unhold(hold: RoomHold): void {
+    if (!this.#holds.delete(hold)) return
+    const left = (this.#reserved.get(hold.key) ?? 0) - hold.mb
+    if (left > 0) this.#reserved.set(hold.key, left)
+    else this.#reserved.delete(hold.key)
+  }
+
+  /**
+   * What is promised, as `hold`'s spawn sees it: not its own room, nor that of evictions started
+   * after it (their plans counted on its room being taken, and wait for their own victims).
+   */
+  #reservedBefore(hold: RoomHold): Map<string, number> {
+    const view = new Map(this.#reserved)
+    let after = false
+    for (const h of this.#holds) {
+      after ||= h === hold
+      if (after) view.set(h.key, (view.get(h.key) ?? 0) - h.mb)
+    }
+    return view
+  }
+
   #policy(model: string): ModelPolicy {
     return this.#o.eviction?.policy?.(model) ?? DEFAULT_MODEL_POLICY
   }
@@ -424,7 +469,8 @@ export class HiveSpawner implements Spawner {
 
   /**
    * Stops the plan's victims through their hive and waits (bounded) until the hive's telemetry
-   * shows the memory back on the device.
+   * shows the memory back on the device; that memory is held for the caller (see `#holds`),
+   * which releases it when it places its worker.
    * @throws RbeeError `RBEE_NO_CAPACITY` when it does not come back in time; the signal's reason.
    */
   async #makeRoom(
@@ -432,10 +478,28 @@ export class HiveSpawner implements Spawner {
     model: string,
     signal: AbortSignal,
     narrate: ((human: string) => void) | undefined,
+  ): Promise<RoomHold> {
+    const where = deviceKey(plan.hive.id, plan.device.id)
+    const hold = this.#hold(where, plan.needMb)
+    try {
+      await this.#stopVictims(plan, model, hold, signal, narrate)
+      return hold
+    } catch (err) {
+      this.#unhold(hold)
+      throw err
+    }
+  }
+
+  async #stopVictims(
+    plan: EvictionPlan,
+    model: string,
+    hold: RoomHold,
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
   ): Promise<void> {
     const ev = this.#o.eviction!
     const { registry } = this.#o
-    const where = deviceKey(plan.hive.id, plan.device.id)
+    const where = hold.key
     const log = this.#o.logger.child({ model, hive_id: plan.hive.id })
     for (const v of plan.victims) {
       const human = describeEviction(plan, v, model)
@@ -459,7 +523,9 @@ export class HiveSpawner implements Spawner {
       }),
     )
     const waitMs = ev.waitMs ?? QUEEN_DEFAULTS.evictWaitMs
-    const back = await waitForMemory(registry, plan, waitMs, gaveUp.signal, this.#reserved)
+    const back = await waitForMemory(registry, plan, waitMs, gaveUp.signal, () =>
+      Math.max(0, this.#reservedBefore(hold).get(where) ?? 0),
+    )
     signal.removeEventListener('abort', onAbort)
     await Promise.all(stops)
     if (signal.aborted) throw signal.reason
@@ -571,10 +637,10 @@ export class HiveSpawner implements Spawner {
 }
 
 /** Free memory of the plan's device, after what spawns in flight were promised. */
-function availableMb(registry: Registry, plan: EvictionPlan, reserved: ReadonlyMap<string, number>): number {
+function availableMb(registry: Registry, plan: EvictionPlan, reservedMb: number): number {
   const device = registry.hive(plan.hive.id)?.devices.find((d) => d.id === plan.device.id)
   if (!device) return 0
-  return device.memory_free_mb - (reserved.get(deviceKey(plan.hive.id, plan.device.id)) ?? 0)
+  return device.memory_free_mb - reservedMb
 }
 
 /**
@@ -586,10 +652,11 @@ function waitForMemory(
   plan: EvictionPlan,
   ms: number,
   signal: AbortSignal,
-  reserved: ReadonlyMap<string, number>,
+  /** What other spawns were promised on the plan's device first. */
+  reservedMb: () => number,
 ): Promise<boolean> {
   const gone = (): boolean => plan.victims.every((v) => registry.worker(v.worker.id) !== v.worker)
-  const fits = (): boolean => gone() && availableMb(registry, plan, reserved) >= plan.needMb
+  const fits = (): boolean => gone() && availableMb(registry, plan, reservedMb()) >= plan.needMb
   if (fits()) return Promise.resolve(true)
   return new Promise((resolve) => {
     const done = (ok: boolean): void => {
