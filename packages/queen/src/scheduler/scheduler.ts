@@ -369,7 +369,10 @@ export class Scheduler {
     )
   }
 
-  /** A spawn nobody waits on (scale-out, upkeep): its failure is logged, its waiters keep waiting. */
+  /**
+   * A spawn nobody waits on (scale-out, upkeep): `why` is told to the model's waiters with the
+   * spawn's first progress, its failure is logged, its waiters keep waiting.
+   */
   #startSpawn(
     key: string,
     model: string,
@@ -378,10 +381,16 @@ export class Scheduler {
     onDone: () => void,
     onFailed: () => void,
   ): void {
-    const narrate = (human: string): void => {
+    const tell = (human: string): void => {
       for (const w of this.#queues.get(model) ?? []) if (w.hiveId === undefined) w.onSpawn?.(human)
     }
-    narrate(why)
+    // Said once the spawn has somewhere to go: a replica no device can take is given up quietly.
+    let told = false
+    const narrate = (human: string): void => {
+      if (!told) tell(why)
+      told = true
+      tell(human)
+    }
     const started = this.#now()
     const p = this.#o.spawner
       .spawn({ model, hiveId: undefined, ...o }, this.#ac.signal, narrate)

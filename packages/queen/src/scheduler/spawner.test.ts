@@ -197,6 +197,24 @@ describe('HiveSpawner placement', () => {
     )
   })
 
+  test('a scale-out replica goes to a device that does not run its model, and to none when every one does', async () => {
+    const { calls, state, spawner, spawn } = gpuFleet([device(122 * GIB), gpu(0, 139 * GIB)], 40 * GIB)
+    state.gpuLoads = true
+    await spawn()
+    const replica = (): Promise<void> =>
+      spawner.spawn({ model: 'm', hiveId: undefined, replica: true }, new AbortController().signal)
+    await replica()
+    assert.deepEqual(
+      calls.map((c) => c.worker),
+      ['cuda', 'cpu'],
+      'the GPU had room for two, but runs m already',
+    )
+    const err = await spawnError(replica())
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.match(err.message, /runs m already \(a replica goes to another device\)/)
+    assert.equal(calls.length, 2)
+  })
+
   test('a model too big for one GPU is asked of the hive as a device list, with memory reserved on each GPU', async () => {
     const { calls, state, spawner, spawn } = gpuFleet(
       [device(200 * GIB), gpu(0, 60_000), gpu(1, 80_000)],

@@ -14,6 +14,7 @@ import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import { waitForHive } from '../registry/hive-wait.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
+import { deviceUsage } from './device-usage.js'
 import { chooseDownloadTarget } from './download-target.js'
 import { describeEviction, type EvictionPlan, planEviction } from './eviction.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
@@ -246,7 +247,7 @@ export class HiveSpawner implements Spawner {
     const excluded = new Map<string, string>()
     const blocked = (hive: string, device: string): string | undefined => {
       const key = deviceKey(hive, device)
-      return this.#backoff.blocked(model, key) ?? excluded.get(key)
+      return this.#backoff.blocked(model, key) ?? excluded.get(key) ?? this.#runsAlready(req, hive, device)
     }
     let failed: RbeeError | undefined
     // The room the last eviction made: this spawn's, until it is placed.
@@ -379,6 +380,17 @@ export class HiveSpawner implements Spawner {
       )
     }
     return next
+  }
+
+  /**
+   * A scale-out replica shares no device with a worker of its model: on the same device it would
+   * split that device's compute and serve no faster.
+   */
+  #runsAlready(req: SpawnRequest, hiveId: string, deviceId: string): string | undefined {
+    if (req.replica !== true) return undefined
+    const hive = this.#o.registry.hive(hiveId)
+    const ofModel = hive ? (deviceUsage(hive, req.model).get(deviceId)?.ofModel ?? 0) : 0
+    return ofModel > 0 ? `runs ${req.model} already (a replica goes to another device)` : undefined
   }
 
   /** Promises `mb` on `key` to an eviction in progress (see `#holds`). */
