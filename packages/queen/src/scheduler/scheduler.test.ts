@@ -326,6 +326,51 @@ describe('scheduler priorities and scale-out', () => {
     assert.deepEqual(served, ['high', 'normal-1', 'normal-2', 'low'])
   })
 
+  test("a request's priority is capped at its key's, but may always ask for its model's own", async () => {
+    const registry = new Registry()
+    registry.upsertHive('h1', 'http://h1:7835', 'config')
+    registry.hiveEvent(
+      telemetry('h1', [info('a', { slots_total: 1 }), info('b', { model_id: 'vip', slots_total: 1 })]),
+    )
+    const scheduler = new Scheduler({
+      registry,
+      spawner: { spawn: async () => assert.fail('no spawn') },
+      logger: silentLogger(),
+      policy: (m) => ({ ...DEFAULT_MODEL_POLICY, priority: m === 'vip' ? 10 : 0 }),
+    })
+    const served: string[] = []
+    const queue = async (model: string, names: Array<[string, number | undefined, number | undefined]>) => {
+      const first = await scheduler.acquire(model)
+      const all = names.map(([name, priority, maxPriority]) =>
+        scheduler.acquire(model, { priority, maxPriority }).then((lease) => {
+          served.push(name)
+          setImmediate(() => lease.release())
+        }),
+      )
+      first.release()
+      await Promise.all(all)
+    }
+    await queue('tiny', [
+      ['user asks high', 10, 0],
+      ['user, none', undefined, 0],
+      ['admin asks 5', 5, undefined],
+      ['key of priority 3 asks high', 10, 3],
+    ])
+    assert.deepEqual(served.splice(0), [
+      'admin asks 5',
+      'key of priority 3 asks high',
+      'user asks high',
+      'user, none',
+    ])
+    await queue('vip', [
+      ['user, none', undefined, 0],
+      ['user asks high', 10, 0],
+      ['user asks 50', 50, 0],
+    ])
+    assert.deepEqual(served, ['user, none', 'user asks high', 'user asks 50'], "all at vip's 10")
+    scheduler.close()
+  })
+
   // Each request holds its slot 20 ms of the hand-driven clock; past a 100 ms wait the queue asks
   // for another replica. The replica's worker arrives once the whole burst is queued.
   async function burst(n: number, maxReplicas: number) {

@@ -31,6 +31,11 @@ export interface AcquireOptions {
    * (see `REQUEST_PRIORITY_HEADER`). @default the model's priority in models.conf
    */
   priority?: number | undefined
+  /**
+   * The most `priority` may be (a user key's own priority, normal when it sets none); the
+   * model's priority in models.conf is always allowed. @default no cap (an admin key, keys off)
+   */
+  maxPriority?: number | undefined
 }
 
 export interface SchedulerOptions {
@@ -235,7 +240,7 @@ export class Scheduler {
         reject,
         onQueued: options.onQueued,
         onSpawn: options.onSpawn,
-        priority: options.priority ?? this.#o.policy(model).priority,
+        priority: this.#priority(model, options),
         position: 0,
         cleanup: () => {
           clearTimeout(timer)
@@ -255,6 +260,12 @@ export class Scheduler {
       this.#ensureWorker(model, options.hiveId)
       this.#maybeScaleOut(model)
     })
+  }
+
+  #priority(model: string, o: AcquireOptions): number {
+    const own = this.#o.policy(model).priority
+    if (o.priority === undefined) return own
+    return o.maxPriority === undefined ? o.priority : Math.min(o.priority, Math.max(o.maxPriority, own))
   }
 
   /** What a waiter whose deadline passed was waiting for, for its error. */

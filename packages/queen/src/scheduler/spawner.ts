@@ -459,6 +459,7 @@ export class HiveSpawner implements Spawner {
       {
         model: req.model,
         priority: Math.max(req.priority ?? own.priority, own.priority),
+        modelPriority: own.priority,
         pinned: own.pin,
         strict: req.replica === true,
         onceIdle: req.onceIdle === true,
