@@ -338,10 +338,13 @@ export class HiveSpawner implements Spawner {
     const target = chooseDownloadTarget(model, candidates, this.#o.registry.hives(), {
       hiveId: req.hiveId,
       reserved: this.#reserved,
-      blocked: (hive, device) =>
-        (this.#downloadFailedUntil.get(`${model} on ${hive}`) ?? 0) > now()
-          ? 'a download of the model there failed recently'
-          : blocked(hive, device),
+      blocked: (hive, device) => {
+        const key = `${model} on ${hive}`
+        const until = this.#downloadFailedUntil.get(key)
+        if (until !== undefined && until > now()) return 'a download of the model there failed recently'
+        this.#downloadFailedUntil.delete(key)
+        return blocked(hive, device)
+      },
     })
     if (!target) return undefined
     const hiveId = target.hive.id
