@@ -90,6 +90,12 @@ describe('queen configuration', () => {
       (e: unknown) =>
         e instanceof ConfigError && /keys line 1: priority must be low, normal, high/.test(e.message),
     )
+    await writeFile(path, 'plain-key-1234567\npriority=high\n')
+    assert.throws(
+      () => parseQueenConfig(['--api-key-file', path], HOME_ENV),
+      (e: unknown) => e instanceof ConfigError && /keys line 2: priority=P without a key/.test(e.message),
+      'a lone priority= is not taken as a key',
+    )
   })
 
   test('an empty, blank or unreadable key file, or one open to others, stops the start with what to do', async () => {

@@ -302,6 +302,10 @@ function readKeyFile(path: string): { user: string[]; admin: string[]; prioritie
     const words = line.split(/\s+/)
     const last = words.at(-1) ?? ''
     let priority: number | undefined
+    // A lone `priority=high` is a priority that lost its key, never a key of that name.
+    if (words.length === 1 && last.startsWith('priority=')) {
+      throw new ConfigError(`${path} line ${i + 1}: priority=P without a key before it`)
+    }
     if (words.length > 1 && last.startsWith('priority=')) {
       words.pop()
       const p = PriorityTextSchema.safeParse(last.slice('priority='.length))

@@ -35,6 +35,19 @@ Model qwen
     assert.deepEqual(modelPolicy(new Map(), 'x'), DEFAULT_MODEL_POLICY)
   })
 
+  test('a key and its value are separated by spaces, by = or by both', () => {
+    for (const line of ['ttl 30m', 'ttl=30m', 'ttl = 30m', '\tttl\t=  30m']) {
+      assert.equal(modelPolicy(parseModelsConf(`Model a\n  ${line}\n`), 'a').ttlMs, 1_800_000, line)
+    }
+    assert.throws(() => parseModelsConf('Model a\n  ttl == 30m'), /expected "key value"/)
+  })
+
+  test("a model's own block does not inherit from Model *", () => {
+    const conf = parseModelsConf('Model *\n  ttl 5m\n  priority low\nModel a\n  max_replicas 2\n')
+    assert.deepEqual(modelPolicy(conf, 'a'), { ...DEFAULT_MODEL_POLICY, maxReplicas: 2 })
+    assert.equal(modelPolicy(conf, 'b').ttlMs, 300_000)
+  })
+
   test('a malformed file is refused with its line named', () => {
     const bad: Array<[string, RegExp]> = [
       ['pin yes', /^m\.conf:1: pin before any "Model <id>" line$/],
@@ -49,6 +62,8 @@ Model qwen
       ],
       ['Model a\nModel a', /^m\.conf:2: Model a has a block already$/],
       ['Model a\n  replicas 2', /^m\.conf:2: unknown key "replicas"/],
+      ['Model *\n  ttl 5m\n  pin yes', /^m\.conf:3: pin in "Model \*" would keep every model up/],
+      ['Model *\n  min_replicas=1', /^m\.conf:2: min_replicas in "Model \*" would keep every model up/],
     ]
     for (const [text, message] of bad) {
       assert.throws(

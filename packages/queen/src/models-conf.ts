@@ -88,7 +88,9 @@ function parseValue(key: Key, value: string, at: (m: string) => RbeeError): Part
 
 /**
  * Parses `models.conf`, in the style of hives.conf: a `Model <id>` line starts a block (`Model *`:
- * defaults for every model without a block), each following `key value` line sets one thing of it:
+ * the policy of every model without a block; a model's own block does not inherit from it, and
+ * it may not set `pin` or `min_replicas`), each following `key value` (or `key=value`) line sets
+ * one thing of it:
  *
  * ```
  * Model llama-3.1-8b
@@ -118,7 +120,8 @@ export function parseModelsConf(text: string, source = 'models.conf'): ModelsCon
     const line = raw.replace(/#.*$/, '').trim()
     if (line === '') return
     const at = (m: string): RbeeError => fail(source, i + 1, m)
-    const words = line.split(/\s+|\s*=\s*/)
+    // `=` first: `ttl = 30m` is one separator, not a space, an `=` and a space.
+    const words = line.split(/\s*=\s*|\s+/)
     if (words.length !== 2) throw at(`expected "key value", got "${line.slice(0, 80)}"`)
     const [keyword, value] = words as [string, string]
     const key = keyword.toLowerCase().replaceAll('_', '')
@@ -134,6 +137,9 @@ export function parseModelsConf(text: string, source = 'models.conf'): ModelsCon
       throw at(`unknown key "${keyword}" (known: Model, ${KEYS.map((k) => NAMES[k]).join(', ')})`)
     }
     if (!current) throw at(`${keyword} before any "Model <id>" line`)
+    if (current.id === '*' && (key === 'pin' || key === 'minreplicas')) {
+      throw at(`${keyword} in "Model *" would keep every model up and unevictable; set it per model`)
+    }
     Object.assign(current.policy, parseValue(key as Key, value, at))
   })
   close()

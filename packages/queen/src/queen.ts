@@ -45,6 +45,7 @@ import { registerOllamaGenerateRoutes } from './ollama/generate-routes.js'
 import { registerOllamaRoutes } from './ollama/routes.js'
 import { registerOpenAiRoutes } from './openai/routes.js'
 import { InferenceRouter } from './proxy/inference-router.js'
+import { keyPriority, UNCAPPED } from './proxy/request-priority.js'
 import type { StallSettings } from './proxy/stall-watch.js'
 import { QUEEN_DEFAULTS, type QueenDefaults } from './queen-defaults.js'
 import { Registry } from './registry/registry.js'
@@ -207,6 +208,8 @@ export class Queen {
   #models: ModelsConf
   /** Per key fingerprint, its requests' default priority (key files; reloaded with them). */
   #keyPriorities: Readonly<Record<string, number>>
+  /** Fingerprints of the admin keys: their requests' priority is not capped. */
+  #adminKeys: ReadonlySet<string> = new Set()
   /** hives.conf's hives as last applied: id → URL. */
   #configHives = new Map<string, string>()
   /** The keys in force (kept to tell what a reload changes). */
@@ -255,6 +258,7 @@ export class Queen {
     }
     this.#auth = new Authenticator({ userKeys: apiKeys, adminKeys, nodeToken: this.#nodeToken })
     this.#keys = { user: apiKeys, admin: adminKeys }
+    this.#adminKeys = new Set(adminKeys.map(keyFingerprint))
     this.#audit = options.auditLog
       ? new AuditLog({ path: options.auditLog, daemon: 'queen-rbee' })
       : undefined
@@ -338,7 +342,10 @@ export class Queen {
       keyLimit: o.keyLimit,
       stall: o.stall,
       keepAliveMs,
-      keyPriority: (key) => (key === null ? undefined : this.#keyPriorities[key]),
+      keyPriority: (key) =>
+        key === null
+          ? UNCAPPED
+          : keyPriority(this.#adminKeys.has(key) ? 'admin' : 'user', this.#keyPriorities[key]),
     })
     const { bodyLimit } = o
     const deadlines = requestDeadlines(options.requestDeadlines)
@@ -665,6 +672,7 @@ export class Queen {
     const admin = keyChanges(this.#keys.admin, keys.admin_keys)
     this.#auth.update({ userKeys: keys.api_keys, adminKeys: keys.admin_keys, nodeToken: this.#nodeToken })
     this.#keys = { user: keys.api_keys, admin: keys.admin_keys }
+    this.#adminKeys = new Set(keys.admin_keys.map(keyFingerprint))
     this.#keyPriorities = keys.key_priorities ?? {}
     log.info({ user_keys: user, admin_keys: admin }, 'API keys reloaded')
   }

@@ -18,7 +18,7 @@ import { KeyLimiter } from './key-limiter.js'
 import { type RelayTarget, relayOpenAi, streamHeaders } from './openai-relay.js'
 import { progressRequested, QueueProgress } from './queue-progress.js'
 import { DEADLINE_GRACE_MS, openAiDeadline } from './request-deadline.js'
-import { requestPriority } from './request-priority.js'
+import { type KeyPriority, requestPriority, UNCAPPED } from './request-priority.js'
 import { type RouteDeps, routeRequest } from './route-request.js'
 import { type StallSettings, stallBounds } from './stall-watch.js'
 
@@ -48,8 +48,11 @@ export interface InferenceRouterOptions extends RouteDeps {
   stall?: StallSettings | undefined
   /** A streamed OpenAI answer gets a keep-alive comment after this long without a write; 0 = none. @default 0 */
   keepAliveMs?: number | undefined
-  /** The priority of a key's requests that name none (its key file's `priority=`). @default none */
-  keyPriority?: ((key: string | null) => number | undefined) | undefined
+  /**
+   * A key's priority for its requests that name none (its key file's `priority=`), and the most
+   * they may ask for (see `keyPriority`). @default none, uncapped
+   */
+  keyPriority?: ((key: string | null) => KeyPriority) | undefined
 }
 
 /** What the router needs of an OpenAI request. */
@@ -193,13 +196,15 @@ export class InferenceRouter {
     let release: (() => void) | undefined
     try {
       release = this.#perKey.acquire(r.key)
+      const kp = this.#o.keyPriority?.(r.key) ?? UNCAPPED
       const outcome = await routeRequest(
         this.#o,
         model,
         {
           signal,
           deadlineAt,
-          priority: r.priority ?? this.#o.keyPriority?.(r.key),
+          priority: r.priority ?? kp.default,
+          maxPriority: kp.max,
           onDispatch: r.onDispatch,
           onQueued:
             progress && ((position, depth) => progress.say(`queued: position ${position} of ${depth}`)),
@@ -286,6 +291,7 @@ export class InferenceRouter {
     let release: (() => void) | undefined
     try {
       release = this.#perKey.acquire(ctx.owner)
+      const kp = this.#o.keyPriority?.(ctx.owner) ?? UNCAPPED
       const end = await routeRequest(
         this.#o,
         model,
@@ -293,7 +299,8 @@ export class InferenceRouter {
           signal: ctx.signal,
           deadlineAt,
           hiveId,
-          priority: priority ?? this.#o.keyPriority?.(ctx.owner),
+          priority: priority ?? kp.default,
+          maxPriority: kp.max,
           onQueued: (position, depth) =>
             ctx.narrate(
               'queued',

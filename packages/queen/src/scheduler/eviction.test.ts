@@ -37,7 +37,11 @@ function fleet(workers: Array<Partial<WorkerInfo> & { id: string }>, freeMb = 20
     now: clock.now,
   })
   const plan = (req: Partial<RoomRequest> = {}) =>
-    planEviction({ model: 'new', priority: 0, pinned: false, ...req }, [registry.hive('h1')!], options())
+    planEviction(
+      { model: 'new', priority: 0, modelPriority: 0, pinned: false, ...req },
+      [registry.hive('h1')!],
+      options(),
+    )
   const victims = (req: Partial<RoomRequest> = {}): string[] | undefined =>
     plan(req)?.victims.map((v) => v.worker.id)
   return { clock, registry, use, policies, plan, victims }
@@ -100,7 +104,7 @@ describe('planEviction', () => {
     assert.deepEqual(f.victims(), ['a'], 'both kept alive: least recently used again')
   })
 
-  test('a worker loaded within the hysteresis window stays, unless a pinned or higher-priority model needs it', () => {
+  test('a worker loaded within the hysteresis window stays, unless a pinned or higher-priority model needs it, whatever the request asks', () => {
     const f = fleet([{ id: 'a' }])
     f.clock.now = T0 + 20 * 60_000
     // `b` loads now: it is the only other worker, inside the window.
@@ -116,8 +120,13 @@ describe('planEviction', () => {
     assert.equal(f.plan(), undefined, 'b was loaded 29.999 s ago')
     f.policies.set('new', { pin: true })
     assert.deepEqual(f.victims({ pinned: true }), ['b'])
-    assert.deepEqual(f.victims({ priority: 1 }), ['b'])
-    assert.equal(f.plan({ priority: 1, strict: true }), undefined, 'a scale-out never overrides it')
+    assert.equal(f.plan({ priority: 100 }), undefined, "a request's own priority does not override it")
+    assert.deepEqual(f.victims({ priority: 1, modelPriority: 1 }), ['b'])
+    assert.equal(
+      f.plan({ priority: 1, modelPriority: 1, strict: true }),
+      undefined,
+      'a scale-out never overrides it',
+    )
     f.clock.now += 1
     assert.deepEqual(f.victims(), ['b'], 'the window is over')
   })

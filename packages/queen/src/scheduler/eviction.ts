@@ -11,6 +11,11 @@ export interface RoomRequest {
   model: string
   /** The highest priority among the requests waiting for it (see `REQUEST_PRIORITY_HEADER`). */
   priority: number
+  /**
+   * Its own priority in models.conf: only this (or `pinned`) outranks a worker inside the
+   * hysteresis window; a request's `X-Request-Priority` does not.
+   */
+  modelPriority: number
   /** The model is pinned: a worker inside the hysteresis window may make room for it. */
   pinned: boolean
   /** Make room only by stopping workers loaded before the window (scale-out never overrides it). */
@@ -71,7 +76,7 @@ export function keepReason(
   const p = o.policy(w.model)
   if (p.pin) return 'pinned'
   if (p.priority > req.priority) return 'higher priority'
-  const outranked = !req.strict && (req.pinned || req.priority > p.priority)
+  const outranked = !req.strict && (req.pinned || req.modelPriority > p.priority)
   if (o.now - w.loadedAtMs < o.hysteresisMs && !outranked && !req.onceIdle) return 'loaded recently'
   return undefined
 }

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { deferred, RbeeError, silentLogger } from '@rbee/common'
 import { info, T0, telemetry, waitFor } from '@rbee/testing'
+import { QueenMetrics } from '../metrics.js'
 import { DEFAULT_MODEL_POLICY } from '../models-conf.js'
 import { Registry } from '../registry/registry.js'
 import { IdleReaper } from './idle-reaper.js'
-import { type Lease, Scheduler } from './scheduler.js'
-import type { Spawner, SpawnRequest } from './spawner.js'
+import { type Lease, SCALE_OUT_COOLDOWN_MS, Scheduler, STARVED_RETRY_MS } from './scheduler.js'
+import type { RoomOnceIdle, Spawner, SpawnRequest } from './spawner.js'
 
 // The spawner here is an in-memory stand-in: these are unit tests of the queueing rules. The
 // integration tests spawn real workers on real hives.
@@ -18,7 +19,9 @@ function setup(
     scaleOutWaitMs?: number
     maxReplicas?: number
     /** Whether the stand-in's fleet has room once its busy workers are idle. @default false */
-    roomOnceIdle?: boolean
+    roomOnceIdle?: boolean | RoomOnceIdle
+    now?: () => number
+    metrics?: QueenMetrics
   } = {},
 ) {
   const registry = new Registry()
@@ -26,7 +29,12 @@ function setup(
   registry.hiveEvent(telemetry('h1', []))
   const spawns: SpawnRequest[] = []
   const spawner: Spawner = {
-    roomOnceIdle: () => options.roomOnceIdle === true,
+    roomOnceIdle: () =>
+      options.roomOnceIdle === true
+        ? { retryAt: undefined }
+        : options.roomOnceIdle === false
+          ? undefined
+          : options.roomOnceIdle,
     spawn: async (req, signal, narrate) => {
       spawns.push(req)
       if (options.spawn) return options.spawn(req, signal, narrate)
@@ -318,20 +326,95 @@ describe('scheduler priorities and scale-out', () => {
     assert.deepEqual(served, ['high', 'normal-1', 'normal-2', 'low'])
   })
 
-  // Each request holds its slot 20 ms; past a 100 ms wait the queue asks for another replica.
-  async function burst(n: number, maxReplicas: number) {
-    const { registry, scheduler, spawns } = setup({ scaleOutWaitMs: 100, maxReplicas, queueSize: 100 })
-    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
-    const hold = async (): Promise<string> => {
-      const lease = await scheduler.acquire('tiny')
-      await new Promise((r) => setTimeout(r, 20))
-      lease.release()
-      return lease.worker.id
+  test("a request's priority is capped at its key's, but may always ask for its model's own", async () => {
+    const registry = new Registry()
+    registry.upsertHive('h1', 'http://h1:7835', 'config')
+    registry.hiveEvent(
+      telemetry('h1', [info('a', { slots_total: 1 }), info('b', { model_id: 'vip', slots_total: 1 })]),
+    )
+    const scheduler = new Scheduler({
+      registry,
+      spawner: { spawn: async () => assert.fail('no spawn') },
+      logger: silentLogger(),
+      policy: (m) => ({ ...DEFAULT_MODEL_POLICY, priority: m === 'vip' ? 10 : 0 }),
+    })
+    const served: string[] = []
+    const queue = async (model: string, names: Array<[string, number | undefined, number | undefined]>) => {
+      const first = await scheduler.acquire(model)
+      const all = names.map(([name, priority, maxPriority]) =>
+        scheduler.acquire(model, { priority, maxPriority }).then((lease) => {
+          served.push(name)
+          setImmediate(() => lease.release())
+        }),
+      )
+      first.release()
+      await Promise.all(all)
     }
-    await hold()
+    await queue('tiny', [
+      ['user asks high', 10, 0],
+      ['user, none', undefined, 0],
+      ['admin asks 5', 5, undefined],
+      ['key of priority 3 asks high', 10, 3],
+    ])
+    assert.deepEqual(served.splice(0), [
+      'admin asks 5',
+      'key of priority 3 asks high',
+      'user asks high',
+      'user, none',
+    ])
+    await queue('vip', [
+      ['user, none', undefined, 0],
+      ['user asks high', 10, 0],
+      ['user asks 50', 50, 0],
+    ])
+    assert.deepEqual(served, ['user, none', 'user asks high', 'user asks 50'], "all at vip's 10")
+    scheduler.close()
+  })
+
+  // Each request holds its slot 20 ms of the hand-driven clock; past a 100 ms wait the queue asks
+  // for another replica. The replica's worker arrives once the whole burst is queued.
+  async function burst(n: number, maxReplicas: number) {
+    let now = 0
+    const arrive = deferred<void>()
+    const { registry, scheduler, spawns } = setup({
+      scaleOutWaitMs: 100,
+      maxReplicas,
+      queueSize: 100,
+      now: () => now,
+      spawn: async (req) => {
+        await arrive.promise
+        registry.hiveEvent({
+          type: 'worker_ready',
+          hive_id: 'h1',
+          timestamp: new Date(T0).toISOString(),
+          worker: info(`w-${spawns.length}`, { model_id: req.model, slots_total: 4, port: 40001 }),
+          pid: 100,
+        })
+      },
+    })
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const first = await scheduler.acquire('tiny')
+    now += 20
+    first.release()
     assert.equal(spawns.length, 0, 'one request measures the service time')
-    const workers = await Promise.all(Array.from({ length: n }, hold))
-    return { spawns, workers: new Set(workers) }
+    const held: Lease[] = []
+    const workers = new Set<string>()
+    let served = 0
+    for (let i = 0; i < n; i++) {
+      void scheduler.acquire('tiny').then((lease) => {
+        held.push(lease)
+        workers.add(lease.worker.id)
+        served++
+      })
+    }
+    arrive.resolve()
+    while (served < n || held.length > 0) {
+      await new Promise((r) => setImmediate(r))
+      now += 20
+      for (const lease of held.splice(0)) lease.release()
+    }
+    scheduler.close()
+    return { spawns, workers }
   }
 
   test('a burst past the target wait adds one replica and not more than it needs', async () => {
@@ -351,8 +434,10 @@ describe('scheduler priorities and scale-out', () => {
 
   test('a spawn with no room while busy workers hold it waits for one to go idle instead of failing its requests', async () => {
     let room = false
+    let now = 0
     const { registry, scheduler, spawns } = setup({
       roomOnceIdle: true,
+      now: () => now,
       spawn: async (req) => {
         if (!room) throw new RbeeError('RBEE_NO_CAPACITY', 'no device can take it')
         registry.hiveEvent({
@@ -371,9 +456,139 @@ describe('scheduler priorities and scale-out', () => {
     await waitFor('the first spawn failed', () => notes.length > 0)
     assert.deepEqual(notes, ['no room for tiny now; waiting for a busy worker to go idle to make room'])
     room = true
+    now += STARVED_RETRY_MS
     busy.release()
     const lease = await waiting
     assert.equal(lease.worker.id, 'w-new')
     assert.equal(spawns.length, 2)
+  })
+
+  const workerReady = (registry: Registry, model: string): void =>
+    registry.hiveEvent({
+      type: 'worker_ready',
+      hive_id: 'h1',
+      timestamp: new Date(T0).toISOString(),
+      worker: info('w-new', { model_id: model, port: 40009 }),
+      pid: 9,
+    })
+  const settle = (): Promise<void> => new Promise((r) => setImmediate(r))
+  const noCapacity = (): RbeeError => new RbeeError('RBEE_NO_CAPACITY', 'no device can take it')
+  /** A stand-in fleet where `other` holds the only room until `room()` says otherwise. */
+  function starvedFleet(o: { room: () => boolean; now: () => number; roomOnceIdle?: RoomOnceIdle }) {
+    const fleet = setup({
+      roomOnceIdle: o.roomOnceIdle ?? true,
+      now: o.now,
+      queueTimeoutMs: 120_000,
+      spawn: async (req) => {
+        if (!o.room()) throw noCapacity()
+        workerReady(fleet.registry, req.model)
+      },
+    })
+    fleet.registry.hiveEvent(telemetry('h1', [info('other', { model_id: 'other', slots_total: 1 })]))
+    return fleet
+  }
+
+  test('a starved spawn tells its waiters once and tries again at most every 500 ms however often slots free up', async () => {
+    let now = 0
+    let room = false
+    const { scheduler, spawns } = starvedFleet({ room: () => room, now: () => now })
+    const notes: string[] = []
+    const waiting = scheduler.acquire('tiny', { onSpawn: (h) => notes.push(h) })
+    await settle()
+    for (let i = 0; i < 50; i++) {
+      const lease = await scheduler.acquire('other')
+      lease.release()
+      await settle()
+    }
+    assert.equal(spawns.length, 1, 'slots freed 50 times within 500 ms: no retry yet')
+    now += STARVED_RETRY_MS
+    ;(await scheduler.acquire('other')).release()
+    await settle()
+    assert.equal(spawns.length, 2)
+    assert.equal(notes.length, 1, 'the waiter hears about the wait once')
+    room = true
+    now += STARVED_RETRY_MS
+    ;(await scheduler.acquire('other')).release()
+    assert.equal((await waiting).worker.id, 'w-new')
+    assert.equal(spawns.length, 3)
+    scheduler.close()
+  })
+
+  test('a spawn held back only by the hysteresis window is tried again when the window ends', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    let now = 1_000
+    let room = false
+    const { scheduler, spawns } = starvedFleet({
+      room: () => room,
+      now: () => now,
+      roomOnceIdle: { retryAt: 61_000 },
+    })
+    const waiting = scheduler.acquire('tiny')
+    await settle()
+    assert.equal(spawns.length, 1)
+    room = true
+    now = 60_999
+    t.mock.timers.tick(59_999)
+    await settle()
+    assert.equal(spawns.length, 1, 'still inside the window')
+    now = 61_000
+    t.mock.timers.tick(1)
+    assert.equal((await waiting).worker.id, 'w-new')
+    assert.equal(spawns.length, 2)
+    scheduler.close()
+  })
+
+  test('a model id with @ in it, waiting on one hive, is tried again once room frees up', async () => {
+    let now = 0
+    let room = false
+    const { scheduler } = starvedFleet({ room: () => room, now: () => now })
+    const busy = await scheduler.acquire('other')
+    const waiting = scheduler.acquire('foo@q4', { hiveId: 'h1' })
+    await settle()
+    room = true
+    now += STARVED_RETRY_MS
+    busy.release()
+    assert.equal((await waiting).worker.model, 'foo@q4')
+    scheduler.close()
+  })
+
+  test('a failed scale-out waits 10 s before the model tries another replica, and only a replica that came counts', async () => {
+    let now = 0
+    let fail = true
+    const metrics = new QueenMetrics({ queueDepths: () => [], workerStates: () => [], hives: () => [] })
+    const fleet = setup({
+      scaleOutWaitMs: 100,
+      queueSize: 100,
+      now: () => now,
+      metrics,
+      spawn: async (req) => {
+        if (fail) throw noCapacity()
+        workerReady(fleet.registry, req.model)
+      },
+    })
+    const { registry, scheduler, spawns } = fleet
+    registry.hiveEvent(telemetry('h1', [info('a', { slots_total: 1 })]))
+    const first = await scheduler.acquire('tiny')
+    now += 20
+    first.release()
+    const busy = await scheduler.acquire('tiny')
+    const queued: Array<Promise<unknown>> = []
+    const queue = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        queued.push(scheduler.acquire('tiny').catch(() => undefined))
+        await settle()
+      }
+    }
+    await queue(20)
+    assert.equal(spawns.length, 1, 'one failed replica, then a cool-down')
+    now += SCALE_OUT_COOLDOWN_MS
+    fail = false
+    await queue(1)
+    assert.equal(spawns.length, 2)
+    const counted = (await metrics.scaleOuts.get()).values.find((v) => v.labels.model === 'tiny')?.value
+    assert.equal(counted, 1, 'the failed attempt is not counted')
+    busy.release()
+    scheduler.close()
+    await Promise.all(queued)
   })
 })

@@ -31,6 +31,11 @@ export interface AcquireOptions {
    * (see `REQUEST_PRIORITY_HEADER`). @default the model's priority in models.conf
    */
   priority?: number | undefined
+  /**
+   * The most `priority` may be (a user key's own priority, normal when it sets none); the
+   * model's priority in models.conf is always allowed. @default no cap (an admin key, keys off)
+   */
+  maxPriority?: number | undefined
 }
 
 export interface SchedulerOptions {
@@ -51,6 +56,8 @@ export interface SchedulerOptions {
   /** Most workers of one model scale-out runs, unless models.conf says otherwise. @default QUEEN_DEFAULTS.maxReplicas */
   maxReplicas?: number
   metrics?: QueenMetrics | undefined
+  /** The clock (epoch ms) for service and load times, settling windows and retry throttles. @default Date.now */
+  now?: () => number
 }
 
 interface Waiter {
@@ -71,12 +78,35 @@ interface Waiter {
  */
 const SPAWN_SETTLE_MS = 10_000
 
+/** `model`, or `model on hive`: ids may hold `@` and `:` but never a space. */
 const spawnKey = (model: string, hiveId: string | undefined): string =>
-  hiveId === undefined ? model : `${model}@${hiveId}`
+  hiveId === undefined ? model : `${model} on ${hiveId}`
 /** The key of a model's scale-out spawn (one at a time per model) and of its `min_replicas` upkeep. */
 const replicaKey = (model: string): string => `${model}#replica`
 /** Weight of the newest request in a model's smoothed service time. */
 const SERVICE_WEIGHT = 0.2
+/**
+ * Least time between two tries of a spawn that found no room: a busy fleet releases slots many
+ * times a second, and each try plans placement and eviction over every hive.
+ */
+export const STARVED_RETRY_MS = 500
+/** After a scale-out spawn failed, how long the model waits before trying another replica. */
+export const SCALE_OUT_COOLDOWN_MS = 10_000
+
+/**
+ * A spawn key whose spawn found no room while busy or freshly loaded workers would make some once
+ * idle: one episode, from its first such failure until a spawn succeeds or fails for good.
+ */
+interface Starved {
+  readonly model: string
+  readonly hiveId: string | undefined
+  /** When its spawn was last tried (see `STARVED_RETRY_MS`). */
+  triedAt: number
+  /** The throttled retry, when one is due. */
+  retry: ReturnType<typeof setTimeout> | undefined
+  /** The retry when the hysteresis window of a worker that holds the room ends. */
+  wake: ReturnType<typeof setTimeout> | undefined
+}
 
 /**
  * Decides where each request runs. A free slot on the best worker is taken at once (see
@@ -85,7 +115,7 @@ const SERVICE_WEIGHT = 0.2
  * spawn is started for every request that waits for it.
  */
 export class Scheduler {
-  readonly #o: Required<Omit<SchedulerOptions, 'logger' | 'metrics'>> & {
+  readonly #o: Required<Omit<SchedulerOptions, 'logger' | 'metrics' | 'now'>> & {
     logger: Logger
     metrics: QueenMetrics | undefined
   }
@@ -101,10 +131,14 @@ export class Scheduler {
   /** Per model, the smoothed time a request holds its slot (ms), once one has finished. */
   readonly #serviceMs = new Map<string, number>()
   /**
-   * Spawn keys (`model` or `model@hive`) whose spawn found no room while busy or freshly loaded
-   * workers would make some once idle: tried again when a worker's state changes.
+   * Spawn keys (see `spawnKey`) whose spawn found no room while busy or freshly loaded workers
+   * would make some once idle: tried again when a worker's state changes (at most once per
+   * `STARVED_RETRY_MS`) or when the hysteresis window that held the room back ends.
    */
-  readonly #starved = new Set<string>()
+  readonly #starved = new Map<string, Starved>()
+  /** Per model, when its last scale-out spawn failed (see `SCALE_OUT_COOLDOWN_MS`). */
+  readonly #scaleOutFailedAt = new Map<string, number>()
+  readonly #now: () => number
   /** Per model, how long its last successful spawn took (ms). */
   readonly #loadMs = new Map<string, number>()
   /** Per model, the worker count when its last replica spawn succeeded (see `#maybeScaleOut`). */
@@ -122,6 +156,7 @@ export class Scheduler {
       maxReplicas: options.maxReplicas ?? QUEEN_DEFAULTS.maxReplicas,
       metrics: options.metrics,
     }
+    this.#now = options.now ?? Date.now
     this.#unsubscribe = this.#o.registry.on((ev) => this.#onRegistry(ev))
   }
 
@@ -136,7 +171,7 @@ export class Scheduler {
     return this.#queues.get(model)?.length ?? 0
   }
 
-  /** Spawns in flight, by `model` or `model@hive`. */
+  /** Spawns in flight, by `model` or `model on hive` (`model#replica` for scale-out and upkeep). */
   get spawning(): ReadonlySet<string> {
     return new Set(this.#spawning.keys())
   }
@@ -205,7 +240,7 @@ export class Scheduler {
         reject,
         onQueued: options.onQueued,
         onSpawn: options.onSpawn,
-        priority: options.priority ?? this.#o.policy(model).priority,
+        priority: this.#priority(model, options),
         position: 0,
         cleanup: () => {
           clearTimeout(timer)
@@ -227,6 +262,12 @@ export class Scheduler {
     })
   }
 
+  #priority(model: string, o: AcquireOptions): number {
+    const own = this.#o.policy(model).priority
+    if (o.priority === undefined) return own
+    return o.maxPriority === undefined ? o.priority : Math.min(o.priority, Math.max(o.maxPriority, own))
+  }
+
   /** What a waiter whose deadline passed was waiting for, for its error. */
   #waitedFor(waiter: Waiter, since: number): string {
     const waited = formatSeconds(Date.now() - since)
@@ -239,14 +280,14 @@ export class Scheduler {
 
   #lease(w: WorkerEntry): Lease {
     this.#o.registry.acquire(w)
-    const since = performance.now()
+    const since = this.#now()
     let released = false
     return {
       worker: w,
       release: () => {
         if (released) return
         released = true
-        const ms = performance.now() - since
+        const ms = this.#now() - since
         const was = this.#serviceMs.get(w.model)
         this.#serviceMs.set(w.model, was === undefined ? ms : was + SERVICE_WEIGHT * (ms - was))
         this.#o.registry.release(w)
@@ -289,15 +330,19 @@ export class Scheduler {
     const key = replicaKey(model)
     if (this.#ac.signal.aborted || this.#spawning.has(key) || this.#spawning.has(model)) return
     const input = this.#scaleOutInput(model)
+    const failedAt = this.#scaleOutFailedAt.get(model)
+    if (failedAt !== undefined) {
+      if (this.#now() - failedAt < SCALE_OUT_COOLDOWN_MS) return
+      this.#scaleOutFailedAt.delete(model)
+    }
     const settle = this.#replicaSettle.get(model)
     if (settle) {
-      if (input.workers <= settle.workers && Date.now() - settle.at < SPAWN_SETTLE_MS) return
+      if (input.workers <= settle.workers && this.#now() - settle.at < SPAWN_SETTLE_MS) return
       this.#replicaSettle.delete(model)
     }
     const need = scaleOutNeed(input)
     if (!need) return
     this.#o.logger.info({ model, ...input, wait_ms: need.waitMs }, 'scaling out')
-    this.#o.metrics?.scaleOuts.inc({ model })
     const priority = Math.max(
       this.#o.policy(model).priority,
       ...(this.#queues.get(model) ?? []).map((w) => w.priority),
@@ -307,7 +352,11 @@ export class Scheduler {
       model,
       { priority, replica: true },
       `scaling out ${model}: ${input.queued} queued would wait ~${formatSeconds(need.waitMs)} on ${input.slots} slot(s) of ${input.workers} worker(s) (target ${formatSeconds(input.targetWaitMs)}); starting replica ${input.workers + 1}`,
-      () => this.#replicaSettle.set(model, { at: Date.now(), workers: input.workers }),
+      () => {
+        this.#o.metrics?.scaleOuts.inc({ model })
+        this.#replicaSettle.set(model, { at: this.#now(), workers: input.workers })
+      },
+      () => this.#scaleOutFailedAt.set(model, this.#now()),
     )
   }
 
@@ -327,32 +376,44 @@ export class Scheduler {
       { priority: this.#o.policy(model).priority, replica: false },
       `keeping ${model} at min_replicas ${min}: ${live} running; starting one`,
       () => {},
+      () => {},
     )
   }
 
-  /** A spawn nobody waits on (scale-out, upkeep): its failure is logged, its waiters keep waiting. */
+  /**
+   * A spawn nobody waits on (scale-out, upkeep): `why` is told to the model's waiters with the
+   * spawn's first progress, its failure is logged, its waiters keep waiting.
+   */
   #startSpawn(
     key: string,
     model: string,
     o: { priority: number; replica: boolean },
     why: string,
     onDone: () => void,
+    onFailed: () => void,
   ): void {
-    const narrate = (human: string): void => {
+    const tell = (human: string): void => {
       for (const w of this.#queues.get(model) ?? []) if (w.hiveId === undefined) w.onSpawn?.(human)
     }
-    narrate(why)
-    const started = performance.now()
+    // Said once the spawn has somewhere to go: a replica no device can take is given up quietly.
+    let told = false
+    const narrate = (human: string): void => {
+      if (!told) tell(why)
+      told = true
+      tell(human)
+    }
+    const started = this.#now()
     const p = this.#o.spawner
       .spawn({ model, hiveId: undefined, ...o }, this.#ac.signal, narrate)
       .then(
         () => {
-          this.#loadMs.set(model, performance.now() - started)
+          this.#loadMs.set(model, this.#now() - started)
           onDone()
           this.#dispatch(model)
         },
         (err: unknown) => {
           if (this.#ac.signal.aborted) return
+          onFailed()
           this.#o.logger.info({ model, err: errorMessage(err) }, 'no replica could be added')
         },
       )
@@ -388,7 +449,7 @@ export class Scheduler {
     const done = this.#spawned.get(key)
     if (
       done &&
-      Date.now() - done.at < SPAWN_SETTLE_MS &&
+      this.#now() - done.at < SPAWN_SETTLE_MS &&
       done.removals === (this.#removals.get(model) ?? 0)
     ) {
       return true
@@ -404,15 +465,32 @@ export class Scheduler {
     return false
   }
 
-  /** Starts one spawn for (model, hive) unless a worker exists or is already on its way. */
+  /**
+   * Starts one spawn for (model, hive) unless a worker exists or is already on its way, or the
+   * key is starved and was tried less than `STARVED_RETRY_MS` ago (then one retry is armed).
+   */
   #ensureWorker(model: string, hiveId: string | undefined): void {
     if (this.#hasWorkerOrSpawn(model, hiveId)) return
     const key = spawnKey(model, hiveId)
+    const starved = this.#starved.get(key)
+    if (starved) {
+      const due = starved.triedAt + STARVED_RETRY_MS - this.#now()
+      if (due > 0) {
+        starved.retry ??= setTimeout(() => {
+          starved.retry = undefined
+          this.#retryStarved(key)
+        }, due)
+        return
+      }
+      clearTimeout(starved.retry)
+      starved.retry = undefined
+      starved.triedAt = this.#now()
+    }
     const narrate = (human: string): void => {
       for (const w of this.#queues.get(model) ?? []) if (w.hiveId === hiveId) w.onSpawn?.(human)
     }
     const removals = this.#removals.get(model) ?? 0
-    const started = performance.now()
+    const started = this.#now()
     let priority = this.#o.policy(model).priority
     for (const w of this.#queues.get(model) ?? [])
       if (w.hiveId === hiveId) priority = Math.max(priority, w.priority)
@@ -420,27 +498,46 @@ export class Scheduler {
       .spawn({ model, hiveId, priority }, this.#ac.signal, narrate)
       .then(
         () => {
-          this.#loadMs.set(model, performance.now() - started)
-          this.#spawned.set(key, { at: Date.now(), removals })
+          this.#endStarved(key)
+          this.#loadMs.set(model, this.#now() - started)
+          this.#spawned.set(key, { at: this.#now(), removals })
           this.#dispatch(model)
         },
         (err: unknown) => {
           if (this.#ac.signal.aborted) return
-          if (
-            err instanceof RbeeError &&
-            err.code === 'RBEE_NO_CAPACITY' &&
-            this.#o.spawner.roomOnceIdle?.({ model, hiveId, priority })
-          ) {
+          const room =
+            err instanceof RbeeError && err.code === 'RBEE_NO_CAPACITY'
+              ? this.#o.spawner.roomOnceIdle?.({ model, hiveId, priority })
+              : undefined
+          if (room) {
             // Busy workers hold the room: the waiters wait (queue timeout, deadline) for one to
-            // go idle, and the spawn is tried again then, instead of failing them now.
-            if (!this.#starved.has(key)) {
+            // go idle, and the spawn is tried again then, instead of failing them now. Said once
+            // per episode: a busy fleet retries it many times.
+            let s = this.#starved.get(key)
+            if (!s) {
+              s = { model, hiveId, triedAt: this.#now(), retry: undefined, wake: undefined }
+              this.#starved.set(key, s)
               this.#o.logger.info({ model, hive_id: hiveId }, 'no room until a worker goes idle')
               narrate(`no room for ${model} now; waiting for a busy worker to go idle to make room`)
             }
-            this.#starved.add(key)
+            // A worker held back only by the hysteresis window frees no slot when its window
+            // ends: nothing else would try again then.
+            clearTimeout(s.wake)
+            s.wake = undefined
+            if (room.retryAt !== undefined) {
+              const entry = s
+              entry.wake = setTimeout(
+                () => {
+                  entry.wake = undefined
+                  entry.triedAt = -Infinity
+                  this.#retryStarved(key)
+                },
+                Math.max(0, room.retryAt - this.#now()),
+              )
+            }
             return
           }
-          this.#starved.delete(key)
+          this.#endStarved(key)
           this.#o.logger.warn({ model, hive_id: hiveId, err: errorMessage(err) }, 'spawn failed')
           // Everyone waiting for this spawn learns why it failed, unless a worker turned up anyway.
           const q = this.#queues.get(model) ?? []
@@ -461,13 +558,20 @@ export class Scheduler {
     this.#spawning.set(key, p)
   }
 
-  /** Spawns that waited for room try again (a worker went idle or away, or a spawn ended). */
-  #retryStarved(): void {
-    for (const key of [...this.#starved]) {
-      const [model = key, hiveId] = key.split('@')
-      this.#starved.delete(key)
-      if (this.#queues.get(model)?.some((w) => w.hiveId === hiveId)) this.#ensureWorker(model, hiveId)
-    }
+  /** A starved spawn tries again (throttled), or its episode ends when nobody waits for it. */
+  #retryStarved(key: string): void {
+    const s = this.#starved.get(key)
+    if (!s || this.#ac.signal.aborted) return
+    if (this.#queues.get(s.model)?.some((w) => w.hiveId === s.hiveId)) this.#ensureWorker(s.model, s.hiveId)
+    else this.#endStarved(key)
+  }
+
+  #endStarved(key: string): void {
+    const s = this.#starved.get(key)
+    if (!s) return
+    clearTimeout(s.retry)
+    clearTimeout(s.wake)
+    this.#starved.delete(key)
   }
 
   #ensureForWaiters(model: string): void {
@@ -505,11 +609,11 @@ export class Scheduler {
       return
     }
     if (ev.type !== 'model') return
-    if (this.#starved.size > 0) this.#retryStarved()
+    for (const key of [...this.#starved.keys()]) this.#retryStarved(key)
     if (this.#spawned.size > 0 && this.#o.registry.routableCount(ev.model) > 0) {
       // The spawned worker has arrived: the settling window is over.
       for (const key of this.#spawned.keys()) {
-        if (key === ev.model || key.startsWith(`${ev.model}@`)) this.#spawned.delete(key)
+        if (key === ev.model || key.startsWith(`${ev.model} on `)) this.#spawned.delete(key)
       }
     }
     if (!this.#queues.has(ev.model)) return
@@ -524,6 +628,7 @@ export class Scheduler {
   close(): void {
     this.#ac.abort(new RbeeError('RBEE_DRAINING', 'queen is shutting down'))
     this.#unsubscribe()
+    for (const key of [...this.#starved.keys()]) this.#endStarved(key)
     for (const q of this.#queues.values()) {
       for (const w of q) {
         w.cleanup()

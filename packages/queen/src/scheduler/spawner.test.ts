@@ -6,7 +6,7 @@ import { type Device, deviceList, type WorkerSpawnResult } from '@rbee/contracts
 import { catalogEntry, device, gpu, info, T0, telemetry } from '@rbee/testing'
 import { Registry } from '../registry/registry.js'
 import { Scheduler } from './scheduler.js'
-import { type HiveDirectory, HiveSpawner } from './spawner.js'
+import { DOWNLOAD_BACKOFF_MS, type HiveDirectory, HiveSpawner, type HiveSpawnerOptions } from './spawner.js'
 
 // These tests cover which hive a spawn may go to and when it waits for one; the hive directory
 // has no connections, so a spawn that found its hive ends with "no connection to hive …". The
@@ -197,6 +197,24 @@ describe('HiveSpawner placement', () => {
     )
   })
 
+  test('a scale-out replica goes to a device that does not run its model, and to none when every one does', async () => {
+    const { calls, state, spawner, spawn } = gpuFleet([device(122 * GIB), gpu(0, 139 * GIB)], 40 * GIB)
+    state.gpuLoads = true
+    await spawn()
+    const replica = (): Promise<void> =>
+      spawner.spawn({ model: 'm', hiveId: undefined, replica: true }, new AbortController().signal)
+    await replica()
+    assert.deepEqual(
+      calls.map((c) => c.worker),
+      ['cuda', 'cpu'],
+      'the GPU had room for two, but runs m already',
+    )
+    const err = await spawnError(replica())
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.match(err.message, /runs m already \(a replica goes to another device\)/)
+    assert.equal(calls.length, 2)
+  })
+
   test('a model too big for one GPU is asked of the hive as a device list, with memory reserved on each GPU', async () => {
     const { calls, state, spawner, spawn } = gpuFleet(
       [device(200 * GIB), gpu(0, 60_000), gpu(1, 80_000)],
@@ -303,7 +321,14 @@ describe('HiveSpawner making room', () => {
   // A hive double (no hive process in a unit test): a CPU of 1000 MB with two idle 400 MB
   // workers, a stop that reports the exit and the memory back on the next telemetry, as a hive's
   // stream does, and a spawn that reports a ready worker.
-  function full(options: { stopFails?: boolean; memoryStaysTaken?: boolean } = {}) {
+  function full(
+    options: {
+      stopFails?: boolean
+      memoryStaysTaken?: boolean
+      /** Called right after the telemetry that shows a stopped worker's memory back. */
+      afterFreed?: () => void
+    } = {},
+  ) {
     const clock = { now: T0 }
     const registry = new Registry({ logger: silentLogger(), now: () => clock.now })
     registry.upsertHive('h1', 'http://h1:7835', 'config')
@@ -315,18 +340,22 @@ describe('HiveSpawner making room', () => {
     report()
     registry.setCatalog(
       'h1',
-      ['a', 'b', 'new'].map((m) => catalogEntry(m, 400)),
+      ['a', 'b', 'new', 'new2'].map((m) => catalogEntry(m, 400)),
     )
     clock.now += 600_000
     const used = registry.worker('wb')!
     registry.acquire(used)
     registry.release(used)
     const stopped: string[] = []
+    const spawned: string[] = []
     const spawnWorker = async (op: SpawnOp): Promise<WorkerSpawnResult> => {
-      const worker = info('wn', { model_id: op.model, port: 40003 })
+      spawned.push(op.model)
+      const id = op.model === 'new' ? 'wn' : `w-${op.model}`
+      const port = 40002 + spawned.length
+      const worker = info(id, { model_id: op.model, port })
       live.push(worker)
       report()
-      return { worker_id: 'wn', port: 40003, pid: 3, host: worker.host, url: 'http://127.0.0.1:40003' }
+      return { worker_id: id, port, pid: 3, host: worker.host, url: `http://127.0.0.1:${port}` }
     }
     const spawner = new HiveSpawner({
       registry,
@@ -354,13 +383,44 @@ describe('HiveSpawner making room', () => {
             live.findIndex((x) => x.id === w.id),
             1,
           )
-          setImmediate(report)
+          setImmediate(() => {
+            report()
+            options.afterFreed?.()
+          })
         },
         waitMs: 200,
       },
     })
-    return { registry, spawner, stopped }
+    return { registry, spawner, stopped, spawned }
   }
+
+  test('memory an eviction freed goes to the spawn that evicted, not to one that asked meanwhile', async () => {
+    const signal = new AbortController().signal
+    const notes = { new: [] as string[], new2: [] as string[] }
+    let second: Promise<void> | undefined
+    const fleet = full({
+      // Another model's spawn asks the moment wa's memory shows free, before the first resumes.
+      afterFreed: () => {
+        second ??= fleet.spawner.spawn({ model: 'new2', hiveId: undefined }, signal, (h) =>
+          notes.new2.push(h),
+        )
+      },
+    })
+    await fleet.spawner.spawn({ model: 'new', hiveId: undefined }, signal, (h) => notes.new.push(h))
+    await second
+    const evictions = (n: string[]): string[] => n.filter((h) => h.startsWith('evicting'))
+    assert.deepEqual(
+      evictions(notes.new).map((h) => h.split(' ')[2]),
+      ['wa'],
+      'the first spawn evicts once',
+    )
+    assert.deepEqual(
+      evictions(notes.new2).map((h) => h.split(' ')[2]),
+      ['wb'],
+      'the second makes its own room',
+    )
+    assert.deepEqual(fleet.spawned, ['new', 'new2'])
+  })
 
   test('a spawn that fits nowhere stops the least recently used idle worker, waits for its memory, then spawns', async () => {
     const { registry, spawner, stopped } = full()
@@ -408,10 +468,11 @@ describe('HiveSpawner making room', () => {
 })
 
 describe('HiveSpawner loading elsewhere', () => {
-  test('when no hive with the file has room, a hive with room downloads it first, its progress narrated', async () => {
+  // h1 has the file and a busy worker filling its CPU; h2 has room and no file.
+  function elsewhere(download: NonNullable<HiveSpawnerOptions['download']>) {
+    const clock = { now: T0 }
     const registry = new Registry({ logger: silentLogger() })
     const big = { ...catalogEntry('big', 400), source: 'hf:org/repo:big.gguf' }
-    // h1 has the file and a busy worker filling its CPU; h2 has room and no file.
     registry.upsertHive('h1', 'http://h1:7835', 'config')
     registry.hiveEvent(
       telemetry('h1', [info('busy', { model_id: 'big' })], {
@@ -433,17 +494,25 @@ describe('HiveSpawner loading elsewhere', () => {
       registry,
       hives: { client: () => ({ spawnWorker }), refreshCatalogs: async () => {} },
       logger: silentLogger(),
+      now: () => clock.now,
       eviction: { stop: async () => assert.fail('the busy worker is never stopped') },
-      download: async (hiveId, source, _signal, narrate) => {
+      download: async (hiveId, source, signal, narrate) => {
         downloads.push(`${source}@${hiveId}`)
-        narrate('downloaded big.gguf (400 MiB) from a peer')
+        await download(hiveId, source, signal, narrate)
         registry.setCatalog(hiveId, [big])
       },
     })
     const notes: string[] = []
-    await spawner.spawn({ model: 'big', hiveId: undefined }, new AbortController().signal, (h) =>
-      notes.push(h),
-    )
+    const spawn = (): Promise<void> =>
+      spawner.spawn({ model: 'big', hiveId: undefined }, new AbortController().signal, (h) => notes.push(h))
+    return { clock, spawner, spawn, downloads, spawned, notes }
+  }
+
+  test('when no hive with the file has room, a hive with room downloads it first, its progress narrated', async () => {
+    const { spawn, downloads, spawned, notes } = elsewhere(async (_hive, _source, _signal, narrate) => {
+      narrate('downloaded big.gguf (400 MiB) from a peer')
+    })
+    await spawn()
     assert.deepEqual(downloads, ['hf:org/repo:big.gguf@h2'])
     assert.deepEqual(spawned, ['big@h2'])
     assert.deepEqual(notes.slice(0, 2), [
@@ -451,5 +520,27 @@ describe('HiveSpawner loading elsewhere', () => {
       'h2: downloaded big.gguf (400 MiB) from a peer',
     ])
     assert.match(notes[2] ?? '', /^starting a worker for big on h2 \(needs 400 MiB\)/)
+  })
+
+  test('a download that fails leaves the spawn short of room, not failed with it, and that hive is not asked again for a while', async () => {
+    let fails = true
+    const { clock, spawn, downloads, spawned, notes } = elsewhere(async () => {
+      if (fails) throw new RbeeError('RBEE_MODEL_NOT_FOUND', 'no peer and no hub has big.gguf')
+    })
+    const err = await spawnError(spawn())
+    assert.equal(err.code, 'RBEE_NO_CAPACITY')
+    assert.ok(
+      notes.includes(
+        'downloading hf:org/repo:big.gguf to h2 failed (no peer and no hub has big.gguf); not trying there again for a while',
+      ),
+      notes.join('\n'),
+    )
+    assert.equal((await spawnError(spawn())).code, 'RBEE_NO_CAPACITY')
+    assert.equal(downloads.length, 1, 'h2 is not asked again at once')
+    fails = false
+    clock.now += DOWNLOAD_BACKOFF_MS
+    await spawn()
+    assert.equal(downloads.length, 2)
+    assert.deepEqual(spawned, ['big@h2'])
   })
 })

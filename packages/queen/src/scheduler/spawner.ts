@@ -14,6 +14,7 @@ import { QUEEN_DEFAULTS } from '../queen-defaults.js'
 import { waitForHive } from '../registry/hive-wait.js'
 import type { HiveEntry, Registry } from '../registry/registry.js'
 import type { WorkerEntry } from '../registry/worker-entry.js'
+import { deviceUsage } from './device-usage.js'
 import { chooseDownloadTarget } from './download-target.js'
 import { describeEviction, type EvictionPlan, planEviction } from './eviction.js'
 import { choosePlacement, deviceKey, formatMb, type Placement } from './placement.js'
@@ -43,7 +44,17 @@ export interface Spawner {
    * After a spawn failed for lack of room: whether stopping workers that are busy now, or loaded
    * too recently to be stopped, would make room once they are idle (its waiters then wait).
    */
-  roomOnceIdle?(req: SpawnRequest): boolean
+  roomOnceIdle?(req: SpawnRequest): RoomOnceIdle | undefined
+}
+
+/** There is room for a spawn once the workers that hold it now are idle and old enough. */
+export interface RoomOnceIdle {
+  /**
+   * When the first idle worker that holds the room only because it was loaded within the
+   * hysteresis window may be stopped (epoch ms): no slot frees up then, so try again at this
+   * time. Undefined when only busy workers hold the room.
+   */
+  retryAt: number | undefined
 }
 
 /**
@@ -122,6 +133,14 @@ export interface EvictionSettings {
 /** Rounds of eviction one spawn may go through (a hive's own figures may disagree with ours once). */
 const EVICTION_ROUNDS = 2
 
+/** Memory an eviction frees, promised to the spawn that evicted until it places its worker. */
+interface RoomHold {
+  readonly key: string
+  readonly mb: number
+}
+/** After a download to load a model elsewhere failed, how long that hive is not asked again for it. */
+export const DOWNLOAD_BACKOFF_MS = 60_000
+
 /**
  * Spawns a worker on the hive that fits the model best (see `choosePlacement`), counting the
  * memory promised to spawns still in flight so concurrent spawns do not overbook a device.
@@ -129,7 +148,14 @@ const EVICTION_ROUNDS = 2
 export class HiveSpawner implements Spawner {
   readonly #o: HiveSpawnerOptions
   readonly #reserved = new Map<string, number>()
+  /**
+   * Evictions in progress, oldest first: each is counted in `#reserved` too, so that no other
+   * spawn takes the memory it frees (see `#reservedBefore`).
+   */
+  readonly #holds = new Set<RoomHold>()
   readonly #backoff: SpawnBackoff
+  /** Per `model on hive`, until when a download of the model to that hive is not tried again. */
+  readonly #downloadFailedUntil = new Map<string, number>()
 
   constructor(options: HiveSpawnerOptions) {
     this.#o = options
@@ -221,20 +247,25 @@ export class HiveSpawner implements Spawner {
     const excluded = new Map<string, string>()
     const blocked = (hive: string, device: string): string | undefined => {
       const key = deviceKey(hive, device)
-      return this.#backoff.blocked(model, key) ?? excluded.get(key)
+      return this.#backoff.blocked(model, key) ?? excluded.get(key) ?? this.#runsAlready(req, hive, device)
     }
     let failed: RbeeError | undefined
+    // The room the last eviction made: this spawn's, until it is placed.
+    let hold: RoomHold | undefined
     for (;;) {
       let placement: Placement
       try {
-        placement = choosePlacement(model, candidates, { reserved: this.#reserved, blocked })
+        const reserved = hold ? this.#reservedBefore(hold) : this.#reserved
+        if (hold) this.#unhold(hold)
+        hold = undefined
+        placement = choosePlacement(model, candidates, { reserved, blocked })
       } catch (err) {
         if (!(err instanceof RbeeError)) throw err
         if (!failed && evictions < EVICTION_ROUNDS) {
           const plan = this.#planRoom(req, candidates, blocked)
           if (plan) {
             evictions++
-            await this.#makeRoom(plan, model, signal, narrate)
+            hold = await this.#makeRoom(plan, model, signal, narrate)
             continue
           }
           if (!downloaded && this.#o.download) {
@@ -289,8 +320,10 @@ export class HiveSpawner implements Spawner {
   /**
    * Has a hive without the model's file but with room download it (see `chooseDownloadTarget`),
    * bounded by the spawn timeout; returns the candidates once its catalog lists the model, or
-   * undefined when no hive can.
-   * @throws the download's error; RbeeError `RBEE_MODEL_NOT_FOUND` when the hive's catalog names
+   * undefined when no hive can. A download that fails is logged and narrated, that hive is not
+   * asked for the model again for `DOWNLOAD_BACKOFF_MS`, and undefined is returned: the spawn
+   * then fails for lack of room, which its requests may wait out, not with the download's error.
+   * @throws the signal's reason; RbeeError `RBEE_MODEL_NOT_FOUND` when the hive's catalog names
    * the file otherwise.
    */
   async #downloadElsewhere(
@@ -301,10 +334,17 @@ export class HiveSpawner implements Spawner {
     narrate: ((human: string) => void) | undefined,
   ): Promise<HiveEntry[] | undefined> {
     const { model } = req
+    const now = this.#o.now ?? Date.now
     const target = chooseDownloadTarget(model, candidates, this.#o.registry.hives(), {
       hiveId: req.hiveId,
       reserved: this.#reserved,
-      blocked,
+      blocked: (hive, device) => {
+        const key = `${model} on ${hive}`
+        const until = this.#downloadFailedUntil.get(key)
+        if (until !== undefined && until > now()) return 'a download of the model there failed recently'
+        this.#downloadFailedUntil.delete(key)
+        return blocked(hive, device)
+      },
     })
     if (!target) return undefined
     const hiveId = target.hive.id
@@ -319,6 +359,18 @@ export class HiveSpawner implements Spawner {
     })
     try {
       await this.#o.download!(hiveId, target.source, deadline.signal, (h) => narrate?.(`${hiveId}: ${h}`))
+    } catch (err) {
+      if (signal.aborted) throw signal.reason
+      this.#downloadFailedUntil.set(`${model} on ${hiveId}`, now() + DOWNLOAD_BACKOFF_MS)
+      const said = err instanceof RbeeError && isServerSideError(err) ? err.code : errorMessage(err)
+      log.warn(
+        { source: target.source, err: errorMessage(err) },
+        'download to load the model elsewhere failed',
+      )
+      narrate?.(
+        `downloading ${target.source} to ${hiveId} failed (${said}); not trying there again for a while`,
+      )
+      return undefined
     } finally {
       deadline.clear()
     }
@@ -333,16 +385,67 @@ export class HiveSpawner implements Spawner {
     return next
   }
 
+  /**
+   * A scale-out replica shares no device with a worker of its model: on the same device it would
+   * split that device's compute and serve no faster.
+   */
+  #runsAlready(req: SpawnRequest, hiveId: string, deviceId: string): string | undefined {
+    if (req.replica !== true) return undefined
+    const hive = this.#o.registry.hive(hiveId)
+    const ofModel = hive ? (deviceUsage(hive, req.model).get(deviceId)?.ofModel ?? 0) : 0
+    return ofModel > 0 ? `runs ${req.model} already (a replica goes to another device)` : undefined
+  }
+
+  /** Promises `mb` on `key` to an eviction in progress (see `#holds`). */
+  #hold(key: string, mb: number): RoomHold {
+    const hold = { key, mb }
+    this.#holds.add(hold)
+    this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + mb)
+    return hold
+  }
+
+  #unhold(hold: RoomHold): void {
+    if (!this.#holds.delete(hold)) return
+    const left = (this.#reserved.get(hold.key) ?? 0) - hold.mb
+    if (left > 0) this.#reserved.set(hold.key, left)
+    else this.#reserved.delete(hold.key)
+  }
+
+  /**
+   * What is promised, as `hold`'s spawn sees it: not its own room, nor that of evictions started
+   * after it (their plans counted on its room being taken, and wait for their own victims).
+   */
+  #reservedBefore(hold: RoomHold): Map<string, number> {
+    const view = new Map(this.#reserved)
+    let after = false
+    for (const h of this.#holds) {
+      after ||= h === hold
+      if (after) view.set(h.key, (view.get(h.key) ?? 0) - h.mb)
+    }
+    return view
+  }
+
   #policy(model: string): ModelPolicy {
     return this.#o.eviction?.policy?.(model) ?? DEFAULT_MODEL_POLICY
   }
 
-  roomOnceIdle(req: SpawnRequest): boolean {
-    if (!this.#o.eviction) return false
+  roomOnceIdle(req: SpawnRequest): RoomOnceIdle | undefined {
+    const ev = this.#o.eviction
+    if (!ev) return undefined
     const candidates = this.#candidates(req.model, req.hiveId)
     const blocked = (hive: string, device: string): string | undefined =>
       this.#backoff.blocked(req.model, deviceKey(hive, device))
-    return this.#planRoom({ ...req, onceIdle: true }, candidates, blocked) !== undefined
+    const plan = this.#planRoom({ ...req, onceIdle: true }, candidates, blocked)
+    if (!plan) return undefined
+    const hysteresisMs = ev.hysteresisMs ?? QUEEN_DEFAULTS.evictHysteresisMs
+    const now = (this.#o.now ?? Date.now)()
+    let retryAt: number | undefined
+    for (const { worker: w } of plan.victims) {
+      const idle = w.inflight === 0 && w.info.slots_busy === 0
+      const until = w.loadedAtMs + hysteresisMs
+      if (idle && until > now && (retryAt === undefined || until < retryAt)) retryAt = until
+    }
+    return { retryAt }
   }
 
   #planRoom(
@@ -359,6 +462,7 @@ export class HiveSpawner implements Spawner {
       {
         model: req.model,
         priority: Math.max(req.priority ?? own.priority, own.priority),
+        modelPriority: own.priority,
         pinned: own.pin,
         strict: req.replica === true,
         onceIdle: req.onceIdle === true,
@@ -381,7 +485,8 @@ export class HiveSpawner implements Spawner {
 
   /**
    * Stops the plan's victims through their hive and waits (bounded) until the hive's telemetry
-   * shows the memory back on the device.
+   * shows the memory back on the device; that memory is held for the caller (see `#holds`),
+   * which releases it when it places its worker.
    * @throws RbeeError `RBEE_NO_CAPACITY` when it does not come back in time; the signal's reason.
    */
   async #makeRoom(
@@ -389,10 +494,28 @@ export class HiveSpawner implements Spawner {
     model: string,
     signal: AbortSignal,
     narrate: ((human: string) => void) | undefined,
+  ): Promise<RoomHold> {
+    const where = deviceKey(plan.hive.id, plan.device.id)
+    const hold = this.#hold(where, plan.needMb)
+    try {
+      await this.#stopVictims(plan, model, hold, signal, narrate)
+      return hold
+    } catch (err) {
+      this.#unhold(hold)
+      throw err
+    }
+  }
+
+  async #stopVictims(
+    plan: EvictionPlan,
+    model: string,
+    hold: RoomHold,
+    signal: AbortSignal,
+    narrate: ((human: string) => void) | undefined,
   ): Promise<void> {
     const ev = this.#o.eviction!
     const { registry } = this.#o
-    const where = deviceKey(plan.hive.id, plan.device.id)
+    const where = hold.key
     const log = this.#o.logger.child({ model, hive_id: plan.hive.id })
     for (const v of plan.victims) {
       const human = describeEviction(plan, v, model)
@@ -416,7 +539,9 @@ export class HiveSpawner implements Spawner {
       }),
     )
     const waitMs = ev.waitMs ?? QUEEN_DEFAULTS.evictWaitMs
-    const back = await waitForMemory(registry, plan, waitMs, gaveUp.signal, this.#reserved)
+    const back = await waitForMemory(registry, plan, waitMs, gaveUp.signal, () =>
+      Math.max(0, this.#reservedBefore(hold).get(where) ?? 0),
+    )
     signal.removeEventListener('abort', onAbort)
     await Promise.all(stops)
     if (signal.aborted) throw signal.reason
@@ -528,10 +653,10 @@ export class HiveSpawner implements Spawner {
 }
 
 /** Free memory of the plan's device, after what spawns in flight were promised. */
-function availableMb(registry: Registry, plan: EvictionPlan, reserved: ReadonlyMap<string, number>): number {
+function availableMb(registry: Registry, plan: EvictionPlan, reservedMb: number): number {
   const device = registry.hive(plan.hive.id)?.devices.find((d) => d.id === plan.device.id)
   if (!device) return 0
-  return device.memory_free_mb - (reserved.get(deviceKey(plan.hive.id, plan.device.id)) ?? 0)
+  return device.memory_free_mb - reservedMb
 }
 
 /**
@@ -543,10 +668,11 @@ function waitForMemory(
   plan: EvictionPlan,
   ms: number,
   signal: AbortSignal,
-  reserved: ReadonlyMap<string, number>,
+  /** What other spawns were promised on the plan's device first. */
+  reservedMb: () => number,
 ): Promise<boolean> {
   const gone = (): boolean => plan.victims.every((v) => registry.worker(v.worker.id) !== v.worker)
-  const fits = (): boolean => gone() && availableMb(registry, plan, reserved) >= plan.needMb
+  const fits = (): boolean => gone() && availableMb(registry, plan, reservedMb()) >= plan.needMb
   if (fits()) return Promise.resolve(true)
   return new Promise((resolve) => {
     const done = (ok: boolean): void => {
