@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, utimes } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema, PEER_HUB_PATH } from '@rbee/contracts'
 import {
@@ -186,6 +188,36 @@ test('a peer sends at most --peer-max-transfers files at once; one more is told 
     await res.body?.cancel()
     return res.status === 206
   })
+})
+
+test('peers that hang up before their file is sent give their transfer slot back', async () => {
+  const path = `${PEER_HUB_PATH}/acme/big-GGUF/resolve/main/${FILE}`
+  const copy = (await readdir(hiveA.home, { recursive: true })).find((p) => p.endsWith(FILE))
+  assert.ok(copy, `hive-a's copy of ${FILE}`)
+  // More hang-ups than hive-a has slots (1). Each file's mtime is new, so the catalog hashes it
+  // again before serving it: the request is reset while the hive is in that check.
+  for (let i = 0; i < 4; i++) {
+    const when = new Date(Date.UTC(2020, 0, 1 + i))
+    await utimes(join(hiveA.home, copy), when, when)
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(hiveA.port, '127.0.0.1', () => {
+        // A reset, not a FIN: the hive sees the connection gone while the request is in hand (it
+        // keeps a half-closed one open until it has answered).
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${NODE_TOKEN}\r\nrange: bytes=0-15\r\n\r\n`,
+          () => socket.resetAndDestroy(),
+        )
+      })
+      socket.once('close', () => resolve())
+      socket.once('error', reject)
+    })
+  }
+  const status = await waitFor('a whole GET after the hang-ups', async () => {
+    const res = await fetch(`${hiveA.url}${path}`, { headers: auth })
+    await res.body?.cancel()
+    return res.status === 503 ? undefined : res.status
+  })
+  assert.equal(status, 200)
 })
 
 test('a peer that dies mid-transfer: the download goes on from the hub where it stopped, checksum verified', async () => {
