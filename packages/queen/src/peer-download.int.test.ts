@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdir, readFile, utimes } from 'node:fs/promises'
+import { open, readdir, readFile, stat, utimes } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -245,6 +245,52 @@ test('a peer that dies mid-transfer: the download goes on from the hub where it 
   assert.ok(resumedAt > 0 && resumedAt < bytes.length, `resumed at ${cdn[0]!.range}`)
   const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
   assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
+})
+
+test('a peer whose copy does not match its sha256: the download starts again from the hub, checksum verified', async () => {
+  assert.equal(
+    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
+    'done',
+  )
+  // One byte of hive-a's copy changes; size and mtime stay, so its catalog still vouches for it.
+  const copy = join(
+    hiveA.home,
+    (await readdir(hiveA.home, { recursive: true })).find((p) => p.endsWith(FILE))!,
+  )
+  const { mtime } = await stat(copy)
+  const flip = async (): Promise<void> => {
+    const fh = await open(copy, 'r+')
+    const at = bytes.length - 1024
+    await fh.write(Buffer.from([bytes[at]! ^ 0xff]), 0, 1, at)
+    await fh.close()
+    await utimes(copy, mtime, mtime)
+  }
+  await flip()
+  try {
+    const { run } = await download('hive-b', {
+      sources: [{ kind: 'peer', hive_id: 'hive-a', url: hiveA.url }],
+    })
+    assert.equal(run.outcome, 'done', run.message ?? '')
+    const told = run.narrations.map((n) => n.human).join('\n')
+    assert.ok(said(run, /^hive-b: downloading .* from peer hive-a \(127\.0\.0\.1\)/))
+    assert.ok(
+      said(
+        run,
+        /^hive-b: peer hive-a \(127\.0\.0\.1\) sent a file whose sha256 does not match; going on from the hub \(http:\/\/127\.0\.0\.1:\d+\)$/,
+      ),
+      told,
+    )
+    assert.ok(said(run, /^hive-b: downloading .* from the hub \((?!.*resuming)/))
+    assert.ok(said(run, /^hive-b: sha256 verified/))
+    const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
+    assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
+  } finally {
+    // Flipped back: hive-a's copy is intact again.
+    const fh = await open(copy, 'r+')
+    await fh.write(bytes, bytes.length - 1024, 1, bytes.length - 1024)
+    await fh.close()
+    await utimes(copy, mtime, mtime)
+  }
 })
 
 test('the queen refuses a download source that is not a hive it knows, naming the field', async () => {
