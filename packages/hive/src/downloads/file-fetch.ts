@@ -209,7 +209,7 @@ async function transfer(f: FileFetch, from: DownloadSource, remote: RemoteFile):
       progressEveryMs: f.settings.progressEveryMs,
       space: { check: (bytes) => space.during(bytes), full: (bytes, cause) => space.full(bytes, cause) },
       httpError: (status) =>
-        hubHttpError(status, `${f.file} in ${f.org}/${f.repo}`, from.hub.endpoint, from.hub.hasToken),
+        hubHttpError(status, `${f.file} in ${f.org}/${f.repo}`, from.hub.endpoint, from.hub.refusedHint),
       onProgress: (p) =>
         job.narrate('download_progress', `${f.label}${f.file}: ${p.human}`, {
           progress: f.fraction(p.bytes, p.fraction),
