@@ -247,49 +247,103 @@ test('a peer that dies mid-transfer: the download goes on from the hub where it 
   assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
 })
 
-test('a peer whose copy does not match its sha256: the download starts again from the hub, checksum verified', async () => {
-  assert.equal(
-    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
-    'done',
-  )
-  // One byte of hive-a's copy changes; size and mtime stay, so its catalog still vouches for it.
+/**
+ * Changes the byte at `at` of hive-a's copy, keeping its size and mtime, so hive-a's catalog still
+ * vouches for it (it re-hashes a file only when one of them changed); the returned function puts
+ * the byte back.
+ */
+async function damageCopyOfA(at: number): Promise<() => Promise<void>> {
   const copy = join(
     hiveA.home,
     (await readdir(hiveA.home, { recursive: true })).find((p) => p.endsWith(FILE))!,
   )
   const { mtime } = await stat(copy)
-  const flip = async (): Promise<void> => {
+  const put = async (byte: number): Promise<void> => {
     const fh = await open(copy, 'r+')
-    const at = bytes.length - 1024
-    await fh.write(Buffer.from([bytes[at]! ^ 0xff]), 0, 1, at)
+    await fh.write(Buffer.from([byte]), 0, 1, at)
     await fh.close()
     await utimes(copy, mtime, mtime)
   }
-  await flip()
+  await put(bytes[at]! ^ 0xff)
+  return () => put(bytes[at]!)
+}
+
+const toldAll = (run: JobRun): string => run.narrations.map((n) => n.human).join('\n')
+
+test('a peer whose copy does not match its sha256: the download starts again from the hub, checksum verified', async () => {
+  assert.equal(
+    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
+    'done',
+  )
+  const repair = await damageCopyOfA(bytes.length - 1024)
   try {
     const { run } = await download('hive-b', {
       sources: [{ kind: 'peer', hive_id: 'hive-a', url: hiveA.url }],
     })
     assert.equal(run.outcome, 'done', run.message ?? '')
-    const told = run.narrations.map((n) => n.human).join('\n')
     assert.ok(said(run, /^hive-b: downloading .* from peer hive-a \(127\.0\.0\.1\)/))
     assert.ok(
       said(
         run,
         /^hive-b: peer hive-a \(127\.0\.0\.1\) sent a file whose sha256 does not match; going on from the hub \(http:\/\/127\.0\.0\.1:\d+\)$/,
       ),
-      told,
+      toldAll(run),
     )
     assert.ok(said(run, /^hive-b: downloading .* from the hub \((?!.*resuming)/))
     assert.ok(said(run, /^hive-b: sha256 verified/))
     const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
     assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
   } finally {
-    // Flipped back: hive-a's copy is intact again.
-    const fh = await open(copy, 'r+')
-    await fh.write(bytes, bytes.length - 1024, 1, bytes.length - 1024)
-    await fh.close()
-    await utimes(copy, mtime, mtime)
+    await repair()
+  }
+})
+
+test("a peer that sent bad bytes and then died: the hub's resumed file does not match, so the hub sends it again from zero", async () => {
+  assert.equal(
+    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
+    'done',
+  )
+  // hive-a's copy is bad at 1 MiB and the connection to it is cut at 4 MiB: hive-b keeps the bad
+  // bytes and the hub resumes after them. Asked of hive-b directly (as the queen would), with
+  // hive-a behind a proxy of its own.
+  const repair = await damageCopyOfA(1024 * 1024)
+  const cutting = await CutProxy.start()
+  try {
+    cutting.target(hiveA.port)
+    const cut = cutting.cutAfter(`${PEER_HUB_PATH}/acme/big-GGUF/resolve/`, 4 * 1024 * 1024, () => {})
+    const cdnBefore = hub.requests.filter((r) => r.server === 'cdn').length
+    const run = await runJob(
+      hiveB.url,
+      {
+        operation: 'model_download',
+        model: REF,
+        sources: [{ kind: 'peer', hive_id: 'hive-a', url: cutting.url }],
+      },
+      { headers: auth },
+    )
+    await cut
+    assert.equal(run.outcome, 'done', run.message ?? '')
+    assert.ok(said(run, /going on from the hub/), toldAll(run))
+    assert.ok(said(run, /from the hub .*resuming at/), toldAll(run))
+    assert.ok(
+      said(
+        run,
+        /^big\.Q4_K_M\.gguf does not match its sha256 after resuming a peer's bytes; downloading it again from the hub from the start$/,
+      ),
+      toldAll(run),
+    )
+    assert.ok(said(run, /^sha256 verified/), toldAll(run))
+    const cdn = hub.requests.filter((r) => r.server === 'cdn').slice(cdnBefore)
+    assert.deepEqual(
+      cdn.map((r) => (r.range ?? '').startsWith('bytes=0-') || r.range === undefined),
+      [false, true],
+      JSON.stringify(cdn),
+    )
+    const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
+    assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
+  } finally {
+    await cutting.close()
+    await repair()
   }
 })
 
