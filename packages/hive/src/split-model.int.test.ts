@@ -203,3 +203,24 @@ test('a split model is imported by its first part; a later part, or a first part
     sizes,
   )
 })
+
+test('a split model of more parts than a catalog entry may hold is refused by name before anything is fetched or read', async () => {
+  const name = 'huge-00001-of-01025.gguf'
+  const asked = hub.requests.length
+  const download = await runJob(hive.url, { operation: 'model_download', model: `hf:acme/${REPO}:${name}` })
+  assert.equal(download.outcome, 'error')
+  assert.match(
+    download.message ?? '',
+    new RegExp(
+      `RBEE_BAD_REQUEST: hf:acme/${REPO}:${name} is split into 1025 parts; a model may have at most 1024`,
+    ),
+  )
+  assert.equal(hub.requests.length, asked, 'the hub was not asked')
+  const path = join(hive.home, 'import', name)
+  const imported = await runJob(hive.url, { operation: 'model_import', path })
+  assert.equal(imported.outcome, 'error')
+  assert.match(
+    imported.message ?? '',
+    /RBEE_BAD_REQUEST: .*huge-00001-of-01025\.gguf is split into 1025 parts/,
+  )
+})

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { open, readdir, readFile, stat, utimes } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { type ModelEntry, ModelEntrySchema, PEER_HUB_PATH } from '@rbee/contracts'
 import {
@@ -188,6 +190,36 @@ test('a peer sends at most --peer-max-transfers files at once; one more is told 
   })
 })
 
+test('peers that hang up before their file is sent give their transfer slot back', async () => {
+  const path = `${PEER_HUB_PATH}/acme/big-GGUF/resolve/main/${FILE}`
+  const copy = (await readdir(hiveA.home, { recursive: true })).find((p) => p.endsWith(FILE))
+  assert.ok(copy, `hive-a's copy of ${FILE}`)
+  // More hang-ups than hive-a has slots (1). Each file's mtime is new, so the catalog hashes it
+  // again before serving it: the request is reset while the hive is in that check.
+  for (let i = 0; i < 4; i++) {
+    const when = new Date(Date.UTC(2020, 0, 1 + i))
+    await utimes(join(hiveA.home, copy), when, when)
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(hiveA.port, '127.0.0.1', () => {
+        // A reset, not a FIN: the hive sees the connection gone while the request is in hand (it
+        // keeps a half-closed one open until it has answered).
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${NODE_TOKEN}\r\nrange: bytes=0-15\r\n\r\n`,
+          () => socket.resetAndDestroy(),
+        )
+      })
+      socket.once('close', () => resolve())
+      socket.once('error', reject)
+    })
+  }
+  const status = await waitFor('a whole GET after the hang-ups', async () => {
+    const res = await fetch(`${hiveA.url}${path}`, { headers: auth })
+    await res.body?.cancel()
+    return res.status === 503 ? undefined : res.status
+  })
+  assert.equal(status, 200)
+})
+
 test('a peer that dies mid-transfer: the download goes on from the hub where it stopped, checksum verified', async () => {
   // hive-b gives its copy up, then fetches it again from hive-c, which dies 4 MiB into the transfer.
   assert.equal(
@@ -213,6 +245,106 @@ test('a peer that dies mid-transfer: the download goes on from the hub where it 
   assert.ok(resumedAt > 0 && resumedAt < bytes.length, `resumed at ${cdn[0]!.range}`)
   const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
   assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
+})
+
+/**
+ * Changes the byte at `at` of hive-a's copy, keeping its size and mtime, so hive-a's catalog still
+ * vouches for it (it re-hashes a file only when one of them changed); the returned function puts
+ * the byte back.
+ */
+async function damageCopyOfA(at: number): Promise<() => Promise<void>> {
+  const copy = join(
+    hiveA.home,
+    (await readdir(hiveA.home, { recursive: true })).find((p) => p.endsWith(FILE))!,
+  )
+  const { mtime } = await stat(copy)
+  const put = async (byte: number): Promise<void> => {
+    const fh = await open(copy, 'r+')
+    await fh.write(Buffer.from([byte]), 0, 1, at)
+    await fh.close()
+    await utimes(copy, mtime, mtime)
+  }
+  await put(bytes[at]! ^ 0xff)
+  return () => put(bytes[at]!)
+}
+
+const toldAll = (run: JobRun): string => run.narrations.map((n) => n.human).join('\n')
+
+test('a peer whose copy does not match its sha256: the download starts again from the hub, checksum verified', async () => {
+  assert.equal(
+    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
+    'done',
+  )
+  const repair = await damageCopyOfA(bytes.length - 1024)
+  try {
+    const { run } = await download('hive-b', {
+      sources: [{ kind: 'peer', hive_id: 'hive-a', url: hiveA.url }],
+    })
+    assert.equal(run.outcome, 'done', run.message ?? '')
+    assert.ok(said(run, /^hive-b: downloading .* from peer hive-a \(127\.0\.0\.1\)/))
+    assert.ok(
+      said(
+        run,
+        /^hive-b: peer hive-a \(127\.0\.0\.1\) sent a file whose sha256 does not match; going on from the hub \(http:\/\/127\.0\.0\.1:\d+\)$/,
+      ),
+      toldAll(run),
+    )
+    assert.ok(said(run, /^hive-b: downloading .* from the hub \((?!.*resuming)/))
+    assert.ok(said(run, /^hive-b: sha256 verified/))
+    const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
+    assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
+  } finally {
+    await repair()
+  }
+})
+
+test("a peer that sent bad bytes and then died: the hub's resumed file does not match, so the hub sends it again from zero", async () => {
+  assert.equal(
+    (await runJob(queen.url, { operation: 'model_delete', hive_id: 'hive-b', model: REF })).outcome,
+    'done',
+  )
+  // hive-a's copy is bad at 1 MiB and the connection to it is cut at 4 MiB: hive-b keeps the bad
+  // bytes and the hub resumes after them. Asked of hive-b directly (as the queen would), with
+  // hive-a behind a proxy of its own.
+  const repair = await damageCopyOfA(1024 * 1024)
+  const cutting = await CutProxy.start()
+  try {
+    cutting.target(hiveA.port)
+    const cut = cutting.cutAfter(`${PEER_HUB_PATH}/acme/big-GGUF/resolve/`, 4 * 1024 * 1024, () => {})
+    const cdnBefore = hub.requests.filter((r) => r.server === 'cdn').length
+    const run = await runJob(
+      hiveB.url,
+      {
+        operation: 'model_download',
+        model: REF,
+        sources: [{ kind: 'peer', hive_id: 'hive-a', url: cutting.url }],
+      },
+      { headers: auth },
+    )
+    await cut
+    assert.equal(run.outcome, 'done', run.message ?? '')
+    assert.ok(said(run, /going on from the hub/), toldAll(run))
+    assert.ok(said(run, /from the hub .*resuming at/), toldAll(run))
+    assert.ok(
+      said(
+        run,
+        /^big\.Q4_K_M\.gguf does not match its sha256 after resuming a peer's bytes; downloading it again from the hub from the start$/,
+      ),
+      toldAll(run),
+    )
+    assert.ok(said(run, /^sha256 verified/), toldAll(run))
+    const cdn = hub.requests.filter((r) => r.server === 'cdn').slice(cdnBefore)
+    assert.deepEqual(
+      cdn.map((r) => (r.range ?? '').startsWith('bytes=0-') || r.range === undefined),
+      [false, true],
+      JSON.stringify(cdn),
+    )
+    const entry = ModelEntrySchema.parse(payloadOf<ModelEntry>(run, 'model'))
+    assert.equal(entry.sha256, hub.sha256('acme', 'big-GGUF', FILE))
+  } finally {
+    await cutting.close()
+    await repair()
+  }
 })
 
 test('the queen refuses a download source that is not a hive it knows, naming the field', async () => {

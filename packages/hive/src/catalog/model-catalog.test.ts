@@ -3,12 +3,14 @@ import { copyFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { silentLogger } from '@rbee/common'
+import { RbeeError, silentLogger } from '@rbee/common'
+import { MAX_MODEL_PARTS } from '@rbee/contracts'
 import { ensureBuiltinModel, GgufHeaderPool } from '@rbee/gguf'
 import Database from 'better-sqlite3'
 import { MIGRATIONS, migrationBackupPath } from './catalog-schema.js'
 import { ModelCatalog } from './model-catalog.js'
 import { inspectModelFile } from './model-inspector.js'
+import { checkPartCount } from './model-parts.js'
 
 const shape = { slots: 4, ctxSize: 2048 }
 const headers = new GgufHeaderPool()
@@ -126,4 +128,41 @@ test('a catalog at an older schema is copied, whole, before it is migrated', asy
   t.after(() => backup.close())
   assert.equal(backup.pragma('user_version', { simple: true }), 1)
   assert.deepEqual(backup.prepare('SELECT id FROM models').all(), [{ id: 'kept' }])
+})
+
+test('a model of more parts than an entry may have is refused by name, and no row is stored', async (t) => {
+  const dir = await scratch(t)
+  const catalog = new ModelCatalog({ path: join(dir, 'catalog.sqlite'), logger: silentLogger() })
+  t.after(() => catalog.close())
+  const facts = await inspectModelFile(headers, await ensureBuiltinModel(join(dir, 'models')), shape)
+  const part = { file: 'x.gguf', size_bytes: 1, sha256: facts.sha256 }
+  const source = 'hf:acme/huge-GGUF:huge-00001-of-01025.gguf'
+  assert.throws(
+    () =>
+      catalog.register({
+        ...facts,
+        id: 'huge',
+        source,
+        builtin: false,
+        parts: Array.from({ length: MAX_MODEL_PARTS + 1 }, () => part),
+      }),
+    (err: unknown) =>
+      err instanceof RbeeError &&
+      err.code === 'RBEE_VALIDATION' &&
+      /catalog entry for huge: parts/.test(err.message),
+  )
+  assert.equal(catalog.find(source), undefined)
+  assert.equal((await catalog.list()).length, 0)
+
+  const refused = (name: string) =>
+    assert.throws(
+      () => checkPartCount(`/models/${name}`, `hf:acme/huge-GGUF:${name}`),
+      (err: unknown) =>
+        err instanceof RbeeError &&
+        err.status === 400 &&
+        err.message === `hf:acme/huge-GGUF:${name} is split into 1025 parts; a model may have at most 1024`,
+    )
+  refused('huge-00001-of-01025.gguf')
+  refused('huge-00003-of-01025.gguf')
+  for (const fine of ['m-00001-of-01024.gguf', 'm.gguf', 'm-00001-of-00002.gguf']) checkPartCount(fine, fine)
 })

@@ -1,4 +1,4 @@
-import { type Logger, parseJson, RbeeError } from '@rbee/common'
+import { type Logger, parseJson, RbeeError, validationError } from '@rbee/common'
 import { type ModelEntry, ModelEntrySchema } from '@rbee/contracts'
 import type Database from 'better-sqlite3'
 import { z } from 'zod'
@@ -76,9 +76,23 @@ export class ModelCatalog {
     this.setAside = opened.setAside
   }
 
-  /** Adds a model or replaces the row with the same id (and any other row for the same source). */
+  /**
+   * Adds a model or replaces the row with the same id (and any other row for the same source).
+   * @throws RbeeError `RBEE_VALIDATION` naming the field when the model is not a valid entry (too
+   *   many parts, say): it is checked before the INSERT, so no row the catalog cannot read is stored.
+   */
   register(model: NewModel): ModelEntry {
     const now = new Date().toISOString()
+    const { mtime_ms: _, rebuilt, parts, ...facts } = model
+    const valid = ModelEntrySchema.safeParse({
+      ...facts,
+      added_at: now,
+      last_used_at: null,
+      available: true,
+      rebuilt: rebuilt ?? false,
+      ...(parts ? { parts } : {}),
+    })
+    if (!valid.success) throw validationError(valid.error, `catalog entry for ${model.id}`)
     this.#db.transaction(() => {
       this.#db.prepare('DELETE FROM models WHERE source = ? AND id <> ?').run(model.source, model.id)
       this.#db

@@ -1,6 +1,24 @@
 import { stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { RbeeError } from '@rbee/common'
+import { MAX_MODEL_PARTS } from '@rbee/contracts'
 import { parseSplitName, splitPartNames } from '@rbee/gguf'
+
+/**
+ * Refuses a split model of more parts than a catalog entry may have, from its name alone (before
+ * a part is listed, probed or read).
+ * @throws RbeeError `RBEE_BAD_REQUEST` naming `model` when `file` says more than
+ *   `MAX_MODEL_PARTS` parts.
+ */
+export function checkPartCount(file: string, model: string): void {
+  const count = parseSplitName(basename(file))?.count ?? 1
+  if (count > MAX_MODEL_PARTS) {
+    throw new RbeeError(
+      'RBEE_BAD_REQUEST',
+      `${model} is split into ${count} parts; a model may have at most ${MAX_MODEL_PARTS}`,
+    )
+  }
+}
 
 /**
  * The files of the model whose (first) file is `path`: the path itself, or for the first part of
@@ -8,6 +26,7 @@ import { parseSplitName, splitPartNames } from '@rbee/gguf'
  * directory, in order. llama.cpp loads the first and finds the others by these names.
  */
 export function modelPartPaths(path: string): string[] {
+  checkPartCount(path, path)
   const names = splitPartNames(basename(path))
   if (!names || parseSplitName(basename(path))?.index !== 1) return [path]
   return names.map((n) => join(dirname(path), n))

@@ -28,7 +28,12 @@ export function peerSource(
   const base = peer.url.replace(/\/+$/, '')
   const host = new URL(base).hostname.replace(/^\[|\]$/g, '')
   return {
-    hub: new HfHub({ endpoint: `${base}${PEER_HUB_PATH}`, token: o.token, timeoutMs: o.timeoutMs }),
+    hub: new HfHub({
+      endpoint: `${base}${PEER_HUB_PATH}`,
+      token: o.token,
+      timeoutMs: o.timeoutMs,
+      refusedHint: `peer ${peer.hive_id} did not accept this hive's node token (do the hives have different tokens?)`,
+    }),
     label: `peer ${peer.hive_id} (${host})`,
     peer,
     maxAttempts: o.maxAttempts,

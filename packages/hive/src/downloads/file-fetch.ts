@@ -59,12 +59,17 @@ export async function removePartial(partial: string): Promise<void> {
  * sha256) is skipped; one that fails mid-transfer hands over to the next source, which resumes
  * from the bytes already there when its copy is the same file (same sha256 and size). The hub
  * is the last source: its failure is the download's. The bytes are checked against the sha256
- * of the source that sent the last of them.
+ * of the source that sent the last of them; a peer's copy that does not match is discarded and
+ * the next source sends the file from the start. When the hub's bytes do not match after it
+ * resumed a peer's, the peer's bytes may be the bad ones: the hub is asked once more, from zero.
  * @throws as `resumableDownload`, and RbeeError `RBEE_CHECKSUM_MISMATCH`.
  */
 export async function fetchFile(f: FileFetch): Promise<FetchedFile> {
   const { job } = f
-  for (const [i, from] of f.sources.entries()) {
+  // Whether bytes a peer sent may be in the partial file (a peer that failed mid-transfer).
+  let peerBytes = false
+  for (let i = 0; i < f.sources.length; i++) {
+    const from = f.sources[i]!
     const next = f.sources[i + 1]
     let remote: RemoteFile
     try {
@@ -96,6 +101,7 @@ export async function fetchFile(f: FileFetch): Promise<FetchedFile> {
       } else if (from.peer && next) {
         // The bytes so far stay: the next source resumes from them when its copy is the same.
         f.log.warn({ peer: from.peer.hive_id, err: errorMessage(err) }, 'peer failed mid-download')
+        peerBytes = true
         job.narrate(
           'download_fallback',
           `${from.label} failed (${errorMessage(err)}); going on from ${next.label}`,
@@ -112,10 +118,33 @@ export async function fetchFile(f: FileFetch): Promise<FetchedFile> {
     job.signal.throwIfAborted()
     if (remote.sha256 && result.sha256 !== remote.sha256) {
       await removePartial(f.partial)
+      const mismatch = { expected: remote.sha256, actual: result.sha256 }
+      if (from.peer && next) {
+        f.log.warn(
+          { peer: from.peer.hive_id, ...mismatch },
+          'peer sent a file that does not match its sha256',
+        )
+        job.narrate(
+          'download_fallback',
+          `${from.label} sent a file whose sha256 does not match; going on from ${next.label}`,
+        )
+        peerBytes = false
+        continue
+      }
+      if (!from.peer && peerBytes) {
+        f.log.warn(mismatch, 'hub file does not match its sha256 after resuming a peer’s bytes')
+        job.narrate(
+          'download_fallback',
+          `${f.label}${f.file} does not match its sha256 after resuming a peer's bytes; downloading it again from the hub from the start`,
+        )
+        peerBytes = false
+        i--
+        continue
+      }
       throw new RbeeError(
         'RBEE_CHECKSUM_MISMATCH',
         `checksum mismatch for ${f.file}: got sha256 ${result.sha256}, ${from.peer ? from.label : 'the hub'} says ${remote.sha256}; the download was discarded`,
-        { details: { expected: remote.sha256, actual: result.sha256 } },
+        { details: mismatch },
       )
     }
     if (remote.sha256)
@@ -180,7 +209,7 @@ async function transfer(f: FileFetch, from: DownloadSource, remote: RemoteFile):
       progressEveryMs: f.settings.progressEveryMs,
       space: { check: (bytes) => space.during(bytes), full: (bytes, cause) => space.full(bytes, cause) },
       httpError: (status) =>
-        hubHttpError(status, `${f.file} in ${f.org}/${f.repo}`, from.hub.endpoint, from.hub.hasToken),
+        hubHttpError(status, `${f.file} in ${f.org}/${f.repo}`, from.hub.endpoint, from.hub.refusedHint),
       onProgress: (p) =>
         job.narrate('download_progress', `${f.label}${f.file}: ${p.human}`, {
           progress: f.fraction(p.bytes, p.fraction),

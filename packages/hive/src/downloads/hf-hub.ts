@@ -12,6 +12,11 @@ export interface HfHubOptions {
    * @default 30_000
    */
   timeoutMs?: number
+  /**
+   * Why a 401/403 happened, for its error (a peer hive's refusal is about its node token).
+   * @default a hint about HF_TOKEN
+   */
+  refusedHint?: string | undefined
 }
 
 /** A file on the hub, as its `resolve` URL describes it. */
@@ -60,11 +65,8 @@ function sha256Of(etag: string | undefined): string | undefined {
 }
 
 /** The RbeeError for a hub answer that is not a success. */
-export function hubHttpError(status: number, what: string, endpoint: string, hasToken: boolean): RbeeError {
+export function hubHttpError(status: number, what: string, endpoint: string, hint: string): RbeeError {
   if (status === 401 || status === 403) {
-    const hint = hasToken
-      ? 'the HF_TOKEN given was not accepted for it'
-      : 'it is gated or private: set HF_TOKEN to a token that has access'
     return new RbeeError(
       'RBEE_DOWNLOAD_FAILED',
       `${endpoint} refused access to ${what} (HTTP ${status}): ${hint}`,
@@ -98,16 +100,19 @@ export class HfHub {
   readonly #origin: string
   readonly #token: string | undefined
   readonly timeoutMs: number
+  /** What a 401/403 from this hub means, for its error. */
+  readonly refusedHint: string
 
   constructor(options: HfHubOptions = {}) {
     this.endpoint = (options.endpoint ?? HIVE_DEFAULTS.hfEndpoint).replace(/\/+$/, '')
     this.#origin = new URL(this.endpoint).origin
     this.#token = options.token
     this.timeoutMs = options.timeoutMs ?? HIVE_DEFAULTS.hfTimeoutMs
-  }
-
-  get hasToken(): boolean {
-    return this.#token !== undefined
+    this.refusedHint =
+      options.refusedHint ??
+      (options.token !== undefined
+        ? 'the HF_TOKEN given was not accepted for it'
+        : 'it is gated or private: set HF_TOKEN to a token that has access')
   }
 
   /** Request headers for `url`: the token only goes to the hub's own origin. */
@@ -155,7 +160,7 @@ export class HfHub {
     const listing = await this.#request(url, {}, signal, what, async (res) => {
       if (!res.ok) {
         await res.body?.cancel()
-        throw hubHttpError(res.status, what, this.endpoint, this.hasToken)
+        throw hubHttpError(res.status, what, this.endpoint, this.refusedHint)
       }
       return readJsonUpTo(res, MAX_LISTING_BYTES, `${this.endpoint}'s listing of ${what}`)
     })
@@ -207,7 +212,7 @@ export class HfHub {
         if (new URL(url).origin !== this.#origin) return { url, size, sha256 }
         continue
       }
-      if (!res.ok) throw hubHttpError(res.status, what, this.endpoint, this.hasToken)
+      if (!res.ok) throw hubHttpError(res.status, what, this.endpoint, this.refusedHint)
       const length = Number(res.headers.get('content-length') ?? Number.NaN)
       if (Number.isSafeInteger(length)) size ??= length
       return { url, size, sha256 }

@@ -5,6 +5,7 @@ import type { ModelEntry, PeerSource } from '@rbee/contracts'
 import { type GgufHeader, type GgufHeaderPool, parseSplitName, splitPartNames } from '@rbee/gguf'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { type EstimateShape, estimateMemoryMb, inspectModelFile } from '../catalog/model-inspector.js'
+import { checkPartCount } from '../catalog/model-parts.js'
 import type { DataDir } from '../data-dir.js'
 import { HIVE_DEFAULTS } from '../hive-defaults.js'
 import { DEFAULT_DOWNLOAD_DISK_MARGIN_MB, DownloadSpace } from './disk-space.js'
@@ -21,6 +22,8 @@ import { type DownloadReporter, SharedDownload } from './shared-download.js'
 const MAX_SIZED_CANDIDATES = 16
 /** `HEAD` requests the choice may make (split models need one per part). */
 const MAX_SIZE_PROBES = 64
+/** HEADs in flight at once when a split model's parts are sized. */
+const SIZE_PARTS_AT_ONCE = 8
 
 export interface ModelDownloadsOptions {
   hub: HfHub
@@ -113,6 +116,7 @@ export class ModelDownloads {
       }
       file = await this.#choose(hf, candidates, job, from)
     }
+    checkPartCount(file, ref)
     const later = parseSplitName(file)
     if (later && later.index > 1) {
       throw new RbeeError(
@@ -413,8 +417,19 @@ export class ModelDownloads {
     job: DownloadReporter,
   ): Promise<Array<RemoteFile | undefined>> {
     const first = sources[0]!
-    return Promise.all(
-      parts.map((file) => first.hub.probe(target.org, target.repo, file, job.signal).catch(() => undefined)),
-    )
+    const probed: Array<RemoteFile | undefined> = []
+    // A few HEADs at a time: a model of hundreds of parts must not open hundreds of connections.
+    for (let i = 0; i < parts.length; i += SIZE_PARTS_AT_ONCE) {
+      const batch = parts.slice(i, i + SIZE_PARTS_AT_ONCE)
+      probed.push(
+        ...(await Promise.all(
+          batch.map((file) =>
+            first.hub.probe(target.org, target.repo, file, job.signal).catch(() => undefined),
+          ),
+        )),
+      )
+      job.signal.throwIfAborted()
+    }
+    return probed
   }
 }

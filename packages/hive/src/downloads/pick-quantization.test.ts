@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { MAX_MODEL_PARTS } from '@rbee/contracts'
+import { splitPartNames } from '@rbee/gguf'
 import { chooseBySize, ggufCandidates, pickGgufFile, type SizedCandidate } from './pick-quantization.js'
 
 test('Q4_K_M is preferred, then Q5_K_M, Q4_0, Q8_0', () => {
@@ -28,6 +30,11 @@ test('a split model is a candidate by its first part when every part is listed; 
     'big-Q6_K.gguf',
   ])
   assert.deepEqual(ggufCandidates([parts[0]!, parts[2]!, 'big-Q6_K.gguf']), ['big-Q6_K.gguf'])
+  // Every part listed, but more of them than a catalog entry may hold: never a candidate.
+  const huge = splitPartNames(`huge-Q4_K_M-00001-of-${String(MAX_MODEL_PARTS + 1).padStart(5, '0')}.gguf`)!
+  assert.deepEqual(ggufCandidates([...huge, 'big-Q6_K.gguf']), ['big-Q6_K.gguf'])
+  const most = splitPartNames(`most-Q4_K_M-00001-of-${String(MAX_MODEL_PARTS).padStart(5, '0')}.gguf`)!
+  assert.deepEqual(ggufCandidates([...most, 'big-Q6_K.gguf']), [most[0], 'big-Q6_K.gguf'])
 })
 
 test('incomplete split shards, vision projectors and non-GGUF files are never picked', () => {

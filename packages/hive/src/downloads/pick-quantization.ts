@@ -1,3 +1,4 @@
+import { MAX_MODEL_PARTS } from '@rbee/contracts'
 import { parseSplitName, splitPartNames } from '@rbee/gguf'
 
 /**
@@ -37,7 +38,7 @@ function quantOf(file: string): number {
 /**
  * The models a repo's file list offers, best quantization first (then the shortest name: the
  * plain variant over `-imatrix` and such): whole `.gguf` files, and split models by their first
- * part (`-00001-of-00003.gguf`) when every part is listed. Vision projectors (`mmproj`), later
+ * part (`-00001-of-00003.gguf`) when every part is listed and there are at most `MAX_MODEL_PARTS`. Vision projectors (`mmproj`), later
  * parts and incomplete splits are not models.
  */
 export function ggufCandidates(files: readonly string[]): string[] {
@@ -47,7 +48,9 @@ export function ggufCandidates(files: readonly string[]): string[] {
       if (!/\.gguf$/i.test(f) || /mmproj/i.test(f)) return false
       const split = parseSplitName(f)
       if (!split) return true
-      return split.index === 1 && (splitPartNames(f) ?? []).every((p) => listed.has(p))
+      // More parts than a catalog entry may hold: not a model (and not 99 999 names to build).
+      if (split.index !== 1 || split.count > MAX_MODEL_PARTS) return false
+      return (splitPartNames(f) ?? []).every((p) => listed.has(p))
     })
     .map((f) => ({ f, rank: quantOf(f) }))
     .sort((a, b) => a.rank - b.rank || a.f.length - b.f.length || a.f.localeCompare(b.f))

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseRange } from './peer-hub-routes.js'
+import { installErrorHandling } from '@rbee/common'
+import { PEER_HUB_PATH } from '@rbee/contracts'
+import { catalogEntry } from '@rbee/testing'
+import Fastify from 'fastify'
+import type { ModelCatalog } from '../catalog/model-catalog.js'
+import { parseRange, registerPeerHubRoutes } from './peer-hub-routes.js'
 
 test('a single byte range is resolved against the size; several ranges or another unit get the whole file', () => {
   assert.deepEqual(parseRange('bytes=0-9', 100), { start: 0, end: 9 })
@@ -22,4 +27,27 @@ test('a single byte range is resolved against the size; several ranges or anothe
 test('a range past the end, backwards or empty is unsatisfiable (416)', () => {
   for (const bad of ['bytes=100-', 'bytes=100-200', 'bytes=9-3', 'bytes=-0'])
     assert.equal(parseRange(bad, 100), 'unsatisfiable', bad)
+})
+
+test('a file deleted after the catalog checked it is a 404, not a 500 or a cut response', async () => {
+  const source = 'hf:acme/gone-GGUF:gone.gguf'
+  const entry = { ...catalogEntry('gone', 100), source, path: '/nonexistent/rbee-test/gone.gguf' }
+  // The catalog still vouches for the file (it was checked a moment before it was deleted).
+  const catalog = { find: () => true, get: async () => ({ entry, problem: null }) }
+  const app = Fastify()
+  installErrorHandling(app, { shapeOf: () => 'rbee', disclose: () => true })
+  registerPeerHubRoutes(app, { catalog: () => catalog as unknown as ModelCatalog, maxTransfers: 1 })
+  try {
+    for (const range of [undefined, 'bytes=0-9']) {
+      const res = await app.inject({
+        url: `${PEER_HUB_PATH}/acme/gone-GGUF/resolve/main/gone.gguf`,
+        headers: range ? { range } : {},
+      })
+      assert.equal(res.statusCode, 404, res.body)
+      assert.equal(res.json().error.code, 'RBEE_NOT_FOUND')
+      assert.equal(res.headers.etag, undefined, 'the 404 says nothing about the file')
+    }
+  } finally {
+    await app.close()
+  }
 })

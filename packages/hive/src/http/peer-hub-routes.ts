@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { type FileHandle, open, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { pipeline, Transform } from 'node:stream'
+import { finished, pipeline, Transform } from 'node:stream'
 import { RbeeError, ROUTE_ACCESS } from '@rbee/common'
 import { HfRefSchema, PEER_HUB_PATH } from '@rbee/contracts'
 import { parseSplitName, splitPartNames } from '@rbee/gguf'
@@ -67,6 +66,20 @@ async function servedFile(
 }
 
 /**
+ * Opens a file to send before any byte of the answer goes out, so a file deleted since the
+ * catalog checked it is a 404, not a response cut short.
+ * @throws RbeeError `RBEE_NOT_FOUND` when the file is gone.
+ */
+async function openServed(path: string, file: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    throw new RbeeError('RBEE_NOT_FOUND', `${file} was removed from this hive`, { cause: err })
+  }
+}
+
+/**
  * Serves the hive's downloaded models to other hives, read-only, in the Hugging Face hub's URL
  * shape under `PEER_HUB_PATH`, so a peer downloads from here with the same code (and the same
  * resume and sha256 check) it uses for the hub: the repo listing names the files of that repo
@@ -126,6 +139,15 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
         { retryAfterS: 2 },
       )
     }
+    let file: FileHandle | undefined
+    if (sending) {
+      // The slot is taken before the next await and given back when the response is done,
+      // however it ends: `finished` also calls back for a peer that hung up while the catalog
+      // was checked. The file is opened before any header is set, so a 404 says only that.
+      active++
+      finished(reply.raw, () => active--)
+      file = await openServed(path, params['*'])
+    }
     reply.headers({
       'accept-ranges': 'bytes',
       'content-type': 'application/octet-stream',
@@ -139,18 +161,16 @@ export function registerPeerHubRoutes(app: FastifyInstance, o: PeerHubOptions): 
     const { start, end } = r ?? { start: 0, end: size - 1 }
     reply.code(r ? 206 : 200).header('content-length', String(Math.max(0, end - start + 1)))
     if (r) reply.header('content-range', `bytes ${start}-${end}/${size}`)
-    if (!sending) return reply.send()
-    active++
-    reply.raw.once('close', () => active--)
+    if (!file) return reply.send()
     const counted = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         o.metrics?.sent(chunk.length)
         done(null, chunk)
       },
     })
-    // pipeline: a read error (the file vanished) destroys what fastify sends, closing the socket.
+    // pipeline: a read error destroys what fastify sends, closing the socket; it closes the file.
     return reply.send(
-      pipeline(createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }), counted, () => {}),
+      pipeline(file.createReadStream({ start, end, highWaterMark: 1024 * 1024 }), counted, () => {}),
     )
   }
 

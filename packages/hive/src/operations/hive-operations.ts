@@ -17,7 +17,7 @@ import type { ImportDirs } from '../catalog/import-dirs.js'
 import type { ModelCatalog } from '../catalog/model-catalog.js'
 import { modelIdFromFile } from '../catalog/model-id.js'
 import { estimateMemoryMb, inspectModelFile, readModelHeader } from '../catalog/model-inspector.js'
-import { modelPartPaths } from '../catalog/model-parts.js'
+import { checkPartCount, modelPartPaths } from '../catalog/model-parts.js'
 import type { DataDir } from '../data-dir.js'
 import type { ModelDownloads } from '../downloads/model-downloads.js'
 import { formatBytes } from '../downloads/progress-meter.js'
@@ -224,6 +224,7 @@ export class HiveOperations {
         `path must be absolute (it is read by the hive, not the client): ${op.path}`,
       )
     }
+    checkPartCount(op.path, op.path)
     let path: string
     try {
       path = await importDirs.resolve(op.path)

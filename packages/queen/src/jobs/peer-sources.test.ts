@@ -4,7 +4,7 @@ import { RbeeError } from '@rbee/common'
 import type { ModelEntry } from '@rbee/contracts'
 import { catalogEntry, T0, telemetry } from '@rbee/testing'
 import { Registry } from '../registry/registry.js'
-import { downloadSources, sameSegment } from './peer-sources.js'
+import { downloadSources, localOnly, sameSegment } from './peer-sources.js'
 
 const FILE = 'hf:org/repo:m.Q4_K_M.gguf'
 const has = (source: string, available = true): ModelEntry => ({
@@ -23,6 +23,19 @@ function fleet(): Registry {
   registry.setCatalog('h4', [has('hf:org/repo:m.Q8_0.gguf')])
   registry.setCatalog('h5', [has(FILE, false)])
   return registry
+}
+
+/** Online hives at these URLs, each with the file; `peersOf(target)` are the peers it is given. */
+function hivesAt(at: Record<string, string>): { peersOf: (target: string) => string[] } {
+  const registry = new Registry({ now: () => T0, hiveIntervalMs: 1000, workerIntervalMs: 10_000 })
+  for (const [id, url] of Object.entries(at)) {
+    registry.upsertHive(id, url, 'config')
+    registry.hiveEvent(telemetry(id, []))
+    registry.setCatalog(id, [has(FILE)])
+  }
+  return {
+    peersOf: (target) => downloadSources(registry, op(FILE, undefined, target), target).map((s) => s.hive_id),
+  }
 }
 
 const op = (model: string, sources?: unknown, hive = 'h1') =>
@@ -61,22 +74,37 @@ test('sources a client names are checked against the registry and passed on unch
 })
 
 test('peers on the downloading hive’s network segment come first', () => {
-  const registry = new Registry({ now: () => T0, hiveIntervalMs: 1000, workerIntervalMs: 10_000 })
-  const at = {
+  const { peersOf } = hivesAt({
     t: 'http://10.0.1.5:7835',
     far: 'http://10.0.2.7:7835',
     near: 'http://10.0.1.9:7835',
     name: 'http://box:7835',
-  }
-  for (const [id, url] of Object.entries(at)) {
-    registry.upsertHive(id, url, 'config')
-    registry.hiveEvent(telemetry(id, []))
-    if (id !== 't') registry.setCatalog(id, [has(FILE)])
-  }
-  assert.deepEqual(
-    downloadSources(registry, op(FILE, undefined, 't'), 't').map((s) => s.hive_id),
-    ['near', 'far', 'name'],
-  )
+  })
+  assert.deepEqual(peersOf('t'), ['near', 'far', 'name'])
   assert.equal(sameSegment('http://[::1]:1', 'http://[::1]:2'), false)
   assert.equal(sameSegment('http://10.0.1.1:1', undefined), false)
+})
+
+test('a peer known by a loopback address is handed only to a hive on the same machine', () => {
+  const { peersOf } = hivesAt({
+    local: 'http://127.0.0.1:7835',
+    any: 'http://0.0.0.0:7836',
+    remote: 'http://10.0.1.5:7835',
+    other: 'http://10.0.1.9:7835',
+    beside: 'http://localhost:7837',
+  })
+  // The queen's in-process hive at 127.0.0.1 would send a remote hive to itself.
+  assert.deepEqual(peersOf('remote'), ['other'])
+  // A hive on the queen's machine reaches it there.
+  assert.deepEqual(peersOf('beside'), ['local', 'any', 'remote'])
+  for (const url of [
+    'http://127.0.0.1:1',
+    'http://127.1.2.3',
+    'http://[::1]:1',
+    'http://[::]:1',
+    'http://LOCALHOST:1',
+  ])
+    assert.equal(localOnly(url), true, url)
+  for (const url of ['http://10.0.0.1:1', 'http://box:1', 'http://[fe80::1]:1', 'not a url'])
+    assert.equal(localOnly(url), false, url)
 })

@@ -27,11 +27,31 @@ export function sameSegment(a: string, b: string | undefined): boolean {
 }
 
 /**
+ * True when a URL names this machine only (loopback) or no address at all (unspecified): what
+ * another machine cannot reach it by.
+ */
+export function localOnly(url: string): boolean {
+  if (!URL.canParse(url)) return false
+  const host = new URL(url).hostname.toLowerCase()
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
+    host === '0.0.0.0' ||
+    host === '[::1]' ||
+    host === '[::]' ||
+    host === '[::ffff:7f00:1]'
+  )
+}
+
+/**
  * The sources a `model_download` gives its hive, peers first: the ones the operation names
  * (checked against the registry: known hives, at the URL the queen knows them by, never the
  * target itself), or else every other online hive whose catalog has the file intact (its
  * sha256 is in the catalog, so the copy can be checked), healthy ones first, then those on the
- * target's network segment, at most {@link MAX_PEER_SOURCES}.
+ * target's network segment, at most {@link MAX_PEER_SOURCES}. A peer known by a loopback or
+ * unspecified address (the queen's in-process hive) is handed only to a target known by one too:
+ * another machine would reach itself there.
  * An empty list means the hub only.
  * @throws RbeeError `RBEE_VALIDATION` naming the field for a source that is not a known hive.
  */
@@ -56,14 +76,17 @@ export function downloadSources(registry: Registry, op: ModelDownload, target: s
     })
   }
   if (!op.model.startsWith('hf:')) return []
+  const targetUrl = registry.hive(target)?.url
+  const targetLocal = targetUrl !== undefined && localOnly(targetUrl)
   const peers: HiveEntry[] = []
   for (const h of registry.hives()) {
     if (h.id === target || !h.online || h.incompatible !== null) continue
+    if (localOnly(h.url) && !targetLocal) continue
     if ((h.catalog ?? []).some((e) => hasFile(e, op.model))) peers.push(h)
   }
   // Healthy before suspect (a quiet hive may be about to go), then the ones on the target's
   // network segment (the same IPv4 /24: the shortest way on a LAN).
-  const near = (h: HiveEntry): boolean => sameSegment(h.url, registry.hive(target)?.url)
+  const near = (h: HiveEntry): boolean => sameSegment(h.url, targetUrl)
   peers.sort((a, b) => Number(a.suspect) - Number(b.suspect) || Number(near(b)) - Number(near(a)))
   return peers.slice(0, MAX_PEER_SOURCES).map((h) => ({ kind: 'peer', hive_id: h.id, url: h.url }))
 }
