@@ -102,9 +102,12 @@ export async function fetchFile(f: FileFetch): Promise<FetchedFile> {
         // The bytes so far stay: the next source resumes from them when its copy is the same.
         f.log.warn({ peer: from.peer.hive_id, err: errorMessage(err) }, 'peer failed mid-download')
         peerBytes = true
+        // What went wrong, without the "run model_download again" advice: the next source goes on.
+        const why =
+          err instanceof RbeeError && err.code === 'RBEE_DOWNLOAD_FAILED' && err.cause ? err.cause : err
         job.narrate(
           'download_fallback',
-          `${from.label} failed (${errorMessage(err)}); going on from ${next.label}`,
+          `${from.label} failed (${errorMessage(why)}); going on from ${next.label}`,
         )
         continue
       } else if (err instanceof RbeeError && err.code !== 'RBEE_DOWNLOAD_FAILED') {
