@@ -49,9 +49,19 @@ export async function runWaitingInQueue(
   const started = Date.now()
   let pause = FIRST_PAUSE_MS
   let said = false
-  for (;;) {
+  const noPlace = (): Error =>
+    deadlineExceeded(`no place in the queue became free within ${formatSeconds(Date.now() - started)}`)
+  for (let tries = 0; ; tries++) {
+    let attempt: Operation
+    try {
+      attempt = withDeadline(op, o.deadlineAt)
+    } catch (err) {
+      // A retry whose deadline passed while it paused ends as the wait it was.
+      if (tries > 0) throw noPlace()
+      throw err
+    }
     const hard = new AbortController()
-    const job = await client.run(withDeadline(op, o.deadlineAt), { signal: hard.signal })
+    const job = await client.run(attempt, { signal: hard.signal })
     let end: JobStreamEvent | undefined
     const follow = await followJob(ctx, job, hard, {
       view: o.view,
@@ -74,8 +84,6 @@ export async function runWaitingInQueue(
       return { job, follow }
     }
     const left = o.deadlineAt === undefined ? Number.POSITIVE_INFINITY : o.deadlineAt - Date.now()
-    const noPlace = (): Error =>
-      deadlineExceeded(`no place in the queue became free within ${formatSeconds(Date.now() - started)}`)
     if (left <= 0) throw noPlace()
     if (!said && !o.quiet) {
       said = true
@@ -92,7 +100,6 @@ export async function runWaitingInQueue(
       // Ctrl+C while pausing: nothing runs on the queen; the command ends as interrupted.
       return { job, follow: { outcome, interrupted: true } }
     }
-    if (o.deadlineAt !== undefined && Date.now() >= o.deadlineAt) throw noPlace()
     pause = Math.min(pause * 2, MAX_PAUSE_MS)
   }
 }
