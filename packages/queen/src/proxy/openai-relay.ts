@@ -12,6 +12,11 @@ import type { WorkerEntry } from '../registry/worker-entry.js'
 import { failureFrom, transportFailure, WorkerFailure } from '../transport/worker-failure.js'
 import type { StreamSink, WorkerTransport } from '../transport/worker-transport.js'
 
+/** The most of a worker's whole (not streamed) answer the relay holds (embeddings of 256 long inputs are ~25 MB). */
+const WORKER_ANSWER_MAX_BYTES = 256 * 1024 * 1024
+/** The most of a streamed answer held while looking for its first token frame. */
+const WORKER_FIRST_FRAMES_MAX_CHARS = 8 * 1024 * 1024
+
 /** Where a relayed stream's bytes go (a `ServerResponse` is one). */
 export interface RelayTarget {
   /** Writes one piece of the stream; false when the client's socket is full. */
@@ -193,6 +198,7 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
     let status = 0
     let headers: Record<string, string> = {}
     const collected: Buffer[] = []
+    let collectedBytes = 0
     let res: RelayTarget | undefined
     let pending = ''
     let tokens = 0
@@ -284,6 +290,14 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
       onData(chunk) {
         if (settled) return true
         if (mode !== 'sse') {
+          collectedBytes += chunk.length
+          if (collectedBytes > WORKER_ANSWER_MAX_BYTES) {
+            // A worker's whole answer is held until it ends: one that never ends must not grow it.
+            settle(
+              transportFailure(o.worker, new Error(`its answer is over ${WORKER_ANSWER_MAX_BYTES} bytes`)),
+            )
+            return true
+          }
           collected.push(chunk)
           return true
         }
@@ -296,6 +310,11 @@ export function relayOpenAi(o: OpenAiRelayOptions): Promise<RelayOutcome> {
           return chunked ? res.writeChunked!(chunk) : res.write(chunk)
         }
         pending += chunk.toString('utf8')
+        if (pending.length > WORKER_FIRST_FRAMES_MAX_CHARS) {
+          // Frames before the first token are a role chunk or two: more is not a stream.
+          settle(transportFailure(o.worker, new Error('no token frame within its first 8 MiB')))
+          return true
+        }
         let scanFrom = 0
         let skipped = 0
         let committed = false

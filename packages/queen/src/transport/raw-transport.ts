@@ -5,7 +5,12 @@ import { Http1ResponseParser } from './http1-response-parser.js'
 import { SocketPool } from './socket-pool.js'
 import { UndiciTransport, type WorkerTransportOptions } from './undici-transport.js'
 import { transportFailure } from './worker-failure.js'
-import { SAFE_REQUEST_ID, type StreamArgs, type StreamControl } from './worker-transport.js'
+import {
+  SAFE_REQUEST_ID,
+  STALE_RETRY_WINDOW_MS,
+  type StreamArgs,
+  type StreamControl,
+} from './worker-transport.js'
 
 /**
  * The undici transport with the hot path, `stream`, over the queen's own pooled keep-alive
@@ -34,6 +39,7 @@ export class RawTransport extends UndiciTransport {
    * reused is replaced once, transparently.
    */
   override stream(...[worker, path, body, options, sink]: StreamArgs): StreamControl {
+    if (this.closing) return this.refused(sink, this.shuttingDown())
     const { signal } = options
     const target = this.#sockets.target(worker.url)
     const request = `POST ${path} HTTP/1.1\r\nhost: ${target.authority}\r\n${this.#rawHeaders}${
@@ -91,7 +97,8 @@ export class RawTransport extends UndiciTransport {
     }
     // A reused connection that fails before any answer byte was closed by the worker as it
     // was taken from the pool: the request goes again on a new one.
-    const stale = (): boolean => !answered && reused && !signal.aborted && !done
+    const stale = (): boolean =>
+      !answered && reused && !signal.aborted && !done && performance.now() - sentAt < STALE_RETRY_WINDOW_MS
     const onError = (err: Error): void => {
       if (stale()) retry()
       else fail(err)
@@ -110,7 +117,9 @@ export class RawTransport extends UndiciTransport {
     }
     const onAbort = (): void => fail(signal.reason)
     let reused = false
+    let sentAt = 0
     const send = (): void => {
+      sentAt = performance.now()
       const got = this.#sockets.acquire(target)
       socket = got.socket
       reused = got.reused
@@ -123,10 +132,7 @@ export class RawTransport extends UndiciTransport {
       reused = false
       send()
     }
-    if (signal.aborted) {
-      queueMicrotask(() => sink.onError(signal.reason))
-      return { resume: () => {}, passThrough: () => false, owedChunkBytes: () => 0 }
-    }
+    if (signal.aborted) return this.refused(sink, signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
     headersTimer = setTimeout(
       () => fail(new Error(`no response headers within ${options.headersTimeoutMs} ms`)),

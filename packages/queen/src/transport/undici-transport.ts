@@ -6,6 +6,7 @@ import type { WorkerEntry } from '../registry/worker-entry.js'
 import { failureFrom, transportFailure } from './worker-failure.js'
 import {
   SAFE_REQUEST_ID,
+  STALE_RETRY_WINDOW_MS,
   type StreamArgs,
   type StreamControl,
   type WorkerRequestOptions,
@@ -56,6 +57,7 @@ export class UndiciTransport implements WorkerTransport {
     body: string,
     options: WorkerRequestOptions,
   ): Promise<Dispatcher.ResponseData> {
+    if (this.closing) throw this.shuttingDown()
     try {
       return await this.#agent.request({
         origin: worker.url,
@@ -84,6 +86,7 @@ export class UndiciTransport implements WorkerTransport {
    * reused (an error before any answer byte) is replaced once, as the raw transport does.
    */
   stream(...[worker, path, body, options, sink]: StreamArgs): StreamControl {
+    if (this.closing) return this.refused(sink, this.shuttingDown())
     const { signal } = options
     let controller: Dispatcher.DispatchController | undefined
     let done = false
@@ -120,7 +123,15 @@ export class UndiciTransport implements WorkerTransport {
       onResponseError: (_c, err) => {
         if (done) return
         const code = (err as { code?: unknown }).code
-        if (!answered && !retried && typeof code === 'string' && STALE_CODES.has(code) && !signal.aborted) {
+        const stale = performance.now() - sentAt < STALE_RETRY_WINDOW_MS
+        if (
+          !answered &&
+          !retried &&
+          stale &&
+          typeof code === 'string' &&
+          STALE_CODES.has(code) &&
+          !signal.aborted
+        ) {
           retried = true
           send()
           return
@@ -129,7 +140,11 @@ export class UndiciTransport implements WorkerTransport {
         sink.onError(signal.aborted ? signal.reason : transportFailure(worker, err))
       },
     }
+    let sentAt = 0
+    // A retry waits for headers only as long as the first attempt had left.
+    const headersBy = performance.now() + options.headersTimeoutMs
     const send = (): void => {
+      sentAt = performance.now()
       this.#agent.dispatch(
         {
           origin: worker.url,
@@ -137,7 +152,7 @@ export class UndiciTransport implements WorkerTransport {
           method: 'POST',
           headers: this.headers(options.requestId, options.deadlineAt),
           body,
-          headersTimeout: options.headersTimeoutMs,
+          headersTimeout: Math.max(1, Math.round(headersBy - sentAt)),
           bodyTimeout: 0,
         },
         handler,
@@ -192,7 +207,22 @@ export class UndiciTransport implements WorkerTransport {
     }
   }
 
+  /** Set by `close()`: a request after it is refused as the queen's own shutdown, not the worker's failure. */
+  protected closing = false
+
+  /** The error of a request made while the transport closes: final, no worker blamed. */
+  protected shuttingDown(): RbeeError {
+    return new RbeeError('RBEE_DRAINING', 'the queen is shutting down')
+  }
+
+  /** A stream refused before it starts (its sink told on the next microtask). */
+  protected refused(sink: StreamArgs[4], err: unknown): StreamControl {
+    queueMicrotask(() => sink.onError(err))
+    return { resume: () => {}, passThrough: () => false, owedChunkBytes: () => 0 }
+  }
+
   async close(): Promise<void> {
+    this.closing = true
     await this.#agent.destroy()
   }
 }

@@ -9,7 +9,7 @@ import { WorkerEntry } from '../registry/worker-entry.js'
 import { RawTransport } from './raw-transport.js'
 import { UndiciTransport, type WorkerTransportOptions } from './undici-transport.js'
 import { WorkerFailure } from './worker-failure.js'
-import type { StreamSink, WorkerTransport } from './worker-transport.js'
+import { STALE_RETRY_WINDOW_MS, type StreamSink, type WorkerTransport } from './worker-transport.js'
 
 /** Every test runs over both transports: they must behave alike to their callers. */
 const TRANSPORTS: [string, (o?: WorkerTransportOptions) => WorkerTransport][] = [
@@ -121,12 +121,45 @@ for (const [kind, make] of TRANSPORTS) {
   test(`${kind}: a kept-alive connection the worker closes as it is reused is replaced once, without a failure`, async (t) => {
     // Answers the first request of each connection; closes a connection at its second request,
     // unanswered: a worker whose keep-alive timeout ran out just as the queen reused the socket.
-    const p = await peer(t, (socket, nth) => (nth === 0 ? socket.write(ANSWER) : socket.destroy()))
+    let requests = 0
+    const p = await peer(t, (socket, nth) => {
+      requests++
+      return nth === 0 ? socket.write(ANSWER) : socket.destroy()
+    })
     const proxy = make()
     t.after(() => proxy.close())
     assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
+    // undici checks an idle socket in a setImmediate before it hands it out again.
+    await new Promise((r) => setImmediate(r))
     assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
     assert.equal(p.connections(), 2)
+    assert.equal(requests, 3, 'answered, dropped on the reused connection, sent again on a new one')
+  })
+
+  test(`${kind}: a reused connection that fails long after the request went out is not replayed`, async (t) => {
+    let requests = 0
+    // The second request on the connection is dropped after a while: the worker died on it.
+    const p = await peer(t, (socket, nth) => {
+      requests++
+      if (nth === 0) socket.write(ANSWER)
+      else setTimeout(() => socket.destroy(), STALE_RETRY_WINDOW_MS + 200)
+    })
+    const proxy = make()
+    t.after(() => proxy.close())
+    assert.deepEqual(await run(proxy, p.worker), { status: 200, body: 'data: hello\n' })
+    await new Promise((r) => setImmediate(r))
+    const dropped = await run(proxy, p.worker)
+    assert.ok(dropped.error instanceof WorkerFailure && dropped.error.retryable, String(dropped.error))
+    assert.equal(requests, 2, 'the request was not sent to the worker again')
+  })
+
+  test(`${kind}: after close() a request is refused as the queen's shutdown, blaming no worker`, async (t) => {
+    const p = await peer(t, (socket) => socket.write(ANSWER))
+    const proxy = make()
+    await proxy.close()
+    const late = await run(proxy, p.worker)
+    assert.ok(!(late.error instanceof WorkerFailure), String(late.error))
+    assert.match(String((late.error as Error).message), /shutting down/)
   })
 
   test(`${kind}: a worker that drops the connection mid-answer, or refuses it, is a retryable WorkerFailure`, async (t) => {

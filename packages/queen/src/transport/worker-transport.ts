@@ -94,3 +94,11 @@ export interface StreamSink {
 
 /** A request id the queen passes on in a header it writes itself: visible ASCII only. */
 export const SAFE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/
+
+/**
+ * A connection that fails with no answer byte this soon after the request went out is taken to
+ * be one the worker closed as it was reused, and the request goes again once on a new one. Later,
+ * the failure is the worker's (it died or gave up while working on it): the request is not
+ * replayed to the same worker, the relay decides (another worker before the first token).
+ */
+export const STALE_RETRY_WINDOW_MS = 1000
