@@ -243,6 +243,29 @@ for (const [kind, make] of TRANSPORTS) {
     assert.equal(p.connections(), 1, 'the same connection carried the second request')
   })
 
+  test(`${kind}: a stream that sends megabytes without a token frame is a worker failure, not memory held`, async (t) => {
+    const p = await peer(t, (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n')
+      // 9 MiB of one frame that never ends, in 1 MiB chunks.
+      const mib = Buffer.alloc(1024 * 1024, 'x')
+      for (let i = 0; i < 9; i++) socket.write(`${mib.length.toString(16)}\r\n${mib.toString('latin1')}\r\n`)
+    })
+    const proxy = make()
+    t.after(() => proxy.close())
+    const target: RelayTarget = {
+      write: () => assert.fail('nothing is committed'),
+      end: () => assert.fail('nothing is committed'),
+      destroy: () => {},
+      destroyed: false,
+      on: () => target,
+    }
+    await assert.rejects(relayStream(proxy, p.worker, '/v1/completions', target), (err: unknown) => {
+      assert.ok(err instanceof WorkerFailure && err.retryable, String(err))
+      assert.match(String((err as Error).message), /no token frame within its first 8 MiB/)
+      return true
+    })
+  })
+
   test(`${kind}: relayed in its own chunks, an answer cut inside a chunk still ends in whole chunks and an error frame`, async (t) => {
     const token = (text: string) => `data: {"choices":[{"text":"${text}","finish_reason":null}]}\n\n`
     const chunk = (data: string) => `${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`
