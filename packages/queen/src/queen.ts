@@ -57,6 +57,9 @@ import { UndiciTransport } from './transport/undici-transport.js'
 import type { WorkerTransport, WorkerTransportKind } from './transport/worker-transport.js'
 import { PROTOCOL, VERSION } from './version.js'
 
+/** The longest the queen waits for a hive to stop one of its workers. */
+const WORKER_STOP_TIMEOUT_S = 60
+
 /** Everything a queen can be told; see `main.ts` for the flags. */
 export interface QueenOptions {
   /**
@@ -518,7 +521,14 @@ export class Queen {
   async #stopWorker(hiveId: string, workerId: string): Promise<void> {
     const client = this.#hives.client(hiveId)
     if (!client) throw new RbeeError('RBEE_HIVE_NOT_FOUND', `no connection to hive ${hiveId}`)
-    const job = await client.run({ operation: 'worker_stop', hive_id: hiveId, worker_id: workerId })
+    // Bounded: eviction, the idle reaper and keep-up wait on it (a stop takes the hive's grace,
+    // 10 s by default, then SIGKILL).
+    const job = await client.run({
+      operation: 'worker_stop',
+      hive_id: hiveId,
+      worker_id: workerId,
+      timeout: WORKER_STOP_TIMEOUT_S,
+    })
     const out = await job.collect()
     if (out.outcome !== 'done') throw new RbeeError('RBEE_UPSTREAM', out.message ?? 'worker_stop failed')
   }
